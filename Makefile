@@ -1,0 +1,114 @@
+# citybrain — build, test and demo.
+#
+#   make          build build/citybrain
+#   make test     install missing packages, build, run every test
+#   make demo     install missing packages, build, run the simulated district
+#   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench    run the benchmarks under bench/
+#   make format   reformat the C sources with clang-format
+#
+# Every C source under src/<module>/ is part of libcitybrain; src/main.c is
+# the program.  tests/unit/test_<name>.c becomes one cmocka binary each, and
+# fuzz/fuzz_<name>.c one libFuzzer target replaying fuzz/corpus/<name>/.
+
+CC       ?= gcc
+CLANG    ?= clang
+PKGS      = libmicrohttpd jansson sqlite3 libcrypto zlib
+CFLAGS_W  = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Werror
+CPPFLAGS  = -Isrc -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -pthread $(CFLAGS_W)
+LDLIBS    = -lmicrohttpd -ljansson -lsqlite3 -lcrypto -lz -lcurl -lm -lpthread
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+ASAN_UNIT:= $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer -g -O1
+
+.PHONY: all deps test unit asan-unit fuzz-replay integration \
+        format format-check demo fuzz bench clean
+
+all: build/citybrain
+
+build/obj/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/libcitybrain.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/citybrain: build/obj/src/main.o build/libcitybrain.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/tests/%: tests/unit/%.c build/libcitybrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ -lcmocka $(LDLIBS)
+
+# The ASan+UBSan build: the library, the unit tests and the fuzz targets.
+build/asan/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -std=c11 -pthread $(SANFLAGS) -c $< -o $@
+
+build/asan/libcitybrain.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/tests/%: tests/unit/%.c build/asan/libcitybrain.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -std=c11 -pthread $(SANFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+build/fuzz/%: fuzz/%.c build/asan/libcitybrain.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -std=c11 -pthread $(SANFLAGS) -fsanitize=fuzzer \
+	    -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+asan-unit: $(ASAN_UNIT)
+	@scripts/run-unit.sh $(ASAN_UNIT)
+
+fuzz-replay: $(FUZZ_BIN)
+	@scripts/fuzz-replay.sh $(FUZZ_BIN)
+
+integration: build/citybrain
+	@scripts/run-integration.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && \
+	    echo "format: ok"
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory format-check unit asan-unit fuzz-replay \
+	    integration
+	@echo "make test: all suites passed"
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p fuzz/corpus/$$n; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) fuzz/corpus/$$n || exit 1; done
+
+bench: build/citybrain
+	@bench/ingest
+
+clean:
+	rm -rf build

@@ -1,0 +1,282 @@
+/* cli.c - citybrain serve, token and department commands. */
+#include "cli/cli.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* Loads defaults, the file named by --config, the environment, and flags;
+ * flags it does not know are left in rest.  Returns 0 or CB_EINVAL. */
+static int load_config(struct config *cfg, int argc, char **argv, char **rest,
+                       int *nrest)
+{
+    config_defaults(cfg);
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") && config_load_file(cfg, argv[i + 1]))
+            return CB_EINVAL;
+    if (config_load_env(cfg))
+        return CB_EINVAL;
+    char **all = xmalloc(sizeof(char *) * (size_t)(argc + 1));
+    int nall = 0, rc = config_load_args(cfg, argc, argv, all, &nall);
+    *nrest = 0;
+    for (int i = 0; i < nall; i++) {
+        if (!strcmp(all[i], "--config") && i + 1 < nall) {
+            i++;
+            continue;
+        }
+        rest[(*nrest)++] = all[i];
+    }
+    free(all);
+    log_set_level((enum log_level)log_level_parse(cfg->log_level));
+    return rc;
+}
+
+static int open_store(const struct config *cfg, struct store **OUT_st)
+{
+    struct store_config sc;
+    store_config_defaults(&sc);
+    sc.dir = cfg->data_dir;
+    sc.sync_full = cfg->sync_full;
+    sc.queue_max = (size_t)cfg->queue_max;
+    sc.commit_max_rows = cfg->commit_max_rows;
+    sc.retention_days = cfg->retention_days;
+    sc.rollup_flush_ms = cfg->rollup_flush_ms;
+    sc.read_connections = cfg->read_connections;
+    if (mkdir(cfg->data_dir, 0700) && access(cfg->data_dir, W_OK)) {
+        fprintf(stderr, "error: cannot create data directory '%s'\n",
+                cfg->data_dir);
+        return CB_EIO;
+    }
+    return store_open(&sc, OUT_st);
+}
+
+static int serve_until_signal(const struct config *cfg, struct store *st)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    struct http_server *srv;
+    int port;
+    if (http_start(cfg, st, NULL, &srv, &port))
+        return CB_EIO;
+    log_msg(LOG_INFO, "main", "listening | listen=\"%s\" port=%d", cfg->listen,
+            port);
+    fprintf(stderr, "citybrain: serving on http://%s (port %d)\n", cfg->listen,
+            port);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_msg(LOG_INFO, "main", "stopping | signal=%d", sig);
+    http_stop(srv);
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct config cfg;
+    char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
+    int nrest, rc = load_config(&cfg, argc, argv, rest, &nrest);
+    struct store *st = NULL;
+    for (int i = 0; !rc && i < nrest; i++) {
+        if (!strcmp(rest[i], "--print-config-sample")) {
+            struct sbuf s = SBUF_INIT;
+            sbuf_init(&s);
+            config_write_sample(&s);
+            fputs(s.buf, stdout);
+            sbuf_release(&s);
+            goto out;
+        }
+        fprintf(stderr, "error: serve: unknown option '%s'\n", rest[i]);
+        rc = CB_EINVAL;
+    }
+    if (rc)
+        goto out;
+    /* Block the stop signals before any thread starts: only sigwait
+     * sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = open_store(&cfg, &st);
+    if (rc)
+        goto out;
+    int created;
+    rc = auth_ensure_admin(st, cfg.data_dir, &created);
+    if (rc) {
+        fprintf(stderr, "error: cannot write %s/admin.token\n", cfg.data_dir);
+        goto out_store;
+    }
+    fprintf(stderr, "citybrain: admin token %s in %s/admin.token\n",
+            created ? "created" : "is", cfg.data_dir);
+    rc = store_start_consumers(st);
+    if (!rc)
+        rc = serve_until_signal(&cfg, st);
+out_store:
+    store_close(st);
+    log_msg(LOG_INFO, "main", "stopped");
+out:
+    free(rest);
+    config_release(&cfg);
+    return rc ? 1 : 0;
+}
+
+/* Finds "--key value" among rest; NULL if absent. */
+static const char *opt(char **rest, int nrest, const char *key)
+{
+    for (int i = 0; i + 1 < nrest; i++)
+        if (!strcmp(rest[i], key))
+            return rest[i + 1];
+    return NULL;
+}
+
+static int token_create(struct store *st, char **rest, int nrest)
+{
+    struct token_info info;
+    memset(&info, 0, sizeof(info));
+    const char *name = opt(rest, nrest, "--name");
+    const char *role = opt(rest, nrest, "--role");
+    const char *dept = opt(rest, nrest, "--department");
+    const char *committee = opt(rest, nrest, "--committee");
+    int r = role ? role_parse(role) : -1;
+    if (!name || r < 0) {
+        fprintf(stderr, "error: token create needs --name NAME and --role "
+                        "admin|publisher|operator|analyst|committee\n");
+        return 2;
+    }
+    snprintf(info.name, sizeof(info.name), "%s", name);
+    info.role = (enum role)r;
+    if (info.role == ROLE_PUBLISHER &&
+        (!dept ||
+         store_department_find(st, dept, &info.department_id, &info.feeds))) {
+        fprintf(stderr, "error: a publisher needs --department NAME of an "
+                        "existing department\n");
+        return 2;
+    }
+    if (info.role == ROLE_COMMITTEE) {
+        if (!committee) {
+            fprintf(stderr, "error: a committee token needs --committee\n");
+            return 2;
+        }
+        snprintf(info.committee, sizeof(info.committee), "%s", committee);
+    }
+    char token[AUTH_TOKEN_LEN + 1];
+    int64_t id;
+    if (auth_token_create(st, &info, token, &id)) {
+        fprintf(stderr, "error: cannot store the token\n");
+        return 1;
+    }
+    printf("%s\n", token);
+    fprintf(stderr, "token %lld created for '%s' (%s); shown only once\n",
+            (long long)id, info.name, role_name(info.role));
+    return 0;
+}
+
+static int token_command(struct store *st, const char *verb, char **rest,
+                         int nrest)
+{
+    if (!strcmp(verb, "create"))
+        return token_create(st, rest, nrest);
+    if (!strcmp(verb, "list")) {
+        struct sbuf out = SBUF_INIT;
+        sbuf_init(&out);
+        int rc = store_token_list(st, &out);
+        printf("%s\n", out.buf);
+        sbuf_release(&out);
+        return rc ? 1 : 0;
+    }
+    if (!strcmp(verb, "revoke") && nrest >= 1) {
+        int rc = store_token_revoke(st, strtoll(rest[0], NULL, 10));
+        if (rc)
+            fprintf(stderr, "error: token '%s': %s\n", rest[0],
+                    cb_strerror(rc));
+        return rc ? 1 : 0;
+    }
+    fprintf(stderr, "error: usage: citybrain token create|list|revoke\n");
+    return 2;
+}
+
+static int department_command(struct store *st, const char *verb, char **rest,
+                              int nrest)
+{
+    if (!strcmp(verb, "list")) {
+        struct sbuf out = SBUF_INIT;
+        sbuf_init(&out);
+        int rc = store_department_list(st, &out);
+        printf("%s\n", out.buf);
+        sbuf_release(&out);
+        return rc ? 1 : 0;
+    }
+    const char *name = opt(rest, nrest, "--name");
+    const char *feeds = opt(rest, nrest, "--feeds");
+    if (strcmp(verb, "create") || !name || !feeds) {
+        fprintf(stderr, "error: usage: citybrain department create --name "
+                        "NAME --feeds readings,deliveries,...\n");
+        return 2;
+    }
+    uint32_t mask = 0;
+    char *copy = xstrdup(feeds), *save = NULL;
+    for (char *f = strtok_r(copy, ",", &save); f;
+         f = strtok_r(NULL, ",", &save)) {
+        int k;
+        for (k = 0; k < FEED_COUNT && strcmp(f, feed_name((enum feed)k)); k++)
+            ;
+        if (k == FEED_COUNT) {
+            fprintf(stderr, "error: unknown feed '%s'\n", f);
+            free(copy);
+            return 2;
+        }
+        mask |= 1u << k;
+    }
+    free(copy);
+    int64_t id;
+    int rc = store_department_create(st, name, mask, &id);
+    if (rc)
+        fprintf(stderr, "error: department '%s': %s\n", name, cb_strerror(rc));
+    else
+        printf("%lld\n", (long long)id);
+    return rc ? 1 : 0;
+}
+
+/* Opens the store for an administrative command, runs fn, closes it. */
+static int with_store(int argc, char **argv,
+                      int (*fn)(struct store *, const char *, char **, int))
+{
+    struct config cfg;
+    char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
+    int nrest, rc = 2;
+    struct store *st = NULL;
+    if (load_config(&cfg, argc, argv, rest, &nrest) || nrest < 1)
+        goto out;
+    rc = 1;
+    if (open_store(&cfg, &st))
+        goto out;
+    rc = fn(st, rest[0], rest + 1, nrest - 1);
+    store_close(st);
+out:
+    if (rc == 2 && nrest < 1)
+        fprintf(stderr, "error: a sub-command is missing\n");
+    free(rest);
+    config_release(&cfg);
+    return rc;
+}
+
+int cli_token(int argc, char **argv)
+{
+    return with_store(argc, argv, token_command);
+}
+
+int cli_department(int argc, char **argv)
+{
+    return with_store(argc, argv, department_command);
+}

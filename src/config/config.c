@@ -1,0 +1,239 @@
+/* config.c - the settings table and its three sources. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CT_STR, CT_INT, CT_SIZE, CT_SYNC, CT_LEVEL };
+
+struct config_key {
+    const char *key;
+    enum config_type type;
+    size_t offset;
+    const char *def;
+    long long min, max;
+    const char *doc;
+};
+
+#define F(field) offsetof(struct config, field)
+static const struct config_key config_keys[] = {
+    {"data", CT_STR, F(data_dir), "./citybrain-data", 0, 0,
+     "directory of the embedded store (created on first start)"},
+    {"listen", CT_STR, F(listen), "127.0.0.1:8080", 0, 0,
+     "HOST:PORT the HTTP server listens on"},
+    {"http_threads", CT_INT, F(http_threads), "4", 1, 256,
+     "threads in the HTTP server's pool"},
+    {"max_connections", CT_INT, F(max_connections), "2000", 1, 100000,
+     "open connections at once; more are refused at accept"},
+    {"connection_timeout_s", CT_INT, F(connection_timeout_s), "30", 1, 3600,
+     "seconds of inactivity after which a connection is closed"},
+    {"max_body_bytes", CT_SIZE, F(max_body_bytes), "67108864", 1024,
+     (long long)1 << 34, "largest request body accepted (413 above it)"},
+    {"max_batch_records", CT_SIZE, F(max_batch_records), "1000000", 1,
+     100000000, "most records in one request (413 above it)"},
+    {"queue_max", CT_INT, F(queue_max), "64", 1, 100000,
+     "batches waiting for the store writer (503 when full)"},
+    {"commit_max_rows", CT_SIZE, F(commit_max_rows), "200000", 1, 100000000,
+     "rows the writer groups into one commit (soft limit)"},
+    {"sync", CT_SYNC, F(sync_full), "full", 0, 0,
+     "full: fsync each commit (survives power loss); normal: survives "
+     "process crashes only"},
+    {"retention_days", CT_INT, F(retention_days), "90", 1, 36500,
+     "days raw readings are kept; daily and hourly roll-ups are kept"},
+    {"rollup_flush_ms", CT_INT, F(rollup_flush_ms), "1000", 10, 3600000,
+     "how often the roll-up consumer checkpoints"},
+    {"read_connections", CT_INT, F(read_connections), "4", 1, 64,
+     "read-only store connections for queries"},
+    {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
+     "debug, info, warn or error"},
+};
+#undef F
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key *config_find(const char *key, size_t len)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strlen(config_keys[i].key) == len &&
+            !strncmp(config_keys[i].key, key, len))
+            return &config_keys[i];
+    return NULL;
+}
+
+static int config_bad(const char *source, const char *key, const char *value,
+                      const char *why)
+{
+    fprintf(stderr, "error: %s: %s = '%s': %s\n", source, key, value, why);
+    return CB_EINVAL;
+}
+
+static int config_set_number(struct config *cfg, const struct config_key *k,
+                             const char *value, const char *source)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end)
+        return config_bad(source, k->key, value, "not an integer");
+    if (v < k->min || v > k->max) {
+        char why[96];
+        snprintf(why, sizeof(why), "out of range [%lld, %lld]", k->min, k->max);
+        return config_bad(source, k->key, value, why);
+    }
+    void *field = (char *)cfg + k->offset;
+    if (k->type == CT_INT)
+        *(int *)field = (int)v;
+    else
+        *(size_t *)field = (size_t)v;
+    return 0;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+               const char *source)
+{
+    const struct config_key *k = config_find(key, strlen(key));
+    if (!k) {
+        fprintf(stderr, "error: %s: unknown setting '%s'\n", source, key);
+        return CB_EINVAL;
+    }
+    void *field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case CT_STR:
+    case CT_LEVEL:
+        if (k->type == CT_LEVEL && log_level_parse(value) < 0)
+            return config_bad(source, key, value,
+                              "expected debug, info, warn or error");
+        if (!*value)
+            return config_bad(source, key, value, "must not be empty");
+        free(*(char **)field);
+        *(char **)field = xstrdup(value);
+        return 0;
+    case CT_SYNC:
+        if (strcmp(value, "full") && strcmp(value, "normal"))
+            return config_bad(source, key, value, "expected full or normal");
+        *(int *)field = !strcmp(value, "full");
+        return 0;
+    case CT_INT:
+    case CT_SIZE:
+        return config_set_number(cfg, k, value, source);
+    }
+    return CB_EINVAL;
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (config_set(cfg, config_keys[i].key, config_keys[i].def, "default"))
+            abort();
+}
+
+void config_release(struct config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        enum config_type t = config_keys[i].type;
+        if (t == CT_STR || t == CT_LEVEL) {
+            char **field = (char **)((char *)cfg + config_keys[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "error: cannot read config '%s': %s\n", path,
+                strerror(errno));
+        return CB_EIO;
+    }
+    char line[4096], where[512];
+    int lineno = 0, rc = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "error: %s: expected 'key = value'\n", where);
+            rc = CB_EINVAL;
+            break;
+        }
+        *eq = '\0';
+        rc = config_set(cfg, trim(s), trim(eq + 1), where);
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load_env(struct config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char name[64] = "CITYBRAIN_";
+        size_t n = strlen(name);
+        for (const char *k = config_keys[i].key; *k && n < 63; k++)
+            name[n++] = (char)toupper((unsigned char)*k);
+        name[n] = '\0';
+        const char *v = getenv(name);
+        if (v && config_set(cfg, config_keys[i].key, v, name))
+            return CB_EINVAL;
+    }
+    return 0;
+}
+
+int config_load_args(struct config *cfg, int argc, char **argv, char **OUT_rest,
+                     int *OUT_nrest)
+{
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        size_t klen = eq ? (size_t)(eq - a) - 2 : strlen(a) - 2;
+        const struct config_key *k =
+            strncmp(a, "--", 2) ? NULL : config_find(a + 2, klen);
+        if (!k) {
+            OUT_rest[nrest++] = argv[i];
+            continue;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value) {
+            fprintf(stderr, "error: flag --%s needs a value\n", k->key);
+            return CB_EINVAL;
+        }
+        char source[80];
+        snprintf(source, sizeof(source), "flag --%s", k->key);
+        if (config_set(cfg, k->key, value, source))
+            return CB_EINVAL;
+    }
+    *OUT_nrest = nrest;
+    return 0;
+}
+
+void config_write_sample(struct sbuf *out)
+{
+    sbuf_addstr(out, "# citybrain.conf - every setting with its default.\n"
+                     "# Load with: citybrain serve --config FILE\n"
+                     "# Each key can also be set by the environment variable\n"
+                     "# CITYBRAIN_<KEY> or the flag --<key>; flags win.\n");
+    for (size_t i = 0; i < N_KEYS; i++)
+        sbuf_addf(out, "\n# %s\n%s = %s\n", config_keys[i].doc,
+                  config_keys[i].key, config_keys[i].def);
+}

@@ -1,0 +1,64 @@
+/*
+ * config.h - citybrain's settings: one table, three sources.
+ *
+ * Every setting is one row of a table (config.c): its key, type, default,
+ * the environment variable and command-line flag that set it, and one line
+ * of documentation.  Later sources override earlier ones:
+ *
+ *   default  <  config file (--config FILE)  <  environment  <  flags
+ *
+ *   source        form                              example
+ *   ------------  --------------------------------  -------------------------
+ *   file          key = value, '#' comments          listen = 0.0.0.0:8080
+ *   environment   CITYBRAIN_<KEY in upper case>      CITYBRAIN_LISTEN=:8080
+ *   flag          --key value or --key=value         --listen 127.0.0.1:9090
+ *
+ * `citybrain serve --print-config-sample` prints the documented sample that
+ * is checked in as citybrain.conf.sample.  Errors name the file and line, or
+ * the variable, or the flag, and the key.
+ */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stddef.h>
+
+#include "util/util.h"
+
+struct config {
+    char *data_dir;           /* data */
+    char *listen;             /* listen: HOST:PORT */
+    int http_threads;         /* threads in the HTTP pool */
+    int max_connections;      /* open connections at once */
+    int connection_timeout_s; /* idle/slow connections are closed after */
+    size_t max_body_bytes;    /* request body limit (413 above it) */
+    size_t max_batch_records; /* records per request (413 above it) */
+    int queue_max;            /* batches waiting for the store (503) */
+    size_t commit_max_rows;   /* rows per group commit */
+    int sync_full;            /* sync = full | normal */
+    int retention_days;       /* raw readings kept this long */
+    int rollup_flush_ms;      /* roll-up checkpoint period */
+    int read_connections;     /* read-only SQLite connections */
+    char *log_level;          /* debug | info | warn | error */
+};
+
+/* Sets every field to its default.  Release with config_release. */
+void config_defaults(struct config *cfg);
+void config_release(struct config *cfg);
+
+/* Applies a config file.  Returns 0, CB_EIO if it cannot be read, or
+ * CB_EINVAL after printing "FILE:LINE: ..." to stderr. */
+int config_load_file(struct config *cfg, const char *path);
+/* Applies CITYBRAIN_* environment variables; CB_EINVAL on a bad value. */
+int config_load_env(struct config *cfg);
+/* Applies flags from argv[0..argc).  Flags this table does not know are
+ * left in place: *OUT_rest receives them in order (argv is reused), their
+ * count in *OUT_nrest.  Returns CB_EINVAL on a bad value. */
+int config_load_args(struct config *cfg, int argc, char **argv, char **OUT_rest,
+                     int *OUT_nrest);
+/* Sets one key from text; source names where it came from (for errors). */
+int config_set(struct config *cfg, const char *key, const char *value,
+               const char *source);
+/* Writes the documented sample configuration. */
+void config_write_sample(struct sbuf *out);
+
+#endif

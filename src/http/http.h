@@ -1,0 +1,39 @@
+/*
+ * http.h - citybrain's HTTP server (libmicrohttpd).
+ *
+ * One epoll thread pool serves every connection with keep-alive.  A request
+ * is routed by a table (routes.c) of method, path pattern, handler and the
+ * right it needs; authentication and size limits are checked as soon as the
+ * headers arrive, before the body is read, so a refused upload costs nothing:
+ *
+ *   headers in -> route? (404/405) -> token? (401) -> right? (403)
+ *              -> Content-Length <= max_body_bytes? (413)
+ *   body in    -> appended to a bounded buffer (413 past the limit)
+ *   body done  -> handler -> response; metrics and latency recorded
+ *
+ * Limits, all from struct config: connections at once (refused at accept),
+ * idle/slow connection timeout (slow-loris), body size, records per batch,
+ * and the store's queue (503 with Retry-After when full).
+ *
+ * Threading: http_start spawns the pool; handlers run on it and may block
+ * on the store.  http_stop waits for requests in flight.
+ */
+#ifndef CB_HTTP_H
+#define CB_HTTP_H
+
+#include "config/config.h"
+#include "store/store.h"
+
+struct http_server;
+struct scene_engine;
+
+/* Starts serving cfg->listen.  cfg, st and scenes (may be NULL) are
+ * borrowed until http_stop.  Returns 0, or CB_EIO (logged) if the address
+ * cannot be bound; *OUT_port receives the bound port (useful with port 0). */
+int http_start(const struct config *cfg, struct store *st,
+               struct scene_engine *scenes, struct http_server **OUT_srv,
+               int *OUT_port);
+/* Stops accepting, finishes requests in flight and frees srv. */
+void http_stop(struct http_server *srv);
+
+#endif

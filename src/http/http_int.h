@@ -1,0 +1,94 @@
+/*
+ * http_int.h - what the HTTP server's files share: the request, the route
+ * table and the reply helpers.  Not for use outside src/http/.
+ */
+#ifndef CB_HTTP_INT_H
+#define CB_HTTP_INT_H
+
+#include <microhttpd.h>
+
+#include "auth/auth.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct request;
+typedef void (*route_fn)(struct request *req);
+
+enum route_auth {
+    ROUTE_PUBLIC, /* no token needed */
+    ROUTE_TOKEN,  /* a valid token with the route's action */
+};
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/api/v1/households/{}": {} captures 1 segment */
+    route_fn handler;
+    enum route_auth auth;
+    enum auth_action action; /* checked before the body is read */
+    enum feed feed;          /* for AUTH_WRITE_FEED */
+    int influx;              /* errors in InfluxDB's JSON shape */
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct config *cfg;
+    struct store *store;
+    struct scene_engine *scenes;
+};
+
+struct request {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const struct route *route;
+    const char *url;
+    char param[256];       /* the {} segment, percent-decoded */
+    struct token_info who; /* valid when route->auth != ROUTE_PUBLIC */
+    struct sbuf body;      /* request body so far (bounded) */
+    int too_big;           /* body passed max_body_bytes */
+    int responded;         /* a response is queued */
+    int64_t start_ns;
+    /* the response */
+    int status;
+    struct sbuf out;
+    const char *content_type;
+    int retry_after; /* seconds, 0 = none */
+};
+
+/* The route table (routes.c). */
+extern const struct route http_routes[];
+extern const size_t http_n_routes;
+
+/* Reply helpers: set the status and body that will be sent. */
+void reply_json(struct request *req, int status); /* body already in out */
+void reply_error(struct request *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A query argument, or NULL. */
+const char *req_arg(struct request *req, const char *key);
+const char *req_header(struct request *req, const char *key);
+
+/* Handlers. */
+void route_healthz(struct request *req);
+void route_metrics(struct request *req);
+void route_write_households(struct request *req);
+void route_write_lineproto(struct request *req);
+void route_write_influx_v2(struct request *req);
+void route_write_deliveries(struct request *req);
+void route_write_events(struct request *req);
+void route_household_get(struct request *req);
+void route_household_readings(struct request *req);
+void route_household_usage(struct request *req);
+void route_ingest_stats(struct request *req);
+void route_tokens_create(struct request *req);
+void route_tokens_list(struct request *req);
+void route_tokens_revoke(struct request *req);
+void route_departments_create(struct request *req);
+void route_departments_list(struct request *req);
+void route_audit_list(struct request *req);
+void route_whoami(struct request *req);
+
+/* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
+ * CB_EINVAL. */
+int http_gunzip(struct sbuf *body, size_t limit);
+
+#endif

@@ -1,0 +1,223 @@
+/* routes_admin.c - tokens, departments, the audit log, whoami. */
+#include "http/http_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses the body as a JSON object; on error replies 400 and returns NULL.
+ * The caller frees the result with json_decref. */
+static json_t *body_object(struct request *req)
+{
+    json_error_t err;
+    json_t *obj = json_loadb(req->body.buf, req->body.len, 0, &err);
+    if (!obj) {
+        reply_error(req, 400, "line %d, column %d: %s", err.line, err.column,
+                    err.text);
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        reply_error(req, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+static const char *obj_str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+/* Fills info from {"name","role","department","committee"}; replies 400 on
+ * a bad field and returns -1. */
+static int token_fields(struct request *req, json_t *obj,
+                        struct token_info *info)
+{
+    const char *name = obj_str(obj, "name");
+    const char *role = obj_str(obj, "role");
+    if (!name || !*name || strlen(name) >= sizeof(info->name)) {
+        reply_error(req, 400, "field 'name': a string of 1-63 bytes");
+        return -1;
+    }
+    snprintf(info->name, sizeof(info->name), "%s", name);
+    int r = role ? role_parse(role) : -1;
+    if (r < 0) {
+        reply_error(req, 400,
+                    "field 'role': one of admin, publisher, "
+                    "operator, analyst, committee");
+        return -1;
+    }
+    info->role = (enum role)r;
+    if (info->role == ROLE_PUBLISHER) {
+        const char *dept = obj_str(obj, "department");
+        if (!dept ||
+            store_department_find(req->srv->store, dept, &info->department_id,
+                                  &info->feeds)) {
+            reply_error(req, 400,
+                        "field 'department': a publisher needs "
+                        "an existing department");
+            return -1;
+        }
+    }
+    if (info->role == ROLE_COMMITTEE) {
+        const char *c = obj_str(obj, "committee");
+        if (!c || !*c || strlen(c) >= sizeof(info->committee)) {
+            reply_error(req, 400,
+                        "field 'committee': a committee token "
+                        "needs its committee's name");
+            return -1;
+        }
+        snprintf(info->committee, sizeof(info->committee), "%s", c);
+    }
+    return 0;
+}
+
+void route_tokens_create(struct request *req)
+{
+    json_t *obj = body_object(req);
+    if (!obj)
+        return;
+    struct token_info info;
+    memset(&info, 0, sizeof(info));
+    if (token_fields(req, obj, &info) == 0) {
+        char token[AUTH_TOKEN_LEN + 1];
+        int64_t id;
+        int rc = auth_token_create(req->srv->store, &info, token, &id);
+        if (rc) {
+            reply_error(req, 500, "cannot create token: %s", cb_strerror(rc));
+        } else {
+            sbuf_addf(&req->out,
+                      "{\"id\":%lld,\"token\":\"%s\",\"role\":", (long long)id,
+                      token);
+            sbuf_add_json_str(&req->out, role_name(info.role));
+            sbuf_addstr(&req->out, ",\"name\":");
+            sbuf_add_json_str(&req->out, info.name);
+            sbuf_addstr(&req->out, "}");
+            reply_json(req, 201);
+            store_audit(req->srv->store, req->who.name, "token.create",
+                        info.name, role_name(info.role));
+        }
+    }
+    json_decref(obj);
+}
+
+void route_tokens_list(struct request *req)
+{
+    if (store_token_list(req->srv->store, &req->out))
+        reply_error(req, 500, "cannot list tokens");
+    else
+        reply_json(req, 200);
+}
+
+void route_tokens_revoke(struct request *req)
+{
+    char *end;
+    long long id = strtoll(req->param, &end, 10);
+    if (*end || id <= 0) {
+        reply_error(req, 400, "token id '%s' is not a number", req->param);
+        return;
+    }
+    int rc = store_token_revoke(req->srv->store, id);
+    if (rc == CB_ENOTFOUND) {
+        reply_error(req, 404, "no token %lld", id);
+        return;
+    }
+    if (rc) {
+        reply_error(req, 500, "cannot revoke: %s", cb_strerror(rc));
+        return;
+    }
+    store_audit(req->srv->store, req->who.name, "token.revoke", req->param, "");
+    req->status = 204;
+}
+
+/* Reads {"feeds":["readings",...]} into a bitmask; -1 on a bad name. */
+static int feeds_mask(json_t *arr, uint32_t *OUT_mask)
+{
+    size_t i;
+    json_t *v;
+    *OUT_mask = 0;
+    if (!json_is_array(arr))
+        return -1;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        int f;
+        for (f = 0; f < FEED_COUNT; f++)
+            if (s && !strcmp(s, feed_name((enum feed)f)))
+                break;
+        if (f == FEED_COUNT)
+            return -1;
+        *OUT_mask |= 1u << f;
+    }
+    return 0;
+}
+
+void route_departments_create(struct request *req)
+{
+    json_t *obj = body_object(req);
+    if (!obj)
+        return;
+    const char *name = obj_str(obj, "name");
+    uint32_t mask;
+    int64_t id;
+    if (!name || !*name || strlen(name) > 63) {
+        reply_error(req, 400, "field 'name': a string of 1-63 bytes");
+    } else if (feeds_mask(json_object_get(obj, "feeds"), &mask)) {
+        reply_error(req, 400,
+                    "field 'feeds': an array of registry, "
+                    "readings, deliveries, events");
+    } else {
+        int rc = store_department_create(req->srv->store, name, mask, &id);
+        if (rc == CB_EEXIST) {
+            reply_error(req, 409, "department '%s' exists", name);
+        } else if (rc) {
+            reply_error(req, 500, "cannot create: %s", cb_strerror(rc));
+        } else {
+            sbuf_addf(&req->out, "{\"id\":%lld,\"name\":", (long long)id);
+            sbuf_add_json_str(&req->out, name);
+            sbuf_addstr(&req->out, "}");
+            reply_json(req, 201);
+            store_audit(req->srv->store, req->who.name, "department.create",
+                        name, "");
+        }
+    }
+    json_decref(obj);
+}
+
+void route_departments_list(struct request *req)
+{
+    if (store_department_list(req->srv->store, &req->out))
+        reply_error(req, 500, "cannot list departments");
+    else
+        reply_json(req, 200);
+}
+
+void route_audit_list(struct request *req)
+{
+    const char *l = req_arg(req, "limit");
+    int limit = l ? atoi(l) : 100;
+    if (limit < 1 || limit > 10000) {
+        reply_error(req, 400, "limit must be 1-10000");
+        return;
+    }
+    if (store_audit_list(req->srv->store, limit, &req->out))
+        reply_error(req, 500, "cannot read the audit log");
+    else
+        reply_json(req, 200);
+}
+
+void route_whoami(struct request *req)
+{
+    sbuf_addstr(&req->out, "{\"name\":");
+    sbuf_add_json_str(&req->out, req->who.name);
+    sbuf_addstr(&req->out, ",\"role\":");
+    sbuf_add_json_str(&req->out, role_name(req->who.role));
+    if (req->who.role == ROLE_COMMITTEE) {
+        sbuf_addstr(&req->out, ",\"committee\":");
+        sbuf_add_json_str(&req->out, req->who.committee);
+    }
+    sbuf_addstr(&req->out, "}");
+    reply_json(req, 200);
+}

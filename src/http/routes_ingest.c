@@ -1,0 +1,268 @@
+/*
+ * routes_ingest.c - the four ingest endpoints of CONTRACT.md.
+ *
+ * Each request body becomes one batch: parse, resolve household ids, then
+ * either refuse it whole (400 with the first 100 errors: nothing stored) or,
+ * with ?on_error=skip, store the valid records and report the invalid ones.
+ * The answer comes after the store has committed the batch.
+ */
+#include "http/http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/metrics.h"
+
+/* Byte offsets of line starts, built only when an error needs a column. */
+struct line_index {
+    size_t *start;
+    size_t n;
+};
+
+static void line_index_build(struct line_index *ix, const char *body,
+                             size_t len)
+{
+    size_t cap = 1024;
+    ix->start = xmalloc(cap * sizeof(size_t));
+    ix->n = 0;
+    ix->start[ix->n++] = 0;
+    for (const char *p = body; (p = memchr(p, '\n', len - (size_t)(p - body)));
+         p++) {
+        if (ix->n == cap)
+            ix->start = xrealloc(ix->start, (cap *= 2) * sizeof(size_t));
+        ix->start[ix->n++] = (size_t)(p - body) + 1;
+    }
+}
+
+/* Column (1-based) of needle's value in line `line` of body, or 1. */
+static int line_column(struct line_index *ix, const char *body, size_t len,
+                       int line, const char *needle)
+{
+    if (line < 1 || (size_t)line > ix->n)
+        return 1;
+    size_t from = ix->start[line - 1];
+    size_t to = (size_t)line < ix->n ? ix->start[line] : len;
+    const char *hit = memmem(body + from, to - from, needle, strlen(needle));
+    return hit ? (int)(hit - (body + from)) + (int)strlen(needle) + 1 : 1;
+}
+
+/* Resolves readings' household ids; unknown ones become line errors and
+ * are dropped from the batch. */
+static void resolve_readings(struct request *req, struct ingest_batch *b)
+{
+    struct line_index ix = {NULL, 0};
+    const char *last_id = NULL;
+    int32_t last = -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct reading *r = &b->readings[i];
+        if (!last_id || strcmp(last_id, r->household_id)) {
+            last = store_household_resolve(req->srv->store, r->household_id);
+            last_id = r->household_id;
+        }
+        r->household = last;
+        if (last >= 0) {
+            b->readings[kept++] = *r;
+            continue;
+        }
+        if (!ix.start)
+            line_index_build(&ix, req->body.buf, req->body.len);
+        ingest_error_add(b, r->line,
+                         line_column(&ix, req->body.buf, req->body.len, r->line,
+                                     "household="),
+                         "household", "unknown household '%s'",
+                         r->household_id);
+    }
+    b->n = kept;
+    free(ix.start);
+}
+
+static void resolve_deliveries(struct request *req, struct ingest_batch *b)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct delivery *d = &b->deliveries[i];
+        if (d->household_id) {
+            d->household =
+                store_household_resolve(req->srv->store, d->household_id);
+            if (d->household < 0) {
+                ingest_error_add(b, d->line, 1, "household_id",
+                                 "unknown household '%s'", d->household_id);
+                continue;
+            }
+        } else {
+            d->household = store_address_match(req->srv->store, d->address);
+        }
+        b->deliveries[kept++] = *d;
+    }
+    b->n = kept;
+}
+
+static int cmp_error_line(const void *a, const void *b)
+{
+    const struct ingest_error *x = a, *y = b;
+    return x->line != y->line
+               ? (x->line > y->line) - (x->line < y->line)
+               : (x->column > y->column) - (x->column < y->column);
+}
+
+static void reply_rejected(struct request *req, struct ingest_batch *b)
+{
+    qsort(b->errors, b->n_errors, sizeof(b->errors[0]), cmp_error_line);
+    if (req->route->influx) {
+        const struct ingest_error *e = &b->errors[0];
+        sbuf_addf(&req->out,
+                  "{\"code\":\"invalid\",\"line\":%d,"
+                  "\"message\":",
+                  e->line);
+        char msg[300];
+        snprintf(msg, sizeof(msg), "line %d, column %d, field %s: %s", e->line,
+                 e->column, e->field, e->message);
+        sbuf_add_json_str(&req->out, msg);
+        sbuf_addstr(&req->out, ",\"errors\":");
+    } else {
+        sbuf_addf(&req->out,
+                  "{\"error\":\"batch rejected\","
+                  "\"error_count\":%zu,\"stored\":0,\"errors\":",
+                  b->errors_total);
+    }
+    ingest_errors_to_json(b, &req->out);
+    sbuf_addstr(&req->out, "}");
+    reply_json(req, 400);
+}
+
+static void reply_stored(struct request *req, struct ingest_batch *b,
+                         const struct store_write_result *res)
+{
+    if (req->route->influx) {
+        req->status = 204;
+        return;
+    }
+    sbuf_addf(&req->out, "{\"accepted\":%zu,\"duplicates\":%zu", res->accepted,
+              res->duplicates);
+    if (b->feed == FEED_DELIVERIES)
+        sbuf_addf(&req->out, ",\"unmatched\":%zu", res->unmatched);
+    if (b->errors_total) {
+        qsort(b->errors, b->n_errors, sizeof(b->errors[0]), cmp_error_line);
+        sbuf_addf(&req->out, ",\"rejected\":%zu,\"errors\":", b->errors_total);
+        ingest_errors_to_json(b, &req->out);
+    }
+    sbuf_addstr(&req->out, "}");
+    reply_json(req, 200);
+}
+
+static void store_batch(struct request *req, struct ingest_batch *b)
+{
+    const char *on_error = req_arg(req, "on_error");
+    int skip = on_error && !strcmp(on_error, "skip");
+    if (on_error && !skip && strcmp(on_error, "reject")) {
+        reply_error(req, 400, "on_error must be 'skip' or 'reject', not '%s'",
+                    on_error);
+        return;
+    }
+    if (b->errors_total && !skip) {
+        metrics_ingest(b->feed, req->who.name, 0, 0, b->errors_total,
+                       BATCH_REJECTED);
+        reply_rejected(req, b);
+        return;
+    }
+    struct store_write_result res = {0};
+    int rc = b->n ? store_write(req->srv->store, b, req->who.name, &res) : 0;
+    if (rc == CB_EBUSY || rc == CB_ECLOSED) {
+        metrics_ingest(b->feed, req->who.name, 0, 0, 0, BATCH_BUSY);
+        req->retry_after = 1;
+        reply_error(req, 503, "the store is %s; retry later",
+                    rc == CB_EBUSY ? "busy" : "shutting down");
+        return;
+    }
+    if (rc) {
+        metrics_ingest(b->feed, req->who.name, 0, 0, 0, BATCH_FAILED);
+        reply_error(req, 500, "the batch could not be stored: %s",
+                    cb_strerror(rc));
+        return;
+    }
+    metrics_ingest(b->feed, req->who.name, res.accepted, res.duplicates,
+                   b->errors_total, BATCH_OK);
+    reply_stored(req, b, &res);
+}
+
+/* Parses with the feed's parser, resolves, stores, answers. */
+static void ingest(struct request *req, enum feed feed, int precision)
+{
+    struct ingest_batch b;
+    ingest_batch_init(&b, feed);
+    const char *body = req->body.buf;
+    size_t len = req->body.len, max = req->srv->cfg->max_batch_records;
+    int rc;
+    const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    switch (feed) {
+    case FEED_REGISTRY:
+        rc = ingest_parse_households(body, len,
+                                     ct && strstr(ct, "json") != NULL, max, &b);
+        break;
+    case FEED_READINGS:
+        rc = ingest_parse_lineproto(body, len, (enum precision)precision, max,
+                                    &b);
+        if (!rc)
+            resolve_readings(req, &b);
+        break;
+    case FEED_DELIVERIES:
+        rc = ingest_parse_deliveries(body, len, max, &b);
+        if (!rc)
+            resolve_deliveries(req, &b);
+        break;
+    default:
+        rc = ingest_parse_events(body, len, max, &b);
+        break;
+    }
+    if (rc == CB_ETOOBIG) {
+        metrics_ingest(feed, req->who.name, 0, 0, 0, BATCH_TOO_BIG);
+        reply_error(req, 413, "more than %zu records in one request", max);
+    } else {
+        store_batch(req, &b);
+    }
+    ingest_batch_release(&b);
+}
+
+void route_write_households(struct request *req)
+{
+    ingest(req, FEED_REGISTRY, 0);
+}
+
+static int precision_arg(struct request *req, const char *def)
+{
+    const char *p = req_arg(req, "precision");
+    int prec = precision_parse(p ? p : def);
+    if (prec < 0)
+        reply_error(req, 400, "precision must be s, ms, us or ns, not '%s'", p);
+    return prec;
+}
+
+void route_write_lineproto(struct request *req)
+{
+    int prec = precision_arg(req, "ns");
+    if (prec >= 0)
+        ingest(req, FEED_READINGS, prec);
+}
+
+void route_write_influx_v2(struct request *req)
+{
+    if (!req_arg(req, "bucket") || !*req_arg(req, "bucket")) {
+        reply_error(req, 400, "bucket not specified");
+        return;
+    }
+    int prec = precision_arg(req, "ns");
+    if (prec >= 0)
+        ingest(req, FEED_READINGS, prec);
+}
+
+void route_write_deliveries(struct request *req)
+{
+    ingest(req, FEED_DELIVERIES, 0);
+}
+
+void route_write_events(struct request *req)
+{
+    ingest(req, FEED_EVENTS, 0);
+}

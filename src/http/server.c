@@ -1,0 +1,368 @@
+/* server.c - libmicrohttpd glue: connections, bodies, routing, replies. */
+#include "http/http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <zlib.h>
+
+#include "metrics/metrics.h"
+
+/* ---- reply helpers ---- */
+
+void reply_json(struct request *req, int status)
+{
+    req->status = status;
+    req->content_type = "application/json";
+}
+
+void reply_error(struct request *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sbuf_reset(&req->out);
+    if (req->route && req->route->influx) {
+        const char *code = status == 401   ? "unauthorized"
+                           : status == 403 ? "forbidden"
+                           : status == 404 ? "not found"
+                           : status == 413 ? "request too large"
+                           : status >= 500 ? "unavailable"
+                                           : "invalid";
+        sbuf_addstr(&req->out, "{\"code\":");
+        sbuf_add_json_str(&req->out, code);
+    } else {
+        sbuf_addstr(&req->out, "{\"error\":");
+        sbuf_add_json_str(&req->out, status == 401   ? "unauthorized"
+                                     : status == 403 ? "forbidden"
+                                     : status == 404 ? "not found"
+                                     : status == 413 ? "too large"
+                                     : status == 503 ? "unavailable"
+                                     : status == 429 ? "too many requests"
+                                                     : "bad request");
+    }
+    sbuf_addstr(&req->out, ",\"message\":");
+    sbuf_add_json_str(&req->out, msg);
+    sbuf_addstr(&req->out, "}");
+    reply_json(req, status);
+}
+
+const char *req_arg(struct request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *req_header(struct request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern; the {} segment goes to param (decoded).
+ * MHD has already percent-decoded the path it hands us, except '%2F'. */
+static int route_match(const char *pattern, const char *path, char *param,
+                       size_t cap)
+{
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= cap)
+                return 0;
+            memcpy(param, path, n);
+            param[n] = '\0';
+            path += n;
+            pattern += 2;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
+    }
+    return !*pattern && !*path;
+}
+
+static const struct route *route_find(const char *method, const char *path,
+                                      char *param, size_t cap,
+                                      int *OUT_path_known)
+{
+    *OUT_path_known = 0;
+    for (size_t i = 0; i < http_n_routes; i++) {
+        if (!route_match(http_routes[i].pattern, path, param, cap))
+            continue;
+        *OUT_path_known = 1;
+        if (!strcmp(http_routes[i].method, method))
+            return &http_routes[i];
+    }
+    return NULL;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue_reply(struct request *req)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        req->out.len, req->out.buf, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    if (req->content_type && req->status != 204)
+        MHD_add_response_header(resp, "Content-Type", req->content_type);
+    if (req->retry_after) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", req->retry_after);
+        MHD_add_response_header(resp, "Retry-After", v);
+    }
+    if (req->too_big || req->status == 401 || req->status == 403)
+        MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result r =
+        MHD_queue_response(req->conn, (unsigned)req->status, resp);
+    MHD_destroy_response(resp);
+    req->responded = 1;
+    return r;
+}
+
+/* Checks what can be refused before the body: route, token, size. */
+static void request_precheck(struct request *req, const char *method)
+{
+    int known;
+    const char *path = req->url;
+    req->route =
+        route_find(method, path, req->param, sizeof(req->param), &known);
+    if (!req->route) {
+        reply_error(req, known ? 405 : 404, "no route for %s %s", method, path);
+        return;
+    }
+    if (req->route->auth == ROUTE_PUBLIC)
+        return;
+    if (auth_authenticate(req->srv->store,
+                          req_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+                          &req->who)) {
+        reply_error(req, 401, "a valid token is required");
+        return;
+    }
+    if (auth_check(&req->who, req->route->action, req->route->feed)) {
+        reply_error(req, 403, "role '%s' may not use %s %s",
+                    role_name(req->who.role), method, req->route->pattern);
+        return;
+    }
+    const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > req->srv->cfg->max_body_bytes) {
+        req->too_big = 1;
+        reply_error(req, 413, "body of %s bytes is over the limit of %zu", cl,
+                    req->srv->cfg->max_body_bytes);
+    }
+}
+
+static void request_body(struct request *req, const char *data, size_t n)
+{
+    if (req->too_big)
+        return;
+    if (req->body.len + n > req->srv->cfg->max_body_bytes) {
+        req->too_big = 1;
+        sbuf_release(&req->body);
+        reply_error(req, 413, "body is over the limit of %zu bytes",
+                    req->srv->cfg->max_body_bytes);
+        return;
+    }
+    sbuf_add(&req->body, data, n);
+}
+
+static void request_run(struct request *req)
+{
+    const char *enc = req_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (enc && !strcasecmp(enc, "gzip")) {
+        int rc = http_gunzip(&req->body, req->srv->cfg->max_body_bytes);
+        if (rc == CB_ETOOBIG) {
+            req->too_big = 1;
+            reply_error(req, 413, "decompressed body is over %zu bytes",
+                        req->srv->cfg->max_body_bytes);
+            return;
+        }
+        if (rc) {
+            reply_error(req, 400, "body is not valid gzip");
+            return;
+        }
+    } else if (enc && strcasecmp(enc, "identity")) {
+        reply_error(req, 415, "unsupported Content-Encoding '%s'", enc);
+        return;
+    }
+    req->route->handler(req);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct request *req = *con_cls;
+    if (!req) {
+        req = xcalloc(1, sizeof(*req));
+        req->srv = cls;
+        req->conn = conn;
+        req->url = url;
+        req->start_ns = time_monotonic_ns();
+        sbuf_init(&req->body);
+        sbuf_init(&req->out);
+        *con_cls = req;
+        request_precheck(req, method);
+        return req->status ? queue_reply(req) : MHD_YES;
+    }
+    if (req->responded) {
+        *upload_data_size = 0; /* refused early: drop what still arrives */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        request_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return req->status ? queue_reply(req) : MHD_YES;
+    }
+    request_run(req);
+    if (!req->status)
+        reply_error(req, 500, "handler gave no answer");
+    return queue_reply(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request *req = *con_cls;
+    if (!req)
+        return;
+    metrics_request(req->route ? req->route->pattern : "unrouted", req->status,
+                    time_monotonic_ns() - req->start_ns);
+    sbuf_release(&req->body);
+    sbuf_release(&req->out);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    metrics_connections(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_msg(LOG_DEBUG, "http", "%s", msg);
+}
+
+/* ---- gzip ---- */
+
+int http_gunzip(struct sbuf *body, size_t limit)
+{
+    struct sbuf out = SBUF_INIT;
+    sbuf_init(&out);
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return CB_EINVAL;
+    z.next_in = (unsigned char *)body->buf;
+    z.avail_in = (unsigned)body->len;
+    int rc = 0, zr = Z_OK;
+    while (zr != Z_STREAM_END) {
+        if (out.len >= limit) {
+            rc = CB_ETOOBIG;
+            break;
+        }
+        sbuf_grow(&out, 65536);
+        z.next_out = (unsigned char *)out.buf + out.len;
+        z.avail_out = (unsigned)(out.cap - out.len - 1);
+        zr = inflate(&z, Z_NO_FLUSH);
+        out.len = (size_t)((char *)z.next_out - out.buf);
+        out.buf[out.len] = '\0';
+        if (zr != Z_OK && zr != Z_STREAM_END) {
+            rc = CB_EINVAL;
+            break;
+        }
+    }
+    inflateEnd(&z);
+    if (!rc && out.len > limit)
+        rc = CB_ETOOBIG;
+    if (rc) {
+        sbuf_release(&out);
+        return rc;
+    }
+    sbuf_release(body);
+    *body = out;
+    return 0;
+}
+
+/* ---- start and stop ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *OUT_addr)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return CB_EINVAL;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return CB_EINVAL;
+    memset(OUT_addr, 0, sizeof(*OUT_addr));
+    OUT_addr->sin_family = AF_INET;
+    OUT_addr->sin_port = htons((uint16_t)port);
+    if (!*host || !strcmp(host, "0.0.0.0"))
+        OUT_addr->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (!strcmp(host, "localhost"))
+        OUT_addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &OUT_addr->sin_addr) != 1)
+        return CB_EINVAL;
+    return 0;
+}
+
+int http_start(const struct config *cfg, struct store *st,
+               struct scene_engine *scenes, struct http_server **OUT_srv,
+               int *OUT_port)
+{
+    struct sockaddr_in addr;
+    *OUT_srv = NULL;
+    if (parse_listen(cfg->listen, &addr)) {
+        log_msg(LOG_ERROR, "http", "bad listen address | listen=\"%s\"",
+                cfg->listen);
+        return CB_EINVAL;
+    }
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->store = st;
+    srv->scenes = scenes;
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+    if (!srv->daemon) {
+        log_msg(LOG_ERROR, "http", "cannot listen | listen=\"%s\"",
+                cfg->listen);
+        free(srv);
+        return CB_EIO;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    *OUT_port = info ? info->port : ntohs(addr.sin_port);
+    *OUT_srv = srv;
+    return 0;
+}
+
+void http_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

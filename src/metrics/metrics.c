@@ -1,0 +1,227 @@
+/* metrics.c - bounded counter tables behind one mutex each. */
+#include "metrics/metrics.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ingest_series {
+    enum feed feed;
+    char source[64];
+    uint64_t accepted, duplicates, rejected;
+    uint64_t batches[BATCH_OUTCOMES];
+};
+
+static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                        0.025,  0.05,  0.1,    0.25,  0.5,
+                                        1,      2.5,   5,      10};
+#define N_BOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+#define N_CODES 8
+
+struct route_series {
+    const char *route;
+    uint64_t buckets[N_BOUNDS + 1];
+    double sum;
+    uint64_t count;
+    int codes[N_CODES];
+    uint64_t code_count[N_CODES];
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ingest_series
+    ingest_series[FEED_COUNT * (METRICS_MAX_SOURCES + 1)];
+static size_t n_ingest_series;
+static struct route_series routes[METRICS_MAX_ROUTES];
+static size_t n_routes;
+static atomic_int open_connections;
+
+static const char *outcome_names[] = {"ok", "rejected", "too_big", "busy",
+                                      "failed"};
+
+static struct ingest_series *ingest_find(enum feed feed, const char *source)
+{
+    size_t per_feed = 0;
+    for (size_t i = 0; i < n_ingest_series; i++) {
+        struct ingest_series *s = &ingest_series[i];
+        if (s->feed != feed)
+            continue;
+        per_feed++;
+        if (!strcmp(s->source, source))
+            return s;
+    }
+    if (per_feed >= METRICS_MAX_SOURCES && strcmp(source, "other"))
+        return ingest_find(feed, "other");
+    struct ingest_series *s = &ingest_series[n_ingest_series++];
+    memset(s, 0, sizeof(*s));
+    s->feed = feed;
+    snprintf(s->source, sizeof(s->source), "%s", source);
+    return s;
+}
+
+void metrics_ingest(enum feed feed, const char *source, uint64_t accepted,
+                    uint64_t duplicates, uint64_t rejected,
+                    enum batch_outcome outcome)
+{
+    char label[64]; /* a safe label value: no quotes or backslashes */
+    snprintf(label, sizeof(label), "%s", source ? source : "unknown");
+    for (char *c = label; *c; c++)
+        if (!(isalnum((unsigned char)*c) || strchr("_.:-", *c)))
+            *c = '_';
+    pthread_mutex_lock(&metrics_lock);
+    struct ingest_series *s = ingest_find(feed, label);
+    s->accepted += accepted;
+    s->duplicates += duplicates;
+    s->rejected += rejected;
+    s->batches[outcome]++;
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+static struct route_series *route_find(const char *route)
+{
+    for (size_t i = 0; i < n_routes; i++)
+        if (routes[i].route == route || !strcmp(routes[i].route, route))
+            return &routes[i];
+    if (n_routes == METRICS_MAX_ROUTES)
+        return NULL;
+    routes[n_routes].route = route;
+    return &routes[n_routes++];
+}
+
+static void route_count_code(struct route_series *r, int status)
+{
+    for (int i = 0; i < N_CODES; i++) {
+        if (r->codes[i] == status || r->codes[i] == 0) {
+            r->codes[i] = status;
+            r->code_count[i]++;
+            return;
+        }
+    }
+}
+
+void metrics_request(const char *route, int status, int64_t duration_ns)
+{
+    double secs = (double)duration_ns / 1e9;
+    pthread_mutex_lock(&metrics_lock);
+    struct route_series *r = route_find(route);
+    if (r) {
+        size_t b = 0;
+        while (b < N_BOUNDS && secs > latency_bounds[b])
+            b++;
+        r->buckets[b]++;
+        r->sum += secs;
+        r->count++;
+        route_count_code(r, status);
+    }
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_connections(int delta)
+{
+    atomic_fetch_add_explicit(&open_connections, delta, memory_order_relaxed);
+}
+
+static void render_ingest(struct sbuf *out)
+{
+    static const char *names[] = {"records", "duplicates", "rejected"};
+    for (int k = 0; k < 3; k++) {
+        sbuf_addf(out, "# TYPE citybrain_ingest_%s_total counter\n", names[k]);
+        for (size_t i = 0; i < n_ingest_series; i++) {
+            struct ingest_series *s = &ingest_series[i];
+            uint64_t v = k == 0   ? s->accepted
+                         : k == 1 ? s->duplicates
+                                  : s->rejected;
+            sbuf_addf(out,
+                      "citybrain_ingest_%s_total{feed=\"%s\",source=\"%s\"} "
+                      "%llu\n",
+                      names[k], feed_name(s->feed), s->source,
+                      (unsigned long long)v);
+        }
+    }
+    sbuf_addstr(out, "# TYPE citybrain_ingest_batches_total counter\n");
+    for (size_t i = 0; i < n_ingest_series; i++)
+        for (int o = 0; o < BATCH_OUTCOMES; o++)
+            if (ingest_series[i].batches[o])
+                sbuf_addf(out,
+                          "citybrain_ingest_batches_total{feed=\"%s\","
+                          "source=\"%s\",outcome=\"%s\"} %llu\n",
+                          feed_name(ingest_series[i].feed),
+                          ingest_series[i].source, outcome_names[o],
+                          (unsigned long long)ingest_series[i].batches[o]);
+}
+
+static void render_route(struct sbuf *out, const struct route_series *r)
+{
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= N_BOUNDS; b++) {
+        cum += r->buckets[b];
+        if (b < N_BOUNDS)
+            sbuf_addf(out,
+                      "citybrain_http_request_duration_seconds_bucket{"
+                      "route=\"%s\",le=\"%g\"} %llu\n",
+                      r->route, latency_bounds[b], (unsigned long long)cum);
+        else
+            sbuf_addf(out,
+                      "citybrain_http_request_duration_seconds_bucket{"
+                      "route=\"%s\",le=\"+Inf\"} %llu\n",
+                      r->route, (unsigned long long)cum);
+    }
+    sbuf_addf(out,
+              "citybrain_http_request_duration_seconds_sum{route=\"%s\"} "
+              "%.6f\ncitybrain_http_request_duration_seconds_count{route="
+              "\"%s\"} %llu\n",
+              r->route, r->sum, r->route, (unsigned long long)r->count);
+}
+
+static void render_http(struct sbuf *out)
+{
+    sbuf_addstr(out, "# TYPE citybrain_http_requests_total counter\n");
+    for (size_t i = 0; i < n_routes; i++)
+        for (int c = 0; c < N_CODES && routes[i].codes[c]; c++)
+            sbuf_addf(out,
+                      "citybrain_http_requests_total{route=\"%s\","
+                      "code=\"%d\"} %llu\n",
+                      routes[i].route, routes[i].codes[c],
+                      (unsigned long long)routes[i].code_count[c]);
+    sbuf_addstr(out,
+                "# TYPE citybrain_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < n_routes; i++)
+        render_route(out, &routes[i]);
+    sbuf_addf(out,
+              "# TYPE citybrain_http_connections gauge\n"
+              "citybrain_http_connections %d\n",
+              atomic_load(&open_connections));
+}
+
+static void render_store(struct sbuf *out, const struct store_stats *s)
+{
+    const struct {
+        const char *name, *type;
+        uint64_t v;
+    } rows[] = {
+        {"store_queue_depth", "gauge", s->queue_depth},
+        {"store_queue_max", "gauge", s->queue_max},
+        {"store_commits_total", "counter", s->commits},
+        {"store_rows_total", "counter", s->rows_written},
+        {"store_log_seq", "gauge", s->log_seq},
+        {"store_rollup_seq", "gauge", s->rollup_seq},
+        {"meter_resets_total", "counter", s->meter_resets},
+        {"meter_replacements_total", "counter", s->meter_replacements},
+        {"late_readings_total", "counter", s->late_readings},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        sbuf_addf(out, "# TYPE citybrain_%s %s\ncitybrain_%s %llu\n",
+                  rows[i].name, rows[i].type, rows[i].name,
+                  (unsigned long long)rows[i].v);
+}
+
+void metrics_render(struct sbuf *out, const struct store_stats *stats)
+{
+    pthread_mutex_lock(&metrics_lock);
+    render_ingest(out);
+    render_http(out);
+    pthread_mutex_unlock(&metrics_lock);
+    if (stats)
+        render_store(out, stats);
+}

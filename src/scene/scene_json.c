@@ -1,0 +1,531 @@
+/*
+ * scene_json.c - the group-rental scene as JSON: suspects (the CONTRACT
+ * format, extended), summaries per street or committee, and the household
+ * drill-down with each signal's daily series against its peer band.
+ *
+ * Suspects and summaries are formatted from the published ranking under
+ * its read lock; the drill-down reads the live arrays under eng->lock.
+ */
+#include "scene/scene_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const metric_units[METRIC_COUNT] = {"m3/day", "kWh/day",
+                                                       "m3/day"};
+
+static double allowed_of(const struct scene_suspect *s)
+{
+    return s->legal_limit > s->registered ? s->legal_limit : s->registered;
+}
+
+static const char *confidence_of(const struct scene_suspect *s)
+{
+    if (s->score >= 0.9 && s->days_water >= 10 && s->peers >= SCENE_MIN_PEERS &&
+        !(s->checks & CHECK_SPARSE_DATA))
+        return "high";
+    return s->score >= 0.7 ? "medium" : "low";
+}
+
+static void add_num(struct sbuf *out, const char *key, double v)
+{
+    sbuf_addf(out, ",\"%s\":", key);
+    if (isfinite(v))
+        sbuf_addf(out, "%.4g", v);
+    else
+        sbuf_addstr(out, "null");
+}
+
+static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
+{
+    sbuf_addch(out, '[');
+    int first = 1;
+    for (int m = 0; m < METRIC_COUNT; m++) {
+        if (s->level[m] < 0)
+            continue;
+        sbuf_addf(out, "%s{\"signal\":\"%s\"", first ? "" : ",",
+                  metric_name(m));
+        first = 0;
+        add_num(out, "value", s->level[m]);
+        sbuf_addf(out, ",\"unit\":\"%s\"", metric_units[m]);
+        if (s->peer_level[m] > 0) {
+            add_num(out, "peer_median", s->peer_level[m]);
+            add_num(out, "ratio", s->level[m] / s->peer_level[m]);
+        }
+        sbuf_addf(out, ",\"peers\":%u", s->peers);
+        if (s->occ[m] >= 0)
+            add_num(out, "occupants", s->occ[m]);
+        add_num(out, "per_person", s->per_capita[m]);
+        sbuf_addch(out, '}');
+    }
+    sbuf_addf(out, "%s{\"signal\":\"distinct_recipients_30d\"",
+              first ? "" : ",");
+    add_num(out, "value", round(s->recipients));
+    if (s->peer_recipients >= 0)
+        add_num(out, "peer_median", round(s->peer_recipients));
+    sbuf_addstr(out, "},{\"signal\":\"orders_30d\"");
+    add_num(out, "value", s->orders_30d);
+    sbuf_addch(out, '}');
+    if (s->night_share >= 0) {
+        sbuf_addstr(out, ",{\"signal\":\"electricity_night_share\"");
+        add_num(out, "value", s->night_share);
+        sbuf_addch(out, '}');
+    }
+    sbuf_addch(out, ']');
+}
+
+/* One confounder check: {"confounder":..,"rejected":bool,"why":..}. */
+static void check_json(struct sbuf *out, int *first, const char *name,
+                       int fired, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void check_json(struct sbuf *out, int *first, const char *name,
+                       int fired, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    sbuf_addf(out, "%s{\"confounder\":\"%s\",\"explains\":%s,\"why\":",
+              *first ? "" : ",", name, fired ? "true" : "false");
+    sbuf_add_json_str(out, why);
+    sbuf_addch(out, '}');
+    *first = 0;
+}
+
+static void checks_json(const struct scene_suspect *s, struct sbuf *out)
+{
+    int f = 1;
+    uint8_t c = s->checks;
+    double a = allowed_of(s), ow = s->occ[METRIC_WATER],
+           oe = s->occ[METRIC_ELECTRICITY];
+    sbuf_addch(out, '[');
+    check_json(out, &f, "large_family", c & CHECK_LARGE_FAMILY,
+               "%d registered occupants %s an estimate of %.1f", s->registered,
+               (c & CHECK_LARGE_FAMILY) ? "explain" : "cannot explain",
+               s->shown);
+    check_json(out, &f, "business", c & CHECK_BUSINESS,
+               (c & CHECK_BUSINESS)
+                   ? "gas far above what %.1f people cook and only %.0f "
+                     "recipients: a home business"
+                   : "gas fits %.1f people and %.0f recipients order here",
+               ow, s->recipients);
+    check_json(out, &f, "short_term_rental", c & CHECK_SHORT_TERM,
+               (c & CHECK_SHORT_TERM)
+                   ? "%.0f recipients but water says %.1f people at a time: "
+                     "guests come and go"
+                   : "%.0f recipients and water says %.1f people at a time",
+               s->recipients, ow);
+    check_json(out, &f, "leak_or_meter", c & CHECK_WATER_ONLY,
+               (c & CHECK_WATER_ONLY)
+                   ? "only water is high (electricity says %.1f, %.0f "
+                     "recipients): a leak or a faulty meter"
+                   : "electricity (%.1f people) or recipients (%.0f) "
+                     "corroborate the water",
+               oe, s->recipients);
+    check_json(out, &f, "meter_fault", c & CHECK_METER_FAULT,
+               (c & CHECK_METER_FAULT)
+                   ? "a reset or spike and the line is crossed on few days"
+                   : "%s; the level is a median of %d days",
+               s->faults ? "a reset was seen and ignored" : "no reset seen",
+               s->days_water);
+    check_json(out, &f, "building_swing", c & CHECK_BUILDING_SWING,
+               (c & CHECK_BUILDING_SWING)
+                   ? "the whole building uses more; the flat is %.1fx its "
+                     "peers"
+                   : "the flat is %.1fx its building peers",
+               s->peer_level[METRIC_WATER] > 0
+                   ? s->level[METRIC_WATER] / s->peer_level[METRIC_WATER]
+                   : 0.0);
+    check_json(out, &f, "vacancy", 0,
+               (c & CHECK_VACANT) ? "declared vacant, yet water for %.1f "
+                                    "people"
+                                  : "in use: water for %.1f people",
+               ow);
+    sbuf_addf(out, "],\"allowed\":%.0f", a);
+}
+
+static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
+{
+    sbuf_addstr(out, ",\"reasons\":[");
+    int first = 1;
+    char line[256];
+    if (s->level[METRIC_WATER] >= 0 && s->peer_level[METRIC_WATER] > 0) {
+        snprintf(line, sizeof(line),
+                 "water %.2f m3/day = %.1fx the median of its %u peers",
+                 s->level[METRIC_WATER],
+                 s->level[METRIC_WATER] / s->peer_level[METRIC_WATER],
+                 s->peers);
+        sbuf_add_json_str(out, line);
+        first = 0;
+    }
+    snprintf(line, sizeof(line), "%.0f distinct delivery recipients in 30 days",
+             s->recipients);
+    if (!first)
+        sbuf_addch(out, ',');
+    sbuf_add_json_str(out, line);
+    snprintf(line, sizeof(line),
+             "estimated %.1f occupants against a legal limit of %d and %d "
+             "registered",
+             s->shown, s->legal_limit, s->registered);
+    sbuf_addch(out, ',');
+    sbuf_add_json_str(out, line);
+    sbuf_addch(out, ']');
+}
+
+static void suspect_json(const struct scene_suspect *s, struct sbuf *out)
+{
+    sbuf_addstr(out, "{\"household_id\":");
+    sbuf_add_json_str(out, s->household_id ? s->household_id : "");
+    sbuf_addf(out,
+              ",\"score\":%.4f,\"estimated_occupants\":%.1f,"
+              "\"legal_limit\":%d,\"registered_occupants\":%d,"
+              "\"confidence\":\"%s\",\"street\":",
+              s->score, s->shown, s->legal_limit, s->registered,
+              confidence_of(s));
+    sbuf_add_json_str(out, s->street ? s->street : "");
+    sbuf_addstr(out, ",\"committee\":");
+    sbuf_add_json_str(out, s->committee ? s->committee : "");
+    sbuf_addstr(out, ",\"evidence\":");
+    evidence_json(s, out);
+    sbuf_addstr(out, ",\"checks\":");
+    checks_json(s, out);
+    reasons_json(s, out);
+    sbuf_addch(out, '}');
+}
+
+static int listed(const struct scene_engine *eng, const struct scene_suspect *s,
+                  const char *street, const char *committee)
+{
+    return s->score >= eng->cfg.min_score &&
+           (!street || (s->street && strcmp(street, s->street) == 0)) &&
+           (!committee ||
+            (s->committee && strcmp(committee, s->committee) == 0));
+}
+
+static void as_of_json(const struct scene_engine *eng, int64_t as_of,
+                       struct sbuf *out)
+{
+    char iso[32];
+    time_format_iso(as_of, eng->cfg.tz_offset_minutes, iso);
+    sbuf_addf(out, "\"as_of\":\"%s\"", iso);
+}
+
+int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,
+                                     const char *street, const char *committee,
+                                     struct sbuf *out)
+{
+    if (limit < 1 || limit > 10000)
+        return CB_EINVAL;
+    struct scene_ranking *r = scene_ranking_get(eng);
+    sbuf_addch(out, '{');
+    as_of_json(eng, r->as_of_s, out);
+    sbuf_addstr(out, ",\"suspects\":[");
+    int n = 0;
+    for (size_t i = 0; i < r->n && n < limit; i++) {
+        if (!listed(eng, &r->items[i], street, committee))
+            continue;
+        if (n++)
+            sbuf_addch(out, ',');
+        suspect_json(&r->items[i], out);
+    }
+    sbuf_addstr(out, "]}");
+    scene_ranking_put(eng);
+    return 0;
+}
+
+/* ---- summaries ---- */
+
+struct summary_group {
+    uint32_t suspects, high;
+    double score_sum;
+    size_t top[3];
+    uint32_t n_top;
+};
+
+static void summary_add(struct summary_group *g, size_t item,
+                        const struct scene_suspect *s)
+{
+    g->suspects++;
+    g->high += strcmp(confidence_of(s), "high") == 0;
+    g->score_sum += s->score;
+    if (g->n_top < 3)
+        g->top[g->n_top++] = item;
+}
+
+static void summary_group_json(const struct scene_ranking *r, const char *by,
+                               const char *name, uint32_t households,
+                               const struct summary_group *g, struct sbuf *out)
+{
+    sbuf_addf(out, "{\"%s\":", by);
+    sbuf_add_json_str(out, name);
+    sbuf_addf(out,
+              ",\"households\":%u,\"suspects\":%u,"
+              "\"high_confidence\":%u,\"per_1000\":%.2f,"
+              "\"mean_score\":%.3f,\"top\":[",
+              households, g->suspects, g->high,
+              households ? 1000.0 * g->suspects / households : 0.0,
+              g->suspects ? g->score_sum / g->suspects : 0.0);
+    for (uint32_t k = 0; k < g->n_top; k++) {
+        if (k)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, r->items[g->top[k]].household_id);
+    }
+    sbuf_addstr(out, "]}");
+}
+
+int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
+                                    const char *street, struct sbuf *out)
+{
+    int by_street = by && strcmp(by, "street") == 0;
+    if (!by || (!by_street && strcmp(by, "committee") != 0))
+        return CB_EINVAL;
+    struct scene_ranking *r = scene_ranking_get(eng);
+    uint32_t n_keys = by_street ? r->n_streets : r->n_committees;
+    struct summary_group *g = xcalloc(n_keys + 1, sizeof(*g));
+    int64_t street_id = -1;
+    for (uint32_t k = 0; street && k < r->n_streets; k++)
+        if (strcmp(r->street_names[k], street) == 0)
+            street_id = k;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct scene_suspect *s = &r->items[i];
+        if (s->score < eng->cfg.min_score)
+            continue;
+        uint32_t key = by_street ? s->street_id : s->committee_id;
+        if (street && s->street_id != street_id)
+            continue;
+        if (key < n_keys)
+            summary_add(&g[key], i, s);
+    }
+    sbuf_addch(out, '{');
+    as_of_json(eng, r->as_of_s, out);
+    sbuf_addf(out, ",\"by\":\"%s\",\"groups\":[", by);
+    int first = 1;
+    for (uint32_t k = 0; k < n_keys; k++) {
+        if (!by_street && street &&
+            (street_id < 0 || r->committee_street[k] != street_id))
+            continue;
+        const char *name = by_street
+                               ? r->street_names[k]
+                               : scene_display_name(r->committee_names[k]);
+        if (!first)
+            sbuf_addch(out, ',');
+        first = 0;
+        summary_group_json(r, by, name,
+                           by_street ? r->street_households[k]
+                                     : r->committee_households[k],
+                           &g[k], out);
+    }
+    sbuf_addstr(out, "]}");
+    free(g);
+    scene_ranking_put(eng);
+    return 0;
+}
+
+/* ---- the household drill-down ---- */
+
+static void flags_json(uint8_t flags, struct sbuf *out)
+{
+    static const char *const names[] = {"elderly_alone", "large_family",
+                                        "business", "vacant"};
+    sbuf_addstr(out, ",\"flags\":[");
+    int first = 1;
+    for (int i = 0; i < 4; i++) {
+        if (!(flags & (1 << i)))
+            continue;
+        sbuf_addf(out, "%s\"%s\"", first ? "" : ",", names[i]);
+        first = 0;
+    }
+    sbuf_addch(out, ']');
+}
+
+static void registry_json(struct scene_engine *eng, int32_t h, struct sbuf *out)
+{
+    const struct scene_reg *r = &eng->reg[h];
+    sbuf_addstr(out, "{\"household_id\":");
+    sbuf_add_json_str(out, scene_household_id(eng, h));
+    sbuf_addstr(out, ",\"street\":");
+    sbuf_add_json_str(out,
+                      eng->streets.name[eng->committee_street[r->committee]]);
+    sbuf_addstr(out, ",\"committee\":");
+    sbuf_add_json_str(out,
+                      scene_display_name(eng->committees.name[r->committee]));
+    sbuf_addstr(out, ",\"building\":");
+    sbuf_add_json_str(out,
+                      scene_display_name(eng->buildings.name[r->building]));
+    sbuf_addf(out,
+              ",\"rooms\":%d,\"area_m2\":%.1f,"
+              "\"registered_occupants\":%d,\"legal_limit\":%d",
+              r->rooms, r->area_dm2 / 10.0, r->registered,
+              scene_legal_limit(r));
+    flags_json(r->flags, out);
+    sbuf_addch(out, ',');
+    as_of_json(eng, eng->as_of_s, out);
+}
+
+static void breakdown_json(struct scene_engine *eng, const double *x,
+                           struct sbuf *out)
+{
+    sbuf_addstr(out, ",\"score_breakdown\":[");
+    for (int i = 0; i < SCENE_NF; i++) {
+        double w = eng->learn.w[i];
+        sbuf_addf(out,
+                  "%s{\"feature\":\"%s\",\"value\":%.4f,"
+                  "\"weight\":%.4f,\"contribution\":%.4f}",
+                  i ? "," : "", scene_gr_feature_name(i), x[i], w, w * x[i]);
+    }
+    sbuf_addch(out, ']');
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double quantile(const float *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double frac = pos - (double)i;
+    return i + 1 < n ? v[i] * (1 - frac) + v[i + 1] * frac : v[i];
+}
+
+/* One metric's daily series and its peers' band over days
+ * [last - SCENE_HIST_DAYS + 1, last]. */
+static void series_json(struct scene_engine *eng, int32_t h, int m,
+                        int64_t last, const struct scene_group *g,
+                        float *scratch, struct sbuf *out)
+{
+    static const char *const keys[] = {"value", "peer_p25", "peer_median",
+                                       "peer_p75"};
+    double band[4][SCENE_HIST_DAYS];
+    for (int k = 0; k < SCENE_HIST_DAYS; k++) {
+        int64_t d = last - SCENE_HIST_DAYS + 1 + k;
+        int in_ring =
+            d >= 0 && d <= eng->cur_day && d > eng->cur_day - SCENE_DAYS;
+        size_t slot = in_ring ? (size_t)(d % SCENE_DAYS) : 0;
+        uint16_t v = in_ring ? eng->use[m][(size_t)h * SCENE_DAYS + slot]
+                             : SCENE_NO_DATA;
+        band[0][k] = v == SCENE_NO_DATA ? NAN : v / scene_metric_scale[m];
+        size_t n = 0;
+        for (uint32_t i = 0; g && in_ring && i < g->count; i++) {
+            int32_t p = eng->peer_order[g->start + i];
+            uint16_t pv = eng->use[m][(size_t)p * SCENE_DAYS + slot];
+            if (p != h && pv != SCENE_NO_DATA)
+                scratch[n++] = (float)(pv / scene_metric_scale[m]);
+        }
+        qsort(scratch, n, sizeof(float), cmp_float);
+        for (int q = 1; q <= 3; q++)
+            band[q][k] = n >= 3 ? quantile(scratch, n, 0.25 * q) : NAN;
+    }
+    sbuf_addf(out, "\"%s\":{\"unit\":\"%s\"", metric_name(m), metric_units[m]);
+    for (int q = 0; q < 4; q++) {
+        sbuf_addf(out, ",\"%s\":[", keys[q]);
+        for (int k = 0; k < SCENE_HIST_DAYS; k++) {
+            if (k)
+                sbuf_addch(out, ',');
+            if (isnan(band[q][k]))
+                sbuf_addstr(out, "null");
+            else
+                sbuf_addf(out, "%.4g", band[q][k]);
+        }
+        sbuf_addch(out, ']');
+    }
+    sbuf_addch(out, '}');
+}
+
+static void deliveries_json(struct scene_engine *eng, int32_t h,
+                            struct sbuf *out)
+{
+    sbuf_addf(out, ",\"deliveries\":{\"block_days\":%d,\"blocks\":[",
+              SCENE_BLOCK_DAYS);
+    int first = 1;
+    for (int64_t b = eng->cur_block - SCENE_BLOCKS + 1;
+         eng->cur_block >= 0 && b <= eng->cur_block; b++) {
+        if (b < 0)
+            continue;
+        size_t i = (size_t)h * SCENE_BLOCKS + (size_t)(b % SCENE_BLOCKS);
+        int set = __builtin_popcountll(eng->recip[i]);
+        double distinct =
+            set >= 64 ? 64 * log(64.0) : -64 * log(1 - set / 64.0);
+        int y;
+        unsigned mo, d;
+        time_civil_from_days(b * SCENE_BLOCK_DAYS, &y, &mo, &d);
+        sbuf_addf(out,
+                  "%s{\"from\":\"%04d-%02u-%02u\",\"orders\":%u,"
+                  "\"distinct_recipients\":%.0f}",
+                  first ? "" : ",", y, mo, d, eng->orders[i], distinct);
+        first = 0;
+    }
+    sbuf_addstr(out, "]}");
+}
+
+static void all_series_json(struct scene_engine *eng, int32_t h,
+                            struct sbuf *out)
+{
+    int64_t last = scene_last_full_day(eng);
+    const struct scene_group *g = scene_gr_group_of(eng, h, 0);
+    if (!g || g->peer.n < SCENE_MIN_PEERS)
+        g = scene_gr_group_of(eng, h, 1);
+    size_t n_peers = g ? g->count : 0;
+    float *scratch = xmalloc((n_peers + 1) * sizeof(float));
+    sbuf_addf(out, ",\"peer_group\":{\"kind\":\"%s\",\"households\":%zu}",
+              !g                     ? "none"
+              : g->size_class == 255 ? "building"
+                                     : "building_size_class",
+              n_peers);
+    sbuf_addstr(out, ",\"series\":{\"days\":[");
+    for (int k = 0; k < SCENE_HIST_DAYS; k++) {
+        int y;
+        unsigned mo, d;
+        time_civil_from_days(last - SCENE_HIST_DAYS + 1 + k, &y, &mo, &d);
+        sbuf_addf(out, "%s\"%04d-%02u-%02u\"", k ? "," : "", y, mo, d);
+    }
+    sbuf_addch(out, ']');
+    for (int m = 0; m < METRIC_COUNT; m++) {
+        sbuf_addch(out, ',');
+        series_json(eng, h, m, last, g, scratch, out);
+    }
+    sbuf_addch(out, '}');
+    free(scratch);
+    deliveries_json(eng, h, out);
+}
+
+int scene_group_rental_evidence_json(struct scene_engine *eng,
+                                     const char *household_id, struct sbuf *out)
+{
+    pthread_mutex_lock(&eng->lock);
+    int64_t id = scene_names_find(&eng->ids, household_id);
+    int32_t h = id < 0 ? -1 : (int32_t)eng->household_of_id[id] - 1;
+    if (h < 0 || !eng->reg[h].rooms) {
+        pthread_mutex_unlock(&eng->lock);
+        return CB_ENOTFOUND;
+    }
+    double x[SCENE_NF];
+    struct scene_suspect s;
+    int err = scene_gr_features(eng, h, x, &s);
+    registry_json(eng, h, out);
+    sbuf_addf(out, ",\"candidate\":%s",
+              eng->res[h].candidate ? "true" : "false");
+    if (!err) {
+        sbuf_addf(out,
+                  ",\"score\":%.4f,\"estimated_occupants\":%.1f,"
+                  "\"confidence\":\"%s\",\"evidence\":",
+                  eng->res[h].candidate ? s.score : 0.0, s.shown,
+                  confidence_of(&s));
+        evidence_json(&s, out);
+        sbuf_addstr(out, ",\"checks\":");
+        checks_json(&s, out);
+        reasons_json(&s, out);
+        breakdown_json(eng, x, out);
+    }
+    all_series_json(eng, h, out);
+    sbuf_addch(out, '}');
+    pthread_mutex_unlock(&eng->lock);
+    return 0;
+}

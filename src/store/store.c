@@ -1,0 +1,224 @@
+/*
+ * store.c - opening and closing the store, its configuration, counters and
+ * test seams.
+ *
+ * Open order: data directory, writer connection, migrations, everything
+ * that lives in memory (registry, tokens, tallies, log position, roll-up
+ * meters), the read pool, then the writer thread and the roll-up thread.
+ * Close runs it backwards, with one twist: the roll-up's final checkpoint
+ * is a writer call, so the roll-up stops before the writer does.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store_int.h"
+
+void store_config_defaults(struct store_config *cfg)
+{
+    cfg->dir = "./citybrain-data";
+    cfg->sync_full = 1;
+    cfg->queue_max = 64;
+    cfg->commit_max_rows = 200000;
+    cfg->retention_days = 90;
+    cfg->rollup_flush_ms = 1000;
+    cfg->read_connections = 4;
+}
+
+static int config_check(const struct store_config *cfg)
+{
+    const char *bad = NULL;
+    if (!cfg->dir || !*cfg->dir)
+        bad = "dir";
+    else if (cfg->queue_max < 1)
+        bad = "queue_max";
+    else if (cfg->commit_max_rows < 1)
+        bad = "commit_max_rows";
+    else if (cfg->retention_days < 1)
+        bad = "retention_days";
+    else if (cfg->rollup_flush_ms < 1)
+        bad = "rollup_flush_ms";
+    else if (cfg->read_connections < 1)
+        bad = "read_connections";
+    if (!bad)
+        return 0;
+    log_msg(LOG_ERROR, "store", "bad store setting | key=%s", bad);
+    return CB_EINVAL;
+}
+
+/* mkdir -p with mode 0700: the store holds personal data. */
+static int make_dir(const char *dir)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len >= sizeof(path))
+        goto out_fail;
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) && errno != EEXIST)
+            goto out_fail;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) && errno != EEXIST)
+        goto out_fail;
+    return 0;
+out_fail:
+    log_msg(LOG_ERROR, "store",
+            "cannot create the data directory | dir=%s"
+            " err=\"%s\"",
+            dir, strerror(errno));
+    return CB_EIO;
+}
+
+static void locks_init(struct store *st)
+{
+    pthread_mutex_init(&st->q_lock, NULL);
+    pthread_cond_init(&st->q_wake, NULL);
+    pthread_cond_init(&st->q_idle, NULL);
+    pthread_rwlock_init(&st->reg_lock, NULL);
+    pthread_mutex_init(&st->tok_lock, NULL);
+    pthread_mutex_init(&st->src_lock, NULL);
+    pthread_mutex_init(&st->sub_lock, NULL);
+    pthread_mutex_init(&st->pool_lock, NULL);
+    pthread_cond_init(&st->pool_cond, NULL);
+    st->locks_ready = 1;
+}
+
+static void locks_destroy(struct store *st)
+{
+    if (!st->locks_ready)
+        return;
+    pthread_mutex_destroy(&st->q_lock);
+    pthread_cond_destroy(&st->q_wake);
+    pthread_cond_destroy(&st->q_idle);
+    pthread_rwlock_destroy(&st->reg_lock);
+    pthread_mutex_destroy(&st->tok_lock);
+    pthread_mutex_destroy(&st->src_lock);
+    pthread_mutex_destroy(&st->sub_lock);
+    pthread_mutex_destroy(&st->pool_lock);
+    pthread_cond_destroy(&st->pool_cond);
+}
+
+static int load_log_seq(struct store *st)
+{
+    sqlite3_stmt *s;
+    sqlite3 *db = st->writer.db;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT seq FROM sqlite_sequence"
+                           " WHERE name='ingest_log'",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "load log seq");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        atomic_store(&st->log_seq, (uint64_t)sqlite3_column_int64(s, 0));
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : store__sqlerr(db, "load log seq");
+}
+
+/* Frees everything; threads must be stopped. */
+static void store_free(struct store *st)
+{
+    store__pool_close(st);
+    store__conn_close(&st->writer);
+    store__registry_release(st);
+    store__tokens_release(st);
+    locks_destroy(st);
+    free(st->sources);
+    free(st->subs);
+    free(st->usage_subs);
+    free(st->dir);
+    free(st->db_path);
+    free(st);
+}
+
+static int open_parts(struct store *st)
+{
+    int rc = make_dir(st->dir);
+    if (rc)
+        return rc;
+    if (store__conn_open(&st->writer, st->db_path, 0, &st->cfg) ||
+        store__migrate(&st->writer) || store__registry_load(st, &st->writer) ||
+        store__tokens_load(st, &st->writer) ||
+        store__tallies_load(st, &st->writer) || load_log_seq(st) ||
+        store__rollup_open(st) || store__pool_open(st) ||
+        store__writer_start(st))
+        return CB_ESTORE;
+    return 0;
+}
+
+/* Process-wide SQLite settings, before SQLite initialises: no memory
+ * statistics (they take a global mutex on every allocation).  A no-op when
+ * SQLite is already in use. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+int store_open(const struct store_config *cfg, struct store **OUT_store)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
+    *OUT_store = NULL;
+    int rc = config_check(cfg);
+    if (rc)
+        return rc;
+    struct store *st = xcalloc(1, sizeof(*st));
+    st->cfg = *cfg;
+    st->dir = xstrdup(cfg->dir);
+    st->cfg.dir = st->dir;
+    size_t n = strlen(st->dir) + sizeof("/citybrain.db");
+    st->db_path = xmalloc(n);
+    snprintf(st->db_path, n, "%s/citybrain.db", st->dir);
+    atomic_store(&st->queue_depth, 0);
+    locks_init(st);
+    if ((rc = open_parts(st))) {
+        store__rollup_close(st);
+        store__writer_stop(st);
+        store_free(st);
+        return rc;
+    }
+    log_msg(LOG_INFO, "store", "opened | dir=%s version=%d households=%zu",
+            st->dir, store__schema_version(), st->households.len);
+    *OUT_store = st;
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    store__writer_drain(st);
+    store__rollup_close(st);
+    store__writer_stop(st);
+    if (!st->test_skip_checkpoint)
+        sqlite3_exec(st->writer.db, "PRAGMA optimize", NULL, NULL, NULL);
+    log_msg(LOG_INFO, "store", "closed | dir=%s log_seq=%llu", st->dir,
+            (unsigned long long)atomic_load(&st->log_seq));
+    store_free(st);
+}
+
+void store_get_stats(struct store *st, struct store_stats *OUT_stats)
+{
+    memset(OUT_stats, 0, sizeof(*OUT_stats));
+#define RELAXED(x) atomic_load_explicit(&st->x, memory_order_relaxed)
+    OUT_stats->queue_depth = RELAXED(queue_depth);
+    OUT_stats->queue_max = st->cfg.queue_max;
+    OUT_stats->commits = RELAXED(commits);
+    OUT_stats->rows_written = RELAXED(rows_written);
+    OUT_stats->log_seq = RELAXED(log_seq);
+    OUT_stats->rollup_seq = RELAXED(rollup_seq);
+    OUT_stats->meter_resets = RELAXED(meter_resets);
+    OUT_stats->meter_replacements = RELAXED(meter_replacements);
+    OUT_stats->late_readings = RELAXED(late_readings);
+#undef RELAXED
+}
+
+void store_test_skip_checkpoint(struct store *st)
+{
+    st->test_skip_checkpoint = 1;
+}

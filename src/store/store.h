@@ -1,0 +1,280 @@
+/*
+ * store.h - citybrain's embedded store: SQLite in WAL mode, one writer.
+ *
+ * The write path.  Ingest is an append-only log of accepted batches:
+ *
+ *   HTTP thread --store_write()--> bounded queue --> writer thread
+ *                                                     | one transaction per
+ *                                                     | group of batches:
+ *                                                     |  dedup + insert rows
+ *                                                     |  append ingest_log
+ *                                                     |  COMMIT (durable)
+ *   HTTP thread <--- result (accepted, duplicates) ---+
+ *
+ * store_write() returns only after the transaction holding its batch has
+ * committed, so a 2xx answer means the data survives kill -9 (and power
+ * loss with sync=full).  Several waiting batches share one commit (group
+ * commit).  A full queue is backpressure: CB_EBUSY at once, nothing stored.
+ *
+ * Consumers (the roll-up, the scenes, the live feed) read ingest_log by its
+ * sequence number and save their own position in the same transaction as
+ * their output, so each resumes exactly after a restart.
+ *
+ * Tables (migrations are versioned in PRAGMA user_version):
+ *
+ *   street(id, name UNIQUE)         committee(id, street_id, name)
+ *   building(id, committee_id, name)
+ *   household(id INTEGER PK = dense id, household_id TEXT UNIQUE, street_id,
+ *             committee_id, building_id, address, address_key, lat, lon,
+ *             area_m2, rooms, registered_occupants, flags, updated_ns)
+ *   reading(ts_ns, household, metric, field, value)  PK(ts_ns, household,
+ *             metric) WITHOUT ROWID: time-leading key keeps inserts near the
+ *             end of the b-tree (an id-leading key collapses to ~45k rows/s)
+ *   delivery(order_id PK, ts_ns, household NULL, address, recipient, source)
+ *             index (household, ts_ns); source: the sender
+ *   event(source, event_id, type, ts_ns, lat, lon, street_id, street, attrs,
+ *         sender, PK(source, event_id))   index (ts_ns)
+ *   ingest_log(seq INTEGER PK AUTOINCREMENT, ts_ns, feed, n, source,
+ *              payload BLOB)  accepted new records (format: store_int.h);
+ *              AUTOINCREMENT: a seq is never reused after retention
+ *   consumer(name PK, seq)          each consumer's position in ingest_log
+ *   meter_state(household, metric, first_ts_ns, first_index, last_ts_ns,
+ *               last_index, flags, resets, replacements, late, grain_ns,
+ *               PK(household, metric))   (model: store_meter.h)
+ *   usage_daily(household, metric, day, use, n, PK(household, metric, day))
+ *   usage_hourly(household, metric, hour, use, PK(household, metric, hour))
+ *             day: days since 1970-01-01 in district time (UTC+8);
+ *             hour: hours since the epoch; n: readings in the day
+ *   department(id, name UNIQUE, feeds, created_ns)  feeds: bit per enum feed
+ *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
+ *         created_ns, revoked_ns)   committee: the committee's name
+ *   audit(id, ts_ns, who, action, object, reason)
+ *   kv(key PK, value)                   small settings, e.g. scene weights
+ *   tally(name PK, n)                   row counts: readings, deliveries,
+ *                                       deliveries_unmatched, events
+ *   delivery_source(source PK, total, unmatched)  match rate per platform
+ *                                       (order_id prefix before '-')
+ *
+ * Threading.  Every function here is thread-safe.  Reads use a pool of
+ * read-only connections; writes go through the single writer thread (the
+ * only connection that writes: tokens, audit and roll-up checkpoints are
+ * run by it too, outside the ingest queue's budget).
+ */
+#ifndef CB_STORE_H
+#define CB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/ingest.h"
+#include "util/util.h"
+
+struct store;
+
+struct store_config {
+    const char *dir;        /* data directory; created if missing */
+    int sync_full;          /* 1: fsync every commit; 0: WAL NORMAL */
+    size_t queue_max;       /* batches waiting for the writer (>=1) */
+    size_t commit_max_rows; /* rows per group commit, soft (>=1) */
+    int retention_days;     /* raw readings kept this long (>=1) */
+    int rollup_flush_ms;    /* roll-up consumer checkpoint period */
+    int read_connections;   /* size of the read pool (>=1) */
+};
+/* Fills cfg with the defaults (dir "./citybrain-data"). */
+void store_config_defaults(struct store_config *cfg);
+
+/* Opens (creating and migrating as needed) the store in cfg->dir and starts
+ * its writer thread (the roll-up waits for store_start_consumers).  On
+ * error *OUT is NULL, the error is logged and nothing is left running.
+ * cfg is copied. */
+int store_open(const struct store_config *cfg, struct store **OUT_store);
+/* Stops accepting writes, drains the queue, checkpoints the consumers and
+ * closes everything.  NULL is a no-op. */
+void store_close(struct store *st);
+
+/* ---- registry lookups (in memory, lock-protected) ---- */
+
+/* Dense id of a household id, or -1 if unknown. */
+int32_t store_household_resolve(struct store *st, const char *household_id);
+/* Dense id matched from free address text (address.h), or -1. */
+int32_t store_address_match(struct store *st, const char *address);
+/* Number of households in the registry. */
+size_t store_household_count(struct store *st);
+
+/* ---- writes ---- */
+
+struct store_write_result {
+    size_t accepted;   /* new records stored */
+    size_t duplicates; /* records already present (or repeated in batch) */
+    size_t unmatched;  /* deliveries whose address matched no household */
+    int64_t seq;       /* ingest_log sequence of this batch; 0 if none */
+};
+
+/* Stores batch b (its records must be resolved: household >= 0 for
+ * readings; deliveries may be -1 = unmatched).  source names the sender
+ * (department or token name) and is kept with deliveries and events.
+ * Blocks until the batch is committed.  Returns 0; CB_EBUSY when the queue
+ * is full (nothing stored); CB_ECLOSED when stopping; CB_ESTORE on a store
+ * failure (the transaction is rolled back: nothing of the batch stored).
+ * b is borrowed for the duration of the call. */
+int store_write(struct store *st, const struct ingest_batch *b,
+                const char *source, struct store_write_result *OUT_res);
+
+/* ---- tokens, departments, audit ---- */
+
+enum role {
+    ROLE_ADMIN = 0,
+    ROLE_PUBLISHER = 1, /* a department: writes its own feeds only */
+    ROLE_OPERATOR = 2,
+    ROLE_ANALYST = 3,
+    ROLE_COMMITTEE = 4, /* scoped to one residents' committee */
+    ROLE_COUNT
+};
+const char *role_name(enum role r);
+int role_parse(const char *s); /* -1 if unknown */
+
+struct token_info {
+    int64_t id;
+    enum role role;
+    char name[64];
+    int64_t department_id; /* publisher: its department; else 0 */
+    uint32_t feeds;        /* publisher: bit (1 << enum feed) per feed */
+    char committee[128];   /* committee role: its committee name */
+    int revoked;
+};
+
+/* Creates a department (feeds: bitmask of 1 << enum feed).  CB_EEXIST if
+ * the name is taken. */
+int store_department_create(struct store *st, const char *name, uint32_t feeds,
+                            int64_t *OUT_id);
+/* Appends a JSON array of departments to out. */
+int store_department_list(struct store *st, struct sbuf *out);
+/* Looks a department up by name: 0 or CB_ENOTFOUND. */
+int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
+                          uint32_t *OUT_feeds);
+
+/* Stores a token by the hex SHA-256 of its secret (auth.h makes both).
+ * A publisher with department_id > 0 gets its department's feeds
+ * (CB_ENOTFOUND if there is no such department); otherwise info->feeds is
+ * kept.  CB_EEXIST if the hash is taken. */
+int store_token_insert(struct store *st, const char *hash_hex,
+                       const struct token_info *info, int64_t *OUT_id);
+/* Finds a live token by hash: 0, or CB_ENOTFOUND (also when revoked). */
+int store_token_find(struct store *st, const char *hash_hex,
+                     struct token_info *OUT_info);
+int store_token_revoke(struct store *st, int64_t id); /* CB_ENOTFOUND */
+/* Appends a JSON array of tokens (never their hashes) to out. */
+int store_token_list(struct store *st, struct sbuf *out);
+
+/* Appends one audit record; durable when it returns 0. */
+int store_audit(struct store *st, const char *who, const char *action,
+                const char *object, const char *reason);
+/* Appends a JSON array of the newest `limit` audit records to out, newest
+ * first: [{"id":N,"ts":"ISO","who":..,"action":..,"object":..,
+ * "reason":..}]. */
+int store_audit_list(struct store *st, int limit, struct sbuf *out);
+
+/* ---- reads ---- */
+
+/* Appends a JSON array of raw readings of one household (and metric, or
+ * -1 for all) with from_ns <= ts < to_ns, oldest first, at most limit:
+ * [{"ts":"ISO","ts_ns":N,"metric":"water","field":"index","value":V}].
+ * The table is keyed by time, so this scans the window: keep it short. */
+int store_readings_json(struct store *st, int32_t household, int metric,
+                        int64_t from_ns, int64_t to_ns, int limit,
+                        struct sbuf *out);
+/* Appends a JSON array of daily use of one household for the district
+ * days from_day <= day < to_day (days since 1970-01-01, UTC+8; see
+ * time_days_from_civil), with the metrics that have use that day:
+ * [{"day":"2026-11-01","water":0.41,"electricity":7.2,"gas":0.5},...]
+ * Roll-ups lag the writes by up to rollup_flush_ms (store_rollup_flush). */
+int store_usage_daily_json(struct store *st, int32_t household,
+                           int64_t from_day, int64_t to_day, struct sbuf *out);
+/* Appends a JSON object describing a household (registry fields, meter
+ * state: resets and replacements per metric).  CB_ENOTFOUND if unknown. */
+int store_household_json(struct store *st, int32_t household, struct sbuf *out);
+/* Appends a JSON object of per-feed counts and match rates:
+ * {"readings":N,"deliveries":N,"deliveries_unmatched":N,
+ *  "address_match_rate_by_source":{"MT":0.97,...},"events":N,...} */
+int store_stats_json(struct store *st, struct sbuf *out);
+
+/* Counters for /metrics, read without locks (relaxed atomics). */
+struct store_stats {
+    uint64_t queue_depth; /* batches waiting now */
+    uint64_t queue_max;
+    uint64_t commits;
+    uint64_t rows_written;
+    uint64_t log_seq;    /* newest ingest_log seq */
+    uint64_t rollup_seq; /* roll-up consumer position */
+    uint64_t meter_resets;
+    uint64_t meter_replacements;
+    uint64_t late_readings;
+};
+void store_get_stats(struct store *st, struct store_stats *OUT_stats);
+
+/* ---- consumers ---- */
+
+/* A consumer of the ingest log, called by the roll-up thread after it has
+ * applied each batch: feed, the new records (as parsed; household resolved)
+ * and the batch's seq.  Used by scenes and the live feed to run
+ * incrementally.  Called on the roll-up thread; must not block for long. */
+typedef void (*store_batch_fn)(void *ctx, const struct ingest_batch *b,
+                               int64_t seq);
+void store_subscribe(struct store *st, store_batch_fn fn, void *ctx);
+
+/* A consumer of use: called on the roll-up thread for every use the roll-up
+ * attributes to a day, as it applies it (before the checkpoint that makes it
+ * durable in usage_daily): the household's dense id, the metric, the day
+ * (days since 1970-01-01 in district local time, UTC+8) and the use added
+ * (m3 or kWh; may be fractional parts of one reading's interval). */
+typedef void (*store_usage_fn)(void *ctx, int32_t household, int metric,
+                               int64_t day, double use);
+void store_subscribe_usage(struct store *st, store_usage_fn fn, void *ctx);
+
+/* Starts the roll-up consumer.  store_open does not start it, so that
+ * subscribers can first load their state from the checkpointed tables
+ * (usage_daily, delivery) and then subscribe: replay of the log beyond the
+ * checkpoint then reaches them exactly once.  Subscribing after this call
+ * is not allowed.  Calling it twice is a no-op. */
+int store_start_consumers(struct store *st);
+
+/* Raw access for modules that run their own queries (scenes, indicators):
+ * borrows a read-only connection (sqlite3 *) from the pool; give it back
+ * with store_read_end.  Never NULL. */
+void *store_read_begin(struct store *st);
+void store_read_end(struct store *st, void *db);
+
+/* Runs retention now: drops raw readings older than retention_days (their
+ * roll-ups are kept) and ingest_log entries every consumer has passed, in
+ * chunks of ~50,000 rows, each its own transaction (ingest goes on in
+ * between).  The writer also runs it hourly.  *OUT_dropped (may be NULL)
+ * counts the readings dropped. */
+int store_retention_run(struct store *st, size_t *OUT_dropped);
+
+/* Waits until the roll-up has applied and checkpointed every batch
+ * committed before the call, so usage_daily/usage_hourly and meter_state
+ * reflect them.  Returns 0; CB_EINVAL before store_start_consumers;
+ * CB_ECLOSED when the store is closing. */
+int store_rollup_flush(struct store *st);
+
+/* ---- settings ---- */
+
+/* Sets (value NULL: clears) a small setting in the kv table; durable on
+ * return. */
+int store_kv_set(struct store *st, const char *key, const char *value);
+/* Appends the setting's value to out: 0, or CB_ENOTFOUND. */
+int store_kv_get(struct store *st, const char *key, struct sbuf *out);
+
+/* ---- test seams (for tests only) ---- */
+
+/* Pauses (1) or resumes (0) the writer's batch processing; queued batches
+ * wait, so the queue fills up.  Writer calls still run. */
+void store_test_pause_writer(struct store *st, int paused);
+/* Makes the next store_close skip the roll-up's final checkpoint, as if
+ * the process died between a commit and a checkpoint. */
+void store_test_skip_checkpoint(struct store *st);
+/* Makes the writer's next n transactions fail just before COMMIT (they
+ * are rolled back), as a full disk would. */
+void store_test_fail_commits(struct store *st, int n);
+
+#endif

@@ -1,0 +1,521 @@
+/*
+ * store_auth.c - departments, tokens, the audit log, settings and the
+ * per-feed tallies.
+ *
+ * Tokens are looked up on every request, so all of them (a few hundred at
+ * most) live in memory: an array of token_entry and a map from hash to its
+ * index, loaded at open and changed after each COMMIT that changes the
+ * table.  store_token_find never touches SQLite.  Only the hex SHA-256 of
+ * a token is stored; store_token_list never shows it.
+ */
+#include <string.h>
+
+#include "store/store_int.h"
+
+static const char *const role_names[ROLE_COUNT] = {
+    "admin", "publisher", "operator", "analyst", "committee"};
+
+const char *role_name(enum role r)
+{
+    return (unsigned)r < ROLE_COUNT ? role_names[r] : "unknown";
+}
+
+int role_parse(const char *s)
+{
+    for (int i = 0; s && i < ROLE_COUNT; i++)
+        if (!strcmp(s, role_names[i]))
+            return i;
+    return -1;
+}
+
+static void add_iso(struct sbuf *out, const char *key, int64_t ns, int null)
+{
+    char iso[32];
+    sbuf_addf(out, ",\"%s\":", key);
+    if (null) {
+        sbuf_addstr(out, "null");
+        return;
+    }
+    time_format_iso(ns / 1000000000LL, 480, iso);
+    sbuf_add_json_str(out, iso);
+}
+
+static void add_feeds(struct sbuf *out, uint32_t feeds)
+{
+    int first = 1;
+    sbuf_addstr(out, ",\"feeds\":[");
+    for (int f = 0; f < FEED_COUNT; f++) {
+        if (!(feeds & (1u << f)))
+            continue;
+        if (!first)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, feed_name((enum feed)f));
+        first = 0;
+    }
+    sbuf_addch(out, ']');
+}
+
+static const char *col_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t ? (const char *)t : "";
+}
+
+/* Runs a read statement on a pool connection, calling row() per row. */
+typedef void (*row_fn)(sqlite3_stmt *s, struct sbuf *out, int first);
+
+static int list_json(struct store *st, enum store_stmt id, int limit,
+                     row_fn row, struct sbuf *out)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = store__stmt(c, id);
+    int rc = CB_ESTORE, step, n = 0;
+    if (!s)
+        goto out_put;
+    if (limit > 0)
+        sqlite3_bind_int(s, 1, limit);
+    sbuf_addch(out, '[');
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        row(s, out, n++ == 0);
+    sbuf_addch(out, ']');
+    sqlite3_reset(s);
+    rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "list");
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
+/* ---- departments ---- */
+
+struct dept_arg {
+    const char *name;
+    uint32_t feeds;
+    int64_t id;
+};
+
+static int dept_create_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct dept_arg *a = arg;
+    sqlite3_stmt *s = store__stmt(w, STMT_DEPT_ADD);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_text(s, 1, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, a->feeds);
+    sqlite3_bind_int64(s, 3, time_now_ns());
+    if (store__exec_stmt(w, s, "add department"))
+        return CB_ESTORE;
+    if (!sqlite3_changes(w->db))
+        return CB_EEXIST;
+    a->id = sqlite3_last_insert_rowid(w->db);
+    return 0;
+}
+
+int store_department_create(struct store *st, const char *name, uint32_t feeds,
+                            int64_t *OUT_id)
+{
+    struct dept_arg a = {name, feeds, 0};
+    if (!name || !*name)
+        return CB_EINVAL;
+    int rc = store__call(st, dept_create_fn, &a);
+    if (!rc && OUT_id)
+        *OUT_id = a.id;
+    return rc;
+}
+
+static void dept_row(sqlite3_stmt *s, struct sbuf *out, int first)
+{
+    sbuf_addf(out, "%s{\"id\":%lld,\"name\":", first ? "" : ",",
+              (long long)sqlite3_column_int64(s, 0));
+    sbuf_add_json_str(out, col_text(s, 1));
+    add_feeds(out, (uint32_t)sqlite3_column_int64(s, 2));
+    add_iso(out, "created", sqlite3_column_int64(s, 3), 0);
+    sbuf_addch(out, '}');
+}
+
+int store_department_list(struct store *st, struct sbuf *out)
+{
+    return list_json(st, STMT_DEPT_LIST, 0, dept_row, out);
+}
+
+int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
+                          uint32_t *OUT_feeds)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = store__stmt(c, STMT_DEPT_FIND);
+    int rc = CB_ESTORE;
+    if (!s)
+        goto out_put;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *OUT_id = sqlite3_column_int64(s, 0);
+        *OUT_feeds = (uint32_t)sqlite3_column_int64(s, 1);
+        rc = 0;
+    } else {
+        rc = step == SQLITE_DONE ? CB_ENOTFOUND
+                                 : store__sqlerr(c->db, "find department");
+    }
+    sqlite3_reset(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
+/* ---- tokens ---- */
+
+/* Adds or replaces a token in the cache (tok_lock held). */
+static void cache_put(struct store *st, const char *hash,
+                      const struct token_info *info)
+{
+    int32_t at;
+    if (!store__map_get(&st->tok_by_hash, hash, &at)) {
+        if (st->n_toks == st->cap_toks) {
+            st->cap_toks = st->cap_toks ? st->cap_toks * 2 : 16;
+            st->toks = xrealloc(st->toks, st->cap_toks * sizeof(*st->toks));
+        }
+        at = (int32_t)st->n_toks++;
+        store__map_put(&st->tok_by_hash, hash, at);
+    }
+    st->toks[at].info = *info;
+    snprintf(st->toks[at].hash, sizeof(st->toks[at].hash), "%s", hash);
+}
+
+struct token_arg {
+    const char *hash;
+    struct token_info info;
+};
+
+static int token_feeds(struct store_conn *w, struct token_info *info)
+{
+    if (info->department_id <= 0)
+        return 0;
+    sqlite3_stmt *s = store__stmt(w, STMT_DEPT_FEEDS);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, info->department_id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        info->feeds = (uint32_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? CB_ENOTFOUND
+                               : store__sqlerr(w->db, "department feeds");
+}
+
+static int token_insert_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct token_arg *a = arg;
+    int rc = token_feeds(w, &a->info);
+    sqlite3_stmt *s = rc ? NULL : store__stmt(w, STMT_TOKEN_ADD);
+    if (!s)
+        return rc ? rc : CB_ESTORE;
+    sqlite3_bind_text(s, 1, a->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, a->info.name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, a->info.role);
+    if (a->info.department_id > 0)
+        sqlite3_bind_int64(s, 4, a->info.department_id);
+    sqlite3_bind_int64(s, 5, a->info.feeds);
+    if (a->info.committee[0])
+        sqlite3_bind_text(s, 6, a->info.committee, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, time_now_ns());
+    if (store__exec_stmt(w, s, "add token"))
+        return CB_ESTORE;
+    if (!sqlite3_changes(w->db))
+        return CB_EEXIST;
+    a->info.id = sqlite3_last_insert_rowid(w->db);
+    return 0;
+}
+
+int store_token_insert(struct store *st, const char *hash_hex,
+                       const struct token_info *info, int64_t *OUT_id)
+{
+    struct token_arg a = {hash_hex, *info};
+    if (!hash_hex || strlen(hash_hex) >= sizeof(st->toks->hash) ||
+        (unsigned)info->role >= ROLE_COUNT)
+        return CB_EINVAL;
+    a.info.name[sizeof(a.info.name) - 1] = '\0';
+    a.info.committee[sizeof(a.info.committee) - 1] = '\0';
+    a.info.revoked = 0;
+    int rc = store__call(st, token_insert_fn, &a);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->tok_lock);
+    cache_put(st, hash_hex, &a.info);
+    pthread_mutex_unlock(&st->tok_lock);
+    if (OUT_id)
+        *OUT_id = a.info.id;
+    return 0;
+}
+
+int store_token_find(struct store *st, const char *hash_hex,
+                     struct token_info *OUT_info)
+{
+    int32_t at;
+    int rc = CB_ENOTFOUND;
+    pthread_mutex_lock(&st->tok_lock);
+    if (store__map_get(&st->tok_by_hash, hash_hex, &at) &&
+        !st->toks[at].info.revoked) {
+        *OUT_info = st->toks[at].info;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&st->tok_lock);
+    return rc;
+}
+
+static int token_revoke_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_TOKEN_REVOKE);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, *(int64_t *)arg);
+    sqlite3_bind_int64(s, 2, time_now_ns());
+    if (store__exec_stmt(w, s, "revoke token"))
+        return CB_ESTORE;
+    return sqlite3_changes(w->db) ? 0 : CB_ENOTFOUND;
+}
+
+int store_token_revoke(struct store *st, int64_t id)
+{
+    int rc = store__call(st, token_revoke_fn, &id);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->tok_lock);
+    for (size_t i = 0; i < st->n_toks; i++)
+        if (st->toks[i].info.id == id)
+            st->toks[i].info.revoked = 1;
+    pthread_mutex_unlock(&st->tok_lock);
+    return 0;
+}
+
+static void token_row(sqlite3_stmt *s, struct sbuf *out, int first)
+{
+    sbuf_addf(out, "%s{\"id\":%lld,\"name\":", first ? "" : ",",
+              (long long)sqlite3_column_int64(s, 0));
+    sbuf_add_json_str(out, col_text(s, 1));
+    sbuf_addstr(out, ",\"role\":");
+    sbuf_add_json_str(out, role_name((enum role)sqlite3_column_int(s, 2)));
+    sbuf_addf(out, ",\"department_id\":%lld",
+              (long long)sqlite3_column_int64(s, 3));
+    add_feeds(out, (uint32_t)sqlite3_column_int64(s, 4));
+    sbuf_addstr(out, ",\"committee\":");
+    if (sqlite3_column_type(s, 5) == SQLITE_NULL)
+        sbuf_addstr(out, "null");
+    else
+        sbuf_add_json_str(out, col_text(s, 5));
+    add_iso(out, "created", sqlite3_column_int64(s, 6), 0);
+    add_iso(out, "revoked", sqlite3_column_int64(s, 7),
+            sqlite3_column_type(s, 7) == SQLITE_NULL);
+    sbuf_addch(out, '}');
+}
+
+int store_token_list(struct store *st, struct sbuf *out)
+{
+    return list_json(st, STMT_TOKEN_LIST, 0, token_row, out);
+}
+
+static void token_load_row(struct store *st, sqlite3_stmt *s)
+{
+    struct token_info info;
+    memset(&info, 0, sizeof(info));
+    info.id = sqlite3_column_int64(s, 0);
+    snprintf(info.name, sizeof(info.name), "%s", col_text(s, 2));
+    info.role = (enum role)sqlite3_column_int(s, 3);
+    info.department_id = sqlite3_column_int64(s, 4);
+    info.feeds = (uint32_t)sqlite3_column_int64(s, 5);
+    snprintf(info.committee, sizeof(info.committee), "%s", col_text(s, 6));
+    info.revoked = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    cache_put(st, col_text(s, 1), &info);
+}
+
+int store__tokens_load(struct store *st, struct store_conn *c)
+{
+    sqlite3_stmt *s;
+    store__map_init(&st->tok_by_hash);
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id,hash,name,role,department_id,feeds,"
+                           "committee,revoked_ns FROM token ORDER BY id",
+                           -1, &s, NULL))
+        return store__sqlerr(c->db, "load tokens");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        token_load_row(st, s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : store__sqlerr(c->db, "load tokens");
+}
+
+void store__tokens_release(struct store *st)
+{
+    store__map_release(&st->tok_by_hash);
+    free(st->toks);
+    st->toks = NULL;
+    st->n_toks = st->cap_toks = 0;
+}
+
+/* ---- audit and settings ---- */
+
+struct audit_arg {
+    const char *who, *action, *object, *reason;
+};
+
+static int audit_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct audit_arg *a = arg;
+    sqlite3_stmt *s = store__stmt(w, STMT_AUDIT_ADD);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, time_now_ns());
+    store__bind_text(s, 2, a->who);
+    store__bind_text(s, 3, a->action);
+    store__bind_text(s, 4, a->object);
+    store__bind_text(s, 5, a->reason);
+    return store__exec_stmt(w, s, "append audit");
+}
+
+int store_audit(struct store *st, const char *who, const char *action,
+                const char *object, const char *reason)
+{
+    struct audit_arg a = {who, action, object, reason};
+    return store__call(st, audit_fn, &a);
+}
+
+static void add_text_or_null(struct sbuf *out, sqlite3_stmt *s, int col)
+{
+    if (sqlite3_column_type(s, col) == SQLITE_NULL)
+        sbuf_addstr(out, "null");
+    else
+        sbuf_add_json_str(out, col_text(s, col));
+}
+
+static void audit_row(sqlite3_stmt *s, struct sbuf *out, int first)
+{
+    static const char *const keys[] = {"who", "action", "object", "reason"};
+    sbuf_addf(out, "%s{\"id\":%lld", first ? "" : ",",
+              (long long)sqlite3_column_int64(s, 0));
+    add_iso(out, "ts", sqlite3_column_int64(s, 1), 0);
+    for (int i = 0; i < 4; i++) {
+        sbuf_addf(out, ",\"%s\":", keys[i]);
+        add_text_or_null(out, s, 2 + i);
+    }
+    sbuf_addch(out, '}');
+}
+
+int store_audit_list(struct store *st, int limit, struct sbuf *out)
+{
+    return list_json(st, STMT_AUDIT_LIST, limit > 0 ? limit : 100, audit_row,
+                     out);
+}
+
+struct kv_arg {
+    const char *key, *value;
+};
+
+static int kv_set_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct kv_arg *a = arg;
+    sqlite3_stmt *s = store__stmt(w, STMT_KV_PUT);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_text(s, 1, a->key, -1, SQLITE_STATIC);
+    store__bind_text(s, 2, a->value);
+    return store__exec_stmt(w, s, "put kv");
+}
+
+int store_kv_set(struct store *st, const char *key, const char *value)
+{
+    struct kv_arg a = {key, value};
+    return key ? store__call(st, kv_set_fn, &a) : CB_EINVAL;
+}
+
+int store_kv_get(struct store *st, const char *key, struct sbuf *out)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = store__stmt(c, STMT_KV_GET);
+    int rc = CB_ESTORE;
+    if (!s)
+        goto out_put;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        sbuf_addstr(out, col_text(s, 0));
+        rc = 0;
+    } else {
+        rc = step == SQLITE_ROW || step == SQLITE_DONE
+                 ? CB_ENOTFOUND
+                 : store__sqlerr(c->db, "get kv");
+    }
+    sqlite3_reset(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
+/* ---- tallies ---- */
+
+void store__source_key(const char *order_id, const char *source, char *out,
+                       size_t cap)
+{
+    const char *dash = order_id ? strchr(order_id, '-') : NULL;
+    if (dash && dash > order_id)
+        snprintf(out, cap, "%.*s", (int)(dash - order_id), order_id);
+    else
+        snprintf(out, cap, "%s", source && *source ? source : "unknown");
+}
+
+void store__source_count(struct store *st, const char *source, uint64_t total,
+                         uint64_t unmatched)
+{
+    pthread_mutex_lock(&st->src_lock);
+    size_t i = 0;
+    while (i < st->n_sources && strcmp(st->sources[i].name, source))
+        i++;
+    if (i == st->n_sources) {
+        st->sources = xrealloc(st->sources, (i + 1) * sizeof(*st->sources));
+        memset(&st->sources[i], 0, sizeof(st->sources[i]));
+        snprintf(st->sources[i].name, sizeof(st->sources[i].name), "%s",
+                 source);
+        st->n_sources++;
+    }
+    st->sources[i].total += total;
+    st->sources[i].unmatched += unmatched;
+    pthread_mutex_unlock(&st->src_lock);
+}
+
+static _Atomic uint64_t *tally_counter(struct store *st, const char *name)
+{
+    if (!strcmp(name, "readings"))
+        return &st->n_readings;
+    if (!strcmp(name, "deliveries"))
+        return &st->n_deliveries;
+    if (!strcmp(name, "deliveries_unmatched"))
+        return &st->n_unmatched;
+    if (!strcmp(name, "events"))
+        return &st->n_events;
+    return NULL;
+}
+
+int store__tallies_load(struct store *st, struct store_conn *c)
+{
+    sqlite3_stmt *s;
+    int rc;
+    if (sqlite3_prepare_v2(c->db, "SELECT name,n FROM tally", -1, &s, NULL))
+        return store__sqlerr(c->db, "load tallies");
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        _Atomic uint64_t *n = tally_counter(st, col_text(s, 0));
+        if (n)
+            atomic_store(n, (uint64_t)sqlite3_column_int64(s, 1));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE ||
+        sqlite3_prepare_v2(c->db,
+                           "SELECT source,total,unmatched FROM "
+                           "delivery_source ORDER BY source",
+                           -1, &s, NULL))
+        return store__sqlerr(c->db, "load tallies");
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        store__source_count(st, col_text(s, 0),
+                            (uint64_t)sqlite3_column_int64(s, 1),
+                            (uint64_t)sqlite3_column_int64(s, 2));
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : store__sqlerr(c->db, "load sources");
+}

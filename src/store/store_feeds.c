@@ -1,0 +1,519 @@
+/*
+ * store_feeds.c - stores one group of batches inside the writer's
+ * transaction: dedup, inserts, the ingest_log rows and the tallies.
+ *
+ * Idempotency is the primary key of each table plus INSERT OR IGNORE:
+ * sqlite3_changes() tells, row by row, whether a record was new (accepted)
+ * or already present (duplicate).  A record repeated within one batch is
+ * thus accepted once and then counted as a duplicate; across the batches
+ * of one group, the earlier-queued batch wins.
+ *
+ *   feed        key                      on conflict
+ *   ----------  -----------------------  -----------------------------------
+ *   readings    (ts_ns, household,       ignore
+ *               metric)
+ *   deliveries  order_id                 ignore
+ *   events      (source, event_id)       ignore
+ *   registry    household_id             update when any field changed;
+ *                                        unchanged rows are duplicates
+ *
+ * Readings are the volume feed.  The group's readings from every batch are
+ * sorted by the table key (ts, household, metric) before they are
+ * inserted, so that each transaction appends to the right edge of the
+ * b-tree instead of scattering writes (measured: 780k rows/s sorted,
+ * 360k/s unsorted).  Each batch's ingest_log payload then lists its new
+ * readings in that same order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+struct reading_ref {
+    int64_t ts_ns;
+    int32_t household;
+    uint32_t req, idx;
+    uint8_t metric;
+};
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const struct reading_ref *a = pa, *b = pb;
+    if (a->ts_ns != b->ts_ns)
+        return a->ts_ns < b->ts_ns ? -1 : 1;
+    if (a->household != b->household)
+        return a->household < b->household ? -1 : 1;
+    if (a->metric != b->metric)
+        return a->metric < b->metric ? -1 : 1;
+    if (a->req != b->req)
+        return a->req < b->req ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The group's readings, sorted, and each batch's payload. */
+struct group_readings {
+    struct reading_ref *refs;
+    size_t n;
+    struct sbuf *payloads; /* one per req of the group */
+};
+
+static void collect_refs(struct write_req **reqs, size_t n,
+                         struct group_readings *g)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i]->batch->feed == FEED_READINGS)
+            total += reqs[i]->batch->n;
+    g->refs = xmalloc((total ? total : 1) * sizeof(*g->refs));
+    g->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_batch *b = reqs[i]->batch;
+        if (b->feed != FEED_READINGS)
+            continue;
+        for (size_t j = 0; j < b->n; j++) {
+            const struct reading *r = &b->readings[j];
+            g->refs[g->n++] = (struct reading_ref){
+                r->ts_ns, r->household, (uint32_t)i, (uint32_t)j, r->metric};
+        }
+    }
+    qsort(g->refs, g->n, sizeof(*g->refs), ref_cmp);
+}
+
+static int insert_readings(struct store_conn *w, struct write_req **reqs,
+                           struct group_readings *g)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_READING_ADD);
+    if (!s)
+        return CB_ESTORE;
+    for (size_t i = 0; i < g->n; i++) {
+        struct write_req *req = reqs[g->refs[i].req];
+        const struct reading *r = &req->batch->readings[g->refs[i].idx];
+        sqlite3_bind_int64(s, 1, r->ts_ns);
+        sqlite3_bind_int(s, 2, r->household);
+        sqlite3_bind_int(s, 3, r->metric);
+        sqlite3_bind_int(s, 4, r->field);
+        sqlite3_bind_double(s, 5, r->value);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return store__sqlerr(w->db, "insert reading");
+        if (sqlite3_changes(w->db)) {
+            req->fresh[g->refs[i].idx] = 1;
+            req->res.accepted++;
+        } else {
+            req->res.duplicates++;
+        }
+    }
+    return 0;
+}
+
+/* Encodes each readings batch's new records in key order. */
+static void encode_readings(struct write_req **reqs, size_t n,
+                            struct group_readings *g)
+{
+    g->payloads = xcalloc(n, sizeof(*g->payloads));
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i]->batch->feed == FEED_READINGS)
+            store__log_begin(&g->payloads[i], FEED_READINGS);
+    for (size_t i = 0; i < g->n; i++) {
+        struct write_req *req = reqs[g->refs[i].req];
+        if (req->fresh[g->refs[i].idx])
+            store__log_reading(&g->payloads[g->refs[i].req],
+                               &req->batch->readings[g->refs[i].idx]);
+    }
+}
+
+/* ---- deliveries and events ---- */
+
+static int insert_deliveries(struct store_conn *w, struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct delivery *d = &b->deliveries[i];
+        sqlite3_stmt *s = store__stmt(w, STMT_DELIVERY_ADD);
+        if (!s)
+            return CB_ESTORE;
+        store__bind_text(s, 1, d->order_id);
+        sqlite3_bind_int64(s, 2, d->ts_ns);
+        if (d->household >= 0)
+            sqlite3_bind_int(s, 3, d->household);
+        store__bind_text(s, 4, d->address);
+        store__bind_text(s, 5, d->recipient);
+        store__bind_text(s, 6, req->source);
+        if (store__exec_stmt(w, s, "insert delivery"))
+            return CB_ESTORE;
+        if (!sqlite3_changes(w->db)) {
+            req->res.duplicates++;
+            continue;
+        }
+        req->fresh[i] = 1;
+        req->res.accepted++;
+        req->res.unmatched += d->household < 0;
+    }
+    return 0;
+}
+
+static const char *event_source(const struct write_req *req,
+                                const struct event *e)
+{
+    if (e->source)
+        return e->source;
+    return req->source ? req->source : "";
+}
+
+static int insert_events(struct store *st, struct store_conn *w,
+                         struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct event *e = &b->events[i];
+        int32_t street_id =
+            store__registry_place(st, e->street, e->lat, e->lon);
+        sqlite3_stmt *s = store__stmt(w, STMT_EVENT_ADD);
+        if (!s)
+            return CB_ESTORE;
+        store__bind_text(s, 1, event_source(req, e));
+        store__bind_text(s, 2, e->event_id ? e->event_id : "");
+        store__bind_text(s, 3, e->type);
+        sqlite3_bind_int64(s, 4, e->ts_ns);
+        sqlite3_bind_double(s, 5, e->lat);
+        sqlite3_bind_double(s, 6, e->lon);
+        if (street_id > 0)
+            sqlite3_bind_int(s, 7, street_id);
+        store__bind_text(s, 8, e->street);
+        store__bind_text(s, 9, e->attrs_json);
+        store__bind_text(s, 10, req->source);
+        if (store__exec_stmt(w, s, "insert event"))
+            return CB_ESTORE;
+        req->notes[i].street_id = street_id;
+        int fresh = sqlite3_changes(w->db) > 0;
+        req->fresh[i] = (uint8_t)fresh;
+        req->res.accepted += fresh;
+        req->res.duplicates += !fresh;
+    }
+    return 0;
+}
+
+/* ---- registry ---- */
+
+/* Finds or creates a row of street/committee/building by name under its
+ * parent (parent < 0: none).  *OUT_id is 0 when name is NULL. */
+static int name_id(struct store_conn *w, enum store_stmt find,
+                   enum store_stmt add, int64_t parent, const char *name,
+                   int64_t *OUT_id)
+{
+    *OUT_id = 0;
+    if (!name)
+        return 0;
+    int col = parent >= 0 ? 2 : 1;
+    sqlite3_stmt *s = store__stmt(w, find);
+    if (!s)
+        return CB_ESTORE;
+    if (parent >= 0)
+        sqlite3_bind_int64(s, 1, parent);
+    sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *OUT_id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE || !(s = store__stmt(w, add)))
+        return store__sqlerr(w->db, "find name");
+    if (parent >= 0)
+        sqlite3_bind_int64(s, 1, parent);
+    sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
+    if (store__exec_stmt(w, s, "add name"))
+        return CB_ESTORE;
+    *OUT_id = sqlite3_last_insert_rowid(w->db);
+    return 0;
+}
+
+static void bind_id(sqlite3_stmt *s, int col, int64_t id)
+{
+    if (id > 0)
+        sqlite3_bind_int64(s, col, id);
+}
+
+/* Notes the household's current address when h changes it. */
+static int old_address(struct store_conn *w, const struct household *h,
+                       struct registry_note *note)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_HOUSEHOLD_ADDR);
+    if (!s)
+        return CB_ESTORE;
+    store__bind_text(s, 1, h->household_id);
+    int rc = sqlite3_step(s);
+    const char *old =
+        rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    free(note->old_address);
+    note->old_address = NULL;
+    if (old && (!h->address || strcmp(old, h->address)))
+        note->old_address = xstrdup(old);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store__sqlerr(w->db, "household address");
+    return 0;
+}
+
+static int upsert_household(struct store_conn *w, const struct household *h,
+                            const int64_t ids[3], struct registry_note *note)
+{
+    char key[512];
+    sqlite3_stmt *s = store__stmt(w, STMT_HOUSEHOLD_UPSERT);
+    if (!s)
+        return CB_ESTORE;
+    store__address_key(h->address, key, sizeof(key));
+    store__bind_text(s, 1, h->household_id);
+    for (int i = 0; i < 3; i++)
+        bind_id(s, 2 + i, ids[i]);
+    store__bind_text(s, 5, h->address);
+    store__bind_text(s, 6, key[0] ? key : NULL);
+    sqlite3_bind_double(s, 7, h->lat);
+    sqlite3_bind_double(s, 8, h->lon);
+    sqlite3_bind_double(s, 9, h->area_m2);
+    sqlite3_bind_int(s, 10, h->rooms);
+    sqlite3_bind_int(s, 11, h->registered_occupants);
+    sqlite3_bind_int(s, 12, h->flags);
+    sqlite3_bind_int64(s, 13, time_now_ns());
+    int rc = sqlite3_step(s);
+    note->changed = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        note->id = sqlite3_column_int(s, 0);
+    int done = rc == SQLITE_ROW ? sqlite3_step(s) : rc;
+    sqlite3_reset(s);
+    if (done != SQLITE_DONE)
+        return store__sqlerr(w->db, "upsert household");
+    note->street_id = (int32_t)ids[0];
+    return 0;
+}
+
+static int insert_households(struct store_conn *w, struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct household *h = &b->households[i];
+        int64_t ids[3];
+        if (name_id(w, STMT_STREET_FIND, STMT_STREET_ADD, -1, h->street,
+                    &ids[0]) ||
+            name_id(w, STMT_COMMITTEE_FIND, STMT_COMMITTEE_ADD, ids[0],
+                    h->committee, &ids[1]) ||
+            name_id(w, STMT_BUILDING_FIND, STMT_BUILDING_ADD, ids[1],
+                    h->building, &ids[2]) ||
+            old_address(w, h, &req->notes[i]) ||
+            upsert_household(w, h, ids, &req->notes[i]))
+            return CB_ESTORE;
+        req->fresh[i] = (uint8_t)req->notes[i].changed;
+        req->res.accepted += req->notes[i].changed;
+        req->res.duplicates += !req->notes[i].changed;
+    }
+    return 0;
+}
+
+/* ---- the ingest_log rows ---- */
+
+static void encode_other(const struct write_req *req, struct sbuf *p)
+{
+    const struct ingest_batch *b = req->batch;
+    store__log_begin(p, b->feed);
+    for (size_t i = 0; i < b->n; i++) {
+        if (!req->fresh[i])
+            continue;
+        if (b->feed == FEED_DELIVERIES)
+            store__log_delivery(p, &b->deliveries[i]);
+        else if (b->feed == FEED_EVENTS)
+            store__log_event(p, &b->events[i], event_source(req, &b->events[i]),
+                             req->notes[i].street_id);
+        else
+            store__log_household(p, &b->households[i], req->notes[i].id,
+                                 req->notes[i].street_id);
+    }
+}
+
+static int append_log(struct store_conn *w, struct write_req *req,
+                      struct sbuf *payload)
+{
+    if (!req->res.accepted)
+        return 0;
+    if (req->batch->feed != FEED_READINGS)
+        encode_other(req, payload);
+    store__log_finish(payload, (uint32_t)req->res.accepted);
+    sqlite3_stmt *s = store__stmt(w, STMT_LOG_ADD);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, time_now_ns());
+    sqlite3_bind_int(s, 2, req->batch->feed);
+    sqlite3_bind_int64(s, 3, (int64_t)req->res.accepted);
+    store__bind_text(s, 4, req->source);
+    sqlite3_bind_blob(s, 5, payload->buf, (int)payload->len, SQLITE_STATIC);
+    if (store__exec_stmt(w, s, "append ingest_log"))
+        return CB_ESTORE;
+    req->res.seq = sqlite3_last_insert_rowid(w->db);
+    return 0;
+}
+
+/* ---- tallies ---- */
+
+static int tally_add(struct store_conn *w, const char *name, int64_t n)
+{
+    if (!n)
+        return 0;
+    sqlite3_stmt *s = store__stmt(w, STMT_TALLY_ADD);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, n);
+    return store__exec_stmt(w, s, "tally");
+}
+
+static int source_add(struct store_conn *w, const struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!req->fresh[i])
+            continue;
+        char key[32];
+        store__source_key(b->deliveries[i].order_id, req->source, key,
+                          sizeof(key));
+        sqlite3_stmt *s = store__stmt(w, STMT_SOURCE_ADD);
+        if (!s)
+            return CB_ESTORE;
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(s, 2, 1);
+        sqlite3_bind_int(s, 3, b->deliveries[i].household < 0);
+        if (store__exec_stmt(w, s, "tally source"))
+            return CB_ESTORE;
+    }
+    return 0;
+}
+
+static int write_tallies(struct store_conn *w, struct write_req **reqs,
+                         size_t n)
+{
+    int64_t count[FEED_COUNT] = {0}, unmatched = 0;
+    for (size_t i = 0; i < n; i++) {
+        count[reqs[i]->batch->feed] += (int64_t)reqs[i]->res.accepted;
+        unmatched += (int64_t)reqs[i]->res.unmatched;
+        if (reqs[i]->batch->feed == FEED_DELIVERIES && source_add(w, reqs[i]))
+            return CB_ESTORE;
+    }
+    if (tally_add(w, "readings", count[FEED_READINGS]) ||
+        tally_add(w, "deliveries", count[FEED_DELIVERIES]) ||
+        tally_add(w, "deliveries_unmatched", unmatched) ||
+        tally_add(w, "events", count[FEED_EVENTS]))
+        return CB_ESTORE;
+    return 0;
+}
+
+/* ---- the group ---- */
+
+static void req_reset(struct write_req *req)
+{
+    size_t n = req->batch->n ? req->batch->n : 1;
+    store__req_clear(req);
+    memset(&req->res, 0, sizeof(req->res));
+    req->fresh = xcalloc(n, 1);
+    if (req->batch->feed == FEED_REGISTRY || req->batch->feed == FEED_EVENTS)
+        req->notes = xcalloc(n, sizeof(*req->notes));
+}
+
+void store__req_clear(struct write_req *req)
+{
+    if (req->notes && req->batch->feed == FEED_REGISTRY)
+        for (size_t i = 0; i < req->batch->n; i++)
+            free(req->notes[i].old_address);
+    free(req->fresh);
+    free(req->notes);
+    req->fresh = NULL;
+    req->notes = NULL;
+}
+
+static int apply_one(struct store *st, struct write_req *req)
+{
+    switch (req->batch->feed) {
+    case FEED_DELIVERIES:
+        return insert_deliveries(&st->writer, req);
+    case FEED_EVENTS:
+        return insert_events(st, &st->writer, req);
+    case FEED_REGISTRY:
+        return insert_households(&st->writer, req);
+    default:
+        return 0; /* readings: done for the whole group */
+    }
+}
+
+int store__group_apply(struct store *st, struct write_req **reqs, size_t n)
+{
+    struct group_readings g = {NULL, 0, NULL};
+    struct sbuf other = SBUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        req_reset(reqs[i]);
+    collect_refs(reqs, n, &g);
+    if ((rc = insert_readings(&st->writer, reqs, &g)))
+        goto out_free;
+    encode_readings(reqs, n, &g);
+    for (size_t i = 0; i < n && !rc; i++) {
+        int is_readings = reqs[i]->batch->feed == FEED_READINGS;
+        rc = apply_one(st, reqs[i]);
+        if (!rc)
+            rc = append_log(&st->writer, reqs[i],
+                            is_readings ? &g.payloads[i] : &other);
+    }
+    if (!rc)
+        rc = write_tallies(&st->writer, reqs, n);
+out_free:
+    for (size_t i = 0; g.payloads && i < n; i++)
+        sbuf_release(&g.payloads[i]);
+    free(g.payloads);
+    free(g.refs);
+    sbuf_release(&other);
+    return rc;
+}
+
+/* ---- after COMMIT ---- */
+
+static void publish_sources(struct store *st, const struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!req->fresh[i])
+            continue;
+        char key[32];
+        store__source_key(b->deliveries[i].order_id, req->source, key,
+                          sizeof(key));
+        store__source_count(st, key, 1, b->deliveries[i].household < 0);
+    }
+}
+
+static void publish_req(struct store *st, const struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    uint64_t accepted = req->res.accepted;
+    atomic_fetch_add_explicit(&st->rows_written, accepted,
+                              memory_order_relaxed);
+    if (b->feed == FEED_READINGS) {
+        atomic_fetch_add_explicit(&st->n_readings, accepted,
+                                  memory_order_relaxed);
+    } else if (b->feed == FEED_EVENTS) {
+        atomic_fetch_add_explicit(&st->n_events, accepted,
+                                  memory_order_relaxed);
+    } else if (b->feed == FEED_DELIVERIES) {
+        atomic_fetch_add_explicit(&st->n_deliveries, accepted,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->n_unmatched, req->res.unmatched,
+                                  memory_order_relaxed);
+        publish_sources(st, req);
+    } else {
+        store__registry_publish(st, req);
+    }
+    if (req->res.seq > 0)
+        atomic_store_explicit(&st->log_seq, (uint64_t)req->res.seq,
+                              memory_order_release);
+}
+
+void store__group_publish(struct store *st, struct write_req **reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        publish_req(st, reqs[i]);
+}

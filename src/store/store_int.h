@@ -1,0 +1,392 @@
+/*
+ * store_int.h - the store's private header: shared by the store's .c files
+ * only.
+ *
+ * Everything here is internal (prefix store__).  The store is one process-
+ * wide object, struct store, with these parts and owners:
+ *
+ *   part            file              thread(s)          lock
+ *   --------------  ----------------  -----------------  -------------------
+ *   open, close     store.c           caller             none (single)
+ *   schema, conns   store_schema.c    open/close         none (single)
+ *   write queue     store_write.c     HTTP -> writer     q_lock
+ *   feed inserts    store_feeds.c     writer             none (writer only)
+ *   registry maps   store_registry.c  writer writes,     reg_lock (rwlock)
+ *                                     anyone reads
+ *   string map      store_map.c       (callers lock)     -
+ *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
+ *   roll-up         store_rollup.c    roll-up thread     rollup.lock
+ *   meter model     store_meter.c     roll-up thread     none (pure)
+ *   tokens, audit   store_auth.c      anyone             tok_lock, src_lock
+ *   read pool       store_read.c      anyone             pool_lock
+ *
+ * One writer.  Only the writer thread writes the database: batches go
+ * through the bounded queue, and every other write (tokens, audit, the
+ * roll-up checkpoint, retention) is a "call" that the writer runs inside
+ * its own transaction (store__call).  Calls do not count against
+ * queue_max: backpressure is for ingest, not for the audit log.  All other
+ * connections are read-only, so there is never lock contention in SQLite.
+ *
+ * The ingest_log payload.  Each accepted batch appends one ingest_log row
+ * whose payload holds the batch's new records (duplicates left out), in a
+ * compact little-endian binary form:
+ *
+ *   payload   := header record{n}
+ *   header    := u8 version (=1) | u8 feed | u16 0 | u32 n       (8 bytes)
+ *   str       := u32 len | len bytes    (len 0xffffffff: NULL, no bytes)
+ *
+ *   feed        record (fields in this order)                    fixed part
+ *   ----------  -----------------------------------------------  ----------
+ *   readings    i32 household | u8 metric | u8 field | u16 0 |   24 bytes
+ *               i64 ts_ns | f64 value
+ *   deliveries  i64 ts_ns | i32 household | str order_id |       12 + strs
+ *               str household_id | str address | str recipient
+ *   events      i64 ts_ns | f64 lat | f64 lon | i32 street_id |   28 + strs
+ *               str source | str event_id | str type | str street |
+ *               str attrs_json
+ *   registry    i32 dense id | i32 street_id | f64 lat | f64 lon |  44 + strs
+ *               f64 area_m2 | i32 rooms | i32 registered_occupants |
+ *               i32 flags | str household_id | str street |
+ *               str committee | str building | str address
+ *
+ * Readings are written in (ts, household, metric) order, so a consumer
+ * sees each batch's readings in time order.
+ */
+#ifndef CB_STORE_INT_H
+#define CB_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store/store.h"
+
+#define STORE_LOG_VERSION 1
+#define STORE_DAY_NS (86400LL * 1000000000LL)
+#define STORE_HOUR_NS (3600LL * 1000000000LL)
+#define STORE_TZ_OFFSET_NS (8 * STORE_HOUR_NS) /* district time, UTC+8 */
+#define STORE_ROLLUP_CONSUMER "rollup"
+
+/* ---- prepared statements ---- */
+
+/* Every SQL statement the store runs, prepared lazily once per connection
+ * (store__stmt) and kept until the connection closes. */
+enum store_stmt {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_READING_ADD,
+    STMT_DELIVERY_ADD,
+    STMT_EVENT_ADD,
+    STMT_LOG_ADD,
+    STMT_STREET_FIND,
+    STMT_STREET_ADD,
+    STMT_COMMITTEE_FIND,
+    STMT_COMMITTEE_ADD,
+    STMT_BUILDING_FIND,
+    STMT_BUILDING_ADD,
+    STMT_HOUSEHOLD_ADDR,
+    STMT_HOUSEHOLD_UPSERT,
+    STMT_TALLY_ADD,
+    STMT_SOURCE_ADD,
+    STMT_DAILY_ADD,
+    STMT_HOURLY_ADD,
+    STMT_METER_PUT,
+    STMT_CONSUMER_PUT,
+    STMT_RETAIN_READINGS,
+    STMT_RETAIN_LOG,
+    STMT_DEPT_ADD,
+    STMT_DEPT_FEEDS,
+    STMT_TOKEN_ADD,
+    STMT_TOKEN_REVOKE,
+    STMT_AUDIT_ADD,
+    STMT_KV_PUT,
+    /* read-only statements, used on pool connections */
+    STMT_LOG_AFTER,
+    STMT_READINGS_ALL,
+    STMT_READINGS_METRIC,
+    STMT_USAGE_DAILY,
+    STMT_HOUSEHOLD_GET,
+    STMT_METERS_OF,
+    STMT_DEPT_LIST,
+    STMT_DEPT_FIND,
+    STMT_TOKEN_LIST,
+    STMT_AUDIT_LIST,
+    STMT_KV_GET,
+    STMT_COUNT
+};
+
+/* A connection with its statement cache. */
+struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STMT_COUNT];
+};
+
+/* Opens path read-write (creating) or read-only, applies the pragmas.
+ * Returns 0 or CB_ESTORE (logged); on error conn is left closed. */
+int store__conn_open(struct store_conn *conn, const char *path, int readonly,
+                     const struct store_config *cfg);
+void store__conn_close(struct store_conn *conn);
+/* The cached statement id of conn, reset and unbound; NULL on a prepare
+ * error (logged). */
+sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
+/* Logs the connection's last error for op and returns CB_ESTORE. */
+int store__sqlerr(sqlite3 *db, const char *op);
+/* Runs migrations up to the newest version; 0 or CB_ESTORE. */
+int store__migrate(struct store_conn *conn);
+/* The newest schema version store__migrate reaches. */
+int store__schema_version(void);
+/* Steps a statement that returns no rows (or whose rows are ignored) and
+ * resets it.  Returns 0 or CB_ESTORE (logged, op names it). */
+int store__exec_stmt(struct store_conn *conn, sqlite3_stmt *st, const char *op);
+/* Binds text that may be NULL. */
+void store__bind_text(sqlite3_stmt *st, int col, const char *s);
+
+/* ---- string map (store_map.c) ---- */
+
+/* Open-addressing map from NUL-terminated keys (copied into one pool) to
+ * int32 values.  No deletion.  Not thread-safe: callers lock. */
+struct strmap_slot {
+    uint32_t hash; /* 0: empty */
+    uint32_t key_off;
+    int32_t value;
+};
+struct strmap {
+    struct strmap_slot *slots;
+    size_t cap, len;
+    struct sbuf keys;
+};
+void store__map_init(struct strmap *m);
+void store__map_release(struct strmap *m);
+/* 1 and *OUT_value when found, else 0. */
+int store__map_get(const struct strmap *m, const char *key, int32_t *OUT_value);
+/* Inserts or overwrites. */
+void store__map_put(struct strmap *m, const char *key, int32_t value);
+
+/* ---- the write queue (store_write.c) ---- */
+
+/* Per-household facts the writer learns in a transaction, applied to the
+ * in-memory registry after COMMIT. */
+struct registry_note {
+    int32_t id, street_id;
+    int changed;       /* 1: inserted or updated (not a duplicate) */
+    char *old_address; /* the replaced address, to unindex (malloc) */
+};
+
+struct write_req {
+    const struct ingest_batch *batch; /* borrowed from store_write */
+    const char *source;
+    struct store_write_result res;
+    int rc, done;
+    pthread_cond_t cond;
+    struct write_req *next;
+    /* writer-private, rebuilt on every attempt */
+    uint8_t *fresh;              /* one per record: 1 if stored */
+    struct registry_note *notes; /* registry batches: one per record */
+};
+
+/* A function the writer runs inside a transaction (see store__call). */
+typedef int (*store_call_fn)(struct store *st, struct store_conn *w, void *arg);
+
+struct writer_call {
+    store_call_fn fn;
+    void *arg;
+    int rc, done;
+    pthread_cond_t cond;
+    struct writer_call *next;
+};
+
+/* Runs fn(st, writer connection, arg) on the writer thread inside BEGIN
+ * IMMEDIATE .. COMMIT and waits.  fn's nonzero return rolls back and is
+ * returned; a failed COMMIT gives CB_ESTORE; CB_ECLOSED once the writer has
+ * stopped.  Never called from the writer thread itself. */
+int store__call(struct store *st, store_call_fn fn, void *arg);
+/* Starts/stops the writer thread. */
+int store__writer_start(struct store *st);
+void store__writer_drain(struct store *st); /* waits for an empty queue */
+void store__writer_stop(struct store *st);
+/* Runs one retention chunk on the writer connection (inside a
+ * transaction): deletes up to ~50,000 of the oldest readings past
+ * retention and ingest_log rows every consumer has passed; OUT_readings and
+ * OUT_log count what it deleted (both 0: nothing left to do). */
+int store__retain_chunk(struct store *st, struct store_conn *w,
+                        size_t *OUT_readings, size_t *OUT_log);
+
+/* ---- feed inserts (store_feeds.c), writer thread, inside a txn ---- */
+
+/* Stores the batches of a group: dedups and inserts rows, appends an
+ * ingest_log row per batch with new records, updates tallies.  Fills each
+ * req's res, fresh and notes.  Returns 0 or CB_ESTORE (the caller rolls
+ * back). */
+int store__group_apply(struct store *st, struct write_req **reqs, size_t n);
+/* After COMMIT: updates the in-memory registry, tallies and counters. */
+void store__group_publish(struct store *st, struct write_req **reqs, size_t n);
+/* Frees the writer-private parts of a req. */
+void store__req_clear(struct write_req *req);
+
+/* ---- ingest_log payload (store_log.c) ---- */
+
+void store__log_begin(struct sbuf *p, enum feed feed);
+void store__log_reading(struct sbuf *p, const struct reading *r);
+void store__log_delivery(struct sbuf *p, const struct delivery *d);
+void store__log_event(struct sbuf *p, const struct event *e, const char *source,
+                      int32_t street_id);
+void store__log_household(struct sbuf *p, const struct household *h, int32_t id,
+                          int32_t street_id);
+/* Writes n into the header. */
+void store__log_finish(struct sbuf *p, uint32_t n);
+/* Decodes a payload into b, every record and string allocated in b's
+ * arena; release b with store__log_batch_release.  Returns 0 or CB_ESTORE
+ * for a malformed payload (b is then released already). */
+int store__log_decode(const void *payload, size_t len,
+                      struct ingest_batch *OUT_b);
+void store__log_batch_release(struct ingest_batch *b);
+
+/* ---- registry in memory (store_registry.c) ---- */
+
+/* Loads households, streets and the address index from the database. */
+int store__registry_load(struct store *st, struct store_conn *c);
+void store__registry_release(struct store *st);
+/* Writer thread: the street id for an event (by name, else the street
+ * whose households' centroid is nearest to lat/lon), or 0 if none. */
+int32_t store__registry_place(struct store *st, const char *street, double lat,
+                              double lon);
+/* Writer thread, after COMMIT: records the changed households of a
+ * registry batch in the maps, the address index and the street centroids. */
+void store__registry_publish(struct store *st, const struct write_req *req);
+/* Normalised address key into out (cap bytes); "" when none. */
+void store__address_key(const char *address, char *out, size_t cap);
+
+/* ---- roll-up consumer (store_rollup.c) ---- */
+
+/* Loads meter_state and the roll-up position (before the writer starts:
+ * it reads through the writer connection). */
+int store__rollup_open(struct store *st);
+/* Starts the roll-up thread (after the writer thread). */
+int store__rollup_start(struct store *st);
+/* District day (days since 1970-01-01 in UTC+8) of a timestamp. */
+int64_t store__day_of(int64_t ts_ns);
+/* Wakes the roll-up: new log entries were committed. */
+void store__rollup_notify(struct store *st);
+/* Stops the roll-up thread: catches up, checkpoints (unless the crash test
+ * seam is set) and frees it. */
+void store__rollup_close(struct store *st);
+
+/* ---- tokens and tallies (store_auth.c) ---- */
+
+int store__tokens_load(struct store *st, struct store_conn *c);
+void store__tokens_release(struct store *st);
+int store__tallies_load(struct store *st, struct store_conn *c);
+/* Adds a delivery source's counts in memory (after COMMIT). */
+void store__source_count(struct store *st, const char *source, uint64_t total,
+                         uint64_t unmatched);
+/* Stats key of a delivery: order_id's prefix before '-', else source. */
+void store__source_key(const char *order_id, const char *source, char *out,
+                       size_t cap);
+
+/* ---- read pool (store_read.c) ---- */
+
+int store__pool_open(struct store *st);
+void store__pool_close(struct store *st);
+struct store_conn *store__reader_get(struct store *st);
+void store__reader_put(struct store *st, struct store_conn *c);
+
+/* ---- the store ---- */
+
+struct source_stat {
+    char name[32];
+    uint64_t total, unmatched;
+};
+struct token_entry {
+    struct token_info info;
+    char hash[72];
+};
+struct street_geo {
+    double lat_sum, lon_sum;
+    int64_t n;
+};
+struct household_geo {
+    int32_t street_id;
+    float lat, lon;
+};
+struct subscriber {
+    store_batch_fn fn;
+    void *ctx;
+};
+struct usage_subscriber {
+    store_usage_fn fn;
+    void *ctx;
+};
+struct rollup;
+struct address_index;
+
+struct store {
+    struct store_config cfg;
+    char *dir, *db_path;
+    struct store_conn writer; /* writer thread only, after open */
+
+    /* write queue */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_wake; /* writer waits for work */
+    pthread_cond_t q_idle; /* close waits for an empty queue */
+    struct write_req *q_head, *q_tail;
+    size_t q_len;
+    struct writer_call *c_head, *c_tail;
+    int closing, writer_stop, writer_stopped, writer_busy, test_paused;
+    int retention_pending, retention_turn;
+    size_t retention_dropped; /* writer thread: this hourly run's count */
+    int64_t retention_next_ns;
+    pthread_t writer_thread;
+    int writer_started;
+
+    /* registry, written by the writer after COMMIT */
+    pthread_rwlock_t reg_lock;
+    struct strmap households; /* household_id -> dense id */
+    struct strmap streets;    /* street name -> street id */
+    struct address_index *addr;
+    struct household_geo *hh_geo; /* by dense id */
+    size_t hh_geo_cap;
+    struct street_geo *street_geo; /* by street id */
+    size_t street_geo_cap;
+
+    /* tokens */
+    pthread_mutex_t tok_lock;
+    struct strmap tok_by_hash; /* hash -> index in toks */
+    struct token_entry *toks;
+    size_t n_toks, cap_toks;
+
+    /* delivery sources */
+    pthread_mutex_t src_lock;
+    struct source_stat *sources;
+    size_t n_sources;
+
+    /* subscribers: fixed once the consumers start (sub_lock until then) */
+    pthread_mutex_t sub_lock;
+    struct subscriber *subs;
+    size_t n_subs;
+    struct usage_subscriber *usage_subs;
+    size_t n_usage_subs;
+    int consumers_started;
+
+    /* read pool */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    struct store_conn *readers;
+    int *pool_free;
+    int n_readers, n_free;
+
+    struct rollup *rollup;
+    int test_skip_checkpoint;
+    _Atomic int test_fail_commits;
+    int locks_ready;
+
+    /* counters (relaxed) */
+    _Atomic uint64_t queue_depth, commits, rows_written, log_seq, rollup_seq;
+    _Atomic uint64_t meter_resets, meter_replacements, late_readings;
+    _Atomic uint64_t n_readings, n_deliveries, n_unmatched, n_events;
+};
+
+#endif

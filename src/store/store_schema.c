@@ -1,0 +1,379 @@
+/*
+ * store_schema.c - connections, pragmas, the statement cache and the
+ * versioned migrations.
+ *
+ * Migrations.  PRAGMA user_version holds the schema version.  Each entry of
+ * the migrations[] table moves the schema from version i to i + 1 and runs
+ * in its own transaction together with the user_version bump, so a crash
+ * mid-migration leaves the previous version intact.  New versions are
+ * appended; an applied entry is never edited.
+ *
+ * Pragmas.  The writer runs WAL with synchronous=FULL (sync_full) or NORMAL,
+ * a 128 MiB page cache, temp tables in memory, and an auto-checkpoint every
+ * 8192 pages (32 MiB of WAL): larger than the default so that bulk ingest
+ * is not interrupted by a checkpoint every 4 MiB, small enough that readers
+ * do not wade through a huge WAL.  Read connections use mmap and
+ * query_only.  Every connection is opened NOMUTEX: one thread uses it at a
+ * time (the writer, the roll-up or the pool's borrower).
+ */
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* clang-format off */
+static const char *const stmt_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_READING_ADD] =
+        "INSERT OR IGNORE INTO reading(ts_ns,household,metric,field,value)"
+        " VALUES(?1,?2,?3,?4,?5)",
+    [STMT_DELIVERY_ADD] =
+        "INSERT OR IGNORE INTO delivery(order_id,ts_ns,household,address,"
+        "recipient,source) VALUES(?1,?2,?3,?4,?5,?6)",
+    [STMT_EVENT_ADD] =
+        "INSERT OR IGNORE INTO event(source,event_id,type,ts_ns,lat,lon,"
+        "street_id,street,attrs,sender) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+        "?10)",
+    [STMT_LOG_ADD] =
+        "INSERT INTO ingest_log(ts_ns,feed,n,source,payload)"
+        " VALUES(?1,?2,?3,?4,?5)",
+    [STMT_STREET_FIND] = "SELECT id FROM street WHERE name=?1",
+    [STMT_STREET_ADD] = "INSERT INTO street(name) VALUES(?1)",
+    [STMT_COMMITTEE_FIND] =
+        "SELECT id FROM committee WHERE street_id=?1 AND name=?2",
+    [STMT_COMMITTEE_ADD] =
+        "INSERT INTO committee(street_id,name) VALUES(?1,?2)",
+    [STMT_BUILDING_FIND] =
+        "SELECT id FROM building WHERE committee_id=?1 AND name=?2",
+    [STMT_BUILDING_ADD] =
+        "INSERT INTO building(committee_id,name) VALUES(?1,?2)",
+    [STMT_HOUSEHOLD_ADDR] =
+        "SELECT address FROM household WHERE household_id=?1",
+    [STMT_HOUSEHOLD_UPSERT] =
+        "INSERT INTO household(household_id,street_id,committee_id,"
+        "building_id,address,address_key,lat,lon,area_m2,rooms,"
+        "registered_occupants,flags,updated_ns)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+        " ON CONFLICT(household_id) DO UPDATE SET"
+        " street_id=excluded.street_id,committee_id=excluded.committee_id,"
+        "building_id=excluded.building_id,address=excluded.address,"
+        "address_key=excluded.address_key,lat=excluded.lat,"
+        "lon=excluded.lon,area_m2=excluded.area_m2,rooms=excluded.rooms,"
+        "registered_occupants=excluded.registered_occupants,"
+        "flags=excluded.flags,updated_ns=excluded.updated_ns"
+        " WHERE (street_id,committee_id,building_id,address,lat,lon,"
+        "area_m2,rooms,registered_occupants,flags) IS NOT"
+        " (excluded.street_id,excluded.committee_id,excluded.building_id,"
+        "excluded.address,excluded.lat,excluded.lon,excluded.area_m2,"
+        "excluded.rooms,excluded.registered_occupants,excluded.flags)"
+        " RETURNING id",
+    [STMT_TALLY_ADD] =
+        "INSERT INTO tally(name,n) VALUES(?1,?2)"
+        " ON CONFLICT(name) DO UPDATE SET n=n+excluded.n",
+    [STMT_SOURCE_ADD] =
+        "INSERT INTO delivery_source(source,total,unmatched)"
+        " VALUES(?1,?2,?3) ON CONFLICT(source) DO UPDATE SET"
+        " total=total+excluded.total,unmatched=unmatched+excluded.unmatched",
+    [STMT_DAILY_ADD] =
+        "INSERT INTO usage_daily(household,metric,day,use,n)"
+        " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(household,metric,day)"
+        " DO UPDATE SET use=use+excluded.use,n=n+excluded.n",
+    [STMT_HOURLY_ADD] =
+        "INSERT INTO usage_hourly(household,metric,hour,use)"
+        " VALUES(?1,?2,?3,?4) ON CONFLICT(household,metric,hour)"
+        " DO UPDATE SET use=use+excluded.use",
+    [STMT_METER_PUT] =
+        "INSERT OR REPLACE INTO meter_state(household,metric,first_ts_ns,"
+        "first_index,last_ts_ns,last_index,flags,resets,replacements,late,"
+        "grain_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [STMT_CONSUMER_PUT] =
+        "INSERT INTO consumer(name,seq) VALUES(?1,?2)"
+        " ON CONFLICT(name) DO UPDATE SET seq=excluded.seq",
+    /* Deletes at most the ?2 + 1 oldest readings older than ?1, plus any
+     * that share the last one's timestamp (so it always progresses). */
+    [STMT_RETAIN_READINGS] =
+        "DELETE FROM reading WHERE ts_ns<?1 AND ts_ns<=coalesce("
+        "(SELECT ts_ns FROM reading WHERE ts_ns<?1 ORDER BY ts_ns"
+        " LIMIT 1 OFFSET ?2),?1)",
+    [STMT_RETAIN_LOG] =
+        "DELETE FROM ingest_log WHERE seq<=min((SELECT min(seq) FROM"
+        " consumer),(SELECT min(seq) FROM ingest_log)+?1)",
+    [STMT_DEPT_ADD] =
+        "INSERT OR IGNORE INTO department(name,feeds,created_ns)"
+        " VALUES(?1,?2,?3)",
+    [STMT_DEPT_FEEDS] = "SELECT feeds FROM department WHERE id=?1",
+    [STMT_TOKEN_ADD] =
+        "INSERT OR IGNORE INTO token(hash,name,role,department_id,feeds,"
+        "committee,created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [STMT_TOKEN_REVOKE] =
+        "UPDATE token SET revoked_ns=coalesce(revoked_ns,?2) WHERE id=?1",
+    [STMT_AUDIT_ADD] =
+        "INSERT INTO audit(ts_ns,who,action,object,reason)"
+        " VALUES(?1,?2,?3,?4,?5)",
+    [STMT_KV_PUT] =
+        "INSERT INTO kv(key,value) VALUES(?1,?2)"
+        " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+    [STMT_LOG_AFTER] =
+        "SELECT seq,payload FROM ingest_log WHERE seq>?1 ORDER BY seq"
+        " LIMIT ?2",
+    [STMT_READINGS_ALL] =
+        "SELECT ts_ns,metric,field,value FROM reading WHERE ts_ns>=?1"
+        " AND ts_ns<?2 AND household=?3 ORDER BY ts_ns,metric LIMIT ?4",
+    [STMT_READINGS_METRIC] =
+        "SELECT ts_ns,metric,field,value FROM reading WHERE ts_ns>=?1"
+        " AND ts_ns<?2 AND household=?3 AND metric=?5 ORDER BY ts_ns"
+        " LIMIT ?4",
+    [STMT_USAGE_DAILY] =
+        "SELECT day,metric,use FROM usage_daily WHERE household=?1"
+        " AND day>=?2 AND day<?3 ORDER BY day,metric",
+    [STMT_HOUSEHOLD_GET] =
+        "SELECT h.household_id,s.name,c.name,b.name,h.address,h.lat,h.lon,"
+        "h.area_m2,h.rooms,h.registered_occupants,h.flags,h.updated_ns"
+        " FROM household h LEFT JOIN street s ON s.id=h.street_id"
+        " LEFT JOIN committee c ON c.id=h.committee_id"
+        " LEFT JOIN building b ON b.id=h.building_id WHERE h.id=?1",
+    [STMT_METERS_OF] =
+        "SELECT metric,first_ts_ns,last_ts_ns,last_index,flags,resets,"
+        "replacements,late,grain_ns FROM meter_state WHERE household=?1"
+        " ORDER BY metric",
+    [STMT_DEPT_LIST] =
+        "SELECT id,name,feeds,created_ns FROM department ORDER BY id",
+    [STMT_DEPT_FIND] = "SELECT id,feeds FROM department WHERE name=?1",
+    [STMT_TOKEN_LIST] =
+        "SELECT id,name,role,department_id,feeds,committee,created_ns,"
+        "revoked_ns FROM token ORDER BY id",
+    [STMT_AUDIT_LIST] =
+        "SELECT id,ts_ns,who,action,object,reason FROM audit"
+        " ORDER BY id DESC LIMIT ?1",
+    [STMT_KV_GET] = "SELECT value FROM kv WHERE key=?1",
+};
+
+struct migration {
+    const char *name;
+    const char *sql;
+};
+
+/* migrations[i] takes the schema from version i to i + 1. */
+static const struct migration migrations[] = {
+    {"district model and feeds",
+     "CREATE TABLE street(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+     "CREATE TABLE committee(id INTEGER PRIMARY KEY,"
+     " street_id INTEGER NOT NULL, name TEXT NOT NULL,"
+     " UNIQUE(street_id, name));"
+     "CREATE TABLE building(id INTEGER PRIMARY KEY,"
+     " committee_id INTEGER NOT NULL, name TEXT NOT NULL,"
+     " UNIQUE(committee_id, name));"
+     "CREATE TABLE household(id INTEGER PRIMARY KEY,"
+     " household_id TEXT NOT NULL UNIQUE, street_id INTEGER,"
+     " committee_id INTEGER, building_id INTEGER, address TEXT,"
+     " address_key TEXT, lat REAL, lon REAL, area_m2 REAL, rooms INTEGER,"
+     " registered_occupants INTEGER, flags INTEGER NOT NULL DEFAULT 0,"
+     " updated_ns INTEGER NOT NULL);"
+     "CREATE INDEX household_committee ON household(committee_id);"
+     "CREATE TABLE reading(ts_ns INTEGER NOT NULL,"
+     " household INTEGER NOT NULL, metric INTEGER NOT NULL,"
+     " field INTEGER NOT NULL, value REAL NOT NULL,"
+     " PRIMARY KEY(ts_ns, household, metric)) WITHOUT ROWID;"
+     "CREATE TABLE delivery(order_id TEXT PRIMARY KEY,"
+     " ts_ns INTEGER NOT NULL, household INTEGER, address TEXT,"
+     " recipient TEXT, source TEXT) WITHOUT ROWID;"
+     "CREATE INDEX delivery_household ON delivery(household, ts_ns);"
+     "CREATE TABLE event(source TEXT NOT NULL, event_id TEXT NOT NULL,"
+     " type TEXT, ts_ns INTEGER NOT NULL, lat REAL, lon REAL,"
+     " street_id INTEGER, street TEXT, attrs TEXT, sender TEXT,"
+     " PRIMARY KEY(source, event_id)) WITHOUT ROWID;"
+     "CREATE INDEX event_ts ON event(ts_ns);"
+     "CREATE TABLE ingest_log(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " ts_ns INTEGER NOT NULL, feed INTEGER NOT NULL, n INTEGER NOT NULL,"
+     " source TEXT, payload BLOB NOT NULL);"
+     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"},
+    {"roll-ups",
+     "CREATE TABLE meter_state(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, first_ts_ns INTEGER, first_index REAL,"
+     " last_ts_ns INTEGER, last_index REAL, flags INTEGER NOT NULL,"
+     " resets INTEGER NOT NULL, replacements INTEGER NOT NULL,"
+     " late INTEGER NOT NULL, grain_ns INTEGER NOT NULL,"
+     " PRIMARY KEY(household, metric)) WITHOUT ROWID;"
+     "CREATE TABLE usage_daily(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, day INTEGER NOT NULL, use REAL NOT NULL,"
+     " n INTEGER NOT NULL, PRIMARY KEY(household, metric, day))"
+     " WITHOUT ROWID;"
+     "CREATE TABLE usage_hourly(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
+     " PRIMARY KEY(household, metric, hour)) WITHOUT ROWID;"},
+    {"departments, tokens, audit, settings",
+     "CREATE TABLE department(id INTEGER PRIMARY KEY,"
+     " name TEXT NOT NULL UNIQUE, feeds INTEGER NOT NULL,"
+     " created_ns INTEGER NOT NULL);"
+     "CREATE TABLE token(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+     " name TEXT NOT NULL, role INTEGER NOT NULL, department_id INTEGER,"
+     " feeds INTEGER NOT NULL DEFAULT 0, committee TEXT,"
+     " created_ns INTEGER NOT NULL, revoked_ns INTEGER);"
+     "CREATE TABLE audit(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL,"
+     " who TEXT, action TEXT, object TEXT, reason TEXT);"
+     "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT);"},
+    {"tallies",
+     "CREATE TABLE tally(name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+     "CREATE TABLE delivery_source(source TEXT PRIMARY KEY,"
+     " total INTEGER NOT NULL, unmatched INTEGER NOT NULL);"},
+};
+/* clang-format on */
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int store__sqlerr(sqlite3 *db, const char *op)
+{
+    log_msg(LOG_ERROR, "store", "sqlite failed | op=%s rc=%d err=\"%s\"", op,
+            db ? sqlite3_extended_errcode(db) : -1,
+            db ? sqlite3_errmsg(db) : "no connection");
+    return CB_ESTORE;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, const char *op)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+        return 0;
+    log_msg(LOG_ERROR, "store", "sqlite failed | op=%s err=\"%s\"", op,
+            err ? err : "?");
+    sqlite3_free(err);
+    return CB_ESTORE;
+}
+
+static int apply_pragmas(sqlite3 *db, int readonly,
+                         const struct store_config *cfg)
+{
+    char sql[512];
+    sqlite3_busy_timeout(db, 10000);
+    if (readonly)
+        return exec_sql(db,
+                        "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
+                        "PRAGMA mmap_size=268435456; PRAGMA query_only=1;",
+                        "reader pragmas");
+    snprintf(sql, sizeof(sql),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+             "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
+             "PRAGMA wal_autocheckpoint=8192;"
+             "PRAGMA journal_size_limit=67108864;"
+             "PRAGMA mmap_size=268435456;",
+             cfg->sync_full ? "FULL" : "NORMAL");
+    return exec_sql(db, sql, "writer pragmas");
+}
+
+int store__conn_open(struct store_conn *conn, const char *path, int readonly,
+                     const struct store_config *cfg)
+{
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY
+                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    memset(conn, 0, sizeof(*conn));
+    if (sqlite3_open_v2(path, &conn->db, flags, NULL) != SQLITE_OK) {
+        store__sqlerr(conn->db, "open");
+        goto out_close;
+    }
+    if (apply_pragmas(conn->db, readonly, cfg))
+        goto out_close;
+    return 0;
+out_close:
+    sqlite3_close(conn->db);
+    conn->db = NULL;
+    return CB_ESTORE;
+}
+
+void store__conn_close(struct store_conn *conn)
+{
+    if (!conn->db)
+        return;
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(conn->stmt[i]);
+    if (sqlite3_close(conn->db) != SQLITE_OK)
+        store__sqlerr(conn->db, "close");
+    memset(conn, 0, sizeof(*conn));
+}
+
+sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id)
+{
+    sqlite3_stmt *st = conn->stmt[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(conn->db, stmt_sql[id], -1,
+                           SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        store__sqlerr(conn->db, "prepare");
+        return NULL;
+    }
+    conn->stmt[id] = st;
+    return st;
+}
+
+int store__exec_stmt(struct store_conn *conn, sqlite3_stmt *st, const char *op)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store__sqlerr(conn->db, op);
+    return 0;
+}
+
+void store__bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+static int user_version(sqlite3 *db, int *OUT_version)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL))
+        return store__sqlerr(db, "user_version");
+    int rc = sqlite3_step(st);
+    *OUT_version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "user_version");
+}
+
+static int migrate_step(sqlite3 *db, int from)
+{
+    char bump[64];
+    if (exec_sql(db, "BEGIN IMMEDIATE", "migrate begin"))
+        return CB_ESTORE;
+    snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", from + 1);
+    if (exec_sql(db, migrations[from].sql, migrations[from].name) ||
+        exec_sql(db, bump, "user_version bump") ||
+        exec_sql(db, "COMMIT", "migrate commit")) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return CB_ESTORE;
+    }
+    log_msg(LOG_INFO, "store", "migrated | version=%d name=\"%s\"", from + 1,
+            migrations[from].name);
+    return 0;
+}
+
+int store__migrate(struct store_conn *conn)
+{
+    int version;
+    if (user_version(conn->db, &version))
+        return CB_ESTORE;
+    if (version > N_MIGRATIONS) {
+        log_msg(LOG_ERROR, "store",
+                "database is newer than this program | version=%d known=%d",
+                version, N_MIGRATIONS);
+        return CB_ESTORE;
+    }
+    for (int v = version; v < N_MIGRATIONS; v++)
+        if (migrate_step(conn->db, v))
+            return CB_ESTORE;
+    return 0;
+}
+
+int store__schema_version(void)
+{
+    return N_MIGRATIONS;
+}

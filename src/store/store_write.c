@@ -1,0 +1,445 @@
+/*
+ * store_write.c - the writer thread: the bounded batch queue, group
+ * commit, writer calls and retention.
+ *
+ * The loop.  The writer sleeps on q_wake until there is work, then runs
+ * one step:
+ *   1. one writer call (store__call: tokens, audit, roll-up checkpoints),
+ *      always first;
+ *   2. one group: queued batches taken from the head while their rows add
+ *      up to at most commit_max_rows (always at least one batch), stored
+ *      in one transaction (store__group_apply) and committed;
+ *   3. one retention chunk (~50,000 readings), when retention is due
+ *      (hourly); groups and chunks take turns, so sustained ingest cannot
+ *      starve retention, nor retention ingest.
+ * A group whose transaction fails is rolled back and, when it held more
+ * than one batch, each batch is retried in a transaction of its own, so
+ * one bad batch cannot fail the others.  Only after COMMIT (or the final
+ * failure) are the waiters woken, each with its own result.
+ *
+ * Locking.  q_lock guards the queue, the call list and the flags; the
+ * writer never holds it while it talks to SQLite.
+ */
+#include <string.h>
+
+#include "store/store_int.h"
+
+#define RETAIN_CHUNK_ROWS 50000
+#define RETAIN_LOG_CHUNK 10000
+#define RETENTION_PERIOD_NS (3600LL * 1000000000LL)
+
+static size_t batch_rows(const struct ingest_batch *b)
+{
+    return b->n ? b->n : 1;
+}
+
+static int txn(struct store_conn *w, enum store_stmt id, const char *op)
+{
+    sqlite3_stmt *st = store__stmt(w, id);
+    return st ? store__exec_stmt(w, st, op) : CB_ESTORE;
+}
+
+/* Runs fn inside BEGIN IMMEDIATE .. COMMIT on the writer connection. */
+static int run_in_txn(struct store *st, store_call_fn fn, void *arg)
+{
+    struct store_conn *w = &st->writer;
+    int rc = txn(w, STMT_BEGIN, "begin");
+    if (rc)
+        return rc;
+    rc = fn(st, w, arg);
+    if (!rc && atomic_load(&st->test_fail_commits) > 0 &&
+        atomic_fetch_sub(&st->test_fail_commits, 1) > 0)
+        rc = CB_ESTORE; /* the fault seam: as if COMMIT had failed */
+    if (!rc)
+        rc = txn(w, STMT_COMMIT, "commit");
+    if (rc && !sqlite3_get_autocommit(w->db))
+        txn(w, STMT_ROLLBACK, "rollback");
+    return rc;
+}
+
+/* ---- groups ---- */
+
+struct group {
+    struct write_req **reqs;
+    size_t n;
+};
+
+static int group_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct group *g = arg;
+    return store__group_apply(st, g->reqs, g->n);
+}
+
+static int store_group(struct store *st, struct write_req **reqs, size_t n)
+{
+    struct group g = {reqs, n};
+    int rc = run_in_txn(st, group_fn, &g);
+    if (!rc) {
+        store__group_publish(st, reqs, n);
+        atomic_fetch_add_explicit(&st->commits, 1, memory_order_relaxed);
+    }
+    return rc;
+}
+
+static void finish_group(struct store *st, struct write_req **reqs, size_t n)
+{
+    pthread_mutex_lock(&st->q_lock);
+    for (size_t i = 0; i < n; i++) {
+        store__req_clear(reqs[i]);
+        if (reqs[i]->rc)
+            memset(&reqs[i]->res, 0, sizeof(reqs[i]->res));
+        reqs[i]->done = 1;
+        pthread_cond_signal(&reqs[i]->cond);
+    }
+    pthread_mutex_unlock(&st->q_lock);
+}
+
+static void run_group(struct store *st, struct write_req **reqs, size_t n)
+{
+    int rc = store_group(st, reqs, n);
+    if (rc && n > 1) {
+        log_msg(LOG_WARN, "store",
+                "group commit failed, retrying batches one by one | n=%zu", n);
+        for (size_t i = 0; i < n; i++)
+            reqs[i]->rc = store_group(st, &reqs[i], 1);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            reqs[i]->rc = rc;
+    }
+    store__rollup_notify(st);
+    finish_group(st, reqs, n);
+}
+
+/* Takes the next group off the queue (q_lock held); returns its size. */
+static size_t take_group(struct store *st, struct write_req ***reqs,
+                         size_t *cap)
+{
+    size_t n = 0, rows = 0;
+    while (st->q_head) {
+        size_t r = batch_rows(st->q_head->batch);
+        if (n && rows + r > st->cfg.commit_max_rows)
+            break;
+        if (n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *reqs = xrealloc(*reqs, *cap * sizeof(**reqs));
+        }
+        (*reqs)[n++] = st->q_head;
+        rows += r;
+        st->q_head = st->q_head->next;
+        st->q_len--;
+        atomic_store_explicit(&st->queue_depth, st->q_len,
+                              memory_order_relaxed);
+    }
+    if (!st->q_head)
+        st->q_tail = NULL;
+    return n;
+}
+
+/* ---- retention ---- */
+
+int store__retain_chunk(struct store *st, struct store_conn *w,
+                        size_t *OUT_readings, size_t *OUT_log)
+{
+    int64_t cutoff =
+        time_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
+    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_READINGS);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, cutoff);
+    sqlite3_bind_int64(s, 2, RETAIN_CHUNK_ROWS);
+    if (store__exec_stmt(w, s, "retain readings"))
+        return CB_ESTORE;
+    *OUT_readings = (size_t)sqlite3_changes64(w->db);
+    if (!(s = store__stmt(w, STMT_RETAIN_LOG)))
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
+    if (store__exec_stmt(w, s, "retain log"))
+        return CB_ESTORE;
+    *OUT_log = (size_t)sqlite3_changes64(w->db);
+    if (!*OUT_readings)
+        return 0;
+    if (!(s = store__stmt(w, STMT_TALLY_ADD)))
+        return CB_ESTORE;
+    sqlite3_bind_text(s, 1, "readings", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, -(int64_t)*OUT_readings);
+    return store__exec_stmt(w, s, "tally readings");
+}
+
+struct retain_arg {
+    size_t readings, log;
+};
+
+static int retain_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct retain_arg *ra = arg;
+    return store__retain_chunk(st, w, &ra->readings, &ra->log);
+}
+
+static void retention_commit(struct store *st, size_t dropped)
+{
+    atomic_fetch_sub_explicit(&st->n_readings, dropped, memory_order_relaxed);
+}
+
+static void run_retention_chunk(struct store *st)
+{
+    struct retain_arg ra = {0, 0};
+    int rc = run_in_txn(st, retain_fn, &ra);
+    if (!rc) {
+        retention_commit(st, ra.readings);
+        st->retention_dropped += ra.readings;
+    }
+    pthread_mutex_lock(&st->q_lock);
+    int done = rc || (!ra.readings && !ra.log);
+    if (done)
+        st->retention_pending = 0;
+    pthread_mutex_unlock(&st->q_lock);
+    if (done && st->retention_dropped)
+        log_msg(LOG_INFO, "store", "retention dropped readings | n=%zu",
+                st->retention_dropped);
+    if (done)
+        st->retention_dropped = 0;
+}
+
+int store_retention_run(struct store *st, size_t *OUT_dropped)
+{
+    size_t total = 0;
+    struct retain_arg ra;
+    int rc;
+    do {
+        ra.readings = ra.log = 0;
+        rc = store__call(st, retain_fn, &ra);
+        if (!rc) {
+            retention_commit(st, ra.readings);
+            total += ra.readings;
+        }
+    } while (!rc && (ra.readings || ra.log));
+    if (OUT_dropped)
+        *OUT_dropped = total;
+    if (!rc && total)
+        log_msg(LOG_INFO, "store", "retention dropped readings | n=%zu", total);
+    return rc;
+}
+
+/* ---- the writer thread ---- */
+
+static int has_work(struct store *st)
+{
+    return st->c_head || (st->q_head && !st->test_paused) ||
+           st->retention_pending || st->writer_stop;
+}
+
+static void retention_check(struct store *st)
+{
+    int64_t now = time_now_ns();
+    if (now < st->retention_next_ns)
+        return;
+    st->retention_pending = 1;
+    st->retention_next_ns = now + RETENTION_PERIOD_NS;
+}
+
+static void wait_for_work(struct store *st)
+{
+    retention_check(st);
+    while (!has_work(st)) {
+        int64_t until = st->retention_next_ns;
+        struct timespec ts = {(time_t)(until / 1000000000LL),
+                              (long)(until % 1000000000LL)};
+        pthread_cond_timedwait(&st->q_wake, &st->q_lock, &ts);
+        retention_check(st);
+    }
+}
+
+static void run_call(struct store *st, struct writer_call *c)
+{
+    int rc = run_in_txn(st, c->fn, c->arg);
+    pthread_mutex_lock(&st->q_lock);
+    c->rc = rc;
+    c->done = 1;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&st->q_lock);
+}
+
+/* Runs the next group (q_lock held on entry, released on return). */
+static void group_step(struct store *st, struct write_req ***reqs, size_t *cap)
+{
+    size_t n = take_group(st, reqs, cap);
+    st->writer_busy = 1;
+    st->retention_turn = 1;
+    pthread_mutex_unlock(&st->q_lock);
+    run_group(st, *reqs, n);
+    pthread_mutex_lock(&st->q_lock);
+    st->writer_busy = 0;
+    pthread_cond_broadcast(&st->q_idle);
+    pthread_mutex_unlock(&st->q_lock);
+}
+
+/* One step of the loop with q_lock held on entry and exit; returns 0 when
+ * the writer should exit.  Calls go first; when both a group and a
+ * retention chunk wait, they take turns, so that neither starves. */
+static int writer_step(struct store *st, struct write_req ***reqs, size_t *cap)
+{
+    wait_for_work(st);
+    int group_ready = st->q_head && !st->test_paused;
+    if (st->c_head) {
+        struct writer_call *c = st->c_head;
+        if (!(st->c_head = c->next))
+            st->c_tail = NULL;
+        pthread_mutex_unlock(&st->q_lock);
+        run_call(st, c);
+    } else if (st->retention_pending && (!group_ready || st->retention_turn)) {
+        st->retention_turn = 0;
+        pthread_mutex_unlock(&st->q_lock);
+        run_retention_chunk(st);
+    } else if (group_ready) {
+        group_step(st, reqs, cap);
+    } else {
+        return 0; /* writer_stop with nothing left */
+    }
+    pthread_mutex_lock(&st->q_lock);
+    return 1;
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *st = arg;
+    struct write_req **reqs = NULL;
+    size_t cap = 0;
+    pthread_mutex_lock(&st->q_lock);
+    while (writer_step(st, &reqs, &cap))
+        ;
+    st->writer_stopped = 1;
+    pthread_cond_broadcast(&st->q_idle);
+    pthread_mutex_unlock(&st->q_lock);
+    free(reqs);
+    return NULL;
+}
+
+int store__writer_start(struct store *st)
+{
+    /* the first retention run comes a minute after open, not at once */
+    st->retention_next_ns = time_now_ns() + 60LL * 1000000000LL;
+    if (pthread_create(&st->writer_thread, NULL, writer_main, st)) {
+        log_msg(LOG_ERROR, "store", "cannot start the writer thread");
+        return CB_ESTORE;
+    }
+    st->writer_started = 1;
+    return 0;
+}
+
+void store__writer_drain(struct store *st)
+{
+    pthread_mutex_lock(&st->q_lock);
+    st->closing = 1;
+    st->test_paused = 0;
+    pthread_cond_signal(&st->q_wake);
+    while ((st->q_head || st->writer_busy) && !st->writer_stopped)
+        pthread_cond_wait(&st->q_idle, &st->q_lock);
+    pthread_mutex_unlock(&st->q_lock);
+}
+
+void store__writer_stop(struct store *st)
+{
+    if (!st->writer_started)
+        return;
+    pthread_mutex_lock(&st->q_lock);
+    st->closing = 1;
+    st->writer_stop = 1;
+    st->test_paused = 0;
+    st->retention_pending = 0;
+    pthread_cond_signal(&st->q_wake);
+    pthread_mutex_unlock(&st->q_lock);
+    pthread_join(st->writer_thread, NULL);
+    st->writer_started = 0;
+}
+
+/* ---- entry points ---- */
+
+int store__call(struct store *st, store_call_fn fn, void *arg)
+{
+    struct writer_call c = {fn, arg, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
+    pthread_mutex_lock(&st->q_lock);
+    if (st->writer_stop || !st->writer_started) {
+        pthread_mutex_unlock(&st->q_lock);
+        return CB_ECLOSED;
+    }
+    if (st->c_tail)
+        st->c_tail->next = &c;
+    else
+        st->c_head = &c;
+    st->c_tail = &c;
+    pthread_cond_signal(&st->q_wake);
+    while (!c.done)
+        pthread_cond_wait(&c.cond, &st->q_lock);
+    pthread_mutex_unlock(&st->q_lock);
+    pthread_cond_destroy(&c.cond);
+    return c.rc;
+}
+
+static int batch_valid(const struct ingest_batch *b)
+{
+    if (b->feed >= FEED_COUNT)
+        return 0;
+    if (b->feed != FEED_READINGS)
+        return 1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->readings[i].household < 0 ||
+            b->readings[i].metric >= METRIC_COUNT)
+            return 0;
+    return 1;
+}
+
+/* Queues req (q_lock held); CB_EBUSY or CB_ECLOSED when it cannot. */
+static int enqueue(struct store *st, struct write_req *req)
+{
+    if (st->closing)
+        return CB_ECLOSED;
+    if (st->q_len >= st->cfg.queue_max)
+        return CB_EBUSY;
+    if (st->q_tail)
+        st->q_tail->next = req;
+    else
+        st->q_head = req;
+    st->q_tail = req;
+    st->q_len++;
+    atomic_store_explicit(&st->queue_depth, st->q_len, memory_order_relaxed);
+    pthread_cond_signal(&st->q_wake);
+    return 0;
+}
+
+int store_write(struct store *st, const struct ingest_batch *b,
+                const char *source, struct store_write_result *OUT_res)
+{
+    struct write_req req;
+    memset(&req, 0, sizeof(req));
+    memset(OUT_res, 0, sizeof(*OUT_res));
+    if (!batch_valid(b))
+        return CB_EINVAL;
+    if (!b->n)
+        return 0;
+    req.batch = b;
+    req.source = source;
+    pthread_cond_init(&req.cond, NULL);
+    pthread_mutex_lock(&st->q_lock);
+    int rc = enqueue(st, &req);
+    while (!rc && !req.done)
+        pthread_cond_wait(&req.cond, &st->q_lock);
+    pthread_mutex_unlock(&st->q_lock);
+    pthread_cond_destroy(&req.cond);
+    if (rc)
+        return rc;
+    *OUT_res = req.res;
+    return req.rc;
+}
+
+void store_test_fail_commits(struct store *st, int n)
+{
+    atomic_store(&st->test_fail_commits, n);
+}
+
+void store_test_pause_writer(struct store *st, int paused)
+{
+    pthread_mutex_lock(&st->q_lock);
+    st->test_paused = paused;
+    pthread_cond_signal(&st->q_wake);
+    pthread_mutex_unlock(&st->q_lock);
+}

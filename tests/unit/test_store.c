@@ -1,0 +1,548 @@
+/* test_store.c - the store's write path, registry, auth tables and
+ * retention, each test on a fresh store in a temporary directory. */
+#include <pthread.h>
+
+#include "test_store_fixture.h"
+
+static void test_migrations_from_empty(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    static const char *const tables[] = {
+        "street",     "committee",      "building",    "household",
+        "reading",    "delivery",       "event",       "ingest_log",
+        "consumer",   "meter_state",    "usage_daily", "usage_hourly",
+        "department", "token",          "audit",       "kv",
+        "tally",      "delivery_source"};
+    for (int pass = 0; pass < 2; pass++) {
+        double version =
+            query_double(fx->st,
+                         "SELECT user_version FROM pragma_user_version"
+                         " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                         0, 0, 0);
+        assert_int_equal((int)version, 4);
+        for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+            sqlite3 *db = store_read_begin(fx->st);
+            sqlite3_stmt *s;
+            sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM sqlite_master WHERE "
+                               "type='table' AND name=?1",
+                               -1, &s, NULL);
+            sqlite3_bind_text(s, 1, tables[i], -1, SQLITE_STATIC);
+            assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+            assert_int_equal(sqlite3_column_int(s, 0), 1);
+            sqlite3_finalize(s);
+            store_read_end(fx->st, db);
+        }
+        fx_reopen(fx); /* the second open migrates nothing */
+    }
+    fx_free(fx);
+}
+
+static void test_readings_idempotent(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 3);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 300);
+    for (int i = 0; i < 300; i++)
+        set_reading(&b, (size_t)i, 1 + i % 3, i % 3, READING_DELTA,
+                    local_midnight(2026, 11, 1) + (i / 3) * HOUR_NS, 0.5);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "meters", &res), 0);
+    assert_int_equal(res.accepted, 300);
+    assert_int_equal(res.duplicates, 0);
+    assert_true(res.seq > 0);
+    assert_int_equal(store_write(fx->st, &b, "meters", &res), 0);
+    assert_int_equal(res.accepted, 0);
+    assert_int_equal(res.duplicates, 300);
+    assert_int_equal(res.seq, 0);
+    struct sbuf sb = SBUF_INIT;
+    store_stats_json(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"readings\":300,"));
+    sbuf_release(&sb);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+static void test_readings_duplicated_within_batch(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 2);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 6);
+    int64_t t = local_midnight(2026, 11, 2);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_INDEX, t, 10);
+    set_reading(&b, 1, 1, METRIC_WATER, READING_INDEX, t + HOUR_NS, 11);
+    set_reading(&b, 2, 1, METRIC_WATER, READING_INDEX, t, 10); /* again */
+    set_reading(&b, 3, 2, METRIC_WATER, READING_INDEX, t, 5);
+    set_reading(&b, 4, 1, METRIC_GAS, READING_INDEX, t, 10); /* metric */
+    set_reading(&b, 5, 1, METRIC_WATER, READING_INDEX, t + HOUR_NS, 11);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "meters", &res), 0);
+    assert_int_equal(res.accepted, 4);
+    assert_int_equal(res.duplicates, 2);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+static void test_readings_need_resolved_households(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, -1, METRIC_WATER, READING_INDEX, 1, 1);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "x", &res), CB_EINVAL);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+static void test_registry_upsert_keeps_dense_ids(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 3);
+    int32_t id[4];
+    for (int i = 0; i < 3; i++) {
+        char hid[16];
+        snprintf(hid, sizeof(hid), "H%07d", i + 1);
+        id[i] = store_household_resolve(fx->st, hid);
+        assert_true(id[i] > 0);
+    }
+    assert_int_equal(store_household_resolve(fx->st, "H9999999"), -1);
+    struct ingest_batch b;
+    batch_new(&b, FEED_REGISTRY, 3);
+    struct household base = {.street = "洋泾街道",
+                             .committee = "东昌居委会",
+                             .building = "1",
+                             .lat = 31.23,
+                             .lon = 121.50,
+                             .area_m2 = 60,
+                             .rooms = 2,
+                             .registered_occupants = 2};
+    b.households[0] = base; /* H0000001 unchanged */
+    b.households[0].household_id = "H0000001";
+    b.households[0].address = "张杨路100弄1号101室";
+    b.households[1] = base; /* H0000003: more occupants, new address */
+    b.households[1].household_id = "H0000003";
+    b.households[1].address = "张杨路200弄9号909室";
+    b.households[1].registered_occupants = 5;
+    b.households[2] = base;
+    b.households[2].household_id = "H0000004";
+    b.households[2].address = "东方路8号";
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "registry", &res), 0);
+    assert_int_equal(res.accepted, 2);
+    assert_int_equal(res.duplicates, 1);
+    id[3] = store_household_resolve(fx->st, "H0000004");
+    assert_true(id[3] > id[2]);
+    assert_int_equal(store_household_count(fx->st), 4);
+    /* the address index follows the change */
+    assert_int_equal(store_address_match(fx->st, "浦东张杨路200弄9号楼909"),
+                     id[2]);
+    assert_int_equal(store_address_match(fx->st, "张杨路102弄1号103室"), -1);
+    assert_int_equal(
+        store_address_match(fx->st, "上海市浦东新区张杨路100弄1号101室"),
+        id[0]);
+    ingest_batch_release(&b);
+    fx_reopen(fx);
+    assert_int_equal(store_household_count(fx->st), 4);
+    assert_int_equal(store_household_resolve(fx->st, "H0000001"), id[0]);
+    assert_int_equal(store_household_resolve(fx->st, "H0000004"), id[3]);
+    assert_int_equal(store_address_match(fx->st, "张杨路200弄9号909室"), id[2]);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(store_household_json(fx->st, id[2], &sb), 0);
+    assert_non_null(strstr(sb.buf, "\"registered_occupants\":5"));
+    assert_non_null(strstr(sb.buf, "\"committee\":\"东昌居委会\""));
+    sbuf_release(&sb);
+    assert_int_equal(store_household_json(fx->st, 999, &sb), CB_ENOTFOUND);
+    sbuf_release(&sb);
+    fx_free(fx);
+}
+
+struct seen {
+    size_t batches, records[FEED_COUNT];
+};
+
+static void count_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
+{
+    struct seen *seen = ctx;
+    seen->batches++;
+    seen->records[b->feed] += b->n;
+}
+
+static void test_deliveries_and_events(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    struct seen seen = {0};
+    store_close(fx->st);
+    fx_open(fx);
+    store_subscribe(fx->st, count_batch, &seen);
+    fx_start(fx);
+    add_households(fx->st, 4);
+    struct ingest_batch d;
+    batch_new(&d, FEED_DELIVERIES, 4);
+    const char *ids[] = {"MT-1", "MT-2", "EL-1", "MT-1"};
+    for (int i = 0; i < 4; i++) {
+        d.deliveries[i].order_id = ids[i];
+        d.deliveries[i].recipient = "9f2c";
+        d.deliveries[i].ts_ns = local_midnight(2026, 11, 3) + i * NS;
+        d.deliveries[i].household = i == 1 ? -1 : 1 + i;
+        d.deliveries[i].address = i == 1 ? "不存在路1号" : NULL;
+    }
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &d, "platforms", &res), 0);
+    assert_int_equal(res.accepted, 3);
+    assert_int_equal(res.duplicates, 1);
+    assert_int_equal(res.unmatched, 1);
+    assert_int_equal(store_write(fx->st, &d, "platforms", &res), 0);
+    assert_int_equal(res.accepted, 0);
+    assert_int_equal(res.unmatched, 0);
+    ingest_batch_release(&d);
+
+    struct ingest_batch e;
+    batch_new(&e, FEED_EVENTS, 2);
+    e.events[0] = (struct event){.event_id = "120-1",
+                                 .source = "120",
+                                 .type = "ambulance_dispatch",
+                                 .street = "陆家嘴街道",
+                                 .ts_ns = NS};
+    e.events[1] = (struct event){.event_id = "110-1",
+                                 .source = "110",
+                                 .type = "noise",
+                                 .lat = 31.24,
+                                 .lon = 121.51,
+                                 .ts_ns = 2 * NS,
+                                 .attrs_json = "{\"p\":1}"};
+    assert_int_equal(store_write(fx->st, &e, "police", &res), 0);
+    assert_int_equal(res.accepted, 2);
+    assert_int_equal(store_write(fx->st, &e, "police", &res), 0);
+    assert_int_equal(res.duplicates, 2);
+    ingest_batch_release(&e);
+    /* both events landed in 陆家嘴街道 (the second by its coordinates) */
+    double placed =
+        query_double(fx->st,
+                     "SELECT count(*) FROM event e JOIN street s ON"
+                     " s.id=e.street_id WHERE s.name='陆家嘴街道' AND ?1=?1"
+                     " AND ?2=?2 AND ?3=?3",
+                     0, 0, 0);
+    assert_int_equal((int)placed, 2);
+
+    struct sbuf sb = SBUF_INIT;
+    store_stats_json(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"deliveries\":3,"));
+    assert_non_null(strstr(sb.buf, "\"deliveries_unmatched\":1,"));
+    assert_non_null(strstr(sb.buf, "\"MT\":0.5000"));
+    assert_non_null(strstr(sb.buf, "\"EL\":1.0000"));
+    assert_non_null(strstr(sb.buf, "\"events\":2,"));
+    sbuf_release(&sb);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(seen.batches, 3); /* registry, deliveries, events */
+    assert_int_equal(seen.records[FEED_DELIVERIES], 3);
+    assert_int_equal(seen.records[FEED_EVENTS], 2);
+    assert_int_equal(seen.records[FEED_REGISTRY], 4);
+    fx_reopen(fx); /* tallies survive */
+    store_stats_json(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"MT\":0.5000"));
+    assert_non_null(strstr(sb.buf, "\"deliveries\":3,"));
+    sbuf_release(&sb);
+    fx_free(fx);
+}
+
+/* ---- the queue ---- */
+
+struct writer_arg {
+    struct store *st;
+    struct ingest_batch b;
+    int rc;
+    struct store_write_result res;
+};
+
+static void *write_thread(void *p)
+{
+    struct writer_arg *a = p;
+    a->rc = store_write(a->st, &a->b, "t", &a->res);
+    return NULL;
+}
+
+static void test_queue_full_is_busy(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    fx->cfg.queue_max = 2;
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    store_test_pause_writer(fx->st, 1);
+    struct writer_arg a[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        a[i].st = fx->st;
+        batch_new(&a[i].b, FEED_READINGS, 1);
+        set_reading(&a[i].b, 0, 1, METRIC_WATER, READING_DELTA, i * NS, 1);
+        pthread_create(&t[i], NULL, write_thread, &a[i]);
+    }
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while (stats.queue_depth < 2);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_DELTA, 9 * NS, 1);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "t", &res), CB_EBUSY);
+    store_test_pause_writer(fx->st, 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, 0);
+        assert_int_equal(a[i].res.accepted, 1);
+        ingest_batch_release(&a[i].b);
+    }
+    assert_int_equal(store_write(fx->st, &b, "t", &res), 0);
+    assert_int_equal(res.accepted, 1);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+/* A failed commit stores nothing; in a group, the batches are retried one
+ * by one, so each still gets its own answer. */
+static void test_failed_commit_rolls_back(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 1);
+    store_test_pause_writer(fx->st, 1);
+    struct writer_arg a[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        a[i].st = fx->st;
+        batch_new(&a[i].b, FEED_READINGS, 3);
+        for (int j = 0; j < 3; j++)
+            set_reading(&a[i].b, (size_t)j, 1, METRIC_WATER, READING_DELTA,
+                        (i * 3 + j) * NS, 1);
+        pthread_create(&t[i], NULL, write_thread, &a[i]);
+    }
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while (stats.queue_depth < 2);
+    store_test_fail_commits(fx->st, 1); /* the group's commit fails */
+    store_test_pause_writer(fx->st, 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, 0);
+        assert_int_equal(a[i].res.accepted, 3);
+        ingest_batch_release(&a[i].b);
+    }
+    struct ingest_batch b;
+    batch_new(&b, FEED_REGISTRY, 1);
+    b.households[0] = (struct household){.household_id = "H-new",
+                                         .street = "s",
+                                         .committee = "c",
+                                         .building = "b",
+                                         .area_m2 = 1};
+    struct store_write_result res;
+    store_test_fail_commits(fx->st, 1);
+    assert_int_equal(store_write(fx->st, &b, "r", &res), CB_ESTORE);
+    assert_int_equal(res.accepted, 0);
+    assert_int_equal(store_household_resolve(fx->st, "H-new"), -1);
+    assert_int_equal(store_write(fx->st, &b, "r", &res), 0);
+    assert_int_equal(res.accepted, 1);
+    assert_true(store_household_resolve(fx->st, "H-new") > 0);
+    ingest_batch_release(&b);
+    store_test_fail_commits(fx->st, 1);
+    assert_int_equal(store_audit(fx->st, "a", "b", "c", "d"), CB_ESTORE);
+    struct sbuf sb = SBUF_INIT;
+    store_stats_json(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"readings\":6,"));
+    sbuf_release(&sb);
+    fx_free(fx);
+}
+
+/* Many writers, overlapping batches: each gets its own counts, and the
+ * totals match the distinct readings. */
+static void test_group_commit_counts_per_batch(void **state)
+{
+    enum { THREADS = 4, ROUNDS = 10, PER = 400 };
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 10);
+    struct writer_arg a[THREADS];
+    pthread_t t[THREADS];
+    size_t accepted = 0, duplicates = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < THREADS; i++) {
+            a[i].st = fx->st;
+            batch_new(&a[i].b, FEED_READINGS, PER);
+            for (int j = 0; j < PER; j++) /* threads overlap by half */
+                set_reading(&a[i].b, (size_t)j, 1 + j % 10, METRIC_WATER,
+                            READING_DELTA,
+                            (round * 1000 + i * PER / 2 + j) * NS, 1);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_create(&t[i], NULL, write_thread, &a[i]);
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(a[i].rc, 0);
+            assert_int_equal(a[i].res.accepted + a[i].res.duplicates, PER);
+            accepted += a[i].res.accepted;
+            duplicates += a[i].res.duplicates;
+            ingest_batch_release(&a[i].b);
+        }
+    }
+    size_t distinct = (size_t)ROUNDS * (PER / 2 * (THREADS - 1) + PER);
+    assert_int_equal(accepted, distinct);
+    assert_int_equal(duplicates, (size_t)ROUNDS * THREADS * PER - distinct);
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_true(stats.commits >= 1);
+    fx_free(fx);
+}
+
+/* ---- retention ---- */
+
+static void test_retention_keeps_rollups(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    fx->cfg.retention_days = 2;
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    int64_t now = time_now_ns();
+    int64_t old_day = (now + 8 * HOUR_NS) / DAY_NS - 10;
+    int64_t old = old_day * DAY_NS - 8 * HOUR_NS + 2 * HOUR_NS;
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 4);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_INDEX, old, 100);
+    set_reading(&b, 1, 1, METRIC_WATER, READING_INDEX, old + HOUR_NS, 101);
+    set_reading(&b, 2, 1, METRIC_GAS, READING_INDEX, now - HOUR_NS, 150);
+    set_reading(&b, 3, 1, METRIC_GAS, READING_INDEX, now, 151);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    double old_use = usage_day(fx->st, 1, METRIC_WATER, old_day);
+    size_t dropped = 0;
+    assert_int_equal(store_retention_run(fx->st, &dropped), 0);
+    assert_int_equal(dropped, 2);
+    struct sbuf sb = SBUF_INIT;
+    store_readings_json(fx->st, 1, -1, 0, INT64_MAX, 100, &sb);
+    assert_null(strstr(sb.buf, "\"value\":100"));
+    assert_non_null(strstr(sb.buf, "\"value\":151"));
+    sbuf_reset(&sb);
+    store_stats_json(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"readings\":2,"));
+    sbuf_release(&sb);
+    assert_true(old_use > 0.99 && old_use < 1.01);
+    assert_true(usage_day(fx->st, 1, METRIC_WATER, old_day) == old_use);
+    /* the consumed log is gone too */
+    double log_rows =
+        query_double(fx->st,
+                     "SELECT count(*) FROM ingest_log WHERE ?1=?1 AND ?2=?2"
+                     " AND ?3=?3",
+                     0, 0, 0);
+    assert_int_equal((int)log_rows, 0);
+    fx_free(fx);
+}
+
+/* ---- tokens, departments, audit, settings ---- */
+
+static void test_tokens(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    int64_t dept, tok, tok2;
+    uint32_t feeds;
+    assert_int_equal(
+        store_department_create(fx->st, "water-co", 1u << FEED_READINGS, &dept),
+        0);
+    assert_int_equal(store_department_create(fx->st, "water-co", 1, NULL),
+                     CB_EEXIST);
+    assert_int_equal(store_department_find(fx->st, "water-co", &tok, &feeds),
+                     0);
+    assert_int_equal(tok, dept);
+    assert_int_equal(feeds, 1u << FEED_READINGS);
+    assert_int_equal(store_department_find(fx->st, "nope", &tok, &feeds),
+                     CB_ENOTFOUND);
+    struct token_info info = {.role = ROLE_PUBLISHER, .department_id = dept};
+    snprintf(info.name, sizeof(info.name), "water-feed");
+    assert_int_equal(store_token_insert(fx->st, "aa11", &info, &tok), 0);
+    assert_int_equal(store_token_insert(fx->st, "aa11", &info, NULL),
+                     CB_EEXIST);
+    struct token_info c = {.role = ROLE_COMMITTEE};
+    snprintf(c.name, sizeof(c.name), "ward");
+    snprintf(c.committee, sizeof(c.committee), "东昌居委会");
+    assert_int_equal(store_token_insert(fx->st, "bb22", &c, &tok2), 0);
+    struct token_info got;
+    assert_int_equal(store_token_find(fx->st, "aa11", &got), 0);
+    assert_int_equal(got.id, tok);
+    assert_int_equal(got.role, ROLE_PUBLISHER);
+    assert_int_equal(got.feeds, 1u << FEED_READINGS);
+    assert_string_equal(got.name, "water-feed");
+    assert_int_equal(store_token_find(fx->st, "cc33", &got), CB_ENOTFOUND);
+    assert_int_equal(store_token_revoke(fx->st, tok), 0);
+    assert_int_equal(store_token_find(fx->st, "aa11", &got), CB_ENOTFOUND);
+    assert_int_equal(store_token_revoke(fx->st, 12345), CB_ENOTFOUND);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(store_token_list(fx->st, &sb), 0);
+    assert_non_null(strstr(sb.buf, "\"water-feed\""));
+    assert_null(strstr(sb.buf, "aa11"));
+    sbuf_reset(&sb);
+    assert_int_equal(store_department_list(fx->st, &sb), 0);
+    assert_non_null(strstr(sb.buf, "\"feeds\":[\"readings\"]"));
+    sbuf_release(&sb);
+    fx_reopen(fx); /* the cache reloads */
+    assert_int_equal(store_token_find(fx->st, "aa11", &got), CB_ENOTFOUND);
+    assert_int_equal(store_token_find(fx->st, "bb22", &got), 0);
+    assert_string_equal(got.committee, "东昌居委会");
+    assert_int_equal(got.role, ROLE_COMMITTEE);
+    assert_int_equal(role_parse("analyst"), ROLE_ANALYST);
+    assert_string_equal(role_name(ROLE_OPERATOR), "operator");
+    assert_int_equal(role_parse("root"), -1);
+    fx_free(fx);
+}
+
+static void test_audit_and_settings(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    assert_int_equal(
+        store_audit(fx->st, "ana", "household.read", "household:H1", "visit"),
+        0);
+    assert_int_equal(
+        store_audit(fx->st, "bob", "household.usage", "household:H2", NULL), 0);
+    assert_int_equal(
+        store_audit(fx->st, "cy", "token.revoke", "token:3", "leak \"quoted\""),
+        0);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(store_audit_list(fx->st, 2, &sb), 0);
+    char *cy = strstr(sb.buf, "\"cy\""), *bob = strstr(sb.buf, "\"bob\"");
+    assert_non_null(cy);
+    assert_non_null(bob);
+    assert_true(cy < bob); /* newest first */
+    assert_null(strstr(sb.buf, "\"ana\""));
+    assert_non_null(strstr(sb.buf, "leak \\\"quoted\\\""));
+    assert_non_null(strstr(sb.buf, "\"reason\":null"));
+    sbuf_reset(&sb);
+    assert_int_equal(store_kv_set(fx->st, "scene.weights", "{\"w\":1}"), 0);
+    assert_int_equal(store_kv_get(fx->st, "scene.weights", &sb), 0);
+    assert_string_equal(sb.buf, "{\"w\":1}");
+    sbuf_reset(&sb);
+    assert_int_equal(store_kv_get(fx->st, "missing", &sb), CB_ENOTFOUND);
+    sbuf_release(&sb);
+    fx_free(fx);
+}
+
+int main(void)
+{
+    log_set_level(LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrations_from_empty),
+        cmocka_unit_test(test_readings_idempotent),
+        cmocka_unit_test(test_readings_duplicated_within_batch),
+        cmocka_unit_test(test_readings_need_resolved_households),
+        cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
+        cmocka_unit_test(test_deliveries_and_events),
+        cmocka_unit_test(test_queue_full_is_busy),
+        cmocka_unit_test(test_failed_commit_rolls_back),
+        cmocka_unit_test(test_group_commit_counts_per_batch),
+        cmocka_unit_test(test_retention_keeps_rollups),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_audit_and_settings),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

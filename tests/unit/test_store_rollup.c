@@ -1,0 +1,329 @@
+/* test_store_rollup.c - the roll-up consumer: index to use, rollovers and
+ * replacements, gaps, late readings, restart and crash recovery; the
+ * meter model and the ingest_log payload on their own. */
+#include <math.h>
+
+#include "store/store_int.h"
+#include "store/store_meter.h"
+#include "test_store_fixture.h"
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-6)
+
+static int64_t nov(unsigned d)
+{
+    return time_days_from_civil(2026, 11, d);
+}
+
+/* Writes one reading per (day, value) at local midnight of Nov day. */
+static void write_series(struct store *st, int32_t hh, int metric,
+                         const unsigned *days, const double *values, size_t n,
+                         int64_t *OUT_seq)
+{
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, n);
+    for (size_t i = 0; i < n; i++)
+        set_reading(&b, i, hh, metric, READING_INDEX,
+                    local_midnight(2026, 11, days[i]), values[i]);
+    struct store_write_result res;
+    assert_int_equal(store_write(st, &b, "meters", &res), 0);
+    assert_int_equal(res.accepted, n);
+    if (OUT_seq)
+        *OUT_seq = res.seq;
+    ingest_batch_release(&b);
+}
+
+static void add_use(void *ctx, int32_t household, int metric, int64_t day,
+                    double use)
+{
+    *(double *)ctx += use;
+}
+
+static void test_index_rollover_and_replacement(void **state)
+{
+    struct fixture *fx = fx_new(20);
+    double seen_use = 0;
+    store_close(fx->st);
+    fx_open(fx);
+    store_subscribe_usage(fx->st, add_use, &seen_use);
+    fx_start(fx);
+    add_households(fx->st, 1);
+    static const unsigned days[] = {1, 2, 3, 4, 5, 6};
+    static const double water[] = {9990, 9995, 2, 9, 0.5, 3.5};
+    static const double gas[] = {1000, 1010, 800, 805, 806, 807};
+    write_series(fx->st, 1, METRIC_WATER, days, water, 6, NULL);
+    write_series(fx->st, 1, METRIC_GAS, days, gas, 6, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    static const double want_water[] = {5, 7, 7, 0.5, 3};
+    static const double want_gas[] = {10, 0, 5, 1, 1};
+    for (int d = 0; d < 5; d++) {
+        assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(1 + d)),
+                         want_water[d]));
+        assert_true(
+            NEAR(usage_hours_of_day(fx->st, 1, METRIC_WATER, nov(1 + d)),
+                 want_water[d]));
+        assert_true(
+            NEAR(usage_day(fx->st, 1, METRIC_GAS, nov(1 + d)), want_gas[d]));
+    }
+    assert_true(NEAR(seen_use, 22.5 + 17));
+    assert_int_equal((int)meter_field(fx->st, "resets", 1, METRIC_WATER), 1);
+    assert_int_equal((int)meter_field(fx->st, "replacements", 1, METRIC_WATER),
+                     1);
+    assert_int_equal((int)meter_field(fx->st, "replacements", 1, METRIC_GAS),
+                     1);
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.meter_resets, 1);
+    assert_int_equal(stats.meter_replacements, 2);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(store_usage_daily_json(fx->st, 1, nov(2), nov(4), &sb), 0);
+    assert_string_equal(sb.buf, "[{\"day\":\"2026-11-02\",\"water\":7,"
+                                "\"gas\":0},{\"day\":\"2026-11-03\","
+                                "\"water\":7,\"gas\":5}]");
+    sbuf_reset(&sb);
+    assert_int_equal(store_household_json(fx->st, 1, &sb), 0);
+    assert_non_null(strstr(sb.buf, "\"water\":{"));
+    assert_non_null(strstr(sb.buf, "\"resets\":1"));
+    sbuf_release(&sb);
+    fx_free(fx);
+}
+
+static void test_gap_spreads_over_days(void **state)
+{
+    struct fixture *fx = fx_new(20);
+    add_households(fx->st, 1);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 3);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_INDEX,
+                local_midnight(2026, 11, 1), 100);
+    set_reading(&b, 1, 1, METRIC_WATER, READING_INDEX,
+                local_midnight(2026, 11, 4), 130);
+    set_reading(&b, 2, 1, METRIC_WATER, READING_INDEX,
+                local_midnight(2026, 11, 4) + 6 * HOUR_NS, 136);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    for (unsigned d = 1; d <= 3; d++) {
+        assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(d)), 10));
+        /* a 3-day interval is too coarse for hours */
+        assert_true(
+            NEAR(usage_hours_of_day(fx->st, 1, METRIC_WATER, nov(d)), 0));
+    }
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(4)), 6));
+    assert_true(NEAR(usage_hours_of_day(fx->st, 1, METRIC_WATER, nov(4)), 6));
+    double first_hour =
+        query_double(fx->st,
+                     "SELECT use FROM usage_hourly WHERE household=?1"
+                     " AND metric=0 AND hour=?2 AND ?3=?3",
+                     1, nov(4) * 24 - 8, 0);
+    assert_true(NEAR(first_hour, 1));
+    fx_free(fx);
+}
+
+static void test_out_of_order_readings(void **state)
+{
+    struct fixture *fx = fx_new(20);
+    add_households(fx->st, 1);
+    static const unsigned days[] = {3, 5};
+    static const double values[] = {120, 140};
+    write_series(fx->st, 1, METRIC_WATER, days, values, 2, NULL);
+    static const unsigned late_day[] = {4};
+    static const double late_value[] = {130};
+    write_series(fx->st, 1, METRIC_WATER, late_day, late_value, 1, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(3)), 10));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(4)), 10));
+    assert_int_equal((int)meter_field(fx->st, "late", 1, METRIC_WATER), 1);
+    static const unsigned older[] = {1};
+    static const double older_value[] = {100};
+    write_series(fx->st, 1, METRIC_WATER, older, older_value, 1, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(1)), 10));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(2)), 10));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(3)), 10));
+    assert_int_equal((int)meter_field(fx->st, "late", 1, METRIC_WATER), 2);
+
+    /* delta meter, hourly: a late delta adds its own use */
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 4);
+    int64_t t = local_midnight(2026, 11, 10);
+    for (int i = 0; i < 4; i++)
+        set_reading(&b, (size_t)i, 1, METRIC_ELECTRICITY, READING_DELTA,
+                    t + (i + 1) * HOUR_NS, 1.0);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA,
+                t + 2 * HOUR_NS + HOUR_NS / 2, 0.5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_ELECTRICITY, nov(10)), 4.5));
+    assert_true(
+        NEAR(usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, nov(10)), 3.5));
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.late_readings, 3);
+    fx_free(fx);
+}
+
+static double total_use(struct store *st)
+{
+    return query_double(st,
+                        "SELECT coalesce(sum(use),0) FROM usage_daily WHERE"
+                        " ?1=?1 AND ?2=?2 AND ?3=?3",
+                        0, 0, 0);
+}
+
+static void test_rollup_survives_restart_and_crash(void **state)
+{
+    struct fixture *fx = fx_new(60000); /* checkpoints only on demand */
+    add_households(fx->st, 2);
+    static const unsigned days[] = {1, 2, 3};
+    static const double a[] = {100, 110, 2};
+    static const double b[] = {9999.5, 0.5, 1.5};
+    write_series(fx->st, 1, METRIC_WATER, days, a, 3, NULL);
+    write_series(fx->st, 2, METRIC_WATER, days, b, 3, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    double before = total_use(fx->st);
+    assert_true(NEAR(before, 10 + 2 + 1 + 1));
+    /* a clean restart: nothing counted twice */
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), before));
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.meter_resets, 1);
+    assert_int_equal(stats.meter_replacements, 1);
+
+    /* a crash after the commit of day 4, before its checkpoint */
+    static const unsigned day4[] = {4};
+    static const double a4[] = {7};
+    int64_t seq;
+    write_series(fx->st, 1, METRIC_WATER, day4, a4, 1, &seq);
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+    store_test_skip_checkpoint(fx->st);
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), before + 5));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(3)), 5));
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.meter_resets, 1);
+    assert_int_equal(stats.meter_replacements, 1);
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), before + 5));
+    fx_free(fx);
+}
+
+/* ---- the meter model alone ---- */
+
+static void test_meter_model(void **state)
+{
+    struct meter m = {0};
+    struct meter_use u;
+    store__meter_apply(&m, READING_INDEX, 10 * NS, 99999.2, &u);
+    assert_false(u.has_use);
+    store__meter_apply(&m, READING_INDEX, 20 * NS, 0.3, &u);
+    assert_int_equal(u.event, METER_ROLLOVER);
+    assert_true(NEAR(u.use, 1.1));
+    assert_int_equal(u.t0, 10 * NS);
+    assert_int_equal(u.t1, 20 * NS);
+    /* float noise is not a replacement */
+    store__meter_apply(&m, READING_INDEX, 30 * NS, 0.3 - 1e-12, &u);
+    assert_int_equal(u.event, METER_NONE);
+    assert_true(NEAR(u.use, 0));
+    /* a drop that is no rollover: replaced, the register starts again */
+    store__meter_apply(&m, READING_INDEX, 40 * NS, 5000, &u);
+    store__meter_apply(&m, READING_INDEX, 50 * NS, 4, &u);
+    assert_int_equal(u.event, METER_REPLACED);
+    assert_true(NEAR(u.use, 4));
+    assert_int_equal(m.resets, 1);
+    assert_int_equal(m.replacements, 1);
+    /* a delta meter learns its grain */
+    struct meter d = {0};
+    store__meter_apply(&d, READING_DELTA, 100 * NS, 2, &u);
+    assert_true(u.has_use && u.t0 == u.t1);
+    store__meter_apply(&d, READING_DELTA, 115 * NS, 2, &u);
+    assert_int_equal(u.t0, 100 * NS);
+    store__meter_apply(&d, READING_DELTA, 145 * NS, 2, &u); /* one lost */
+    assert_int_equal(u.t0, 130 * NS);
+    assert_int_equal(d.grain_ns, 15 * NS);
+}
+
+/* ---- the ingest_log payload ---- */
+
+static void test_log_payload_round_trip(void **state)
+{
+    struct sbuf p = SBUF_INIT;
+    struct reading r = {.household = 7,
+                        .metric = METRIC_GAS,
+                        .field = READING_DELTA,
+                        .ts_ns = -5,
+                        .value = 0.25};
+    store__log_begin(&p, FEED_READINGS);
+    store__log_reading(&p, &r);
+    store__log_reading(&p, &r);
+    store__log_finish(&p, 2);
+    struct ingest_batch b;
+    assert_int_equal(store__log_decode(p.buf, p.len, &b), 0);
+    assert_int_equal(b.feed, FEED_READINGS);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(b.readings[1].household, 7);
+    assert_int_equal(b.readings[1].ts_ns, -5);
+    assert_true(b.readings[1].value == 0.25);
+    store__log_batch_release(&b);
+    /* every truncation is rejected */
+    for (size_t len = 0; len < p.len; len++)
+        assert_int_equal(store__log_decode(p.buf, len, &b), CB_ESTORE);
+    struct event e = {.event_id = "120-1",
+                      .type = "x",
+                      .attrs_json = NULL,
+                      .lat = 31.2,
+                      .ts_ns = 9};
+    store__log_begin(&p, FEED_EVENTS);
+    store__log_event(&p, &e, "120", 3);
+    store__log_finish(&p, 1);
+    assert_int_equal(store__log_decode(p.buf, p.len, &b), 0);
+    assert_string_equal(b.events[0].source, "120");
+    assert_string_equal(b.events[0].event_id, "120-1");
+    assert_null(b.events[0].attrs_json);
+    assert_null(b.events[0].street);
+    store__log_batch_release(&b);
+    /* a huge n in a short payload is rejected before allocating */
+    p.buf[4] = p.buf[5] = p.buf[6] = (char)0xff;
+    assert_int_equal(store__log_decode(p.buf, p.len, &b), CB_ESTORE);
+    /* random bytes never crash */
+    srand(7);
+    for (int i = 0; i < 2000; i++) {
+        unsigned char junk[96];
+        size_t len = (size_t)(rand() % (int)sizeof(junk));
+        for (size_t j = 0; j < len; j++)
+            junk[j] = (unsigned char)rand();
+        if (len > 1) {
+            junk[0] = STORE_LOG_VERSION;
+            junk[1] = (unsigned char)(junk[1] % FEED_COUNT);
+        }
+        if (store__log_decode(junk, len, &b) == 0)
+            store__log_batch_release(&b);
+    }
+    sbuf_release(&p);
+}
+
+int main(void)
+{
+    log_set_level(LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_index_rollover_and_replacement),
+        cmocka_unit_test(test_gap_spreads_over_days),
+        cmocka_unit_test(test_out_of_order_readings),
+        cmocka_unit_test(test_rollup_survives_restart_and_crash),
+        cmocka_unit_test(test_meter_model),
+        cmocka_unit_test(test_log_payload_round_trip),
+    };
+    return cmocka_run_group_tests_name("store_rollup", tests, NULL, NULL);
+}
