@@ -23,16 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     fclose(in);
     fclose(out);
-    for (char *line = strchr(out_buf, '\n'); line && line[1];
-         line = strchr(line + 1, '\n')) {
-        char *end = strchr(line + 1, '\n');
-        char *comma = end ? memrchr(line + 1, ',', (size_t)(end - line - 1))
-                          : NULL;
+    /* every line after the header ends in ",score"; fields may hold NULs */
+    const char *at = memchr(out_buf, '\n', out_len) + 1;
+    const char *stop = out_buf + out_len;
+    while (at < stop) {
+        const char *end = memchr(at, '\n', (size_t)(stop - at));
+        const char *comma = end ? memrchr(at, ',', (size_t)(end - at)) : NULL;
         if (!comma)
             abort();
         double score = strtod(comma + 1, NULL);
         if (!(score >= 0.0 && score <= 1.0))
             abort();
+        at = end + 1;
     }
     free(out_buf);
     return 0;

@@ -16,6 +16,9 @@ static const char usage[] =
     "        print the documented configuration\n"
     "  simulate --households N --days D --seed S --out DIR [...]\n"
     "        generate a synthetic district (citybrain simulate --help)\n"
+    "  load --dir DIR [--url URL] [--token-file F] [--live-from DATE]\n"
+    "        post a simulated district to a running server, then stream\n"
+    "        the days from DATE on live (a simulated day a minute)\n"
     "  detect-series [--probation N] < series.csv\n"
     "        score each row of a timestamp,value CSV for anomaly (0..1)\n"
     "  token create --name NAME --role ROLE [--department D]\n"
@@ -38,6 +41,8 @@ int main(int argc, char **argv)
         return sim_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "detect-series"))
         return detect_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "load"))
+        return cli_load(argc - 2, argv + 2);
     if (!strcmp(cmd, "token"))
         return cli_token(argc - 2, argv + 2);
     if (!strcmp(cmd, "department"))

@@ -12,6 +12,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "scene/scene.h"
 #include "store/store.h"
 
 /* Loads defaults, the file named by --config, the environment, and flags;
@@ -59,7 +60,24 @@ static int open_store(const struct config *cfg, struct store **OUT_st)
     return store_open(&sc, OUT_st);
 }
 
-static int serve_until_signal(const struct config *cfg, struct store *st)
+/* Creates the scene engine, loads its state from the store and subscribes
+ * it; must run before store_start_consumers. */
+static int open_scenes(const struct config *cfg, struct store *st,
+                       struct scene_engine **OUT_scenes)
+{
+    struct scene_config sc;
+    char path[4096];
+    scene_config_defaults(&sc);
+    snprintf(path, sizeof(path), "%s/scene-group-rental.learn", cfg->data_dir);
+    sc.learned_path = path;
+    int rc = scene_engine_new(&sc, OUT_scenes);
+    if (!rc)
+        rc = scene_engine_attach(*OUT_scenes, st);
+    return rc;
+}
+
+static int serve_until_signal(const struct config *cfg, struct store *st,
+                              struct scene_engine *scenes)
 {
     sigset_t stop;
     sigemptyset(&stop);
@@ -67,7 +85,7 @@ static int serve_until_signal(const struct config *cfg, struct store *st)
     sigaddset(&stop, SIGINT);
     struct http_server *srv;
     int port;
-    if (http_start(cfg, st, NULL, &srv, &port))
+    if (http_start(cfg, st, scenes, &srv, &port))
         return CB_EIO;
     log_msg(LOG_INFO, "main", "listening | listen=\"%s\" port=%d", cfg->listen,
             port);
@@ -86,6 +104,7 @@ int cli_serve(int argc, char **argv)
     char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
     int nrest, rc = load_config(&cfg, argc, argv, rest, &nrest);
     struct store *st = NULL;
+    struct scene_engine *scenes = NULL;
     for (int i = 0; !rc && i < nrest; i++) {
         if (!strcmp(rest[i], "--print-config-sample")) {
             struct sbuf s = SBUF_INIT;
@@ -119,11 +138,15 @@ int cli_serve(int argc, char **argv)
     }
     fprintf(stderr, "citybrain: admin token %s in %s/admin.token\n",
             created ? "created" : "is", cfg.data_dir);
+    rc = open_scenes(&cfg, st, &scenes);
+    if (rc)
+        goto out_store;
     rc = store_start_consumers(st);
     if (!rc)
-        rc = serve_until_signal(&cfg, st);
+        rc = serve_until_signal(&cfg, st, scenes);
 out_store:
-    store_close(st);
+    store_close(st); /* first: the scenes are the store's consumers */
+    scene_engine_free(scenes);
     log_msg(LOG_INFO, "main", "stopped");
 out:
     free(rest);

@@ -67,6 +67,15 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
 const char *req_arg(struct request *req, const char *key);
 const char *req_header(struct request *req, const char *key);
 
+/* Resolves the {} segment to a household the caller may read (a committee
+ * token: its own committee only), audits the read as `action`, and returns
+ * the dense id; otherwise replies 404/403/503 and returns -1. */
+int32_t household_for_read(struct request *req, const char *action);
+/* Writes an audit record for a read, with the reason from X-Audit-Reason
+ * or ?reason=; replies 503 and returns -1 if it cannot be written (the
+ * read must then not happen). */
+int audit_read(struct request *req, const char *action, const char *object);
+
 /* Handlers. */
 void route_healthz(struct request *req);
 void route_metrics(struct request *req);
@@ -86,6 +95,12 @@ void route_departments_create(struct request *req);
 void route_departments_list(struct request *req);
 void route_audit_list(struct request *req);
 void route_whoami(struct request *req);
+void route_group_rental_suspects(struct request *req);
+void route_group_rental_summary(struct request *req);
+void route_group_rental_evidence(struct request *req);
+void route_group_rental_feedback(struct request *req);
+void route_group_rental_precision(struct request *req);
+void route_elderly_alerts(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

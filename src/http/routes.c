@@ -36,6 +36,18 @@ const struct route http_routes[] = {
      0},
     {"GET", "/api/v1/audit", route_audit_list, TOK, AUTH_READ_AUDIT, 0, 0},
     {"GET", "/api/v1/whoami", route_whoami, TOK, AUTH_READ_AGGREGATE, 0, 0},
+    {"GET", "/api/v1/scenes/group-rental/suspects", route_group_rental_suspects,
+     TOK, AUTH_READ_HOUSEHOLD, 0, 0},
+    {"GET", "/api/v1/scenes/group-rental/summary", route_group_rental_summary,
+     TOK, AUTH_READ_AGGREGATE, 0, 0},
+    {"GET", "/api/v1/scenes/group-rental/households/{}/evidence",
+     route_group_rental_evidence, TOK, AUTH_READ_HOUSEHOLD, 0, 0},
+    {"POST", "/api/v1/scenes/group-rental/feedback",
+     route_group_rental_feedback, TOK, AUTH_FEEDBACK, 0, 0},
+    {"GET", "/api/v1/scenes/group-rental/precision",
+     route_group_rental_precision, TOK, AUTH_READ_AGGREGATE, 0, 0},
+    {"GET", "/api/v1/scenes/elderly-alone/alerts", route_elderly_alerts, TOK,
+     AUTH_READ_HOUSEHOLD, 0, 0},
 };
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 

@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Resolves {} to a household the caller may read, audits the read, and
- * returns its dense id; replies (404/403/500) and returns -1 otherwise. */
-static int32_t household_for_read(struct request *req, const char *what)
+int32_t household_for_read(struct request *req, const char *what)
 {
     int32_t hh = store_household_resolve(req->srv->store, req->param);
     if (hh < 0) {
@@ -36,19 +34,21 @@ static int32_t household_for_read(struct request *req, const char *what)
                     req->param);
         return -1;
     }
+    char object[300];
+    snprintf(object, sizeof(object), "household:%s", req->param);
+    return audit_read(req, what, object) ? -1 : hh;
+}
+
+int audit_read(struct request *req, const char *action, const char *object)
+{
     const char *why = req_header(req, "X-Audit-Reason");
     if (!why)
         why = req_arg(req, "reason");
-    char object[300];
-    snprintf(object, sizeof(object), "household:%s", req->param);
-    if (store_audit(req->srv->store, req->who.name, what, object,
-                    why ? why : "")) {
-        reply_error(req, 503,
-                    "the audit log cannot be written; refusing "
-                    "the read");
-        return -1;
-    }
-    return hh;
+    if (store_audit(req->srv->store, req->who.name, action, object,
+                    why ? why : "") == 0)
+        return 0;
+    reply_error(req, 503, "the audit log cannot be written; refusing");
+    return -1;
 }
 
 void route_household_get(struct request *req)

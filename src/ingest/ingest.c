@@ -84,7 +84,7 @@ static size_t record_size(enum feed feed)
     }
 }
 
-/* The array of b's feed, as a pointer to the struct's own pointer. */
+/* The record array of b's feed (NULL before the first reserve). */
 static void *records(struct ingest_batch *b)
 {
     switch (b->feed) {

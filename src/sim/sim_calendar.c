@@ -18,7 +18,8 @@
  *   festival     at 45%: 18:00-23:30 crowd in 陆家嘴 (the nearest weekend)
  *   water main   at 60%: 6-10 h, a run of buildings in one street loses
  *                water (use is zero, then catches up)
- *   heat wave    at 70%: 5 days +6 C; a cold wave (-6 C) in cold months
+ *   heat wave    at 70%: 5 days +6 C; a cold wave (-6 C) instead when
+ *                the day's mean is below 17 C
  */
 #include "sim/sim_int.h"
 
@@ -163,7 +164,7 @@ static void plan_heat_wave(struct sim_district *d)
     int first = d->n_days * 7 / 10, last = first + 5;
     last = last > d->n_days ? d->n_days : last;
     double climate = d->days[first].t_mean;
-    int cold = climate < 12;
+    int cold = climate < 17;
     struct sim_incident *inc =
         new_incident(d, cold ? SIM_INC_COLD_WAVE : SIM_INC_HEAT_WAVE);
     inc->degrees = cold ? -6 : 6;

@@ -539,16 +539,15 @@ static void build_street(struct builder *b, int s, uint32_t n_committees)
     st->committee_count = n_committees;
     st->building_first = d->n_buildings;
     st->household_first = d->n_households;
-    /* committees of one street hold 60%-140% of the street's average */
-    for (uint32_t k = 0; k < n_committees; k++)
-        w[k % (SIM_MAX_STREETS * 4)] = 0.6 + 0.8 * sim_rng_unit(&b->rng);
-    if (n_committees > SIM_MAX_STREETS * 4) { /* large: equal shares */
+    if (n_committees > SIM_MAX_STREETS * 4) { /* a guard: not at 2M */
         for (uint32_t k = 0; k < n_committees; k++) {
             uint32_t q = left / (n_committees - k);
             build_committee(b, s, q);
             left -= q;
         }
-    } else {
+    } else { /* a committee holds 60%-140% of the street's average */
+        for (uint32_t k = 0; k < n_committees; k++)
+            w[k] = 0.6 + 0.8 * sim_rng_unit(&b->rng);
         apportion(w, (int)n_committees, left, 1, quota);
         for (uint32_t k = 0; k < n_committees; k++)
             build_committee(b, s, quota[k]);

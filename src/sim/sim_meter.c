@@ -32,7 +32,8 @@
  *   duplicate     0.05% per reading         one line twice
  *   out_of_order  0.05% per reading         two lines swapped
  *   spike         0.01% per reading         one absurd value (index:
- *                                           +1,000 to +100,000 units)
+ *                                           +1,000 to +100,000 kWh or
+ *                                           +100 to +10,000 m3; delta x50)
  *   clock_drift   0.5% of meters            timestamps drift 1-20 s/day
  *
  * Per-reading faults are drawn once per meter-day (at most one a day),

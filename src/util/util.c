@@ -412,6 +412,8 @@ int time_parse_iso(const char *s, size_t len, int64_t *OUT_ns, int *OUT_col)
             !(s[sep] == part[i].sep || (part[i].sep == 'T' && s[sep] == ' ')))
             return iso_fail(OUT_col, sep);
     }
+    if (y < 1900 || y > 2200) /* keeps nanoseconds inside int64_t */
+        return iso_fail(OUT_col, 0);
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         return iso_fail(OUT_col, 0);
     size_t at = 19;
@@ -439,7 +441,8 @@ int time_parse_iso(const char *s, size_t len, int64_t *OUT_ns, int *OUT_col)
 int parse_int64(const char *s, size_t len, int64_t *OUT_v)
 {
     char tmp[32];
-    if (len == 0 || len >= sizeof(tmp))
+    if (len == 0 || len >= sizeof(tmp) ||
+        !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
         return CB_EINVAL;
     memcpy(tmp, s, len);
     tmp[len] = '\0';

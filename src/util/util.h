@@ -111,7 +111,8 @@ int64_t time_monotonic_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
  * "2026-11-27T08:00:00+08:00"; out must hold 32 bytes. */
 void time_format_iso(int64_t epoch_s, int offset_minutes, char *out);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" (a space is
- * accepted for T; no offset means UTC) into epoch nanoseconds.  Returns 0 or
+ * accepted for T; no offset means UTC; years 1900-2200) into epoch
+ * nanoseconds.  Returns 0 or
  * CB_EINVAL; *OUT_col (1-based, may be NULL) points at the first bad byte. */
 int time_parse_iso(const char *s, size_t len, int64_t *OUT_ns, int *OUT_col);
 /* Days since 1970-01-01 for a civil date, and back (proleptic Gregorian). */
@@ -119,7 +120,7 @@ int64_t time_days_from_civil(int y, unsigned m, unsigned d);
 void time_civil_from_days(int64_t z, int *OUT_y, unsigned *OUT_m,
                           unsigned *OUT_d);
 
-/* Parses a whole decimal number; 0 or CB_EINVAL. */
+/* Parses a whole decimal number (no spaces, no '+'); 0 or CB_EINVAL. */
 int parse_int64(const char *s, size_t len, int64_t *OUT_v);
 int parse_double(const char *s, size_t len, double *OUT_v);
 
