@@ -54,15 +54,18 @@ static char *build_body(struct job *j, size_t *len, size_t **offs)
     for (int i = 0; i < j->batch; i++) {
         int h = (j->conn_id * 7919 + i) % j->households + 1;
         if (j->kind == 0) {
-            n += (size_t)sprintf(b + n, "electricity,household=B%07d delta=0.25 ", h);
+            n += (size_t)sprintf(b + n,
+                                 "electricity,household=B%07d delta=0.25 ", h);
             (*offs)[i] = n;
             n += (size_t)sprintf(b + n, "0000000000\n");
         } else {
             n += (size_t)sprintf(b + n, "{\"order_id\":\"BN-");
             (*offs)[i] = n;
-            n += (size_t)sprintf(b + n, "000000000000000\",\"ts\":1764547200,"
-                         "\"household_id\":\"B%07d\",\"recipient\":\"r%05d\"}\n",
-                         h, i % 50000);
+            n += (size_t)sprintf(
+                b + n,
+                "000000000000000\",\"ts\":1764547200,"
+                "\"household_id\":\"B%07d\",\"recipient\":\"r%05d\"}\n",
+                h, i % 50000);
         }
     }
     *len = n;
@@ -126,12 +129,13 @@ static void *run(void *arg)
     size_t len, *offs;
     char *body = build_body(j, &len, &offs);
     char head[512], resp[65536];
-    int hl = snprintf(head, sizeof(head),
-                      "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
-                      "%s\r\nContent-Type: text/plain\r\nContent-Length: "
-                      "%zu\r\n\r\n",
-                      j->kind ? "/api/v1/deliveries" : "/api/v1/write?precision=s",
-                      j->host, j->token, len);
+    int hl =
+        snprintf(head, sizeof(head),
+                 "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
+                 "%s\r\nContent-Type: text/plain\r\nContent-Length: "
+                 "%zu\r\n\r\n",
+                 j->kind ? "/api/v1/deliveries" : "/api/v1/write?precision=s",
+                 j->host, j->token, len);
     int fd = connect_to(j);
     double end = now() + j->seconds;
     long long round = 0;
@@ -166,9 +170,11 @@ static int sqlite_ceiling(const char *dir, long rows)
     sqlite3 *db;
     sqlite3_stmt *st;
     sqlite3_open(path, &db);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE r(household INT, metric INT, ts INT, "
-                     "value REAL)", 0, 0, 0);
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE r(household INT, metric INT, ts INT, "
+                 "value REAL)",
+                 0, 0, 0);
     sqlite3_prepare_v2(db, "INSERT INTO r VALUES(?,?,?,?)", -1, &st, 0);
     double t0 = now();
     for (long i = 0; i < rows;) {
@@ -205,9 +211,12 @@ int main(int argc, char **argv)
     double t0 = now();
     for (int i = 0; i < conns; i++) {
         jobs[i] = (struct job){.kind = !strcmp(argv[1], "deliveries"),
-                               .host = argv[2], .port = atoi(argv[3]),
-                               .token = argv[4], .households = atoi(argv[5]),
-                               .batch = atoi(argv[6]), .conn_id = i,
+                               .host = argv[2],
+                               .port = atoi(argv[3]),
+                               .token = argv[4],
+                               .households = atoi(argv[5]),
+                               .batch = atoi(argv[6]),
+                               .conn_id = i,
                                .seconds = atof(argv[8])};
         pthread_create(&t[i], NULL, run, &jobs[i]);
     }

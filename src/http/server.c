@@ -215,10 +215,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     if (*upload_data_size) {
+        /* Past the limit the rest is read and dropped: MHD can answer
+         * only before the body starts or after it ends.  Memory stays
+         * bounded either way. */
         request_body(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return req->status ? queue_reply(req) : MHD_YES;
+        return MHD_YES;
     }
+    if (req->status) /* refused while the body streamed in */
+        return queue_reply(req);
     request_run(req);
     if (!req->status)
         reply_error(req, 500, "handler gave no answer");

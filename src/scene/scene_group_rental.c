@@ -105,6 +105,8 @@
 #define E_BASE_KWH 2.0         /* electricity a flat uses with nobody */
 #define VACANT_WATER_M3 0.02   /* below this a flat is not a peer */
 #define DISTRICT_SAMPLE 200000 /* households sampled for district stats */
+#define RECIP_LIFT 0.5         /* weight of recipients above consumption */
+#define RECIP_LIFT_CAP 2.0     /* ... up to this multiple of consumption */
 
 const double scene_gr_default_weights[SCENE_NF] = {
     [F_BIAS] = -3.0,           [F_WATER_EXCESS] = 2.0,  [F_ELEC_EXCESS] = 1.0,
@@ -112,7 +114,8 @@ const double scene_gr_default_weights[SCENE_NF] = {
     [F_NIGHT_SHARE] = 0.2,     [F_STEP_UP] = 0.3,       [F_CONSISTENCY] = 1.5,
     [F_WEEKEND_SHAPE] = 0.0,   [F_LARGE_FAMILY] = -4.0, [F_BUSINESS] = -4.0,
     [F_SHORT_TERM] = -4.0,     [F_WATER_ONLY] = -3.0,   [F_METER_FAULT] = -2.0,
-    [F_BUILDING_SWING] = -2.0, [F_RECIP_DEFICIT] = 1.0,
+    [F_BUILDING_SWING] = -2.0, [F_RECIP_DEFICIT] = 2.0,
+    [F_PERSONS_EXCESS] = 2.0,
 };
 
 static const char *const feature_names[SCENE_NF] = {
@@ -133,6 +136,7 @@ static const char *const feature_names[SCENE_NF] = {
     "meter_fault",
     "building_swing",
     "recipients_deficit",
+    "persons_excess",
 };
 
 const char *scene_gr_feature_name(int f)
@@ -714,6 +718,22 @@ static uint8_t confounder_checks(struct scene_engine *eng, int32_t h,
     return c;
 }
 
+/* The occupancy estimate from the consumption estimate and the distinct
+ * recipients of a month.  Recipients below the consumption say nothing
+ * (families share a phone, elders do not order); above it they count
+ * adults who each order, whom consumption understates when they are out
+ * most of the day.  A month's recipients also count those who moved on
+ * (turnover, guests), so they lift the estimate half-way and at most to
+ * RECIP_LIFT_CAP x the consumption estimate. */
+static double fuse_recipients(double consumption, double recipients)
+{
+    if (recipients <= consumption)
+        return consumption;
+    double cap = RECIP_LIFT_CAP * consumption;
+    return consumption +
+           RECIP_LIFT * ((recipients < cap ? recipients : cap) - consumption);
+}
+
 /* Levels, calibrations and occupancy estimates of h into s. */
 static int estimate_of(struct scene_engine *eng, int32_t h,
                        struct scene_suspect *s)
@@ -742,7 +762,8 @@ static int estimate_of(struct scene_engine *eng, int32_t h,
     s->peer_recipients = peer->recipients;
     if (weight <= 0)
         return CB_ENOTFOUND;
-    s->estimate = (float)(sum / weight);
+    s->consumption = (float)(sum / weight);
+    s->estimate = (float)fuse_recipients(s->consumption, s->recipients);
     return 0;
 }
 
@@ -774,6 +795,7 @@ static void fill_features(struct scene_engine *eng, int32_t h,
     if (shape->history > 0 && s->level[METRIC_WATER] > 0)
         x[F_STEP_UP] =
             clampd(log2(s->level[METRIC_WATER] / shape->history), -2, 2);
+    x[F_PERSONS_EXCESS] = clampd((s->estimate - allowed) / 4, -1, 2);
     x[F_CONSISTENCY] = shape->consistency - 0.5;
     x[F_WEEKEND_SHAPE] = shape->weekend;
 }

@@ -27,7 +27,7 @@
 #define SCENE_BLOCKS 6      /* recipient blocks in the ring */
 #define SCENE_BLOCK_DAYS 6  /* days per recipient block */
 #define SCENE_NO_DATA 0xFFFFu
-#define SCENE_NF 17 /* features of the logistic model */
+#define SCENE_NF 18 /* features of the logistic model */
 #define SCENE_SIZE_CLASSES 4
 #define SCENE_MIN_PEERS 5
 #define SCENE_MAX_EXAMPLES 1024
@@ -55,6 +55,7 @@ enum scene_feature {
     F_METER_FAULT,
     F_BUILDING_SWING,
     F_RECIP_DEFICIT,
+    F_PERSONS_EXCESS,
 };
 
 /* Confounder check bits (struct scene_result.checks). */
@@ -132,6 +133,7 @@ struct scene_group {
 struct scene_suspect {
     int32_t household;
     float score, estimate;     /* estimate: raw, before the learned scale */
+    float consumption;         /* occupants by water and electricity */
     float shown;               /* estimate x learned occupancy scale */
     float occ[METRIC_COUNT];   /* per-signal occupancy estimate */
     float level[METRIC_COUNT]; /* m3/day or kWh/day; <0 no data */

@@ -32,7 +32,7 @@
  * Persistence: a small text file, written to a temporary name, fsynced and
  * renamed over the old one (so a crash leaves the old or the new file):
  *
- *     citybrain-scene-learn 1
+ *     citybrain-scene-learn 2
  *     scale S
  *     weights w0 ... w16
  *     prior p0 ... p16
@@ -384,7 +384,7 @@ int scene_group_rental_set_weights(struct scene_engine *eng, const double *w,
 
 static void write_learner(const struct scene_learner *l, FILE *f)
 {
-    fprintf(f, "citybrain-scene-learn 1\nscale %.17g\nweights",
+    fprintf(f, "citybrain-scene-learn 2\nscale %.17g\nweights",
             l->occupancy_scale);
     for (int i = 0; i < SCENE_NF; i++)
         fprintf(f, " %.17g", l->w[i]);
@@ -501,7 +501,7 @@ int scene_learn_load(struct scene_engine *eng, const char *path)
     char line[1024];
     int rc = -1;
     if (fgets(line, sizeof(line), f) &&
-        strcmp(line, "citybrain-scene-learn 1\n") == 0) {
+        strcmp(line, "citybrain-scene-learn 2\n") == 0) {
         while (fgets(line, sizeof(line), f) && (rc = parse_line(&l, line)) == 0)
             ;
     }

@@ -352,7 +352,8 @@ static void elderly_event(struct sim_district *d, struct sim_rng *r,
         h->event = SIM_EV_STOP;
         h->event_start = 12 + (int)sim_rng_below(r, (uint32_t)(hours - 12));
     } else if (u < 0.09 && d->opt->days >= 4) {
-        int leave_day = 2 + (int)sim_rng_below(r, d->opt->days - 2);
+        int first = d->opt->days >= 8 ? 4 : 2; /* room for the fade */
+        int leave_day = first + (int)sim_rng_below(r, d->opt->days - first);
         h->event = SIM_EV_TRAVEL;
         h->event_start = leave_day * 24 + 7 + (int)sim_rng_below(r, 4);
         h->event_end = h->event_start + 24 * (3 + (int)sim_rng_below(r, 8));
@@ -392,6 +393,10 @@ static void household_traits(struct sim_district *d, struct sim_rng *r,
 {
     h->area_dm2 = (uint16_t)lrint(area * 10);
     h->rooms = (uint8_t)rooms_for_area(r, area);
+    if (h->type == SIM_H_STUDENTS && sim_legal_limit(h) < 4) {
+        h->rooms = h->rooms < 2 ? 2 : h->rooms; /* sharing legally: */
+        h->area_dm2 = h->area_dm2 < 450 ? 450 : h->area_dm2; /* room for 4 */
+    }
     h->cook_pct = (uint8_t)household_cook_pct(r, h->type);
     h->acp_pct = (uint8_t)(40 + sim_rng_below(r, 90));
     double base = (1500 + 10 * area) * sim_rng_jitter(r, 0.25);

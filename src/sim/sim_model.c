@@ -42,7 +42,7 @@
  * occupied, guests out sightseeing, low water, many recipients), vacancies
  * (fridge or standby only, an owner's visit now and then).  The elderly
  * living alone may stop (water and gas end abruptly at some hour, lights or
- * TV left on) or travel with family (two days of gradual drop before they
+ * TV left on) or travel with family (four days of gradual drop before they
  * leave; fridge only while away).
  *
  * Failure modes: the hourly shapes are stylised; appliances are not
@@ -246,18 +246,18 @@ static int person_exodus(const struct day_ctx *c, uint32_t pidx,
 }
 
 /* Hours of this day an elder is away on a trip with family, and the
- * gradual drop of the two days before. */
+ * gradual drop of the four days before (85%, 70%, 50%, 35%; 35% on the
+ * morning they leave). */
 static uint32_t elder_trip(const struct day_ctx *c, double *activity)
 {
+    static const double fade[5] = {0.35, 0.35, 0.5, 0.7, 0.85};
     const struct sim_household *h = c->h;
     int first = c->day->index * 24;
     if (h->event != SIM_EV_TRAVEL)
         return 0;
     int days_before = h->event_start / 24 - c->day->index;
-    if (days_before == 1 || days_before == 2)
-        *activity = days_before == 1 ? 0.6 : 0.8;
-    if (days_before == 0)
-        *activity = 0.6;
+    if (days_before >= 0 && days_before <= 4)
+        *activity = fade[days_before];
     return span(h->event_start - first, h->event_end - first);
 }
 
@@ -474,7 +474,13 @@ static void business_use(struct sim_use *u, const struct day_ctx *c,
         u->water[h] += water[k] * scale * peak / hours * sim_rng_jitter(r, 0.4);
         u->elec[h] += kwh[k] * scale / hours * sim_rng_jitter(r, 0.2);
     }
-    u->gas += gas[k] * scale * sim_rng_jitter(r, 0.2);
+    double gas_m3 = gas[k] * scale * sim_rng_jitter(r, 0.2);
+    if (c->h->meter[SIM_GAS].present) {
+        u->gas += gas_m3;
+        return;
+    }
+    for (int h = open[k]; h < close[k]; h++) /* an electric kitchen */
+        u->elec[h] += gas_m3 * 4.7 / hours;
 }
 
 /* A household's trips: a golden-week holiday (20%), a weekend away (3%),
