@@ -1,21 +1,70 @@
 #!/bin/sh
-# make demo: starts citybrain on ./demo-data and prints how to reach it.
-# Ctrl-C stops the server cleanly (SIGINT: queue drained, store closed).
+# make demo: a simulated district, back-filled and then streamed live.
+#
+#   1. simulates DEMO_HOUSEHOLDS households (default 50,000): the 60 days
+#      before today as history, and 3 more days to stream live;
+#   2. starts citybrain on the embedded store in demo-data/store;
+#   3. back-fills the history through the HTTP API (progress shown);
+#   4. streams the next days live, a simulated day a minute;
+#   5. keeps serving until Ctrl-C, which stops everything cleanly.
+#
+# A second run reuses the simulated files and the store: only the live
+# part is sent again (as duplicates, harmlessly, then new data).
 set -e
 cd "$(dirname "$0")/.."
-DATA=${DEMO_DATA:-demo-data}
+HH=${DEMO_HOUSEHOLDS:-50000}
 LISTEN=${DEMO_LISTEN:-127.0.0.1:8080}
+DATA=${DEMO_DATA:-demo-data}
+start=$(date -d "-60 days" +%F)
+today=$(date +%F)
+district="$DATA/district-$HH-$start"
+store="$DATA/store"
 mkdir -p "$DATA"
-build/citybrain serve --data "$DATA" --listen "$LISTEN" &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid' INT TERM
+
+if [ ! -f "$district/manifest.json" ]; then
+    echo "demo: simulating $HH households, $start + 63 days (once; reused later)"
+    rm -rf "$DATA"/district-*
+    build/citybrain simulate --households "$HH" --days 63 --seed 2026 \
+        --start "$start" --water-grain 1d --split-days --out "$district"
+    rm -rf "$store"
+fi
+
+build/citybrain serve --data "$store" --listen "$LISTEN" --sync normal \
+    --log_level warn &
+server=$!
+loader=
+stop() {
+    [ -n "$loader" ] && kill "$loader" 2>/dev/null
+    kill -INT "$server" 2>/dev/null
+    wait "$server" 2>/dev/null
+    echo "demo: stopped"
+    exit 0
+}
+trap stop INT TERM
 i=0
 until curl -sf "http://$LISTEN/healthz" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && { echo "demo: server did not start"; exit 1; }
+    i=$((i + 1))
+    [ $i -gt 100 ] && { echo "demo: the server did not start"; exit 1; }
     sleep 0.1
 done
-echo
-echo "citybrain is running: http://$LISTEN"
-echo "admin token:          $(cat "$DATA/admin.token")  (in $DATA/admin.token)"
-echo "press Ctrl-C to stop"
-wait $pid
+token=$(cat "$store/admin.token")
+cat <<MSG
+
+  citybrain is running:  http://$LISTEN
+  admin token:           $token
+                         (in $store/admin.token)
+  try:  curl -H "Authorization: Bearer \$(cat $store/admin.token)" \\
+          'http://$LISTEN/api/v1/scenes/group-rental/suspects?limit=10'
+  Ctrl-C stops it.
+
+MSG
+backfill=yes
+[ -f "$store/.backfilled-$start" ] && backfill=no
+build/citybrain load --dir "$district" --url "http://$LISTEN" \
+    --token-file "$store/admin.token" --live-from "$today" \
+    --backfill "$backfill" --speed 1440 &
+loader=$!
+wait "$loader" && touch "$store/.backfilled-$start"
+loader=
+echo "demo: the live stream has ended; still serving, Ctrl-C to stop"
+wait "$server"

@@ -6,6 +6,7 @@
  *   citybrain load --dir DIR [--url URL] [--token-file F | --token T]
  *                  [--batch N] [--connections C]
  *                  [--live-from YYYY-MM-DD [--speed X]]
+ *                  [--backfill yes|no]
  *
  * DIR holds households.csv, readings*.lp, deliveries*.ndjson and
  * events*.ndjson (what `citybrain simulate` writes).  Records stamped before
@@ -13,7 +14,9 @@
  * in flight; later ones are held and sent when the simulated clock,
  * running X times real time (default 1440: a day a minute), passes their
  * timestamp.  Every batch the server refuses is reported; 503 answers are
- * retried (client.h), so nothing is dropped silently.
+ * retried (client.h), so nothing is dropped silently.  --backfill no skips
+ * the records before --live-from (the registry is always sent): for a
+ * store that already holds them.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -34,6 +37,7 @@ struct load_opts {
     int connections;
     int64_t live_from_s; /* 0: no live phase */
     double speed;
+    int backfill; /* 0: send nothing older than live_from (a re-run) */
 };
 
 /* A record held back for the live phase. */
@@ -68,6 +72,8 @@ static const char *feed_path(enum feed f)
 /* The timestamp of one record in epoch seconds, or -1 if none is found. */
 static int64_t record_ts(enum feed feed, const char *line, size_t len)
 {
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
     if (feed == FEED_READINGS) {
         const char *sp = memrchr(line, ' ', len);
         int64_t v;
@@ -120,6 +126,8 @@ static long next_chunk(struct load_state *s, struct sbuf *body)
             hold(s, s->feed, ts, line, (size_t)len);
             continue;
         }
+        if (!s->o->backfill && s->feed != FEED_REGISTRY)
+            continue;
         sbuf_add(body, line, (size_t)len);
         n++;
     }
@@ -168,9 +176,14 @@ static void *sender(void *arg)
 static void *progress(void *arg)
 {
     struct load_state *s = arg;
-    for (;;) {
-        sleep(2);
+    for (int tick = 1;; tick++) {
+        struct timespec pause = {0, 100000000}; /* report every 2 s */
+        nanosleep(&pause, NULL);
         pthread_mutex_lock(&s->lock);
+        if (s->in && tick % 20) {
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
         int done = s->in == NULL;
         double secs = (double)(time_monotonic_ns() - s->started_ns) / 1e9;
         if (!done)
@@ -338,7 +351,8 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                             .token_file = "citybrain-data/admin.token",
                             .batch = 20000,
                             .connections = 2,
-                            .speed = 1440};
+                            .speed = 1440,
+                            .backfill = 1};
     for (int i = 0; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--dir"))
@@ -355,6 +369,9 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
             o->connections = atoi(v);
         else if (!strcmp(k, "--speed"))
             o->speed = atof(v);
+        else if (!strcmp(k, "--backfill") &&
+                 (!strcmp(v, "yes") || !strcmp(v, "no")))
+            o->backfill = !strcmp(v, "yes");
         else if (!strcmp(k, "--live-from")) {
             int64_t ns;
             char iso[40];

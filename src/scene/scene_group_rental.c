@@ -109,13 +109,12 @@
 #define RECIP_LIFT_CAP 2.0     /* ... up to this multiple of consumption */
 
 const double scene_gr_default_weights[SCENE_NF] = {
-    [F_BIAS] = -3.0,           [F_WATER_EXCESS] = 2.0,  [F_ELEC_EXCESS] = 1.0,
-    [F_RECIP_EXCESS] = 1.5,    [F_WATER_PEER] = 0.5,    [F_GAS_COOKING] = -0.3,
-    [F_NIGHT_SHARE] = 0.2,     [F_STEP_UP] = 0.3,       [F_CONSISTENCY] = 1.5,
-    [F_WEEKEND_SHAPE] = 0.0,   [F_LARGE_FAMILY] = -4.0, [F_BUSINESS] = -4.0,
-    [F_SHORT_TERM] = -4.0,     [F_WATER_ONLY] = -3.0,   [F_METER_FAULT] = -2.0,
-    [F_BUILDING_SWING] = -2.0, [F_RECIP_DEFICIT] = 2.0,
-    [F_PERSONS_EXCESS] = 2.0,
+    [F_BIAS] = -3.0,           [F_WATER_EXCESS] = 0.5,  [F_ELEC_EXCESS] = 0.25,
+    [F_RECIP_EXCESS] = 1.0,    [F_WATER_PEER] = 1.0,    [F_GAS_COOKING] = -0.5,
+    [F_NIGHT_SHARE] = 0.2,     [F_STEP_UP] = 0.0,       [F_CONSISTENCY] = 0.5,
+    [F_WEEKEND_SHAPE] = 0.0,   [F_LARGE_FAMILY] = -4.0, [F_BUSINESS] = -5.0,
+    [F_SHORT_TERM] = -5.0,     [F_WATER_ONLY] = -4.0,   [F_METER_FAULT] = -2.0,
+    [F_BUILDING_SWING] = -2.0, [F_RECIP_DEFICIT] = 2.5, [F_PERSONS_EXCESS] = 3.0,
 };
 
 static const char *const feature_names[SCENE_NF] = {
@@ -692,8 +691,8 @@ static uint8_t confounder_checks(struct scene_engine *eng, int32_t h,
         s->estimate <= 1.3 * s->registered + 0.5)
         c |= CHECK_LARGE_FAMILY;
     if ((r->flags & HOUSEHOLD_BUSINESS) ||
-        (x[F_GAS_COOKING] >= 0.4 &&
-         s->recipients <= (allowed / 2 > 3 ? allowed / 2 : 3)))
+        (floor(s->recipients + 0.5) <= fmax(3, allowed / 2) &&
+         (x[F_GAS_COOKING] >= 0.4 || s->consumption >= 2 * allowed)))
         c |= CHECK_BUSINESS;
     if (s->recipients >= 2 * allowed + 3 && occ_w >= 0 &&
         (occ_w <= 1.25 * allowed || s->recipients >= 3 * fmax(occ_w, 1)))

@@ -93,6 +93,7 @@ void sim_address_text(const struct sim_district *d, uint32_t h, int form,
                       int variant, struct sbuf *out)
 {
     struct sim_address a;
+    char compound[48];
     sim_household_address(d, h, &a);
     switch (form) {
     case SIM_ADDR_SHORT:
@@ -124,9 +125,10 @@ void sim_address_text(const struct sim_district *d, uint32_t h, int form,
         add_building_room(out, &a, "-", "", 0);
         break;
     case SIM_ADDR_COMPOUND:
+        sim_compound_name(a.compound_index, compound, sizeof(compound));
         sbuf_addstr(out, "浦东新区");
         add_lane(out, &a, 0);
-        sbuf_addf(out, variant & 1 ? "%s" : "(%s)", a.compound);
+        sbuf_addf(out, variant & 1 ? "%s" : "(%s)", compound);
         add_building_room(out, &a, "号", "室", 0);
         break;
     case SIM_ADDR_NO_BUILDING:
@@ -225,7 +227,9 @@ static void write_order(const struct sim_district *d, const struct order *o,
         add_order_id(map, o, mt);
         sbuf_addch(map, ',');
         add_household_id(map, o->h);
-        sbuf_addf(map, ",%s\n", form_names[form]);
+        sbuf_addch(map, ',');
+        sbuf_addstr(map, form_names[form]);
+        sbuf_addch(map, '\n');
     }
     sbuf_addstr(sb, ",\"recipient\":\"");
     add_hex16(sb, o->recipient);

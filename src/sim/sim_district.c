@@ -629,7 +629,7 @@ void sim_household_address(const struct sim_district *d, uint32_t h,
     OUT->lane = c->lane;
     OUT->building = b->number;
     OUT->room = hh->room_no;
-    sim_compound_name(c->name_index, OUT->compound, sizeof(OUT->compound));
+    OUT->compound_index = c->name_index;
 }
 
 static void add_flags(struct sbuf *out, int flags)

@@ -384,7 +384,7 @@ int sim_legal_limit(const struct sim_household *h);
 struct sim_address {
     const char *road;
     unsigned lane, building, room;
-    char compound[48];
+    uint32_t compound_index; /* for sim_compound_name */
 };
 void sim_household_address(const struct sim_district *d, uint32_t h,
                            struct sim_address *OUT);

@@ -141,9 +141,11 @@ static void fault_row(struct meter_day *md, const char *fault, int64_t start,
 
 /* ---- today's fault plan ---- */
 
+/* The hour index (since the start) of the last second of interval i: what
+ * a gap or a stuck register covering that hour affects. */
 static int interval_hour(const struct meter_day *md, int i)
 {
-    return md->day * 24 + i * md->grain_s / 3600;
+    return md->day * 24 + ((i + 1) * md->grain_s - 1) / 3600;
 }
 
 static int64_t interval_end(const struct meter_day *md, int i)
