@@ -4,7 +4,7 @@
 #   make test     install missing packages, build, run every test
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
-#   make bench    run the benchmarks under bench/
+#   make bench    run every benchmark under bench/ (minutes)
 #   make format   reformat the C sources with clang-format
 #
 # Every C source under src/<module>/ is part of libcitybrain; src/main.c is
@@ -109,6 +109,9 @@ fuzz: $(FUZZ_BIN)
 
 bench: build/citybrain
 	@bench/ingest
+	@bench/simulate
+	@bench/scene
+	@bench/detect
 
 clean:
 	rm -rf build

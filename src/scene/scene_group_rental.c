@@ -101,6 +101,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #define E_BASE_KWH 2.0         /* electricity a flat uses with nobody */
 #define VACANT_WATER_M3 0.02   /* below this a flat is not a peer */
@@ -573,27 +574,35 @@ static void score_one(struct scene_engine *eng, int32_t h,
 
 void scene_gr_rescore_full(struct scene_engine *eng, struct scene_cands *out)
 {
+    int64_t t0 = time_monotonic_ns();
     struct level_window w;
     level_window_init(eng, scene_last_full_day(eng), &w);
     struct peer_scratch s = {0};
     for (size_t h = 0; h < eng->n; h++)
         if (eng->reg[h].rooms)
             levels_one(eng, (int32_t)h, &w);
+    int64_t t1 = time_monotonic_ns();
     if (eng->registry_dirty || !eng->groups)
         build_groups(eng);
+    int64_t t2 = time_monotonic_ns();
     district_baselines(eng, &s);
+    int64_t t3 = time_monotonic_ns();
     for (size_t g = 0; g < eng->n_groups; g++) {
         struct scene_group *grp = &eng->groups[g];
         peer_baseline(eng, eng->peer_order + grp->start, grp->count,
                       grp->size_class == 255, &s, &grp->peer);
     }
     scratch_release(&s);
+    int64_t t4 = time_monotonic_ns();
     for (size_t h = 0; h < eng->n; h++) {
         if (eng->reg[h].rooms)
             score_one(eng, (int32_t)h, out);
         else
             eng->res[h].candidate = 0;
     }
+    int64_t t5 = time_monotonic_ns();
+    if (getenv("SCENE_PROFILE"))
+        fprintf(stderr, "levels %.3f groups %.3f district %.3f peers %.3f score %.3f (cands %zu)\n", (t1-t0)/1e9, (t2-t1)/1e9, (t3-t2)/1e9, (t4-t3)/1e9, (t5-t4)/1e9, out->n);
 }
 
 /* ---- pass 2: features and score ---- */
