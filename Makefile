@@ -112,6 +112,7 @@ bench: build/citybrain
 	@bench/simulate
 	@bench/scene
 	@bench/detect
+	@bench/abuse
 
 clean:
 	rm -rf build

@@ -178,7 +178,7 @@ static const struct migration migrations[] = {
      "CREATE TABLE delivery(order_id TEXT PRIMARY KEY,"
      " ts_ns INTEGER NOT NULL, household INTEGER, address TEXT,"
      " recipient TEXT, source TEXT) WITHOUT ROWID;"
-     "CREATE INDEX delivery_household ON delivery(household, ts_ns);"
+     "CREATE INDEX delivery_ts ON delivery(ts_ns);"
      "CREATE TABLE event(source TEXT NOT NULL, event_id TEXT NOT NULL,"
      " type TEXT, ts_ns INTEGER NOT NULL, lat REAL, lon REAL,"
      " street_id INTEGER, street TEXT, attrs TEXT, sender TEXT,"
