@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "http/query.h"
 #include "store/store.h"
 
 struct request;
@@ -38,6 +39,10 @@ struct http_server {
 };
 
 struct request {
+    int started;           /* the access handler has seen it */
+    struct query query;    /* the URL's arguments (query.h) */
+    char query_error[200]; /* why they could not be decoded, or "" */
+    int query_status;      /* 400 or 414 when query_error is set */
     struct http_server *srv;
     struct MHD_Connection *conn;
     const struct route *route;

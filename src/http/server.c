@@ -53,7 +53,7 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
 
 const char *req_arg(struct request *req, const char *key)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+    return query_get(&req->query, key);
 }
 
 const char *req_header(struct request *req, const char *key)
@@ -197,17 +197,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    struct request *req = *con_cls;
-    if (!req) {
-        req = xcalloc(1, sizeof(*req));
+    struct request *req = *con_cls; /* made by on_uri */
+    if (!req->started) {
+        req->started = 1;
         req->srv = cls;
         req->conn = conn;
         req->url = url;
-        req->start_ns = time_monotonic_ns();
         sbuf_init(&req->body);
         sbuf_init(&req->out);
-        *con_cls = req;
-        request_precheck(req, method);
+        if (req->query_error[0])
+            reply_error(req, req->query_status, "%s", req->query_error);
+        else
+            request_precheck(req, method);
         return req->status ? queue_reply(req) : MHD_YES;
     }
     if (req->responded) {
@@ -230,6 +231,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return queue_reply(req);
 }
 
+/* Called with the raw request URI before anything else: the request
+ * starts here, so that its arguments are decoded by our own parser
+ * (query.h, fuzzed) from the bytes the client sent.  What it returns
+ * becomes the connection's *con_cls; on_completed frees it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct request *req = xcalloc(1, sizeof(*req));
+    req->start_ns = time_monotonic_ns();
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q) {
+        q++;
+        int rc = query_parse(&req->query, q, strlen(q), req->query_error,
+                             sizeof(req->query_error));
+        if (rc)
+            req->query_status = rc == CB_ETOOBIG ? 414 : 400;
+        if (rc && !req->query_error[0])
+            snprintf(req->query_error, sizeof(req->query_error),
+                     "the query string cannot be decoded");
+    }
+    return req;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -238,8 +261,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     metrics_request(req->route ? req->route->pattern : "unrouted", req->status,
                     time_monotonic_ns() - req->start_ns);
-    sbuf_release(&req->body);
-    sbuf_release(&req->out);
+    if (req->started) {
+        sbuf_release(&req->body);
+        sbuf_release(&req->out);
+    }
     free(req);
     *con_cls = NULL;
 }
@@ -350,7 +375,8 @@ int http_start(const struct config *cfg, struct store *st,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         log_msg(LOG_ERROR, "http", "cannot listen | listen=\"%s\"",
                 cfg->listen);

@@ -240,3 +240,15 @@ test('metrics expose ingest counters per feed and source', async () => {
   assert.match(t, /citybrain_store_queue_depth \d+/);
   assert.match(t, /citybrain_http_request_duration_seconds_bucket/);
 });
+
+test('bad query strings get 400 (and 414 past the budget)', async () => {
+  let r = await srv.req('GET', '/api/v1/audit?limit=%ZZ');
+  assert.equal(r.status, 400);
+  assert.match(r.json.message, /percent-escape/);
+  r = await srv.req('GET', `/healthz?${'a=b&'.repeat(100)}`);
+  assert.equal(r.status, 414);
+  r = await srv.req('POST', '/api/v1/write?precision=fortnight',
+      { body: 'water,household=H0000001 index=1 1' });
+  assert.equal(r.status, 400);
+  assert.match(r.json.message, /precision/);
+});
