@@ -14,8 +14,9 @@
  *                    flagged elderly_alone        0.01 m3 for 12 hours
  *
  * The model and its limits are in the essay at the top of
- * scene_group_rental.c; the learning from visits in scene_learn.c; the
- * elderly rule in scene_elderly.c.
+ * scene_group_rental.c; its levels and peer baselines in scene_baseline.c;
+ * the learning from visits in scene_learn.c; the elderly rule in
+ * scene_elderly.c.
  *
  * State.  Everything is kept in dense arrays indexed by the store's dense
  * household id (structure of arrays), about 290 bytes a household:

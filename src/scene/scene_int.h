@@ -4,7 +4,8 @@
  *   file                  what
  *   --------------------  ---------------------------------------------
  *   scene.c               engine lifecycle, feeding, names, publishing
- *   scene_group_rental.c  the detector: baselines, estimate, score
+ *   scene_baseline.c      levels (14-day medians) and peer baselines
+ *   scene_group_rental.c  the detector: estimate, features, checks, score
  *   scene_json.c          suspects, summaries and evidence as JSON
  *   scene_learn.c         visit outcomes, the logistic fit, persistence
  *   scene_elderly.c       the elderly-alone rule
@@ -257,6 +258,43 @@ const char *scene_household_id(const struct scene_engine *eng, int32_t h);
  * the last part for display. */
 const char *scene_display_name(const char *key);
 
+/* scene_baseline.c: levels and peer baselines */
+#define SCENE_E_BASE_KWH 2.0 /* electricity a flat uses with nobody */
+
+/* Level of metric m of h in m3 or kWh a day; -1 without one. */
+static inline double scene_level_value(const struct scene_engine *eng,
+                                       int32_t h, int m)
+{
+    uint16_t v = eng->res[h].level[m];
+    return v == SCENE_NO_DATA ? -1.0 : v / scene_metric_scale[m];
+}
+/* Use attributable to people: electricity above the base load. */
+static inline double scene_people_use(int m, double level)
+{
+    if (m == METRIC_ELECTRICITY)
+        return level > SCENE_E_BASE_KWH ? level - SCENE_E_BASE_KWH : 0.0;
+    return level;
+}
+/* Present values of metric m of h over `days` days ending at `last`. */
+size_t scene_ring_values(const struct scene_engine *eng, int32_t h, int m,
+                         int64_t last, int days, uint16_t *OUT_v);
+/* Median of v[0..n) (n <= SCENE_HIST_DAYS; reorders v, which holds 16). */
+float scene_median_u16(uint16_t *v, size_t n);
+/* Levels (and recipient counts) of every household, or of h, for the
+ * level window ending at day `last`. */
+void scene_levels_all(struct scene_engine *eng, int64_t last);
+void scene_levels_one(struct scene_engine *eng, int32_t h, int64_t last);
+/* Regroups peers if the registry changed; district and group baselines
+ * from the current levels. */
+void scene_baselines_update(struct scene_engine *eng);
+/* The peer group of h: its size class in its building (whole_building 0)
+ * or its building (1).  NULL if h is not grouped yet.  A building's
+ * baseline is only computed (peer.n > 0) when one of its size classes
+ * cannot calibrate alone (too few peers, or no figure for a signal). */
+const struct scene_group *scene_gr_group_of(struct scene_engine *eng, int32_t h,
+                                            int whole_building);
+double scene_gr_distinct_recipients(const struct scene_engine *eng, int32_t h);
+
 /* scene_group_rental.c */
 /* Re-scores everything (or h), appending candidates' records to out. */
 void scene_gr_rescore_full(struct scene_engine *eng, struct scene_cands *out);
@@ -267,9 +305,6 @@ void scene_gr_rescore_one(struct scene_engine *eng, int32_t h,
  * registry record or no data. */
 int scene_gr_features(struct scene_engine *eng, int32_t h, double *OUT_x,
                       struct scene_suspect *OUT_s);
-const struct scene_group *scene_gr_group_of(struct scene_engine *eng, int32_t h,
-                                            int whole_building);
-double scene_gr_distinct_recipients(const struct scene_engine *eng, int32_t h);
 const char *scene_gr_feature_name(int f);
 extern const double scene_gr_default_weights[SCENE_NF];
 

@@ -110,10 +110,11 @@ static void checks_json(const struct scene_suspect *s, struct sbuf *out)
                s->shown);
     check_json(out, &f, "business", c & CHECK_BUSINESS,
                (c & CHECK_BUSINESS)
-                   ? "gas far above what %.1f people cook and only %.0f "
-                     "recipients: a home business"
-                   : "gas fits %.1f people and %.0f recipients order here",
-               ow, s->recipients);
+                   ? "use of %.1f people (gas like a kitchen, or twice the "
+                     "allowed) but only %.0f recipients: a home business"
+                   : "use of %.1f people and %.0f recipients: no business "
+                     "pattern",
+               s->consumption, s->recipients);
     check_json(out, &f, "short_term_rental", c & CHECK_SHORT_TERM,
                (c & CHECK_SHORT_TERM)
                    ? "%.0f recipients but water says %.1f people at a time: "
@@ -135,8 +136,8 @@ static void checks_json(const struct scene_suspect *s, struct sbuf *out)
                s->days_water);
     check_json(out, &f, "building_swing", c & CHECK_BUILDING_SWING,
                (c & CHECK_BUILDING_SWING)
-                   ? "the whole building uses more; the flat is %.1fx its "
-                     "peers"
+                   ? "its peers as a whole use more per person; the flat "
+                     "is %.1fx its peers"
                    : "the flat is %.1fx its building peers",
                s->peer_level[METRIC_WATER] > 0
                    ? s->level[METRIC_WATER] / s->peer_level[METRIC_WATER]
@@ -174,6 +175,14 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
              s->shown, s->legal_limit, s->registered);
     sbuf_addch(out, ',');
     sbuf_add_json_str(out, line);
+    if (s->estimate > s->consumption && s->estimate > 0) {
+        snprintf(line, sizeof(line),
+                 "water and electricity alone say %.1f; the recipients "
+                 "raise it",
+                 s->consumption * s->shown / s->estimate);
+        sbuf_addch(out, ',');
+        sbuf_add_json_str(out, line);
+    }
     sbuf_addch(out, ']');
 }
 

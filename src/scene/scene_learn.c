@@ -3,7 +3,7 @@
  *
  * Every visit comes back as confirmed, not_found or no_access, with the
  * headcount seen.  A confirmed or not_found visit becomes a labelled
- * example: the household's 17 features (scene_group_rental.c) at the time
+ * example: the household's 18 features (scene_group_rental.c) at the time
  * of the visit and the label.  no_access teaches nothing about the flat and
  * only counts in the visit tallies.
  *
@@ -13,7 +13,7 @@
  *
  *     minimise  sum_i logloss(y_i, w.x_i) + (lambda / 2) |w - w0|^2
  *
- * with lambda = 0.3, solved by Newton's method (a 17x17 system, at most 20
+ * with lambda = 0.3, solved by Newton's method (an 18x18 system, at most 20
  * steps, each weight moving at most 2 a step, weights bounded to +-12)
  * after each outcome once there are 10 examples.  The prior keeps
  * weights that the examples say nothing about (a confounder indicator that
@@ -34,10 +34,10 @@
  *
  *     citybrain-scene-learn 2
  *     scale S
- *     weights w0 ... w16
- *     prior p0 ... p16
+ *     weights w0 ... w17
+ *     prior p0 ... p17
  *     outcomes DIGITS          one digit per visit, oldest first
- *     example LABEL HEADCOUNT ESTIMATE x0 ... x16
+ *     example LABEL HEADCOUNT ESTIMATE x0 ... x17
  *     end
  */
 #include "scene/scene_int.h"
