@@ -8,8 +8,8 @@
  *
  * Raw readings are keyed by time first (the write path needs it), so
  * store_readings_json scans the time range and filters by household: keep
- * its windows short (days).  Daily use comes from usage_daily, keyed by
- * household first.
+ * its windows short (days).  Daily use comes from usage_daily, keyed by day
+ * first, read by one point lookup a day.
  */
 #include <math.h>
 #include <string.h>
@@ -153,33 +153,64 @@ out_put:
 
 /* ---- daily use ---- */
 
+/* The days usage_daily holds, intersected with [from, to): the table is
+ * keyed by day first, so one household's days are read by point lookups,
+ * one a day, rather than by scanning every household's rows. */
+static int usage_day_span(struct store_conn *c, int64_t *from, int64_t *to)
+{
+    sqlite3_stmt *s = store__stmt(c, STMT_USAGE_DAYS);
+    if (!s || sqlite3_step(s) != SQLITE_ROW) {
+        if (s)
+            sqlite3_reset(s);
+        return store__sqlerr(c->db, "usage days");
+    }
+    int empty = sqlite3_column_type(s, 0) == SQLITE_NULL;
+    int64_t lo = sqlite3_column_int64(s, 0), hi = sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    if (empty)
+        hi = lo - 1;
+    if (*from < lo)
+        *from = lo;
+    if (*to > hi + 1)
+        *to = hi + 1;
+    return 0;
+}
+
+/* Appends one day's object if the household has use that day. */
+static int usage_one_day(struct store_conn *c, sqlite3_stmt *s,
+                         int32_t household, int64_t day, int *first,
+                         struct sbuf *out)
+{
+    int step, found = 0;
+    sqlite3_bind_int(s, 1, household);
+    sqlite3_bind_int64(s, 2, day);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!found) {
+            sbuf_addstr(out, *first ? "{\"day\":" : ",{\"day\":");
+            add_day(out, day);
+            *first = 0;
+            found = 1;
+        }
+        sbuf_addf(out, ",\"%s\":", metric_name(sqlite3_column_int(s, 0)));
+        add_num(out, sqlite3_column_double(s, 1));
+    }
+    if (found)
+        sbuf_addch(out, '}');
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read usage");
+}
+
 int store_usage_daily_json(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day, struct sbuf *out)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s = store__stmt(c, STMT_USAGE_DAILY);
-    int rc = CB_ESTORE, step;
-    int64_t day = INT64_MIN;
-    if (!s)
-        goto out_put;
-    sqlite3_bind_int(s, 1, household);
-    sqlite3_bind_int64(s, 2, from_day);
-    sqlite3_bind_int64(s, 3, to_day);
+    int rc = s ? usage_day_span(c, &from_day, &to_day) : CB_ESTORE;
+    int first = 1;
     sbuf_addch(out, '[');
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t d = sqlite3_column_int64(s, 0);
-        if (d != day) {
-            sbuf_addstr(out, day == INT64_MIN ? "{\"day\":" : "},{\"day\":");
-            add_day(out, d);
-            day = d;
-        }
-        sbuf_addf(out, ",\"%s\":", metric_name(sqlite3_column_int(s, 1)));
-        add_num(out, sqlite3_column_double(s, 2));
-    }
-    sbuf_addstr(out, day == INT64_MIN ? "]" : "}]");
-    sqlite3_reset(s);
-    rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read usage");
-out_put:
+    for (int64_t day = from_day; !rc && day < to_day; day++)
+        rc = usage_one_day(c, s, household, day, &first, out);
+    sbuf_addch(out, ']');
     store__reader_put(st, c);
     return rc;
 }

@@ -348,11 +348,11 @@ static int usage_cmp(const void *pa, const void *pb)
     const struct usage_slot *b = *(struct usage_slot *const *)pb;
     if (a->kind != b->kind)
         return a->kind < b->kind ? -1 : 1;
+    if (a->bucket != b->bucket)
+        return a->bucket < b->bucket ? -1 : 1;
     if (a->household != b->household)
         return a->household < b->household ? -1 : 1;
-    if (a->metric != b->metric)
-        return a->metric < b->metric ? -1 : 1;
-    return a->bucket < b->bucket ? -1 : a->bucket > b->bucket;
+    return a->metric < b->metric ? -1 : a->metric > b->metric;
 }
 
 static int index_cmp(const void *pa, const void *pb)

@@ -125,8 +125,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " AND ts_ns<?2 AND household=?3 AND metric=?5 ORDER BY ts_ns"
         " LIMIT ?4",
     [STMT_USAGE_DAILY] =
-        "SELECT day,metric,use FROM usage_daily WHERE household=?1"
-        " AND day>=?2 AND day<?3 ORDER BY day,metric",
+        "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
+        " ORDER BY metric",
+    [STMT_USAGE_DAYS] = "SELECT min(day),max(day) FROM usage_daily",
     [STMT_HOUSEHOLD_GET] =
         "SELECT h.household_id,s.name,c.name,b.name,h.address,h.lat,h.lon,"
         "h.area_m2,h.rooms,h.registered_occupants,h.flags,h.updated_ns"
@@ -217,6 +218,25 @@ static const struct migration migrations[] = {
      "CREATE TABLE tally(name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
      "CREATE TABLE delivery_source(source TEXT PRIMARY KEY,"
      " total INTEGER NOT NULL, unmatched INTEGER NOT NULL);"},
+    /* Roll-ups keyed by time first: each checkpoint then writes near the
+     * end of the b-trees, as readings do; keyed by household first they
+     * were rewritten all over the file and ingest slowed as they grew. */
+    {"roll-ups keyed by time",
+     "CREATE TABLE usage_daily_t(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, day INTEGER NOT NULL, use REAL NOT NULL,"
+     " n INTEGER NOT NULL, PRIMARY KEY(day, household, metric))"
+     " WITHOUT ROWID;"
+     "INSERT INTO usage_daily_t SELECT household, metric, day, use, n"
+     " FROM usage_daily;"
+     "DROP TABLE usage_daily;"
+     "ALTER TABLE usage_daily_t RENAME TO usage_daily;"
+     "CREATE TABLE usage_hourly_t(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
+     " PRIMARY KEY(hour, household, metric)) WITHOUT ROWID;"
+     "INSERT INTO usage_hourly_t SELECT household, metric, hour, use"
+     " FROM usage_hourly;"
+     "DROP TABLE usage_hourly;"
+     "ALTER TABLE usage_hourly_t RENAME TO usage_hourly;"},
 };
 /* clang-format on */
 

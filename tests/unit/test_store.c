@@ -19,7 +19,7 @@ static void test_migrations_from_empty(void **state)
                          "SELECT user_version FROM pragma_user_version"
                          " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
-        assert_int_equal((int)version, 4);
+        assert_int_equal((int)version, 5);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             sqlite3 *db = store_read_begin(fx->st);
             sqlite3_stmt *s;
