@@ -58,6 +58,7 @@ struct load_state {
     struct held *held;
     size_t n_held, cap_held;
     long long sent, refused, failed_batches;
+    long long file_sent0; /* sent when the current file started */
     int64_t started_ns;
 };
 
@@ -188,7 +189,8 @@ static void *progress(void *arg)
         double secs = (double)(time_monotonic_ns() - s->started_ns) / 1e9;
         if (!done)
             fprintf(stderr, "load: %s: %lld records sent, %.0f/s\n",
-                    feed_name(s->feed), s->sent, s->sent / secs);
+                    feed_name(s->feed), s->sent,
+                    (double)(s->sent - s->file_sent0) / secs);
         pthread_mutex_unlock(&s->lock);
         if (done)
             return NULL;
@@ -210,6 +212,7 @@ static int load_file(struct load_state *s, const char *path, enum feed feed)
         return CB_EINVAL;
     }
     long long before = s->sent;
+    s->file_sent0 = before;
     s->started_ns = time_monotonic_ns();
     s->in = f;
     pthread_t t[16], p;
