@@ -93,6 +93,7 @@ void route_household_get(struct request *req);
 void route_household_readings(struct request *req);
 void route_household_usage(struct request *req);
 void route_ingest_stats(struct request *req);
+void route_events_list(struct request *req);
 void route_tokens_create(struct request *req);
 void route_tokens_list(struct request *req);
 void route_tokens_revoke(struct request *req);

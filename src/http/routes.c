@@ -26,6 +26,8 @@ const struct route http_routes[] = {
      AUTH_READ_HOUSEHOLD, 0, 0},
     {"GET", "/api/v1/stats/ingest", route_ingest_stats, TOK,
      AUTH_READ_AGGREGATE, 0, 0},
+    {"GET", "/api/v1/events", route_events_list, TOK, AUTH_READ_AGGREGATE, 0,
+     0},
     {"POST", "/api/v1/tokens", route_tokens_create, TOK, AUTH_MANAGE, 0, 0},
     {"GET", "/api/v1/tokens", route_tokens_list, TOK, AUTH_MANAGE, 0, 0},
     {"DELETE", "/api/v1/tokens/{}", route_tokens_revoke, TOK, AUTH_MANAGE, 0,

@@ -153,3 +153,21 @@ void route_ingest_stats(struct request *req)
     else
         reply_json(req, 200);
 }
+
+void route_events_list(struct request *req)
+{
+    int64_t from, to;
+    if (time_arg(req, "from", 0, &from) || time_arg(req, "to", INT64_MAX, &to))
+        return;
+    const char *l = req_arg(req, "limit");
+    int limit = l ? atoi(l) : 100;
+    if (limit < 1 || limit > 10000) {
+        reply_error(req, 400, "limit must be 1-10000");
+        return;
+    }
+    if (store_events_json(req->srv->store, req_arg(req, "source"), from, to,
+                          limit, &req->out))
+        reply_error(req, 500, "cannot read events");
+    else
+        reply_json(req, 200);
+}

@@ -190,6 +190,13 @@ int store_readings_json(struct store *st, int32_t household, int metric,
  * Roll-ups lag the writes by up to rollup_flush_ms (store_rollup_flush). */
 int store_usage_daily_json(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day, struct sbuf *out);
+/* Appends a JSON array of department events with from_ns <= ts < to_ns,
+ * newest first, at most limit, of one source (NULL: all):
+ * [{"source":"120","event_id":"..","type":"..","ts":"..+08:00","lat":..,
+ *   "lon":..,"street":"..","placed":true,"attrs":{..}},...]
+ * "placed" is true when the street was found from the coordinates. */
+int store_events_json(struct store *st, const char *source, int64_t from_ns,
+                      int64_t to_ns, int limit, struct sbuf *out);
 /* Appends a JSON object describing a household (registry fields, meter
  * state: resets and replacements per metric).  CB_ENOTFOUND if unknown. */
 int store_household_json(struct store *st, int32_t household, struct sbuf *out);

@@ -215,6 +215,59 @@ int store_usage_daily_json(struct store *st, int32_t household,
     return rc;
 }
 
+/* ---- events ---- */
+
+static void add_event(struct sbuf *out, sqlite3_stmt *s)
+{
+    static const char *const keys[] = {"source", "event_id", "type"};
+    for (int i = 0; i < 3; i++) {
+        sbuf_addf(out, "%s\"%s\":", i ? "," : "{", keys[i]);
+        add_col_text(out, s, i);
+    }
+    sbuf_addstr(out, ",\"ts\":");
+    add_iso_ns(out, sqlite3_column_int64(s, 3));
+    sbuf_addstr(out, ",\"lat\":");
+    add_num(out, sqlite3_column_double(s, 4));
+    sbuf_addstr(out, ",\"lon\":");
+    add_num(out, sqlite3_column_double(s, 5));
+    sbuf_addstr(out, ",\"street\":");
+    add_col_text(out, s, 6);
+    sbuf_addstr(out, sqlite3_column_int(s, 7) ? ",\"placed\":true"
+                                              : ",\"placed\":false");
+    const char *attrs = (const char *)sqlite3_column_text(s, 8);
+    sbuf_addstr(out, ",\"attrs\":");
+    sbuf_addstr(out, attrs ? attrs : "null"); /* stored as compact JSON */
+    sbuf_addch(out, '}');
+}
+
+int store_events_json(struct store *st, const char *source, int64_t from_ns,
+                      int64_t to_ns, int limit, struct sbuf *out)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = store__stmt(c, STMT_EVENTS);
+    int rc = CB_ESTORE, step, n = 0;
+    if (!s)
+        goto out_put;
+    sqlite3_bind_int64(s, 1, from_ns);
+    sqlite3_bind_int64(s, 2, to_ns);
+    if (source)
+        sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, limit);
+    sbuf_addch(out, '[');
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++)
+            sbuf_addch(out, ',');
+        add_event(out, s);
+    }
+    sbuf_addch(out, ']');
+    sqlite3_clear_bindings(s);
+    sqlite3_reset(s);
+    rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read events");
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
 /* ---- one household ---- */
 
 static void add_flags(struct sbuf *out, int flags)

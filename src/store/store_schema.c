@@ -128,6 +128,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
         " ORDER BY metric",
     [STMT_USAGE_DAYS] = "SELECT min(day),max(day) FROM usage_daily",
+    [STMT_EVENTS] =
+        "SELECT e.source,e.event_id,e.type,e.ts_ns,e.lat,e.lon,"
+        "coalesce(s.name,e.street),e.street IS NULL,e.attrs"
+        " FROM event e LEFT JOIN street s ON s.id=e.street_id"
+        " WHERE e.ts_ns>=?1 AND e.ts_ns<?2 AND (?3 IS NULL OR e.source=?3)"
+        " ORDER BY e.ts_ns DESC LIMIT ?4",
     [STMT_HOUSEHOLD_GET] =
         "SELECT h.household_id,s.name,c.name,b.name,h.address,h.lat,h.lon,"
         "h.area_m2,h.rooms,h.registered_occupants,h.flags,h.updated_ns"

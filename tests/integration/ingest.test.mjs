@@ -252,3 +252,20 @@ test('bad query strings get 400 (and 414 past the budget)', async () => {
   assert.equal(r.status, 400);
   assert.match(r.json.message, /precision/);
 });
+
+test('events without a street are placed from their coordinates',
+    async () => {
+  const ev = { event_id: '119-7', source: '119', type: 'fire',
+    ts: '2026-11-02T03:00:00+08:00', lat: 31.2101, lon: 121.5499 };
+  let r = await srv.req('POST', '/api/v1/events', { body: JSON.stringify(ev) });
+  assert.equal(r.status, 200, r.text);
+  r = await srv.req('GET', '/api/v1/events?source=119');
+  assert.equal(r.status, 200, r.text);
+  const got = r.json.find((e) => e.event_id === '119-7');
+  assert.equal(got.street, '花木街道', JSON.stringify(got));
+  assert.equal(got.placed, true);
+  r = await srv.req('GET', '/api/v1/events?source=120');
+  assert.equal(r.json[0].street, '陆家嘴街道');
+  assert.equal(r.json[0].placed, false);
+  assert.deepEqual(r.json[0].attrs, { priority: 'A' });
+});
