@@ -78,7 +78,8 @@ void store_read_end(struct store *st, void *db)
 static void add_num(struct sbuf *out, double v)
 {
     if (isfinite(v))
-        sbuf_addf(out, "%.15g", v);
+        sbuf_addf(out, "%.12g",
+                  v); /* sums of spread use carry float noise past 12 digits */
     else
         sbuf_addstr(out, "null");
 }
