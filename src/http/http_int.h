@@ -71,6 +71,10 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
 /* A query argument, or NULL. */
 const char *req_arg(struct request *req, const char *key);
 const char *req_header(struct request *req, const char *key);
+/* Reads an integer argument in [min, max] (def when absent) into *OUT_v;
+ * on a bad value replies 400 naming the argument and returns -1. */
+int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
+                int64_t def, int64_t *OUT_v);
 
 /* Resolves the {} segment to a household the caller may read (a committee
  * token: its own committee only), audits the read as `action`, and returns

@@ -196,12 +196,9 @@ void route_departments_list(struct request *req)
 
 void route_audit_list(struct request *req)
 {
-    const char *l = req_arg(req, "limit");
-    int limit = l ? atoi(l) : 100;
-    if (limit < 1 || limit > 10000) {
-        reply_error(req, 400, "limit must be 1-10000");
+    int64_t limit;
+    if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    }
     if (store_audit_list(req->srv->store, limit, &req->out))
         reply_error(req, 500, "cannot read the audit log");
     else

@@ -96,12 +96,9 @@ void route_household_readings(struct request *req)
     int64_t from, to;
     if (time_arg(req, "from", 0, &from) || time_arg(req, "to", INT64_MAX, &to))
         return;
-    const char *l = req_arg(req, "limit");
-    int limit = l ? atoi(l) : 10000;
-    if (limit < 1 || limit > 100000) {
-        reply_error(req, 400, "limit must be 1-100000");
+    int64_t limit;
+    if (req_int_arg(req, "limit", 1, 100000, 10000, &limit))
         return;
-    }
     int32_t hh = household_for_read(req, "household.readings");
     if (hh < 0)
         return;
@@ -159,12 +156,9 @@ void route_events_list(struct request *req)
     int64_t from, to;
     if (time_arg(req, "from", 0, &from) || time_arg(req, "to", INT64_MAX, &to))
         return;
-    const char *l = req_arg(req, "limit");
-    int limit = l ? atoi(l) : 100;
-    if (limit < 1 || limit > 10000) {
-        reply_error(req, 400, "limit must be 1-10000");
+    int64_t limit;
+    if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    }
     if (store_events_json(req->srv->store, req_arg(req, "source"), from, to,
                           limit, &req->out))
         reply_error(req, 500, "cannot read events");

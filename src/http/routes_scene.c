@@ -34,12 +34,9 @@ void route_group_rental_suspects(struct request *req)
 {
     if (!scenes_ready(req))
         return;
-    const char *l = req_arg(req, "limit");
-    int limit = l ? atoi(l) : 100;
-    if (limit < 1 || limit > 10000) {
-        reply_error(req, 400, "limit must be 1-10000");
+    int64_t limit;
+    if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    }
     const char *street = req_arg(req, "street");
     const char *committee = committee_filter(req);
     char object[400];

@@ -56,6 +56,17 @@ const char *req_arg(struct request *req, const char *key)
     return query_get(&req->query, key);
 }
 
+int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
+                int64_t def, int64_t *OUT_v)
+{
+    char err[200];
+    if (query_get_int(&req->query, key, min, max, def, OUT_v, err,
+                      sizeof(err)) == 0)
+        return 0;
+    reply_error(req, 400, "%s", err);
+    return -1;
+}
+
 const char *req_header(struct request *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
