@@ -2,11 +2,14 @@
  * store.c - opening and closing the store, its configuration, counters and
  * test seams.
  *
- * Open order: data directory, writer connection, migrations, everything
- * that lives in memory (registry, tokens, tallies, log position, roll-up
- * meters), the read pool, then the writer thread and the roll-up thread.
- * Close runs it backwards, with one twist: the roll-up's final checkpoint
- * is a writer call, so the roll-up stops before the writer does.
+ * Open order: data directory, rollup.db (the roll-up's write connection and
+ * its migrations), the writer connection and citybrain.db's migrations
+ * (migration 6 moves old roll-ups into rollup.db), everything that lives in
+ * memory (registry, tokens, tallies, log position, roll-up meters and
+ * position from rollup.db), the read pool (attaching the migrated
+ * rollup.db), then the writer thread and the roll-up thread.  Close runs it
+ * backwards; the roll-up stops first (its final checkpoint, on its own
+ * file) while the writer has drained.
  */
 #include <errno.h>
 #include <string.h>
@@ -133,6 +136,7 @@ static void store_free(struct store *st)
     free(st->usage_subs);
     free(st->dir);
     free(st->db_path);
+    free(st->rollup_path);
     free(st);
 }
 
@@ -141,11 +145,13 @@ static int open_parts(struct store *st)
     int rc = make_dir(st->dir);
     if (rc)
         return rc;
-    if (store__conn_open(&st->writer, st->db_path, 0, &st->cfg) ||
-        store__migrate(&st->writer) || store__registry_load(st, &st->writer) ||
+    if (store__rollup_open(st) ||
+        store__conn_open(&st->writer, st->db_path, 0, &st->cfg) ||
+        store__migrate(&st->writer, st->rollup_path) ||
+        store__registry_load(st, &st->writer) ||
         store__tokens_load(st, &st->writer) ||
         store__tallies_load(st, &st->writer) || load_log_seq(st) ||
-        store__rollup_open(st) || store__pool_open(st) ||
+        store__rollup_load(st) || store__pool_open(st) ||
         store__writer_start(st))
         return CB_ESTORE;
     return 0;
@@ -174,6 +180,9 @@ int store_open(const struct store_config *cfg, struct store **OUT_store)
     size_t n = strlen(st->dir) + sizeof("/citybrain.db");
     st->db_path = xmalloc(n);
     snprintf(st->db_path, n, "%s/citybrain.db", st->dir);
+    n = strlen(st->dir) + sizeof("/rollup.db");
+    st->rollup_path = xmalloc(n);
+    snprintf(st->rollup_path, n, "%s/rollup.db", st->dir);
     atomic_store(&st->queue_depth, 0);
     locks_init(st);
     if ((rc = open_parts(st))) {

@@ -20,7 +20,15 @@
  * sequence number and save their own position in the same transaction as
  * their output, so each resumes exactly after a restart.
  *
- * Tables (migrations are versioned in PRAGMA user_version):
+ * Two files.  DIR/citybrain.db holds everything below but the roll-ups;
+ * DIR/rollup.db (WAL too) holds the roll-up's output and position
+ * (meter_state, usage_daily, usage_hourly, consumer) and is written only by
+ * the roll-up thread on its own connection, so roll-up checkpoints run on
+ * another core than the ingest commits.  Read connections ATTACH rollup.db
+ * as schema "rollup": its tables are read by unqualified name.
+ *
+ * Tables (migrations are versioned in PRAGMA user_version, separately in
+ * each file):
  *
  *   street(id, name UNIQUE)         committee(id, street_id, name)
  *   building(id, committee_id, name)
@@ -37,14 +45,17 @@
  *   ingest_log(seq INTEGER PK AUTOINCREMENT, ts_ns, feed, n, source,
  *              payload BLOB)  accepted new records (format: store_int.h);
  *              AUTOINCREMENT: a seq is never reused after retention
- *   consumer(name PK, seq)          each consumer's position in ingest_log
+ *  in rollup.db:
+ *   consumer(name PK, seq)          the roll-up's position in ingest_log
  *   meter_state(household, metric, first_ts_ns, first_index, last_ts_ns,
  *               last_index, flags, resets, replacements, late, grain_ns,
  *               PK(household, metric))   (model: store_meter.h)
- *   usage_daily(household, metric, day, use, n, PK(household, metric, day))
- *   usage_hourly(household, metric, hour, use, PK(household, metric, hour))
+ *   usage_daily(household, metric, day, use, n, PK(day, household, metric))
+ *   usage_hourly(household, metric, hour, use, PK(hour, household, metric))
  *             day: days since 1970-01-01 in district time (UTC+8);
  *             hour: hours since the epoch; n: readings in the day
+ *             (both WITHOUT ROWID, time first: checkpoints append)
+ *  in citybrain.db again:
  *   department(id, name UNIQUE, feeds, created_ns)  feeds: bit per enum feed
  *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
  *         created_ns, revoked_ns)   committee: the committee's name
@@ -56,9 +67,10 @@
  *                                       (order_id prefix before '-')
  *
  * Threading.  Every function here is thread-safe.  Reads use a pool of
- * read-only connections; writes go through the single writer thread (the
- * only connection that writes: tokens, audit and roll-up checkpoints are
- * run by it too, outside the ingest queue's budget).
+ * read-only connections; writes to citybrain.db go through the single
+ * writer thread (the only connection that writes it: tokens, audit and
+ * retention are run by it too, outside the ingest queue's budget); writes
+ * to rollup.db come only from the roll-up thread.
  */
 #ifndef CB_STORE_H
 #define CB_STORE_H
@@ -252,7 +264,8 @@ void *store_read_begin(struct store *st);
 void store_read_end(struct store *st, void *db);
 
 /* Runs retention now: drops raw readings older than retention_days (their
- * roll-ups are kept) and ingest_log entries every consumer has passed, in
+ * roll-ups are kept) and ingest_log entries the roll-up has checkpointed
+ * past (its position committed in rollup.db), in
  * chunks of ~50,000 rows, each its own transaction (ingest goes on in
  * between).  The writer also runs it hourly.  *OUT_dropped (may be NULL)
  * counts the readings dropped. */

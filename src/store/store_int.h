@@ -16,16 +16,23 @@
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
  *   roll-up         store_rollup.c    roll-up thread     rollup.lock
+ *                   (rollup.db)
  *   meter model     store_meter.c     roll-up thread     none (pure)
  *   tokens, audit   store_auth.c      anyone             tok_lock, src_lock
  *   read pool       store_read.c      anyone             pool_lock
  *
- * One writer.  Only the writer thread writes the database: batches go
- * through the bounded queue, and every other write (tokens, audit, the
- * roll-up checkpoint, retention) is a "call" that the writer runs inside
- * its own transaction (store__call).  Calls do not count against
- * queue_max: backpressure is for ingest, not for the audit log.  All other
- * connections are read-only, so there is never lock contention in SQLite.
+ * One writer per file.  Only the writer thread writes citybrain.db: batches
+ * go through the bounded queue, and every other write there (tokens,
+ * audit, retention) is a "call" that the writer runs inside its own
+ * transaction (store__call).  Calls do not count against queue_max:
+ * backpressure is for ingest, not for the audit log.  Only the roll-up
+ * thread writes rollup.db (usage_daily, usage_hourly, meter_state and its
+ * position), in its own checkpoint transactions on its own connection, so
+ * the two writers run on two cores and never wait for each other's locks.
+ * All other connections are read-only (the read pool attaches rollup.db as
+ * schema "rollup"), so there is never lock contention in SQLite.  Open
+ * order matters: rollup.db is opened and migrated first, because
+ * citybrain.db's migration 6 moves the old roll-up tables into it.
  *
  * The ingest_log payload.  Each accepted batch appends one ingest_log row
  * whose payload holds the batch's new records (duplicates left out), in a
@@ -137,10 +144,18 @@ void store__conn_close(struct store_conn *conn);
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
 /* Logs the connection's last error for op and returns CB_ESTORE. */
 int store__sqlerr(sqlite3 *db, const char *op);
-/* Runs migrations up to the newest version; 0 or CB_ESTORE. */
-int store__migrate(struct store_conn *conn);
-/* The newest schema version store__migrate reaches. */
+/* Runs citybrain.db's migrations up to the newest version; the one that
+ * moves the roll-ups attaches rollup_path (already migrated by
+ * store__migrate_rollup) for its run.  0 or CB_ESTORE. */
+int store__migrate(struct store_conn *conn, const char *rollup_path);
+/* Runs rollup.db's own migrations (its own user_version); 0 or CB_ESTORE. */
+int store__migrate_rollup(struct store_conn *conn);
+/* The newest schema versions of citybrain.db and rollup.db. */
 int store__schema_version(void);
+int store__rollup_schema_version(void);
+/* ATTACHes rollup_path to db as schema "rollup" (reader: with the read
+ * pool's pragmas).  Outside a transaction.  0 or CB_ESTORE (logged). */
+int store__attach_rollup(sqlite3 *db, const char *rollup_path, int reader);
 /* Steps a statement that returns no rows (or whose rows are ignored) and
  * resets it.  Returns 0 or CB_ESTORE (logged, op names it). */
 int store__exec_stmt(struct store_conn *conn, sqlite3_stmt *st, const char *op);
@@ -212,7 +227,8 @@ void store__writer_drain(struct store *st); /* waits for an empty queue */
 void store__writer_stop(struct store *st);
 /* Runs one retention chunk on the writer connection (inside a
  * transaction): deletes up to ~50,000 of the oldest readings past
- * retention and ingest_log rows every consumer has passed; OUT_readings and
+ * retention and ingest_log rows up to rollup_saved (the roll-up's position
+ * committed in rollup.db, not the one applied in memory); OUT_readings and
  * OUT_log count what it deleted (both 0: nothing left to do). */
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log);
@@ -264,9 +280,12 @@ void store__address_key(const char *address, char *out, size_t cap);
 
 /* ---- roll-up consumer (store_rollup.c) ---- */
 
-/* Loads meter_state and the roll-up position (before the writer starts:
- * it reads through the writer connection). */
+/* Opens the roll-up's write connection to rollup.db and migrates that file
+ * (before citybrain.db is migrated: its migration 6 copies into it). */
 int store__rollup_open(struct store *st);
+/* Loads meter_state and the roll-up position from rollup.db and opens the
+ * roll-up's read connection to the ingest log (after both migrations). */
+int store__rollup_load(struct store *st);
 /* Starts the roll-up thread (after the writer thread). */
 int store__rollup_start(struct store *st);
 /* District day (days since 1970-01-01 in UTC+8) of a timestamp. */
@@ -327,7 +346,7 @@ struct address_index;
 
 struct store {
     struct store_config cfg;
-    char *dir, *db_path;
+    char *dir, *db_path, *rollup_path;
     struct store_conn writer; /* writer thread only, after open */
 
     /* write queue */
@@ -387,6 +406,7 @@ struct store {
 
     /* counters (relaxed) */
     _Atomic uint64_t queue_depth, commits, rows_written, log_seq, rollup_seq;
+    _Atomic uint64_t rollup_saved; /* position committed in rollup.db */
     _Atomic uint64_t meter_resets, meter_replacements, late_readings;
     _Atomic uint64_t n_readings, n_deliveries, n_unmatched, n_events;
 };

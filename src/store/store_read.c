@@ -24,6 +24,10 @@ int store__pool_open(struct store *st)
     for (int i = 0; i < n; i++) {
         if (store__conn_open(&st->readers[i], st->db_path, 1, &st->cfg))
             return CB_ESTORE;
+        if (store__attach_rollup(st->readers[i].db, st->rollup_path, 1)) {
+            store__conn_close(&st->readers[i]);
+            return CB_ESTORE;
+        }
         st->n_readers = i + 1;
         st->pool_free[st->n_free++] = i;
     }

@@ -2,15 +2,21 @@
  * store_rollup.c - the roll-up consumer: turns the readings of the ingest
  * log into use per household, metric and hour/day.
  *
- * The consumer reads ingest_log rows after its position (consumer table,
- * name "rollup"), applies each batch to its meters in memory, and calls
- * the subscribers.  Every rollup_flush_ms (and when store_rollup_flush
- * asks, or memory grows) it checkpoints, in ONE transaction run by the
- * writer: the accumulated use as increments (use = use + ?), the changed
- * meter_state rows and its new position.  After a crash, the next open
- * loads meter_state and the position of the last checkpoint and replays
- * the log from there: nothing is counted twice, nothing is lost.
- * Subscribers may see a replayed batch again (at-least-once).
+ * The consumer reads ingest_log rows (citybrain.db, on its own read-only
+ * connection) after its position (consumer table, name "rollup"), applies
+ * each batch to its meters in memory, and calls the subscribers.  Every
+ * rollup_flush_ms (and when store_rollup_flush asks, or memory grows) it
+ * checkpoints, in ONE transaction on rollup.db, which only this thread
+ * writes, through its own connection (BEGIN IMMEDIATE; upserts; position;
+ * COMMIT): the accumulated use as increments (use = use + ?), the changed
+ * meter_state rows and its new position.  The ingest writer takes no part,
+ * so checkpoints and ingest commits run on two cores.  Output and position
+ * are in the same file and transaction: after a crash, the next open loads
+ * meter_state and the position of the last checkpoint from rollup.db and
+ * replays the log from there: nothing is counted twice, nothing is lost.
+ * Subscribers may see a replayed batch again (at-least-once).  After each
+ * checkpoint it publishes the committed position (st->rollup_saved):
+ * retention deletes no log entry beyond it.
  *
  * The meter model (store_meter.c) decides each reading's use and the
  * interval it covers; this file spreads it over hours and days and keeps
@@ -47,7 +53,8 @@ struct usage_slot {
 };
 
 struct rollup {
-    struct store_conn log; /* read-only, the roll-up thread's */
+    struct store_conn log; /* read-only on citybrain.db: the ingest log */
+    struct store_conn w;   /* read-write on rollup.db: the only writer */
     pthread_t thread;
     int started, exited, stop;
     pthread_mutex_t lock;
@@ -394,10 +401,29 @@ static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
     return store__exec_stmt(w, s, "put consumer");
 }
 
+/* One transaction on rollup.db, on the roll-up thread: the writer of
+ * citybrain.db is not involved. */
+static int checkpoint_txn(struct store *st, struct rollup *ru)
+{
+    struct store_conn *w = &ru->w;
+    sqlite3_stmt *s = store__stmt(w, STMT_BEGIN);
+    if (!s || store__exec_stmt(w, s, "rollup begin"))
+        return CB_ESTORE;
+    int rc = checkpoint_fn(st, w, ru);
+    if (!rc) {
+        s = store__stmt(w, STMT_COMMIT);
+        rc = s ? store__exec_stmt(w, s, "rollup commit") : CB_ESTORE;
+    }
+    if (rc && sqlite3_get_autocommit(w->db) == 0 &&
+        (s = store__stmt(w, STMT_ROLLBACK)))
+        store__exec_stmt(w, s, "rollup rollback");
+    return rc;
+}
+
 static void checkpoint(struct store *st, struct rollup *ru)
 {
     ru->last_flush_ns = time_monotonic_ns();
-    if (store__call(st, checkpoint_fn, ru)) {
+    if (checkpoint_txn(st, ru)) {
         /* logged; everything is kept for the next try, in a second */
         ru->retry_after_ns = ru->last_flush_ns + 1000000000LL;
         return;
@@ -406,6 +432,8 @@ static void checkpoint(struct store *st, struct rollup *ru)
     for (size_t i = 0; i < ru->n_dirty; i++)
         ru->meters[ru->dirty[i]].flags &= (uint8_t)~METER_DIRTY;
     ru->n_dirty = 0;
+    atomic_store_explicit(&st->rollup_saved, (uint64_t)ru->pos,
+                          memory_order_release);
     pthread_mutex_lock(&ru->lock);
     ru->saved = ru->pos;
     pthread_cond_broadcast(&ru->flushed);
@@ -523,6 +551,7 @@ static int load_position(struct rollup *ru, sqlite3 *db)
 static void rollup_free(struct rollup *ru)
 {
     store__conn_close(&ru->log);
+    store__conn_close(&ru->w);
     pthread_mutex_destroy(&ru->lock);
     pthread_cond_destroy(&ru->wake);
     pthread_cond_destroy(&ru->flushed);
@@ -538,15 +567,29 @@ int store__rollup_open(struct store *st)
     pthread_mutex_init(&ru->lock, NULL);
     pthread_cond_init(&ru->wake, NULL);
     pthread_cond_init(&ru->flushed, NULL);
-    if (load_meters(st, ru, st->writer.db) ||
-        load_position(ru, st->writer.db) ||
-        store__conn_open(&ru->log, st->db_path, 1, &st->cfg)) {
-        rollup_free(ru);
+    st->rollup = ru;
+    if (store__conn_open(&ru->w, st->rollup_path, 0, &st->cfg) ||
+        store__migrate_rollup(&ru->w))
+        return CB_ESTORE; /* store_open's error path frees ru */
+    return 0;
+}
+
+int store__rollup_load(struct store *st)
+{
+    struct rollup *ru = st->rollup;
+    if (load_meters(st, ru, ru->w.db) || load_position(ru, ru->w.db) ||
+        store__conn_open(&ru->log, st->db_path, 1, &st->cfg))
         return CB_ESTORE;
-    }
+    int64_t committed = (int64_t)atomic_load(&st->log_seq);
+    if (ru->pos > committed)
+        log_msg(LOG_WARN, "rollup",
+                "rollup.db is ahead of citybrain.db's ingest log (restored"
+                " from different times?): batches up to its position are"
+                " not rolled up | position=%lld log_seq=%lld",
+                (long long)ru->pos, (long long)committed);
     ru->last_flush_ns = time_monotonic_ns();
     atomic_store(&st->rollup_seq, (uint64_t)ru->pos);
-    st->rollup = ru;
+    atomic_store(&st->rollup_saved, (uint64_t)ru->pos);
     return 0;
 }
 

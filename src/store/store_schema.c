@@ -6,7 +6,12 @@
  * the migrations[] table moves the schema from version i to i + 1 and runs
  * in its own transaction together with the user_version bump, so a crash
  * mid-migration leaves the previous version intact.  New versions are
- * appended; an applied entry is never edited.
+ * appended; an applied entry is never edited.  rollup.db has its own list
+ * (rollup_migrations[]) and its own user_version; it is migrated first.
+ * citybrain.db's migration 6 runs with rollup.db attached as "rollup" and
+ * replaces rollup.db's contents with the old tables before dropping them:
+ * in WAL mode a transaction over two files is atomic per file only, so a
+ * crash between the two commits just redoes the copy.
  *
  * Pragmas.  The writer runs WAL with synchronous=FULL (sync_full) or NORMAL,
  * a 128 MiB page cache, temp tables in memory, and an auto-checkpoint every
@@ -97,8 +102,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "(SELECT ts_ns FROM reading WHERE ts_ns<?1 ORDER BY ts_ns"
         " LIMIT 1 OFFSET ?2),?1)",
     [STMT_RETAIN_LOG] =
-        "DELETE FROM ingest_log WHERE seq<=min((SELECT min(seq) FROM"
-        " consumer),(SELECT min(seq) FROM ingest_log)+?1)",
+        "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
+        " ingest_log)+?1)",
     [STMT_DEPT_ADD] =
         "INSERT OR IGNORE INTO department(name,feeds,created_ns)"
         " VALUES(?1,?2,?3)",
@@ -243,8 +248,56 @@ static const struct migration migrations[] = {
      " FROM usage_hourly;"
      "DROP TABLE usage_hourly;"
      "ALTER TABLE usage_hourly_t RENAME TO usage_hourly;"},
+    /* The roll-ups move to rollup.db (attached as "rollup" while this
+     * runs; its own schema is migrated first), where the roll-up thread
+     * writes them on its own connection.  The copy replaces what rollup.db
+     * holds, so a crash between the two files' commits is redone cleanly.
+     * consumer held only the roll-up's position: it moves too. */
+    {"roll-ups in rollup.db",
+     "DELETE FROM rollup.usage_daily;"
+     "INSERT INTO rollup.usage_daily(household, metric, day, use, n)"
+     " SELECT household, metric, day, use, n FROM main.usage_daily;"
+     "DELETE FROM rollup.usage_hourly;"
+     "INSERT INTO rollup.usage_hourly(household, metric, hour, use)"
+     " SELECT household, metric, hour, use FROM main.usage_hourly;"
+     "DELETE FROM rollup.meter_state;"
+     "INSERT INTO rollup.meter_state SELECT household, metric, first_ts_ns,"
+     " first_index, last_ts_ns, last_index, flags, resets, replacements,"
+     " late, grain_ns FROM main.meter_state;"
+     "DELETE FROM rollup.consumer;"
+     "INSERT INTO rollup.consumer(name, seq)"
+     " SELECT name, seq FROM main.consumer WHERE name='rollup';"
+     "DROP TABLE main.usage_daily;"
+     "DROP TABLE main.usage_hourly;"
+     "DROP TABLE main.meter_state;"
+     "DROP TABLE main.consumer;"},
+};
+
+/* rollup_migrations[i] takes rollup.db from version i to i + 1: the roll-up
+ * thread's own file (see store_rollup.c). */
+static const struct migration rollup_migrations[] = {
+    {"roll-ups",
+     "CREATE TABLE meter_state(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, first_ts_ns INTEGER, first_index REAL,"
+     " last_ts_ns INTEGER, last_index REAL, flags INTEGER NOT NULL,"
+     " resets INTEGER NOT NULL, replacements INTEGER NOT NULL,"
+     " late INTEGER NOT NULL, grain_ns INTEGER NOT NULL,"
+     " PRIMARY KEY(household, metric)) WITHOUT ROWID;"
+     "CREATE TABLE usage_daily(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, day INTEGER NOT NULL, use REAL NOT NULL,"
+     " n INTEGER NOT NULL, PRIMARY KEY(day, household, metric))"
+     " WITHOUT ROWID;"
+     "CREATE TABLE usage_hourly(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
+     " PRIMARY KEY(hour, household, metric)) WITHOUT ROWID;"
+     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"},
 };
 /* clang-format on */
+
+#define N_ROLLUP_MIGRATIONS                                                    \
+    ((int)(sizeof(rollup_migrations) / sizeof(rollup_migrations[0])))
+/* The main migration that needs rollup.db attached. */
+#define MIGRATION_ROLLUP_MOVE 5
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -365,41 +418,80 @@ static int user_version(sqlite3 *db, int *OUT_version)
     return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "user_version");
 }
 
-static int migrate_step(sqlite3 *db, int from)
+static int migrate_step(sqlite3 *db, const struct migration *list, int from)
 {
     char bump[64];
     if (exec_sql(db, "BEGIN IMMEDIATE", "migrate begin"))
         return CB_ESTORE;
     snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", from + 1);
-    if (exec_sql(db, migrations[from].sql, migrations[from].name) ||
+    if (exec_sql(db, list[from].sql, list[from].name) ||
         exec_sql(db, bump, "user_version bump") ||
         exec_sql(db, "COMMIT", "migrate commit")) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return CB_ESTORE;
     }
     log_msg(LOG_INFO, "store", "migrated | version=%d name=\"%s\"", from + 1,
-            migrations[from].name);
+            list[from].name);
     return 0;
 }
 
-int store__migrate(struct store_conn *conn)
+static int migrate_list(sqlite3 *db, const struct migration *list, int n,
+                        const char *file, const char *rollup_path)
 {
     int version;
-    if (user_version(conn->db, &version))
+    if (user_version(db, &version))
         return CB_ESTORE;
-    if (version > N_MIGRATIONS) {
+    if (version > n) {
         log_msg(LOG_ERROR, "store",
-                "database is newer than this program | version=%d known=%d",
-                version, N_MIGRATIONS);
+                "database is newer than this program | file=%s version=%d"
+                " known=%d",
+                file, version, n);
         return CB_ESTORE;
     }
-    for (int v = version; v < N_MIGRATIONS; v++)
-        if (migrate_step(conn->db, v))
+    for (int v = version; v < n; v++) {
+        int attach = rollup_path && v == MIGRATION_ROLLUP_MOVE;
+        if (attach && store__attach_rollup(db, rollup_path, 0))
             return CB_ESTORE;
+        int rc = migrate_step(db, list, v);
+        if (attach)
+            exec_sql(db, "DETACH DATABASE rollup", "detach rollup");
+        if (rc)
+            return CB_ESTORE;
+    }
     return 0;
+}
+
+int store__attach_rollup(sqlite3 *db, const char *rollup_path, int reader)
+{
+    char *sql = sqlite3_mprintf("ATTACH DATABASE %Q AS rollup", rollup_path);
+    int rc = exec_sql(db, sql, "attach rollup");
+    sqlite3_free(sql);
+    if (!rc && reader)
+        rc = exec_sql(db,
+                      "PRAGMA rollup.cache_size=-32768;"
+                      "PRAGMA rollup.mmap_size=268435456;",
+                      "rollup reader pragmas");
+    return rc;
+}
+
+int store__migrate(struct store_conn *conn, const char *rollup_path)
+{
+    return migrate_list(conn->db, migrations, N_MIGRATIONS, "citybrain.db",
+                        rollup_path);
+}
+
+int store__migrate_rollup(struct store_conn *conn)
+{
+    return migrate_list(conn->db, rollup_migrations, N_ROLLUP_MIGRATIONS,
+                        "rollup.db", NULL);
 }
 
 int store__schema_version(void)
 {
     return N_MIGRATIONS;
+}
+
+int store__rollup_schema_version(void)
+{
+    return N_ROLLUP_MIGRATIONS;
 }

@@ -153,6 +153,10 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
     if (!(s = store__stmt(w, STMT_RETAIN_LOG)))
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
+    /* only what the roll-up has durably passed: it replays from there */
+    sqlite3_bind_int64(
+        s, 2,
+        (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire));
     if (store__exec_stmt(w, s, "retain log"))
         return CB_ESTORE;
     *OUT_log = (size_t)sqlite3_changes64(w->db);

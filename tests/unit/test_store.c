@@ -4,34 +4,51 @@
 
 #include "test_store_fixture.h"
 
+static int table_count(struct store *st, const char *schema, const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %s.sqlite_master WHERE type='table'"
+             " AND name=?1",
+             schema);
+    sqlite3 *db = store_read_begin(st);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    store_read_end(st, db);
+    return n;
+}
+
 static void test_migrations_from_empty(void **state)
 {
     struct fixture *fx = fx_new(50);
     static const char *const tables[] = {
-        "street",     "committee",      "building",    "household",
-        "reading",    "delivery",       "event",       "ingest_log",
-        "consumer",   "meter_state",    "usage_daily", "usage_hourly",
-        "department", "token",          "audit",       "kv",
-        "tally",      "delivery_source"};
+        "street",   "committee", "building",   "household",      "reading",
+        "delivery", "event",     "ingest_log", "department",     "token",
+        "audit",    "kv",        "tally",      "delivery_source"};
+    /* rollup.db: written by the roll-up thread alone */
+    static const char *const rollup_tables[] = {"consumer", "meter_state",
+                                                "usage_daily", "usage_hourly"};
     for (int pass = 0; pass < 2; pass++) {
         double version =
             query_double(fx->st,
                          "SELECT user_version FROM pragma_user_version"
                          " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
-        assert_int_equal((int)version, 5);
+        assert_int_equal((int)version, 6);
+        version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
+        assert_int_equal((int)version, 1);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-            sqlite3 *db = store_read_begin(fx->st);
-            sqlite3_stmt *s;
-            sqlite3_prepare_v2(db,
-                               "SELECT count(*) FROM sqlite_master WHERE "
-                               "type='table' AND name=?1",
-                               -1, &s, NULL);
-            sqlite3_bind_text(s, 1, tables[i], -1, SQLITE_STATIC);
-            assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-            assert_int_equal(sqlite3_column_int(s, 0), 1);
-            sqlite3_finalize(s);
-            store_read_end(fx->st, db);
+            assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
+            assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);
+        }
+        for (size_t i = 0; i < 4; i++) {
+            assert_int_equal(table_count(fx->st, "main", rollup_tables[i]), 0);
+            assert_int_equal(table_count(fx->st, "rollup", rollup_tables[i]),
+                             1);
         }
         fx_reopen(fx); /* the second open migrates nothing */
     }

@@ -220,6 +220,187 @@ static void test_rollup_survives_restart_and_crash(void **state)
     fx_free(fx);
 }
 
+static double total_hourly(struct store *st)
+{
+    return query_double(st,
+                        "SELECT coalesce(sum(use),0) FROM usage_hourly WHERE"
+                        " ?1=?1 AND ?2=?2 AND ?3=?3",
+                        0, 0, 0);
+}
+
+/* Removes rollup.db (and its WAL) from a closed store's directory. */
+static void remove_rollup_db(struct fixture *fx)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/rollup.db%s", fx->dir, suffix[i]);
+        unlink(path);
+    }
+}
+
+static void write_two_households(struct fixture *fx)
+{
+    add_households(fx->st, 2);
+    static const unsigned days[] = {1, 2, 3};
+    static const double a[] = {100, 110, 2};
+    static const double b[] = {9999.5, 0.5, 1.5};
+    write_series(fx->st, 1, METRIC_WATER, days, a, 3, NULL);
+    write_series(fx->st, 2, METRIC_WATER, days, b, 3, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+}
+
+/* rollup.db lost: the roll-up starts from position 0 and rebuilds from the
+ * ingest log, as long as retention has not dropped the log; after that it
+ * cannot (the raw readings are still there, but the roll-up reads the log). */
+static void test_rollup_rebuilt_from_log(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    write_two_households(fx);
+    double daily = total_use(fx->st), hourly = total_hourly(fx->st);
+    assert_true(NEAR(daily, 14));
+    assert_true(hourly > 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    remove_rollup_db(fx);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), daily));
+    assert_true(NEAR(total_hourly(fx->st), hourly));
+    assert_true(NEAR(meter_field(fx->st, "last_index", 1, METRIC_WATER), 2));
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.meter_resets, 1);
+    assert_int_equal(stats.meter_replacements, 1);
+
+    /* retention drops the log the roll-up has passed: a lost rollup.db
+     * then comes back empty */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM ingest_log"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     0);
+    store_close(fx->st);
+    fx->st = NULL;
+    remove_rollup_db(fx);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), 0));
+    fx_free(fx);
+}
+
+/* Retention keeps the log the roll-up has applied but not yet checkpointed
+ * in rollup.db: a crash then still replays it. */
+static void test_retention_waits_for_checkpoint(void **state)
+{
+    struct fixture *fx = fx_new(60000); /* checkpoints only on demand */
+    write_two_households(fx);
+    double before = total_use(fx->st);
+    static const unsigned day4[] = {4};
+    static const double a4[] = {7};
+    int64_t seq;
+    write_series(fx->st, 1, METRIC_WATER, day4, a4, 1, &seq);
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM ingest_log WHERE seq=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             seq, 0, 0) == 1);
+    store_test_skip_checkpoint(fx->st);
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), before + 5));
+    fx_free(fx);
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "sql failed: %s\n", err ? err : "?");
+    sqlite3_free(err);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+/* A store of schema version 5 (roll-ups in citybrain.db) is migrated:
+ * version 6 moves the roll-ups and the position into rollup.db. */
+static void test_migrate_v5_rollups(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    write_two_households(fx);
+    double daily = total_use(fx->st), hourly = total_hourly(fx->st);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* rebuild version 5's layout from the current files */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(path, sizeof(path), "ATTACH '%s/rollup.db' AS r", fx->dir);
+    exec_ok(db, path);
+    exec_ok(db,
+            "BEGIN;"
+            "CREATE TABLE main.consumer(name TEXT PRIMARY KEY,"
+            " seq INTEGER NOT NULL);"
+            "CREATE TABLE main.meter_state(household INTEGER NOT NULL,"
+            " metric INTEGER NOT NULL, first_ts_ns INTEGER, first_index REAL,"
+            " last_ts_ns INTEGER, last_index REAL, flags INTEGER NOT NULL,"
+            " resets INTEGER NOT NULL, replacements INTEGER NOT NULL,"
+            " late INTEGER NOT NULL, grain_ns INTEGER NOT NULL,"
+            " PRIMARY KEY(household, metric)) WITHOUT ROWID;"
+            "CREATE TABLE main.usage_daily(household INTEGER NOT NULL,"
+            " metric INTEGER NOT NULL, day INTEGER NOT NULL,"
+            " use REAL NOT NULL, n INTEGER NOT NULL,"
+            " PRIMARY KEY(day, household, metric)) WITHOUT ROWID;"
+            "CREATE TABLE main.usage_hourly(household INTEGER NOT NULL,"
+            " metric INTEGER NOT NULL, hour INTEGER NOT NULL,"
+            " use REAL NOT NULL, PRIMARY KEY(hour, household, metric))"
+            " WITHOUT ROWID;"
+            "INSERT INTO main.consumer SELECT * FROM r.consumer;"
+            "INSERT INTO main.meter_state SELECT * FROM r.meter_state;"
+            "INSERT INTO main.usage_daily SELECT * FROM r.usage_daily;"
+            "INSERT INTO main.usage_hourly SELECT * FROM r.usage_hourly;"
+            "PRAGMA main.user_version=5;"
+            "COMMIT;"
+            "DETACH r;");
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    remove_rollup_db(fx);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT user_version FROM"
+                                       " pragma_user_version WHERE ?1=?1"
+                                       " AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     6);
+    /* the position moved too: nothing replayed, nothing counted twice */
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), daily));
+    assert_true(NEAR(total_hourly(fx->st), hourly));
+    assert_true(NEAR(meter_field(fx->st, "last_index", 1, METRIC_WATER), 2));
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_int_equal(stats.meter_resets, 1);
+    assert_int_equal(stats.meter_replacements, 1);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM main.sqlite_master"
+                                       " WHERE name IN ('usage_daily',"
+                                       "'usage_hourly','meter_state',"
+                                       "'consumer') AND ?1=?1 AND ?2=?2"
+                                       " AND ?3=?3",
+                                       0, 0, 0),
+                     0);
+    fx_free(fx);
+}
+
 /* ---- the meter model alone ---- */
 
 static void test_meter_model(void **state)
@@ -322,6 +503,9 @@ int main(void)
         cmocka_unit_test(test_gap_spreads_over_days),
         cmocka_unit_test(test_out_of_order_readings),
         cmocka_unit_test(test_rollup_survives_restart_and_crash),
+        cmocka_unit_test(test_rollup_rebuilt_from_log),
+        cmocka_unit_test(test_retention_waits_for_checkpoint),
+        cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_meter_model),
         cmocka_unit_test(test_log_payload_round_trip),
     };
