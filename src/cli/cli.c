@@ -51,6 +51,7 @@ static int open_store(const struct config *cfg, struct store **OUT_st)
     sc.commit_max_rows = cfg->commit_max_rows;
     sc.retention_days = cfg->retention_days;
     sc.rollup_flush_ms = cfg->rollup_flush_ms;
+    sc.rollup_max_lag = cfg->rollup_max_lag;
     sc.read_connections = cfg->read_connections;
     if (mkdir(cfg->data_dir, 0700) && access(cfg->data_dir, W_OK)) {
         fprintf(stderr, "error: cannot create data directory '%s'\n",

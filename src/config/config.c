@@ -43,6 +43,9 @@ static const struct config_key config_keys[] = {
      "process crashes only"},
     {"retention_days", CT_INT, F(retention_days), "90", 1, 36500,
      "days raw readings are kept; daily and hourly roll-ups are kept"},
+    {"rollup_max_lag", CT_SIZE, F(rollup_max_lag), "1000", 1, 100000000,
+     "batches the roll-up may trail the ingest log by before writes get "
+     "503"},
     {"rollup_flush_ms", CT_INT, F(rollup_flush_ms), "1000", 10, 3600000,
      "how often the roll-up consumer checkpoints"},
     {"read_connections", CT_INT, F(read_connections), "4", 1, 64,

@@ -37,6 +37,7 @@ struct config {
     int sync_full;            /* sync = full | normal */
     int retention_days;       /* raw readings kept this long */
     int rollup_flush_ms;      /* roll-up checkpoint period */
+    size_t rollup_max_lag;    /* batches the roll-up may trail by (503) */
     int read_connections;     /* read-only SQLite connections */
     char *log_level;          /* debug | info | warn | error */
 };

@@ -25,6 +25,7 @@ void store_config_defaults(struct store_config *cfg)
     cfg->commit_max_rows = 200000;
     cfg->retention_days = 90;
     cfg->rollup_flush_ms = 1000;
+    cfg->rollup_max_lag = 1000;
     cfg->read_connections = 4;
 }
 
@@ -41,6 +42,8 @@ static int config_check(const struct store_config *cfg)
         bad = "retention_days";
     else if (cfg->rollup_flush_ms < 1)
         bad = "rollup_flush_ms";
+    else if (cfg->rollup_max_lag < 1)
+        bad = "rollup_max_lag";
     else if (cfg->read_connections < 1)
         bad = "read_connections";
     if (!bad)

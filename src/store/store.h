@@ -90,6 +90,8 @@ struct store_config {
     size_t commit_max_rows; /* rows per group commit, soft (>=1) */
     int retention_days;     /* raw readings kept this long (>=1) */
     int rollup_flush_ms;    /* roll-up consumer checkpoint period */
+    size_t rollup_max_lag;  /* batches the roll-up may trail the log by
+                               before writes get CB_EBUSY (>=1) */
     int read_connections;   /* size of the read pool (>=1) */
 };
 /* Fills cfg with the defaults (dir "./citybrain-data"). */
@@ -126,7 +128,8 @@ struct store_write_result {
  * readings; deliveries may be -1 = unmatched).  source names the sender
  * (department or token name) and is kept with deliveries and events.
  * Blocks until the batch is committed.  Returns 0; CB_EBUSY when the queue
- * is full (nothing stored); CB_ECLOSED when stopping; CB_ESTORE on a store
+ * is full or the roll-up trails the log by more than rollup_max_lag batches
+ * (nothing stored); CB_ECLOSED when stopping; CB_ESTORE on a store
  * failure (the transaction is rolled back: nothing of the batch stored).
  * b is borrowed for the duration of the call. */
 int store_write(struct store *st, const struct ingest_batch *b,
@@ -290,6 +293,8 @@ int store_kv_get(struct store *st, const char *key, struct sbuf *out);
 /* Pauses (1) or resumes (0) the writer's batch processing; queued batches
  * wait, so the queue fills up.  Writer calls still run. */
 void store_test_pause_writer(struct store *st, int paused);
+/* Holds the roll-up consumer (it applies nothing) while paused is 1. */
+void store_test_pause_rollup(struct store *st, int paused);
 /* Makes the next store_close skip the roll-up's final checkpoint, as if
  * the process died between a commit and a checkpoint. */
 void store_test_skip_checkpoint(struct store *st);

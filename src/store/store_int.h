@@ -407,6 +407,7 @@ struct store {
     /* counters (relaxed) */
     _Atomic uint64_t queue_depth, commits, rows_written, log_seq, rollup_seq;
     _Atomic uint64_t rollup_saved; /* position committed in rollup.db */
+    _Atomic int test_pause_rollup; /* test seam: the roll-up idles */
     _Atomic uint64_t meter_resets, meter_replacements, late_readings;
     _Atomic uint64_t n_readings, n_deliveries, n_unmatched, n_events;
 };

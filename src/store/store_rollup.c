@@ -477,6 +477,11 @@ static void *rollup_main(void *arg)
     struct store *st = arg;
     struct rollup *ru = st->rollup;
     for (;;) {
+        if (atomic_load(&st->test_pause_rollup)) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            continue;
+        }
         size_t got = apply_some(st, ru);
         pthread_mutex_lock(&ru->lock);
         int stop = ru->stop, due = checkpoint_due(st, ru, got);
@@ -693,4 +698,9 @@ int store_start_consumers(struct store *st)
         st->consumers_started = 1;
     pthread_mutex_unlock(&st->sub_lock);
     return rc;
+}
+
+void store_test_pause_rollup(struct store *st, int paused)
+{
+    atomic_store(&st->test_pause_rollup, paused);
 }

@@ -399,6 +399,14 @@ static int enqueue(struct store *st, struct write_req *req)
         return CB_ECLOSED;
     if (st->q_len >= st->cfg.queue_max)
         return CB_EBUSY;
+    /* The roll-up runs on its own core; when it falls too far behind, the
+     * log it must replay would grow without bound: push back instead. */
+    uint64_t logged = atomic_load_explicit(&st->log_seq, memory_order_relaxed);
+    uint64_t rolled =
+        atomic_load_explicit(&st->rollup_seq, memory_order_relaxed);
+    if (st->consumers_started && logged > rolled &&
+        logged - rolled > st->cfg.rollup_max_lag)
+        return CB_EBUSY;
     if (st->q_tail)
         st->q_tail->next = req;
     else

@@ -319,6 +319,37 @@ static void test_queue_full_is_busy(void **state)
     fx_free(fx);
 }
 
+/* When the roll-up trails the log by more than rollup_max_lag batches,
+ * writes are refused (backpressure) until it catches up. */
+static void test_rollup_lag_is_busy(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    fx->cfg.rollup_max_lag = 2;
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    store_test_pause_rollup(fx->st, 1);
+    struct ingest_batch b;
+    struct store_write_result res;
+    int rc = 0, written = 0;
+    for (int i = 0; i < 10 && rc == 0; i++) {
+        batch_new(&b, FEED_READINGS, 1);
+        set_reading(&b, 0, 1, METRIC_WATER, READING_DELTA, (i + 1) * NS, 1);
+        rc = store_write(fx->st, &b, "t", &res);
+        written += rc == 0;
+        ingest_batch_release(&b);
+    }
+    assert_int_equal(rc, CB_EBUSY);
+    assert_true(written >= 2 && written <= 4);
+    store_test_pause_rollup(fx->st, 0);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_DELTA, 99 * NS, 1);
+    assert_int_equal(store_write(fx->st, &b, "t", &res), 0);
+    assert_int_equal(res.accepted, 1);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
 /* A failed commit stores nothing; in a group, the batches are retried one
  * by one, so each still gets its own answer. */
 static void test_failed_commit_rolls_back(void **state)
@@ -555,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
         cmocka_unit_test(test_deliveries_and_events),
         cmocka_unit_test(test_queue_full_is_busy),
+        cmocka_unit_test(test_rollup_lag_is_busy),
         cmocka_unit_test(test_failed_commit_rolls_back),
         cmocka_unit_test(test_group_commit_counts_per_batch),
         cmocka_unit_test(test_retention_keeps_rollups),
