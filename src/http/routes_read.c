@@ -8,7 +8,6 @@
  */
 #include "http/http_int.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,11 @@ int32_t household_for_read(struct request *req, const char *what)
         reply_error(req, 404, "no household '%s'", req->param);
         return -1;
     }
-    struct sbuf info = SBUF_INIT;
-    sbuf_init(&info);
-    store_household_json(req->srv->store, hh, &info);
-    json_t *obj = json_loadb(info.buf, info.len, 0, NULL);
-    const char *committee =
-        json_string_value(json_object_get(obj, "committee"));
-    int rc = auth_check_household(&req->who, AUTH_READ_HOUSEHOLD, committee);
-    json_decref(obj);
-    sbuf_release(&info);
-    if (rc) {
+    char committee[128];
+    int known = store_household_committee(req->srv->store, hh, committee,
+                                          sizeof(committee)) == 0;
+    if (auth_check_household(&req->who, AUTH_READ_HOUSEHOLD,
+                             known ? committee : NULL)) {
         reply_error(req, 403, "household '%s' is outside your committee",
                     req->param);
         return -1;

@@ -212,6 +212,11 @@ int store_usage_daily_json(struct store *st, int32_t household,
  * "placed" is true when the street was found from the coordinates. */
 int store_events_json(struct store *st, const char *source, int64_t from_ns,
                       int64_t to_ns, int limit, struct sbuf *out);
+/* Copies the name of a household's committee into out (cap bytes, always
+ * NUL-terminated).  Returns 0, CB_ENOTFOUND (no such household or no
+ * committee) or CB_ESTORE. */
+int store_household_committee(struct store *st, int32_t household, char *out,
+                              size_t cap);
 /* Appends a JSON object describing a household (registry fields, meter
  * state: resets and replacements per metric).  CB_ENOTFOUND if unknown. */
 int store_household_json(struct store *st, int32_t household, struct sbuf *out);

@@ -12,6 +12,7 @@
  * first, read by one point lookup a day.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/store_int.h"
@@ -274,6 +275,30 @@ out_put:
 }
 
 /* ---- one household ---- */
+
+int store_household_committee(struct store *st, int32_t household, char *out,
+                              size_t cap)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = store__stmt(c, STMT_HOUSEHOLD_COMMITTEE);
+    int rc = CB_ESTORE, step;
+    if (!s)
+        goto out_put;
+    sqlite3_bind_int(s, 1, household);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        snprintf(out, cap, "%s", name ? name : "");
+        rc = 0;
+    } else {
+        rc = step == SQLITE_DONE ? CB_ENOTFOUND
+                                 : store__sqlerr(c->db, "household committee");
+    }
+    sqlite3_reset(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
 
 static void add_flags(struct sbuf *out, int flags)
 {

@@ -145,6 +145,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " FROM household h LEFT JOIN street s ON s.id=h.street_id"
         " LEFT JOIN committee c ON c.id=h.committee_id"
         " LEFT JOIN building b ON b.id=h.building_id WHERE h.id=?1",
+    [STMT_HOUSEHOLD_COMMITTEE] =
+        "SELECT c.name FROM household h JOIN committee c"
+        " ON c.id=h.committee_id WHERE h.id=?1",
     [STMT_METERS_OF] =
         "SELECT metric,first_ts_ns,last_ts_ns,last_index,flags,resets,"
         "replacements,late,grain_ns FROM meter_state WHERE household=?1"
