@@ -133,6 +133,7 @@ static void store_free(struct store *st)
     store__conn_close(&st->writer);
     store__registry_release(st);
     store__tokens_release(st);
+    store__marks_free(st);
     locks_destroy(st);
     free(st->sources);
     free(st->subs);
@@ -154,8 +155,8 @@ static int open_parts(struct store *st)
         store__registry_load(st, &st->writer) ||
         store__tokens_load(st, &st->writer) ||
         store__tallies_load(st, &st->writer) || load_log_seq(st) ||
-        store__rollup_load(st) || store__pool_open(st) ||
-        store__writer_start(st))
+        store__marks_load(st) || store__rollup_load(st) ||
+        store__pool_open(st) || store__writer_start(st))
         return CB_ESTORE;
     return 0;
 }

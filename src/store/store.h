@@ -6,7 +6,7 @@
  *   HTTP thread --store_write()--> bounded queue --> writer thread
  *                                                     | one transaction per
  *                                                     | group of batches:
- *                                                     |  dedup + insert rows
+ *                                                     |  dedup + append rows
  *                                                     |  append ingest_log
  *                                                     |  COMMIT (durable)
  *   HTTP thread <--- result (accepted, duplicates) ---+
@@ -35,9 +35,10 @@
  *   household(id INTEGER PK = dense id, household_id TEXT UNIQUE, street_id,
  *             committee_id, building_id, address, address_key, lat, lon,
  *             area_m2, rooms, registered_occupants, flags, updated_ns)
- *   reading(ts_ns, household, metric, field, value)  PK(ts_ns, household,
- *             metric) WITHOUT ROWID: time-leading key keeps inserts near the
- *             end of the b-tree (an id-leading key collapses to ~45k rows/s)
+ *   reading_block(id INTEGER PK, hour, block, n, data BLOB)  index (hour,
+ *             block): raw readings, one row per group commit, hour and
+ *             block of 256 households; appended, never updated (format and
+ *             dedup: store_blocks.c)
  *   delivery(order_id PK, ts_ns, household NULL, address, recipient, source)
  *             index (household, ts_ns); source: the sender
  *   event(source, event_id, type, ts_ns, lat, lon, street_id, street, attrs,

@@ -85,7 +85,7 @@ enum store_stmt {
     STMT_BEGIN,
     STMT_COMMIT,
     STMT_ROLLBACK,
-    STMT_READING_ADD,
+    STMT_BLOCK_ADD,
     STMT_DELIVERY_ADD,
     STMT_EVENT_ADD,
     STMT_LOG_ADD,
@@ -113,8 +113,9 @@ enum store_stmt {
     STMT_KV_PUT,
     /* read-only statements, used on pool connections */
     STMT_LOG_AFTER,
-    STMT_READINGS_ALL,
-    STMT_READINGS_METRIC,
+    STMT_BLOCK_GET,
+    STMT_BLOCK_NEXT_HOUR,
+    STMT_BLOCK_SPAN,
     STMT_USAGE_DAILY,
     STMT_USAGE_DAYS,
     STMT_EVENTS,
@@ -245,6 +246,43 @@ int store__group_apply(struct store *st, struct write_req **reqs, size_t n);
 void store__group_publish(struct store *st, struct write_req **reqs, size_t n);
 /* Frees the writer-private parts of a req. */
 void store__req_clear(struct write_req *req);
+
+/* ---- reading blocks (store_blocks.c) ---- */
+
+#define STORE_BLOCK_SIZE 256          /* households a block */
+#define STORE_MAX_HOUSEHOLD (1 << 28) /* dense ids stay below */
+
+/* Decoded readings of some blocks. */
+struct block_entries {
+    struct reading *e;
+    size_t n, cap;
+};
+
+typedef void (*store_reading_fn)(void *ctx, const struct reading *r);
+
+int64_t store__hour_of(int64_t ts_ns); /* hours since the epoch, floored */
+/* Sets every mark to the end of the newest stored hour (writer conn). */
+int store__marks_load(struct store *st);
+void store__marks_free(struct store *st);
+/* Inside the group's transaction: dedups the group's readings, appends the
+ * new ones as blocks, sets fresh/accepted/duplicates and adds each batch's
+ * new readings to payloads[i].  0 or CB_ESTORE. */
+int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
+                          struct sbuf *payloads);
+/* After COMMIT: raises the marks of the series that stored readings. */
+void store__readings_publish(struct store *st, struct write_req **reqs,
+                             size_t n);
+/* Calls fn for at most limit readings of household (metric < 0: all) with
+ * from_ns <= ts < to_ns, in (ts, metric) order.  0 or CB_ESTORE. */
+int store__blocks_read(struct store_conn *c, int32_t household, int metric,
+                       int64_t from_ns, int64_t to_ns, size_t limit,
+                       store_reading_fn fn, void *ctx);
+/* Deletes up to max_rows blocks of the hours wholly before cutoff_ns;
+ * *OUT_readings: how many readings they held. */
+int store__blocks_retain(struct store_conn *w, int64_t cutoff_ns,
+                         size_t max_rows, size_t *OUT_readings);
+/* Migration 7: moves the rows of table reading into reading_block. */
+int store__blocks_migrate(sqlite3 *db);
 
 /* ---- ingest_log payload (store_log.c) ---- */
 
@@ -399,6 +437,11 @@ struct store {
     struct store_conn *readers;
     int *pool_free;
     int n_readers, n_free;
+
+    /* reading marks (store_blocks.c): writer thread only */
+    int64_t *marks; /* by household * METRIC_COUNT + metric */
+    size_t n_marks;
+    int64_t mark_floor; /* the mark of every series not in marks */
 
     struct rollup *rollup;
     int test_skip_checkpoint;

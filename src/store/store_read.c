@@ -116,17 +116,23 @@ static void add_col_text(struct sbuf *out, sqlite3_stmt *s, int col)
 
 /* ---- readings ---- */
 
-static void reading_row(sqlite3_stmt *s, struct sbuf *out, int first)
+struct readings_out {
+    struct sbuf *out;
+    int n;
+};
+
+static void reading_row(void *ctx, const struct reading *r)
 {
-    int64_t ts = sqlite3_column_int64(s, 0);
-    sbuf_addstr(out, first ? "{\"ts\":" : ",{\"ts\":");
-    add_iso_ns(out, ts);
+    struct readings_out *ro = ctx;
+    struct sbuf *out = ro->out;
+    sbuf_addstr(out, ro->n++ ? ",{\"ts\":" : "{\"ts\":");
+    add_iso_ns(out, r->ts_ns);
     sbuf_addf(out,
               ",\"ts_ns\":%lld,\"metric\":\"%s\",\"field\":\"%s\","
               "\"value\":",
-              (long long)ts, metric_name(sqlite3_column_int(s, 1)),
-              sqlite3_column_int(s, 2) == READING_DELTA ? "delta" : "index");
-    add_num(out, sqlite3_column_double(s, 3));
+              (long long)r->ts_ns, metric_name(r->metric),
+              r->field == READING_DELTA ? "delta" : "index");
+    add_num(out, r->value);
     sbuf_addch(out, '}');
 }
 
@@ -135,24 +141,12 @@ int store_readings_json(struct store *st, int32_t household, int metric,
                         struct sbuf *out)
 {
     struct store_conn *c = store__reader_get(st);
-    sqlite3_stmt *s =
-        store__stmt(c, metric >= 0 ? STMT_READINGS_METRIC : STMT_READINGS_ALL);
-    int rc = CB_ESTORE, step, n = 0;
-    if (!s)
-        goto out_put;
-    sqlite3_bind_int64(s, 1, from_ns);
-    sqlite3_bind_int64(s, 2, to_ns);
-    sqlite3_bind_int(s, 3, household);
-    sqlite3_bind_int(s, 4, limit > 0 ? limit : 1000);
-    if (metric >= 0)
-        sqlite3_bind_int(s, 5, metric);
+    struct readings_out ro = {out, 0};
     sbuf_addch(out, '[');
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        reading_row(s, out, n++ == 0);
+    int rc = store__blocks_read(c, household, metric, from_ns, to_ns,
+                                (size_t)(limit > 0 ? limit : 1000), reading_row,
+                                &ro);
     sbuf_addch(out, ']');
-    sqlite3_reset(s);
-    rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read readings");
-out_put:
     store__reader_put(st, c);
     return rc;
 }

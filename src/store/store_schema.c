@@ -30,9 +30,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_READING_ADD] =
-        "INSERT OR IGNORE INTO reading(ts_ns,household,metric,field,value)"
-        " VALUES(?1,?2,?3,?4,?5)",
+    [STMT_BLOCK_ADD] =
+        "INSERT INTO reading_block(hour,block,n,data) VALUES(?1,?2,?3,?4)",
     [STMT_DELIVERY_ADD] =
         "INSERT OR IGNORE INTO delivery(order_id,ts_ns,household,address,"
         "recipient,source) VALUES(?1,?2,?3,?4,?5,?6)",
@@ -95,12 +94,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_CONSUMER_PUT] =
         "INSERT INTO consumer(name,seq) VALUES(?1,?2)"
         " ON CONFLICT(name) DO UPDATE SET seq=excluded.seq",
-    /* Deletes at most the ?2 + 1 oldest readings older than ?1, plus any
-     * that share the last one's timestamp (so it always progresses). */
+    /* Deletes at most ?2 of the oldest blocks of hours before ?1. */
     [STMT_RETAIN_READINGS] =
-        "DELETE FROM reading WHERE ts_ns<?1 AND ts_ns<=coalesce("
-        "(SELECT ts_ns FROM reading WHERE ts_ns<?1 ORDER BY ts_ns"
-        " LIMIT 1 OFFSET ?2),?1)",
+        "DELETE FROM reading_block WHERE id IN (SELECT id FROM reading_block"
+        " WHERE hour<?1 ORDER BY hour LIMIT ?2) RETURNING n",
     [STMT_RETAIN_LOG] =
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
         " ingest_log)+?1)",
@@ -122,13 +119,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_LOG_AFTER] =
         "SELECT seq,payload FROM ingest_log WHERE seq>?1 ORDER BY seq"
         " LIMIT ?2",
-    [STMT_READINGS_ALL] =
-        "SELECT ts_ns,metric,field,value FROM reading WHERE ts_ns>=?1"
-        " AND ts_ns<?2 AND household=?3 ORDER BY ts_ns,metric LIMIT ?4",
-    [STMT_READINGS_METRIC] =
-        "SELECT ts_ns,metric,field,value FROM reading WHERE ts_ns>=?1"
-        " AND ts_ns<?2 AND household=?3 AND metric=?5 ORDER BY ts_ns"
-        " LIMIT ?4",
+    [STMT_BLOCK_GET] =
+        "SELECT data FROM reading_block WHERE hour=?1 AND block=?2",
+    [STMT_BLOCK_NEXT_HOUR] =
+        "SELECT hour FROM reading_block WHERE hour>?1 ORDER BY hour LIMIT 1",
+    [STMT_BLOCK_SPAN] = "SELECT min(hour),max(hour) FROM reading_block",
     [STMT_USAGE_DAILY] =
         "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
         " ORDER BY metric",
@@ -167,6 +162,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 struct migration {
     const char *name;
     const char *sql;
+    int (*fn)(sqlite3 *db); /* run after sql, in the same transaction */
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -202,7 +198,7 @@ static const struct migration migrations[] = {
      "CREATE TABLE ingest_log(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
      " ts_ns INTEGER NOT NULL, feed INTEGER NOT NULL, n INTEGER NOT NULL,"
      " source TEXT, payload BLOB NOT NULL);"
-     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"},
+     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);", NULL},
     {"roll-ups",
      "CREATE TABLE meter_state(household INTEGER NOT NULL,"
      " metric INTEGER NOT NULL, first_ts_ns INTEGER, first_index REAL,"
@@ -216,7 +212,7 @@ static const struct migration migrations[] = {
      " WITHOUT ROWID;"
      "CREATE TABLE usage_hourly(household INTEGER NOT NULL,"
      " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
-     " PRIMARY KEY(household, metric, hour)) WITHOUT ROWID;"},
+     " PRIMARY KEY(household, metric, hour)) WITHOUT ROWID;", NULL},
     {"departments, tokens, audit, settings",
      "CREATE TABLE department(id INTEGER PRIMARY KEY,"
      " name TEXT NOT NULL UNIQUE, feeds INTEGER NOT NULL,"
@@ -227,11 +223,11 @@ static const struct migration migrations[] = {
      " created_ns INTEGER NOT NULL, revoked_ns INTEGER);"
      "CREATE TABLE audit(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL,"
      " who TEXT, action TEXT, object TEXT, reason TEXT);"
-     "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT);"},
+     "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT);", NULL},
     {"tallies",
      "CREATE TABLE tally(name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
      "CREATE TABLE delivery_source(source TEXT PRIMARY KEY,"
-     " total INTEGER NOT NULL, unmatched INTEGER NOT NULL);"},
+     " total INTEGER NOT NULL, unmatched INTEGER NOT NULL);", NULL},
     /* Roll-ups keyed by time first: each checkpoint then writes near the
      * end of the b-trees, as readings do; keyed by household first they
      * were rewritten all over the file and ingest slowed as they grew. */
@@ -250,7 +246,7 @@ static const struct migration migrations[] = {
      "INSERT INTO usage_hourly_t SELECT household, metric, hour, use"
      " FROM usage_hourly;"
      "DROP TABLE usage_hourly;"
-     "ALTER TABLE usage_hourly_t RENAME TO usage_hourly;"},
+     "ALTER TABLE usage_hourly_t RENAME TO usage_hourly;", NULL},
     /* The roll-ups move to rollup.db (attached as "rollup" while this
      * runs; its own schema is migrated first), where the roll-up thread
      * writes them on its own connection.  The copy replaces what rollup.db
@@ -273,7 +269,16 @@ static const struct migration migrations[] = {
      "DROP TABLE main.usage_daily;"
      "DROP TABLE main.usage_hourly;"
      "DROP TABLE main.meter_state;"
-     "DROP TABLE main.consumer;"},
+     "DROP TABLE main.consumer;", NULL},
+    /* Raw readings in blocks of (hour, 256 households), one row per group
+     * commit (store_blocks.c): ingest appends rows instead of one b-tree
+     * insert per reading.  store__blocks_migrate copies the old rows. */
+    {"readings in blocks",
+     "CREATE TABLE reading_block(id INTEGER PRIMARY KEY,"
+     " hour INTEGER NOT NULL, block INTEGER NOT NULL, n INTEGER NOT NULL,"
+     " data BLOB NOT NULL);"
+     "CREATE INDEX reading_block_key ON reading_block(hour, block);",
+     store__blocks_migrate},
 };
 
 /* rollup_migrations[i] takes rollup.db from version i to i + 1: the roll-up
@@ -293,7 +298,7 @@ static const struct migration rollup_migrations[] = {
      "CREATE TABLE usage_hourly(household INTEGER NOT NULL,"
      " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
      " PRIMARY KEY(hour, household, metric)) WITHOUT ROWID;"
-     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"},
+     "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);", NULL},
 };
 /* clang-format on */
 
@@ -428,6 +433,7 @@ static int migrate_step(sqlite3 *db, const struct migration *list, int from)
         return CB_ESTORE;
     snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", from + 1);
     if (exec_sql(db, list[from].sql, list[from].name) ||
+        (list[from].fn && list[from].fn(db)) ||
         exec_sql(db, bump, "user_version bump") ||
         exec_sql(db, "COMMIT", "migrate commit")) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

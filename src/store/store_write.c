@@ -9,7 +9,7 @@
  *   2. one group: queued batches taken from the head while their rows add
  *      up to at most commit_max_rows (always at least one batch), stored
  *      in one transaction (store__group_apply) and committed;
- *   3. one retention chunk (~50,000 readings), when retention is due
+ *   3. one retention chunk (1,000 reading blocks), when retention is due
  *      (hourly); groups and chunks take turns, so sustained ingest cannot
  *      starve retention, nor retention ingest.
  * A group whose transaction fails is rolled back and, when it held more
@@ -24,7 +24,7 @@
 
 #include "store/store_int.h"
 
-#define RETAIN_CHUNK_ROWS 50000
+#define RETAIN_CHUNK_BLOCKS 1000
 #define RETAIN_LOG_CHUNK 10000
 #define RETENTION_PERIOD_NS (3600LL * 1000000000LL)
 
@@ -142,14 +142,9 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
 {
     int64_t cutoff =
         time_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
-    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_READINGS);
-    if (!s)
+    sqlite3_stmt *s;
+    if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings))
         return CB_ESTORE;
-    sqlite3_bind_int64(s, 1, cutoff);
-    sqlite3_bind_int64(s, 2, RETAIN_CHUNK_ROWS);
-    if (store__exec_stmt(w, s, "retain readings"))
-        return CB_ESTORE;
-    *OUT_readings = (size_t)sqlite3_changes64(w->db);
     if (!(s = store__stmt(w, STMT_RETAIN_LOG)))
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
@@ -387,6 +382,7 @@ static int batch_valid(const struct ingest_batch *b)
         return 1;
     for (size_t i = 0; i < b->n; i++)
         if (b->readings[i].household < 0 ||
+            b->readings[i].household >= STORE_MAX_HOUSEHOLD ||
             b->readings[i].metric >= METRIC_COUNT)
             return 0;
     return 1;

@@ -26,9 +26,10 @@ static void test_migrations_from_empty(void **state)
 {
     struct fixture *fx = fx_new(50);
     static const char *const tables[] = {
-        "street",   "committee", "building",   "household",      "reading",
-        "delivery", "event",     "ingest_log", "department",     "token",
-        "audit",    "kv",        "tally",      "delivery_source"};
+        "street",        "committee",      "building", "household",
+        "reading_block", "delivery",       "event",    "ingest_log",
+        "department",    "token",          "audit",    "kv",
+        "tally",         "delivery_source"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {"consumer", "meter_state",
                                                 "usage_daily", "usage_hourly"};
@@ -38,7 +39,7 @@ static void test_migrations_from_empty(void **state)
                          "SELECT user_version FROM pragma_user_version"
                          " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
-        assert_int_equal((int)version, 6);
+        assert_int_equal((int)version, 7);
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, 1);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -350,6 +351,133 @@ static void test_rollup_lag_is_busy(void **state)
     fx_free(fx);
 }
 
+static void write_expect(struct store *st, const struct ingest_batch *b,
+                         size_t accepted, size_t duplicates)
+{
+    struct store_write_result res;
+    assert_int_equal(store_write(st, b, "meters", &res), 0);
+    assert_int_equal(res.accepted, accepted);
+    assert_int_equal(res.duplicates, duplicates);
+}
+
+static int count_of(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* Late readings are new; their resends, before and after a restart (when
+ * every series' mark falls back to the newest stored hour), are not.
+ * Households 255/256 straddle two blocks. */
+static void test_readings_late_and_after_restart(void **state)
+{
+    static const int32_t hh[] = {1, 255, 256, 300};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 400);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch now, late;
+    batch_new(&now, FEED_READINGS, 4);
+    batch_new(&late, FEED_READINGS, 8);
+    for (int i = 0; i < 4; i++) {
+        set_reading(&now, (size_t)i, hh[i], METRIC_WATER, READING_INDEX,
+                    t0 + 10 * HOUR_NS, 7);
+        set_reading(&late, (size_t)i, hh[i], METRIC_WATER, READING_INDEX,
+                    t0 + 5 * HOUR_NS, 3);
+        set_reading(&late, (size_t)i + 4, hh[i], METRIC_WATER, READING_INDEX,
+                    t0 + 10 * HOUR_NS, 7);
+    }
+    write_expect(fx->st, &now, 4, 0);
+    write_expect(fx->st, &late, 4, 4); /* late: new; the repeats: not */
+    write_expect(fx->st, &late, 0, 8);
+    fx_reopen(fx);
+    write_expect(fx->st, &now, 0, 4);
+    write_expect(fx->st, &late, 0, 8);
+    struct ingest_batch more;
+    batch_new(&more, FEED_READINGS, 3);
+    set_reading(&more, 0, 256, METRIC_WATER, READING_INDEX, t0 + 3 * HOUR_NS,
+                2);
+    set_reading(&more, 1, 256, METRIC_WATER, READING_INDEX, t0 + 11 * HOUR_NS,
+                8);
+    set_reading(&more, 2, 256, METRIC_GAS, READING_INDEX, t0 + 5 * HOUR_NS, 1);
+    write_expect(fx->st, &more, 3, 0);
+    write_expect(fx->st, &more, 0, 3);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(
+        store_readings_json(fx->st, 256, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 5);
+    /* (ts, metric) order: 3h, 5h water, 5h gas, 10h, 11h */
+    const char *w5 = strstr(sb.buf, "\"metric\":\"water\",\"field\":\"index\","
+                                    "\"value\":3");
+    const char *g5 = strstr(sb.buf, "\"metric\":\"gas\"");
+    assert_non_null(w5);
+    assert_non_null(g5);
+    assert_true(strstr(sb.buf, "\"value\":2") < w5);
+    assert_true(g5 < strstr(sb.buf, "\"value\":7"));
+    assert_true(strstr(sb.buf, "\"value\":7") < strstr(sb.buf, "\"value\":8"));
+    sbuf_reset(&sb);
+    assert_int_equal(store_readings_json(fx->st, 256, METRIC_WATER, t0,
+                                         t0 + 11 * HOUR_NS, 2, &sb),
+                     0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2); /* the limit */
+    assert_null(strstr(sb.buf, "gas"));
+    sbuf_reset(&sb);
+    assert_int_equal(
+        store_readings_json(fx->st, 255, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2);
+    sbuf_release(&sb);
+    ingest_batch_release(&now);
+    ingest_batch_release(&late);
+    ingest_batch_release(&more);
+    fx_free(fx);
+}
+
+/* Version 6 kept one row a reading; migration 7 moves them into blocks. */
+static void test_migrate_v6_readings(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 400);
+    store_close(fx->st);
+    fx->st = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "BEGIN; DROP TABLE reading_block;"
+             "CREATE TABLE reading(ts_ns INTEGER NOT NULL,"
+             " household INTEGER NOT NULL, metric INTEGER NOT NULL,"
+             " field INTEGER NOT NULL, value REAL NOT NULL,"
+             " PRIMARY KEY(ts_ns, household, metric)) WITHOUT ROWID;"
+             "INSERT INTO reading VALUES(%lld,1,0,0,10),(%lld,1,0,0,11),"
+             "(%lld,300,1,1,0.5),(%lld,300,1,1,0.25);"
+             "PRAGMA user_version=6; COMMIT;",
+             (long long)t0, (long long)(t0 + HOUR_NS),
+             (long long)(t0 + 90 * 60 * NS), (long long)(t0 + 26 * HOUR_NS));
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(table_count(fx->st, "main", "reading"), 0);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(
+        store_readings_json(fx->st, 300, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2);
+    assert_non_null(strstr(sb.buf, "\"field\":\"delta\",\"value\":0.25"));
+    sbuf_release(&sb);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 3);
+    set_reading(&b, 0, 1, METRIC_WATER, READING_INDEX, t0, 10);
+    set_reading(&b, 1, 1, METRIC_WATER, READING_INDEX, t0 + HOUR_NS, 11);
+    set_reading(&b, 2, 1, METRIC_WATER, READING_INDEX, t0 + 30 * 60 * NS, 10.5);
+    write_expect(fx->st, &b, 1, 2);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
 /* A failed commit stores nothing; in a group, the batches are retried one
  * by one, so each still gets its own answer. */
 static void test_failed_commit_rolls_back(void **state)
@@ -582,6 +710,8 @@ int main(void)
         cmocka_unit_test(test_migrations_from_empty),
         cmocka_unit_test(test_readings_idempotent),
         cmocka_unit_test(test_readings_duplicated_within_batch),
+        cmocka_unit_test(test_readings_late_and_after_restart),
+        cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
         cmocka_unit_test(test_deliveries_and_events),

@@ -364,6 +364,11 @@ static void test_migrate_v5_rollups(void **state)
             " metric INTEGER NOT NULL, hour INTEGER NOT NULL,"
             " use REAL NOT NULL, PRIMARY KEY(hour, household, metric))"
             " WITHOUT ROWID;"
+            "DROP TABLE main.reading_block;"
+            "CREATE TABLE main.reading(ts_ns INTEGER NOT NULL,"
+            " household INTEGER NOT NULL, metric INTEGER NOT NULL,"
+            " field INTEGER NOT NULL, value REAL NOT NULL,"
+            " PRIMARY KEY(ts_ns, household, metric)) WITHOUT ROWID;"
             "INSERT INTO main.consumer SELECT * FROM r.consumer;"
             "INSERT INTO main.meter_state SELECT * FROM r.meter_state;"
             "INSERT INTO main.usage_daily SELECT * FROM r.usage_daily;"
@@ -380,7 +385,7 @@ static void test_migrate_v5_rollups(void **state)
                                        " pragma_user_version WHERE ?1=?1"
                                        " AND ?2=?2 AND ?3=?3",
                                        0, 0, 0),
-                     6);
+                     7);
     /* the position moved too: nothing replayed, nothing counted twice */
     assert_int_equal(store_rollup_flush(fx->st), 0);
     assert_true(NEAR(total_use(fx->st), daily));
