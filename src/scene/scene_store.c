@@ -134,17 +134,12 @@ static void delivery_row(struct scene_engine *eng, sqlite3_stmt *q)
                               sqlite3_column_int64(q, 1), col_text(q, 2));
 }
 
-static void reading_row(struct scene_engine *eng, sqlite3_stmt *q)
+static void reading_row(void *ctx, const struct reading *r)
 {
-    int32_t h = sqlite3_column_int(q, 0);
-    if ((size_t)h >= eng->n || eng->elderly_slot[h] < 0)
+    struct scene_engine *eng = ctx;
+    if ((size_t)r->household >= eng->n || eng->elderly_slot[r->household] < 0)
         return;
-    struct reading r = {.household = h,
-                        .metric = METRIC_WATER,
-                        .field = (uint8_t)sqlite3_column_int(q, 2),
-                        .ts_ns = sqlite3_column_int64(q, 1),
-                        .value = sqlite3_column_double(q, 3)};
-    scene_engine_add_reading(eng, &r);
+    scene_engine_add_reading(eng, r);
 }
 
 static int64_t query_int64(sqlite3 *db, const char *sql)
@@ -166,7 +161,9 @@ static int load_state(struct scene_engine *eng, sqlite3 *db)
     if (err)
         return err;
     int64_t last_day = query_int64(db, "SELECT max(day) FROM usage_daily");
-    int64_t as_of_ns = query_int64(db, "SELECT max(ts_ns) FROM reading");
+    int64_t as_of_ns;
+    if (store_readings_newest(db, &as_of_ns))
+        return CB_ESTORE;
     err = load_rows(eng, db,
                     "SELECT household, metric, day, use FROM usage_daily"
                     " WHERE day >= ?1 ORDER BY day",
@@ -183,10 +180,7 @@ static int load_state(struct scene_engine *eng, sqlite3 *db)
     if (!err && as_of_ns > 0) {
         int64_t from =
             as_of_ns - 2ll * eng->cfg.elderly_quiet_hours * 3600 * 1000000000ll;
-        err = load_rows(eng, db,
-                        "SELECT household, ts_ns, field, value FROM reading"
-                        " WHERE ts_ns >= ?1 AND metric = 0 ORDER BY ts_ns",
-                        from, reading_row);
+        err = store_readings_scan(db, from, METRIC_WATER, reading_row, eng);
     }
     if (as_of_ns > 0)
         scene_engine_set_as_of(eng, as_of_ns / 1000000000);

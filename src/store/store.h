@@ -272,6 +272,17 @@ int store_start_consumers(struct store *st);
 void *store_read_begin(struct store *st);
 void store_read_end(struct store *st, void *db);
 
+/* Raw readings for modules that load state at start, on a connection from
+ * store_read_begin.  store_readings_newest sets *OUT_ts_ns to the newest
+ * stored reading's timestamp (INT64_MIN when none).  store_readings_scan
+ * calls fn for every stored reading of metric (every metric when < 0) with
+ * ts >= from_ns, in (ts, household) order; it holds one hour of readings
+ * in memory at a time.  Both return 0 or CB_ESTORE. */
+typedef void (*store_reading_fn)(void *ctx, const struct reading *r);
+int store_readings_newest(void *db, int64_t *OUT_ts_ns);
+int store_readings_scan(void *db, int64_t from_ns, int metric,
+                        store_reading_fn fn, void *ctx);
+
 /* Runs retention now: drops raw readings older than retention_days (their
  * roll-ups are kept) and ingest_log entries the roll-up has checkpointed
  * past (its position committed in rollup.db), in

@@ -436,6 +436,82 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
     return rc;
 }
 
+/* ---- scans for loaders ---- */
+
+static int ts_household_cmp(const void *pa, const void *pb)
+{
+    const struct reading *a = pa, *b = pb;
+    if (a->ts_ns != b->ts_ns)
+        return a->ts_ns < b->ts_ns ? -1 : 1;
+    if (a->household != b->household)
+        return a->household < b->household ? -1 : 1;
+    return a->metric < b->metric ? -1 : a->metric > b->metric;
+}
+
+int store_readings_newest(void *db, int64_t *OUT_ts_ns)
+{
+    struct block_entries v = {NULL, 0, 0};
+    sqlite3_stmt *s;
+    int rc = 0, step;
+    *OUT_ts_ns = INT64_MIN;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT block,data FROM reading_block WHERE hour="
+                           "(SELECT max(hour) FROM reading_block)",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "newest reading");
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = decode_row(sqlite3_column_blob(s, 1),
+                        (size_t)sqlite3_column_bytes(s, 1),
+                        sqlite3_column_int64(s, 0), &v);
+    sqlite3_finalize(s);
+    for (size_t i = 0; i < v.n; i++)
+        if (v.e[i].ts_ns > *OUT_ts_ns)
+            *OUT_ts_ns = v.e[i].ts_ns;
+    free(v.e);
+    return rc || step != SQLITE_DONE ? store__sqlerr(db, "newest reading") : 0;
+}
+
+/* Emits v's readings of metric at or after from_ns in (ts, household)
+ * order, and empties v. */
+static void scan_emit(struct block_entries *v, int64_t from_ns, int metric,
+                      store_reading_fn fn, void *ctx)
+{
+    qsort(v->e, v->n, sizeof(*v->e), ts_household_cmp);
+    for (size_t i = 0; i < v->n; i++)
+        if (v->e[i].ts_ns >= from_ns &&
+            (metric < 0 || v->e[i].metric == metric))
+            fn(ctx, &v->e[i]);
+    v->n = 0;
+}
+
+int store_readings_scan(void *db, int64_t from_ns, int metric,
+                        store_reading_fn fn, void *ctx)
+{
+    struct block_entries v = {NULL, 0, 0};
+    sqlite3_stmt *s;
+    int64_t hour = INT64_MIN;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT hour,block,data FROM reading_block"
+                           " WHERE hour>=?1 ORDER BY hour",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "scan readings");
+    sqlite3_bind_int64(s, 1, store__hour_of(from_ns));
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_int64(s, 0) != hour)
+            scan_emit(&v, from_ns, metric, fn, ctx);
+        hour = sqlite3_column_int64(s, 0);
+        rc = decode_row(sqlite3_column_blob(s, 2),
+                        (size_t)sqlite3_column_bytes(s, 2),
+                        sqlite3_column_int64(s, 1), &v);
+    }
+    sqlite3_finalize(s);
+    if (!rc && step == SQLITE_DONE)
+        scan_emit(&v, from_ns, metric, fn, ctx);
+    free(v.e);
+    return rc || step != SQLITE_DONE ? store__sqlerr(db, "scan readings") : 0;
+}
+
 /* ---- retention ---- */
 
 int store__blocks_retain(struct store_conn *w, int64_t cutoff_ns,

@@ -258,8 +258,6 @@ struct block_entries {
     size_t n, cap;
 };
 
-typedef void (*store_reading_fn)(void *ctx, const struct reading *r);
-
 int64_t store__hour_of(int64_t ts_ns); /* hours since the epoch, floored */
 /* Sets every mark to the end of the newest stored hour (writer conn). */
 int store__marks_load(struct store *st);

@@ -433,6 +433,59 @@ static void test_readings_late_and_after_restart(void **state)
     fx_free(fx);
 }
 
+struct scan_seen {
+    int n;
+    int64_t last_ts;
+    int32_t last_hh;
+    int ordered;
+};
+
+static void scan_row(void *ctx, const struct reading *r)
+{
+    struct scan_seen *ss = ctx;
+    if (ss->n && (r->ts_ns < ss->last_ts ||
+                  (r->ts_ns == ss->last_ts && r->household <= ss->last_hh)))
+        ss->ordered = 0;
+    ss->last_ts = r->ts_ns;
+    ss->last_hh = r->household;
+    ss->n++;
+}
+
+/* What the scenes load at start: the newest timestamp, and one metric's
+ * readings since a time, in (ts, household) order across blocks. */
+static void test_readings_scan_for_loaders(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 600);
+    sqlite3 *db = store_read_begin(fx->st);
+    int64_t newest;
+    assert_int_equal(store_readings_newest(db, &newest), 0);
+    assert_true(newest == INT64_MIN);
+    store_read_end(fx->st, db);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 600);
+    for (int i = 0; i < 600; i++) /* 3 blocks, 5 hours, 2 metrics */
+        set_reading(&b, (size_t)i, 600 - i, i % 2 ? METRIC_GAS : METRIC_WATER,
+                    READING_INDEX, t0 + (i % 5) * HOUR_NS + (i % 7) * NS, i);
+    write_expect(fx->st, &b, 600, 0);
+    db = store_read_begin(fx->st);
+    assert_int_equal(store_readings_newest(db, &newest), 0);
+    assert_true(newest == t0 + 4 * HOUR_NS + 6 * NS);
+    struct scan_seen ss = {0, 0, 0, 1};
+    assert_int_equal(
+        store_readings_scan(db, t0 + 2 * HOUR_NS, METRIC_WATER, scan_row, &ss),
+        0);
+    int want = 0;
+    for (int i = 0; i < 600; i++)
+        want += i % 2 == 0 && i % 5 >= 2;
+    assert_int_equal(ss.n, want);
+    assert_true(ss.ordered);
+    store_read_end(fx->st, db);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
 /* Version 6 kept one row a reading; migration 7 moves them into blocks. */
 static void test_migrate_v6_readings(void **state)
 {
@@ -712,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_readings_duplicated_within_batch),
         cmocka_unit_test(test_readings_late_and_after_restart),
         cmocka_unit_test(test_migrate_v6_readings),
+        cmocka_unit_test(test_readings_scan_for_loaders),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
         cmocka_unit_test(test_deliveries_and_events),
