@@ -128,10 +128,10 @@ static void usage_row(struct scene_engine *eng, sqlite3_stmt *q)
                            sqlite3_column_double(q, 3));
 }
 
-static void delivery_row(struct scene_engine *eng, sqlite3_stmt *q)
+static void delivery_row(void *ctx, const struct delivery *d)
 {
-    scene_engine_add_delivery(eng, sqlite3_column_int(q, 0),
-                              sqlite3_column_int64(q, 1), col_text(q, 2));
+    if (d->household >= 0)
+        scene_engine_add_delivery(ctx, d->household, d->ts_ns, d->recipient);
 }
 
 static void reading_row(void *ctx, const struct reading *r)
@@ -171,11 +171,7 @@ static int load_state(struct scene_engine *eng, sqlite3 *db)
     if (!err && as_of_ns > 0) {
         int64_t from = as_of_ns - (int64_t)SCENE_BLOCKS * SCENE_BLOCK_DAYS *
                                       86400 * 1000000000ll;
-        err = load_rows(eng, db,
-                        "SELECT household, ts_ns, recipient FROM delivery"
-                        " WHERE household IS NOT NULL AND ts_ns >= ?1"
-                        " ORDER BY ts_ns",
-                        from, delivery_row);
+        err = store_deliveries_scan(db, from, delivery_row, eng);
     }
     if (!err && as_of_ns > 0) {
         int64_t from =

@@ -39,8 +39,9 @@
  *             block): raw readings, one row per group commit, hour and
  *             block of 256 households; appended, never updated (format and
  *             dedup: store_blocks.c)
- *   delivery(order_id PK, ts_ns, household NULL, address, recipient, source)
- *             index (household, ts_ns); source: the sender
+ *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
+ *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
+ *             each batch's new orders, one row per hour (store_orders.c)
  *   event(source, event_id, type, ts_ns, lat, lon, street_id, street, attrs,
  *         sender, PK(source, event_id))   index (ts_ns)
  *   ingest_log(seq INTEGER PK AUTOINCREMENT, ts_ns, feed, n, source,
@@ -282,6 +283,12 @@ typedef void (*store_reading_fn)(void *ctx, const struct reading *r);
 int store_readings_newest(void *db, int64_t *OUT_ts_ns);
 int store_readings_scan(void *db, int64_t from_ns, int metric,
                         store_reading_fn fn, void *ctx);
+/* Calls fn for every stored delivery order with ts >= from_ns, in time
+ * order (hour by hour); order_id and recipient are set, address and
+ * household_id are not.  0 or CB_ESTORE. */
+typedef void (*store_delivery_fn)(void *ctx, const struct delivery *d);
+int store_deliveries_scan(void *db, int64_t from_ns, store_delivery_fn fn,
+                          void *ctx);
 
 /* Runs retention now: drops raw readings older than retention_days (their
  * roll-ups are kept) and ingest_log entries the roll-up has checkpointed

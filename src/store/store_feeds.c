@@ -14,7 +14,7 @@
  *   feed        key                      on conflict
  *   ----------  -----------------------  -----------------------------------
  *   readings    (household, metric, ts)  ignore
- *   deliveries  order_id                 ignore
+ *   deliveries  order_id                 ignore (store_orders.c)
  *   events      (source, event_id)       ignore
  *   registry    household_id             update when any field changed;
  *                                        unchanged rows are duplicates
@@ -29,34 +29,6 @@
 #include "store/store_int.h"
 
 /* ---- deliveries and events ---- */
-
-static int insert_deliveries(struct store_conn *w, struct write_req *req)
-{
-    const struct ingest_batch *b = req->batch;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct delivery *d = &b->deliveries[i];
-        sqlite3_stmt *s = store__stmt(w, STMT_DELIVERY_ADD);
-        if (!s)
-            return CB_ESTORE;
-        store__bind_text(s, 1, d->order_id);
-        sqlite3_bind_int64(s, 2, d->ts_ns);
-        if (d->household >= 0)
-            sqlite3_bind_int(s, 3, d->household);
-        store__bind_text(s, 4, d->address);
-        store__bind_text(s, 5, d->recipient);
-        store__bind_text(s, 6, req->source);
-        if (store__exec_stmt(w, s, "insert delivery"))
-            return CB_ESTORE;
-        if (!sqlite3_changes(w->db)) {
-            req->res.duplicates++;
-            continue;
-        }
-        req->fresh[i] = 1;
-        req->res.accepted++;
-        req->res.unmatched += d->household < 0;
-    }
-    return 0;
-}
 
 static const char *event_source(const struct write_req *req,
                                 const struct event *e)
@@ -271,25 +243,62 @@ static int tally_add(struct store_conn *w, const char *name, int64_t n)
     return store__exec_stmt(w, s, "tally");
 }
 
-static int source_add(struct store_conn *w, const struct write_req *req)
+/* A batch's new deliveries counted by source key (order_id prefix). */
+struct source_counts {
+    struct source_count {
+        char key[32];
+        int64_t total, unmatched;
+    } * c;
+    size_t n;
+};
+
+static void count_sources(const struct write_req *req, struct source_counts *sc)
 {
     const struct ingest_batch *b = req->batch;
+    size_t cap = 0;
+    sc->c = NULL;
+    sc->n = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (!req->fresh[i])
             continue;
         char key[32];
+        size_t k = 0;
         store__source_key(b->deliveries[i].order_id, req->source, key,
                           sizeof(key));
-        sqlite3_stmt *s = store__stmt(w, STMT_SOURCE_ADD);
-        if (!s)
-            return CB_ESTORE;
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(s, 2, 1);
-        sqlite3_bind_int(s, 3, b->deliveries[i].household < 0);
-        if (store__exec_stmt(w, s, "tally source"))
-            return CB_ESTORE;
+        while (k < sc->n && strcmp(sc->c[k].key, key))
+            k++;
+        if (k == sc->n) {
+            if (sc->n == cap) {
+                cap = cap ? cap * 2 : 4;
+                sc->c = xrealloc(sc->c, cap * sizeof(*sc->c));
+            }
+            memcpy(sc->c[k].key, key, sizeof(key));
+            sc->c[k].total = sc->c[k].unmatched = 0;
+            sc->n++;
+        }
+        sc->c[k].total++;
+        sc->c[k].unmatched += b->deliveries[i].household < 0;
     }
-    return 0;
+}
+
+static int source_add(struct store_conn *w, const struct write_req *req)
+{
+    struct source_counts sc;
+    int rc = 0;
+    count_sources(req, &sc);
+    for (size_t k = 0; k < sc.n && !rc; k++) {
+        sqlite3_stmt *s = store__stmt(w, STMT_SOURCE_ADD);
+        if (!s) {
+            rc = CB_ESTORE;
+            break;
+        }
+        sqlite3_bind_text(s, 1, sc.c[k].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, sc.c[k].total);
+        sqlite3_bind_int64(s, 3, sc.c[k].unmatched);
+        rc = store__exec_stmt(w, s, "tally source");
+    }
+    free(sc.c);
+    return rc;
 }
 
 static int write_tallies(struct store_conn *w, struct write_req **reqs,
@@ -337,7 +346,7 @@ static int apply_one(struct store *st, struct write_req *req)
 {
     switch (req->batch->feed) {
     case FEED_DELIVERIES:
-        return insert_deliveries(&st->writer, req);
+        return store__orders_apply(&st->writer, req);
     case FEED_EVENTS:
         return insert_events(st, &st->writer, req);
     case FEED_REGISTRY:
@@ -380,15 +389,12 @@ out_free:
 
 static void publish_sources(struct store *st, const struct write_req *req)
 {
-    const struct ingest_batch *b = req->batch;
-    for (size_t i = 0; i < b->n; i++) {
-        if (!req->fresh[i])
-            continue;
-        char key[32];
-        store__source_key(b->deliveries[i].order_id, req->source, key,
-                          sizeof(key));
-        store__source_count(st, key, 1, b->deliveries[i].household < 0);
-    }
+    struct source_counts sc;
+    count_sources(req, &sc);
+    for (size_t k = 0; k < sc.n; k++)
+        store__source_count(st, sc.c[k].key, (uint64_t)sc.c[k].total,
+                            (uint64_t)sc.c[k].unmatched);
+    free(sc.c);
 }
 
 static void publish_req(struct store *st, const struct write_req *req)

@@ -86,7 +86,8 @@ enum store_stmt {
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_BLOCK_ADD,
-    STMT_DELIVERY_ADD,
+    STMT_ORDER_ADD,
+    STMT_ORDER_BLOCK_ADD,
     STMT_EVENT_ADD,
     STMT_LOG_ADD,
     STMT_STREET_FIND,
@@ -281,6 +282,14 @@ int store__blocks_retain(struct store_conn *w, int64_t cutoff_ns,
                          size_t max_rows, size_t *OUT_readings);
 /* Migration 7: moves the rows of table reading into reading_block. */
 int store__blocks_migrate(sqlite3 *db);
+
+/* ---- delivery orders (store_orders.c) ---- */
+
+/* Inside the group's transaction: dedups req's orders by id, stores the
+ * new ones in blocks, sets fresh/accepted/duplicates/unmatched. */
+int store__orders_apply(struct store_conn *w, struct write_req *req);
+/* Migration 8: moves the rows of table delivery into ids and blocks. */
+int store__orders_migrate(sqlite3 *db);
 
 /* ---- ingest_log payload (store_log.c) ---- */
 

@@ -32,9 +32,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_BLOCK_ADD] =
         "INSERT INTO reading_block(hour,block,n,data) VALUES(?1,?2,?3,?4)",
-    [STMT_DELIVERY_ADD] =
-        "INSERT OR IGNORE INTO delivery(order_id,ts_ns,household,address,"
-        "recipient,source) VALUES(?1,?2,?3,?4,?5,?6)",
+    [STMT_ORDER_ADD] = "INSERT OR IGNORE INTO delivery_order(order_id)"
+                       " VALUES(?1)",
+    [STMT_ORDER_BLOCK_ADD] =
+        "INSERT INTO delivery_block(hour,n,source,data) VALUES(?1,?2,?3,?4)",
     [STMT_EVENT_ADD] =
         "INSERT OR IGNORE INTO event(source,event_id,type,ts_ns,lat,lon,"
         "street_id,street,attrs,sender) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
@@ -279,6 +280,15 @@ static const struct migration migrations[] = {
      " data BLOB NOT NULL);"
      "CREATE INDEX reading_block_key ON reading_block(hour, block);",
      store__blocks_migrate},
+    /* Orders: a bare id table for dedup, the orders themselves in blocks
+     * of one batch and hour (store_orders.c); the time index goes. */
+    {"orders in blocks",
+     "CREATE TABLE delivery_order(order_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+     "CREATE TABLE delivery_block(id INTEGER PRIMARY KEY,"
+     " hour INTEGER NOT NULL, n INTEGER NOT NULL, source TEXT,"
+     " data BLOB NOT NULL);"
+     "CREATE INDEX delivery_block_hour ON delivery_block(hour);",
+     store__orders_migrate},
 };
 
 /* rollup_migrations[i] takes rollup.db from version i to i + 1: the roll-up

@@ -25,11 +25,21 @@ static int table_count(struct store *st, const char *schema, const char *name)
 static void test_migrations_from_empty(void **state)
 {
     struct fixture *fx = fx_new(50);
-    static const char *const tables[] = {
-        "street",        "committee",      "building", "household",
-        "reading_block", "delivery",       "event",    "ingest_log",
-        "department",    "token",          "audit",    "kv",
-        "tally",         "delivery_source"};
+    static const char *const tables[] = {"street",
+                                         "committee",
+                                         "building",
+                                         "household",
+                                         "reading_block",
+                                         "delivery_order",
+                                         "delivery_block",
+                                         "event",
+                                         "ingest_log",
+                                         "department",
+                                         "token",
+                                         "audit",
+                                         "kv",
+                                         "tally",
+                                         "delivery_source"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {"consumer", "meter_state",
                                                 "usage_daily", "usage_hourly"};
@@ -39,7 +49,7 @@ static void test_migrations_from_empty(void **state)
                          "SELECT user_version FROM pragma_user_version"
                          " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
-        assert_int_equal((int)version, 7);
+        assert_int_equal((int)version, 8);
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, 1);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -486,6 +496,23 @@ static void test_readings_scan_for_loaders(void **state)
     fx_free(fx);
 }
 
+struct order_seen {
+    int n;
+    int64_t last_ts;
+    int ordered, unmatched;
+};
+
+static void order_row(void *ctx, const struct delivery *d)
+{
+    struct order_seen *os = ctx;
+    if (d->ts_ns < os->last_ts)
+        os->ordered = 0;
+    os->last_ts = d->ts_ns;
+    os->unmatched += d->household < 0;
+    assert_non_null(d->order_id);
+    os->n++;
+}
+
 /* Version 6 kept one row a reading; migration 7 moves them into blocks. */
 static void test_migrate_v6_readings(void **state)
 {
@@ -498,9 +525,17 @@ static void test_migrate_v6_readings(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     int64_t t0 = local_midnight(2026, 11, 2);
-    char sql[1024];
+    char sql[2048];
     snprintf(sql, sizeof(sql),
-             "BEGIN; DROP TABLE reading_block;"
+             "BEGIN; DROP TABLE reading_block; DROP TABLE delivery_order;"
+             "DROP TABLE delivery_block;"
+             "CREATE TABLE delivery(order_id TEXT PRIMARY KEY,"
+             " ts_ns INTEGER NOT NULL, household INTEGER, address TEXT,"
+             " recipient TEXT, source TEXT) WITHOUT ROWID;"
+             "CREATE INDEX delivery_ts ON delivery(ts_ns);"
+             "INSERT INTO delivery VALUES('mt-1',%lld,1,NULL,'r1','mt'),"
+             "('mt-2',%lld,NULL,'somewhere','r2','mt'),"
+             "('elm-1',%lld,300,NULL,'r3','elm');"
              "CREATE TABLE reading(ts_ns INTEGER NOT NULL,"
              " household INTEGER NOT NULL, metric INTEGER NOT NULL,"
              " field INTEGER NOT NULL, value REAL NOT NULL,"
@@ -508,6 +543,7 @@ static void test_migrate_v6_readings(void **state)
              "INSERT INTO reading VALUES(%lld,1,0,0,10),(%lld,1,0,0,11),"
              "(%lld,300,1,1,0.5),(%lld,300,1,1,0.25);"
              "PRAGMA user_version=6; COMMIT;",
+             (long long)t0, (long long)(t0 + 2 * HOUR_NS), (long long)t0,
              (long long)t0, (long long)(t0 + HOUR_NS),
              (long long)(t0 + 90 * 60 * NS), (long long)(t0 + 26 * HOUR_NS));
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -528,6 +564,24 @@ static void test_migrate_v6_readings(void **state)
     set_reading(&b, 2, 1, METRIC_WATER, READING_INDEX, t0 + 30 * 60 * NS, 10.5);
     write_expect(fx->st, &b, 1, 2);
     ingest_batch_release(&b);
+    /* the orders: their ids still dedup, and the scenes' scan finds them */
+    struct ingest_batch d;
+    batch_new(&d, FEED_DELIVERIES, 4);
+    static const char *const ids[] = {"mt-1", "mt-2", "elm-1", "mt-3"};
+    for (int i = 0; i < 4; i++)
+        d.deliveries[i] = (struct delivery){.order_id = ids[i],
+                                            .recipient = "r9",
+                                            .ts_ns = t0 + 3 * HOUR_NS,
+                                            .household = 2};
+    write_expect(fx->st, &d, 1, 3);
+    ingest_batch_release(&d);
+    struct order_seen os = {0, INT64_MIN, 1, 0};
+    sqlite3 *rdb = store_read_begin(fx->st);
+    assert_int_equal(store_deliveries_scan(rdb, t0, order_row, &os), 0);
+    store_read_end(fx->st, rdb);
+    assert_int_equal(os.n, 4);
+    assert_true(os.ordered);
+    assert_int_equal(os.unmatched, 1);
     fx_free(fx);
 }
 
