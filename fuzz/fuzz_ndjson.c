@@ -50,6 +50,11 @@ static void check_events(const struct ingest_batch *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int ready;
+    if (!ready) { /* as the server runs: Jansson on the per-line scratch */
+        ingest_json_init();
+        ready = 1;
+    }
     if (size < 1)
         return 0;
     struct ingest_batch b;

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "detect/detect.h"
+#include "ingest/ingest.h"
 #include "sim/sim.h"
 
 static const char usage[] =
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    ingest_json_init();
     if (!strcmp(cmd, "serve"))
         return cli_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "simulate"))

@@ -186,6 +186,10 @@ int ingest_parse_lineproto(const char *body, size_t len, enum precision prec,
                            size_t max_records, struct ingest_batch *b);
 int ingest_parse_households(const char *body, size_t len, int is_ndjson,
                             size_t max_records, struct ingest_batch *b);
+/* Routes Jansson's allocations through the NDJSON parsers' per-line
+ * scratch buffer (see ndjson.c).  Call once at start, before any thread
+ * uses Jansson; without it the parsers use malloc, with the same results. */
+void ingest_json_init(void);
 int ingest_parse_deliveries(const char *body, size_t len, size_t max_records,
                             struct ingest_batch *b);
 int ingest_parse_events(const char *body, size_t len, size_t max_records,

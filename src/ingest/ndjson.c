@@ -43,20 +43,73 @@ static int json_error_col(const json_error_t *e, const char *s, size_t n)
     return pos;
 }
 
+/* Jansson's allocations while one line is parsed come from a buffer on
+ * the parsing thread's stack (scratch): a line's objects are all freed
+ * before the next line, so the buffer is simply rewound.  Anything larger,
+ * and every allocation outside json_loadb (json_dumps results, which
+ * callers free() themselves), goes to malloc.  jsonp_free tells the two
+ * apart by address, so objects from either may be freed at any time. */
+#define JSON_SCRATCH_BYTES (48 * 1024)
+
+static _Thread_local struct {
+    char *base;
+    size_t used;
+    int on;
+} scratch;
+
+static void *scratch_malloc(size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15;
+    if (scratch.on && need <= JSON_SCRATCH_BYTES - scratch.used) {
+        void *p = scratch.base + scratch.used;
+        scratch.used += need;
+        return p;
+    }
+    return malloc(n);
+}
+
+static void scratch_free(void *p)
+{
+    char *c = p;
+    if (scratch.base && c >= scratch.base &&
+        c < scratch.base + JSON_SCRATCH_BYTES)
+        return;
+    free(p);
+}
+
+void ingest_json_init(void)
+{
+    json_set_alloc_funcs(scratch_malloc, scratch_free);
+}
+
+static json_t *load_line(const char *s, size_t n, json_error_t *e)
+{
+    scratch.used = 0;
+    scratch.on = 1;
+    json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, e);
+    scratch.on = 0;
+    return obj;
+}
+
 int ingest__parse_ndjson(const char *body, size_t len, size_t max_records,
                          struct ingest_batch *b, ingest__json_record_fn fn)
 {
+    _Alignas(16) char buf[JSON_SCRATCH_BYTES];
     size_t pos = 0, seen = 0, n;
     int32_t lineno = 0;
     const char *s;
+    int rc = 0;
+    scratch.base = buf;
     while (ingest__next_line(body, len, &pos, &lineno, &s, &n)) {
         if (ingest__blank(s, n))
             continue;
-        if (++seen > max_records)
-            return CB_ETOOBIG;
+        if (++seen > max_records) {
+            rc = CB_ETOOBIG;
+            break;
+        }
         b->lines++;
         json_error_t e;
-        json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &e);
+        json_t *obj = load_line(s, n, &e);
         if (!obj) {
             ingest_error_add(b, lineno, json_error_col(&e, s, n), "",
                              "invalid json: %s", e.text);
@@ -68,7 +121,8 @@ int ingest__parse_ndjson(const char *body, size_t len, size_t max_records,
             fn(b, obj, s, n, lineno);
         json_decref(obj);
     }
-    return 0;
+    scratch.base = NULL;
+    return rc;
 }
 
 int ingest__json_key_col(const char *s, size_t n, const char *key)

@@ -456,10 +456,15 @@ void store__source_key(const char *order_id, const char *source, char *out,
                        size_t cap)
 {
     const char *dash = order_id ? strchr(order_id, '-') : NULL;
-    if (dash && dash > order_id)
-        snprintf(out, cap, "%.*s", (int)(dash - order_id), order_id);
-    else
-        snprintf(out, cap, "%s", source && *source ? source : "unknown");
+    const char *from = dash && dash > order_id ? order_id
+                       : source && *source     ? source
+                                               : "unknown";
+    size_t n =
+        dash && dash > order_id ? (size_t)(dash - order_id) : strlen(from);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, from, n);
+    out[n] = '\0';
 }
 
 void store__source_count(struct store *st, const char *source, uint64_t total,

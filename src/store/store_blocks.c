@@ -251,7 +251,8 @@ static struct reading_ref *collect_refs(struct write_req **reqs, size_t n,
                                              b->readings[j].ts_ns, (uint32_t)i,
                                              (uint32_t)j};
     }
-    qsort(refs, k, sizeof(*refs), ref_cmp);
+    if (k)
+        qsort(refs, k, sizeof(*refs), ref_cmp);
     *OUT_n = k;
     return refs;
 }
@@ -272,14 +273,15 @@ static int probe_has(struct store_conn *w, struct probe *p,
         p->loaded = 0;
         if (load_rows(w, hour, block, &p->v))
             return CB_ESTORE;
-        qsort(p->v.e, p->v.n, sizeof(*p->v.e), series_cmp);
+        if (p->v.n)
+            qsort(p->v.e, p->v.n, sizeof(*p->v.e), series_cmp);
         p->hour = hour;
         p->block = block;
         p->loaded = 1;
     }
     struct reading key = *r;
     *OUT_has =
-        bsearch(&key, p->v.e, p->v.n, sizeof(*p->v.e), series_cmp) != NULL;
+        p->v.n && bsearch(&key, p->v.e, p->v.n, sizeof(*p->v.e), series_cmp);
     return 0;
 }
 
@@ -409,7 +411,8 @@ static void keep_series(struct block_entries *v, int32_t household, int metric,
             v->e[k++] = *r;
     }
     v->n = k;
-    qsort(v->e, v->n, sizeof(*v->e), time_cmp);
+    if (v->n)
+        qsort(v->e, v->n, sizeof(*v->e), time_cmp);
 }
 
 int store__blocks_read(struct store_conn *c, int32_t household, int metric,
@@ -476,7 +479,8 @@ int store_readings_newest(void *db, int64_t *OUT_ts_ns)
 static void scan_emit(struct block_entries *v, int64_t from_ns, int metric,
                       store_reading_fn fn, void *ctx)
 {
-    qsort(v->e, v->n, sizeof(*v->e), ts_household_cmp);
+    if (v->n)
+        qsort(v->e, v->n, sizeof(*v->e), ts_household_cmp);
     for (size_t i = 0; i < v->n; i++)
         if (v->e[i].ts_ns >= from_ns &&
             (metric < 0 || v->e[i].metric == metric))
@@ -547,7 +551,8 @@ static int migrate_flush(sqlite3 *db, struct migrate_hour *m)
     memset(&tmp, 0, sizeof(tmp));
     tmp.db = db;
     tmp.stmt[STMT_BLOCK_ADD] = m->add;
-    qsort(m->v.e, m->v.n, sizeof(*m->v.e), series_cmp);
+    if (m->v.n)
+        qsort(m->v.e, m->v.n, sizeof(*m->v.e), series_cmp);
     for (size_t i = 0; i < m->v.n && !rc; i++)
         rc = pending_add(&tmp, &pd, &m->v.e[i]);
     if (!rc)

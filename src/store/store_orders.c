@@ -63,7 +63,8 @@ static int store_blocks(struct store_conn *w, const struct write_req *req)
         if (req->fresh[i])
             refs[n++] =
                 (struct order_ref){store__hour_of(b->deliveries[i].ts_ns), i};
-    qsort(refs, n, sizeof(*refs), order_ref_cmp);
+    if (n)
+        qsort(refs, n, sizeof(*refs), order_ref_cmp);
     for (size_t i = 0, start = 0; i < n && !rc; i++) {
         if (i == start)
             store__log_begin(&data, FEED_DELIVERIES);
@@ -124,7 +125,8 @@ static int ts_cmp(const void *pa, const void *pb)
 static void scan_emit(struct ingest_batch *v, int64_t from_ns,
                       store_delivery_fn fn, void *ctx)
 {
-    qsort(v->deliveries, v->n, sizeof(*v->deliveries), ts_cmp);
+    if (v->n)
+        qsort(v->deliveries, v->n, sizeof(*v->deliveries), ts_cmp);
     for (size_t i = 0; i < v->n; i++)
         if (v->deliveries[i].ts_ns >= from_ns)
             fn(ctx, &v->deliveries[i]);

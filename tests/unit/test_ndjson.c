@@ -353,6 +353,7 @@ static void test_event_errors(void **state)
 
 int main(void)
 {
+    ingest_json_init(); /* as the server runs */
     const struct CMUnitTest tests[] = {
 #define D(f) cmocka_unit_test_setup_teardown(f, setup_deliveries, teardown)
 #define E(f) cmocka_unit_test_setup_teardown(f, setup_events, teardown)
