@@ -109,6 +109,7 @@ fuzz: $(FUZZ_BIN)
 
 bench: build/citybrain
 	@bench/ingest
+	@bench/rollup
 	@bench/simulate
 	@bench/scene
 	@bench/detect

@@ -47,7 +47,7 @@ static const struct config_key config_keys[] = {
      "batches the roll-up may trail the ingest log by before writes get "
      "503"},
     {"rollup_flush_ms", CT_INT, F(rollup_flush_ms), "1000", 10, 3600000,
-     "how often the roll-up consumer checkpoints"},
+     "how often the roll-up consumer checkpoints (less often in a backlog)"},
     {"read_connections", CT_INT, F(read_connections), "4", 1, 64,
      "read-only store connections for queries"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,

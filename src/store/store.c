@@ -3,12 +3,13 @@
  * test seams.
  *
  * Open order: data directory, rollup.db (the roll-up's write connection and
- * its migrations), the writer connection and citybrain.db's migrations
- * (migration 6 moves old roll-ups into rollup.db), everything that lives in
- * memory (registry, tokens, tallies, log position, roll-up meters and
- * position from rollup.db), the read pool (attaching the migrated
- * rollup.db), then the writer thread and the roll-up thread.  Close runs it
- * backwards; the roll-up stops first (its final checkpoint, on its own
+ * its migrations up to the layout citybrain.db's migration 6 copies into),
+ * the writer connection and citybrain.db's migrations (migration 6 moves
+ * old roll-ups into rollup.db), everything that lives in memory (registry,
+ * tokens, tallies, log position; rollup.db's remaining migrations, then
+ * the roll-up meters and position from it), the read pool (attaching the
+ * migrated rollup.db), then the writer thread and the roll-up thread.  Close
+ * runs it backwards; the roll-up stops first (its final checkpoint, on its own
  * file) while the writer has drained.
  */
 #include <errno.h>

@@ -22,7 +22,7 @@
  *
  * Two files.  DIR/citybrain.db holds everything below but the roll-ups;
  * DIR/rollup.db (WAL too) holds the roll-up's output and position
- * (meter_state, usage_daily, usage_hourly, consumer) and is written only by
+ * (meter_state, usage_daily, usage_hours, consumer) and is written only by
  * the roll-up thread on its own connection, so roll-up checkpoints run on
  * another core than the ingest commits.  Read connections ATTACH rollup.db
  * as schema "rollup": its tables are read by unqualified name.
@@ -53,10 +53,15 @@
  *               last_index, flags, resets, replacements, late, grain_ns,
  *               PK(household, metric))   (model: store_meter.h)
  *   usage_daily(household, metric, day, use, n, PK(day, household, metric))
- *   usage_hourly(household, metric, hour, use, PK(hour, household, metric))
+ *   usage_hours(household, metric, day, h0, .., h23,
+ *               PK(day, household, metric))
  *             day: days since 1970-01-01 in district time (UTC+8);
- *             hour: hours since the epoch; n: readings in the day
+ *             n: readings in the day; h<i>: use in hour i of the day
+ *             (hour day * 24 - 8 + i since the epoch), NULL: none
  *             (both WITHOUT ROWID, time first: checkpoints append)
+ *   usage_hourly(household, metric, hour, use)  a VIEW of usage_hours, a
+ *             row per non-NULL hour, as the table it replaced (rollup
+ *             schema 2); it scans usage_hours: select by day there
  *  in citybrain.db again:
  *   department(id, name UNIQUE, feeds, created_ns)  feeds: bit per enum feed
  *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
@@ -91,7 +96,8 @@ struct store_config {
     size_t queue_max;       /* batches waiting for the writer (>=1) */
     size_t commit_max_rows; /* rows per group commit, soft (>=1) */
     int retention_days;     /* raw readings kept this long (>=1) */
-    int rollup_flush_ms;    /* roll-up consumer checkpoint period */
+    int rollup_flush_ms;    /* roll-up consumer checkpoint period (see
+                               store_rollup.c) */
     size_t rollup_max_lag;  /* batches the roll-up may trail the log by
                                before writes get CB_EBUSY (>=1) */
     int read_connections;   /* size of the read pool (>=1) */
@@ -204,7 +210,8 @@ int store_readings_json(struct store *st, int32_t household, int metric,
  * days from_day <= day < to_day (days since 1970-01-01, UTC+8; see
  * time_days_from_civil), with the metrics that have use that day:
  * [{"day":"2026-11-01","water":0.41,"electricity":7.2,"gas":0.5},...]
- * Roll-ups lag the writes by up to rollup_flush_ms (store_rollup_flush). */
+ * Roll-ups lag the writes by about rollup_flush_ms, more while the roll-up
+ * works through a backlog (store_rollup_flush waits for them). */
 int store_usage_daily_json(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day, struct sbuf *out);
 /* Appends a JSON array of department events with from_ns <= ts < to_ns,
@@ -299,7 +306,7 @@ int store_deliveries_scan(void *db, int64_t from_ns, store_delivery_fn fn,
 int store_retention_run(struct store *st, size_t *OUT_dropped);
 
 /* Waits until the roll-up has applied and checkpointed every batch
- * committed before the call, so usage_daily/usage_hourly and meter_state
+ * committed before the call, so usage_daily/usage_hours and meter_state
  * reflect them.  Returns 0; CB_EINVAL before store_start_consumers;
  * CB_ECLOSED when the store is closing. */
 int store_rollup_flush(struct store *st);
@@ -319,11 +326,19 @@ int store_kv_get(struct store *st, const char *key, struct sbuf *out);
 void store_test_pause_writer(struct store *st, int paused);
 /* Holds the roll-up consumer (it applies nothing) while paused is 1. */
 void store_test_pause_rollup(struct store *st, int paused);
+/* Makes the roll-up checkpoint once it has applied `readings` readings or
+ * holds `adds` additions since its last checkpoint, instead of the built-in
+ * sizes (0: the built-in one). */
+void store_test_rollup_checkpoint_size(struct store *st, size_t readings,
+                                       size_t adds);
 /* Makes the next store_close skip the roll-up's final checkpoint, as if
  * the process died between a commit and a checkpoint. */
 void store_test_skip_checkpoint(struct store *st);
 /* Makes the writer's next n transactions fail just before COMMIT (they
  * are rolled back), as a full disk would. */
 void store_test_fail_commits(struct store *st, int n);
+/* The same for the roll-up's next n checkpoints (each retried a second
+ * later). */
+void store_test_fail_rollup_checkpoints(struct store *st, int n);
 
 #endif

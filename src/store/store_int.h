@@ -26,13 +26,14 @@
  * audit, retention) is a "call" that the writer runs inside its own
  * transaction (store__call).  Calls do not count against queue_max:
  * backpressure is for ingest, not for the audit log.  Only the roll-up
- * thread writes rollup.db (usage_daily, usage_hourly, meter_state and its
+ * thread writes rollup.db (usage_daily, usage_hours, meter_state and its
  * position), in its own checkpoint transactions on its own connection, so
  * the two writers run on two cores and never wait for each other's locks.
  * All other connections are read-only (the read pool attaches rollup.db as
  * schema "rollup"), so there is never lock contention in SQLite.  Open
- * order matters: rollup.db is opened and migrated first, because
- * citybrain.db's migration 6 moves the old roll-up tables into it.
+ * order matters: rollup.db is opened and migrated (to the layout migration
+ * 6 expects) first, because citybrain.db's migration 6 moves the old
+ * roll-up tables into it; its later migrations run after citybrain.db's.
  *
  * The ingest_log payload.  Each accepted batch appends one ingest_log row
  * whose payload holds the batch's new records (duplicates left out), in a
@@ -101,8 +102,11 @@ enum store_stmt {
     STMT_TALLY_ADD,
     STMT_SOURCE_ADD,
     STMT_DAILY_ADD,
-    STMT_HOURLY_ADD,
+    STMT_DAILY_ADD_MANY,
+    STMT_HOURS_ADD,
+    STMT_HOURS_ADD_MANY,
     STMT_METER_PUT,
+    STMT_METER_PUT_MANY,
     STMT_CONSUMER_PUT,
     STMT_RETAIN_READINGS,
     STMT_RETAIN_LOG,
@@ -131,6 +135,10 @@ enum store_stmt {
     STMT_COUNT
 };
 
+/* The roll-up's _MANY statements write this many rows at once (their
+ * parameters are the single-row statement's, row after row). */
+#define STORE_ROWS_PER_STMT 16
+
 /* A connection with its statement cache. */
 struct store_conn {
     sqlite3 *db;
@@ -149,10 +157,14 @@ sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
 int store__sqlerr(sqlite3 *db, const char *op);
 /* Runs citybrain.db's migrations up to the newest version; the one that
  * moves the roll-ups attaches rollup_path (already migrated by
- * store__migrate_rollup) for its run.  0 or CB_ESTORE. */
+ * store__migrate_rollup to STORE_ROLLUP_MOVE_VERSION) for its run.  0 or
+ * CB_ESTORE. */
 int store__migrate(struct store_conn *conn, const char *rollup_path);
-/* Runs rollup.db's own migrations (its own user_version); 0 or CB_ESTORE. */
-int store__migrate_rollup(struct store_conn *conn);
+/* The rollup.db version whose tables citybrain.db's migration 6 writes. */
+#define STORE_ROLLUP_MOVE_VERSION 1
+/* Runs rollup.db's own migrations (its own user_version) up to max_version
+ * (or the newest); 0 or CB_ESTORE. */
+int store__migrate_rollup(struct store_conn *conn, int max_version);
 /* The newest schema versions of citybrain.db and rollup.db. */
 int store__schema_version(void);
 int store__rollup_schema_version(void);
@@ -327,10 +339,12 @@ void store__address_key(const char *address, char *out, size_t cap);
 /* ---- roll-up consumer (store_rollup.c) ---- */
 
 /* Opens the roll-up's write connection to rollup.db and migrates that file
- * (before citybrain.db is migrated: its migration 6 copies into it). */
+ * up to STORE_ROLLUP_MOVE_VERSION (before citybrain.db is migrated: its
+ * migration 6 copies into it). */
 int store__rollup_open(struct store *st);
-/* Loads meter_state and the roll-up position from rollup.db and opens the
- * roll-up's read connection to the ingest log (after both migrations). */
+/* Migrates rollup.db the rest of the way, loads meter_state and the roll-up
+ * position from it and opens the roll-up's read connection to the ingest
+ * log (after citybrain.db's migrations). */
 int store__rollup_load(struct store *st);
 /* Starts the roll-up thread (after the writer thread). */
 int store__rollup_start(struct store *st);

@@ -3,7 +3,8 @@
  * use it adds and the interval that use covers (private to src/store/).
  *
  * A meter is one (household, metric).  Its state is a few numbers, kept in
- * memory by the roll-up and persisted in meter_state at each checkpoint:
+ * memory by the roll-up and persisted in meter_state at each checkpoint
+ * (with the roll-up's open buckets next to them in memory, never persisted):
  *
  *   field          meaning
  *   -------------  ----------------------------------------------------
@@ -51,8 +52,12 @@ enum meter_flag {
     METER_KNOWN = 1,       /* at least one reading seen */
     METER_INDEX = 2,       /* last_index is valid */
     METER_FIRST_INDEX = 4, /* first_index is valid */
-    METER_DIRTY = 8,       /* changed since the last checkpoint (memory) */
+    /* the roll-up's, in memory only (never persisted): */
+    METER_DIRTY = 8,      /* changed since the last checkpoint */
+    METER_HOUR_OPEN = 16, /* open_hour and hour_use are valid */
+    METER_DAY_OPEN = 32,  /* open_day, day_use and day_n are valid */
 };
+#define METER_MEMORY_FLAGS (METER_DIRTY | METER_HOUR_OPEN | METER_DAY_OPEN)
 
 enum meter_event { METER_NONE, METER_ROLLOVER, METER_REPLACED };
 
@@ -62,6 +67,11 @@ struct meter {
     int64_t grain_ns;
     uint32_t resets, replacements, late;
     uint8_t flags; /* enum meter_flag */
+    /* The roll-up's open buckets (store_rollup.c), in memory only: the use
+     * of the hour and of the district day the meter is filling now. */
+    int32_t open_hour, open_day;
+    uint32_t day_n;
+    double hour_use, day_use;
 };
 
 /* What one reading adds. */

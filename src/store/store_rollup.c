@@ -4,23 +4,21 @@
  *
  * The consumer reads ingest_log rows (citybrain.db, on its own read-only
  * connection) after its position (consumer table, name "rollup"), applies
- * each batch to its meters in memory, and calls the subscribers.  Every
- * rollup_flush_ms (and when store_rollup_flush asks, or memory grows) it
- * checkpoints, in ONE transaction on rollup.db, which only this thread
- * writes, through its own connection (BEGIN IMMEDIATE; upserts; position;
- * COMMIT): the accumulated use as increments (use = use + ?), the changed
- * meter_state rows and its new position.  The ingest writer takes no part,
- * so checkpoints and ingest commits run on two cores.  Output and position
- * are in the same file and transaction: after a crash, the next open loads
- * meter_state and the position of the last checkpoint from rollup.db and
- * replays the log from there: nothing is counted twice, nothing is lost.
- * Subscribers may see a replayed batch again (at-least-once).  After each
- * checkpoint it publishes the committed position (st->rollup_saved):
- * retention deletes no log entry beyond it.
+ * each batch to its meters in memory, and calls the subscribers.  From time
+ * to time (below) it checkpoints, in ONE transaction on rollup.db, which
+ * only this thread writes, through its own connection (BEGIN IMMEDIATE;
+ * upserts; position; COMMIT): the accumulated use as increments (use = use
+ * + ?), the changed meter_state rows and its new position.  The ingest
+ * writer takes no part, so checkpoints and ingest commits run on two cores.
+ * Output and position are in the same file and transaction: after a crash,
+ * the next open loads meter_state and the position of the last checkpoint
+ * from rollup.db and replays the log from there: nothing is counted twice,
+ * nothing is lost.  Subscribers may see a replayed batch again
+ * (at-least-once).  After each checkpoint it publishes the committed
+ * position (st->rollup_saved): retention deletes no log entry beyond it.
  *
  * The meter model (store_meter.c) decides each reading's use and the
- * interval it covers; this file spreads it over hours and days and keeps
- * the accumulators:
+ * interval it covers; this file spreads it over hours and days:
  *
  *   interval (t0, t1]           hourly buckets           daily buckets
  *   --------------------------  -----------------------  ---------------
@@ -31,6 +29,50 @@
  * Days are district days (UTC+8); hours are epoch hours (UTC+8 is a whole
  * number of hours, so they are district hours too).  usage_daily.n counts
  * the readings whose timestamp falls in the day.
+ *
+ * Accumulating.  Most meters report in time order, so each meter keeps its
+ * open hour and open district day in its in-memory state (struct meter):
+ * use for that hour or day is added there, with no lookup.  Use for a
+ * later bucket closes the open one and opens the new one; use for an
+ * earlier bucket (late data, or a reading stamped 24:00 whose n counts the
+ * next day) bypasses it.  A closed bucket becomes an addition: a (key,
+ * value) pair appended to one array, where
+ *
+ *   key = (day + 2^20) << 35 | meter << 5 | slot      meter = household *
+ *                                                     METRIC_COUNT + metric
+ *   slot 0..23  use of that hour of the district day  -> usage_hours.h<slot>
+ *   slot 24     use of the day                        -> usage_daily.use
+ *   slot 25     readings stamped in the day           -> usage_daily.n
+ *
+ * A checkpoint closes every open bucket (only changed meters have one),
+ * radix-sorts the additions by key, which orders them by (day, household,
+ * metric), the primary key of both tables, and groups each row's
+ * additions: one usage_daily and one usage_hours row per meter and day,
+ * written in key order (local in the b-trees), 16 rows a statement, then
+ * the changed meters' meter_state rows in key order, then the position.
+ * An hourly meter thus costs a row per day, not a row per reading.  A
+ * failed checkpoint keeps the additions and changed meters for the next
+ * try; its buckets are closed, so nothing is counted twice.
+ *
+ * When to checkpoint:
+ *
+ *   trigger                                  bounds
+ *   ---------------------------------------  ------------------------------
+ *   store_rollup_flush's target applied      (caller waits for it)
+ *   1.9 M additions waiting                  memory: 32 MiB, twice to sort
+ *   4.2 M readings applied since the last    the work a crash replays
+ *   rollup_flush_ms since the last, and,     how stale usage tables are
+ *   with a backlog to apply, at least twice
+ *   as long as the last one took
+ *
+ * (the size triggers are checked after each batch, so memory and replay
+ * overshoot them by one batch at most)
+ *
+ * The last condition lets a checkpoint amortise more readings under load:
+ * the costs of a checkpoint grow with the meters and days it touches, not
+ * with the readings, so with many meters, spacing them keeps checkpoints
+ * to at most a third of this thread's time, and the size triggers still
+ * bound memory and replay.
  */
 #include <string.h>
 
@@ -38,18 +80,30 @@
 #include "store/store_meter.h"
 
 #define LOG_ROWS_PER_READ 16
-#define ACC_CHECKPOINT_SLOTS (1u << 18) /* bounds a checkpoint's length */
 #define MAX_SPREAD_NS (3660LL * STORE_DAY_NS)
 #define MAX_HOUSEHOLD (1 << 28)
+#define TZ_HOURS (STORE_TZ_OFFSET_NS / STORE_HOUR_NS)
+/* Checkpoint triggers (see the essay). */
+/* 1.9 M additions: with a 5,000-reading batch's overshoot they still fit in
+ * 2^21 (32 MiB, twice while sorting) */
+#define CHECKPOINT_ADDS ((size_t)15 << 17)
+#define CHECKPOINT_READINGS ((size_t)1 << 22) /* ~2 s to replay */
+#define CHECKPOINT_SPACING 2
 
-enum { ACC_EMPTY = 0, ACC_DAILY = 1, ACC_HOURLY = 2 };
+/* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
+ * KEY_SLOT_BITS | slot, so that sorting the keys sorts the additions by
+ * (day, household, metric), the primary keys of usage_daily and usage_hours,
+ * and groups each row's additions. */
+enum { SLOT_DAY_USE = 24, SLOT_DAY_N = 25 };
+#define KEY_SLOT_BITS 5
+#define KEY_METER_BITS 30
+#define KEY_ROW_SHIFT (KEY_SLOT_BITS + KEY_METER_BITS)
+#define KEY_DAY_BIAS ((int64_t)1 << 20) /* int64 ns spans +-106,752 days */
+#define RADIX_BITS 13                   /* 64 KiB of counts: in L2 */
 
-struct usage_slot {
-    int64_t bucket; /* day or hour number */
-    int32_t household;
-    uint8_t metric, kind;
-    double use;
-    int64_t n;
+struct usage_add {
+    uint64_t key;
+    double value; /* use, or the number of readings for SLOT_DAY_N */
 };
 
 struct rollup {
@@ -59,82 +113,24 @@ struct rollup {
     int started, exited, stop;
     pthread_mutex_t lock;
     pthread_cond_t wake, flushed;
-    int64_t flush_target; /* lock: a flusher waits for this seq */
-    int64_t saved;        /* lock: position of the last checkpoint */
-    int64_t pos;          /* roll-up thread: last seq applied */
-    int64_t last_flush_ns, retry_after_ns;
+    int64_t flush_target;  /* lock: a flusher waits for this seq */
+    int64_t saved;         /* lock: position of the last checkpoint */
+    int64_t pos;           /* roll-up thread: last seq applied */
+    int64_t last_flush_ns; /* when the last checkpoint ended */
+    int64_t last_cost_ns;  /* how long it took */
+    int64_t retry_after_ns;
+    size_t n_applied; /* readings since the last checkpoint */
+    _Atomic size_t max_adds, max_readings; /* the size triggers */
+    _Atomic int test_fail;                 /* checkpoints left to fail */
     struct meter *meters; /* by household * METRIC_COUNT + metric */
     size_t n_meters;
-    uint32_t *dirty;
+    uint32_t *dirty; /* meters changed since the last checkpoint */
     size_t n_dirty, cap_dirty;
-    struct usage_slot *acc;
-    size_t acc_cap, acc_len;
+    struct usage_add *adds; /* waiting for the checkpoint */
+    size_t n_adds, cap_adds;
 };
 
-/* ---- accumulators ---- */
-
-static size_t acc_hash(int32_t hh, int metric, int kind, int64_t bucket)
-{
-    uint64_t h = (uint64_t)(uint32_t)hh * 0x9E3779B97F4A7C15ULL;
-    h ^= ((uint64_t)bucket << 3 | (uint64_t)(metric << 1 | (kind - 1))) *
-         0xC2B2AE3D27D4EB4FULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static struct usage_slot *acc_slot(struct usage_slot *tab, size_t cap,
-                                   int32_t hh, int metric, int kind,
-                                   int64_t bucket)
-{
-    size_t mask = cap - 1;
-    for (size_t i = acc_hash(hh, metric, kind, bucket) & mask;;
-         i = (i + 1) & mask) {
-        struct usage_slot *s = &tab[i];
-        if (s->kind == ACC_EMPTY ||
-            (s->household == hh && s->metric == metric && s->kind == kind &&
-             s->bucket == bucket))
-            return s;
-    }
-}
-
-static void acc_grow(struct rollup *ru)
-{
-    size_t cap = ru->acc_cap ? ru->acc_cap * 2 : 4096;
-    struct usage_slot *tab = xcalloc(cap, sizeof(*tab));
-    for (size_t i = 0; i < ru->acc_cap; i++) {
-        struct usage_slot *o = &ru->acc[i];
-        if (o->kind != ACC_EMPTY)
-            *acc_slot(tab, cap, o->household, o->metric, o->kind, o->bucket) =
-                *o;
-    }
-    free(ru->acc);
-    ru->acc = tab;
-    ru->acc_cap = cap;
-}
-
-static void acc_add(struct rollup *ru, int32_t hh, int metric, int kind,
-                    int64_t bucket, double use, int64_t n)
-{
-    if ((ru->acc_len + 1) * 2 > ru->acc_cap)
-        acc_grow(ru);
-    struct usage_slot *s =
-        acc_slot(ru->acc, ru->acc_cap, hh, metric, kind, bucket);
-    if (s->kind == ACC_EMPTY) {
-        *s = (struct usage_slot){bucket,        hh, (uint8_t)metric,
-                                 (uint8_t)kind, 0,  0};
-        ru->acc_len++;
-    }
-    s->use += use;
-    s->n += n;
-}
-
-static void acc_clear(struct rollup *ru)
-{
-    if (ru->acc_len)
-        memset(ru->acc, 0, ru->acc_cap * sizeof(*ru->acc));
-    ru->acc_len = 0;
-}
-
-/* ---- spreading use over buckets ---- */
+/* ---- additions waiting for the checkpoint ---- */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -147,48 +143,146 @@ int64_t store__day_of(int64_t ts_ns)
     return floor_div(ts_ns + STORE_TZ_OFFSET_NS, STORE_DAY_NS);
 }
 
-/* Adds use to a district day and tells the usage subscribers (fixed since
- * the consumers started: read without a lock). */
-static void add_day(struct store *st, struct rollup *ru, int32_t hh, int metric,
-                    int64_t day, double use)
+static void add_push(struct rollup *ru, uint32_t meter, int64_t day, int slot,
+                     double value)
 {
-    acc_add(ru, hh, metric, ACC_DAILY, day, use, 0);
-    for (size_t i = 0; i < st->n_usage_subs; i++)
-        st->usage_subs[i].fn(st->usage_subs[i].ctx, hh, metric, day, use);
+    if (ru->n_adds == ru->cap_adds) {
+        ru->cap_adds = ru->cap_adds ? ru->cap_adds * 2 : 4096;
+        ru->adds = xrealloc(ru->adds, ru->cap_adds * sizeof(*ru->adds));
+    }
+    ru->adds[ru->n_adds++] = (struct usage_add){
+        (uint64_t)(day + KEY_DAY_BIAS) << KEY_ROW_SHIFT |
+            (uint64_t)meter << KEY_SLOT_BITS | (uint64_t)slot,
+        value};
 }
 
-/* Spreads use uniformly over (t0, t1] into days or hours. */
-static void spread(struct store *st, struct rollup *ru, int32_t hh, int metric,
-                   int kind, int64_t t0, int64_t t1, double use)
+/* Epoch hours are district hours: hour h is slot h + 8 - 24 * day of the
+ * district day. */
+static void push_hour(struct rollup *ru, uint32_t meter, int64_t hour,
+                      double use)
 {
-    int64_t width = kind == ACC_DAILY ? STORE_DAY_NS : STORE_HOUR_NS;
-    int64_t shift = kind == ACC_DAILY ? STORE_TZ_OFFSET_NS : 0;
+    int64_t day = floor_div(hour + TZ_HOURS, 24);
+    add_push(ru, meter, day, (int)(hour + TZ_HOURS - day * 24), use);
+}
+
+/* The use entry is pushed even for 0: it makes the usage_daily row. */
+static void push_day(struct rollup *ru, uint32_t meter, int64_t day, double use,
+                     uint32_t n)
+{
+    add_push(ru, meter, day, SLOT_DAY_USE, use);
+    if (n)
+        add_push(ru, meter, day, SLOT_DAY_N, (double)n);
+}
+
+/* ---- open buckets ---- */
+
+/* Adds use to an hour of meter m: to its open hour; a later hour closes
+ * that one (into the additions) and opens; an earlier one (late data) goes
+ * to the additions directly. */
+static void hour_add(struct rollup *ru, struct meter *m, int64_t hour,
+                     double use)
+{
+    uint32_t mi = (uint32_t)(m - ru->meters);
+    if (m->flags & METER_HOUR_OPEN) {
+        if (hour == m->open_hour) {
+            m->hour_use += use;
+            return;
+        }
+        if (hour < m->open_hour) {
+            push_hour(ru, mi, hour, use);
+            return;
+        }
+        push_hour(ru, mi, m->open_hour, m->hour_use);
+    }
+    m->flags |= METER_HOUR_OPEN;
+    m->open_hour = (int32_t)hour;
+    m->hour_use = use;
+}
+
+/* The same for a district day: use, and n readings stamped in it. */
+static void day_add(struct rollup *ru, struct meter *m, int64_t day, double use,
+                    uint32_t n)
+{
+    uint32_t mi = (uint32_t)(m - ru->meters);
+    if (m->flags & METER_DAY_OPEN) {
+        if (day == m->open_day) {
+            m->day_use += use;
+            m->day_n += n;
+            return;
+        }
+        if (day < m->open_day) {
+            push_day(ru, mi, day, use, n);
+            return;
+        }
+        push_day(ru, mi, m->open_day, m->day_use, m->day_n);
+    }
+    m->flags |= METER_DAY_OPEN;
+    m->open_day = (int32_t)day;
+    m->day_use = use;
+    m->day_n = n;
+}
+
+/* Moves the open buckets of the changed meters into the additions; only
+ * changed meters have open buckets. */
+static void close_buckets(struct rollup *ru)
+{
+    for (size_t i = 0; i < ru->n_dirty; i++) {
+        uint32_t mi = ru->dirty[i];
+        struct meter *m = &ru->meters[mi];
+        if (m->flags & METER_HOUR_OPEN)
+            push_hour(ru, mi, m->open_hour, m->hour_use);
+        if (m->flags & METER_DAY_OPEN)
+            push_day(ru, mi, m->open_day, m->day_use, m->day_n);
+        m->flags &= (uint8_t) ~(METER_HOUR_OPEN | METER_DAY_OPEN);
+    }
+}
+
+/* ---- spreading use over buckets ---- */
+
+/* Adds use to a district day and tells the usage subscribers (fixed since
+ * the consumers started: read without a lock). */
+static void add_day(struct store *st, struct rollup *ru, struct meter *m,
+                    const struct reading *r, int64_t day, double use)
+{
+    day_add(ru, m, day, use, 0);
+    for (size_t i = 0; i < st->n_usage_subs; i++)
+        st->usage_subs[i].fn(st->usage_subs[i].ctx, r->household, r->metric,
+                             day, use);
+}
+
+/* Spreads use uniformly over (t0, t1] into days (daily) or hours. */
+static void spread(struct store *st, struct rollup *ru, struct meter *m,
+                   const struct reading *r, int daily, int64_t t0, int64_t t1,
+                   double use)
+{
+    int64_t width = daily ? STORE_DAY_NS : STORE_HOUR_NS;
+    int64_t shift = daily ? STORE_TZ_OFFSET_NS : 0;
     double dur = (double)(t1 - t0);
     for (int64_t b = floor_div(t0 + shift, width);; b++) {
         int64_t lo = b * width - shift, hi = lo + width;
         int64_t a = lo > t0 ? lo : t0, z = hi < t1 ? hi : t1;
         double part = use * (double)(z - a) / dur;
-        if (z > a && kind == ACC_DAILY)
-            add_day(st, ru, hh, metric, b, part);
+        if (z > a && daily)
+            add_day(st, ru, m, r, b, part);
         else if (z > a)
-            acc_add(ru, hh, metric, kind, b, part, 0);
+            hour_add(ru, m, b, part);
         if (hi >= t1)
             break;
     }
 }
 
-static void credit(struct store *st, struct rollup *ru, int32_t hh, int metric,
-                   const struct meter_use *u)
+static void credit(struct store *st, struct rollup *ru, struct meter *m,
+                   const struct reading *r, const struct meter_use *u)
 {
     if (!u->has_use)
         return;
     if (u->t1 <= u->t0 || u->t1 - u->t0 > MAX_SPREAD_NS) {
-        add_day(st, ru, hh, metric, store__day_of(u->t1 - 1), u->use);
+        add_day(st, ru, m, r, store__day_of(u->t1 - 1), u->use);
         return;
     }
-    spread(st, ru, hh, metric, ACC_DAILY, u->t0, u->t1, u->use);
+    spread(st, ru, m, r, 1, u->t0, u->t1, u->use);
     if (u->t1 - u->t0 <= STORE_DAY_NS)
-        spread(st, ru, hh, metric, ACC_HOURLY, u->t0, u->t1, u->use);
+        spread(st, ru, m, r, 0, u->t0, u->t1, u->use);
 }
 
 /* ---- meters ---- */
@@ -249,9 +343,8 @@ static void apply_reading(struct store *st, struct rollup *ru,
         return;
     struct meter_use u;
     store__meter_apply(m, r->field, r->ts_ns, r->value, &u);
-    acc_add(ru, r->household, r->metric, ACC_DAILY, store__day_of(r->ts_ns), 0,
-            1);
-    credit(st, ru, r->household, r->metric, &u);
+    day_add(ru, m, store__day_of(r->ts_ns), 0, 1);
+    credit(st, ru, m, r, &u);
     count_event(st, r, &u);
     mark_dirty(ru, m);
 }
@@ -274,15 +367,28 @@ static void apply_entry(struct store *st, struct rollup *ru, int64_t seq,
                 (long long)seq);
         return;
     }
-    if (b.feed == FEED_READINGS)
+    if (b.feed == FEED_READINGS) {
         for (size_t i = 0; i < b.n; i++)
             apply_reading(st, ru, &b.readings[i]);
+        ru->n_applied += b.n;
+    }
     notify_subscribers(st, &b, seq);
     store__log_batch_release(&b);
 }
 
-/* Applies up to LOG_ROWS_PER_READ log entries after pos; returns how many
- * (0: caught up with everything committed when it started). */
+/* Whether a size trigger calls for a checkpoint. */
+static int size_due(struct rollup *ru)
+{
+    return ru->n_adds >=
+               atomic_load_explicit(&ru->max_adds, memory_order_relaxed) ||
+           ru->n_applied >=
+               atomic_load_explicit(&ru->max_readings, memory_order_relaxed);
+}
+
+/* Applies up to LOG_ROWS_PER_READ log entries after pos, fewer when a size
+ * trigger is reached (so memory overshoots it by one batch at most);
+ * returns how many (0: caught up with everything committed when it
+ * started). */
 static size_t apply_some(struct store *st, struct rollup *ru)
 {
     int64_t committed =
@@ -300,9 +406,11 @@ static size_t apply_some(struct store *st, struct rollup *ru)
         apply_entry(st, ru, seq, p, (size_t)sqlite3_column_bytes(s, 1));
         ru->pos = seq;
         n++;
+        if (size_due(ru))
+            break;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         store__sqlerr(ru->log.db, "read ingest_log");
     else if (!n && committed > ru->pos)
         ru->pos = committed; /* no rows in (pos, committed]: none to skip */
@@ -313,53 +421,239 @@ static size_t apply_some(struct store *st, struct rollup *ru)
 
 /* ---- checkpoints ---- */
 
-static int put_usage(struct store_conn *w, const struct usage_slot *u)
+/* The range of the additions' days and meters: their keys renumbered
+ * densely, ((day - day_lo) * meters + meter - meter_lo) << KEY_SLOT_BITS |
+ * slot, sort in the same order with fewer radix passes. */
+struct key_range {
+    uint64_t day_lo, meter_lo, meters;
+};
+
+static uint64_t dense_key(const struct key_range *kr, uint64_t key)
 {
-    int daily = u->kind == ACC_DAILY;
-    sqlite3_stmt *s = store__stmt(w, daily ? STMT_DAILY_ADD : STMT_HOURLY_ADD);
-    if (!s)
-        return CB_ESTORE;
-    sqlite3_bind_int(s, 1, u->household);
-    sqlite3_bind_int(s, 2, u->metric);
-    sqlite3_bind_int64(s, 3, u->bucket);
-    sqlite3_bind_double(s, 4, u->use);
-    if (daily)
-        sqlite3_bind_int64(s, 5, u->n);
-    return store__exec_stmt(w, s, "add usage");
+    uint64_t day = key >> KEY_ROW_SHIFT;
+    uint64_t meter = key >> KEY_SLOT_BITS & ((1u << KEY_METER_BITS) - 1);
+    return ((day - kr->day_lo) * kr->meters + meter - kr->meter_lo)
+               << KEY_SLOT_BITS |
+           (key & ((1u << KEY_SLOT_BITS) - 1));
 }
 
-static int put_meter(struct store_conn *w, uint32_t i, const struct meter *m)
+/* The key range of the n additions; *OUT_bits: bits of the largest dense
+ * key. */
+static struct key_range key_range_of(const struct usage_add *a, size_t n,
+                                     int *OUT_bits)
 {
-    sqlite3_stmt *s = store__stmt(w, STMT_METER_PUT);
-    if (!s)
-        return CB_ESTORE;
-    sqlite3_bind_int64(s, 1, i / METRIC_COUNT);
-    sqlite3_bind_int(s, 2, (int)(i % METRIC_COUNT));
-    sqlite3_bind_int64(s, 3, m->first_ts);
-    sqlite3_bind_double(s, 4, m->first_index);
-    sqlite3_bind_int64(s, 5, m->last_ts);
-    sqlite3_bind_double(s, 6, m->last_index);
-    sqlite3_bind_int(s, 7, m->flags & ~METER_DIRTY);
-    sqlite3_bind_int64(s, 8, m->resets);
-    sqlite3_bind_int64(s, 9, m->replacements);
-    sqlite3_bind_int64(s, 10, m->late);
-    sqlite3_bind_int64(s, 11, m->grain_ns);
-    return store__exec_stmt(w, s, "put meter_state");
+    uint64_t day_hi = 0, meter_hi = 0, mask = (1u << KEY_METER_BITS) - 1;
+    struct key_range kr = {UINT64_MAX, UINT64_MAX, 0};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t day = a[i].key >> KEY_ROW_SHIFT;
+        uint64_t meter = a[i].key >> KEY_SLOT_BITS & mask;
+        kr.day_lo = day < kr.day_lo ? day : kr.day_lo;
+        day_hi = day > day_hi ? day : day_hi;
+        kr.meter_lo = meter < kr.meter_lo ? meter : kr.meter_lo;
+        meter_hi = meter > meter_hi ? meter : meter_hi;
+    }
+    kr.meters = meter_hi - kr.meter_lo + 1;
+    uint64_t top = ((day_hi - kr.day_lo + 1) * kr.meters) << KEY_SLOT_BITS;
+    for (*OUT_bits = 0; top >> *OUT_bits; (*OUT_bits)++)
+        ;
+    return kr;
 }
 
-/* Primary-key order of usage_daily/usage_hourly: writing in it keeps each
- * checkpoint's upserts local in the b-trees, as sorting does for readings. */
-static int usage_cmp(const void *pa, const void *pb)
+/* Sorts the additions by key: an LSD radix sort of their dense keys, in
+ * as few passes of at most RADIX_BITS as they need (a comparison sort was
+ * a hot spot), through a second buffer that lives only as long as the
+ * sort. */
+static void sort_adds(struct rollup *ru)
 {
-    const struct usage_slot *a = *(struct usage_slot *const *)pa;
-    const struct usage_slot *b = *(struct usage_slot *const *)pb;
-    if (a->kind != b->kind)
-        return a->kind < b->kind ? -1 : 1;
-    if (a->bucket != b->bucket)
-        return a->bucket < b->bucket ? -1 : 1;
-    if (a->household != b->household)
-        return a->household < b->household ? -1 : 1;
-    return a->metric < b->metric ? -1 : a->metric > b->metric;
+    size_t n = ru->n_adds, count[(1 << RADIX_BITS) + 1];
+    int bits;
+    if (n < 2)
+        return;
+    struct key_range kr = key_range_of(ru->adds, n, &bits);
+    int passes = (bits + RADIX_BITS - 1) / RADIX_BITS;
+    int digit = (bits + passes - 1) / passes;
+    uint64_t mask = ((uint64_t)1 << digit) - 1;
+    struct usage_add *src = ru->adds, *t;
+    struct usage_add *dst = xmalloc(ru->cap_adds * sizeof(*dst));
+    for (int sh = 0; sh < bits; sh += digit) {
+        memset(count, 0, sizeof(count));
+        for (size_t i = 0; i < n; i++)
+            count[(dense_key(&kr, src[i].key) >> sh & mask) + 1]++;
+        for (size_t d = 1; d <= mask + 1; d++)
+            count[d] += count[d - 1];
+        for (size_t i = 0; i < n; i++)
+            dst[count[dense_key(&kr, src[i].key) >> sh & mask]++] = src[i];
+        t = src, src = dst, dst = t;
+    }
+    ru->adds = src; /* both buffers hold cap_adds */
+    free(dst);
+}
+
+/* ---- writing rows ---- */
+
+/* A usage_daily row's additions. */
+struct daily_row {
+    int64_t day;
+    uint32_t meter;
+    double use, n;
+};
+
+/* A usage_hours row's: set has a bit per hour of use[] added to. */
+struct hours_row {
+    int64_t day;
+    uint32_t meter;
+    uint32_t set;
+    double use[24];
+};
+
+static void bind_daily(sqlite3_stmt *s, int p, const void *item,
+                       const void *ctx)
+{
+    const struct daily_row *u = item;
+    sqlite3_bind_int(s, p, (int)(u->meter / METRIC_COUNT));
+    sqlite3_bind_int(s, p + 1, (int)(u->meter % METRIC_COUNT));
+    sqlite3_bind_int64(s, p + 2, u->day);
+    sqlite3_bind_double(s, p + 3, u->use);
+    sqlite3_bind_int64(s, p + 4, (int64_t)u->n);
+}
+
+/* Hours without additions stay unbound: NULL, which adds nothing. */
+static void bind_hours(sqlite3_stmt *s, int p, const void *item,
+                       const void *ctx)
+{
+    const struct hours_row *u = item;
+    sqlite3_bind_int(s, p, (int)(u->meter / METRIC_COUNT));
+    sqlite3_bind_int(s, p + 1, (int)(u->meter % METRIC_COUNT));
+    sqlite3_bind_int64(s, p + 2, u->day);
+    for (int h = 0; h < 24; h++)
+        if (u->set >> h & 1)
+            sqlite3_bind_double(s, p + 3 + h, u->use[h]);
+}
+
+/* item: a meter's index; ctx: the meters. */
+static void bind_meter(sqlite3_stmt *s, int p, const void *item,
+                       const void *ctx)
+{
+    uint32_t i = *(const uint32_t *)item;
+    const struct meter *m = (const struct meter *)ctx + i;
+    sqlite3_bind_int64(s, p, i / METRIC_COUNT);
+    sqlite3_bind_int(s, p + 1, (int)(i % METRIC_COUNT));
+    sqlite3_bind_int64(s, p + 2, m->first_ts);
+    sqlite3_bind_double(s, p + 3, m->first_index);
+    sqlite3_bind_int64(s, p + 4, m->last_ts);
+    sqlite3_bind_double(s, p + 5, m->last_index);
+    sqlite3_bind_int(s, p + 6, m->flags & ~METER_MEMORY_FLAGS);
+    sqlite3_bind_int64(s, p + 7, m->resets);
+    sqlite3_bind_int64(s, p + 8, m->replacements);
+    sqlite3_bind_int64(s, p + 9, m->late);
+    sqlite3_bind_int64(s, p + 10, m->grain_ns);
+}
+
+/* How one table's rows are written: a statement per STORE_ROWS_PER_STMT
+ * rows (a statement per row cost about as much as the row), one per row for
+ * the rest. */
+struct row_kind {
+    enum store_stmt one, many;
+    int params;  /* per row */
+    size_t size; /* of an item */
+    void (*bind)(sqlite3_stmt *s, int first_param, const void *item,
+                 const void *ctx);
+    const char *what;
+};
+
+static const struct row_kind daily_rows = {.one = STMT_DAILY_ADD,
+                                           .many = STMT_DAILY_ADD_MANY,
+                                           .params = 5,
+                                           .size = sizeof(struct daily_row),
+                                           .bind = bind_daily,
+                                           .what = "add daily use"};
+static const struct row_kind hours_rows = {.one = STMT_HOURS_ADD,
+                                           .many = STMT_HOURS_ADD_MANY,
+                                           .params = 27,
+                                           .size = sizeof(struct hours_row),
+                                           .bind = bind_hours,
+                                           .what = "add hourly use"};
+static const struct row_kind meter_rows = {.one = STMT_METER_PUT,
+                                           .many = STMT_METER_PUT_MANY,
+                                           .params = 11,
+                                           .size = sizeof(uint32_t),
+                                           .bind = bind_meter,
+                                           .what = "put meter_state"};
+
+/* Writes items[0, n) in order, as rows of kind k. */
+static int put_rows(struct store_conn *w, const struct row_kind *k,
+                    const void *items, size_t n, const void *ctx)
+{
+    const char *item = items;
+    for (size_t i = 0; i < n;) {
+        int many = n - i >= STORE_ROWS_PER_STMT;
+        sqlite3_stmt *s = store__stmt(w, many ? k->many : k->one);
+        if (!s)
+            return CB_ESTORE;
+        for (int r = 0; r < (many ? STORE_ROWS_PER_STMT : 1); r++, i++)
+            k->bind(s, 1 + r * k->params, item + i * k->size, ctx);
+        if (store__exec_stmt(w, s, k->what))
+            return CB_ESTORE;
+    }
+    return 0;
+}
+
+/* Rows gathered from the sorted additions wait here, a statement's worth
+ * of each table. */
+struct row_queue {
+    struct daily_row daily[STORE_ROWS_PER_STMT];
+    struct hours_row hours[STORE_ROWS_PER_STMT];
+    size_t n_daily, n_hours;
+};
+
+/* Gathers the additions of the row starting at *i into the next free rows
+ * of q (usage_daily, usage_hours or both) and moves *i past them. */
+static void gather_row(const struct usage_add *a, size_t n, size_t *i,
+                       struct row_queue *q)
+{
+    uint64_t rk = a[*i].key >> KEY_SLOT_BITS;
+    int64_t day = (int64_t)(a[*i].key >> KEY_ROW_SHIFT) - KEY_DAY_BIAS;
+    uint32_t meter = (uint32_t)(rk & ((1u << KEY_METER_BITS) - 1));
+    struct daily_row *d = &q->daily[q->n_daily];
+    struct hours_row *h = &q->hours[q->n_hours];
+    int has_day = 0;
+    *d = (struct daily_row){day, meter, 0, 0};
+    h->day = day, h->meter = meter, h->set = 0;
+    for (; *i < n && a[*i].key >> KEY_SLOT_BITS == rk; (*i)++) {
+        unsigned slot = (unsigned)(a[*i].key & ((1u << KEY_SLOT_BITS) - 1));
+        if (slot < 24 && !(h->set >> slot & 1))
+            h->use[slot] = a[*i].value;
+        else if (slot < 24)
+            h->use[slot] += a[*i].value;
+        else
+            *(slot == SLOT_DAY_USE ? &d->use : &d->n) += a[*i].value;
+        h->set |= slot < 24 ? 1u << slot : 0;
+        has_day |= slot >= 24;
+    }
+    q->n_daily += (size_t)has_day;
+    q->n_hours += h->set != 0;
+}
+
+/* Writes the sorted additions, row by row in primary-key order: each
+ * checkpoint's upserts stay local in the b-trees. */
+static int put_usage(struct store_conn *w, const struct rollup *ru)
+{
+    struct row_queue q = {.n_daily = 0};
+    int rc = 0;
+    for (size_t i = 0; i < ru->n_adds && !rc;) {
+        gather_row(ru->adds, ru->n_adds, &i, &q);
+        if (q.n_daily == STORE_ROWS_PER_STMT) {
+            rc = put_rows(w, &daily_rows, q.daily, q.n_daily, NULL);
+            q.n_daily = 0;
+        }
+        if (!rc && q.n_hours == STORE_ROWS_PER_STMT) {
+            rc = put_rows(w, &hours_rows, q.hours, q.n_hours, NULL);
+            q.n_hours = 0;
+        }
+    }
+    if (!rc)
+        rc = put_rows(w, &daily_rows, q.daily, q.n_daily, NULL);
+    return rc ? rc : put_rows(w, &hours_rows, q.hours, q.n_hours, NULL);
 }
 
 static int index_cmp(const void *pa, const void *pb)
@@ -368,31 +662,15 @@ static int index_cmp(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
-static int put_usages(struct store_conn *w, struct rollup *ru)
-{
-    struct usage_slot **order = xmalloc((ru->acc_len + 1) * sizeof(*order));
-    size_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; i < ru->acc_cap; i++)
-        if (ru->acc[i].kind != ACC_EMPTY)
-            order[n++] = &ru->acc[i];
-    qsort(order, n, sizeof(*order), usage_cmp);
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = put_usage(w, order[i]);
-    free(order);
-    return rc;
-}
-
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
-    if (put_usages(w, ru))
+    if (put_usage(w, ru))
         return CB_ESTORE;
     if (ru->n_dirty)
         qsort(ru->dirty, ru->n_dirty, sizeof(*ru->dirty), index_cmp);
-    for (size_t i = 0; i < ru->n_dirty; i++)
-        if (put_meter(w, ru->dirty[i], &ru->meters[ru->dirty[i]]))
-            return CB_ESTORE;
+    if (put_rows(w, &meter_rows, ru->dirty, ru->n_dirty, ru->meters))
+        return CB_ESTORE;
     sqlite3_stmt *s = store__stmt(w, STMT_CONSUMER_PUT);
     if (!s)
         return CB_ESTORE;
@@ -410,6 +688,9 @@ static int checkpoint_txn(struct store *st, struct rollup *ru)
     if (!s || store__exec_stmt(w, s, "rollup begin"))
         return CB_ESTORE;
     int rc = checkpoint_fn(st, w, ru);
+    if (!rc && atomic_load(&ru->test_fail) > 0 &&
+        atomic_fetch_sub(&ru->test_fail, 1) > 0)
+        rc = CB_ESTORE; /* the test seam: fail before COMMIT */
     if (!rc) {
         s = store__stmt(w, STMT_COMMIT);
         rc = s ? store__exec_stmt(w, s, "rollup commit") : CB_ESTORE;
@@ -422,13 +703,19 @@ static int checkpoint_txn(struct store *st, struct rollup *ru)
 
 static void checkpoint(struct store *st, struct rollup *ru)
 {
+    int64_t start = time_monotonic_ns();
+    close_buckets(ru);
+    sort_adds(ru);
+    int rc = checkpoint_txn(st, ru);
     ru->last_flush_ns = time_monotonic_ns();
-    if (checkpoint_txn(st, ru)) {
+    ru->last_cost_ns = ru->last_flush_ns - start;
+    if (rc) {
         /* logged; everything is kept for the next try, in a second */
         ru->retry_after_ns = ru->last_flush_ns + 1000000000LL;
         return;
     }
-    acc_clear(ru);
+    ru->n_adds = 0;
+    ru->n_applied = 0;
     for (size_t i = 0; i < ru->n_dirty; i++)
         ru->meters[ru->dirty[i]].flags &= (uint8_t)~METER_DIRTY;
     ru->n_dirty = 0;
@@ -442,19 +729,22 @@ static void checkpoint(struct store *st, struct rollup *ru)
 
 /* ---- the thread ---- */
 
-/* Whether to checkpoint now (ru->lock held). */
+/* Whether to checkpoint now (ru->lock held); got: entries the last read
+ * applied (0: caught up with the log). */
 static int checkpoint_due(struct store *st, struct rollup *ru, size_t got)
 {
-    int pending = ru->pos > ru->saved || ru->acc_len || ru->n_dirty;
+    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
     int64_t now = time_monotonic_ns();
     if (!pending || ru->stop || now < ru->retry_after_ns)
         return 0; /* when stopping, the final checkpoint follows */
     if (ru->flush_target > ru->saved && (!got || ru->pos >= ru->flush_target))
         return 1;
-    if (ru->acc_len >= ACC_CHECKPOINT_SLOTS)
+    if (size_due(ru))
         return 1;
-    return now - ru->last_flush_ns >=
-           (int64_t)st->cfg.rollup_flush_ms * 1000000LL;
+    int64_t since = now - ru->last_flush_ns;
+    if (since < (int64_t)st->cfg.rollup_flush_ms * 1000000LL)
+        return 0;
+    return !got || since >= CHECKPOINT_SPACING * ru->last_cost_ns;
 }
 
 static void wait_for_log(struct store *st, struct rollup *ru)
@@ -463,7 +753,7 @@ static void wait_for_log(struct store *st, struct rollup *ru)
         (int64_t)atomic_load_explicit(&st->log_seq, memory_order_acquire);
     if (committed > ru->pos || ru->flush_target > ru->saved || ru->stop)
         return;
-    int pending = ru->pos > ru->saved || ru->acc_len || ru->n_dirty;
+    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
     int64_t wait_ns =
         pending ? (int64_t)st->cfg.rollup_flush_ms * 1000000LL : 1000000000LL;
     int64_t until = time_now_ns() + wait_ns;
@@ -524,7 +814,7 @@ static int load_meters(struct store *st, struct rollup *ru, sqlite3 *db)
             .first_index = sqlite3_column_double(s, 3),
             .last_ts = sqlite3_column_int64(s, 4),
             .last_index = sqlite3_column_double(s, 5),
-            .flags = (uint8_t)(sqlite3_column_int(s, 6) & ~METER_DIRTY),
+            .flags = (uint8_t)(sqlite3_column_int(s, 6) & ~METER_MEMORY_FLAGS),
             .resets = (uint32_t)sqlite3_column_int64(s, 7),
             .replacements = (uint32_t)sqlite3_column_int64(s, 8),
             .late = (uint32_t)sqlite3_column_int64(s, 9),
@@ -562,19 +852,21 @@ static void rollup_free(struct rollup *ru)
     pthread_cond_destroy(&ru->flushed);
     free(ru->meters);
     free(ru->dirty);
-    free(ru->acc);
+    free(ru->adds);
     free(ru);
 }
 
 int store__rollup_open(struct store *st)
 {
     struct rollup *ru = xcalloc(1, sizeof(*ru));
+    ru->max_adds = CHECKPOINT_ADDS;
+    ru->max_readings = CHECKPOINT_READINGS;
     pthread_mutex_init(&ru->lock, NULL);
     pthread_cond_init(&ru->wake, NULL);
     pthread_cond_init(&ru->flushed, NULL);
     st->rollup = ru;
     if (store__conn_open(&ru->w, st->rollup_path, 0, &st->cfg) ||
-        store__migrate_rollup(&ru->w))
+        store__migrate_rollup(&ru->w, STORE_ROLLUP_MOVE_VERSION))
         return CB_ESTORE; /* store_open's error path frees ru */
     return 0;
 }
@@ -582,7 +874,8 @@ int store__rollup_open(struct store *st)
 int store__rollup_load(struct store *st)
 {
     struct rollup *ru = st->rollup;
-    if (load_meters(st, ru, ru->w.db) || load_position(ru, ru->w.db) ||
+    if (store__migrate_rollup(&ru->w, store__rollup_schema_version()) ||
+        load_meters(st, ru, ru->w.db) || load_position(ru, ru->w.db) ||
         store__conn_open(&ru->log, st->db_path, 1, &st->cfg))
         return CB_ESTORE;
     int64_t committed = (int64_t)atomic_load(&st->log_seq);
@@ -703,4 +996,18 @@ int store_start_consumers(struct store *st)
 void store_test_pause_rollup(struct store *st, int paused)
 {
     atomic_store(&st->test_pause_rollup, paused);
+}
+
+void store_test_fail_rollup_checkpoints(struct store *st, int n)
+{
+    atomic_store(&st->rollup->test_fail, n);
+}
+
+void store_test_rollup_checkpoint_size(struct store *st, size_t readings,
+                                       size_t adds)
+{
+    struct rollup *ru = st->rollup;
+    atomic_store(&ru->max_readings, readings ? readings : CHECKPOINT_READINGS);
+    atomic_store(&ru->max_adds, adds ? adds : CHECKPOINT_ADDS);
+    store__rollup_notify(st);
 }

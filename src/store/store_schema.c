@@ -7,11 +7,13 @@
  * in its own transaction together with the user_version bump, so a crash
  * mid-migration leaves the previous version intact.  New versions are
  * appended; an applied entry is never edited.  rollup.db has its own list
- * (rollup_migrations[]) and its own user_version; it is migrated first.
- * citybrain.db's migration 6 runs with rollup.db attached as "rollup" and
- * replaces rollup.db's contents with the old tables before dropping them:
- * in WAL mode a transaction over two files is atomic per file only, so a
- * crash between the two commits just redoes the copy.
+ * (rollup_migrations[]) and its own user_version.  citybrain.db's
+ * migration 6 runs with rollup.db attached as "rollup" and replaces
+ * rollup.db's contents with the old tables before dropping them: in WAL
+ * mode a transaction over two files is atomic per file only, so a crash
+ * between the two commits just redoes the copy.  So rollup.db is migrated
+ * in two steps: up to STORE_ROLLUP_MOVE_VERSION (the layout migration 6
+ * copies into) before citybrain.db, the rest after it.
  *
  * Pragmas.  The writer runs WAL with synchronous=FULL (sync_full) or NORMAL,
  * a 128 MiB page cache, temp tables in memory, and an auto-checkpoint every
@@ -26,6 +28,41 @@
 #include "store/store_int.h"
 
 /* clang-format off */
+/* The hours 0..23 of a district day: usage_hours has a column each.  Also
+ * part of rollup migration 2's text: never edit. */
+#define EACH_HOUR_BUT_0(X)                                                     \
+    X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)       \
+    X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define EACH_HOUR(X) X(0) EACH_HOUR_BUT_0(X)
+
+/* The roll-up's upserts, with one row of values or STORE_ROWS_PER_STMT
+ * (anonymous parameters: row after row). */
+#define ROWS_4(row) row "," row "," row "," row
+#define ROWS_PER_STMT(row)                                                     \
+    ROWS_4(row) "," ROWS_4(row) "," ROWS_4(row) "," ROWS_4(row)
+#define DAILY_ROW "(?,?,?,?,?)"
+#define DAILY_ADD(rows)                                                        \
+    "INSERT INTO usage_daily(household,metric,day,use,n) VALUES" rows          \
+    " ON CONFLICT(day,household,metric)"                                       \
+    " DO UPDATE SET use=use+excluded.use,n=n+excluded.n"
+/* usage_hours: household, metric, day, then the use of hours 0..23 of the
+ * district day, NULL (unbound) for none; NULL + x is NULL, hence coalesce. */
+#define HOUR_NAME(h) ",h" #h
+#define HOUR_PARAM(h) ",?"
+#define HOUR_ADD(h)                                                            \
+    ",h" #h "=coalesce(h" #h "+excluded.h" #h ",h" #h ",excluded.h" #h ")"
+#define HOURS_ROW "(?,?,?" EACH_HOUR(HOUR_PARAM) ")"
+#define HOURS_ADD(rows)                                                        \
+    "INSERT INTO usage_hours(household,metric,day" EACH_HOUR(HOUR_NAME)        \
+    ") VALUES" rows " ON CONFLICT(day,household,metric) DO UPDATE SET"         \
+    " h0=coalesce(h0+excluded.h0,h0,excluded.h0)" EACH_HOUR_BUT_0(HOUR_ADD)
+#define METER_ROW "(?,?,?,?,?,?,?,?,?,?,?)"
+#define METER_PUT(rows)                                                        \
+    "INSERT OR REPLACE INTO meter_state(household,metric,first_ts_ns,"         \
+    "first_index,last_ts_ns,last_index,flags,resets,replacements,late,"        \
+    "grain_ns) VALUES" rows
+_Static_assert(STORE_ROWS_PER_STMT == 16, "ROWS_PER_STMT writes 16 rows");
+
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
@@ -80,18 +117,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "INSERT INTO delivery_source(source,total,unmatched)"
         " VALUES(?1,?2,?3) ON CONFLICT(source) DO UPDATE SET"
         " total=total+excluded.total,unmatched=unmatched+excluded.unmatched",
-    [STMT_DAILY_ADD] =
-        "INSERT INTO usage_daily(household,metric,day,use,n)"
-        " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(household,metric,day)"
-        " DO UPDATE SET use=use+excluded.use,n=n+excluded.n",
-    [STMT_HOURLY_ADD] =
-        "INSERT INTO usage_hourly(household,metric,hour,use)"
-        " VALUES(?1,?2,?3,?4) ON CONFLICT(household,metric,hour)"
-        " DO UPDATE SET use=use+excluded.use",
-    [STMT_METER_PUT] =
-        "INSERT OR REPLACE INTO meter_state(household,metric,first_ts_ns,"
-        "first_index,last_ts_ns,last_index,flags,resets,replacements,late,"
-        "grain_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [STMT_DAILY_ADD] = DAILY_ADD(DAILY_ROW),
+    [STMT_DAILY_ADD_MANY] = DAILY_ADD(ROWS_PER_STMT(DAILY_ROW)),
+    [STMT_HOURS_ADD] = HOURS_ADD(HOURS_ROW),
+    [STMT_HOURS_ADD_MANY] = HOURS_ADD(ROWS_PER_STMT(HOURS_ROW)),
+    [STMT_METER_PUT] = METER_PUT(METER_ROW),
+    [STMT_METER_PUT_MANY] = METER_PUT(ROWS_PER_STMT(METER_ROW)),
     [STMT_CONSUMER_PUT] =
         "INSERT INTO consumer(name,seq) VALUES(?1,?2)"
         " ON CONFLICT(name) DO UPDATE SET seq=excluded.seq",
@@ -163,8 +194,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 struct migration {
     const char *name;
     const char *sql;
-    int (*fn)(sqlite3 *db); /* run after sql, in the same transaction */
+    /* Code run after sql, in its transaction (a copy SQL cannot do in
+     * bounded memory), or NULL: 0 or CB_ESTORE (logged). */
+    int (*fn)(sqlite3 *db);
 };
+
 
 /* migrations[i] takes the schema from version i to i + 1. */
 static const struct migration migrations[] = {
@@ -291,6 +325,27 @@ static const struct migration migrations[] = {
      store__orders_migrate},
 };
 
+/* Pieces of rollup migration 2's text (history: never edit).  An epoch
+ * hour's district day and its slot (hour) in that day, UTC+8. */
+#define V2_SLOT(hour) "((" hour " + 8) % 24 + 24) % 24"
+#define V2_DAY(hour) "(" hour " + 8 - " V2_SLOT(hour) ") / 24"
+#define V2_COLUMN(h) ", h" #h " REAL"
+#define V2_NAME(h) ", h" #h
+#define V2_PARAM(h) ",?"
+#define V2_PICK(h) " WHEN " #h " THEN u.h" #h
+#define V2_ROW(h) ",(" #h ")"
+#define V2_NEW(h) ", CASE s WHEN " #h " THEN NEW.use END"
+#define V2_ADD(h)                                                              \
+    ",h" #h "=coalesce(h" #h "+excluded.h" #h ",h" #h ",excluded.h" #h ")"
+#define V2_CLEAR(h)                                                            \
+    "CASE WHEN " V2_SLOT("OLD.hour") " = " #h " THEN NULL ELSE h" #h " END"
+#define V2_CLEAR_NEXT(h) ", h" #h "=" V2_CLEAR(h)
+#define V2_OLD_ROW                                                             \
+    "day = " V2_DAY("OLD.hour") " AND household = OLD.household"              \
+    " AND metric = OLD.metric"
+
+static int v2_copy_hours(sqlite3 *db);
+
 /* rollup_migrations[i] takes rollup.db from version i to i + 1: the roll-up
  * thread's own file (see store_rollup.c). */
 static const struct migration rollup_migrations[] = {
@@ -309,6 +364,39 @@ static const struct migration rollup_migrations[] = {
      " metric INTEGER NOT NULL, hour INTEGER NOT NULL, use REAL NOT NULL,"
      " PRIMARY KEY(hour, household, metric)) WITHOUT ROWID;"
      "CREATE TABLE consumer(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);", NULL},
+    /* Hourly use in one row per meter and district day, a column per hour
+     * (NULL: no use credited): a checkpoint writes one row where it wrote
+     * up to 24, and an hourly meter cost a row per reading.  The old rows
+     * are copied by v2_copy_hours (after this SQL).  usage_hourly stays,
+     * as a view with the old rows, insertable and deletable like the old
+     * table (for SQL that writes it; main migration 6 writes version 1's
+     * table, see STORE_ROLLUP_MOVE_VERSION), not indexed by hour. */
+    {"hourly use by day",
+     "CREATE TABLE usage_hours(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, day INTEGER NOT NULL" EACH_HOUR(V2_COLUMN)
+     ", PRIMARY KEY(day, household, metric)) WITHOUT ROWID;"
+     "ALTER TABLE usage_hourly RENAME TO usage_hourly_v1;"
+     "CREATE VIEW usage_hourly(household, metric, hour, use) AS"
+     " SELECT household, metric, hour, use FROM"
+     " (SELECT u.household AS household, u.metric AS metric,"
+     " u.day * 24 - 8 + s.column1 AS hour,"
+     " CASE s.column1" EACH_HOUR(V2_PICK) " END AS use"
+     " FROM usage_hours AS u, (VALUES(0)" EACH_HOUR_BUT_0(V2_ROW) ") AS s)"
+     " WHERE use IS NOT NULL;"
+     "CREATE TRIGGER usage_hourly_insert INSTEAD OF INSERT ON usage_hourly"
+     " BEGIN INSERT INTO usage_hours(household, metric, day"
+     EACH_HOUR(V2_NAME) ") SELECT NEW.household, NEW.metric,"
+     " (NEW.hour + 8 - s) / 24" EACH_HOUR(V2_NEW) " FROM (SELECT "
+     V2_SLOT("NEW.hour") " AS s) WHERE 1"
+     " ON CONFLICT(day, household, metric) DO UPDATE SET"
+     " h0=coalesce(h0+excluded.h0,h0,excluded.h0)"
+     EACH_HOUR_BUT_0(V2_ADD) "; END;"
+     "CREATE TRIGGER usage_hourly_delete INSTEAD OF DELETE ON usage_hourly"
+     " BEGIN UPDATE usage_hours SET h0=" V2_CLEAR(0)
+     EACH_HOUR_BUT_0(V2_CLEAR_NEXT) " WHERE " V2_OLD_ROW ";"
+     " DELETE FROM usage_hours WHERE " V2_OLD_ROW
+     " AND coalesce(h0" EACH_HOUR_BUT_0(V2_NAME) ") IS NULL; END;",
+     v2_copy_hours},
 };
 /* clang-format on */
 
@@ -454,8 +542,158 @@ static int migrate_step(sqlite3 *db, const struct migration *list, int from)
     return 0;
 }
 
+/* ---- rollup migration 2's copy (history: never edit) ---- */
+
+/* usage_hourly_v1 is keyed (hour, household, metric): the 24 hours of a
+ * district day are 24 runs sorted by (household, metric).  Merging them
+ * gives each meter's row of the day in usage_hours' key order: no sort,
+ * memory for 24 rows, a plain insert per new row. */
+struct v2_merge {
+    sqlite3_stmt *run[24]; /* the rows of hour i of the day */
+    int live[24];          /* run[i] is on a row */
+    sqlite3_stmt *insert;
+};
+
+static int v2_step(sqlite3 *db, struct v2_merge *mg, int h)
+{
+    int rc = sqlite3_step(mg->run[h]);
+    mg->live[h] = rc == SQLITE_ROW;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : store__sqlerr(db, "read usage_hourly_v1");
+}
+
+/* The live run whose row has the smallest (household, metric), or -1. */
+static int v2_first(const struct v2_merge *mg)
+{
+    int first = -1;
+    for (int h = 0; h < 24; h++) {
+        if (!mg->live[h])
+            continue;
+        sqlite3_int64 a = sqlite3_column_int64(mg->run[h], 0);
+        int am = sqlite3_column_int(mg->run[h], 1);
+        if (first < 0 || a < sqlite3_column_int64(mg->run[first], 0) ||
+            (a == sqlite3_column_int64(mg->run[first], 0) &&
+             am < sqlite3_column_int(mg->run[first], 1)))
+            first = h;
+    }
+    return first;
+}
+
+/* Inserts the row of the meter under run[first]: its use in every run. */
+static int v2_put_row(sqlite3 *db, struct v2_merge *mg, int64_t day, int first)
+{
+    sqlite3_int64 hh = sqlite3_column_int64(mg->run[first], 0);
+    int metric = sqlite3_column_int(mg->run[first], 1);
+    sqlite3_reset(mg->insert);
+    sqlite3_clear_bindings(mg->insert);
+    sqlite3_bind_int64(mg->insert, 1, hh);
+    sqlite3_bind_int(mg->insert, 2, metric);
+    sqlite3_bind_int64(mg->insert, 3, day);
+    for (int h = 0; h < 24; h++) {
+        if (!mg->live[h] || sqlite3_column_int64(mg->run[h], 0) != hh ||
+            sqlite3_column_int(mg->run[h], 1) != metric)
+            continue;
+        sqlite3_bind_double(mg->insert, 4 + h,
+                            sqlite3_column_double(mg->run[h], 2));
+        if (v2_step(db, mg, h))
+            return CB_ESTORE;
+    }
+    return sqlite3_step(mg->insert) == SQLITE_DONE
+               ? 0
+               : store__sqlerr(db, "insert usage_hours");
+}
+
+static int v2_copy_day(sqlite3 *db, struct v2_merge *mg, int64_t day)
+{
+    for (int h = 0; h < 24; h++) {
+        sqlite3_reset(mg->run[h]);
+        sqlite3_bind_int64(mg->run[h], 1, day * 24 - 8 + h);
+        if (v2_step(db, mg, h))
+            return CB_ESTORE;
+    }
+    for (int first; (first = v2_first(mg)) >= 0;)
+        if (v2_put_row(db, mg, day, first))
+            return CB_ESTORE;
+    return 0;
+}
+
+/* The district days of the first and last hours of usage_hourly_v1;
+ * 0 if it is empty. */
+static int v2_days(sqlite3 *db, int64_t *OUT_lo, int64_t *OUT_hi)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (min(hour) + 8 - " V2_SLOT(
+                               "min(hour)") ") / 24, "
+                                            "(max(hour) + 8 "
+                                            "- " V2_SLOT("max(hour)") ")"
+                                                                      " "
+                                                                      "/"
+                                                                      " "
+                                                                      "2"
+                                                                      "4"
+                                                                      " "
+                                                                      "F"
+                                                                      "R"
+                                                                      "O"
+                                                                      "M"
+                                                                      " "
+                                                                      "u"
+                                                                      "s"
+                                                                      "a"
+                                                                      "g"
+                                                                      "e"
+                                                                      "_"
+                                                                      "h"
+                                                                      "o"
+                                                                      "u"
+                                                                      "r"
+                                                                      "l"
+                                                                      "y"
+                                                                      "_"
+                                                                      "v"
+                                                                      "1",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "usage_hourly_v1 hours");
+    int rc = sqlite3_step(s),
+        any = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    *OUT_lo = any ? sqlite3_column_int64(s, 0) : 0;
+    *OUT_hi = any ? sqlite3_column_int64(s, 1) : -1;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "usage_hourly_v1 hours");
+}
+
+static int v2_copy_hours(sqlite3 *db)
+{
+    struct v2_merge mg = {.insert = NULL};
+    int64_t lo, hi;
+    int rc = v2_days(db, &lo, &hi);
+    for (int h = 0; h < 24 && !rc; h++)
+        if (sqlite3_prepare_v2(db,
+                               "SELECT household, metric, use FROM"
+                               " usage_hourly_v1 WHERE hour=?1"
+                               " ORDER BY household, metric",
+                               -1, &mg.run[h], NULL))
+            rc = store__sqlerr(db, "prepare usage_hourly_v1");
+    if (!rc && sqlite3_prepare_v2(
+                   db,
+                   "INSERT INTO usage_hours(household, metric,"
+                   " day" EACH_HOUR(V2_NAME) ") VALUES(?1,?2,"
+                                             "?3" EACH_HOUR(V2_PARAM) ")",
+                   -1, &mg.insert, NULL))
+        rc = store__sqlerr(db, "prepare usage_hours");
+    for (int64_t day = lo; day <= hi && !rc; day++)
+        rc = v2_copy_day(db, &mg, day);
+    for (int h = 0; h < 24; h++)
+        sqlite3_finalize(mg.run[h]);
+    sqlite3_finalize(mg.insert);
+    return rc ? rc : exec_sql(db, "DROP TABLE usage_hourly_v1", "drop v1");
+}
+
+/* Runs list's migrations from the file's version up to target (<= n). */
 static int migrate_list(sqlite3 *db, const struct migration *list, int n,
-                        const char *file, const char *rollup_path)
+                        int target, const char *file, const char *rollup_path)
 {
     int version;
     if (user_version(db, &version))
@@ -467,7 +705,7 @@ static int migrate_list(sqlite3 *db, const struct migration *list, int n,
                 file, version, n);
         return CB_ESTORE;
     }
-    for (int v = version; v < n; v++) {
+    for (int v = version; v < target; v++) {
         int attach = rollup_path && v == MIGRATION_ROLLUP_MOVE;
         if (attach && store__attach_rollup(db, rollup_path, 0))
             return CB_ESTORE;
@@ -495,14 +733,16 @@ int store__attach_rollup(sqlite3 *db, const char *rollup_path, int reader)
 
 int store__migrate(struct store_conn *conn, const char *rollup_path)
 {
-    return migrate_list(conn->db, migrations, N_MIGRATIONS, "citybrain.db",
-                        rollup_path);
+    return migrate_list(conn->db, migrations, N_MIGRATIONS, N_MIGRATIONS,
+                        "citybrain.db", rollup_path);
 }
 
-int store__migrate_rollup(struct store_conn *conn)
+int store__migrate_rollup(struct store_conn *conn, int max_version)
 {
+    int target =
+        max_version < N_ROLLUP_MIGRATIONS ? max_version : N_ROLLUP_MIGRATIONS;
     return migrate_list(conn->db, rollup_migrations, N_ROLLUP_MIGRATIONS,
-                        "rollup.db", NULL);
+                        target, "rollup.db", NULL);
 }
 
 int store__schema_version(void)

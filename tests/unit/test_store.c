@@ -42,7 +42,7 @@ static void test_migrations_from_empty(void **state)
                                          "delivery_source"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {"consumer", "meter_state",
-                                                "usage_daily", "usage_hourly"};
+                                                "usage_daily", "usage_hours"};
     for (int pass = 0; pass < 2; pass++) {
         double version =
             query_double(fx->st,
@@ -51,7 +51,7 @@ static void test_migrations_from_empty(void **state)
                          0, 0, 0);
         assert_int_equal((int)version, 8);
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
-        assert_int_equal((int)version, 1);
+        assert_int_equal((int)version, 2);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
             assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);
@@ -61,6 +61,15 @@ static void test_migrations_from_empty(void **state)
             assert_int_equal(table_count(fx->st, "rollup", rollup_tables[i]),
                              1);
         }
+        /* usage_hourly is a view of usage_hours since rollup.db version 2 */
+        assert_int_equal(table_count(fx->st, "rollup", "usage_hourly"), 0);
+        assert_int_equal(query_double(fx->st,
+                                      "SELECT count(*) FROM"
+                                      " rollup.sqlite_master WHERE"
+                                      " type='view' AND name='usage_hourly'"
+                                      " AND ?1=?1 AND ?2=?2 AND ?3=?3",
+                                      0, 0, 0),
+                         1);
         fx_reopen(fx); /* the second open migrates nothing */
     }
     fx_free(fx);

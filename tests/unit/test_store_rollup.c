@@ -411,6 +411,392 @@ static void test_migrate_v5_rollups(void **state)
     fx_free(fx);
 }
 
+/* ---- rollup.db version 2: hourly use by day ---- */
+
+static void exec_rollup_db(struct fixture *fx, const char *sql)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/rollup.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_ok(db, sql);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* The rows of a query, one line each, as text. */
+static char *dump_db(sqlite3 *db, const char *sql)
+{
+    struct sbuf out = SBUF_INIT;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(s); c++) {
+            const unsigned char *t = sqlite3_column_text(s, c);
+            sbuf_addf(&out, "%s%s", c ? "," : "", t ? (const char *)t : "-");
+        }
+        sbuf_addch(&out, '\n');
+    }
+    sqlite3_finalize(s);
+    return sbuf_detach(&out, NULL);
+}
+
+static char *dump(struct store *st, const char *sql)
+{
+    sqlite3 *db = store_read_begin(st);
+    char *rows = dump_db(db, sql);
+    store_read_end(st, db);
+    return rows;
+}
+
+static const char hourly_sql[] =
+    "SELECT household, metric, hour, printf('%.9f', use) FROM usage_hourly"
+    " ORDER BY hour, household, metric";
+
+static char *dump_rollup_db(struct fixture *fx, const char *sql)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/rollup.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *rows = dump_db(db, sql);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return rows;
+}
+
+/* A rollup.db of version 1 (usage_hourly a table, a row per hour) is
+ * migrated: its hours move into usage_hours, a row per meter and district
+ * day, nothing lost or doubled, and the roll-up goes on adding to them. */
+static void test_migrate_rollup_v1_hourly(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    write_two_households(fx);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 24);
+    int64_t t = local_midnight(2026, 11, 5);
+    for (int i = 0; i < 24; i++) /* every hour of a day, and beyond */
+        set_reading(&b, (size_t)i, 1, METRIC_ELECTRICITY, READING_DELTA,
+                    t + (i + 1) * HOUR_NS + 7 * HOUR_NS, 0.5 + i);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    double daily = total_use(fx->st), hourly = total_hourly(fx->st);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* version 1's table, with more meters and hours around midnight and
+     * before 1970 (negative hours) */
+    exec_rollup_db(fx,
+                   "BEGIN;"
+                   "CREATE TABLE old_hourly(household INTEGER NOT NULL,"
+                   " metric INTEGER NOT NULL, hour INTEGER NOT NULL,"
+                   " use REAL NOT NULL, PRIMARY KEY(hour, household, metric))"
+                   " WITHOUT ROWID;"
+                   "INSERT INTO old_hourly SELECT * FROM usage_hourly;"
+                   "DROP VIEW usage_hourly;"
+                   "DROP TABLE usage_hours;"
+                   "ALTER TABLE old_hourly RENAME TO usage_hourly;"
+                   "INSERT INTO usage_hourly VALUES(900, 2, -33, 0.5),"
+                   " (900, 2, -9, 1.25), (900, 2, -8, 2.5), (900, 2, 15, 4),"
+                   " (901, 0, 15, 8), (900, 2, 16, 16), (901, 1, 16, 32),"
+                   " (900, 0, 16, 64);"
+                   "PRAGMA user_version=1;"
+                   "COMMIT;");
+    char *before = dump_rollup_db(fx, hourly_sql);
+    hourly += 128.25;
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0), 2);
+    char *after = dump(fx->st, hourly_sql);
+    assert_string_equal(after, before);
+    free(after);
+    after = dump(fx->st, "SELECT household, metric, day, h0, h23 FROM"
+                         " usage_hours WHERE household>=900"
+                         " ORDER BY day, household, metric");
+    assert_string_equal(after, "900,2,-2,-,0.5\n"
+                               "900,2,-1,-,1.25\n"
+                               "900,2,0,2.5,4.0\n"
+                               "901,0,0,-,8.0\n"
+                               "900,0,1,64.0,-\n"
+                               "900,2,1,16.0,-\n"
+                               "901,1,1,32.0,-\n");
+    assert_true(NEAR(total_use(fx->st), daily));
+    assert_true(NEAR(total_hourly(fx->st), hourly));
+    /* 17 hours of Nov 5 and 7 of Nov 6, one row each day */
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM usage_hours"
+                                       " WHERE household=?1 AND metric=?2"
+                                       " AND day>=?3",
+                                       1, METRIC_ELECTRICITY, nov(5)),
+                     2);
+    /* more use for hours the old table had: added to them (a late delta
+     * of an hour's grain, half in each hour) */
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA,
+                t + 30 * HOUR_NS + HOUR_NS / 2, 100);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_hourly(fx->st), hourly + 100));
+    assert_true(NEAR(query_double(fx->st,
+                                  "SELECT use FROM usage_hourly WHERE"
+                                  " household=?1 AND metric=1 AND hour=?2"
+                                  " AND ?3=?3",
+                                  1, (t + 30 * HOUR_NS) / HOUR_NS, 0),
+                     50 + 23.5));
+    free(before);
+    free(after);
+    fx_free(fx);
+}
+
+/* The view usage_hourly takes inserts (added to the hour) and deletes (of
+ * that hour only), as main migration 6 needs. */
+static void test_hourly_view_writes(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* hour 16 is 00:00-01:00 of district day 1; -9 is 23:00 of day -1 */
+    exec_rollup_db(fx, "INSERT INTO usage_hourly VALUES(7, 1, 16, 1.5);"
+                       "INSERT INTO usage_hourly VALUES(7, 1, 16, 1.5);"
+                       "INSERT INTO usage_hourly VALUES(7, 1, 39, 2);"
+                       "INSERT INTO usage_hourly VALUES(7, 1, -9, 4);"
+                       "INSERT INTO usage_hourly VALUES(8, 0, 40, 0);");
+    fx_open(fx);
+    char *rows = dump(fx->st, "SELECT household, metric, day, h0, h1, h23"
+                              " FROM usage_hours ORDER BY day, household");
+    assert_string_equal(rows, "7,1,-1,-,-,4.0\n"
+                              "7,1,1,3.0,-,2.0\n"
+                              "8,0,2,0.0,-,-\n");
+    free(rows);
+    rows = dump(fx->st, hourly_sql);
+    assert_string_equal(rows, "7,1,-9,4.000000000\n"
+                              "7,1,16,3.000000000\n"
+                              "7,1,39,2.000000000\n"
+                              "8,0,40,0.000000000\n");
+    free(rows);
+    store_close(fx->st);
+    fx->st = NULL;
+    exec_rollup_db(fx, "DELETE FROM usage_hourly WHERE hour=16;"
+                       "DELETE FROM usage_hourly WHERE household=8;");
+    fx_open(fx);
+    rows = dump(fx->st, "SELECT household, metric, day, h0, h1, h23"
+                        " FROM usage_hours ORDER BY day, household");
+    assert_string_equal(rows, "7,1,-1,-,-,4.0\n"
+                              "7,1,1,-,-,2.0\n");
+    free(rows);
+    fx_start(fx);
+    fx_free(fx);
+}
+
+/* ---- checkpoints by size, and exact replay ---- */
+
+static int64_t checkpointed_seq(struct store *st)
+{
+    return (int64_t)query_double(st,
+                                 "SELECT coalesce(max(seq),0) FROM"
+                                 " rollup.consumer WHERE ?1=?1 AND ?2=?2"
+                                 " AND ?3=?3",
+                                 0, 0, 0);
+}
+
+static int64_t write_hourly_batch(struct store *st, int32_t hh, int64_t t,
+                                  int n)
+{
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, (size_t)n);
+    for (int i = 0; i < n; i++)
+        set_reading(&b, (size_t)i, hh, METRIC_WATER, READING_INDEX,
+                    t + i * HOUR_NS, 100 + (t / HOUR_NS + i) % 1000 * 0.01);
+    struct store_write_result res;
+    assert_int_equal(store_write(st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    return res.seq;
+}
+
+static void wait_checkpointed(struct store *st, int64_t seq, int line)
+{
+    for (int i = 0; i < 5000 && checkpointed_seq(st) < seq; i++)
+        usleep(1000);
+    if (checkpointed_seq(st) < seq)
+        fail_msg("not checkpointed by size (line %d)", line);
+}
+
+/* With checkpoints only on demand by time, the size triggers still
+ * checkpoint: by readings applied and by additions waiting. */
+static void test_checkpoint_by_size(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 2);
+    store_test_rollup_checkpoint_size(fx->st, 10, 0);
+    int64_t t = local_midnight(2026, 11, 1);
+    int64_t seq = write_hourly_batch(fx->st, 1, t, 12);
+    wait_checkpointed(fx->st, seq, __LINE__);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(1)),
+                     query_double(fx->st,
+                                  "SELECT sum(use) FROM usage_hourly"
+                                  " WHERE household=?1 AND metric=?2"
+                                  " AND ?3=?3",
+                                  1, METRIC_WATER, 0)));
+    /* 8 readings, but 6 additions: each new hour closes the last one */
+    store_test_rollup_checkpoint_size(fx->st, 0, 6);
+    seq = write_hourly_batch(fx->st, 2, t, 8);
+    wait_checkpointed(fx->st, seq, __LINE__);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT n FROM usage_daily WHERE"
+                                       " household=?1 AND metric=?2"
+                                       " AND day=?3",
+                                       2, METRIC_WATER, nov(1)),
+                     8);
+    /* neither reached: nothing checkpointed without a flush */
+    store_test_rollup_checkpoint_size(fx->st, 1000, 1000);
+    int64_t before = checkpointed_seq(fx->st);
+    seq = write_hourly_batch(fx->st, 2, t + 8 * HOUR_NS, 2);
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+    usleep(20000);
+    assert_int_equal(checkpointed_seq(fx->st), before);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(checkpointed_seq(fx->st), seq);
+    fx_free(fx);
+}
+
+/* A deterministic mix of meters: index and delta, hourly, 15-minute,
+ * daily and irregular, with rollovers, replacements and late readings. */
+struct mix {
+    uint64_t rng;
+    int64_t t[4 * METRIC_COUNT];
+    double v[4 * METRIC_COUNT];
+};
+
+static uint64_t mix_next(struct mix *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+static void mix_batch(struct mix *m, struct ingest_batch *b, int n)
+{
+    static const int64_t grains[] = {HOUR_NS, 15 * 60 * NS, DAY_NS,
+                                     37 * 60 * NS};
+    batch_new(b, FEED_READINGS, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        int k = (int)(mix_next(m) % (4 * METRIC_COUNT));
+        int delta = k % 5 == 4, late = mix_next(m) % 11 == 0;
+        int64_t grain = grains[k % 4];
+        m->t[k] += grain + (int64_t)(mix_next(m) % 3) * (grain / 2);
+        int64_t ts = late ? m->t[k] - (int64_t)(1 + mix_next(m) % 40) *
+                                          (grain / 4 + 60 * NS)
+                          : m->t[k];
+        double use = (double)(mix_next(m) % 1000) * 0.001;
+        if (!delta && !late)
+            m->v[k] += use;
+        if (!delta && mix_next(m) % 97 == 0)
+            m->v[k] = m->v[k] > 5 ? 0.2 : 9999.95; /* replaced/rollover */
+        set_reading(b, (size_t)i, 1 + k / METRIC_COUNT, k % METRIC_COUNT,
+                    delta ? READING_DELTA : READING_INDEX, ts + (int64_t)i,
+                    delta ? use : m->v[k]);
+    }
+}
+
+static void write_mix(struct store *st, struct mix *m, int batches,
+                      int64_t *OUT_seq)
+{
+    for (int i = 0; i < batches; i++) {
+        struct ingest_batch b;
+        mix_batch(m, &b, 1 + (int)(mix_next(m) % 40));
+        struct store_write_result res;
+        assert_int_equal(store_write(st, &b, "m", &res), 0);
+        ingest_batch_release(&b);
+        if (res.seq)
+            *OUT_seq = res.seq;
+    }
+}
+
+static void wait_applied(struct store *st, int64_t seq)
+{
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+}
+
+static struct mix mix_start(void)
+{
+    struct mix m = {.rng = 88172645463325252ULL};
+    for (int k = 0; k < 4 * METRIC_COUNT; k++) {
+        m.t[k] = local_midnight(2026, 11, 1) + k * 7 * 60 * NS;
+        m.v[k] = 9990 + k;
+    }
+    return m;
+}
+
+/* Everything the roll-up wrote, as text. */
+static char *dump_rollup(struct store *st)
+{
+    struct sbuf all = SBUF_INIT;
+    static const char *const sql[] = {
+        "SELECT household, metric, day, printf('%.9f', use), n FROM"
+        " usage_daily ORDER BY day, household, metric",
+        hourly_sql,
+        "SELECT household, metric, first_ts_ns, printf('%.9f', first_index),"
+        " last_ts_ns, printf('%.9f', last_index), flags, resets,"
+        " replacements, late, grain_ns FROM meter_state"
+        " ORDER BY household, metric"};
+    for (int i = 0; i < 3; i++) {
+        char *part = dump(st, sql[i]);
+        sbuf_addf(&all, "--\n%s", part);
+        free(part);
+    }
+    return sbuf_detach(&all, NULL);
+}
+
+/* The same log rolled up in one checkpoint, or in many small ones with a
+ * crash between two (applied, not checkpointed, then replayed) and failed
+ * checkpoints, gives the same tables to the last digit printed. */
+static void test_checkpoints_and_crash_change_nothing(void **state)
+{
+    struct mix m = mix_start();
+    struct fixture *one = fx_new(60000);
+    add_households(one->st, 4);
+    int64_t seq = 0;
+    write_mix(one->st, &m, 120, &seq);
+    assert_int_equal(store_rollup_flush(one->st), 0);
+    char *want = dump_rollup(one->st);
+    fx_free(one);
+
+    m = mix_start();
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 4);
+    store_test_rollup_checkpoint_size(fx->st, 7, 5);
+    write_mix(fx->st, &m, 40, &seq);
+    wait_checkpointed(fx->st, seq, __LINE__);
+    store_test_rollup_checkpoint_size(fx->st, 1000000, 1000000);
+    write_mix(fx->st, &m, 40, &seq);
+    wait_applied(fx->st, seq);
+    store_test_skip_checkpoint(fx->st);
+    fx_reopen(fx);
+    store_test_rollup_checkpoint_size(fx->st, 3, 0);
+    write_mix(fx->st, &m, 30, &seq);
+    wait_checkpointed(fx->st, seq, __LINE__);
+    /* two failed checkpoints (rolled back, retried) lose nothing */
+    store_test_rollup_checkpoint_size(fx->st, 1000000, 1000000);
+    store_test_fail_rollup_checkpoints(fx->st, 2);
+    write_mix(fx->st, &m, 10, &seq);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    char *got = dump_rollup(fx->st);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    fx_free(fx);
+}
+
 /* ---- the meter model alone ---- */
 
 static void test_meter_model(void **state)
@@ -516,6 +902,10 @@ int main(void)
         cmocka_unit_test(test_rollup_rebuilt_from_log),
         cmocka_unit_test(test_retention_waits_for_checkpoint),
         cmocka_unit_test(test_migrate_v5_rollups),
+        cmocka_unit_test(test_migrate_rollup_v1_hourly),
+        cmocka_unit_test(test_hourly_view_writes),
+        cmocka_unit_test(test_checkpoint_by_size),
+        cmocka_unit_test(test_checkpoints_and_crash_change_nothing),
         cmocka_unit_test(test_meter_model),
         cmocka_unit_test(test_log_payload_round_trip),
     };
