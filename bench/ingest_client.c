@@ -6,6 +6,9 @@
  * fixed time, and counts the records the server acknowledged (2xx).  Bodies
  * are built once; each request patches fixed-width timestamps (or order
  * ids) in place, so every record is new and the client spends little CPU.
+ * Readings start two days ago and each request of a connection is 64 s
+ * after its previous one, so a run stays inside the retention window
+ * (older readings would be deleted under it).
  *
  *   ingest_client lp|deliveries HOST PORT TOKEN HOUSEHOLDS BATCH CONNS SECS
  *   ingest_client sqlite-ceiling DIR ROWS
@@ -138,14 +141,14 @@ static void *run(void *arg)
                  j->host, j->token, len);
     int fd = connect_to(j);
     double end = now() + j->seconds;
-    long long round = 0;
+    long long round = 0, base = (long long)time(NULL) - 2 * 86400;
     while (fd >= 0 && now() < end) {
         long long slot = round++ * 64 + j->conn_id;
         for (int i = 0; i < j->batch; i++)
             if (j->kind)
                 put_digits(body + offs[i], slot * 100000 + i, 15);
             else
-                put_digits(body + offs[i], 1700000000LL + slot * 60, 10);
+                put_digits(body + offs[i], base + slot, 10);
         if (send_all(fd, head, (size_t)hl) || send_all(fd, body, len))
             break;
         int st = read_response(fd, resp, sizeof(resp));

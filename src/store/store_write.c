@@ -25,7 +25,7 @@
 #include "store/store_int.h"
 
 #define RETAIN_CHUNK_BLOCKS 1000
-#define RETAIN_LOG_CHUNK 10000
+#define RETAIN_LOG_CHUNK 256 /* log rows hold up to a batch each: ~30 MB */
 #define RETENTION_PERIOD_NS (3600LL * 1000000000LL)
 
 static size_t batch_rows(const struct ingest_batch *b)
