@@ -52,15 +52,9 @@
 
 /* ---- encoding ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 int64_t store__hour_of(int64_t ts_ns)
 {
-    return floor_div(ts_ns, STORE_HOUR_NS);
+    return store__floor_div(ts_ns, STORE_HOUR_NS);
 }
 
 static void put_le(unsigned char *p, uint64_t v)
@@ -488,32 +482,61 @@ static void scan_emit(struct block_entries *v, int64_t from_ns, int metric,
     v->n = 0;
 }
 
-int store_readings_scan(void *db, int64_t from_ns, int metric,
-                        store_reading_fn fn, void *ctx)
+int store__scan_by_hour(void *db, const char *sql, int64_t from_ns,
+                        const struct hour_scan *hs, void *ctx)
 {
-    struct block_entries v = {NULL, 0, 0};
     sqlite3_stmt *s;
     int64_t hour = INT64_MIN;
-    int rc = 0, step;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT hour,block,data FROM reading_block"
-                           " WHERE hour>=?1 ORDER BY hour",
-                           -1, &s, NULL))
-        return store__sqlerr(db, "scan readings");
+    int rc = 0, step = SQLITE_DONE;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL))
+        return store__sqlerr(db, hs->op);
     sqlite3_bind_int64(s, 1, store__hour_of(from_ns));
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_int64(s, 0) != hour)
-            scan_emit(&v, from_ns, metric, fn, ctx);
+            hs->hour_done(ctx);
         hour = sqlite3_column_int64(s, 0);
-        rc = decode_row(sqlite3_column_blob(s, 2),
-                        (size_t)sqlite3_column_bytes(s, 2),
-                        sqlite3_column_int64(s, 1), &v);
+        rc = hs->row(ctx, s);
     }
     sqlite3_finalize(s);
     if (!rc && step == SQLITE_DONE)
-        scan_emit(&v, from_ns, metric, fn, ctx);
-    free(v.e);
-    return rc || step != SQLITE_DONE ? store__sqlerr(db, "scan readings") : 0;
+        hs->hour_done(ctx);
+    return rc || step != SQLITE_DONE ? store__sqlerr(db, hs->op) : 0;
+}
+
+struct readings_scan {
+    struct block_entries v;
+    int64_t from_ns;
+    int metric;
+    store_reading_fn fn;
+    void *ctx;
+};
+
+static int readings_scan_row(void *ctx, sqlite3_stmt *s)
+{
+    struct readings_scan *rs = ctx;
+    return decode_row(sqlite3_column_blob(s, 2),
+                      (size_t)sqlite3_column_bytes(s, 2),
+                      sqlite3_column_int64(s, 1), &rs->v);
+}
+
+static void readings_scan_hour(void *ctx)
+{
+    struct readings_scan *rs = ctx;
+    scan_emit(&rs->v, rs->from_ns, rs->metric, rs->fn, rs->ctx);
+}
+
+int store_readings_scan(void *db, int64_t from_ns, int metric,
+                        store_reading_fn fn, void *ctx)
+{
+    static const struct hour_scan hs = {readings_scan_row, readings_scan_hour,
+                                        "scan readings"};
+    struct readings_scan rs = {{NULL, 0, 0}, from_ns, metric, fn, ctx};
+    int rc = store__scan_by_hour(db,
+                                 "SELECT hour,block,data FROM reading_block"
+                                 " WHERE hour>=?1 ORDER BY hour",
+                                 from_ns, &hs, &rs);
+    free(rs.v.e);
+    return rc;
 }
 
 /* ---- retention ---- */

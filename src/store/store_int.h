@@ -271,7 +271,22 @@ struct block_entries {
     size_t n, cap;
 };
 
+static inline int64_t store__floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b && (a < 0) != (b < 0)) ? q - 1 : q;
+}
 int64_t store__hour_of(int64_t ts_ns); /* hours since the epoch, floored */
+/* A scan of block rows in hour order (column 0: the hour): row is called
+ * for each row, hour_done after each hour's last row. */
+struct hour_scan {
+    int (*row)(void *ctx, sqlite3_stmt *s); /* 0 or CB_ESTORE: stop */
+    void (*hour_done)(void *ctx);
+    const char *op; /* for the error log */
+};
+/* Runs sql (?1: the hour of from_ns) on db; 0 or CB_ESTORE. */
+int store__scan_by_hour(void *db, const char *sql, int64_t from_ns,
+                        const struct hour_scan *hs, void *ctx);
 /* Sets every mark to the end of the newest stored hour (writer conn). */
 int store__marks_load(struct store *st);
 void store__marks_free(struct store *st);

@@ -155,32 +155,42 @@ static int scan_add(struct ingest_batch *v, const void *p, size_t len)
     return 0;
 }
 
+struct orders_scan {
+    struct ingest_batch v;
+    int64_t from_ns;
+    store_delivery_fn fn;
+    void *ctx;
+};
+
+static int orders_scan_row(void *ctx, sqlite3_stmt *s)
+{
+    struct orders_scan *os = ctx;
+    return scan_add(&os->v, sqlite3_column_blob(s, 1),
+                    (size_t)sqlite3_column_bytes(s, 1));
+}
+
+static void orders_scan_hour(void *ctx)
+{
+    struct orders_scan *os = ctx;
+    scan_emit(&os->v, os->from_ns, os->fn, os->ctx);
+}
+
 int store_deliveries_scan(void *db, int64_t from_ns, store_delivery_fn fn,
                           void *ctx)
 {
-    struct ingest_batch v;
-    sqlite3_stmt *s;
-    int64_t hour = INT64_MIN;
-    int rc = 0, step;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT hour,data FROM delivery_block WHERE hour>=?1"
-                           " ORDER BY hour",
-                           -1, &s, NULL))
-        return store__sqlerr(db, "scan deliveries");
-    ingest_batch_init(&v, FEED_DELIVERIES);
-    sqlite3_bind_int64(s, 1, store__hour_of(from_ns));
-    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (sqlite3_column_int64(s, 0) != hour)
-            scan_emit(&v, from_ns, fn, ctx);
-        hour = sqlite3_column_int64(s, 0);
-        rc = scan_add(&v, sqlite3_column_blob(s, 1),
-                      (size_t)sqlite3_column_bytes(s, 1));
-    }
-    sqlite3_finalize(s);
-    if (!rc && step == SQLITE_DONE)
-        scan_emit(&v, from_ns, fn, ctx);
-    ingest_batch_release(&v);
-    return rc || step != SQLITE_DONE ? store__sqlerr(db, "scan deliveries") : 0;
+    static const struct hour_scan hs = {orders_scan_row, orders_scan_hour,
+                                        "scan deliveries"};
+    struct orders_scan os;
+    os.from_ns = from_ns;
+    os.fn = fn;
+    os.ctx = ctx;
+    ingest_batch_init(&os.v, FEED_DELIVERIES);
+    int rc = store__scan_by_hour(db,
+                                 "SELECT hour,data FROM delivery_block"
+                                 " WHERE hour>=?1 ORDER BY hour",
+                                 from_ns, &hs, &os);
+    ingest_batch_release(&os.v);
+    return rc;
 }
 
 /* ---- migration 8: one row an order -> ids + blocks ---- */

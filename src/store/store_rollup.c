@@ -132,15 +132,9 @@ struct rollup {
 
 /* ---- additions waiting for the checkpoint ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 int64_t store__day_of(int64_t ts_ns)
 {
-    return floor_div(ts_ns + STORE_TZ_OFFSET_NS, STORE_DAY_NS);
+    return store__floor_div(ts_ns + STORE_TZ_OFFSET_NS, STORE_DAY_NS);
 }
 
 static void add_push(struct rollup *ru, uint32_t meter, int64_t day, int slot,
@@ -161,7 +155,7 @@ static void add_push(struct rollup *ru, uint32_t meter, int64_t day, int slot,
 static void push_hour(struct rollup *ru, uint32_t meter, int64_t hour,
                       double use)
 {
-    int64_t day = floor_div(hour + TZ_HOURS, 24);
+    int64_t day = store__floor_div(hour + TZ_HOURS, 24);
     add_push(ru, meter, day, (int)(hour + TZ_HOURS - day * 24), use);
 }
 
@@ -258,7 +252,7 @@ static void spread(struct store *st, struct rollup *ru, struct meter *m,
     int64_t width = daily ? STORE_DAY_NS : STORE_HOUR_NS;
     int64_t shift = daily ? STORE_TZ_OFFSET_NS : 0;
     double dur = (double)(t1 - t0);
-    for (int64_t b = floor_div(t0 + shift, width);; b++) {
+    for (int64_t b = store__floor_div(t0 + shift, width);; b++) {
         int64_t lo = b * width - shift, hi = lo + width;
         int64_t a = lo > t0 ? lo : t0, z = hi < t1 ? hi : t1;
         double part = use * (double)(z - a) / dur;
