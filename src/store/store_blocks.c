@@ -123,11 +123,14 @@ static int series_cmp(const void *pa, const void *pb)
     return a->ts_ns < b->ts_ns ? -1 : a->ts_ns > b->ts_ns;
 }
 
-static int time_cmp(const void *pa, const void *pb)
+/* (ts, household, metric): the order readings are handed back in. */
+static int ts_household_cmp(const void *pa, const void *pb)
 {
     const struct reading *a = pa, *b = pb;
     if (a->ts_ns != b->ts_ns)
         return a->ts_ns < b->ts_ns ? -1 : 1;
+    if (a->household != b->household)
+        return a->household < b->household ? -1 : 1;
     return a->metric < b->metric ? -1 : a->metric > b->metric;
 }
 
@@ -181,13 +184,13 @@ static void mark_raise(struct store *st, int32_t hh, int metric, int64_t ts)
 
 int store__marks_load(struct store *st)
 {
-    sqlite3_stmt *s = store__stmt(&st->writer, STMT_BLOCK_SPAN);
+    sqlite3_stmt *s = store__stmt(&st->writer, STMT_BLOCK_NEWEST_HOUR);
     if (!s)
         return CB_ESTORE;
     int step = sqlite3_step(s);
     st->mark_floor = INT64_MIN;
-    if (step == SQLITE_ROW && sqlite3_column_type(s, 1) != SQLITE_NULL)
-        st->mark_floor = (sqlite3_column_int64(s, 1) + 1) * STORE_HOUR_NS - 1;
+    if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        st->mark_floor = (sqlite3_column_int64(s, 0) + 1) * STORE_HOUR_NS - 1;
     sqlite3_reset(s);
     if (step != SQLITE_ROW)
         return store__sqlerr(st->writer.db, "reading span");
@@ -406,7 +409,7 @@ static void keep_series(struct block_entries *v, int32_t household, int metric,
     }
     v->n = k;
     if (v->n)
-        qsort(v->e, v->n, sizeof(*v->e), time_cmp);
+        qsort(v->e, v->n, sizeof(*v->e), ts_household_cmp);
 }
 
 int store__blocks_read(struct store_conn *c, int32_t household, int metric,
@@ -434,16 +437,6 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
 }
 
 /* ---- scans for loaders ---- */
-
-static int ts_household_cmp(const void *pa, const void *pb)
-{
-    const struct reading *a = pa, *b = pb;
-    if (a->ts_ns != b->ts_ns)
-        return a->ts_ns < b->ts_ns ? -1 : 1;
-    if (a->household != b->household)
-        return a->household < b->household ? -1 : 1;
-    return a->metric < b->metric ? -1 : a->metric > b->metric;
-}
 
 int store_readings_newest(void *db, int64_t *OUT_ts_ns)
 {

@@ -155,7 +155,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT data FROM reading_block WHERE hour=?1 AND block=?2",
     [STMT_BLOCK_NEXT_HOUR] =
         "SELECT hour FROM reading_block WHERE hour>?1 ORDER BY hour LIMIT 1",
-    [STMT_BLOCK_SPAN] = "SELECT min(hour),max(hour) FROM reading_block",
+    [STMT_BLOCK_NEWEST_HOUR] = "SELECT max(hour) FROM reading_block",
     [STMT_USAGE_DAILY] =
         "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
         " ORDER BY metric",
