@@ -1,7 +1,10 @@
 # citybrain — build, test and demo.
 #
 #   make          build build/citybrain
-#   make test     install missing packages, build, run every test
+#   make test     install missing packages, build, run every test: unit
+#                 tests (gcc and ASan+UBSan), fuzz corpora, and the
+#                 integration suite against the release and the ASan+UBSan
+#                 server
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench    run every benchmark under bench/ (minutes)
@@ -32,7 +35,7 @@ ASAN_UNIT:= $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -g -O1
 
-.PHONY: all deps test unit asan-unit fuzz-replay integration \
+.PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan \
         format format-check demo fuzz bench clean
 
 all: build/citybrain
@@ -61,6 +64,9 @@ build/asan/libcitybrain.a: $(ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+build/asan/citybrain: build/asan/src/main.o build/asan/libcitybrain.a
+	$(CLANG) -std=c11 -pthread $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
 build/asan/tests/%: tests/unit/%.c build/asan/libcitybrain.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) -std=c11 -pthread $(SANFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -85,6 +91,12 @@ fuzz-replay: $(FUZZ_BIN)
 integration: build/citybrain
 	@scripts/run-integration.sh
 
+# The same integration suite against the ASan+UBSan server: any sanitizer
+# report in the server's stderr fails the test.
+integration-asan: build/asan/citybrain
+	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
+	    scripts/run-integration.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -95,7 +107,7 @@ format-check:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory format-check unit asan-unit fuzz-replay \
-	    integration
+	    integration integration-asan
 	@echo "make test: all suites passed"
 
 demo: deps

@@ -10,6 +10,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.CITYBRAIN_BIN ||
     join(here, '..', '..', 'build', 'citybrain');
 
+// Under `make integration-asan` the binary is the ASan+UBSan build, and a
+// sanitizer report in a server's stderr fails the test that stops it (and,
+// if no test stops it, the whole file at exit).
+export const SANITIZED = !!process.env.CITYBRAIN_SANITIZED;
+const SANITIZER_REPORT =
+    /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: \w+Sanitizer/;
+const reports = [];
+export function sanitizerReport(stderr) {
+  const m = SANITIZER_REPORT.exec(stderr);
+  return m ? stderr.slice(Math.max(0, m.index - 200), m.index + 4000) : null;
+}
+process.on('exit', () => {
+  if (!reports.length) return;
+  console.error(`sanitizer reports from the server:\n${reports.join('\n')}`);
+  process.exitCode = 1;
+});
+
 export function tempDir(prefix = 'citybrain-test-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -38,19 +55,33 @@ export async function startServer({ dir, args = [], env = {} } = {}) {
   proc.removeAllListeners('exit');
   const base = `http://127.0.0.1:${port}`;
   const admin = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-  const exited = new Promise((r) => proc.on('exit', (code, sig) =>
-    r({ code, sig })));
+  const exited = new Promise((r) => proc.on('exit', (code, sig) => {
+    const report = sanitizerReport(stderr);
+    if (report) reports.push(report);
+    r({ code, sig, report });
+  }));
+  // Fails when the server's stderr holds a sanitizer report.
+  const checked = async (p) => {
+    const res = await p;
+    if (res.report) {
+      reports.splice(reports.indexOf(res.report), 1);
+      throw new Error(`sanitizer report from the server:\n${res.report}`);
+    }
+    return res;
+  };
   const srv = {
     dir, port, base, admin, proc, exited,
     stderr: () => stderr,
     async stop() {
       proc.kill('SIGTERM');
-      return exited;
+      return checked(exited);
     },
     async kill9() {
       proc.kill('SIGKILL');
-      return exited;
+      return checked(exited);
     },
+    // The sanitizer report so far, or null.
+    report: () => sanitizerReport(stderr),
     cleanup() { if (own) rmSync(dir, { recursive: true, force: true }); },
     req: (method, path, opts = {}) => request(base, method, path,
         { token: admin, ...opts }),
