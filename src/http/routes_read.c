@@ -8,6 +8,7 @@
  */
 #include "http/http_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +67,15 @@ static int time_arg(struct request *req, const char *key, int64_t def,
     if (!v)
         return 0;
     if (!parse_int64(v, strlen(v), &secs)) {
-        *OUT_ns = secs * 1000000000;
-        return 0;
+        if (secs >= -CB_TS_MAX_S && secs <= CB_TS_MAX_S) {
+            *OUT_ns = secs * 1000000000;
+            return 0;
+        }
+        reply_error(req, 400,
+                    "argument '%s': epoch seconds '%s' out of range; "
+                    "-%" PRId64 " to %" PRId64 " are accepted",
+                    key, v, CB_TS_MAX_S, CB_TS_MAX_S);
+        return -1;
     }
     int col;
     if (time_parse_iso(v, strlen(v), OUT_ns, &col) == 0)

@@ -175,10 +175,10 @@ int precision_parse(const char *s);
  *
  *   feed        rules beyond the contract
  *   ----------  ------------------------------------------------------------
- *   readings    timestamps >= 0 and within int64 ns after scaling
+ *   readings    timestamps in 1970..2199 (0 <= ns < CB_TS_MAX_NS)
  *   registry    text <= 256 bytes, valid UTF-8, no control characters
  *   deliveries  order_id, recipient 1..128 bytes; address <= 512 bytes; ts
- *               ISO 8601 needs 'Z' or an offset and a year in 1970..2261
+ *               ISO 8601 needs 'Z' or an offset and a year in 1970..2199
  *   events      event_id, source, type 1..128 bytes; attrs <= 4096 bytes
  *               as compact JSON with sorted keys
  */

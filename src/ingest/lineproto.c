@@ -313,9 +313,10 @@ static int parse_timestamp(struct lp_parser *P, const char *p, const char *end,
     if (rc == 0 && t < 0)
         return lp_error(P, start, "timestamp", "negative timestamp '%s'",
                         QUOTE(start, n));
-    if (rc || t > INT64_MAX / P->scale)
+    if (rc || t > (CB_TS_MAX_NS - 1) / P->scale)
         return lp_error(P, start, "timestamp",
-                        "timestamp '%s' is out of range for precision '%s'",
+                        "timestamp '%s' is out of range for precision '%s'; "
+                        "years 1970 to 2199 are accepted",
                         QUOTE(start, n), P->prec);
     *OUT_ns = t * P->scale;
     return 0;

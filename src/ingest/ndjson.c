@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Latest epoch second whose nanoseconds fit in int64 (2262-04-11). */
-#define MAX_EPOCH_S 9223372036.0
 /* attrs of one event, as compact JSON text. */
 #define MAX_ATTRS_JSON 4096
 
@@ -217,9 +215,9 @@ static int iso_has_offset(const char *s, size_t len)
            s[len - 3] == ':';
 }
 
-/* 0 when the year of an ISO 8601 text is outside 1970..2261 (epoch
- * nanoseconds in int64; time_parse_iso must not see such years, as its
- * arithmetic would overflow), else 1.  Text without a 4-digit year is left
+/* 0 when the year of an ISO 8601 text is outside 1970..2199 (CB_TS_MAX_S;
+ * time_parse_iso must not see later years, as its arithmetic would
+ * overflow), else 1.  Text without a 4-digit year is left
  * to time_parse_iso to reject. */
 static int iso_year_ok(const char *s, size_t len)
 {
@@ -229,7 +227,7 @@ static int iso_year_ok(const char *s, size_t len)
             return 1;
         year = year * 10 + (s[i] - '0');
     }
-    return year >= 1970 && year <= 2261;
+    return year >= 1970 && year <= 2199;
 }
 
 /* Reads "ts": ISO 8601 with an offset, or epoch seconds.  0 or -1. */
@@ -248,12 +246,12 @@ static int take_ts(struct json_rec *r, int64_t *OUT_ns)
         if (!iso_year_ok(s, len)) {
             field_error(r, "ts", 1,
                         "ts '%s' is out of range; years 1970 to "
-                        "2261 are accepted",
+                        "2199 are accepted",
                         ingest__excerpt(s, len, q, sizeof(q)));
             return -1;
         }
         if (time_parse_iso(s, len, OUT_ns, &col) == 0 &&
-            iso_has_offset(s, len) && *OUT_ns >= 0)
+            iso_has_offset(s, len) && *OUT_ns >= 0 && *OUT_ns < CB_TS_MAX_NS)
             return 0;
         field_error(r, "ts", col > 0 ? col : 0,
                     "invalid ts '%s'; expected ISO 8601 with an offset, "
@@ -267,9 +265,11 @@ static int take_ts(struct json_rec *r, int64_t *OUT_ns)
         return -1;
     }
     double sec = json_number_value(v);
-    if (!(sec >= 0 && sec < MAX_EPOCH_S)) {
+    if (!(sec >= 0 && sec < (double)CB_TS_MAX_S)) {
         field_error(r, "ts", 0,
-                    "ts %.0f is out of range; epoch seconds expected", sec);
+                    "ts %.0f is out of range; epoch seconds of the years "
+                    "1970 to 2199 are accepted",
+                    sec);
         return -1;
     }
     *OUT_ns = json_is_integer(v) ? (int64_t)json_integer_value(v) * 1000000000

@@ -415,7 +415,10 @@ static void push_group(struct scene_engine *eng, size_t *cap, uint32_t building,
 }
 
 /* Sorts the registered households by (building, size class) and cuts the
- * order into groups: each building's size classes, then the building. */
+ * order into groups: each building's size classes, then the building.
+ * building_group covers the building ids known now, n_building_group of
+ * them: buildings registered later have no group until the next pass, and
+ * every reader checks against n_building_group, never buildings.n. */
 static void build_groups(struct scene_engine *eng)
 {
     static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -431,9 +434,11 @@ static void build_groups(struct scene_engine *eng)
     order_reg = NULL;
     pthread_mutex_unlock(&sort_lock);
     eng->n_groups = 0;
-    eng->building_group = xrealloc(eng->building_group,
-                                   (eng->buildings.n + 1) * sizeof(uint32_t));
-    memset(eng->building_group, 0, (eng->buildings.n + 1) * sizeof(uint32_t));
+    eng->n_building_group = eng->buildings.n;
+    eng->building_group = xrealloc(
+        eng->building_group, (eng->n_building_group + 1) * sizeof(uint32_t));
+    memset(eng->building_group, 0,
+           (eng->n_building_group + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < n;) {
         uint32_t b = eng->reg[eng->peer_order[i]].building;
         size_t bstart = i;
@@ -454,7 +459,8 @@ const struct scene_group *scene_gr_group_of(struct scene_engine *eng, int32_t h,
                                             int whole_building)
 {
     const struct scene_reg *r = &eng->reg[h];
-    if (!r->rooms || !eng->building_group || r->building >= eng->buildings.n ||
+    if (!r->rooms || !eng->building_group ||
+        r->building >= eng->n_building_group ||
         !eng->building_group[r->building])
         return NULL;
     size_t gi = eng->building_group[r->building] - 1;

@@ -222,6 +222,7 @@ struct scene_engine {
     struct scene_group *groups;
     size_t n_groups;
     uint32_t *building_group; /* by building id: whole-building group+1 */
+    size_t n_building_group;  /* building ids the last pass grouped */
     struct scene_district district;
 
     struct scene_learner learn;

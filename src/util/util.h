@@ -105,6 +105,12 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Time. */
+/* The first instant no stored record may carry: 2200-01-01T00:00:00Z, in
+ * epoch seconds and nanoseconds.  Every feed refuses it and later, so
+ * that day, hour and time-zone arithmetic on stored times (which adds up to
+ * a few days) stays far inside int64_t. */
+#define CB_TS_MAX_S INT64_C(7258118400)
+#define CB_TS_MAX_NS (CB_TS_MAX_S * INT64_C(1000000000))
 int64_t time_now_ns(void);       /* CLOCK_REALTIME in nanoseconds */
 int64_t time_monotonic_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
 /* Formats epoch seconds as ISO 8601 with offset, e.g.

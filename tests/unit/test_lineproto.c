@@ -164,10 +164,15 @@ static void test_precisions(void **state)
 
 static void test_timestamp_overflow(void **state)
 {
-    /* 9223372037 s is past INT64_MAX ns. */
+    /* 9223372037 s is past INT64_MAX ns; 2200-01-01 (7258118400 s) is
+     * the first refused instant, CB_TS_MAX_S. */
     one_error("water,household=H1 index=1 9223372037", 28, "timestamp",
-              "timestamp '9223372037' is out of range for precision 's'");
-    assert_int_equal(parse_prec("water,household=H1 index=1 9223372036", 0), 0);
+              "timestamp '9223372037' is out of range for precision 's'; "
+              "years 1970 to 2199 are accepted");
+    one_error("water,household=H1 index=1 9223372036", 28, "timestamp", NULL);
+    one_error("water,household=H1 index=1 7258118400", 28, "timestamp", NULL);
+    assert_int_equal(
+        parse_prec("water,household=H1 index=1 7258118399", PRECISION_S), 0);
     one_error("water,household=H1 index=1 99999999999999999999", 28,
               "timestamp", NULL);
     one_error("water,household=H1 index=1 17645x", 28, "timestamp",
