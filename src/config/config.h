@@ -30,6 +30,8 @@ struct config {
     int http_threads;         /* threads in the HTTP pool */
     int max_connections;      /* open connections at once */
     int connection_timeout_s; /* idle/slow connections are closed after */
+    int max_connections_per_ip; /* open connections at once from one IP */
+    int header_timeout_s;       /* a whole request header must come within */
     size_t max_body_bytes;    /* request body limit (413 above it) */
     size_t max_batch_records; /* records per request (413 above it) */
     int queue_max;            /* batches waiting for the store (503) */

@@ -134,17 +134,18 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
         " ingest_log)+?1)",
     [STMT_DEPT_ADD] =
-        "INSERT OR IGNORE INTO department(name,feeds,created_ns)"
-        " VALUES(?1,?2,?3)",
-    [STMT_DEPT_FEEDS] = "SELECT feeds FROM department WHERE id=?1",
+        "INSERT OR IGNORE INTO department(name,feeds,created_ns,"
+        "measurements,sources) VALUES(?1,?2,?3,?4,?5)",
+    [STMT_DEPT_FEEDS] =
+        "SELECT feeds,measurements,sources FROM department WHERE id=?1",
     [STMT_TOKEN_ADD] =
         "INSERT OR IGNORE INTO token(hash,name,role,department_id,feeds,"
         "committee,created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [STMT_TOKEN_REVOKE] =
         "UPDATE token SET revoked_ns=coalesce(revoked_ns,?2) WHERE id=?1",
     [STMT_AUDIT_ADD] =
-        "INSERT INTO audit(ts_ns,who,action,object,reason)"
-        " VALUES(?1,?2,?3,?4,?5)",
+        "INSERT INTO audit(ts_ns,who,action,object,reason,token_id)"
+        " VALUES(?1,?2,?3,?4,?5,?6)",
     [STMT_KV_PUT] =
         "INSERT INTO kv(key,value) VALUES(?1,?2)"
         " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -180,13 +181,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "replacements,late,grain_ns FROM meter_state WHERE household=?1"
         " ORDER BY metric",
     [STMT_DEPT_LIST] =
-        "SELECT id,name,feeds,created_ns FROM department ORDER BY id",
+        "SELECT id,name,feeds,created_ns,measurements,sources FROM department"
+        " ORDER BY id",
     [STMT_DEPT_FIND] = "SELECT id,feeds FROM department WHERE name=?1",
     [STMT_TOKEN_LIST] =
         "SELECT id,name,role,department_id,feeds,committee,created_ns,"
         "revoked_ns FROM token ORDER BY id",
     [STMT_AUDIT_LIST] =
-        "SELECT id,ts_ns,who,action,object,reason FROM audit"
+        "SELECT id,ts_ns,who,action,object,reason,token_id FROM audit"
         " ORDER BY id DESC LIMIT ?1",
     [STMT_KV_GET] = "SELECT value FROM kv WHERE key=?1",
 };
@@ -323,6 +325,14 @@ static const struct migration migrations[] = {
      " data BLOB NOT NULL);"
      "CREATE INDEX delivery_block_hour ON delivery_block(hour);",
      store__orders_migrate},
+    /* Grants narrower than a feed; the audit names the token by id as
+     * well as by its (not unique) name.  Old departments keep 0 and '':
+     * all that their feeds allow. */
+    {"department grants, audit token ids",
+     "ALTER TABLE department ADD COLUMN measurements INTEGER NOT NULL"
+     " DEFAULT 0;"
+     "ALTER TABLE department ADD COLUMN sources TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit ADD COLUMN token_id INTEGER;", NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch
