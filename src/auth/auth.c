@@ -80,7 +80,7 @@ int auth_check_route(const struct token_info *who,
 {
     if ((unsigned)who->role >= ROLE_COUNT || access[who->role] == AUTH_NO)
         return CB_EPERM;
-    if (who->role == ROLE_PUBLISHER &&
+    if (who->role == ROLE_PUBLISHER && access[who->role] == AUTH_OWN &&
         (feed < 0 || !(who->feeds & (1u << feed))))
         return CB_EPERM;
     return 0;

@@ -53,8 +53,8 @@ int auth_authenticate(struct store *st, const char *authorization,
                       struct token_info *OUT_who);
 
 /* Whether who may use a route whose cells are access[ROLE_COUNT]; feed
- * is the route's feed (ingest routes) or -1.  A publisher needs AUTH_OWN
- * and the feed among its department's.  Returns 0 or CB_EPERM. */
+ * is the route's feed (ingest routes) or -1.  A publisher's AUTH_OWN
+ * needs the feed among its department's.  Returns 0 or CB_EPERM. */
 int auth_check_route(const struct token_info *who,
                      const unsigned char access[ROLE_COUNT], int feed);
 /* Whether who may reach a household of committee (its name; NULL when the
