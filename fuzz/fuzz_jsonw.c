@@ -31,13 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sbuf_init(&out);
     jsonw_add_str(&out, (const char *)data, size);
     json_error_t err;
-    json_t *j = json_loadb(out.buf, out.len, JSON_DECODE_ANY |
-                           JSON_ALLOW_NUL, &err);
+    json_t *j =
+        json_loadb(out.buf, out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!j || !json_is_string(j))
         abort();
-    if (all_valid(data, size) &&
-        (json_string_length(j) != size ||
-         memcmp(json_string_value(j), data, size)))
+    if (all_valid(data, size) && (json_string_length(j) != size ||
+                                  memcmp(json_string_value(j), data, size)))
         abort();
     json_decref(j);
     sbuf_reset(&out);

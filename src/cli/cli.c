@@ -236,8 +236,7 @@ static int token_command(struct store *st, const char *verb, char **rest,
         char *end;
         long long id = strtoll(rest[0], &end, 10);
         if (*end || id <= 0) {
-            fprintf(stderr, "error: token id '%s' is not a number\n",
-                    rest[0]);
+            fprintf(stderr, "error: token id '%s' is not a number\n", rest[0]);
             return 2;
         }
         int rc = store_token_revoke(st, id);

@@ -98,8 +98,7 @@ int32_t household_for_read(struct request *req, const char *action);
  * returns -1 if it cannot be written (the read must then not happen). */
 int audit_read(struct request *req, const char *action, const char *object);
 /* Audits a refused read as "<action>.denied"; a failure is only logged. */
-void audit_denied(struct request *req, const char *action,
-                  const char *object);
+void audit_denied(struct request *req, const char *action, const char *object);
 /* Audits the response built in req->out as one record that lists every
  * household id in it: "<scope> households=H1,H2,..".  Call it after the
  * body is built and before replying; like audit_read it replies 503 and

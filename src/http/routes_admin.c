@@ -97,8 +97,7 @@ void route_tokens_create(struct request *req)
             sbuf_addstr(&req->out, "}");
             reply_json(req, 201);
             store_audit_token(req->srv->store, req->who.id, req->who.name,
-                              "token.create", info.name,
-                              role_name(info.role));
+                              "token.create", info.name, role_name(info.role));
         }
     }
     json_decref(obj);

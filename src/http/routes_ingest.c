@@ -67,11 +67,10 @@ static void resolve_readings(struct request *req, struct ingest_batch *b)
         }
         /* only the errors that are listed need a column */
         int col = b->n_errors < INGEST_MAX_REPORTED_ERRORS
-                      ? line_column(&cur, req->body.buf, req->body.len,
-                                    r->line, "household=")
+                      ? line_column(&cur, req->body.buf, req->body.len, r->line,
+                                    "household=")
                       : 1;
-        ingest_error_add(b, r->line, col,
-                         "household", "unknown household '%s'",
+        ingest_error_add(b, r->line, col, "household", "unknown household '%s'",
                          r->household_id);
     }
     b->n = kept;
@@ -170,8 +169,7 @@ static void store_batch(struct request *req, struct ingest_batch *b)
         return;
     }
     if (b->errors_total && !skip) {
-        metrics_ingest(b->feed, label, 0, 0, b->errors_total,
-                       BATCH_REJECTED);
+        metrics_ingest(b->feed, label, 0, 0, b->errors_total, BATCH_REJECTED);
         reply_rejected(req, b);
         return;
     }
@@ -200,8 +198,7 @@ static void delivery_platform(const char *order_id, char *out, size_t cap)
 {
     const char *dash = order_id ? strchr(order_id, '-') : NULL;
     size_t n = dash ? (size_t)(dash - order_id) : 0;
-    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1),
-             n ? order_id : "");
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), n ? order_id : "");
 }
 
 /* A publisher's narrower grants (auth_check_grant), record by record: the

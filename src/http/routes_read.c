@@ -17,9 +17,9 @@ int32_t household_for_read(struct request *req, const char *what)
 {
     int32_t hh = store_household_resolve(req->srv->store, req->param);
     char committee[STORE_NAME_MAX + 1];
-    int known = hh >= 0 && store_household_committee(req->srv->store, hh,
-                                                     committee,
-                                                     sizeof(committee)) == 0;
+    int known =
+        hh >= 0 && store_household_committee(req->srv->store, hh, committee,
+                                             sizeof(committee)) == 0;
     char object[300];
     snprintf(object, sizeof(object), "household:%s", req->param);
     if (auth_check_household(&req->who, known ? committee : NULL)) {
@@ -54,8 +54,7 @@ int audit_read(struct request *req, const char *action, const char *object)
     return -1;
 }
 
-void audit_denied(struct request *req, const char *action,
-                  const char *object)
+void audit_denied(struct request *req, const char *action, const char *object)
 {
     char denied[80];
     snprintf(denied, sizeof(denied), "%s.denied", action);

@@ -338,9 +338,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 struct conn_watch {
     struct conn_watch *prev, *next;
     int fd;
-    int in_request;      /* the header arrived; the request runs */
-    int shut;            /* the sweeper already shut it down */
-    int64_t waiting_ns;  /* monotonic: when it began waiting for a header */
+    int in_request;     /* the header arrived; the request runs */
+    int shut;           /* the sweeper already shut it down */
+    int64_t waiting_ns; /* monotonic: when it began waiting for a header */
 };
 
 static struct conn_watch *watch_of(struct MHD_Connection *conn)
@@ -444,8 +444,7 @@ static int sweeper_start(struct http_server *srv)
     pthread_cond_init(&srv->watch_wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&srv->watch_lock, NULL);
-    return pthread_create(&srv->sweeper, NULL, sweeper_main, srv) ? CB_EIO
-                                                                   : 0;
+    return pthread_create(&srv->sweeper, NULL, sweeper_main, srv) ? CB_EIO : 0;
 }
 
 static void sweeper_stop(struct http_server *srv)
@@ -558,11 +557,11 @@ int http_start(const struct config *cfg, struct store *st,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)65536, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_END);
     if (!srv->daemon) {

@@ -202,6 +202,43 @@ struct migration {
 };
 
 
+/* Adds a column unless the table has it already (a store whose
+ * user_version was set back by hand, as tests do, keeps its columns). */
+static int add_column(sqlite3 *db, const char *table, const char *column,
+                      const char *decl)
+{
+    char sql[256];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM pragma_table_info('%s') WHERE name='%s'", table,
+             column);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL))
+        return store__sqlerr(db, "table info");
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return store__sqlerr(db, "table info");
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
+             column, decl);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL))
+        return store__sqlerr(db, "add column");
+    return 0;
+}
+
+/* Migration 9: grants narrower than a feed (0 and '' keep an old
+ * department's whole feeds), and the id of the token in the audit. */
+static int add_grant_columns(sqlite3 *db)
+{
+    if (add_column(db, "department", "measurements",
+                   "INTEGER NOT NULL DEFAULT 0") ||
+        add_column(db, "department", "sources", "TEXT NOT NULL DEFAULT ''") ||
+        add_column(db, "audit", "token_id", "INTEGER"))
+        return CB_ESTORE;
+    return 0;
+}
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const struct migration migrations[] = {
     {"district model and feeds",
@@ -328,11 +365,7 @@ static const struct migration migrations[] = {
     /* Grants narrower than a feed; the audit names the token by id as
      * well as by its (not unique) name.  Old departments keep 0 and '':
      * all that their feeds allow. */
-    {"department grants, audit token ids",
-     "ALTER TABLE department ADD COLUMN measurements INTEGER NOT NULL"
-     " DEFAULT 0;"
-     "ALTER TABLE department ADD COLUMN sources TEXT NOT NULL DEFAULT '';"
-     "ALTER TABLE audit ADD COLUMN token_id INTEGER;", NULL},
+    {"department grants, audit token ids", "", add_grant_columns},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

@@ -39,8 +39,8 @@ size_t jsonw_utf8_len(const unsigned char *s, size_t n)
 static void add_escape(struct sbuf *out, unsigned char c)
 {
     static const char short_form[] = {
-        ['"'] = '"', ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
-        ['\t'] = 't', ['\b'] = 'b', ['\f'] = 'f'};
+        ['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
+        ['\t'] = 't', ['\b'] = 'b',  ['\f'] = 'f'};
     if (c < sizeof(short_form) && short_form[c]) {
         char e[2] = {'\\', short_form[c]};
         sbuf_add(out, e, 2);

@@ -17,7 +17,8 @@ static void check_str(const char *in, size_t n, const char *want)
     jsonw_add_str(&out, in, n);
     assert_string_equal(out.buf, want);
     json_error_t err;
-    json_t *j = json_loadb(out.buf, out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    json_t *j =
+        json_loadb(out.buf, out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     assert_non_null(j); /* jansson refuses invalid UTF-8 */
     json_decref(j);
     sbuf_release(&out);

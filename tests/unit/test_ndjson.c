@@ -385,10 +385,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define D(f) cmocka_unit_test_setup_teardown(f, setup_deliveries, teardown)
 #define E(f) cmocka_unit_test_setup_teardown(f, setup_events, teardown)
-        D(test_delivery_contract), D(test_delivery_ts_forms),
-        D(test_delivery_fields),   D(test_recipient_phone_numbers), D(test_recipient_full_width_phone),
-        D(test_json_errors),       D(test_max_records),
-        E(test_event_contract),    E(test_event_errors),
+        D(test_delivery_contract),
+        D(test_delivery_ts_forms),
+        D(test_delivery_fields),
+        D(test_recipient_phone_numbers),
+        D(test_recipient_full_width_phone),
+        D(test_json_errors),
+        D(test_max_records),
+        E(test_event_contract),
+        E(test_event_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
