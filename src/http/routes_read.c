@@ -221,7 +221,7 @@ static int events_street_level(struct request *req)
         json_object_del(ev, "lon");
         json_object_del(ev, "attrs");
     }
-    char *text = json_dumps(events, JSON_COMPACT);
+    char *text = json_dumps(events, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(events);
     sbuf_reset(&req->out);
     sbuf_addstr(&req->out, text);

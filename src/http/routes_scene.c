@@ -69,7 +69,8 @@ static int summary_own_rows(struct request *req)
         if (!name || strcmp(name, req->who.committee))
             json_array_remove(groups, i);
     }
-    char *text = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                     JSON_REAL_PRECISION(10));
     json_decref(sum);
     sbuf_reset(&req->out);
     sbuf_addstr(&req->out, text);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/store_int.h"
+#include "util/jsonw.h"
 
 static const char *const role_names[ROLE_COUNT] = {
     "admin", "publisher", "operator", "analyst", "committee"};
@@ -485,30 +486,35 @@ int store_audit(struct store *st, const char *who, const char *action,
     return store_audit_token(st, 0, who, action, object, reason);
 }
 
-static void add_text_or_null(struct sbuf *out, sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL)
-        sbuf_addstr(out, "null");
-    else
-        sbuf_add_json_str(out, col_text(s, col));
-}
-
+/* One audit record, written with jsonw: stored text (a reason from a
+ * header, an id from a path) may hold any bytes, the output is UTF-8. */
 static void audit_row(sqlite3_stmt *s, struct sbuf *out, int first)
 {
-    static const char *const keys[] = {"who", "action", "object", "reason"};
-    sbuf_addf(out, "%s{\"id\":%lld", first ? "" : ",",
-              (long long)sqlite3_column_int64(s, 0));
-    add_iso(out, "ts", sqlite3_column_int64(s, 1), 0);
-    for (int i = 0; i < 4; i++) {
-        sbuf_addf(out, ",\"%s\":", keys[i]);
-        add_text_or_null(out, s, 2 + i);
+    static const struct {
+        const char *key;
+        int col;
+    } text[] = {{"who", 2}, {"action", 3}, {"object", 4}, {"reason", 5}};
+    char iso[32];
+    struct jsonw w;
+    if (!first)
+        sbuf_addch(out, ',');
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "id", sqlite3_column_int64(s, 0));
+    time_format_iso(sqlite3_column_int64(s, 1) / 1000000000LL, 480, iso);
+    jsonw_kv_str(&w, "ts", iso);
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        jsonw_key(&w, text[i].key);
+        if (sqlite3_column_type(s, text[i].col) == SQLITE_NULL)
+            jsonw_null(&w);
+        else
+            jsonw_str(&w, col_text(s, text[i].col));
         if (i == 0 && sqlite3_column_type(s, 6) == SQLITE_NULL)
-            sbuf_addstr(out, ",\"token_id\":null");
+            jsonw_kv_null(&w, "token_id");
         else if (i == 0)
-            sbuf_addf(out, ",\"token_id\":%lld",
-                      (long long)sqlite3_column_int64(s, 6));
+            jsonw_kv_int(&w, "token_id", sqlite3_column_int64(s, 6));
     }
-    sbuf_addch(out, '}');
+    jsonw_object_end(&w);
 }
 
 int store_audit_list(struct store *st, int limit, struct sbuf *out)
