@@ -75,40 +75,51 @@ int auth_authenticate(struct store *st, const char *authorization,
     return 0;
 }
 
-/* Bit per role allowed, per action; publishers are further limited to
- * their feeds, committees to their own households. */
-#define R(role) (1u << (role))
-static const unsigned auth_rights[] = {
-    [AUTH_WRITE_FEED] = R(ROLE_ADMIN) | R(ROLE_PUBLISHER),
-    [AUTH_READ_AGGREGATE] =
-        R(ROLE_ADMIN) | R(ROLE_OPERATOR) | R(ROLE_ANALYST) | R(ROLE_COMMITTEE),
-    [AUTH_READ_HOUSEHOLD] =
-        R(ROLE_ADMIN) | R(ROLE_OPERATOR) | R(ROLE_ANALYST) | R(ROLE_COMMITTEE),
-    [AUTH_FEEDBACK] = R(ROLE_ADMIN) | R(ROLE_OPERATOR) | R(ROLE_COMMITTEE),
-    [AUTH_MANAGE] = R(ROLE_ADMIN),
-    [AUTH_READ_AUDIT] = R(ROLE_ADMIN),
-};
-#undef R
-
-int auth_check(const struct token_info *who, enum auth_action action,
-               enum feed feed)
+int auth_check_route(const struct token_info *who,
+                     const unsigned char access[ROLE_COUNT], int feed)
 {
-    if (!(auth_rights[action] & (1u << who->role)))
+    if ((unsigned)who->role >= ROLE_COUNT || access[who->role] == AUTH_NO)
         return CB_EPERM;
-    if (action == AUTH_WRITE_FEED && who->role == ROLE_PUBLISHER &&
-        !(who->feeds & (1u << feed)))
+    if (who->role == ROLE_PUBLISHER && access[who->role] == AUTH_OWN &&
+        (feed < 0 || !(who->feeds & (1u << feed))))
         return CB_EPERM;
     return 0;
 }
 
-int auth_check_household(const struct token_info *who, enum auth_action action,
-                         const char *committee)
+int auth_check_household(const struct token_info *who, const char *committee)
 {
-    int rc = auth_check(who, action, FEED_REGISTRY);
-    if (rc)
-        return rc;
     if (who->role == ROLE_COMMITTEE &&
         (!committee || strcmp(committee, who->committee)))
+        return CB_EPERM;
+    return 0;
+}
+
+/* Whether name is one of the comma-separated list. */
+static int list_has(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !memcmp(p, name, n))
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int auth_check_grant(const struct token_info *who, enum feed feed,
+                     const char *what)
+{
+    if (who->role != ROLE_PUBLISHER)
+        return 0;
+    if (feed == FEED_READINGS) {
+        int m = what ? metric_parse(what, strlen(what)) : -1;
+        if (who->measurements && (m < 0 || !(who->measurements & (1u << m))))
+            return CB_EPERM;
+        return 0;
+    }
+    if ((feed == FEED_EVENTS || feed == FEED_DELIVERIES) && who->sources[0] &&
+        (!what || !list_has(who->sources, what)))
         return CB_EPERM;
     return 0;
 }

@@ -6,21 +6,24 @@
  * Requests carry it as "Authorization: Bearer TOKEN" or "Token TOKEN" (the
  * form InfluxDB clients send).
  *
- * The rights, one row per action (auth_check):
+ * Who may use which endpoint is one table, the HTTP route table
+ * (src/http/routes.c): every route lists, per role, AUTH_NO, AUTH_YES or
+ * AUTH_OWN, and the router checks it (auth_check_route) before the body is
+ * read.  docs/API.md shows the same table and a test walks it against the
+ * server.  AUTH_OWN means:
  *
- *   action               admin publisher      operator analyst committee
- *   -------------------  ----- -------------- -------- ------- ---------
- *   write a feed          yes  its feeds only    no      no       no
- *   read aggregates       yes       no           yes     yes      yes
- *   read household data   yes       no           yes     yes   own only
- *   give visit feedback   yes       no           yes     no    own only
- *   manage tokens, depts  yes       no           no      no       no
- *   read the audit log    yes       no           no      no       no
+ *   role       AUTH_OWN on ...        reaches
+ *   ---------  ---------------------  ------------------------------------
+ *   publisher  an ingest route        its department's feed, and within it
+ *                                     the measurements / sources granted
+ *                                     (auth_check_grant, per record)
+ *   committee  a household route      households of its own committee
+ *                                     (auth_check_household)
+ *   committee  a list or summary      its own committee's rows only (the
+ *                                     route forces the filter)
  *
- * "own only": a committee token reaches households of its committee alone;
- * callers pass the household's committee to auth_check_household.
- * Every household-level read is also written to the audit log by the caller
- * (http layer) through store_audit.
+ * Every response that carries household ids is written to the audit log by
+ * the caller (http layer) through store_audit_token.
  */
 #ifndef CB_AUTH_H
 #define CB_AUTH_H
@@ -31,13 +34,11 @@
 #define AUTH_TOKEN_LEN 67 /* "cb_" + 64 hex */
 #define AUTH_HASH_LEN 64
 
-enum auth_action {
-    AUTH_WRITE_FEED,
-    AUTH_READ_AGGREGATE,
-    AUTH_READ_HOUSEHOLD,
-    AUTH_FEEDBACK,
-    AUTH_MANAGE,
-    AUTH_READ_AUDIT,
+/* A role's access to a route (the route table's cells). */
+enum auth_access {
+    AUTH_NO = 0, /* 403 */
+    AUTH_YES,    /* everything the route offers */
+    AUTH_OWN,    /* its own feeds / its own committee (table above) */
 };
 
 /* Makes a new random token and its hash.  OUT_token holds
@@ -51,14 +52,21 @@ void auth_token_hash(const char *token, char *OUT_hash);
 int auth_authenticate(struct store *st, const char *authorization,
                       struct token_info *OUT_who);
 
-/* Whether who may do action; feed is used by AUTH_WRITE_FEED only.
- * Returns 0 or CB_EPERM. */
-int auth_check(const struct token_info *who, enum auth_action action,
-               enum feed feed);
-/* Like auth_check for a household-level action on a household of
- * committee (its name): committee tokens reach their own only. */
-int auth_check_household(const struct token_info *who, enum auth_action action,
-                         const char *committee);
+/* Whether who may use a route whose cells are access[ROLE_COUNT]; feed
+ * is the route's feed (ingest routes) or -1.  A publisher's AUTH_OWN
+ * needs the feed among its department's.  Returns 0 or CB_EPERM. */
+int auth_check_route(const struct token_info *who,
+                     const unsigned char access[ROLE_COUNT], int feed);
+/* Whether who may reach a household of committee (its name; NULL when the
+ * household is unknown or has none): a committee token its own only,
+ * compared in full.  Returns 0 or CB_EPERM. */
+int auth_check_household(const struct token_info *who, const char *committee);
+/* Whether a publisher may write one record of feed: `what` is the
+ * measurement name (readings), the event's source (events) or the
+ * delivery platform (deliveries).  Other roles: always 0.  Returns 0 or
+ * CB_EPERM. */
+int auth_check_grant(const struct token_info *who, enum feed feed,
+                     const char *what);
 
 /* Creates a token for info, storing its hash.  OUT_token receives the
  * secret (AUTH_TOKEN_LEN + 1 bytes); OUT_id its id. */

@@ -1,6 +1,7 @@
 /* cli.c - citybrain serve, token and department commands. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,9 +54,16 @@ static int open_store(const struct config *cfg, struct store **OUT_st)
     sc.rollup_flush_ms = cfg->rollup_flush_ms;
     sc.rollup_max_lag = cfg->rollup_max_lag;
     sc.read_connections = cfg->read_connections;
-    if (mkdir(cfg->data_dir, 0700) && access(cfg->data_dir, W_OK)) {
-        fprintf(stderr, "error: cannot create data directory '%s'\n",
-                cfg->data_dir);
+    if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
+        fprintf(stderr, "error: cannot create data directory '%s': %s\n",
+                cfg->data_dir, strerror(errno));
+        return CB_EIO;
+    }
+    if (access(cfg->data_dir, R_OK | W_OK | X_OK)) {
+        fprintf(stderr,
+                "error: data directory '%s' is not writable by this user: "
+                "%s\n",
+                cfg->data_dir, strerror(errno));
         return CB_EIO;
     }
     return store_open(&sc, OUT_st);
@@ -192,6 +200,11 @@ static int token_create(struct store *st, char **rest, int nrest)
             fprintf(stderr, "error: a committee token needs --committee\n");
             return 2;
         }
+        if (strlen(committee) > STORE_NAME_MAX) {
+            fprintf(stderr, "error: --committee: over %d bytes\n",
+                    STORE_NAME_MAX);
+            return 2;
+        }
         snprintf(info.committee, sizeof(info.committee), "%s", committee);
     }
     char token[AUTH_TOKEN_LEN + 1];
@@ -220,14 +233,45 @@ static int token_command(struct store *st, const char *verb, char **rest,
         return rc ? 1 : 0;
     }
     if (!strcmp(verb, "revoke") && nrest >= 1) {
-        int rc = store_token_revoke(st, strtoll(rest[0], NULL, 10));
+        char *end;
+        long long id = strtoll(rest[0], &end, 10);
+        if (*end || id <= 0) {
+            fprintf(stderr, "error: token id '%s' is not a number\n", rest[0]);
+            return 2;
+        }
+        int rc = store_token_revoke(st, id);
         if (rc)
-            fprintf(stderr, "error: token '%s': %s\n", rest[0],
+            fprintf(stderr, "error: token '%s' not revoked: %s\n", rest[0],
                     cb_strerror(rc));
+        else
+            fprintf(stderr,
+                    "token %lld revoked; a running server refuses it "
+                    "within a second\n",
+                    id);
         return rc ? 1 : 0;
     }
     fprintf(stderr, "error: usage: citybrain token create|list|revoke\n");
     return 2;
+}
+
+/* "water,gas" into a bitmask of enum metric; 2 on a bad name (said). */
+static int measurements_mask(const char *list, uint32_t *OUT_mask)
+{
+    *OUT_mask = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int m = metric_parse(p, n);
+        if (m < 0) {
+            fprintf(stderr,
+                    "error: --measurements: '%.*s' is not water, "
+                    "electricity or gas\n",
+                    (int)n, p);
+            return 2;
+        }
+        *OUT_mask |= 1u << m;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }
 
 static int department_command(struct store *st, const char *verb, char **rest,
@@ -245,9 +289,14 @@ static int department_command(struct store *st, const char *verb, char **rest,
     const char *feeds = opt(rest, nrest, "--feeds");
     if (strcmp(verb, "create") || !name || !feeds) {
         fprintf(stderr, "error: usage: citybrain department create --name "
-                        "NAME --feeds readings,deliveries,...\n");
+                        "NAME --feeds readings,deliveries,... "
+                        "[--measurements water,...] [--sources 110,...]\n");
         return 2;
     }
+    struct department_grants grants = {0, 0, opt(rest, nrest, "--sources")};
+    const char *measurements = opt(rest, nrest, "--measurements");
+    if (measurements && measurements_mask(measurements, &grants.measurements))
+        return 2;
     uint32_t mask = 0;
     char *copy = xstrdup(feeds), *save = NULL;
     for (char *f = strtok_r(copy, ",", &save); f;
@@ -264,7 +313,8 @@ static int department_command(struct store *st, const char *verb, char **rest,
     }
     free(copy);
     int64_t id;
-    int rc = store_department_create(st, name, mask, &id);
+    grants.feeds = mask;
+    int rc = store_department_create(st, name, &grants, &id);
     if (rc)
         fprintf(stderr, "error: department '%s': %s\n", name, cb_strerror(rc));
     else

@@ -30,6 +30,14 @@ static const struct config_key config_keys[] = {
      "open connections at once; more are refused at accept"},
     {"connection_timeout_s", CT_INT, F(connection_timeout_s), "30", 1, 3600,
      "seconds of inactivity after which a connection is closed"},
+    {"max_connections_per_ip", CT_INT, F(max_connections_per_ip), "256", 1,
+     100000,
+     "open connections at once from one IP address (a department behind one "
+     "NAT shares one); more are refused at accept"},
+    {"header_timeout_s", CT_INT, F(header_timeout_s), "15", 1, 3600,
+     "seconds a connection has to send a whole request header, counted from "
+     "its start or the end of its previous request; closed after it, "
+     "however slowly bytes still drip in"},
     {"max_body_bytes", CT_SIZE, F(max_body_bytes), "67108864", 1024,
      (long long)1 << 34, "largest request body accepted (413 above it)"},
     {"max_batch_records", CT_SIZE, F(max_batch_records), "1000000", 1,

@@ -6,17 +6,22 @@
  * right it needs; authentication and size limits are checked as soon as the
  * headers arrive, before the body is read, so a refused upload costs nothing:
  *
- *   headers in -> route? (404/405) -> token? (401) -> right? (403)
+ *   headers in -> route? (404/405) -> token? (401) -> role's cell? (403)
  *              -> Content-Length <= max_body_bytes? (413)
  *   body in    -> appended to a bounded buffer (413 past the limit)
  *   body done  -> handler -> response; metrics and latency recorded
  *
- * Limits, all from struct config: connections at once (refused at accept),
- * idle/slow connection timeout (slow-loris), body size, records per batch,
- * and the store's queue (503 with Retry-After when full).
+ * Limits, all from struct config: connections at once and per IP address
+ * (refused at accept), idle connection timeout, a deadline for the whole
+ * request header (a sweeper thread of ours: server.c), body size, records
+ * per batch, and the store's queue (503 with Retry-After when full).
  *
- * Threading: http_start spawns the pool; handlers run on it and may block
- * on the store.  http_stop waits for requests in flight.
+ * Who may use which route is the route table (routes.c), one cell per
+ * role; see auth.h.
+ *
+ * Threading: http_start spawns the pool and the header sweeper; handlers
+ * run on the pool and may block on the store.  http_stop stops the sweeper
+ * and waits for requests in flight.
  */
 #ifndef CB_HTTP_H
 #define CB_HTTP_H

@@ -6,6 +6,7 @@
 #define CB_HTTP_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 
 #include "auth/auth.h"
 #include "config/config.h"
@@ -26,16 +27,26 @@ struct route {
     const char *pattern; /* "/api/v1/households/{}": {} captures 1 segment */
     route_fn handler;
     enum route_auth auth;
-    enum auth_action action; /* checked before the body is read */
-    enum feed feed;          /* for AUTH_WRITE_FEED */
-    int influx;              /* errors in InfluxDB's JSON shape */
+    /* per enum role: AUTH_NO, AUTH_YES or AUTH_OWN (auth.h); checked
+     * before the body is read */
+    unsigned char access[ROLE_COUNT];
+    int feed;   /* the enum feed an ingest route writes, or -1 */
+    int influx; /* errors in InfluxDB's JSON shape */
 };
+
+struct conn_watch;
 
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
+    /* the header-deadline sweeper (server.c) */
+    pthread_t sweeper;
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_wake;
+    struct conn_watch *watched; /* open connections (watch_lock) */
+    int stopping;               /* watch_lock */
 };
 
 struct request {
@@ -78,12 +89,21 @@ int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
 
 /* Resolves the {} segment to a household the caller may read (a committee
  * token: its own committee only), audits the read as `action`, and returns
- * the dense id; otherwise replies 404/403/503 and returns -1. */
+ * the dense id; otherwise replies 403/404/503 and returns -1.  A committee
+ * token gets 403 for an unknown id too (no existence oracle), and every
+ * such refusal is audited as "<action>.denied". */
 int32_t household_for_read(struct request *req, const char *action);
-/* Writes an audit record for a read, with the reason from X-Audit-Reason
- * or ?reason=; replies 503 and returns -1 if it cannot be written (the
- * read must then not happen). */
+/* Writes an audit record for a read by the caller (token name and id),
+ * with the reason from X-Audit-Reason or ?reason=; replies 503 and
+ * returns -1 if it cannot be written (the read must then not happen). */
 int audit_read(struct request *req, const char *action, const char *object);
+/* Audits a refused read as "<action>.denied"; a failure is only logged. */
+void audit_denied(struct request *req, const char *action, const char *object);
+/* Audits the response built in req->out as one record that lists every
+ * household id in it: "<scope> households=H1,H2,..".  Call it after the
+ * body is built and before replying; like audit_read it replies 503 and
+ * returns -1 when the record cannot be written. */
+int audit_response(struct request *req, const char *action, const char *scope);
 
 /* Handlers. */
 void route_healthz(struct request *req);

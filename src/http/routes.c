@@ -3,54 +3,90 @@
 
 #include "metrics/metrics.h"
 
+/*
+ * Who may use what: one row per route, one cell per role (enum role order:
+ * admin, publisher, operator, analyst, committee).  The router reads
+ * nothing else to decide 403 (auth_check_route); docs/API.md's role table
+ * shows the same and tests/integration/roles.test.mjs walks it.
+ */
 #define PUB ROUTE_PUBLIC
 #define TOK ROUTE_TOKEN
+#define N AUTH_NO
+#define Y AUTH_YES
+#define OWN AUTH_OWN
+#define NONE (-1)
+#define REG FEED_REGISTRY
+#define RDG FEED_READINGS
+#define DLV FEED_DELIVERIES
+#define EVT FEED_EVENTS
+/* A route is two lines, the roles' cells aligned. */
+/* clang-format off */
 const struct route http_routes[] = {
-    {"GET", "/healthz", route_healthz, PUB, 0, 0, 0},
-    {"GET", "/metrics", route_metrics, PUB, 0, 0, 0},
-    {"POST", "/api/v1/registry/households", route_write_households, TOK,
-     AUTH_WRITE_FEED, FEED_REGISTRY, 0},
-    {"POST", "/api/v1/write", route_write_lineproto, TOK, AUTH_WRITE_FEED,
-     FEED_READINGS, 0},
-    {"POST", "/api/v2/write", route_write_influx_v2, TOK, AUTH_WRITE_FEED,
-     FEED_READINGS, 1},
-    {"POST", "/api/v1/deliveries", route_write_deliveries, TOK, AUTH_WRITE_FEED,
-     FEED_DELIVERIES, 0},
-    {"POST", "/api/v1/events", route_write_events, TOK, AUTH_WRITE_FEED,
-     FEED_EVENTS, 0},
-    {"GET", "/api/v1/households/{}", route_household_get, TOK,
-     AUTH_READ_HOUSEHOLD, 0, 0},
-    {"GET", "/api/v1/households/{}/readings", route_household_readings, TOK,
-     AUTH_READ_HOUSEHOLD, 0, 0},
-    {"GET", "/api/v1/households/{}/usage", route_household_usage, TOK,
-     AUTH_READ_HOUSEHOLD, 0, 0},
-    {"GET", "/api/v1/stats/ingest", route_ingest_stats, TOK,
-     AUTH_READ_AGGREGATE, 0, 0},
-    {"GET", "/api/v1/events", route_events_list, TOK, AUTH_READ_AGGREGATE, 0,
-     0},
-    {"POST", "/api/v1/tokens", route_tokens_create, TOK, AUTH_MANAGE, 0, 0},
-    {"GET", "/api/v1/tokens", route_tokens_list, TOK, AUTH_MANAGE, 0, 0},
-    {"DELETE", "/api/v1/tokens/{}", route_tokens_revoke, TOK, AUTH_MANAGE, 0,
-     0},
-    {"POST", "/api/v1/departments", route_departments_create, TOK, AUTH_MANAGE,
-     0, 0},
-    {"GET", "/api/v1/departments", route_departments_list, TOK, AUTH_MANAGE, 0,
-     0},
-    {"GET", "/api/v1/audit", route_audit_list, TOK, AUTH_READ_AUDIT, 0, 0},
-    {"GET", "/api/v1/whoami", route_whoami, TOK, AUTH_READ_AGGREGATE, 0, 0},
-    {"GET", "/api/v1/scenes/group-rental/suspects", route_group_rental_suspects,
-     TOK, AUTH_READ_HOUSEHOLD, 0, 0},
-    {"GET", "/api/v1/scenes/group-rental/summary", route_group_rental_summary,
-     TOK, AUTH_READ_AGGREGATE, 0, 0},
+    /* {method, pattern,
+     *  handler,                     auth, {admin, publisher, operator,
+     *                                 analyst, committee}, feed, influx} */
+    {"GET", "/healthz",
+     route_healthz,                PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"HEAD", "/healthz",
+     route_healthz,                PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/metrics",
+     route_metrics,                PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"POST", "/api/v1/registry/households",
+     route_write_households,       TOK, {Y, OWN, N, N, N  }, REG, 0},
+    {"POST", "/api/v1/write",
+     route_write_lineproto,        TOK, {Y, OWN, N, N, N  }, RDG, 0},
+    {"POST", "/api/v2/write",
+     route_write_influx_v2,        TOK, {Y, OWN, N, N, N  }, RDG, 1},
+    {"POST", "/api/v1/deliveries",
+     route_write_deliveries,       TOK, {Y, OWN, N, N, N  }, DLV, 0},
+    {"POST", "/api/v1/events",
+     route_write_events,           TOK, {Y, OWN, N, N, N  }, EVT, 0},
+    {"GET", "/api/v1/households/{}",
+     route_household_get,          TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/households/{}/readings",
+     route_household_readings,     TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/households/{}/usage",
+     route_household_usage,        TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/stats/ingest",
+     route_ingest_stats,           TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/api/v1/events",
+     route_events_list,            TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
+    {"POST", "/api/v1/tokens",
+     route_tokens_create,          TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/tokens",
+     route_tokens_list,            TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"DELETE", "/api/v1/tokens/{}",
+     route_tokens_revoke,          TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"POST", "/api/v1/departments",
+     route_departments_create,     TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/departments",
+     route_departments_list,       TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/audit",
+     route_audit_list,             TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/whoami",
+     route_whoami,                 TOK, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/api/v1/scenes/group-rental/suspects",
+     route_group_rental_suspects,  TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/scenes/group-rental/summary",
+     route_group_rental_summary,   TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
     {"GET", "/api/v1/scenes/group-rental/households/{}/evidence",
-     route_group_rental_evidence, TOK, AUTH_READ_HOUSEHOLD, 0, 0},
+     route_group_rental_evidence,  TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
     {"POST", "/api/v1/scenes/group-rental/feedback",
-     route_group_rental_feedback, TOK, AUTH_FEEDBACK, 0, 0},
+     route_group_rental_feedback,  TOK, {Y, N  , Y, N, OWN}, NONE, 0},
     {"GET", "/api/v1/scenes/group-rental/precision",
-     route_group_rental_precision, TOK, AUTH_READ_AGGREGATE, 0, 0},
-    {"GET", "/api/v1/scenes/elderly-alone/alerts", route_elderly_alerts, TOK,
-     AUTH_READ_HOUSEHOLD, 0, 0},
+     route_group_rental_precision, TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/api/v1/scenes/elderly-alone/alerts",
+     route_elderly_alerts,         TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
 };
+/* clang-format on */
+#undef N
+#undef Y
+#undef OWN
+#undef NONE
+#undef REG
+#undef RDG
+#undef DLV
+#undef EVT
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 
 void route_healthz(struct request *req)

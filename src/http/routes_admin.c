@@ -96,8 +96,8 @@ void route_tokens_create(struct request *req)
             sbuf_add_json_str(&req->out, info.name);
             sbuf_addstr(&req->out, "}");
             reply_json(req, 201);
-            store_audit(req->srv->store, req->who.name, "token.create",
-                        info.name, role_name(info.role));
+            store_audit_token(req->srv->store, req->who.id, req->who.name,
+                              "token.create", info.name, role_name(info.role));
         }
     }
     json_decref(obj);
@@ -128,7 +128,8 @@ void route_tokens_revoke(struct request *req)
         reply_error(req, 500, "cannot revoke: %s", cb_strerror(rc));
         return;
     }
-    store_audit(req->srv->store, req->who.name, "token.revoke", req->param, "");
+    store_audit_token(req->srv->store, req->who.id, req->who.name,
+                      "token.revoke", req->param, "");
     req->status = 204;
 }
 
@@ -154,6 +155,50 @@ static int feeds_mask(json_t *arr, uint32_t *OUT_mask)
     return 0;
 }
 
+/* Reads {"measurements":["water",...]} (absent: all) into a bitmask of
+ * enum metric; -1 on a bad name. */
+static int measurements_mask(json_t *arr, uint32_t *OUT_mask)
+{
+    size_t i;
+    json_t *v;
+    *OUT_mask = 0;
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr))
+        return -1;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        int m = s ? metric_parse(s, strlen(s)) : -1;
+        if (m < 0)
+            return -1;
+        *OUT_mask |= 1u << m;
+    }
+    return 0;
+}
+
+/* Reads {"sources":["110","120"]} (absent: any) into "110,120"; -1 when
+ * not an array of non-empty strings without ',' or too long. */
+static int sources_list(json_t *arr, struct sbuf *out)
+{
+    size_t i;
+    json_t *v;
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr))
+        return -1;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strchr(s, ','))
+            return -1;
+        if (out->len)
+            sbuf_addch(out, ',');
+        sbuf_addstr(out, s);
+    }
+    return out->len > STORE_NAME_MAX ? -1 : 0;
+}
+
 void route_departments_create(struct request *req)
 {
     json_t *obj = body_object(req);
@@ -162,14 +207,29 @@ void route_departments_create(struct request *req)
     const char *name = obj_str(obj, "name");
     uint32_t mask;
     int64_t id;
+    struct sbuf sources = SBUF_INIT;
+    sbuf_init(&sources);
+    struct department_grants grants = {0, 0, NULL};
     if (!name || !*name || strlen(name) > 63) {
         reply_error(req, 400, "field 'name': a string of 1-63 bytes");
     } else if (feeds_mask(json_object_get(obj, "feeds"), &mask)) {
         reply_error(req, 400,
                     "field 'feeds': an array of registry, "
                     "readings, deliveries, events");
+    } else if (measurements_mask(json_object_get(obj, "measurements"),
+                                 &grants.measurements)) {
+        reply_error(req, 400,
+                    "field 'measurements': an array of water, electricity, "
+                    "gas");
+    } else if (sources_list(json_object_get(obj, "sources"), &sources)) {
+        reply_error(req, 400,
+                    "field 'sources': an array of event sources or delivery "
+                    "platforms (no ',', %d bytes in all)",
+                    STORE_NAME_MAX);
     } else {
-        int rc = store_department_create(req->srv->store, name, mask, &id);
+        grants.feeds = mask;
+        grants.sources = sources.buf;
+        int rc = store_department_create(req->srv->store, name, &grants, &id);
         if (rc == CB_EEXIST) {
             reply_error(req, 409, "department '%s' exists", name);
         } else if (rc) {
@@ -179,10 +239,11 @@ void route_departments_create(struct request *req)
             sbuf_add_json_str(&req->out, name);
             sbuf_addstr(&req->out, "}");
             reply_json(req, 201);
-            store_audit(req->srv->store, req->who.name, "department.create",
-                        name, "");
+            store_audit_token(req->srv->store, req->who.id, req->who.name,
+                              "department.create", name, "");
         }
     }
+    sbuf_release(&sources);
     json_decref(obj);
 }
 

@@ -14,44 +14,43 @@
 
 #include "metrics/metrics.h"
 
-/* Byte offsets of line starts, built only when an error needs a column. */
-struct line_index {
-    size_t *start;
-    size_t n;
+/* Finds line starts for error columns by walking forward from the last
+ * one found: no per-line index, so an error in a body of 60 M empty lines
+ * costs no memory (errors come in line order; a step back restarts). */
+struct line_cursor {
+    size_t at; /* byte offset of the start of line `line` */
+    int line;
 };
 
-static void line_index_build(struct line_index *ix, const char *body,
-                             size_t len)
-{
-    size_t cap = 1024;
-    ix->start = xmalloc(cap * sizeof(size_t));
-    ix->n = 0;
-    ix->start[ix->n++] = 0;
-    for (const char *p = body; (p = memchr(p, '\n', len - (size_t)(p - body)));
-         p++) {
-        if (ix->n == cap)
-            ix->start = xrealloc(ix->start, (cap *= 2) * sizeof(size_t));
-        ix->start[ix->n++] = (size_t)(p - body) + 1;
-    }
-}
-
 /* Column (1-based) of needle's value in line `line` of body, or 1. */
-static int line_column(struct line_index *ix, const char *body, size_t len,
+static int line_column(struct line_cursor *cur, const char *body, size_t len,
                        int line, const char *needle)
 {
-    if (line < 1 || (size_t)line > ix->n)
+    if (line < 1)
         return 1;
-    size_t from = ix->start[line - 1];
-    size_t to = (size_t)line < ix->n ? ix->start[line] : len;
-    const char *hit = memmem(body + from, to - from, needle, strlen(needle));
-    return hit ? (int)(hit - (body + from)) + (int)strlen(needle) + 1 : 1;
+    if (cur->line < 1 || line < cur->line) {
+        cur->at = 0;
+        cur->line = 1;
+    }
+    while (cur->line < line) {
+        const char *nl = memchr(body + cur->at, '\n', len - cur->at);
+        if (!nl)
+            return 1;
+        cur->at = (size_t)(nl - body) + 1;
+        cur->line++;
+    }
+    const char *end = memchr(body + cur->at, '\n', len - cur->at);
+    size_t to = end ? (size_t)(end - body) : len;
+    const char *hit =
+        memmem(body + cur->at, to - cur->at, needle, strlen(needle));
+    return hit ? (int)(hit - (body + cur->at)) + (int)strlen(needle) + 1 : 1;
 }
 
 /* Resolves readings' household ids; unknown ones become line errors and
  * are dropped from the batch. */
 static void resolve_readings(struct request *req, struct ingest_batch *b)
 {
-    struct line_index ix = {NULL, 0};
+    struct line_cursor cur = {0, 0};
     const char *last_id = NULL;
     int32_t last = -1;
     size_t kept = 0;
@@ -66,16 +65,15 @@ static void resolve_readings(struct request *req, struct ingest_batch *b)
             b->readings[kept++] = *r;
             continue;
         }
-        if (!ix.start)
-            line_index_build(&ix, req->body.buf, req->body.len);
-        ingest_error_add(b, r->line,
-                         line_column(&ix, req->body.buf, req->body.len, r->line,
-                                     "household="),
-                         "household", "unknown household '%s'",
+        /* only the errors that are listed need a column */
+        int col = b->n_errors < INGEST_MAX_REPORTED_ERRORS
+                      ? line_column(&cur, req->body.buf, req->body.len, r->line,
+                                    "household=")
+                      : 1;
+        ingest_error_add(b, r->line, col, "household", "unknown household '%s'",
                          r->household_id);
     }
     b->n = kept;
-    free(ix.start);
 }
 
 static void resolve_deliveries(struct request *req, struct ingest_batch *b)
@@ -152,8 +150,17 @@ static void reply_stored(struct request *req, struct ingest_batch *b,
     reply_json(req, 200);
 }
 
+/* The metrics' source label: the token's id, never its name (/metrics
+ * needs no token). */
+static void metrics_label(const struct request *req, char *out, size_t cap)
+{
+    snprintf(out, cap, "token-%lld", (long long)req->who.id);
+}
+
 static void store_batch(struct request *req, struct ingest_batch *b)
 {
+    char label[32];
+    metrics_label(req, label, sizeof(label));
     const char *on_error = req_arg(req, "on_error");
     int skip = on_error && !strcmp(on_error, "skip");
     if (on_error && !skip && strcmp(on_error, "reject")) {
@@ -162,29 +169,72 @@ static void store_batch(struct request *req, struct ingest_batch *b)
         return;
     }
     if (b->errors_total && !skip) {
-        metrics_ingest(b->feed, req->who.name, 0, 0, b->errors_total,
-                       BATCH_REJECTED);
+        metrics_ingest(b->feed, label, 0, 0, b->errors_total, BATCH_REJECTED);
         reply_rejected(req, b);
         return;
     }
     struct store_write_result res = {0};
     int rc = b->n ? store_write(req->srv->store, b, req->who.name, &res) : 0;
     if (rc == CB_EBUSY || rc == CB_ECLOSED) {
-        metrics_ingest(b->feed, req->who.name, 0, 0, 0, BATCH_BUSY);
+        metrics_ingest(b->feed, label, 0, 0, 0, BATCH_BUSY);
         req->retry_after = 1;
         reply_error(req, 503, "the store is %s; retry later",
                     rc == CB_EBUSY ? "busy" : "shutting down");
         return;
     }
     if (rc) {
-        metrics_ingest(b->feed, req->who.name, 0, 0, 0, BATCH_FAILED);
+        metrics_ingest(b->feed, label, 0, 0, 0, BATCH_FAILED);
         reply_error(req, 500, "the batch could not be stored: %s",
                     cb_strerror(rc));
         return;
     }
-    metrics_ingest(b->feed, req->who.name, res.accepted, res.duplicates,
+    metrics_ingest(b->feed, label, res.accepted, res.duplicates,
                    b->errors_total, BATCH_OK);
     reply_stored(req, b, &res);
+}
+
+/* The platform of a delivery: its order id's prefix before '-'. */
+static void delivery_platform(const char *order_id, char *out, size_t cap)
+{
+    const char *dash = order_id ? strchr(order_id, '-') : NULL;
+    size_t n = dash ? (size_t)(dash - order_id) : 0;
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), n ? order_id : "");
+}
+
+/* A publisher's narrower grants (auth_check_grant), record by record: the
+ * first record outside them refuses the whole batch with 403 naming its
+ * line.  Returns 0 when all are within. */
+static int check_grants(struct request *req, const struct ingest_batch *b)
+{
+    char what[STORE_NAME_MAX + 1];
+    for (size_t i = 0; i < b->n && req->who.role == ROLE_PUBLISHER; i++) {
+        int32_t line;
+        const char *field;
+        if (b->feed == FEED_READINGS) {
+            snprintf(what, sizeof(what), "%s",
+                     metric_name(b->readings[i].metric));
+            line = b->readings[i].line;
+            field = "measurement";
+        } else if (b->feed == FEED_EVENTS) {
+            snprintf(what, sizeof(what), "%s", b->events[i].source);
+            line = b->events[i].line;
+            field = "source";
+        } else if (b->feed == FEED_DELIVERIES) {
+            delivery_platform(b->deliveries[i].order_id, what, sizeof(what));
+            line = b->deliveries[i].line;
+            field = "order_id";
+        } else {
+            return 0;
+        }
+        if (auth_check_grant(&req->who, (enum feed)b->feed, what)) {
+            reply_error(req, 403,
+                        "line %d, field %s: this token's department may not "
+                        "write '%s'",
+                        line, field, what);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Parses with the feed's parser, resolves, stores, answers. */
@@ -216,10 +266,12 @@ static void ingest(struct request *req, enum feed feed, int precision)
         rc = ingest_parse_events(body, len, max, &b);
         break;
     }
+    char label[32];
+    metrics_label(req, label, sizeof(label));
     if (rc == CB_ETOOBIG) {
-        metrics_ingest(feed, req->who.name, 0, 0, 0, BATCH_TOO_BIG);
+        metrics_ingest(feed, label, 0, 0, 0, BATCH_TOO_BIG);
         reply_error(req, 413, "more than %zu records in one request", max);
-    } else {
+    } else if (check_grants(req, &b) == 0) {
         store_batch(req, &b);
     }
     ingest_batch_release(&b);

@@ -9,6 +9,7 @@
 #include "http/http_int.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,34 +17,91 @@
 int32_t household_for_read(struct request *req, const char *what)
 {
     int32_t hh = store_household_resolve(req->srv->store, req->param);
-    if (hh < 0) {
-        reply_error(req, 404, "no household '%s'", req->param);
-        return -1;
-    }
-    char committee[128];
-    int known = store_household_committee(req->srv->store, hh, committee,
-                                          sizeof(committee)) == 0;
-    if (auth_check_household(&req->who, AUTH_READ_HOUSEHOLD,
-                             known ? committee : NULL)) {
+    char committee[STORE_NAME_MAX + 1];
+    int known =
+        hh >= 0 && store_household_committee(req->srv->store, hh, committee,
+                                             sizeof(committee)) == 0;
+    char object[300];
+    snprintf(object, sizeof(object), "household:%s", req->param);
+    if (auth_check_household(&req->who, known ? committee : NULL)) {
+        /* An unknown id and another committee's get the same answer, so
+         * that a committee token cannot tell which ids exist. */
+        audit_denied(req, what, object);
         reply_error(req, 403, "household '%s' is outside your committee",
                     req->param);
         return -1;
     }
-    char object[300];
-    snprintf(object, sizeof(object), "household:%s", req->param);
+    if (hh < 0) {
+        reply_error(req, 404, "no household '%s'", req->param);
+        return -1;
+    }
     return audit_read(req, what, object) ? -1 : hh;
 }
 
-int audit_read(struct request *req, const char *action, const char *object)
+static const char *audit_reason(struct request *req)
 {
     const char *why = req_header(req, "X-Audit-Reason");
     if (!why)
         why = req_arg(req, "reason");
-    if (store_audit(req->srv->store, req->who.name, action, object,
-                    why ? why : "") == 0)
+    return why ? why : "";
+}
+
+int audit_read(struct request *req, const char *action, const char *object)
+{
+    if (store_audit_token(req->srv->store, req->who.id, req->who.name, action,
+                          object, audit_reason(req)) == 0)
         return 0;
     reply_error(req, 503, "the audit log cannot be written; refusing");
     return -1;
+}
+
+void audit_denied(struct request *req, const char *action, const char *object)
+{
+    char denied[80];
+    snprintf(denied, sizeof(denied), "%s.denied", action);
+    if (store_audit_token(req->srv->store, req->who.id, req->who.name, denied,
+                          object, audit_reason(req)))
+        log_msg(LOG_WARN, "http", "cannot audit a denied read | action=%s",
+                action);
+}
+
+/* Appends the household ids found in j (values of "household_id", items
+ * of "top") to ids, comma-separated. */
+static void collect_ids(json_t *j, const char *key, struct sbuf *ids)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_string(j) && key &&
+        (!strcmp(key, "household_id") || !strcmp(key, "top"))) {
+        if (ids->len)
+            sbuf_addch(ids, ',');
+        sbuf_addstr(ids, json_string_value(j));
+    } else if (json_is_object(j)) {
+        json_object_foreach(j, k, v) collect_ids(v, k, ids);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) collect_ids(v, key, ids);
+    }
+}
+
+int audit_response(struct request *req, const char *action, const char *scope)
+{
+    struct sbuf object = SBUF_INIT;
+    sbuf_init(&object);
+    sbuf_addf(&object, "%s households=", scope);
+    size_t head = object.len;
+    json_t *j = json_loadb(req->out.buf, req->out.len, 0, NULL);
+    struct sbuf ids = SBUF_INIT;
+    sbuf_init(&ids);
+    collect_ids(j, NULL, &ids);
+    json_decref(j);
+    sbuf_add(&object, ids.buf, ids.len);
+    sbuf_release(&ids);
+    if (object.len == head)
+        sbuf_addstr(&object, "none");
+    int rc = audit_read(req, action, object.buf);
+    sbuf_release(&object);
+    return rc;
 }
 
 void route_household_get(struct request *req)
@@ -153,6 +211,32 @@ void route_ingest_stats(struct request *req)
         reply_json(req, 200);
 }
 
+/* What an event shows to analysts and committees: the street, not the
+ * coordinates, and none of the attributes (a department's attributes may
+ * be medical: an ambulance's "reason"). */
+static int events_street_level(struct request *req)
+{
+    json_t *events = json_loadb(req->out.buf, req->out.len, 0, NULL);
+    size_t i;
+    json_t *ev;
+    if (!json_is_array(events)) {
+        json_decref(events);
+        return CB_EINVAL;
+    }
+    json_array_foreach(events, i, ev)
+    {
+        json_object_del(ev, "lat");
+        json_object_del(ev, "lon");
+        json_object_del(ev, "attrs");
+    }
+    char *text = json_dumps(events, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(events);
+    sbuf_reset(&req->out);
+    sbuf_addstr(&req->out, text);
+    free(text);
+    return 0;
+}
+
 void route_events_list(struct request *req)
 {
     int64_t from, to;
@@ -161,9 +245,21 @@ void route_events_list(struct request *req)
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    if (store_events_json(req->srv->store, req_arg(req, "source"), from, to,
-                          limit, &req->out))
+    const char *source = req_arg(req, "source");
+    if (store_events_json(req->srv->store, source, from, to, limit,
+                          &req->out)) {
         reply_error(req, 500, "cannot read events");
-    else
-        reply_json(req, 200);
+        return;
+    }
+    int full = req->who.role == ROLE_ADMIN || req->who.role == ROLE_OPERATOR;
+    if (!full && events_street_level(req)) {
+        reply_error(req, 500, "cannot read events");
+        return;
+    }
+    char object[300];
+    snprintf(object, sizeof(object), "events source=%s full=%s",
+             source ? source : "*", full ? "yes" : "no");
+    if (full && audit_read(req, "events.read", object))
+        return;
+    reply_json(req, 200);
 }

@@ -2,12 +2,15 @@
  * routes_scene.c - the scenes: group-rental suspects, summaries, the
  * household drill-down, visit feedback and precision; elderly alerts.
  *
- * Suspect lists and drill-downs are household-level data: each read is
- * audited, and a committee token sees its own committee only (the filter
- * is forced to it).
+ * Suspect lists, summaries and drill-downs are household-level data: each
+ * response is audited with the household ids it carries, and a committee
+ * token sees its own committee only (the filter is forced to it).  Visit
+ * feedback re-fits the shared model, so a committee may give it only for
+ * its own households, and each one is audited with the flat it names.
  */
 #include "http/http_int.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,18 +42,40 @@ void route_group_rental_suspects(struct request *req)
         return;
     const char *street = req_arg(req, "street");
     const char *committee = committee_filter(req);
-    char object[400];
+    char object[700];
     snprintf(object, sizeof(object),
              "scene:group-rental street=%s "
              "committee=%s",
              street ? street : "*", committee ? committee : "*");
-    if (audit_read(req, "scene.suspects", object))
-        return;
     if (scene_group_rental_suspects_json(req->srv->scenes, limit, street,
                                          committee, &req->out))
         reply_error(req, 500, "cannot list suspects");
-    else
+    else if (audit_response(req, "scene.suspects", object) == 0)
         reply_json(req, 200);
+}
+
+/* Keeps only the committee token's own row of a by=committee summary. */
+static int summary_own_rows(struct request *req)
+{
+    json_t *sum = json_loadb(req->out.buf, req->out.len, 0, NULL);
+    json_t *groups = json_object_get(sum, "groups");
+    if (!json_is_array(groups)) {
+        json_decref(sum);
+        return CB_EINVAL;
+    }
+    for (size_t i = json_array_size(groups); i-- > 0;) {
+        const char *name = json_string_value(
+            json_object_get(json_array_get(groups, i), "committee"));
+        if (!name || strcmp(name, req->who.committee))
+            json_array_remove(groups, i);
+    }
+    char *text = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                     JSON_REAL_PRECISION(10));
+    json_decref(sum);
+    sbuf_reset(&req->out);
+    sbuf_addstr(&req->out, text);
+    free(text);
+    return 0;
 }
 
 void route_group_rental_summary(struct request *req)
@@ -58,10 +83,27 @@ void route_group_rental_summary(struct request *req)
     if (!scenes_ready(req))
         return;
     const char *by = req_arg(req, "by");
-    if (scene_group_rental_summary_json(req->srv->scenes, by ? by : "street",
-                                        req_arg(req, "street"), &req->out))
+    int own = req->who.role == ROLE_COMMITTEE;
+    if (own && by && strcmp(by, "committee")) {
+        reply_error(req, 403,
+                    "a committee token sees its own committee's row only: "
+                    "use by=committee");
+        return;
+    }
+    if (!by)
+        by = own ? "committee" : "street";
+    if (scene_group_rental_summary_json(req->srv->scenes, by,
+                                        req_arg(req, "street"), &req->out)) {
         reply_error(req, 400, "by must be 'street' or 'committee'");
-    else
+        return;
+    }
+    if (own && summary_own_rows(req)) {
+        reply_error(req, 500, "cannot build the summary");
+        return;
+    }
+    char scope[400];
+    snprintf(scope, sizeof(scope), "scene:group-rental summary by=%s", by);
+    if (audit_response(req, "scene.summary", scope) == 0)
         reply_json(req, 200);
 }
 
@@ -81,9 +123,30 @@ void route_group_rental_evidence(struct request *req)
         reply_json(req, 200);
 }
 
+/* The household a feedback body names, checked against the caller like
+ * a read (household_for_read) and audited with the flat; 0 when it may
+ * go on.  A body without a household id is left to the scene's parser. */
+static int feedback_household(struct request *req)
+{
+    json_t *body = json_loadb(req->body.buf, req->body.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(body, "household_id"));
+    int rc = 0;
+    if (id && strlen(id) < sizeof(req->param)) {
+        snprintf(req->param, sizeof(req->param), "%s", id);
+        rc = household_for_read(req, "scene.feedback") < 0 ? -1 : 0;
+    } else if (id) {
+        reply_error(req, 400, "field 'household_id': too long");
+        rc = -1;
+    }
+    json_decref(body);
+    return rc;
+}
+
 void route_group_rental_feedback(struct request *req)
 {
     if (!scenes_ready(req))
+        return;
+    if (feedback_household(req))
         return;
     int rc = scene_group_rental_feedback_json(req->srv->scenes, req->body.buf,
                                               req->body.len, &req->out);
@@ -98,8 +161,6 @@ void route_group_rental_feedback(struct request *req)
     } else if (rc && rc != CB_EIO) {
         reply_error(req, 500, "feedback failed: %s", cb_strerror(rc));
     } else {
-        store_audit(req->srv->store, req->who.name, "scene.feedback",
-                    "scene:group-rental", "visit outcome");
         reply_json(req, 200);
     }
 }
@@ -118,11 +179,9 @@ void route_elderly_alerts(struct request *req)
 {
     if (!scenes_ready(req))
         return;
-    if (audit_read(req, "scene.elderly", "scene:elderly-alone"))
-        return;
     if (scene_elderly_alerts_json(req->srv->scenes, req_arg(req, "street"),
                                   committee_filter(req), &req->out))
         reply_error(req, 500, "cannot list alerts");
-    else
+    else if (audit_response(req, "scene.elderly", "scene:elderly-alone") == 0)
         reply_json(req, 200);
 }

@@ -4,11 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <zlib.h>
 
 #include "metrics/metrics.h"
+#include "util/jsonw.h"
 
 /* ---- reply helpers ---- */
 
@@ -16,6 +20,35 @@ void reply_json(struct request *req, int status)
 {
     req->status = status;
     req->content_type = "application/json";
+}
+
+/* The short name of an error status, in the "error" field. */
+static const char *status_name(int status)
+{
+    switch (status) {
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not found";
+    case 405:
+        return "method not allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "too large";
+    case 414:
+        return "uri too long";
+    case 415:
+        return "unsupported media type";
+    case 429:
+        return "too many requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal error" : "bad request";
+    }
 }
 
 void reply_error(struct request *req, int status, const char *fmt, ...)
@@ -26,6 +59,9 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     sbuf_reset(&req->out);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
     if (req->route && req->route->influx) {
         const char *code = status == 401   ? "unauthorized"
                            : status == 403 ? "forbidden"
@@ -33,21 +69,12 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
                            : status == 413 ? "request too large"
                            : status >= 500 ? "unavailable"
                                            : "invalid";
-        sbuf_addstr(&req->out, "{\"code\":");
-        sbuf_add_json_str(&req->out, code);
+        jsonw_kv_str(&w, "code", code);
     } else {
-        sbuf_addstr(&req->out, "{\"error\":");
-        sbuf_add_json_str(&req->out, status == 401   ? "unauthorized"
-                                     : status == 403 ? "forbidden"
-                                     : status == 404 ? "not found"
-                                     : status == 413 ? "too large"
-                                     : status == 503 ? "unavailable"
-                                     : status == 429 ? "too many requests"
-                                                     : "bad request");
+        jsonw_kv_str(&w, "error", status_name(status));
     }
-    sbuf_addstr(&req->out, ",\"message\":");
-    sbuf_add_json_str(&req->out, msg);
-    sbuf_addstr(&req->out, "}");
+    jsonw_kv_str(&w, "message", msg); /* invalid UTF-8 becomes U+FFFD */
+    jsonw_object_end(&w);
     reply_json(req, status);
 }
 
@@ -135,6 +162,9 @@ static enum MHD_Result queue_reply(struct request *req)
     return r;
 }
 
+static void watch_request(struct http_server *srv, struct MHD_Connection *conn,
+                          int started);
+
 /* Checks what can be refused before the body: route, token, size. */
 static void request_precheck(struct request *req, const char *method)
 {
@@ -154,7 +184,7 @@ static void request_precheck(struct request *req, const char *method)
         reply_error(req, 401, "a valid token is required");
         return;
     }
-    if (auth_check(&req->who, req->route->action, req->route->feed)) {
+    if (auth_check_route(&req->who, req->route->access, req->route->feed)) {
         reply_error(req, 403, "role '%s' may not use %s %s",
                     role_name(req->who.role), method, req->route->pattern);
         return;
@@ -211,6 +241,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     struct request *req = *con_cls; /* made by on_uri */
     if (!req->started) {
         req->started = 1;
+        watch_request(cls, conn, 1);
         req->srv = cls;
         req->conn = conn;
         req->url = url;
@@ -251,6 +282,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     struct request *req = xcalloc(1, sizeof(*req));
     req->start_ns = time_monotonic_ns();
     const char *q = uri ? strchr(uri, '?') : NULL;
+    size_t path_len = uri ? (q ? (size_t)(q - uri) : strlen(uri)) : 0;
+    const char *nul = path_len ? memmem(uri, path_len, "%00", 3) : NULL;
+    if (nul) {
+        /* MHD would decode it and cut the path there: refuse instead */
+        req->query_status = 400;
+        snprintf(req->query_error, sizeof(req->query_error),
+                 "the path holds a NUL byte (%%00) at column %d",
+                 (int)(nul - uri) + 1);
+        return req;
+    }
     if (q) {
         q++;
         int rc = query_parse(&req->query, q, strlen(q), req->query_error,
@@ -268,6 +309,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct request *req = *con_cls;
+    watch_request(cls, conn, 0);
     if (!req)
         return;
     metrics_request(req->route ? req->route->pattern : "unrouted", req->status,
@@ -280,11 +322,138 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* ---- the header deadline ----
+ *
+ * libmicrohttpd closes a connection only after connection_timeout_s of
+ * silence, so a client that drips a byte now and then holds it for ever.
+ * Each connection is therefore listed with the time it began waiting for a
+ * request header (its start, or the end of its previous request); a
+ * sweeper thread shuts down, twice a second, every one that has waited
+ * longer than header_timeout_s without a complete header.  shutdown()
+ * wakes MHD's poll, which then closes and frees the connection itself.
+ * The list's lock is also held by on_connection's CLOSED notice, which MHD
+ * sends before it closes the socket, so the sweeper never touches a
+ * descriptor that was closed (and perhaps reused).
+ */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    int in_request;     /* the header arrived; the request runs */
+    int shut;           /* the sweeper already shut it down */
+    int64_t waiting_ns; /* monotonic: when it began waiting for a header */
+};
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Marks the connection's request as started (1) or done (0). */
+static void watch_request(struct http_server *srv, struct MHD_Connection *conn,
+                          int started)
+{
+    struct conn_watch *w = watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_lock);
+    w->in_request = started;
+    if (!started)
+        w->waiting_ns = time_monotonic_ns();
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    metrics_connections(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    struct http_server *srv = cls;
+    int started = toe == MHD_CONNECTION_NOTIFY_STARTED;
+    metrics_connections(started ? 1 : -1);
+    pthread_mutex_lock(&srv->watch_lock);
+    if (started) {
+        struct conn_watch *w = xcalloc(1, sizeof(*w));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w->fd = ci ? ci->connect_fd : -1;
+        w->waiting_ns = time_monotonic_ns();
+        w->next = srv->watched;
+        if (w->next)
+            w->next->prev = w;
+        srv->watched = w;
+        *socket_context = w;
+    } else if (*socket_context) {
+        struct conn_watch *w = *socket_context;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            srv->watched = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        free(w);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
+static void sweep_once(struct http_server *srv)
+{
+    int64_t limit = (int64_t)srv->cfg->header_timeout_s * 1000000000LL;
+    int64_t now = time_monotonic_ns();
+    pthread_mutex_lock(&srv->watch_lock);
+    for (struct conn_watch *w = srv->watched; w; w = w->next) {
+        if (w->in_request || w->shut || w->fd < 0 ||
+            now - w->waiting_ns <= limit)
+            continue;
+        shutdown(w->fd, SHUT_RDWR);
+        w->shut = 1;
+        metrics_header_timeout();
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->watch_lock);
+    while (!srv->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 500000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->watch_wake, &srv->watch_lock, &until);
+        if (srv->stopping)
+            break;
+        pthread_mutex_unlock(&srv->watch_lock);
+        sweep_once(srv);
+        pthread_mutex_lock(&srv->watch_lock);
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+    return NULL;
+}
+
+static int sweeper_start(struct http_server *srv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->watch_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&srv->watch_lock, NULL);
+    return pthread_create(&srv->sweeper, NULL, sweeper_main, srv) ? CB_EIO : 0;
+}
+
+static void sweeper_stop(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->watch_lock);
+    srv->stopping = 1;
+    pthread_cond_signal(&srv->watch_wake);
+    pthread_mutex_unlock(&srv->watch_lock);
+    pthread_join(srv->sweeper, NULL);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -377,20 +546,28 @@ int http_start(const struct config *cfg, struct store *st,
     srv->cfg = cfg;
     srv->store = st;
     srv->scenes = scenes;
+    if (sweeper_start(srv)) {
+        log_msg(LOG_ERROR, "http", "cannot start the header sweeper");
+        free(srv);
+        return CB_EIO;
+    }
     srv->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)65536, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         log_msg(LOG_ERROR, "http", "cannot listen | listen=\"%s\"",
                 cfg->listen);
+        sweeper_stop(srv);
         free(srv);
         return CB_EIO;
     }
@@ -405,6 +582,7 @@ void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    sweeper_stop(srv);
     MHD_stop_daemon(srv->daemon);
     free(srv);
 }

@@ -301,21 +301,44 @@ static int take_coord(struct json_rec *r, const char *key, double lo, double hi,
 
 /* ---- deliveries ---- */
 
+/* The ASCII character a full-width form (U+FF01..U+FF5E, 3 bytes in
+ * UTF-8) or the ideographic space stands for, with its length in *OUT_n;
+ * else the byte itself, length 1. */
+static char ascii_form(const char *s, size_t len, size_t i, size_t *OUT_n)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    *OUT_n = 1;
+    if (i + 3 <= len && u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) {
+        *OUT_n = 3;
+        return ' ';
+    }
+    if (i + 3 <= len && u[0] == 0xEF && (u[1] == 0xBC || u[1] == 0xBD) &&
+        u[2] >= 0x80 && u[2] <= 0xBF) {
+        unsigned cp = 0xFF00u + ((u[1] & 0x03u) << 6) + (u[2] & 0x3Fu);
+        if (cp >= 0xFF01 && cp <= 0xFF5E) {
+            *OUT_n = 3;
+            return (char)(cp - 0xFF01 + '!');
+        }
+    }
+    return s[i];
+}
+
 /*
  * 1 when a recipient looks like a mainland mobile number: after dropping
  * spaces, '-', '.', '(' and ')', an optional +86 / 0086 / 86 prefix and
- * then exactly 11 digits starting with 1.  Only the whole value counts, so
- * that hex hashes with a run of digits are not refused.
+ * then exactly 11 digits starting with 1.  Full-width forms (１３８,
+ * ＋, the ideographic space) count as their ASCII selves.  Only the whole
+ * value counts, so that hex hashes with a run of digits are not refused.
  */
 static int looks_like_phone(const char *s, size_t len)
 {
     char digits[32];
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
+    size_t n = 0, step;
+    for (size_t i = 0; i < len; i += step) {
+        char c = ascii_form(s, len, i, &step);
         if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')')
             continue;
-        if (c == '+' && n == 0 && i + 1 < len)
+        if (c == '+' && n == 0 && i + step < len)
             continue;
         if (c < '0' || c > '9' || n == sizeof(digits))
             return 0;

@@ -36,6 +36,7 @@ static size_t n_ingest_series;
 static struct route_series routes[METRICS_MAX_ROUTES];
 static size_t n_routes;
 static atomic_int open_connections;
+static atomic_ullong header_timeouts;
 
 static const char *outcome_names[] = {"ok", "rejected", "too_big", "busy",
                                       "failed"};
@@ -117,6 +118,11 @@ void metrics_request(const char *route, int status, int64_t duration_ns)
     pthread_mutex_unlock(&metrics_lock);
 }
 
+void metrics_header_timeout(void)
+{
+    atomic_fetch_add_explicit(&header_timeouts, 1, memory_order_relaxed);
+}
+
 void metrics_connections(int delta)
 {
     atomic_fetch_add_explicit(&open_connections, delta, memory_order_relaxed);
@@ -190,8 +196,11 @@ static void render_http(struct sbuf *out)
         render_route(out, &routes[i]);
     sbuf_addf(out,
               "# TYPE citybrain_http_connections gauge\n"
-              "citybrain_http_connections %d\n",
-              atomic_load(&open_connections));
+              "citybrain_http_connections %d\n"
+              "# TYPE citybrain_http_header_timeouts_total counter\n"
+              "citybrain_http_header_timeouts_total %llu\n",
+              atomic_load(&open_connections),
+              (unsigned long long)atomic_load(&header_timeouts));
 }
 
 static void render_store(struct sbuf *out, const struct store_stats *s)

@@ -4,12 +4,16 @@
  * Series exposed at GET /metrics (text format 0.0.4):
  *
  *   citybrain_ingest_records_total{feed,source}      records accepted
+ *     (source: "token-<id>", the sending token's id, never its name)
  *   citybrain_ingest_duplicates_total{feed,source}   records already stored
  *   citybrain_ingest_rejected_total{feed,source}     lines with errors
  *   citybrain_ingest_batches_total{feed,source,outcome}
  *   citybrain_http_requests_total{route,code}
  *   citybrain_http_request_duration_seconds{route}   histogram
  *   citybrain_http_connections                       gauge, open now
+ *   citybrain_http_header_timeouts_total             connections closed for
+ *                                                    a header not complete
+ *                                                    within header_timeout_s
  *   citybrain_store_queue_depth / _queue_max         gauges
  *   citybrain_store_commits_total, _rows_total, _log_seq, _rollup_seq
  *   citybrain_meter_resets_total, _replacements_total, _late_readings_total
@@ -45,6 +49,8 @@ void metrics_ingest(enum feed feed, const char *source, uint64_t accepted,
 /* route is a static string (the route's pattern). */
 void metrics_request(const char *route, int status, int64_t duration_ns);
 void metrics_connections(int delta);
+/* Counts a connection closed by the header deadline. */
+void metrics_header_timeout(void);
 /* Renders every series; stats may be NULL. */
 void metrics_render(struct sbuf *out, const struct store_stats *stats);
 

@@ -63,10 +63,12 @@
  *             row per non-NULL hour, as the table it replaced (rollup
  *             schema 2); it scans usage_hours: select by day there
  *  in citybrain.db again:
- *   department(id, name UNIQUE, feeds, created_ns)  feeds: bit per enum feed
+ *   department(id, name UNIQUE, feeds, created_ns, measurements, sources)
+ *             feeds: bit per enum feed; measurements: bit per enum metric
+ *             (0: all); sources: comma-separated ("": any)
  *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
  *         created_ns, revoked_ns)   committee: the committee's name
- *   audit(id, ts_ns, who, action, object, reason)
+ *   audit(id, ts_ns, who, action, object, reason, token_id)
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -156,19 +158,40 @@ enum role {
 const char *role_name(enum role r);
 int role_parse(const char *s); /* -1 if unknown */
 
+/* Committee, street and department names are at most this many bytes. */
+#define STORE_NAME_MAX 256
+
 struct token_info {
     int64_t id;
     enum role role;
     char name[64];
     int64_t department_id; /* publisher: its department; else 0 */
     uint32_t feeds;        /* publisher: bit (1 << enum feed) per feed */
-    char committee[128];   /* committee role: its committee name */
+    /* publisher: the department's narrower grants (store_department_create)
+     * measurements: bit (1 << enum metric) per measurement; 0: all three
+     * sources: comma-separated event sources and delivery platforms (the
+     * order id's prefix before '-'); "": any */
+    uint32_t measurements;
+    char sources[STORE_NAME_MAX + 1];
+    char committee[STORE_NAME_MAX + 1]; /* committee role: its name */
     int revoked;
 };
 
-/* Creates a department (feeds: bitmask of 1 << enum feed).  CB_EEXIST if
- * the name is taken. */
-int store_department_create(struct store *st, const char *name, uint32_t feeds,
+/* What a department may write: feeds (bit 1 << enum feed), narrowed by
+ * measurements (bit 1 << enum metric; 0: all) for readings and by sources
+ * (comma-separated; NULL or "": any) for events' `source` and deliveries'
+ * platform.  Departments made before the narrowing existed have 0 and "":
+ * everything their feeds allow. */
+struct department_grants {
+    uint32_t feeds;
+    uint32_t measurements;
+    const char *sources; /* borrowed; at most STORE_NAME_MAX bytes */
+};
+
+/* Creates a department.  CB_EEXIST if the name is taken, CB_EINVAL if
+ * sources is too long. */
+int store_department_create(struct store *st, const char *name,
+                            const struct department_grants *grants,
                             int64_t *OUT_id);
 /* Appends a JSON array of departments to out. */
 int store_department_list(struct store *st, struct sbuf *out);
@@ -182,19 +205,28 @@ int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
  * kept.  CB_EEXIST if the hash is taken. */
 int store_token_insert(struct store *st, const char *hash_hex,
                        const struct token_info *info, int64_t *OUT_id);
-/* Finds a live token by hash: 0, or CB_ENOTFOUND (also when revoked). */
+/* Finds a live token by hash: 0, or CB_ENOTFOUND (also when revoked).
+ * Tokens made or revoked by another process on the same store (the CLI
+ * beside a running server) are seen within STORE_TOKEN_RECHECK_MS: at
+ * most that often, one caller checks the token table for changes and
+ * reloads it. */
+#define STORE_TOKEN_RECHECK_MS 500
 int store_token_find(struct store *st, const char *hash_hex,
                      struct token_info *OUT_info);
 int store_token_revoke(struct store *st, int64_t id); /* CB_ENOTFOUND */
 /* Appends a JSON array of tokens (never their hashes) to out. */
 int store_token_list(struct store *st, struct sbuf *out);
 
-/* Appends one audit record; durable when it returns 0. */
+/* Appends one audit record; durable when it returns 0.  token_id: the
+ * token that acted (its name is `who`; names are not unique), or 0. */
 int store_audit(struct store *st, const char *who, const char *action,
                 const char *object, const char *reason);
+int store_audit_token(struct store *st, int64_t token_id, const char *who,
+                      const char *action, const char *object,
+                      const char *reason);
 /* Appends a JSON array of the newest `limit` audit records to out, newest
- * first: [{"id":N,"ts":"ISO","who":..,"action":..,"object":..,
- * "reason":..}]. */
+ * first: [{"id":N,"ts":"ISO","who":..,"token_id":N|null,"action":..,
+ * "object":..,"reason":..}]. */
 int store_audit_list(struct store *st, int limit, struct sbuf *out);
 
 /* ---- reads ---- */
@@ -222,8 +254,9 @@ int store_usage_daily_json(struct store *st, int32_t household,
 int store_events_json(struct store *st, const char *source, int64_t from_ns,
                       int64_t to_ns, int limit, struct sbuf *out);
 /* Copies the name of a household's committee into out (cap bytes, always
- * NUL-terminated).  Returns 0, CB_ENOTFOUND (no such household or no
- * committee) or CB_ESTORE. */
+ * NUL-terminated; STORE_NAME_MAX + 1 holds any).  Returns 0, CB_ENOTFOUND
+ * (no such household or no committee), CB_ETOOBIG (the name does not fit:
+ * out is then not a name to compare) or CB_ESTORE. */
 int store_household_committee(struct store *st, int32_t household, char *out,
                               size_t cap);
 /* Appends a JSON object describing a household (registry fields, meter

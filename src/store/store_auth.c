@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/store_int.h"
+#include "util/jsonw.h"
 
 static const char *const role_names[ROLE_COUNT] = {
     "admin", "publisher", "operator", "analyst", "committee"};
@@ -61,6 +62,36 @@ static const char *col_text(sqlite3_stmt *s, int col)
     return t ? (const char *)t : "";
 }
 
+/* ,"measurements":[..] (all three when 0),"sources":[..] (null: any) */
+static void add_grants(struct sbuf *out, uint32_t measurements,
+                       const char *sources)
+{
+    sbuf_addstr(out, ",\"measurements\":[");
+    for (int m = 0, n = 0; m < METRIC_COUNT; m++) {
+        if (measurements && !(measurements & (1u << m)))
+            continue;
+        if (n++)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, metric_name(m));
+    }
+    sbuf_addstr(out, "],\"sources\":");
+    if (!*sources) {
+        sbuf_addstr(out, "null");
+        return;
+    }
+    sbuf_addch(out, '[');
+    for (const char *p = sources; *p;) {
+        size_t n = strcspn(p, ",");
+        char one[STORE_NAME_MAX + 1];
+        snprintf(one, sizeof(one), "%.*s", (int)n, p);
+        if (p != sources)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, one);
+        p += n + (p[n] == ',');
+    }
+    sbuf_addch(out, ']');
+}
+
 /* Runs a read statement on a pool connection, calling row() per row. */
 typedef void (*row_fn)(sqlite3_stmt *s, struct sbuf *out, int first);
 
@@ -89,7 +120,7 @@ out_put:
 
 struct dept_arg {
     const char *name;
-    uint32_t feeds;
+    const struct department_grants *grants;
     int64_t id;
 };
 
@@ -100,8 +131,11 @@ static int dept_create_fn(struct store *st, struct store_conn *w, void *arg)
     if (!s)
         return CB_ESTORE;
     sqlite3_bind_text(s, 1, a->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, a->feeds);
+    sqlite3_bind_int64(s, 2, a->grants->feeds);
     sqlite3_bind_int64(s, 3, time_now_ns());
+    sqlite3_bind_int64(s, 4, a->grants->measurements);
+    sqlite3_bind_text(s, 5, a->grants->sources ? a->grants->sources : "", -1,
+                      SQLITE_STATIC);
     if (store__exec_stmt(w, s, "add department"))
         return CB_ESTORE;
     if (!sqlite3_changes(w->db))
@@ -110,11 +144,13 @@ static int dept_create_fn(struct store *st, struct store_conn *w, void *arg)
     return 0;
 }
 
-int store_department_create(struct store *st, const char *name, uint32_t feeds,
+int store_department_create(struct store *st, const char *name,
+                            const struct department_grants *grants,
                             int64_t *OUT_id)
 {
-    struct dept_arg a = {name, feeds, 0};
-    if (!name || !*name)
+    struct dept_arg a = {name, grants, 0};
+    if (!name || !*name ||
+        (grants->sources && strlen(grants->sources) > STORE_NAME_MAX))
         return CB_EINVAL;
     int rc = store__call(st, dept_create_fn, &a);
     if (!rc && OUT_id)
@@ -129,6 +165,7 @@ static void dept_row(sqlite3_stmt *s, struct sbuf *out, int first)
     sbuf_add_json_str(out, col_text(s, 1));
     add_feeds(out, (uint32_t)sqlite3_column_int64(s, 2));
     add_iso(out, "created", sqlite3_column_int64(s, 3), 0);
+    add_grants(out, (uint32_t)sqlite3_column_int64(s, 4), col_text(s, 5));
     sbuf_addch(out, '}');
 }
 
@@ -163,6 +200,8 @@ out_put:
 
 /* ---- tokens ---- */
 
+static void tokens_recheck(struct store *st);
+
 /* Adds or replaces a token in the cache (tok_lock held). */
 static void cache_put(struct store *st, const char *hash,
                       const struct token_info *info)
@@ -194,8 +233,11 @@ static int token_feeds(struct store_conn *w, struct token_info *info)
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, info->department_id);
     int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+    if (step == SQLITE_ROW) {
         info->feeds = (uint32_t)sqlite3_column_int64(s, 0);
+        info->measurements = (uint32_t)sqlite3_column_int64(s, 1);
+        snprintf(info->sources, sizeof(info->sources), "%s", col_text(s, 2));
+    }
     sqlite3_reset(s);
     if (step == SQLITE_ROW)
         return 0;
@@ -253,6 +295,7 @@ int store_token_find(struct store *st, const char *hash_hex,
 {
     int32_t at;
     int rc = CB_ENOTFOUND;
+    tokens_recheck(st);
     pthread_mutex_lock(&st->tok_lock);
     if (store__map_get(&st->tok_by_hash, hash_hex, &at) &&
         !st->toks[at].info.revoked) {
@@ -325,23 +368,77 @@ static void token_load_row(struct store *st, sqlite3_stmt *s)
     info.feeds = (uint32_t)sqlite3_column_int64(s, 5);
     snprintf(info.committee, sizeof(info.committee), "%s", col_text(s, 6));
     info.revoked = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    info.measurements = (uint32_t)sqlite3_column_int64(s, 8);
+    snprintf(info.sources, sizeof(info.sources), "%s", col_text(s, 9));
     cache_put(st, col_text(s, 1), &info);
 }
 
-int store__tokens_load(struct store *st, struct store_conn *c)
+/* Reads every token into the cache (tok_lock held): existing entries are
+ * replaced, so a revocation made elsewhere is picked up.  Tokens are never
+ * deleted, so nothing has to be dropped. */
+static int tokens_read(struct store *st, sqlite3 *db)
 {
     sqlite3_stmt *s;
-    store__map_init(&st->tok_by_hash);
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT id,hash,name,role,department_id,feeds,"
-                           "committee,revoked_ns FROM token ORDER BY id",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.id,t.hash,t.name,t.role,t.department_id,"
+                           "t.feeds,t.committee,t.revoked_ns,"
+                           "coalesce(d.measurements,0),coalesce(d.sources,'')"
+                           " FROM token t LEFT JOIN department d"
+                           " ON d.id=t.department_id ORDER BY t.id",
                            -1, &s, NULL))
-        return store__sqlerr(c->db, "load tokens");
+        return store__sqlerr(db, "load tokens");
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         token_load_row(st, s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : store__sqlerr(c->db, "load tokens");
+    return rc == SQLITE_DONE ? 0 : store__sqlerr(db, "load tokens");
+}
+
+/* What changes whenever a token is made or revoked, by any process: the
+ * newest id and the number revoked (tokens are never deleted nor
+ * un-revoked, so both only grow). */
+static int tokens_version(sqlite3 *db, int64_t *OUT_version)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT coalesce(max(id),0)*1000003"
+                           "+count(revoked_ns) FROM token",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "token version");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *OUT_version = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "token version");
+}
+
+int store__tokens_load(struct store *st, struct store_conn *c)
+{
+    store__map_init(&st->tok_by_hash);
+    int rc = tokens_version(c->db, &st->tok_version);
+    if (!rc)
+        rc = tokens_read(st, c->db);
+    atomic_store(&st->tok_checked_ns, time_monotonic_ns());
+    return rc;
+}
+
+/* Reloads the cache when another process changed the token table; run by
+ * at most one thread at a time, at most every STORE_TOKEN_RECHECK_MS. */
+static void tokens_recheck(struct store *st)
+{
+    int64_t now = time_monotonic_ns(), last = atomic_load(&st->tok_checked_ns);
+    if (now - last < STORE_TOKEN_RECHECK_MS * 1000000LL ||
+        !atomic_compare_exchange_strong(&st->tok_checked_ns, &last, now))
+        return;
+    struct store_conn *c = store__reader_get(st);
+    int64_t version;
+    if (tokens_version(c->db, &version) == 0 && version != st->tok_version) {
+        pthread_mutex_lock(&st->tok_lock);
+        if (tokens_read(st, c->db) == 0)
+            st->tok_version = version;
+        pthread_mutex_unlock(&st->tok_lock);
+    }
+    store__reader_put(st, c);
 }
 
 void store__tokens_release(struct store *st)
@@ -355,6 +452,7 @@ void store__tokens_release(struct store *st)
 /* ---- audit and settings ---- */
 
 struct audit_arg {
+    int64_t token_id;
     const char *who, *action, *object, *reason;
 };
 
@@ -369,35 +467,54 @@ static int audit_fn(struct store *st, struct store_conn *w, void *arg)
     store__bind_text(s, 3, a->action);
     store__bind_text(s, 4, a->object);
     store__bind_text(s, 5, a->reason);
+    if (a->token_id > 0)
+        sqlite3_bind_int64(s, 6, a->token_id);
     return store__exec_stmt(w, s, "append audit");
+}
+
+int store_audit_token(struct store *st, int64_t token_id, const char *who,
+                      const char *action, const char *object,
+                      const char *reason)
+{
+    struct audit_arg a = {token_id, who, action, object, reason};
+    return store__call(st, audit_fn, &a);
 }
 
 int store_audit(struct store *st, const char *who, const char *action,
                 const char *object, const char *reason)
 {
-    struct audit_arg a = {who, action, object, reason};
-    return store__call(st, audit_fn, &a);
+    return store_audit_token(st, 0, who, action, object, reason);
 }
 
-static void add_text_or_null(struct sbuf *out, sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL)
-        sbuf_addstr(out, "null");
-    else
-        sbuf_add_json_str(out, col_text(s, col));
-}
-
+/* One audit record, written with jsonw: stored text (a reason from a
+ * header, an id from a path) may hold any bytes, the output is UTF-8. */
 static void audit_row(sqlite3_stmt *s, struct sbuf *out, int first)
 {
-    static const char *const keys[] = {"who", "action", "object", "reason"};
-    sbuf_addf(out, "%s{\"id\":%lld", first ? "" : ",",
-              (long long)sqlite3_column_int64(s, 0));
-    add_iso(out, "ts", sqlite3_column_int64(s, 1), 0);
-    for (int i = 0; i < 4; i++) {
-        sbuf_addf(out, ",\"%s\":", keys[i]);
-        add_text_or_null(out, s, 2 + i);
+    static const struct {
+        const char *key;
+        int col;
+    } text[] = {{"who", 2}, {"action", 3}, {"object", 4}, {"reason", 5}};
+    char iso[32];
+    struct jsonw w;
+    if (!first)
+        sbuf_addch(out, ',');
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "id", sqlite3_column_int64(s, 0));
+    time_format_iso(sqlite3_column_int64(s, 1) / 1000000000LL, 480, iso);
+    jsonw_kv_str(&w, "ts", iso);
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        jsonw_key(&w, text[i].key);
+        if (sqlite3_column_type(s, text[i].col) == SQLITE_NULL)
+            jsonw_null(&w);
+        else
+            jsonw_str(&w, col_text(s, text[i].col));
+        if (i == 0 && sqlite3_column_type(s, 6) == SQLITE_NULL)
+            jsonw_kv_null(&w, "token_id");
+        else if (i == 0)
+            jsonw_kv_int(&w, "token_id", sqlite3_column_int64(s, 6));
     }
-    sbuf_addch(out, '}');
+    jsonw_object_end(&w);
 }
 
 int store_audit_list(struct store *st, int limit, struct sbuf *out)
@@ -474,6 +591,13 @@ void store__source_count(struct store *st, const char *source, uint64_t total,
     size_t i = 0;
     while (i < st->n_sources && strcmp(st->sources[i].name, source))
         i++;
+    if (i == st->n_sources && i >= STORE_MAX_DELIVERY_SOURCES - 1 &&
+        strcmp(source, STORE_OTHER_SOURCE)) {
+        /* past the cap every new platform counts as "other" */
+        pthread_mutex_unlock(&st->src_lock);
+        store__source_count(st, STORE_OTHER_SOURCE, total, unmatched);
+        return;
+    }
     if (i == st->n_sources) {
         st->sources = xrealloc(st->sources, (i + 1) * sizeof(*st->sources));
         memset(&st->sources[i], 0, sizeof(st->sources[i]));

@@ -377,6 +377,11 @@ int store__tokens_load(struct store *st, struct store_conn *c);
 void store__tokens_release(struct store *st);
 int store__tallies_load(struct store *st, struct store_conn *c);
 /* Adds a delivery source's counts in memory (after COMMIT). */
+/* The delivery platforms tallied by name, "other" included; past it new
+ * platforms count as "other", so /stats/ingest stays small whatever order
+ * ids a client invents. */
+#define STORE_MAX_DELIVERY_SOURCES 64
+#define STORE_OTHER_SOURCE "other"
 void store__source_count(struct store *st, const char *source, uint64_t total,
                          uint64_t unmatched);
 /* Stats key of a delivery: order_id's prefix before '-', else source. */
@@ -453,6 +458,8 @@ struct store {
     struct strmap tok_by_hash; /* hash -> index in toks */
     struct token_entry *toks;
     size_t n_toks, cap_toks;
+    int64_t tok_version;            /* tokens_version at the last load */
+    _Atomic int64_t tok_checked_ns; /* monotonic time of the last check */
 
     /* delivery sources */
     pthread_mutex_t src_lock;

@@ -282,8 +282,10 @@ int store_household_committee(struct store *st, int32_t household, char *out,
     step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
-        snprintf(out, cap, "%s", name ? name : "");
-        rc = 0;
+        /* never a truncated name: a prefix would match another's */
+        rc = (size_t)snprintf(out, cap, "%s", name ? name : "") < cap
+                 ? 0
+                 : CB_ETOOBIG;
     } else {
         rc = step == SQLITE_DONE ? CB_ENOTFOUND
                                  : store__sqlerr(c->db, "household committee");

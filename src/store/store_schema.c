@@ -134,17 +134,18 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
         " ingest_log)+?1)",
     [STMT_DEPT_ADD] =
-        "INSERT OR IGNORE INTO department(name,feeds,created_ns)"
-        " VALUES(?1,?2,?3)",
-    [STMT_DEPT_FEEDS] = "SELECT feeds FROM department WHERE id=?1",
+        "INSERT OR IGNORE INTO department(name,feeds,created_ns,"
+        "measurements,sources) VALUES(?1,?2,?3,?4,?5)",
+    [STMT_DEPT_FEEDS] =
+        "SELECT feeds,measurements,sources FROM department WHERE id=?1",
     [STMT_TOKEN_ADD] =
         "INSERT OR IGNORE INTO token(hash,name,role,department_id,feeds,"
         "committee,created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [STMT_TOKEN_REVOKE] =
         "UPDATE token SET revoked_ns=coalesce(revoked_ns,?2) WHERE id=?1",
     [STMT_AUDIT_ADD] =
-        "INSERT INTO audit(ts_ns,who,action,object,reason)"
-        " VALUES(?1,?2,?3,?4,?5)",
+        "INSERT INTO audit(ts_ns,who,action,object,reason,token_id)"
+        " VALUES(?1,?2,?3,?4,?5,?6)",
     [STMT_KV_PUT] =
         "INSERT INTO kv(key,value) VALUES(?1,?2)"
         " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -180,13 +181,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "replacements,late,grain_ns FROM meter_state WHERE household=?1"
         " ORDER BY metric",
     [STMT_DEPT_LIST] =
-        "SELECT id,name,feeds,created_ns FROM department ORDER BY id",
+        "SELECT id,name,feeds,created_ns,measurements,sources FROM department"
+        " ORDER BY id",
     [STMT_DEPT_FIND] = "SELECT id,feeds FROM department WHERE name=?1",
     [STMT_TOKEN_LIST] =
         "SELECT id,name,role,department_id,feeds,committee,created_ns,"
         "revoked_ns FROM token ORDER BY id",
     [STMT_AUDIT_LIST] =
-        "SELECT id,ts_ns,who,action,object,reason FROM audit"
+        "SELECT id,ts_ns,who,action,object,reason,token_id FROM audit"
         " ORDER BY id DESC LIMIT ?1",
     [STMT_KV_GET] = "SELECT value FROM kv WHERE key=?1",
 };
@@ -199,6 +201,43 @@ struct migration {
     int (*fn)(sqlite3 *db);
 };
 
+
+/* Adds a column unless the table has it already (a store whose
+ * user_version was set back by hand, as tests do, keeps its columns). */
+static int add_column(sqlite3 *db, const char *table, const char *column,
+                      const char *decl)
+{
+    char sql[256];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM pragma_table_info('%s') WHERE name='%s'", table,
+             column);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL))
+        return store__sqlerr(db, "table info");
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return store__sqlerr(db, "table info");
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
+             column, decl);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL))
+        return store__sqlerr(db, "add column");
+    return 0;
+}
+
+/* Migration 9: grants narrower than a feed (0 and '' keep an old
+ * department's whole feeds), and the id of the token in the audit. */
+static int add_grant_columns(sqlite3 *db)
+{
+    if (add_column(db, "department", "measurements",
+                   "INTEGER NOT NULL DEFAULT 0") ||
+        add_column(db, "department", "sources", "TEXT NOT NULL DEFAULT ''") ||
+        add_column(db, "audit", "token_id", "INTEGER"))
+        return CB_ESTORE;
+    return 0;
+}
 
 /* migrations[i] takes the schema from version i to i + 1. */
 static const struct migration migrations[] = {
@@ -323,6 +362,10 @@ static const struct migration migrations[] = {
      " data BLOB NOT NULL);"
      "CREATE INDEX delivery_block_hour ON delivery_block(hour);",
      store__orders_migrate},
+    /* Grants narrower than a feed; the audit names the token by id as
+     * well as by its (not unique) name.  Old departments keep 0 and '':
+     * all that their feeds allow. */
+    {"department grants, audit token ids", "", add_grant_columns},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

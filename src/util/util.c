@@ -1,5 +1,6 @@
 /* util.c - errors, allocation, buffers, arenas, logging and time. */
 #include "util/util.h"
+#include "util/jsonw.h"
 
 #include <errno.h>
 #include <math.h>
@@ -162,32 +163,7 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 
 void sbuf_add_json_str(struct sbuf *sb, const char *s)
 {
-    sbuf_addch(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            sbuf_add(sb, "\\\"", 2);
-            break;
-        case '\\':
-            sbuf_add(sb, "\\\\", 2);
-            break;
-        case '\n':
-            sbuf_add(sb, "\\n", 2);
-            break;
-        case '\r':
-            sbuf_add(sb, "\\r", 2);
-            break;
-        case '\t':
-            sbuf_add(sb, "\\t", 2);
-            break;
-        default:
-            if (*p < 0x20)
-                sbuf_addf(sb, "\\u%04x", *p);
-            else
-                sbuf_addch(sb, (char)*p);
-        }
-    }
-    sbuf_addch(sb, '"');
+    jsonw_add_str(sb, s, strlen(s));
 }
 
 char *sbuf_detach(struct sbuf *sb, size_t *OUT_len)

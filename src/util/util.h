@@ -75,7 +75,8 @@ void sbuf_addstr(struct sbuf *sb, const char *s);
 void sbuf_addch(struct sbuf *sb, char c);
 void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included, always valid UTF-8
+ * (invalid bytes become U+FFFD): jsonw_add_str in jsonw.h. */
 void sbuf_add_json_str(struct sbuf *sb, const char *s);
 /* Takes the buffer out: the caller frees the result; sb is left empty. */
 char *sbuf_detach(struct sbuf *sb, size_t *OUT_len);

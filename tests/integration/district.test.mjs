@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, tempDir, BIN, sleep } from './lib.mjs';
+import { startServer, tempDir, BIN, sleep, request, makeToken } from
+    './lib.mjs';
 
 let srv, sim;
 const truth = new Map();
@@ -112,6 +113,83 @@ test('summaries, drill-down (audited), feedback and precision', async () => {
   r = await srv.req('GET', '/api/v1/scenes/group-rental/precision');
   assert.equal(r.json.visits, 5);
   assert.ok(r.json.precision >= 0.6);
+});
+
+const suspects = async (q = '') => (await srv.req('GET',
+    `/api/v1/scenes/group-rental/suspects?limit=300${q}`)).json.suspects;
+
+test('3: a response with household ids is audited once, listing them',
+    async () => {
+  const r = await srv.req('GET',
+      '/api/v1/scenes/group-rental/suspects?limit=300',
+      { headers: { 'x-audit-reason': 'list test' } });
+  const s = r.json.suspects;
+  const audit = (await srv.req('GET', '/api/v1/audit?limit=5')).json;
+  const listed = audit.filter((a) => a.action === 'scene.suspects' &&
+      a.reason === 'list test');
+  assert.equal(listed.length, 1, 'one audit record per response');
+  assert.match(listed[0].object, /households=/);
+  const named = listed[0].object.split('households=')[1].split(',');
+  assert.deepEqual(named.sort(), s.map((x) => x.household_id).sort());
+});
+
+test('1: a committee gives feedback on its own flats only, audited with ' +
+    'the flat', async () => {
+  const s = await suspects();
+  const mine = s[0].committee;
+  const other = s.find((x) => x.committee !== mine);
+  assert.ok(other, 'suspects in two committees');
+  const cm = await makeToken(srv, { name: 'cm-feedback', role: 'committee',
+    committee: mine });
+  const post = (body) => request(srv.base, 'POST',
+      '/api/v1/scenes/group-rental/feedback',
+      { token: cm, body: JSON.stringify(body) });
+  const visits = (await srv.req('GET',
+      '/api/v1/scenes/group-rental/precision')).json.visits;
+  let r = await post({ household_id: other.household_id,
+    outcome: 'not_found' });
+  assert.equal(r.status, 403, r.text);
+  assert.equal((await srv.req('GET',
+      '/api/v1/scenes/group-rental/precision')).json.visits, visits,
+      'another committee\'s flat re-fitted the model');
+  r = await post({ household_id: s[0].household_id,
+    outcome: truth.get(s[0].household_id) === 'group_rental'
+      ? 'confirmed' : 'not_found' });
+  assert.equal(r.status, 200, r.text);
+  const audit = (await srv.req('GET', '/api/v1/audit?limit=10')).json;
+  assert.ok(audit.some((a) => a.action === 'scene.feedback.denied' &&
+      a.who === 'cm-feedback' &&
+      a.object === `household:${other.household_id}`));
+  assert.ok(audit.some((a) => a.action === 'scene.feedback' &&
+      a.who === 'cm-feedback' && a.object === `household:${s[0].household_id}`));
+});
+
+test('3: a committee sees its own summary row only, audited with its ids',
+    async () => {
+  const s = await suspects();
+  const mine = s[0].committee;
+  const cm = await makeToken(srv, { name: 'cm-summary', role: 'committee',
+    committee: mine });
+  let r = await request(srv.base, 'GET',
+      '/api/v1/scenes/group-rental/summary?by=committee', { token: cm });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.groups.map((g) => g.committee), [mine]);
+  const top = r.json.groups[0].top;
+  assert.ok(top.length >= 1);
+  const committeeOf = new Map(s.map((x) => [x.household_id, x.committee]));
+  for (const id of top)
+    assert.equal(committeeOf.get(id) ?? mine, mine);
+  const audit = (await srv.req('GET', '/api/v1/audit?limit=3')).json;
+  const sum = audit.find((a) => a.action === 'scene.summary' &&
+      a.who === 'cm-summary');
+  assert.ok(sum, 'the summary was not audited');
+  for (const id of top) assert.ok(sum.object.includes(id));
+  r = await request(srv.base, 'GET',
+      '/api/v1/scenes/group-rental/summary?by=street', { token: cm });
+  assert.equal(r.status, 403);
+  // other roles still see every row
+  r = await srv.req('GET', '/api/v1/scenes/group-rental/summary?by=committee');
+  assert.ok(r.json.groups.length > 1);
 });
 
 test('the elderly scene flags the simulator\'s elders who stopped, not ' +

@@ -237,10 +237,12 @@ test('index to use: a rollover and a meter replacement', async () => {
   assert.match(s, /"replacements":1/);
 });
 
-test('metrics expose ingest counters per feed and source', async () => {
+test('metrics expose ingest counters per feed and token id, not name',
+    async () => {
   const r = await fetch(`${srv.base}/metrics`);
   const t = await r.text();
-  assert.match(t, /citybrain_ingest_records_total\{feed="readings",source="admin"\} \d+/);
+  assert.match(t, /citybrain_ingest_records_total\{feed="readings",source="token-\d+"\} \d+/);
+  assert.doesNotMatch(t, /source="admin"/);
   assert.match(t, /citybrain_store_queue_depth \d+/);
   assert.match(t, /citybrain_http_request_duration_seconds_bucket/);
 });

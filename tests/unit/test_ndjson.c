@@ -236,6 +236,34 @@ static void test_recipient_phone_numbers(void **state)
     }
 }
 
+/* Full-width digits are digits: １３８１２３４５６７８ is a phone. */
+static void test_recipient_full_width_phone(void **state)
+{
+    static const char *const phones[] = {
+        "１３８１２３４５６７８", "＋８６　１３８　１２３４　５６７８",
+        "138－1234－5678", "（＋86）13812345678"};
+    for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "{\"order_id\":\"o\",\"ts\":1,\"household_id\":\"H1\","
+                 "\"recipient\":\"%s\"}",
+                 phones[i]);
+        ingest_batch_release(&batch);
+        ingest_batch_init(&batch, FEED_DELIVERIES);
+        deliveries(line);
+        assert_int_equal(batch.errors_total, 1);
+        assert_string_equal(batch.errors[0].field, "recipient");
+    }
+    /* a full-width letter still makes it a pseudonym */
+    ingest_batch_release(&batch);
+    ingest_batch_init(&batch, FEED_DELIVERIES);
+    assert_int_equal(
+        deliveries("{\"order_id\":\"o\",\"ts\":1,\"household_id\":\"H1\","
+                   "\"recipient\":\"１３８１２３４５６７８ａ\"}"),
+        0);
+    assert_int_equal(batch.errors_total, 0);
+}
+
 static void test_json_errors(void **state)
 {
     const char *body = "{\"order_id\":\"o\",\"ts\":1,\"household_id\":\"H1\","
@@ -358,10 +386,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define D(f) cmocka_unit_test_setup_teardown(f, setup_deliveries, teardown)
 #define E(f) cmocka_unit_test_setup_teardown(f, setup_events, teardown)
-        D(test_delivery_contract), D(test_delivery_ts_forms),
-        D(test_delivery_fields),   D(test_recipient_phone_numbers),
-        D(test_json_errors),       D(test_max_records),
-        E(test_event_contract),    E(test_event_errors),
+        D(test_delivery_contract),
+        D(test_delivery_ts_forms),
+        D(test_delivery_fields),
+        D(test_recipient_phone_numbers),
+        D(test_recipient_full_width_phone),
+        D(test_json_errors),
+        D(test_max_records),
+        E(test_event_contract),
+        E(test_event_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

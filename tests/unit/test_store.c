@@ -4,6 +4,10 @@
 
 #include "test_store_fixture.h"
 
+#include <unistd.h>
+
+#include "auth/auth.h"
+
 static int table_count(struct store *st, const char *schema, const char *name)
 {
     char sql[128];
@@ -49,7 +53,7 @@ static void test_migrations_from_empty(void **state)
                          "SELECT user_version FROM pragma_user_version"
                          " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
-        assert_int_equal((int)version, 8);
+        assert_int_equal((int)version, 9);
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, 2);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -740,11 +744,12 @@ static void test_tokens(void **state)
     struct fixture *fx = fx_new(50);
     int64_t dept, tok, tok2;
     uint32_t feeds;
+    struct department_grants readings = {1u << FEED_READINGS, 0, NULL};
     assert_int_equal(
-        store_department_create(fx->st, "water-co", 1u << FEED_READINGS, &dept),
-        0);
-    assert_int_equal(store_department_create(fx->st, "water-co", 1, NULL),
-                     CB_EEXIST);
+        store_department_create(fx->st, "water-co", &readings, &dept), 0);
+    assert_int_equal(
+        store_department_create(fx->st, "water-co", &readings, NULL),
+        CB_EEXIST);
     assert_int_equal(store_department_find(fx->st, "water-co", &tok, &feeds),
                      0);
     assert_int_equal(tok, dept);
@@ -777,6 +782,9 @@ static void test_tokens(void **state)
     sbuf_reset(&sb);
     assert_int_equal(store_department_list(fx->st, &sb), 0);
     assert_non_null(strstr(sb.buf, "\"feeds\":[\"readings\"]"));
+    assert_non_null(strstr(sb.buf, "\"measurements\":[\"water\","
+                                   "\"electricity\",\"gas\"],"
+                                   "\"sources\":null"));
     sbuf_release(&sb);
     fx_reopen(fx); /* the cache reloads */
     assert_int_equal(store_token_find(fx->st, "aa11", &got), CB_ENOTFOUND);
@@ -786,6 +794,78 @@ static void test_tokens(void **state)
     assert_int_equal(role_parse("analyst"), ROLE_ANALYST);
     assert_string_equal(role_name(ROLE_OPERATOR), "operator");
     assert_int_equal(role_parse("root"), -1);
+    fx_free(fx);
+}
+
+/* Narrower grants reach the department's tokens, also after a reopen. */
+static void test_department_grants(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    int64_t dept, tok;
+    struct department_grants amb = {1u << FEED_EVENTS, 0, "120,999"};
+    struct department_grants water = {1u << FEED_READINGS, 1u << METRIC_WATER,
+                                      NULL};
+    assert_int_equal(store_department_create(fx->st, "ambulance", &amb, &dept),
+                     0);
+    struct token_info info = {.role = ROLE_PUBLISHER, .department_id = dept};
+    snprintf(info.name, sizeof(info.name), "amb");
+    assert_int_equal(store_token_insert(fx->st, "a1", &info, &tok), 0);
+    assert_int_equal(store_department_create(fx->st, "water", &water, &dept),
+                     0);
+    info.department_id = dept;
+    assert_int_equal(store_token_insert(fx->st, "w1", &info, &tok), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        struct token_info got;
+        assert_int_equal(store_token_find(fx->st, "a1", &got), 0);
+        assert_string_equal(got.sources, "120,999");
+        assert_int_equal(auth_check_grant(&got, FEED_EVENTS, "120"), 0);
+        assert_int_equal(auth_check_grant(&got, FEED_EVENTS, "999"), 0);
+        assert_int_equal(auth_check_grant(&got, FEED_EVENTS, "110"), CB_EPERM);
+        assert_int_equal(auth_check_grant(&got, FEED_EVENTS, "12"), CB_EPERM);
+        assert_int_equal(store_token_find(fx->st, "w1", &got), 0);
+        assert_int_equal(got.measurements, 1u << METRIC_WATER);
+        assert_int_equal(auth_check_grant(&got, FEED_READINGS, "water"), 0);
+        assert_int_equal(auth_check_grant(&got, FEED_READINGS, "gas"),
+                         CB_EPERM);
+        fx_reopen(fx);
+    }
+    struct department_grants long_sources = {1, 0, NULL};
+    char big[STORE_NAME_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    long_sources.sources = big;
+    assert_int_equal(
+        store_department_create(fx->st, "big", &long_sources, NULL), CB_EINVAL);
+    fx_free(fx);
+}
+
+/* A second process on the same store (the CLI beside a running server):
+ * what it makes or revokes reaches this one's token cache. */
+static void test_tokens_changed_by_another_handle(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    struct store *cli;
+    assert_int_equal(store_open(&fx->cfg, &cli), 0);
+    struct token_info info = {.role = ROLE_ANALYST};
+    snprintf(info.name, sizeof(info.name), "from-cli");
+    int64_t id;
+    assert_int_equal(store_token_insert(cli, "c1", &info, &id), 0);
+    struct token_info got;
+    int rc = CB_ENOTFOUND;
+    for (int i = 0; i < 100 && rc; i++) { /* rechecked every 500 ms */
+        rc = store_token_find(fx->st, "c1", &got);
+        if (rc)
+            usleep(50000);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(store_token_revoke(cli, id), 0);
+    for (int i = 0; i < 100 && !rc; i++) {
+        rc = store_token_find(fx->st, "c1", &got);
+        if (!rc)
+            usleep(50000);
+    }
+    assert_int_equal(rc, CB_ENOTFOUND);
+    store_close(cli);
     fx_free(fx);
 }
 
@@ -809,6 +889,14 @@ static void test_audit_and_settings(void **state)
     assert_null(strstr(sb.buf, "\"ana\""));
     assert_non_null(strstr(sb.buf, "leak \\\"quoted\\\""));
     assert_non_null(strstr(sb.buf, "\"reason\":null"));
+    assert_non_null(strstr(sb.buf, "\"token_id\":null"));
+    sbuf_reset(&sb);
+    assert_int_equal(store_audit_token(fx->st, 42, "twin", "household.read",
+                                       "household:H3", "why \xff"),
+                     0);
+    assert_int_equal(store_audit_list(fx->st, 1, &sb), 0);
+    assert_non_null(strstr(sb.buf, "\"who\":\"twin\",\"token_id\":42"));
+    assert_non_null(strstr(sb.buf, "why \xEF\xBF\xBD")); /* valid UTF-8 */
     sbuf_reset(&sb);
     assert_int_equal(store_kv_set(fx->st, "scene.weights", "{\"w\":1}"), 0);
     assert_int_equal(store_kv_get(fx->st, "scene.weights", &sb), 0);
@@ -824,6 +912,8 @@ int main(void)
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrations_from_empty),
+        cmocka_unit_test(test_department_grants),
+        cmocka_unit_test(test_tokens_changed_by_another_handle),
         cmocka_unit_test(test_readings_idempotent),
         cmocka_unit_test(test_readings_duplicated_within_batch),
         cmocka_unit_test(test_readings_late_and_after_restart),

@@ -1,0 +1,219 @@
+// The role table of docs/API.md, parsed from the doc, checked against the
+// route table of src/http/routes.c (the one the router reads), and walked
+// cell by cell against a running server: the doc, the code and the
+// behaviour cannot drift apart.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, request, makeToken, seedHouseholds, householdsCsv,
+  sleep } from './lib.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee'];
+
+// [{method, pattern, cells: {role: 'yes'|'own'|'no'}, text: {role: cell}}]
+function docTable() {
+  const md = readFileSync(join(root, 'docs', 'API.md'), 'utf8');
+  const lines = md.split('\n');
+  const head = lines.findIndex((l) =>
+    /^\| endpoint \| admin \| publisher \| operator \| analyst \| committee \|$/
+        .test(l));
+  assert.ok(head >= 0, 'docs/API.md has no role table');
+  const rows = [];
+  for (let i = head + 2; i < lines.length && lines[i].startsWith('|'); i++) {
+    const cols = lines[i].split('|').slice(1, -1).map((c) => c.trim());
+    assert.equal(cols.length, 6, `API.md role table line: ${lines[i]}`);
+    const m = /^`([A-Z]+) (\S+)`$/.exec(cols[0]);
+    assert.ok(m, `endpoint cell: ${cols[0]}`);
+    const cells = {}, text = {};
+    ROLES.forEach((r, k) => {
+      const c = cols[k + 1];
+      text[r] = c;
+      cells[r] = /^yes\b/.test(c) ? 'yes' : /^own\b/.test(c) ? 'own'
+        : /^–$/.test(c) ? 'no' : assert.fail(`cell '${c}' in ${cols[0]}`);
+    });
+    rows.push({ method: m[1], pattern: m[2].replace(/\{id\}/g, '{}'), cells,
+      text });
+  }
+  return rows;
+}
+
+// The same from the route table in src/http/routes.c.
+function codeTable() {
+  const src = readFileSync(join(root, 'src', 'http', 'routes.c'), 'utf8');
+  const re = /\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(PUB|TOK),\s*\{([^}]*)\}/g;
+  const word = { Y: 'yes', OWN: 'own', N: 'no' };
+  const rows = [];
+  for (const m of src.matchAll(re)) {
+    const cells = {};
+    m[4].split(',').map((x) => x.trim()).forEach((c, k) => {
+      cells[ROLES[k]] = word[c];
+    });
+    rows.push({ method: m[1], pattern: m[2], pub: m[3] === 'PUB', cells });
+  }
+  return rows;
+}
+
+let srv;
+const tok = {};
+let seq = 0;
+before(async () => {
+  srv = await startServer();
+  await seedHouseholds(srv, 2);
+  let r = await srv.req('POST', '/api/v1/registry/households', {
+    contentType: 'text/csv', body: householdsCsv([
+      { id: 'OTHER-1', committee: '别的居委', room: 888 }]) });
+  assert.equal(r.status, 200, r.text);
+  for (const d of [{ name: 'all-feeds', feeds: ['registry', 'readings',
+    'deliveries', 'events'] }, { name: 'no-feeds', feeds: [] }]) {
+    r = await srv.req('POST', '/api/v1/departments',
+        { body: JSON.stringify(d) });
+    assert.equal(r.status, 201, r.text);
+  }
+  tok.admin = srv.admin;
+  tok.publisher = await makeToken(srv, { name: 'pub', role: 'publisher',
+    department: 'all-feeds' });
+  tok.operator = await makeToken(srv, { name: 'op', role: 'operator' });
+  tok.analyst = await makeToken(srv, { name: 'an', role: 'analyst' });
+  tok.committee = await makeToken(srv, { name: 'cm', role: 'committee',
+    committee: '梅园一居委' });
+  // outside "own": a publisher of no feed, another committee
+  tok.publisher_other = await makeToken(srv, { name: 'pub0',
+    role: 'publisher', department: 'no-feeds' });
+  tok.committee_other = await makeToken(srv, { name: 'cm2',
+    role: 'committee', committee: '别的居委' });
+  // readings, so that the scene scores the households
+  r = await srv.req('POST', '/api/v1/write?precision=s', { body:
+    'water,household=H0000001 index=1 1764547200\n' +
+    'water,household=H0000001 index=2 1764550800' });
+  assert.equal(r.status, 200, r.text);
+  for (let i = 0; i < 50; i++) {  // the scene catches up with the registry
+    r = await srv.req('GET',
+        '/api/v1/scenes/group-rental/households/H0000001/evidence');
+    if (r.status === 200) break;
+    await sleep(200);
+  }
+});
+after(async () => { await srv.stop(); srv.cleanup(); });
+
+const lp = 'water,household=H0000001 index=1 1764547200';
+const csv = () => householdsCsv([{ id: 'H0000001', room: 101 }]);
+// A request that should succeed for each endpoint, and (for "own" cells)
+// the same request by the token outside the scope.
+const samples = {
+  'GET /healthz': () => ({ path: '/healthz' }),
+  'HEAD /healthz': () => ({ path: '/healthz' }),
+  'GET /metrics': () => ({ path: '/metrics' }),
+  'POST /api/v1/registry/households': () => ({
+    path: '/api/v1/registry/households', body: csv(),
+    contentType: 'text/csv' }),
+  'POST /api/v1/write': () => ({ path: '/api/v1/write?precision=s',
+    body: lp }),
+  'POST /api/v2/write': () => ({ path: '/api/v2/write?bucket=b&precision=s',
+    body: lp }),
+  'POST /api/v1/deliveries': () => ({ path: '/api/v1/deliveries',
+    body: JSON.stringify({ order_id: 'MT-1', ts: 1764547200,
+      household_id: 'H0000001', recipient: 'abc' }) }),
+  'POST /api/v1/events': () => ({ path: '/api/v1/events',
+    body: JSON.stringify({ event_id: 'e1', source: '110', type: 'x',
+      ts: 1764547200, lat: 31.2, lon: 121.5 }) }),
+  'GET /api/v1/households/{}': () => ({ path: '/api/v1/households/H0000001',
+    other: '/api/v1/households/OTHER-1' }),
+  'GET /api/v1/households/{}/readings': () => ({
+    path: '/api/v1/households/H0000001/readings',
+    other: '/api/v1/households/OTHER-1/readings' }),
+  'GET /api/v1/households/{}/usage': () => ({
+    path: '/api/v1/households/H0000001/usage',
+    other: '/api/v1/households/OTHER-1/usage' }),
+  'GET /api/v1/stats/ingest': () => ({ path: '/api/v1/stats/ingest' }),
+  'GET /api/v1/events': () => ({ path: '/api/v1/events' }),
+  'POST /api/v1/tokens': () => ({ path: '/api/v1/tokens',
+    body: JSON.stringify({ name: `t${seq++}`, role: 'analyst' }) }),
+  'GET /api/v1/tokens': () => ({ path: '/api/v1/tokens' }),
+  'DELETE /api/v1/tokens/{}': async () => {
+    const r = await srv.req('POST', '/api/v1/tokens', { body: JSON.stringify(
+        { name: `gone${seq++}`, role: 'analyst' }) });
+    return { path: `/api/v1/tokens/${r.json.id}` };
+  },
+  'POST /api/v1/departments': () => ({ path: '/api/v1/departments',
+    body: JSON.stringify({ name: `d${seq++}`, feeds: ['events'] }) }),
+  'GET /api/v1/departments': () => ({ path: '/api/v1/departments' }),
+  'GET /api/v1/audit': () => ({ path: '/api/v1/audit' }),
+  'GET /api/v1/whoami': () => ({ path: '/api/v1/whoami' }),
+  'GET /api/v1/scenes/group-rental/suspects': () => ({
+    path: '/api/v1/scenes/group-rental/suspects' }),
+  'GET /api/v1/scenes/group-rental/summary': () => ({
+    path: '/api/v1/scenes/group-rental/summary' }),
+  'GET /api/v1/scenes/group-rental/households/{}/evidence': () => ({
+    path: '/api/v1/scenes/group-rental/households/H0000001/evidence',
+    other: '/api/v1/scenes/group-rental/households/OTHER-1/evidence' }),
+  'POST /api/v1/scenes/group-rental/feedback': () => ({
+    path: '/api/v1/scenes/group-rental/feedback',
+    body: JSON.stringify({ household_id: 'H0000001', outcome: 'no_access' }),
+    otherBody: JSON.stringify({ household_id: 'OTHER-1',
+      outcome: 'no_access' }) }),
+  'GET /api/v1/scenes/group-rental/precision': () => ({
+    path: '/api/v1/scenes/group-rental/precision' }),
+  'GET /api/v1/scenes/elderly-alone/alerts': () => ({
+    path: '/api/v1/scenes/elderly-alone/alerts' }),
+};
+
+test('the role table in docs/API.md is the route table of routes.c',
+    () => {
+  const doc = docTable(), code = codeTable();
+  const key = (r) => `${r.method} ${r.pattern}`;
+  assert.deepEqual(doc.map(key).sort(), code.map(key).sort(),
+      'the doc and routes.c list different endpoints');
+  const byKey = new Map(code.map((r) => [key(r), r]));
+  for (const d of doc) {
+    const c = byKey.get(key(d));
+    if (c.pub) {
+      for (const r of ROLES)
+        assert.match(d.text[r], /no token/, `${key(d)} is public`);
+      continue;
+    }
+    assert.deepEqual(d.cells, c.cells, `${key(d)}: doc and code differ`);
+  }
+  assert.deepEqual(Object.keys(samples).sort(), code.map(key).sort(),
+      'this test has no sample request for some route');
+});
+
+for (const row of docTable()) {
+  const name = `${row.method} ${row.pattern}`;
+  test(`${name}: every role as the doc says`, async () => {
+    const code = codeTable().find((r) => r.method === row.method &&
+        r.pattern === row.pattern);
+    for (const role of ROLES) {
+      const s = await samples[name]();
+      const send = (who, path = s.path, body = s.body) => request(srv.base,
+          row.method, path, { token: code.pub ? undefined : tok[who], body,
+            contentType: s.contentType });
+      const r = await send(role);
+      const cell = row.cells[role];
+      if (cell === 'no') {
+        assert.equal(r.status, 403, `${role}: ${r.status} ${r.text}`);
+        continue;
+      }
+      assert.ok(r.status >= 200 && r.status < 300,
+          `${role} (${cell}): ${r.status} ${r.text}`);
+      if (cell !== 'own') continue;
+      if (role === 'publisher') {
+        const o = await send('publisher_other');
+        assert.equal(o.status, 403, `publisher outside its feeds: ${o.status}`);
+      } else if (s.other || s.otherBody) {
+        const o = await send('committee', s.other || s.path,
+            s.otherBody || s.body);
+        assert.equal(o.status, 403, `another committee's: ${o.status}`);
+        const o2 = await send('committee_other');
+        assert.equal(o2.status, 403, `the other committee: ${o2.status}`);
+      }
+    }
+    if (!code.pub) {
+      const s = await samples[name]();
+      const r = await request(srv.base, row.method, s.path, { body: s.body });
+      assert.equal(r.status, 401, 'no token');
+    }
+  });
+}
