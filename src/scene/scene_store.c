@@ -1,31 +1,34 @@
 /*
  * scene_store.c - the glue between the scene engine and the store.
  *
- * At start-up (between store_open and store_start_consumers) the engine
- * loads from the checkpointed tables:
+ * The engine is a consumer of the ingest log (store.h).  At start-up
+ * (between store_open and store_start_consumers) it registers, and loads
+ * its state from the store's snapshot through typed scans:
  *
- *   what                 query
- *   -------------------  -----------------------------------------------
- *   the registry         household joined with street, committee and
- *                        building names
- *   daily use            usage_daily of the last 30 days
- *   deliveries           delivery rows with a household, last 36 days
- *   as-of time           max(reading.ts_ns)
- *   elderly water        water readings of the last 2 x quiet hours
+ *   what                 scan                        reflects
+ *   -------------------  --------------------------  ------------------
+ *   the registry         store_scan_households       the log's seq
+ *   daily use            store_scan_usage_daily,     the roll-up's
+ *                        last 30 days                checkpoint
+ *   deliveries           store_scan_deliveries,      the log's seq
+ *                        last 36 days (with a household)
+ *   as-of time           store_scan_newest_reading   the log's seq
+ *   elderly water        store_scan_readings, water  the log's seq
+ *                        of the last 2 x quiet hours
  *                        (elderly-alone flats only)
  *
- * then subscribes to use (store_subscribe_usage) and to accepted batches
- * (store_subscribe): registry records, readings and deliveries feed the
- * engine on the roll-up thread (cheap array updates), and the engine's
- * worker thread re-scores every 250 ms when something changed: the dirty
- * households only (milliseconds), or everything when a day has completed
- * (under a second at 2 million households, see docs/BENCHMARKS.md).  Replay of
- * the log past the checkpoint reaches the engine exactly once (store.h), so
- * nothing is counted twice.
+ * then receives the use the roll-up derives past its checkpoint and the
+ * batches past the log's seq: registry records, readings and deliveries
+ * feed the engine on the roll-up thread (cheap array updates), and the
+ * engine's worker thread re-scores every 250 ms when something changed:
+ * the dirty households only (milliseconds), or everything when a day has
+ * completed (under a second at 2 million households, see
+ * docs/BENCHMARKS.md).  The store skips what the snapshot held, so a
+ * replay after a crash between a commit and the roll-up's checkpoint
+ * counts no order twice.
  */
 #include "scene/scene_int.h"
 
-#include <sqlite3.h>
 #include <string.h>
 
 #include "store/store.h"
@@ -47,10 +50,11 @@ static void on_registry(struct scene_engine *eng, struct store *st,
     }
 }
 
+/* Only batches newer than the loaded snapshot arrive here (the store
+ * skips the rest by seq), so counting orders is safe after a replay. */
 static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
 {
     struct scene_engine *eng = ctx;
-    (void)seq;
     switch (b->feed) {
     case FEED_REGISTRY:
         on_registry(eng, eng->store, b);
@@ -72,60 +76,15 @@ static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
     }
 }
 
-static const char *col_text(sqlite3_stmt *q, int col)
+static void household_row(void *ctx, int32_t household,
+                          const struct household *h)
 {
-    const unsigned char *t = sqlite3_column_text(q, col);
-    return t ? (const char *)t : "";
-}
-
-static int load_registry(struct scene_engine *eng, sqlite3 *db)
-{
-    static const char sql[] =
-        "SELECT h.id, h.household_id, s.name, c.name, b.name, h.area_m2,"
-        " h.rooms, h.registered_occupants, h.flags FROM household h"
-        " LEFT JOIN street s ON s.id = h.street_id"
-        " LEFT JOIN committee c ON c.id = h.committee_id"
-        " LEFT JOIN building b ON b.id = h.building_id";
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-        return CB_ESTORE;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct household h = {.household_id = col_text(q, 1),
-                              .street = col_text(q, 2),
-                              .committee = col_text(q, 3),
-                              .building = col_text(q, 4),
-                              .area_m2 = sqlite3_column_double(q, 5),
-                              .rooms = sqlite3_column_int(q, 6),
-                              .registered_occupants = sqlite3_column_int(q, 7),
-                              .flags = sqlite3_column_int(q, 8)};
-        scene_engine_set_household(eng, sqlite3_column_int(q, 0), &h);
-    }
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : CB_ESTORE;
-}
-
-/* Runs sql (one int64 parameter) and hands each row to `row`. */
-static int load_rows(struct scene_engine *eng, sqlite3 *db, const char *sql,
-                     int64_t param,
-                     void (*row)(struct scene_engine *, sqlite3_stmt *))
-{
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-        return CB_ESTORE;
-    sqlite3_bind_int64(q, 1, param);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        row(eng, q);
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : CB_ESTORE;
-}
-
-static void usage_row(struct scene_engine *eng, sqlite3_stmt *q)
-{
-    scene_engine_add_usage(eng, sqlite3_column_int(q, 0),
-                           sqlite3_column_int(q, 1), sqlite3_column_int64(q, 2),
-                           sqlite3_column_double(q, 3));
+    struct household copy = *h;
+    copy.household_id = h->household_id ? h->household_id : "";
+    copy.street = h->street ? h->street : "";
+    copy.committee = h->committee ? h->committee : "";
+    copy.building = h->building ? h->building : "";
+    scene_engine_set_household(ctx, household, &copy);
 }
 
 static void delivery_row(void *ctx, const struct delivery *d)
@@ -142,61 +101,54 @@ static void reading_row(void *ctx, const struct reading *r)
     scene_engine_add_reading(eng, r);
 }
 
-static int64_t query_int64(sqlite3 *db, const char *sql)
+/* The store's load callback: the engine's state from one snapshot. */
+static int load_state(void *ctx, struct store_snapshot *snap)
 {
-    sqlite3_stmt *q;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(q) == SQLITE_ROW &&
-        sqlite3_column_type(q, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return v;
-}
-
-static int load_state(struct scene_engine *eng, sqlite3 *db)
-{
-    int err = load_registry(eng, db);
-    if (err)
-        return err;
-    int64_t last_day = query_int64(db, "SELECT max(day) FROM usage_daily");
-    int64_t as_of_ns;
-    if (store_readings_newest(db, &as_of_ns))
-        return CB_ESTORE;
-    err = load_rows(eng, db,
-                    "SELECT household, metric, day, use FROM usage_daily"
-                    " WHERE day >= ?1 ORDER BY day",
-                    last_day - SCENE_DAYS + 1, usage_row);
+    struct scene_engine *eng = ctx;
+    int64_t last_day, as_of_ns;
+    int err = store_scan_households(snap, household_row, eng, NULL);
+    if (!err)
+        err = store_scan_newest_day(snap, &last_day, NULL);
+    if (!err)
+        err = store_scan_newest_reading(snap, &as_of_ns, NULL);
+    if (!err)
+        err = store_scan_usage_daily(snap, last_day - SCENE_DAYS + 1, on_usage,
+                                     eng, NULL);
     if (!err && as_of_ns > 0) {
         int64_t from = as_of_ns - (int64_t)SCENE_BLOCKS * SCENE_BLOCK_DAYS *
                                       86400 * 1000000000ll;
-        err = store_deliveries_scan(db, from, delivery_row, eng);
+        err = store_scan_deliveries(snap, from, delivery_row, eng, NULL);
     }
     if (!err && as_of_ns > 0) {
         int64_t from =
             as_of_ns - 2ll * eng->cfg.elderly_quiet_hours * 3600 * 1000000000ll;
-        err = store_readings_scan(db, from, METRIC_WATER, reading_row, eng);
+        err = store_scan_readings(snap, from, METRIC_WATER, reading_row, eng,
+                                  NULL);
     }
-    if (as_of_ns > 0)
+    if (!err && as_of_ns > 0)
         scene_engine_set_as_of(eng, as_of_ns / 1000000000);
+    log_msg(err ? LOG_ERROR : LOG_INFO, "scene",
+            "%s | log_seq=%lld usage_seq=%lld",
+            err ? "loading state failed" : "state loaded",
+            (long long)store_snapshot_log_seq(snap),
+            (long long)store_snapshot_usage_seq(snap));
     return err;
 }
 
 int scene_engine_attach(struct scene_engine *eng, struct store *st)
 {
+    struct store_consumer c = {.name = "scenes",
+                               .load = load_state,
+                               .on_batch = on_batch,
+                               .on_usage = on_usage,
+                               .ctx = eng};
     scene_engine_reserve(eng, store_household_count(st) + 1);
-    sqlite3 *db = store_read_begin(st);
-    int err = load_state(eng, db);
-    if (err)
-        log_msg(LOG_ERROR, "scene", "loading state failed | sqlite=\"%s\"",
-                sqlite3_errmsg(db));
-    store_read_end(st, db);
-    if (err)
-        return err;
     eng->store = st;
-    store_subscribe_usage(st, on_usage, eng);
-    store_subscribe(st, on_batch, eng);
+    int err = store_consumer_register(st, &c);
+    if (err) {
+        eng->store = NULL;
+        return err;
+    }
     scene_engine_rescore(eng, 1);
     err = scene_engine_start_worker(eng, 250);
     if (err)

@@ -137,8 +137,7 @@ static void store_free(struct store *st)
     store__marks_free(st);
     locks_destroy(st);
     free(st->sources);
-    free(st->subs);
-    free(st->usage_subs);
+    store__consumers_release(st);
     free(st->dir);
     free(st->db_path);
     free(st->rollup_path);

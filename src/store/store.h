@@ -281,54 +281,131 @@ struct store_stats {
 };
 void store_get_stats(struct store *st, struct store_stats *OUT_stats);
 
-/* ---- consumers ---- */
+/* ---- consumers of the ingest log ---- */
 
-/* A consumer of the ingest log, called by the roll-up thread after it has
- * applied each batch: feed, the new records (as parsed; household resolved)
- * and the batch's seq.  Used by scenes and the live feed to run
- * incrementally.  Called on the roll-up thread; must not block for long. */
+/*
+ * Accepted data reaches its consumers (the roll-up, the scenes, later the
+ * indicators and the live feed) only through the ingest log, each batch
+ * under its sequence number (seq, increasing, never reused).  A consumer:
+ *
+ *   1. registers (store_consumer_register) between store_open and
+ *      store_start_consumers;
+ *   2. loads its state from a snapshot (struct store_snapshot): a
+ *      consistent read view whose scans each say the seq they reflect;
+ *   3. is then given, on the roll-up thread, each batch with a seq above
+ *      what its snapshot reflected (and the use the roll-up derives from
+ *      readings above what its use scan reflected), once, in seq order.
+ *
+ * So a batch reaches a consumer's state exactly once in effect, also after
+ * a crash between a commit and the roll-up's checkpoint: the roll-up
+ * replays the log from its own checkpoint, and the store skips, for each
+ * consumer, what its snapshot already held.  The roll-up itself is the
+ * log's first consumer: its checkpoint is durable (rollup.db), it reads
+ * the log from there and hands each batch on.
+ */
+
+/* A batch of the log: feed, the new records (as parsed; household
+ * resolved) and its seq.  Called on the roll-up thread; must not block for
+ * long. */
 typedef void (*store_batch_fn)(void *ctx, const struct ingest_batch *b,
                                int64_t seq);
-void store_subscribe(struct store *st, store_batch_fn fn, void *ctx);
-
-/* A consumer of use: called on the roll-up thread for every use the roll-up
- * attributes to a day, as it applies it (before the checkpoint that makes it
- * durable in usage_daily): the household's dense id, the metric, the day
- * (days since 1970-01-01 in district local time, UTC+8) and the use added
- * (m3 or kWh; may be fractional parts of one reading's interval). */
+/* Use the roll-up attributes to a day as it applies a reading (before the
+ * checkpoint that makes it durable in usage_daily): the household's dense
+ * id, the metric, the day (days since 1970-01-01 in district local time,
+ * UTC+8) and the use added (m3 or kWh; may be fractional parts of one
+ * reading's interval).  Called on the roll-up thread. */
 typedef void (*store_usage_fn)(void *ctx, int32_t household, int metric,
                                int64_t day, double use);
+
+struct store_snapshot;
+
+struct store_consumer {
+    const char *name; /* for logs; copied */
+    /* Loads the consumer's state from snap (may be NULL: no state; the
+     * consumer then sees every batch the roll-up applies from its
+     * checkpoint on).  Nonzero fails the registration. */
+    int (*load)(void *ctx, struct store_snapshot *snap);
+    store_batch_fn on_batch; /* may be NULL */
+    store_usage_fn on_usage; /* may be NULL */
+    void *ctx;
+};
+
+/* Registers a consumer: takes a snapshot, runs c->load on it and records
+ * the seqs it reflects as the consumer's positions (c is copied).  Between
+ * store_open and store_start_consumers only: CB_EINVAL after; the load's
+ * error otherwise (nothing registered). */
+int store_consumer_register(struct store *st, const struct store_consumer *c);
+
+/* Shorthands: a consumer with no snapshot and one callback. */
+void store_subscribe(struct store *st, store_batch_fn fn, void *ctx);
 void store_subscribe_usage(struct store *st, store_usage_fn fn, void *ctx);
 
-/* Starts the roll-up consumer.  store_open does not start it, so that
- * subscribers can first load their state from the checkpointed tables
- * (usage_daily, delivery) and then subscribe: replay of the log beyond the
- * checkpoint then reaches them exactly once.  Subscribing after this call
- * is not allowed.  Calling it twice is a no-op. */
+/* Starts the roll-up thread, which reads the log from its checkpoint and
+ * feeds the consumers.  Registering after this call is not allowed.
+ * Calling it twice is a no-op. */
 int store_start_consumers(struct store *st);
 
-/* Raw access for modules that run their own queries (scenes, indicators):
- * borrows a read-only connection (sqlite3 *) from the pool; give it back
- * with store_read_end.  Never NULL. */
-void *store_read_begin(struct store *st);
-void store_read_end(struct store *st, void *db);
+/* ---- snapshots: typed scans for loading state ---- */
 
-/* Raw readings for modules that load state at start, on a connection from
- * store_read_begin.  store_readings_newest sets *OUT_ts_ns to the newest
- * stored reading's timestamp (INT64_MIN when none).  store_readings_scan
- * calls fn for every stored reading of metric (every metric when < 0) with
- * ts >= from_ns, in (ts, household) order; it holds one hour of readings
- * in memory at a time.  Both return 0 or CB_ESTORE. */
+/* A snapshot is one read transaction over both files: every scan of it
+ * sees the same state.  Its tables in citybrain.db (registry, raw
+ * readings, deliveries, events) reflect the log up to
+ * store_snapshot_log_seq; the roll-up's tables (daily and hourly use) up to
+ * store_snapshot_usage_seq, the roll-up's checkpoint (<= the former).
+ * Each scan also reports its seq through OUT_seq (may be NULL).  Scans
+ * return 0 or CB_ESTORE (logged).  A snapshot holds a read connection:
+ * end it soon (it keeps the WAL from being checkpointed past it). */
+int store_snapshot_begin(struct store *st, struct store_snapshot **OUT_snap);
+void store_snapshot_end(struct store_snapshot *snap); /* NULL: no-op */
+int64_t store_snapshot_log_seq(const struct store_snapshot *snap);
+int64_t store_snapshot_usage_seq(const struct store_snapshot *snap);
+
+/* Every household: its dense id and registry fields (household_id,
+ * street, committee, building and address names, lat, lon, area_m2,
+ * rooms, registered_occupants, flags; strings valid during the call). */
+typedef void (*store_household_fn)(void *ctx, int32_t household,
+                                   const struct household *h);
+int store_scan_households(struct store_snapshot *snap, store_household_fn fn,
+                          void *ctx, int64_t *OUT_seq);
+
+/* The newest stored reading's timestamp (INT64_MIN when none). */
+int store_scan_newest_reading(struct store_snapshot *snap, int64_t *OUT_ts_ns,
+                              int64_t *OUT_seq);
+/* Every stored reading of metric (every metric when < 0) with
+ * ts >= from_ns, in (ts, household) order; one hour of readings is held in
+ * memory at a time. */
 typedef void (*store_reading_fn)(void *ctx, const struct reading *r);
-int store_readings_newest(void *db, int64_t *OUT_ts_ns);
-int store_readings_scan(void *db, int64_t from_ns, int metric,
-                        store_reading_fn fn, void *ctx);
-/* Calls fn for every stored delivery order with ts >= from_ns, in time
- * order (hour by hour); order_id and recipient are set, address and
- * household_id are not.  0 or CB_ESTORE. */
+int store_scan_readings(struct store_snapshot *snap, int64_t from_ns,
+                        int metric, store_reading_fn fn, void *ctx,
+                        int64_t *OUT_seq);
+
+/* The newest district day with daily use (-1 when none). */
+int store_scan_newest_day(struct store_snapshot *snap, int64_t *OUT_day,
+                          int64_t *OUT_seq);
+/* Daily use (usage_daily) of the days >= from_day, in day order: fn gets
+ * household, metric, day and use (day as in store_usage_fn). */
+int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
+                           store_usage_fn fn, void *ctx, int64_t *OUT_seq);
+/* Hourly use of the district days >= from_day, in day order: fn gets
+ * household, metric, the hour (hours since the epoch) and its use. */
+typedef void (*store_hourly_fn)(void *ctx, int32_t household, int metric,
+                                int64_t hour, double use);
+int store_scan_usage_hourly(struct store_snapshot *snap, int64_t from_day,
+                            store_hourly_fn fn, void *ctx, int64_t *OUT_seq);
+
+/* Every stored delivery order with ts >= from_ns, in time order (hour by
+ * hour); order_id and recipient are set, address and household_id are
+ * not. */
 typedef void (*store_delivery_fn)(void *ctx, const struct delivery *d);
-int store_deliveries_scan(void *db, int64_t from_ns, store_delivery_fn fn,
-                          void *ctx);
+int store_scan_deliveries(struct store_snapshot *snap, int64_t from_ns,
+                          store_delivery_fn fn, void *ctx, int64_t *OUT_seq);
+
+/* Every department event with ts >= from_ns, oldest first (source,
+ * event_id, type, street as sent, attrs_json; strings valid during the
+ * call). */
+typedef void (*store_event_fn)(void *ctx, const struct event *e);
+int store_scan_events(struct store_snapshot *snap, int64_t from_ns,
+                      store_event_fn fn, void *ctx, int64_t *OUT_seq);
 
 /* Runs retention now: drops raw readings older than retention_days (their
  * roll-ups are kept) and ingest_log entries the roll-up has checkpointed
@@ -353,6 +430,13 @@ int store_kv_set(struct store *st, const char *key, const char *value);
 int store_kv_get(struct store *st, const char *key, struct sbuf *out);
 
 /* ---- test seams (for tests only) ---- */
+
+/* Raw access for tests and benchmarks that check the files themselves:
+ * borrows a read-only connection (sqlite3 *) from the pool; give it back
+ * with store_read_end.  Never NULL.  No module of the program uses it: no
+ * SQL leaves the store (scripts/check-layers.sh, run by make test). */
+void *store_read_begin(struct store *st);
+void store_read_end(struct store *st, void *db);
 
 /* Pauses (1) or resumes (0) the writer's batch processing; queued batches
  * wait, so the queue fills up.  Writer calls still run. */

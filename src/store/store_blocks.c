@@ -438,7 +438,7 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
 
 /* ---- scans for loaders ---- */
 
-int store_readings_newest(void *db, int64_t *OUT_ts_ns)
+int store__readings_newest(sqlite3 *db, int64_t *OUT_ts_ns)
 {
     struct block_entries v = {NULL, 0, 0};
     sqlite3_stmt *s;
@@ -518,8 +518,8 @@ static void readings_scan_hour(void *ctx)
     scan_emit(&rs->v, rs->from_ns, rs->metric, rs->fn, rs->ctx);
 }
 
-int store_readings_scan(void *db, int64_t from_ns, int metric,
-                        store_reading_fn fn, void *ctx)
+int store__readings_scan(sqlite3 *db, int64_t from_ns, int metric,
+                         store_reading_fn fn, void *ctx)
 {
     static const struct hour_scan hs = {readings_scan_row, readings_scan_hour,
                                         "scan readings"};

@@ -307,6 +307,13 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
  * *OUT_readings: how many readings they held. */
 int store__blocks_retain(struct store_conn *w, int64_t cutoff_ns,
                          size_t max_rows, size_t *OUT_readings);
+/* Scans for snapshots (store_snapshot.c), on a reader inside its read
+ * transaction: the newest reading's ts (INT64_MIN: none), and the readings
+ * of metric (< 0: all) with ts >= from_ns in (ts, household) order.  0 or
+ * CB_ESTORE. */
+int store__readings_newest(sqlite3 *db, int64_t *OUT_ts_ns);
+int store__readings_scan(sqlite3 *db, int64_t from_ns, int metric,
+                         store_reading_fn fn, void *ctx);
 /* Migration 7: moves the rows of table reading into reading_block. */
 int store__blocks_migrate(sqlite3 *db);
 
@@ -315,6 +322,9 @@ int store__blocks_migrate(sqlite3 *db);
 /* Inside the group's transaction: dedups req's orders by id, stores the
  * new ones in blocks, sets fresh/accepted/duplicates/unmatched. */
 int store__orders_apply(struct store_conn *w, struct write_req *req);
+/* For snapshots: the stored orders with ts >= from_ns, hour by hour. */
+int store__deliveries_scan(sqlite3 *db, int64_t from_ns, store_delivery_fn fn,
+                           void *ctx);
 /* Migration 8: moves the rows of table delivery into ids and blocks. */
 int store__orders_migrate(sqlite3 *db);
 
@@ -370,6 +380,23 @@ void store__rollup_notify(struct store *st);
 /* Stops the roll-up thread: catches up, checkpoints (unless the crash test
  * seam is set) and frees it. */
 void store__rollup_close(struct store *st);
+/* The roll-up's position (the seq its tables and meters hold); before
+ * store_start_consumers it is its checkpoint. */
+int64_t store__rollup_position(struct store *st);
+
+/* ---- consumers (store_consumer.c) ---- */
+
+/* Roll-up thread: hands batch b (seq) to every consumer whose position is
+ * below seq, then raises those positions. */
+void store__consumers_batch(struct store *st, const struct ingest_batch *b,
+                            int64_t seq);
+/* Roll-up thread, while it applies batch seq: hands a use to every
+ * consumer whose use position is below seq. */
+void store__consumers_usage(struct store *st, int64_t seq, int32_t household,
+                            int metric, int64_t day, double use);
+/* Raises every use position below seq to seq (after batch seq). */
+void store__consumers_usage_done(struct store *st, int64_t seq);
+void store__consumers_release(struct store *st);
 
 /* ---- tokens and tallies (store_auth.c) ---- */
 
@@ -413,13 +440,13 @@ struct household_geo {
     int32_t street_id;
     float lat, lon;
 };
-struct subscriber {
-    store_batch_fn fn;
-    void *ctx;
-};
-struct usage_subscriber {
-    store_usage_fn fn;
-    void *ctx;
+/* A registered consumer (store_consumer.c): its callbacks and positions,
+ * the last seq its state holds for batches and for use.  Positions are
+ * written only by the roll-up thread once the consumers run. */
+struct consumer_slot {
+    struct store_consumer c;
+    char name[48];
+    int64_t pos, use_pos;
 };
 struct rollup;
 struct address_index;
@@ -466,12 +493,10 @@ struct store {
     struct source_stat *sources;
     size_t n_sources;
 
-    /* subscribers: fixed once the consumers start (sub_lock until then) */
+    /* consumers: fixed once they start (sub_lock until then) */
     pthread_mutex_t sub_lock;
-    struct subscriber *subs;
-    size_t n_subs;
-    struct usage_subscriber *usage_subs;
-    size_t n_usage_subs;
+    struct consumer_slot *consumers;
+    size_t n_consumers;
     int consumers_started;
 
     /* read pool */

@@ -14,7 +14,7 @@
  * index).  The new orders of one batch then go, one row per hour they fall
  * in, into delivery_block; data is an ingest_log payload of the deliveries
  * feed (store_log.c), so one decoder serves both.  Nothing reads an order
- * by id; the scenes read them by time at start (store_deliveries_scan).
+ * by id; the scenes read them by time at start (store__deliveries_scan).
  *
  * Threading: store__orders_apply runs on the writer thread inside the
  * group's transaction; the scan on any read connection.
@@ -175,8 +175,8 @@ static void orders_scan_hour(void *ctx)
     scan_emit(&os->v, os->from_ns, os->fn, os->ctx);
 }
 
-int store_deliveries_scan(void *db, int64_t from_ns, store_delivery_fn fn,
-                          void *ctx)
+int store__deliveries_scan(sqlite3 *db, int64_t from_ns, store_delivery_fn fn,
+                           void *ctx)
 {
     static const struct hour_scan hs = {orders_scan_row, orders_scan_hour,
                                         "scan deliveries"};

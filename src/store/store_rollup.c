@@ -4,7 +4,7 @@
  *
  * The consumer reads ingest_log rows (citybrain.db, on its own read-only
  * connection) after its position (consumer table, name "rollup"), applies
- * each batch to its meters in memory, and calls the subscribers.  From time
+ * each batch to its meters in memory, and hands it to the consumers.  From time
  * to time (below) it checkpoints, in ONE transaction on rollup.db, which
  * only this thread writes, through its own connection (BEGIN IMMEDIATE;
  * upserts; position; COMMIT): the accumulated use as increments (use = use
@@ -13,9 +13,11 @@
  * Output and position are in the same file and transaction: after a crash,
  * the next open loads meter_state and the position of the last checkpoint
  * from rollup.db and replays the log from there: nothing is counted twice,
- * nothing is lost.  Subscribers may see a replayed batch again
- * (at-least-once).  After each checkpoint it publishes the committed
- * position (st->rollup_saved): retention deletes no log entry beyond it.
+ * nothing is lost.  The roll-up hands each batch it applies to the other
+ * consumers (store_consumer.c), which skip what their start-up snapshot
+ * already held: exactly once in effect for them too.  After each checkpoint it
+ * publishes the committed position (st->rollup_saved): retention deletes no log
+ * entry beyond it.
  *
  * The meter model (store_meter.c) decides each reading's use and the
  * interval it covers; this file spreads it over hours and days:
@@ -116,6 +118,7 @@ struct rollup {
     int64_t flush_target;  /* lock: a flusher waits for this seq */
     int64_t saved;         /* lock: position of the last checkpoint */
     int64_t pos;           /* roll-up thread: last seq applied */
+    int64_t cur_seq;       /* roll-up thread: the batch being applied */
     int64_t last_flush_ns; /* when the last checkpoint ended */
     int64_t last_cost_ns;  /* how long it took */
     int64_t retry_after_ns;
@@ -233,15 +236,12 @@ static void close_buckets(struct rollup *ru)
 
 /* ---- spreading use over buckets ---- */
 
-/* Adds use to a district day and tells the usage subscribers (fixed since
- * the consumers started: read without a lock). */
+/* Adds use to a district day and tells the consumers of use. */
 static void add_day(struct store *st, struct rollup *ru, struct meter *m,
                     const struct reading *r, int64_t day, double use)
 {
     day_add(ru, m, day, use, 0);
-    for (size_t i = 0; i < st->n_usage_subs; i++)
-        st->usage_subs[i].fn(st->usage_subs[i].ctx, r->household, r->metric,
-                             day, use);
+    store__consumers_usage(st, ru->cur_seq, r->household, r->metric, day, use);
 }
 
 /* Spreads use uniformly over (t0, t1] into days (daily) or hours. */
@@ -343,13 +343,6 @@ static void apply_reading(struct store *st, struct rollup *ru,
     mark_dirty(ru, m);
 }
 
-static void notify_subscribers(struct store *st, const struct ingest_batch *b,
-                               int64_t seq)
-{
-    for (size_t i = 0; i < st->n_subs; i++)
-        st->subs[i].fn(st->subs[i].ctx, b, seq);
-}
-
 static void apply_entry(struct store *st, struct rollup *ru, int64_t seq,
                         const void *payload, size_t len)
 {
@@ -361,12 +354,14 @@ static void apply_entry(struct store *st, struct rollup *ru, int64_t seq,
                 (long long)seq);
         return;
     }
+    ru->cur_seq = seq;
     if (b.feed == FEED_READINGS) {
         for (size_t i = 0; i < b.n; i++)
             apply_reading(st, ru, &b.readings[i]);
         ru->n_applied += b.n;
     }
-    notify_subscribers(st, &b, seq);
+    store__consumers_usage_done(st, seq);
+    store__consumers_batch(st, &b, seq);
     store__log_batch_release(&b);
 }
 
@@ -945,46 +940,9 @@ int store_rollup_flush(struct store *st)
     return rc;
 }
 
-/* Adds a subscriber (sub_lock held); refused once the consumers run. */
-static int subscribe_check(struct store *st)
+int64_t store__rollup_position(struct store *st)
 {
-    if (!st->consumers_started)
-        return 0;
-    log_msg(LOG_ERROR, "store",
-            "subscribe after store_start_consumers"
-            " ignored");
-    return CB_EINVAL;
-}
-
-void store_subscribe(struct store *st, store_batch_fn fn, void *ctx)
-{
-    pthread_mutex_lock(&st->sub_lock);
-    if (!subscribe_check(st)) {
-        st->subs = xrealloc(st->subs, (st->n_subs + 1) * sizeof(*st->subs));
-        st->subs[st->n_subs++] = (struct subscriber){fn, ctx};
-    }
-    pthread_mutex_unlock(&st->sub_lock);
-}
-
-void store_subscribe_usage(struct store *st, store_usage_fn fn, void *ctx)
-{
-    pthread_mutex_lock(&st->sub_lock);
-    if (!subscribe_check(st)) {
-        size_t n = st->n_usage_subs + 1;
-        st->usage_subs = xrealloc(st->usage_subs, n * sizeof(*st->usage_subs));
-        st->usage_subs[st->n_usage_subs++] = (struct usage_subscriber){fn, ctx};
-    }
-    pthread_mutex_unlock(&st->sub_lock);
-}
-
-int store_start_consumers(struct store *st)
-{
-    pthread_mutex_lock(&st->sub_lock);
-    int rc = 0;
-    if (!st->consumers_started && !(rc = store__rollup_start(st)))
-        st->consumers_started = 1;
-    pthread_mutex_unlock(&st->sub_lock);
-    return rc;
+    return st->rollup ? st->rollup->pos : 0;
 }
 
 void store_test_pause_rollup(struct store *st, int paused)

@@ -480,11 +480,13 @@ static void test_readings_scan_for_loaders(void **state)
 {
     struct fixture *fx = fx_new(50);
     add_households(fx->st, 600);
-    sqlite3 *db = store_read_begin(fx->st);
-    int64_t newest;
-    assert_int_equal(store_readings_newest(db, &newest), 0);
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    int64_t newest, seq = -1;
+    assert_int_equal(store_scan_newest_reading(snap, &newest, &seq), 0);
     assert_true(newest == INT64_MIN);
-    store_read_end(fx->st, db);
+    assert_true(seq == store_snapshot_log_seq(snap));
+    store_snapshot_end(snap);
     int64_t t0 = local_midnight(2026, 11, 2);
     struct ingest_batch b;
     batch_new(&b, FEED_READINGS, 600);
@@ -492,19 +494,22 @@ static void test_readings_scan_for_loaders(void **state)
         set_reading(&b, (size_t)i, 600 - i, i % 2 ? METRIC_GAS : METRIC_WATER,
                     READING_INDEX, t0 + (i % 5) * HOUR_NS + (i % 7) * NS, i);
     write_expect(fx->st, &b, 600, 0);
-    db = store_read_begin(fx->st);
-    assert_int_equal(store_readings_newest(db, &newest), 0);
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_newest_reading(snap, &newest, NULL), 0);
     assert_true(newest == t0 + 4 * HOUR_NS + 6 * NS);
     struct scan_seen ss = {0, 0, 0, 1};
-    assert_int_equal(
-        store_readings_scan(db, t0 + 2 * HOUR_NS, METRIC_WATER, scan_row, &ss),
-        0);
+    assert_int_equal(store_scan_readings(snap, t0 + 2 * HOUR_NS, METRIC_WATER,
+                                         scan_row, &ss, &seq),
+                     0);
+    struct store_stats stats;
+    store_get_stats(fx->st, &stats);
+    assert_true(seq == (int64_t)stats.log_seq);
     int want = 0;
     for (int i = 0; i < 600; i++)
         want += i % 2 == 0 && i % 5 >= 2;
     assert_int_equal(ss.n, want);
     assert_true(ss.ordered);
-    store_read_end(fx->st, db);
+    store_snapshot_end(snap);
     ingest_batch_release(&b);
     fx_free(fx);
 }
@@ -589,9 +594,10 @@ static void test_migrate_v6_readings(void **state)
     write_expect(fx->st, &d, 1, 3);
     ingest_batch_release(&d);
     struct order_seen os = {0, INT64_MIN, 1, 0};
-    sqlite3 *rdb = store_read_begin(fx->st);
-    assert_int_equal(store_deliveries_scan(rdb, t0, order_row, &os), 0);
-    store_read_end(fx->st, rdb);
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
     assert_int_equal(os.n, 4);
     assert_true(os.ordered);
     assert_int_equal(os.unmatched, 1);
