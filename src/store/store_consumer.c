@@ -102,15 +102,15 @@ int store_consumer_register(struct store *st, const struct store_consumer *c)
 
 void store_subscribe(struct store *st, store_batch_fn fn, void *ctx)
 {
-    struct store_consumer c = {.name = "subscriber", .on_batch = fn,
-                               .ctx = ctx};
+    struct store_consumer c = {
+        .name = "subscriber", .on_batch = fn, .ctx = ctx};
     store_consumer_register(st, &c);
 }
 
 void store_subscribe_usage(struct store *st, store_usage_fn fn, void *ctx)
 {
-    struct store_consumer c = {.name = "usage subscriber", .on_usage = fn,
-                               .ctx = ctx};
+    struct store_consumer c = {
+        .name = "usage subscriber", .on_usage = fn, .ctx = ctx};
     store_consumer_register(st, &c);
 }
 

@@ -89,7 +89,8 @@ static void put_seq(int64_t *OUT_seq, int64_t seq)
         *OUT_seq = seq;
 }
 
-/* Runs sql (?1, if it has one: param) and hands each row to row(ctx, statement). */
+/* Runs sql (?1, if it has one: param) and hands each row to row(ctx,
+ * statement). */
 static int scan_rows(struct store_snapshot *snap, const char *sql,
                      int64_t param, void (*row)(void *, sqlite3_stmt *),
                      void *ctx, const char *op)
@@ -189,8 +190,8 @@ int store_scan_newest_day(struct store_snapshot *snap, int64_t *OUT_day,
 {
     *OUT_day = -1;
     put_seq(OUT_seq, snap->usage_seq);
-    return scan_rows(snap, "SELECT max(day) FROM usage_daily",
-                     0, int64_row, OUT_day, "newest day");
+    return scan_rows(snap, "SELECT max(day) FROM usage_daily", 0, int64_row,
+                     OUT_day, "newest day");
 }
 
 struct usage_scan {
