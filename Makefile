@@ -1,10 +1,10 @@
 # citybrain — build, test and demo.
 #
 #   make          build build/citybrain
-#   make test     install missing packages, build, run every test: unit
-#                 tests (gcc and ASan+UBSan), fuzz corpora, and the
-#                 integration suite against the release and the ASan+UBSan
-#                 server
+#   make test     install missing packages, build, run every test: the
+#                 layer check (no SQL outside src/store/), unit tests (gcc
+#                 and ASan+UBSan), fuzz corpora, and the integration suite
+#                 against the release and the ASan+UBSan server
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench    run every benchmark under bench/ (minutes)
@@ -36,7 +36,7 @@ SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -g -O1
 
 .PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan \
-        format format-check demo fuzz bench clean
+        layers format format-check demo fuzz bench clean
 
 all: build/citybrain
 
@@ -97,6 +97,10 @@ integration-asan: build/asan/citybrain
 	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
 	    scripts/run-integration.sh
 
+# No SQL or database handle outside the storage layer (src/store/).
+layers:
+	@scripts/check-layers.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -106,8 +110,8 @@ format-check:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory format-check unit asan-unit fuzz-replay \
-	    integration integration-asan
+	@$(MAKE) --no-print-directory format-check layers unit asan-unit \
+	    fuzz-replay integration integration-asan
 	@echo "make test: all suites passed"
 
 demo: deps
