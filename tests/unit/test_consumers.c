@@ -75,8 +75,8 @@ static void write_day(struct store *st, int day)
         for (int h = day * 24; h < day * 24 + 24; h++)
             for (int i = 1; i <= HOMES; i++) {
                 double v = m == METRIC_ELECTRICITY ? 100 + h * i
-                           : i == ELDER            ? 5 + 0.04 * (h < 20 ? h : 20)
-                                                   : 10 + 0.02 * h * i;
+                           : i == ELDER ? 5 + 0.04 * (h < 20 ? h : 20)
+                                        : 10 + 0.02 * h * i;
                 set_reading(&b, k++, dense(st, i), m, READING_INDEX,
                             t0 + h * HOUR_NS, v);
             }
@@ -109,8 +109,8 @@ static void write_orders(struct store *st, int first_id, const int (*o)[3],
 static void write_part(struct store *st, int part)
 {
     static const int first[][3] = {{1, 1, 12}, {1, 2, 13}, {2, 7, 14}};
-    static const int second[][3] = {{1, 1, 30}, {1, 3, 40}, {1, 2, 41},
-                                    {2, 8, 42}};
+    static const int second[][3] = {
+        {1, 1, 30}, {1, 3, 40}, {1, 2, 41}, {2, 8, 42}};
     if (part == 0) {
         write_registry(st);
         write_day(st, 0);
@@ -213,8 +213,7 @@ static void capture(struct run *r, struct state *s)
                    sizeof(s->use[m][i]));
         memcpy(s->orders[i], &eng->orders[h * SCENE_BLOCKS],
                sizeof(s->orders[i]));
-        memcpy(s->recip[i], &eng->recip[h * SCENE_BLOCKS],
-               sizeof(s->recip[i]));
+        memcpy(s->recip[i], &eng->recip[h * SCENE_BLOCKS], sizeof(s->recip[i]));
     }
     int32_t slot = eng->elderly_slot[dense(st, ELDER)];
     assert_true(slot >= 0);
@@ -316,8 +315,7 @@ static void count_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
     (*(int *)ctx)++;
 }
 
-static void count_replayed(void *ctx, const struct ingest_batch *b,
-                           int64_t seq)
+static void count_replayed(void *ctx, const struct ingest_batch *b, int64_t seq)
 {
     (*(int *)ctx)++;
 }
@@ -344,9 +342,8 @@ static void test_register_positions(void **state)
     assert_int_equal(loads, 2);
     assert_true(load_seq == 5 && load_usage_seq == 3);
     /* without a snapshot: what the roll-up replays (seqs 4 and 5) too */
-    struct store_consumer all = {.name = "all",
-                                 .on_batch = count_replayed,
-                                 .ctx = &replayed};
+    struct store_consumer all = {
+        .name = "all", .on_batch = count_replayed, .ctx = &replayed};
     assert_int_equal(store_consumer_register(fx->st, &all), 0);
     fx_start(fx);
     assert_int_equal(store_consumer_register(fx->st, &all), CB_EINVAL);
@@ -375,8 +372,7 @@ static void on_household(void *ctx, int32_t h, const struct household *hh)
     snprintf(sc->street, sizeof(sc->street), "%s", hh->street);
 }
 
-static void on_hour(void *ctx, int32_t h, int metric, int64_t hour,
-                    double use)
+static void on_hour(void *ctx, int32_t h, int metric, int64_t hour, double use)
 {
     struct scan_count *sc = ctx;
     int64_t day = (hour + 8) / 24; /* district day: in day order */
@@ -439,8 +435,8 @@ static void test_snapshot_scans(void **state)
     assert_true(newest_day == day0 && useq == 4);
     assert_int_equal(
         store_scan_usage_hourly(snap, day0, on_hour, &hours, &useq), 0);
-    assert_int_equal(
-        store_scan_usage_daily(snap, day0, on_day, &days, &useq), 0);
+    assert_int_equal(store_scan_usage_daily(snap, day0, on_day, &days, &useq),
+                     0);
     assert_true(fabs(hours.use - days.use) < 1e-9);
     assert_true(fabs(days.use - 23.0 * HOMES * (HOMES + 1) / 2) < 1e-9);
     assert_int_equal(store_scan_events(snap, 0, on_event, &ev, &seq), 0);
@@ -502,8 +498,7 @@ static void test_ddf8f34_store_upgrades(void **state)
     assert_int_equal(sqlite3_column_int(s, 0), store__schema_version());
     sqlite3_finalize(s);
     assert_int_equal(
-        sqlite3_prepare_v2(db, "PRAGMA rollup.user_version", -1, &s, NULL),
-        0);
+        sqlite3_prepare_v2(db, "PRAGMA rollup.user_version", -1, &s, NULL), 0);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), store__rollup_schema_version());
     sqlite3_finalize(s);
@@ -517,9 +512,9 @@ static void test_ddf8f34_store_upgrades(void **state)
         snprintf(id, sizeof(id), "C%07d", i);
         int32_t h = store_household_resolve(r.fx.st, id);
         for (int d = 0; d < 2; d++)
-            assert_true(fabs(usage_day(r.fx.st, h, METRIC_ELECTRICITY,
-                                       day0 + d) -
-                             24.0 * i) < 1e-9);
+            assert_true(
+                fabs(usage_day(r.fx.st, h, METRIC_ELECTRICITY, day0 + d) -
+                     24.0 * i) < 1e-9);
         int n = 0;
         pthread_mutex_lock(&r.eng->lock);
         for (int b = 0; b < SCENE_BLOCKS; b++)
