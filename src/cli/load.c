@@ -1,7 +1,7 @@
 /*
  * load.c - citybrain load: posts a simulated district (or any files in the
- * CONTRACT formats) to a running server, then optionally streams the rest
- * live on an accelerated clock.
+ * ingest formats of docs/API.md) to a running server, then optionally
+ * streams the rest live on an accelerated clock.
  *
  *   citybrain load --dir DIR [--url URL] [--token-file F | --token T]
  *                  [--batch N] [--connections C]

@@ -1,5 +1,5 @@
 /*
- * routes_ingest.c - the four ingest endpoints of CONTRACT.md.
+ * routes_ingest.c - the four ingest endpoints (docs/API.md).
  *
  * Each request body becomes one batch: parse, resolve household ids, then
  * either refuse it whole (400 with the first 100 errors: nothing stored) or,

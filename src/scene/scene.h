@@ -144,7 +144,7 @@ size_t scene_engine_state_bytes(struct scene_engine *eng, size_t *OUT_identity,
 
 /* ---- group rental: reading (from the published ranking) ---- */
 
-/* Appends the CONTRACT suspects object: {"as_of":..,"suspects":[...]}
+/* Appends the suspects object (docs/API.md): {"as_of":..,"suspects":[...]}
  * sorted by score, at most `limit` (1..10000), filtered by street and/or
  * committee names when not NULL. */
 int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,

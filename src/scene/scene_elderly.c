@@ -1,7 +1,7 @@
 /*
  * scene_elderly.c - elderly living alone: an alert when water stops.
  *
- * The rule (BRIEF section 1): a flat flagged elderly_alone whose water use
+ * The rule (docs/SCENES.md): a flat flagged elderly_alone whose water use
  * stays below 0.01 m3 for 12 hours raises an alert, and the committee
  * visits.
  *

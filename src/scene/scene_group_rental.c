@@ -4,7 +4,7 @@
  * THE MODEL
  *
  * A flat is a group rental when more people live in it than the law
- * allows (BRIEF section 5): at most 2 per room and at least 5 m2 each, so
+ * allows (docs/SCENES.md): at most 2 per room and at least 5 m2 each, so
  *
  *     legal_limit = max(1, min(2 x rooms, floor(area_m2 / 5)))
  *     allowed     = max(legal_limit, registered_occupants)
@@ -117,7 +117,7 @@
  * visited); the prior pulls weights that see no data back to defaults.
  *
  * WHAT IT FOLLOWS.  The occupancy-from-consumption idea of the State Grid
- * Jiangsu and Pudong power models (BRIEF section 5), robust statistics
+ * Jiangsu and Pudong power models (docs/SCENES.md), robust statistics
  * (medians and peer baselines instead of means and global thresholds, as
  * in Hampel filters), and online logistic regression for learning from
  * labelled visits (scene_learn.c).

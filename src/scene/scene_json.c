@@ -1,6 +1,6 @@
 /*
- * scene_json.c - the group-rental scene as JSON: suspects (the CONTRACT
- * format, extended), summaries per street or committee, and the household
+ * scene_json.c - the group-rental scene as JSON: suspects (the format of
+ * docs/API.md), summaries per street or committee, and the household
  * drill-down with each signal's daily series against its peer band.
  *
  * Suspects and summaries are formatted from the published ranking under

@@ -18,7 +18,7 @@
  * Platforms.  "MT" (62% of orders, preferred by most people) sends our
  * household id 90% of the time and an address otherwise; "EL" always sends
  * free text, and epoch-second timestamps.  Address forms (enum
- * sim_address_form) follow BRIEF section 3; 2% lack the building number
+ * sim_address_form) follow docs/SIMULATOR.md; 2% lack the building number
  * and cannot be matched.  truth/address_map.csv gives every address
  * order's household and form.
  */

@@ -68,7 +68,7 @@ struct pkind_traits {
     double water_l, elec_wh, gas_l, orders_milli, p_orders;
 };
 
-/* Medians per person on a full day at home (BRIEF section 4). */
+/* Medians per person on a full day at home (docs/SIMULATOR.md). */
 static const struct pkind_traits pkind_traits[SIM_P_COUNT] = {
     [SIM_P_COMMUTER] = {140, 2100, 240, 330, 0.85},
     [SIM_P_RETIREE] = {132, 1800, 240, 60, 0.25},

@@ -4,7 +4,7 @@
  * disturb them.
  *
  * Base rates per household per day (ours; about 30,000 events a day for
- * 2,000,000 households, within BRIEF section 4's 10^4-10^5):
+ * 2,000,000 households, within the 10^4-10^5 a district sees):
  *
  *   source            rate     day shape               week
  *   ----------------  -------  ----------------------  ------------------

@@ -378,7 +378,7 @@ void sim_registry_csv(const struct sim_district *d, uint32_t first,
                       uint32_t count, struct sbuf *out);
 void sim_truth_households_csv(const struct sim_district *d, uint32_t first,
                               uint32_t count, struct sbuf *out);
-/* Legal limit of BRIEF section 5: min(2 x rooms, area / 5). */
+/* Legal limit (docs/SCENES.md): min(2 x rooms, area / 5). */
 int sim_legal_limit(const struct sim_household *h);
 /* Canonical parts of a household's address. */
 struct sim_address {

@@ -26,7 +26,7 @@
  *            intensity + 0.7 l per litre of water for a gas water heater,
  *            more in winter.  Read daily.
  *
- * Figures follow BRIEF section 4: 110-150 l of water per person per day
+ * Figures (docs/SIMULATOR.md): 110-150 l of water per person per day
  * at home (lower on commuters' workdays), a base load of 2-3 kWh plus
  * 1.5-3 kWh per person, 0.15-0.3 m3 of gas per person per day if they
  * cook; group-rental tenants cook less (15-40% of a family) and order more.
