@@ -69,8 +69,9 @@ static int open_store(const struct config *cfg, struct store **OUT_st)
     return store_open(&sc, OUT_st);
 }
 
-/* Creates the scene engine, loads its state from the store and subscribes
- * it; must run before store_start_consumers. */
+/* Creates the scene engine and registers it as a consumer of the store
+ * (it loads its state from a snapshot); must run before
+ * store_start_consumers. */
 static int open_scenes(const struct config *cfg, struct store *st,
                        struct scene_engine **OUT_scenes)
 {

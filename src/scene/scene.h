@@ -225,12 +225,13 @@ int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
 
 /* ---- glue to the store (scene_store.c) ---- */
 
-/* Loads the registry, the last 30 days of usage_daily, 36 days of
- * deliveries and the elderly flats' recent water readings from the store,
- * subscribes to usage and batches, scores once and starts the re-scoring
- * worker (250 ms).  Call between store_open and store_start_consumers; the
- * engine must outlive the store's consumers (close the store first).
- * Returns 0 or CB_ESTORE (logged; nothing subscribed). */
+/* Registers the engine as a consumer of the store's ingest log: it loads
+ * the registry, the last 30 days of daily use, 36 days of deliveries and
+ * the elderly flats' recent water readings from a snapshot, then receives
+ * the later use and batches; scores once and starts the re-scoring worker
+ * (250 ms).  Call between store_open and store_start_consumers; the engine
+ * must outlive the store's consumers (close the store first).  Returns 0
+ * or CB_ESTORE (logged; nothing registered). */
 int scene_engine_attach(struct scene_engine *eng, struct store *st);
 
 #endif

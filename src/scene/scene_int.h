@@ -9,7 +9,7 @@
  *   scene_json.c          suspects, summaries and evidence as JSON
  *   scene_learn.c         visit outcomes, the logistic fit, persistence
  *   scene_elderly.c       the elderly-alone rule
- *   scene_store.c         loading from and subscribing to the store
+ *   scene_store.c         the engine as a consumer of the store's log
  *
  * Locking: fields under "state" belong to eng->lock; the published ranking
  * (eng->pub) is swapped under eng->pub_lock (write) and read under it

@@ -16,9 +16,11 @@
  * loss with sync=full).  Several waiting batches share one commit (group
  * commit).  A full queue is backpressure: CB_EBUSY at once, nothing stored.
  *
- * Consumers (the roll-up, the scenes, the live feed) read ingest_log by its
- * sequence number and save their own position in the same transaction as
- * their output, so each resumes exactly after a restart.
+ * Consumers (the roll-up, the scenes, later the indicators and the live
+ * feed) take accepted data only from ingest_log, by its sequence number:
+ * the roll-up saves its position in the same transaction as its output;
+ * the others load from a snapshot that states the seq it reflects and get
+ * the later batches once ("consumers of the ingest log" below).
  *
  * Two files.  DIR/citybrain.db holds everything below but the roll-ups;
  * DIR/rollup.db (WAL too) holds the roll-up's output and position

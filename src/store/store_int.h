@@ -15,9 +15,12 @@
  *                                     anyone reads
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
- *   roll-up         store_rollup.c    roll-up thread     rollup.lock
- *                   (rollup.db)
+ *   roll-up (the    store_rollup.c    roll-up thread     rollup.lock
+ *   first consumer) (rollup.db)
  *   meter model     store_meter.c     roll-up thread     none (pure)
+ *   consumers       store_consumer.c  caller, then       sub_lock until
+ *                                     roll-up thread     started, then none
+ *   snapshots       store_snapshot.c  caller (loading)   pool_lock (a reader)
  *   tokens, audit   store_auth.c      anyone             tok_lock, src_lock
  *   read pool       store_read.c      anyone             pool_lock
  *
