@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *out = open_memstream(&out_buf, &out_len);
     if (!in || !out)
         abort();
-    if (detect_run(in, out, NULL, size % 3 == 0 ? 0 : -1))
+    if (detect_run(in, out, NULL, size % 3 == 0 ? 0 : -1, NULL))
         abort();
     fclose(in);
     fclose(out);
