@@ -3,103 +3,117 @@
  *
  * The question.  Given the points of one series so far, how often would a
  * point as surprising as this one turn up if nothing had changed?  The score
- * is one minus that frequency.  A forecast model says what to expect, three
- * statistics measure the surprise in standard-deviation units, and an online
- * estimate of each statistic's own distribution in this series turns it
- * into a tail probability.  That last step is what makes scores comparable
- * across series: a spiky series learns that its spikes are common, a smooth
- * one that a 4-sigma step is not.
+ * is one minus that frequency.  A forecast model says what to expect, four
+ * statistics measure the surprise, and an online estimate of each
+ * statistic's own distribution in this series turns it into a tail
+ * probability.  That last step is what makes scores comparable across
+ * series: a spiky series learns that its spikes are common, a smooth one
+ * that a 4-sigma step is not.
  *
  * The forecast.  City series are dominated by the clock, so each point is
  *
- *     forecast = level + trend * steps + day(slot) + week(hour) + phi * r
+ *     forecast = level + trend * steps + season + phi * r
  *
- *   day     a time-of-day profile with one slot per sampling step (at least
- *           5 minutes, at most 288 slots), zero mean;
- *   week    an hourly time-of-week adjustment on top of it (168 slots),
- *           zero mean: weekends, a Friday evening;
+ *   season  a blend of three candidates, weighted by their squared errors
+ *           over about the last day (weight (best / own)^4, so the best
+ *           dominates and a candidate that is only noise fades out):
+ *             none  0, for series without a rhythm;
+ *             day   a time-of-day profile, one slot per sampling step (at
+ *                   least 5 minutes, at most 288 slots);
+ *             week  an hourly time-of-week profile (168 slots) plus the
+ *                   day profile's shape within the hour: weekends, a
+ *                   Friday evening;
  *   level   a robust exponentially weighted level (time constant one day)
- *           with a damped Holt trend;
+ *           with a slow, damped Holt trend;
  *   r       the last seasonal residual, with an AR(1) coefficient phi
  *           learned online, for the short-term persistence the profiles
  *           cannot know.
  *
  * Nothing about the seasons is hard-coded but the calendar: the step is the
- * median gap of the first rows, the profiles start at zero and learn with
- * clipped (Huber) updates at about 15% a day and 30% a week, and a series
- * without a rhythm just ends with flat profiles.  This is Taylor's double
- * seasonal Holt-Winters with an AR(1) error correction (J. W. Taylor,
- * "Short-term electricity demand forecasting using double seasonal
- * exponential smoothing", J. Oper. Res. Soc. 54, 2003), made robust and
- * compact: the weekly term is hourly, so a series fits in 4 KB.
+ * median gap of the first rows, the profiles average their first visits and
+ * then learn with clipped (Huber) updates at about 15% a day and 30% a
+ * week, and the blend finds out from the errors whether a rhythm is there.
+ * This is Taylor's double seasonal Holt-Winters with an AR(1) error
+ * correction (J. W. Taylor, "Short-term electricity demand forecasting using
+ * double seasonal exponential smoothing", J. Oper. Res. Soc. 54, 2003), made
+ * robust, with competing rather than summed seasonal terms, and compact: the
+ * weekly term is hourly, so a series fits in 4 KB.
  *
  * The statistics.
  *
  *   z_point      the one-step innovation over its noise scale.  The scale
  *                is the larger of a slow one (a winsorised mean absolute
  *                innovation over two days, times a per-hour-of-day factor)
- *                and a fast one (the last ~8 innovations): a series that
- *                just became noisier, or just shifted, is judged against
- *                its new noise after one point.  Spikes, dips, onsets.
- *   z_sustained  an exponential mean over about an hour of the seasonal
- *                residual, over its own scale: a small shift or a new shape
- *                that a single point does not show.  This is the short
- *                window against the long one of Numenta's anomaly
- *                likelihood (Ahmad et al., "Unsupervised real-time anomaly
- *                detection for streaming data", Neurocomputing 262, 2017).
+ *                and 0.8 of a fast one (the last ~8 innovations): after a
+ *                shift or a burst of noise the next points are judged
+ *                against the new noise, so a change is flagged near its
+ *                onset, not on every row after it.  Spikes, dips, onsets.
+ *   z_sustained  a two-sided CUSUM of the standardised innovations with an
+ *                allowance of 1 sigma (E. S. Page, "Continuous inspection
+ *                schemes", Biometrika 41, 1954): a shift or a new shape too
+ *                small for one point.  Reset when the level re-bases.
+ *   noise_ratio  the fast noise scale over the slow one: more noise.
  *   flat         a run of identical values: the surprise adds -log P(repeat)
  *                with P learned per hour of day and decays by 0.9 a point;
- *                its tail probability is exp(-surprise) directly.
+ *                exp(-surprise) is its tail probability directly.
  *
- * The calibration.  For z_point and z_sustained a decayed histogram of |z|
- * (0.2-wide bins, memory about four weeks, 2,000 to 20,000 points) gives
- * the empirical tail below its 98th percentile u.  Beyond u, where a few
- * weeks hold too few points, the tail is extrapolated as exponential,
- * P(|z| > s) = 0.02 exp(-(s - u) / b), the peaks-over-threshold model of
- * extreme value theory with a zero shape (Siffer et al., "Anomaly detection
- * in streams with extreme value theory", KDD 2017).  b is the median excess
- * over u divided by ln 2, which one large anomaly cannot move, and never
- * below 0.4, a little above the Gaussian's, so a light-tailed series is
- * judged conservatively.  The histogram starts with 30 pseudo-points of a
- * Laplace tail, so a young series needs about 10 sigma to score 0.9999.
- * The three tail probabilities are combined as p = min(1, 3 * min(p_i))
- * (Bonferroni), and score = 1 - p.
+ * The calibration.  For the first three a decayed histogram (0.2-wide bins,
+ * memory about four weeks, 2,000 to 20,000 points) gives the empirical tail
+ * below its 98th percentile u.  Beyond u, where a few weeks hold too few
+ * points, the tail is extrapolated as exponential, P(s' > s) = 0.02 exp(-(s
+ * - u) / b), the peaks-over-threshold model of extreme value theory with a
+ * zero shape (Siffer et al., "Anomaly detection in streams with extreme
+ * value theory", KDD 2017).  b is the median excess over u divided by ln 2,
+ * which one large anomaly cannot move, and never below 0.4 (0.15 for the
+ * noise ratio), a little above the Gaussian's, so a light-tailed series is
+ * judged conservatively.  Each histogram starts with 30 pseudo-points of a
+ * Laplace tail, so a young series needs a large surprise to score high.
+ * The four tail probabilities are combined as p = min(1, 4 * min(p_i))
+ * (Bonferroni), and score = 1 - p.  Like Numenta's anomaly likelihood
+ * (Ahmad et al., "Unsupervised real-time anomaly detection for streaming
+ * data", Neurocomputing 262, 2017), the score is a likelihood against the
+ * series' own recent behaviour rather than a fixed function of a z-score.
  *
  * Sustained changes.  A change is flagged near its onset and then learned:
  *   - a level shift: a leaky run of points far out on one side (about two
  *     hours, 4 to 12 points) re-bases the level by the median of their
- *     residuals; meanwhile the fast noise scale already damps the score
- *     after the first point;
- *   - more noise: the fast scale follows at once, the slow one in days;
+ *     residuals and resets the CUSUM; meanwhile the fast noise scale damps
+ *     the point score after the first point;
+ *   - more noise: the noise ratio flags it; the fast scale follows at once,
+ *     the slow one in days, and the ratio falls back to 1;
  *   - a new daily or weekly shape: learned by the profiles in days, with
- *     surprising points teaching at a quarter of the rate;
+ *     surprising points (p < 0.01) teaching at a quarter of the rate;
  *   - the calibration histograms themselves forget in weeks.
  *
  * Time.  Points may come at any spacing.  Repeated timestamps fall in the
  * same slot and add no trend step; a small backward step is scored in its
- * own slot.  A gap decays the AR term and the short mean and widens the
- * noise scale for the next few points (about x2 after a missing day), so
- * the gap itself raises no alarm.  A daily-or-coarser series has no daily
- * profile; one coarser than 1.5 days no weekly one.  Slots a profile has not
- * seen yet borrow their neighbour.  Timestamps are wall-clock time, so a
- * daylight-saving jump moves the day shape by an hour.
+ * own slot.  A gap decays the AR term and the CUSUM and widens the noise
+ * scale for the next few points (about x2 after a missing day), so the gap
+ * itself raises no alarm.  A time of the week not seen yet widens it by
+ * 1.5: the first week cannot know its weekend.  A daily-or-coarser series
+ * has no daily profile; one coarser than 1.5 days no weekly one.  A day slot
+ * not seen yet borrows its neighbour and teaches nothing but itself.
+ * Timestamps are wall-clock time, so a daylight-saving jump moves the day
+ * shape by an hour.  No sigma falls below half the smallest change seen
+ * between values, nor below 1e-6 of their magnitude, so a noise-free
+ * periodic series has nothing to be surprised by.
  *
  * Warm-up.  The first rows (until 16 positive gaps or 32 rows) are kept to
  * find the step, then replayed.  Scores are 0 during probation: by default
  * until the data spans one day and holds 32 rows, or for the rows the
  * caller asks for; in any case until the noise scale rests on 8 residuals.
  *
- * Failure modes.  The first week is still learning the weekly shape: the
- * first weekend scores higher than later ones.  A level shift is flagged
- * over its first points and re-based within about two hours; a shift
- * smaller than about 3 sigma may only show in z_sustained or not at all.
+ * Failure modes.  The first weeks are still learning the weekly shape and
+ * the calibration: a young series scores conservatively.  A level shift
+ * smaller than about 3 sigma may only show in the CUSUM, later.  A slow
+ * drift is followed by the level and the trend and is often not flagged.
  * A lasting change of the daily shape is learned over several days and may
  * be flagged again on the next day or two.  Amplitudes are additive: a
  * series whose swings double scores its peaks until the profiles follow.
  * The calibration assumes the recent weeks were mostly normal; a series
- * that is anomalous half of the time learns that as normal.  Extrapolating
- * an exponential tail understates the tail of power-law noise, which then
- * scores somewhat too high until the histogram has seen enough of it.
+ * that is anomalous half of the time learns that as normal.  An exponential
+ * tail understates power-law noise (Student t with 3 degrees of freedom
+ * flags about 1 row in 2,000 at 0.9999 instead of 1 in 10,000).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -123,9 +137,9 @@ static const double MEAN_CLIP = 4.0; /* clip feeding the short mean */
 static const double OUTLIER_Z = 3.5; /* points the AR term skips */
 static const double SHIFT_Z = 2.5;   /* one-sided run: residual */
 static const double SHIFT_MEAN_Z = 3.0;
-static const double CUSUM_K = 1.0; /* CUSUM allowance, sigmas */
-static const double UNSEEN_WIDEN = 1.5;
-static const double FAST_SHARE = 0.8; /* weight of the fast noise scale */
+static const double CUSUM_K = 1.0;      /* CUSUM allowance, sigmas */
+static const double UNSEEN_WIDEN = 1.5; /* a time of week not seen */
+static const double FAST_SHARE = 0.8;   /* weight of the fast noise scale */
 static const double TREND_BETA = 0.02;
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
@@ -137,6 +151,7 @@ static const double NOISE_B_MIN = 0.15;  /* the same for the noise ratio */
 static const double TAIL_PRIOR_N = 30;   /* pseudo-points of Laplace tail */
 static const double SURPRISING_P = 0.01; /* points that teach less */
 static const int STATISTICS = 4;         /* Bonferroni factor */
+static const double TAIL_ENOUGH = 0.25;  /* 1 / STATISTICS */
 
 /* What detect__observe works out about one point. */
 struct detect_point {
@@ -211,7 +226,9 @@ static void detect__tail_init(struct detect_tail *t, double b_min)
     detect__tail_refresh(t);
 }
 
-/* P(|z| >= s) in this series. */
+/* P(|z| >= s) in this series; a value of TAIL_ENOUGH or more is returned
+ * as TAIL_ENOUGH (STATISTICS times it is 1: the point scores 0 anyway),
+ * which ends the walk over the bins early for most points. */
 static double detect__tail_p(const struct detect_tail *t, double s)
 {
     if (!(s > 0))
@@ -221,10 +238,11 @@ static double detect__tail_p(const struct detect_tail *t, double s)
     int k = (int)(s / TAIL_BIN);
     if (k >= DETECT_TAIL_BINS)
         k = DETECT_TAIL_BINS - 1;
+    double enough = TAIL_ENOUGH * t->total;
     double mass = t->bin[k] * ((k + 1) * TAIL_BIN - s) / TAIL_BIN;
-    for (int j = k + 1; j < DETECT_TAIL_BINS; j++)
+    for (int j = k + 1; j < DETECT_TAIL_BINS && mass < enough; j++)
         mass += t->bin[j];
-    return detect__clamp(mass / t->total, t->p_u, 1.0);
+    return detect__clamp(mass / t->total, t->p_u, TAIL_ENOUGH);
 }
 
 /* Adds s with exponential forgetting (the weight of new points grows,
@@ -754,7 +772,7 @@ static void detect__observe(struct detector *d, int64_t ts, double value,
         d->level = value;
     detect__gap(d, &p);
     d->level += d->trend * p.steps;
-    d->trend *= pow(0.999, p.steps);
+    d->trend *= p.steps == 1.0 ? 0.999 : pow(0.999, p.steps);
     detect__season(d, &p);
     detect__sigmas(d, &p);
     double seasonal = d->level + p.season;

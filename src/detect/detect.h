@@ -59,7 +59,7 @@ struct detect_result {
     double p_value;     /* calibrated tail probability; 1 in probation */
     double expected;    /* the forecast for this point; NAN before any */
     double z_point;     /* innovation z-score (signed) */
-    double z_sustained; /* CUSUM of the residual, sigmas (signed) */
+    double z_sustained; /* CUSUM of the innovations, sigmas (signed) */
     double z_flat;      /* stuck-value surprise, sqrt(2 * -log P) */
     double noise_ratio; /* recent noise over the usual (>= 0) */
     int learning;       /* 1 while in probation: score is 0 */
