@@ -140,7 +140,8 @@ static const double SHIFT_MEAN_Z = 3.0;
 static const double CUSUM_K = 1.0;      /* CUSUM allowance, sigmas */
 static const double UNSEEN_WIDEN = 1.5; /* a time of week not seen */
 static const double FAST_SHARE = 0.8;   /* weight of the fast noise scale */
-static const double TREND_BETA = 0.02;
+static const double TREND_BETA = 0.02;  /* trend gain over level gain */
+static const double TREND_KEEP_S = 3 * 86400.0; /* trend damping time */
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
 static const double GAUSS_MAD = 1.2533;  /* sigma / E|x| for a Gaussian */
@@ -367,6 +368,7 @@ static void detect__set_step(struct detector *d, double step)
     d->a_mean = 1.0 / detect__clamp(3600.0 / step, 4, 30);
     d->a_tail = 1.0 / detect__clamp(4 * WEEK_S / step, 2000, 20000);
     d->a_err = detect__clamp(step / DAY_S, 0.001, 0.2);
+    d->trend_keep = exp(-step / TREND_KEEP_S);
     d->shift_len =
         (int)detect__clamp(round(2 * 3600.0 / step), 4, DETECT_SHIFT_RING);
 }
@@ -772,7 +774,7 @@ static void detect__observe(struct detector *d, int64_t ts, double value,
         d->level = value;
     detect__gap(d, &p);
     d->level += d->trend * p.steps;
-    d->trend *= p.steps == 1.0 ? 0.999 : pow(0.999, p.steps);
+    d->trend *= p.steps == 1.0 ? d->trend_keep : pow(d->trend_keep, p.steps);
     detect__season(d, &p);
     detect__sigmas(d, &p);
     double seasonal = d->level + p.season;

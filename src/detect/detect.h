@@ -112,7 +112,7 @@ struct detector {
     int gap_n, gap_pos;
     struct detect_tail tail_point, tail_mean, tail_noise;
     double a_level, a_day, a_week, a_scale, a_fast, a_mean, a_noise;
-    double a_repeat, a_tail, a_err;
+    double a_repeat, a_tail, a_err, trend_keep;
 };
 
 /* Sets params to the defaults. */

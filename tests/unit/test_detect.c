@@ -133,6 +133,29 @@ static void test_shift_flagged_once(void **state)
     }
 }
 
+/* A series whose spikes are routine learns that they are: after two weeks
+ * its spikes no longer flag at 0.9999, while its ordinary rows never do. */
+static void test_spiky_series_learns(void **state)
+{
+    struct gen_rng rng = {3};
+    struct detector det;
+    detect_init(&det, NULL);
+    int spikes = 0, flagged = 0, other = 0;
+    for (int i = 0; i < 8064; i++) {
+        int spike = i % 50 == 25;
+        double v = 10 + gen_normal(&rng) + (spike ? 10 : 0);
+        struct detect_result res;
+        detect_update(&det, GEN_T0 + i * 300, v, &res);
+        if (i < 4032)
+            continue;
+        spikes += spike;
+        flagged += spike && res.score >= 0.9999;
+        other += !spike && res.score >= 0.9999;
+    }
+    assert_true(flagged * 10 <= spikes);
+    assert_int_equal(other, 0);
+}
+
 static void test_causal_and_deterministic(void **state)
 {
     score_series(3);
@@ -547,6 +570,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags_injected_anomalies),
         cmocka_unit_test(test_shift_flagged_once),
+        cmocka_unit_test(test_spiky_series_learns),
         cmocka_unit_test(test_causal_and_deterministic),
         cmocka_unit_test(test_state_fits_4k),
         cmocka_unit_test(test_noise_free_and_calibrated),
