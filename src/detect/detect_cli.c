@@ -209,7 +209,23 @@ static void detect__format_score(double score, char *buf, size_t size)
         prec = 5 - (int)floor(log10(1.0 - score));
     if (prec > 17)
         prec = 17;
-    snprintf(buf, size, "%.*f", prec, score);
+    if (prec > 15 || !(score >= 0.0 && score <= 1.0)) {
+        snprintf(buf, size, "%.*f", prec, score);
+        return;
+    }
+    /* the common case by hand: printf costs as much as the detector */
+    uint64_t scale = 1;
+    for (int i = 0; i < prec; i++)
+        scale *= 10;
+    uint64_t v = (uint64_t)llround(score * (double)scale);
+    uint64_t frac = v % scale;
+    buf[0] = (char)('0' + v / scale);
+    buf[1] = '.';
+    for (int i = prec; i >= 1; i--) {
+        buf[1 + i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    buf[2 + prec] = '\0';
 }
 
 static void detect__warn(struct detect_cli *cli, const char *what,
