@@ -238,14 +238,13 @@ static void generate(struct series *s, enum shape shape, enum family family,
 
 static void score_series(const struct series *s, double *score)
 {
-    struct detector det;
-    detect_init(&det, NULL);
+    struct detector *det = detect_new(NULL);
     for (int i = 0; i < s->rows; i++) {
         struct detect_result res;
-        detect_update(&det, s->ts[i], s->value[i], &res);
+        detect_update(det, s->ts[i], s->value[i], &res);
         score[i] = res.score;
     }
-    detect_release(&det);
+    detect_free(det);
 }
 
 /* The outcome of one series at one threshold. */
@@ -402,16 +401,16 @@ static int run_speed(long rows, int runs)
     double rates[32];
     double sink = 0;
     for (int k = 0; k < runs && k < 32; k++) {
-        struct detector det;
-        detect_init(&det, NULL);
+        struct detector *det = detect_new(NULL);
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (long i = 0; i < rows; i++) {
             struct detect_result res;
-            detect_update(&det, ts[i], value[i], &res);
+            detect_update(det, ts[i], value[i], &res);
             sink += res.score;
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
+        detect_free(det);
         double secs = (double)(b.tv_sec - a.tv_sec) +
                       (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
         rates[k] = (double)rows / secs;
@@ -424,9 +423,13 @@ static int run_speed(long rows, int runs)
                 rates[i] = rates[j];
                 rates[j] = t;
             }
+    size_t state = 0;
+#ifdef DETECT_STATE_MAX
+    state = sizeof(struct detector);
+#endif
     printf("detect_update: %ld points, median of %d runs: %.0f points/s "
            "(state %zu bytes; checksum %.3f)\n",
-           rows, runs, rates[runs / 2], sizeof(struct detector), sink);
+           rows, runs, rates[runs / 2], state, sink);
     free(ts);
     free(value);
     return 0;
@@ -450,17 +453,17 @@ static int run_dump(const char *shape_name, const char *family_name, int seed)
     }
     static struct series s;
     generate(&s, sh, f, (uint64_t)seed);
-    struct detector det;
-    detect_init(&det, NULL);
+    struct detector *det = detect_new(NULL);
     printf("row,ts,value,expected,z_point,z_sustained,z_flat,score,label\n");
     for (int i = 0; i < s.rows; i++) {
         struct detect_result res;
-        detect_update(&det, s.ts[i], s.value[i], &res);
+        detect_update(det, s.ts[i], s.value[i], &res);
         int in = s.window && i >= s.onset && i < s.onset + s.window;
         printf("%d,%lld,%g,%.3f,%.3f,%.3f,%.3f,%.9f,%d\n", i,
                (long long)s.ts[i], s.value[i], res.expected, res.z_point,
                res.z_sustained, res.z_flat, res.score, in);
     }
+    detect_free(det);
     return 0;
 }
 
