@@ -133,7 +133,7 @@ _Static_assert(sizeof(struct detector) <= DETECT_STATE_MAX,
 
 static const double CLIP = 2.5;      /* Huber clip of updates, sigmas */
 static const double WINSOR = 3.0;    /* clip of scale updates, sigmas */
-static const double MEAN_CLIP = 4.0; /* clip feeding the short mean */
+static const double MEAN_CLIP = 4.0; /* clip into short mean, CUSUM */
 static const double OUTLIER_Z = 3.5; /* points the AR term skips */
 static const double SHIFT_Z = 2.5;   /* one-sided run: residual */
 static const double SHIFT_MEAN_Z = 3.0;
@@ -377,7 +377,7 @@ static void detect__set_step(struct detector *d, double step)
 static void detect__track_step(struct detector *d, int64_t ts)
 {
     if (ts > d->last_ts) {
-        d->gap_ring[d->gap_pos] = (float)(ts - d->last_ts);
+        d->gap_ring[d->gap_pos] = (float)((double)ts - (double)d->last_ts);
         d->gap_pos = (d->gap_pos + 1) % DETECT_GAP_RING;
         if (d->gap_n < DETECT_GAP_RING)
             d->gap_n++;
@@ -390,14 +390,17 @@ static void detect__locate(const struct detector *d, int64_t ts,
                            struct detect_point *p)
 {
     int64_t days = detect__floor_div(ts, 86400);
-    int64_t sod = ts - days * 86400;
+    int64_t sod = ts % 86400; /* no days * 86400: it may overflow */
+    if (sod < 0)
+        sod += 86400;
     int64_t dow = ((days % 7) + 7 + 3) % 7; /* 0 = Monday */
     p->day_slot = (int)(sod * d->day_slots / 86400);
     p->hour = (int)(sod / 3600);
     p->week_slot = (int)(dow * 24 + p->hour);
     p->steps = 1.0;
     if (d->model_n > 0)
-        p->steps = ts > d->last_ts ? (double)(ts - d->last_ts) / d->step : 0;
+        p->steps =
+            ts > d->last_ts ? ((double)ts - (double)d->last_ts) / d->step : 0;
 }
 
 /* Missing steps: the AR term and the short mean fade, sigmas widen. */
@@ -797,7 +800,7 @@ static int detect__in_probation(const struct detector *d, int64_t ts)
 {
     if (d->params.probation_rows >= 0)
         return d->rows <= d->params.probation_rows;
-    return ts - d->first_ts < 86400 || d->rows < 32;
+    return (double)ts - (double)d->first_ts < DAY_S || d->rows < 32;
 }
 
 /* Median of the positive gaps seen in the warm-up buffer. */
@@ -807,7 +810,7 @@ static double detect__buffer_step(const struct detector *d)
     int n = 0;
     for (int i = 1; i < d->buf_rows; i++)
         if (d->buf_ts[i] > d->buf_ts[i - 1])
-            gaps[n++] = (double)(d->buf_ts[i] - d->buf_ts[i - 1]);
+            gaps[n++] = (double)d->buf_ts[i] - (double)d->buf_ts[i - 1];
     return n ? detect__median(gaps, n) : 3600.0;
 }
 

@@ -378,6 +378,14 @@ static void test_degenerate_series(void **state)
     }
     detect_free(det);
 
+    det = detect_new(NULL); /* timestamps at the ends of int64 */
+    const int64_t ends[] = {INT64_MIN, INT64_MAX, 0, INT64_MIN + 1, 5};
+    for (int i = 0; i < 600; i++) {
+        detect_update(det, ends[i % 5], i % 7, &res);
+        assert_true(res.score >= 0.0 && res.score <= 1.0);
+    }
+    detect_free(det);
+
     det = detect_new(NULL); /* daily data with a weekly shape */
     for (int i = 0; i < 400; i++) {
         double v = (i % 7 >= 5 ? 50 : 100) + (i % 3);
