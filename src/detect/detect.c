@@ -14,9 +14,12 @@
  *
  *     forecast = level + trend * steps + season + phi * r
  *
- *   season  a blend of three candidates, weighted by their squared errors
- *           over about the last day (weight (best / own)^4, so the best
- *           dominates and a candidate that is only noise fades out):
+ *   season  a blend of three candidates, weighted by their one-step
+ *           squared errors over about the last day, each with its own AR(1)
+ *           correction as the forecast would apply it (weight (best /
+ *           own)^4, so the best dominates, a candidate that is only noise
+ *           fades out, and the slots of a random walk's profiles, which
+ *           remember last week's values, lose to no season at all):
  *             none  0, for series without a rhythm;
  *             day   a time-of-day profile, one slot per sampling step (at
  *                   least 5 minutes, at most 288 slots);
@@ -26,8 +29,8 @@
  *   level   a robust exponentially weighted level (time constant one day)
  *           with a slow, damped Holt trend;
  *   r       the last seasonal residual, with an AR(1) coefficient phi
- *           learned online, for the short-term persistence the profiles
- *           cannot know.
+ *           learned online (at most 0.995), for the short-term
+ *           persistence the profiles cannot know.
  *
  * Nothing about the seasons is hard-coded but the calendar: the step is the
  * median gap of the first rows, the profiles average their first visits and
@@ -135,6 +138,7 @@ static const double CLIP = 2.5;      /* Huber clip of updates, sigmas */
 static const double WINSOR = 3.0;    /* clip of scale updates, sigmas */
 static const double MEAN_CLIP = 4.0; /* clip into short mean, CUSUM */
 static const double OUTLIER_Z = 3.5; /* points the AR term skips */
+static const double PHI_MAX = 0.995; /* largest AR(1) coefficient */
 static const double SHIFT_Z = 2.5;   /* one-sided run: residual */
 static const double SHIFT_MEAN_Z = 3.0;
 static const double CUSUM_K = 1.0;      /* CUSUM allowance, sigmas */
@@ -409,7 +413,10 @@ static void detect__gap(struct detector *d, const struct detect_point *p)
     if (p->steps <= 1.5)
         return;
     double missed = p->steps - 1.0;
-    d->ar_resid *= pow(d->phi, missed);
+    double fade = pow(d->phi, missed);
+    d->ar_resid *= fade;
+    for (int c = 0; c < 3; c++)
+        d->cand_resid[c] *= fade;
     d->resid_mean *= pow(1.0 - d->a_mean, missed);
     d->cusum_up *= pow(1.0 - d->a_mean, missed);
     d->cusum_down *= pow(1.0 - d->a_mean, missed);
@@ -587,25 +594,34 @@ static void detect__learn_slot(float *slot, uint8_t *visits, double target,
         (*visits)++;
 }
 
+/* Tracks the one-step errors of the three seasonal candidates for the
+ * blend, each with its own AR(1) correction, as the forecast will use it:
+ * a persistent series (a random walk) is then not mistaken for a seasonal
+ * one whose profile slots happen to remember last week's values. */
+static void detect__learn_errors(struct detector *d,
+                                 const struct detect_point *p, double shape,
+                                 double bound)
+{
+    double resid[3] = {shape, shape - p->day_eff,
+                       shape - (p->week_known ? p->week_eff : p->day_eff)};
+    double *err2[3] = {&d->err2_none, &d->err2_day, &d->err2_week};
+    double ra = detect__rate(d->a_err, (double)++d->err_n);
+    for (int c = 0; c < 3; c++) {
+        double e = detect__clip(resid[c] - d->phi * d->cand_resid[c], bound);
+        *err2[c] += ra * (e * e - *err2[c]);
+        d->cand_resid[c] = detect__clip(resid[c], bound);
+    }
+}
+
 /* Both profiles learn value - level on their own, the week profile at the
  * hour level (less the day profile's shape within the hour); shape is
- * value - level.  Their errors are tracked for the blend. */
+ * value - level. */
 static void detect__learn_season(struct detector *d,
                                  const struct detect_point *p, double shape,
                                  double bound, double trust)
 {
-    if (p->own) {
-        double ra = detect__rate(d->a_err, (double)++d->err_n);
-        double en = detect__clip(shape, bound);
-        double ed = detect__clip(shape - p->day_eff, bound);
-        double ew = detect__clip(shape - p->week_eff, bound);
-        d->err2_none += ra * (en * en - d->err2_none);
-        d->err2_day += ra * (ed * ed - d->err2_day);
-        if (p->week_known)
-            d->err2_week += ra * (ew * ew - d->err2_week);
-        else
-            d->err2_week += ra * (ed * ed - d->err2_week);
-    }
+    if (p->own)
+        detect__learn_errors(d, p, shape, bound);
     int s = p->day_slot;
     detect__learn_slot(&d->day[s], &d->day_visits[s], shape, d->a_day, bound,
                        trust);
@@ -631,7 +647,7 @@ static void detect__learn_ar(struct detector *d, const struct detect_point *p,
         double phi = d->ar_xx > 0 ? d->ar_xy / d->ar_xx : 0;
         if (!isfinite(phi) || d->ar_n < 10)
             phi = 0.0;
-        d->phi = detect__clamp(phi, 0.0, 0.95);
+        d->phi = detect__clamp(phi, 0.0, PHI_MAX);
     }
     d->ar_resid = resid;
 }

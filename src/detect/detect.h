@@ -95,6 +95,7 @@ struct detector {
     float week[DETECT_WEEK_SLOTS];
     uint8_t day_visits[DETECT_DAY_SLOTS], week_visits[DETECT_WEEK_SLOTS];
     double err2_none, err2_day, err2_week; /* recent squared errors */
+    double cand_resid[3]; /* last residual of each, for their AR term */
     long err_n;
     double level, trend, phi, ar_xy, ar_xx, ar_resid;
     long ar_n, scale_n;
