@@ -86,6 +86,9 @@
  *     the slow one in days, and the ratio falls back to 1;
  *   - a new daily or weekly shape: learned by the profiles in days, with
  *     surprising points (p < 0.01) teaching at a quarter of the rate;
+ *   - a stuck value: flagged while its surprise grows, accepted once it
+ *     has flagged for shift_len points, and still teaching nothing until
+ *     the value changes;
  *   - the calibration histograms themselves forget in weeks.
  *
  * Time.  Points may come at any spacing.  Repeated timestamps fall in the
@@ -148,6 +151,7 @@ static const double TREND_BETA = 0.02;  /* trend gain over level gain */
 static const double TREND_KEEP_S = 3 * 86400.0; /* trend damping time */
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
+static const double FLAT_SURE = 10.0;    /* surprise of a run that flags */
 static const double GAUSS_MAD = 1.2533;  /* sigma / E|x| for a Gaussian */
 static const double TAIL_BIN = 0.2;      /* width of a histogram bin */
 static const double TAIL_Q = 0.02;       /* the tail is extrapolated above */
@@ -518,16 +522,23 @@ static double detect__repeat_p(const struct detector *d,
     return (v * d->repeat[p->hour] + 2.0 * d->repeat_global) / (v + 2.0);
 }
 
-/* Advances the stuck-value surprise with this point; returns it. */
+/* Advances the stuck-value surprise with this point; returns it.  Like a
+ * level shift, a run is flagged for about two hours (shift_len points) and
+ * then accepted until the value changes. */
 static double detect__flat(struct detector *d, const struct detect_point *p,
                            double value)
 {
     if (!d->have_prev || value != d->prev_value) {
         d->flat_surprise = 0;
+        d->flat_flagged = 0;
         return 0;
     }
+    if (d->flat_flagged > d->shift_len)
+        return 0; /* flagged long enough: the run is the new normal */
     double prob = fmax(detect__repeat_p(d, p), REPEAT_P_MIN);
     d->flat_surprise = FLAT_DECAY * d->flat_surprise - log(prob);
+    if (d->flat_surprise > FLAT_SURE)
+        d->flat_flagged++;
     return d->flat_surprise;
 }
 
@@ -551,7 +562,7 @@ static void detect__score(struct detector *d, const struct detect_point *p,
         p->ready ? detect__clip(resid, MEAN_CLIP * p->sig_resid) : resid;
     double surprise = detect__flat(d, p, value);
     double p_flat = exp(-surprise);
-    int counts = p->own && p_flat > SURPRISING_P;
+    int counts = p->own && p_flat > SURPRISING_P && !d->flat_flagged;
     if (counts)
         d->resid_mean += d->a_mean * (clipped - d->resid_mean);
     res->score = 0;
@@ -755,7 +766,7 @@ static void detect__learn(struct detector *d, const struct detect_point *p,
     detect__learn_repeat(d, p, value);
     d->have_prev = 1;
     d->prev_value = value;
-    if (exp(-res->z_flat * res->z_flat / 2) < SURPRISING_P) {
+    if (d->flat_flagged || exp(-res->z_flat * res->z_flat / 2) < SURPRISING_P) {
         d->ar_resid *= d->phi; /* a stuck sensor teaches nothing else */
         return;
     }

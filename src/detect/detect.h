@@ -105,6 +105,7 @@ struct detector {
     float noise_ratio[DETECT_HOURS], repeat[DETECT_HOURS];
     uint8_t noise_n[DETECT_HOURS], repeat_n[DETECT_HOURS];
     double repeat_global, prev_value, flat_surprise;
+    int flat_flagged; /* surprising repeats in the current run */
     int have_prev;
     float shift_ring[DETECT_SHIFT_RING];
     int shift_pos, shift_filled, shift_sign, shift_len;
