@@ -1,19 +1,125 @@
 /*
- * detect.c - the streaming seasonal anomaly detector.
+ * detect.c - the streaming seasonal anomaly detector with a calibrated score.
  *
- * The model, its assumptions and failure modes are described in detect.h;
- * this file keeps the arithmetic.  One point goes through detect__observe:
+ * The question.  Given the points of one series so far, how often would a
+ * point as surprising as this one turn up if nothing had changed?  The score
+ * is one minus that frequency.  A forecast model says what to expect, four
+ * statistics measure the surprise, and an online estimate of each
+ * statistic's own distribution in this series turns it into a tail
+ * probability.  That last step is what makes scores comparable across
+ * series: a spiky series learns that its spikes are common, a smooth one
+ * that a 4-sigma step is not.
  *
- *   locate   time-of-day and time-of-week slots, steps since the last point
- *   gap      decay the AR term and the short mean over missing steps
- *   predict  level + blended season + phi * last residual
- *   score    z_point, z_sustained, z_flat -> logistic
- *   learn    clipped updates of profiles, levels, AR, scales; re-bases
+ * The forecast.  City series are dominated by the clock, so each point is
  *
- * Rates are set once the step is known (detect__set_rates), as time
- * constants converted to per-point or per-visit weights; every running mean
- * starts as an arithmetic mean (weight 1/n) until its EWMA weight is larger,
- * so early estimates are not biased towards their zero initial value.
+ *     forecast = level + trend * steps + season + phi * r
+ *
+ *   season  a blend of three candidates, weighted by their one-step
+ *           squared errors over about the last day, each with its own AR(1)
+ *           correction as the forecast would apply it (weight (best /
+ *           own)^4, so the best dominates, a candidate that is only noise
+ *           fades out, and the slots of a random walk's profiles, which
+ *           remember last week's values, lose to no season at all):
+ *             none  0, for series without a rhythm;
+ *             day   a time-of-day profile, one slot per sampling step (at
+ *                   least 5 minutes, at most 288 slots);
+ *             week  an hourly time-of-week profile (168 slots) plus the
+ *                   day profile's shape within the hour: weekends, a
+ *                   Friday evening;
+ *   level   a robust exponentially weighted level (time constant one day)
+ *           with a slow, damped Holt trend;
+ *   r       the last seasonal residual, with an AR(1) coefficient phi
+ *           learned online (at most 0.995), for the short-term
+ *           persistence the profiles cannot know.
+ *
+ * Nothing about the seasons is hard-coded but the calendar: the step is the
+ * median gap of the first rows, the profiles average their first visits and
+ * then learn with clipped (Huber) updates at about 15% a day and 30% a
+ * week, and the blend finds out from the errors whether a rhythm is there.
+ * This is Taylor's double seasonal Holt-Winters with an AR(1) error
+ * correction (J. W. Taylor, "Short-term electricity demand forecasting using
+ * double seasonal exponential smoothing", J. Oper. Res. Soc. 54, 2003), made
+ * robust, with competing rather than summed seasonal terms, and compact: the
+ * weekly term is hourly, so a series fits in 4 KB.
+ *
+ * The statistics.
+ *
+ *   z_point      the one-step innovation over its noise scale.  The scale
+ *                is the larger of a slow one (a winsorised mean absolute
+ *                innovation over two days, times a per-hour-of-day factor)
+ *                and 0.8 of a fast one (the last ~8 innovations): after a
+ *                shift or a burst of noise the next points are judged
+ *                against the new noise, so a change is flagged near its
+ *                onset, not on every row after it.  Spikes, dips, onsets.
+ *   z_sustained  a two-sided CUSUM of the standardised innovations with an
+ *                allowance of 1 sigma (E. S. Page, "Continuous inspection
+ *                schemes", Biometrika 41, 1954): a shift or a new shape too
+ *                small for one point.  Reset when the level re-bases.
+ *   noise_ratio  the fast noise scale over the slow one: more noise.
+ *   flat         a run of identical values: the surprise adds -log P(repeat)
+ *                with P learned per hour of day and decays by 0.9 a point;
+ *                exp(-surprise) is its tail probability directly.
+ *
+ * The calibration.  For the first three a decayed histogram (0.2-wide bins,
+ * memory about four weeks, 2,000 to 20,000 points) gives the empirical tail
+ * below its 98th percentile u.  Beyond u, where a few weeks hold too few
+ * points, the tail is extrapolated as exponential, P(s' > s) = 0.02 exp(-(s
+ * - u) / b), the peaks-over-threshold model of extreme value theory with a
+ * zero shape (Siffer et al., "Anomaly detection in streams with extreme
+ * value theory", KDD 2017).  b is the median excess over u divided by ln 2,
+ * which one large anomaly cannot move, and never below 0.4 (0.15 for the
+ * noise ratio), a little above the Gaussian's, so a light-tailed series is
+ * judged conservatively.  Each histogram starts with 30 pseudo-points of a
+ * Laplace tail, so a young series needs a large surprise to score high.
+ * The four tail probabilities are combined as p = min(1, 4 * min(p_i))
+ * (Bonferroni), and score = 1 - p.  Like Numenta's anomaly likelihood
+ * (Ahmad et al., "Unsupervised real-time anomaly detection for streaming
+ * data", Neurocomputing 262, 2017), the score is a likelihood against the
+ * series' own recent behaviour rather than a fixed function of a z-score.
+ *
+ * Sustained changes.  A change is flagged near its onset and then learned:
+ *   - a level shift: a leaky run of points far out on one side (about two
+ *     hours, 4 to 12 points) re-bases the level by the median of their
+ *     residuals and resets the CUSUM; meanwhile the fast noise scale damps
+ *     the point score after the first point;
+ *   - more noise: the noise ratio flags it; the fast scale follows at once,
+ *     the slow one in days, and the ratio falls back to 1;
+ *   - a new daily or weekly shape: learned by the profiles in days, with
+ *     surprising points (p < 0.01) teaching at a quarter of the rate;
+ *   - a stuck value: flagged while its surprise grows, accepted once it
+ *     has flagged for shift_len points, and still teaching nothing until
+ *     the value changes;
+ *   - the calibration histograms themselves forget in weeks.
+ *
+ * Time.  Points may come at any spacing.  Repeated timestamps fall in the
+ * same slot and add no trend step; a small backward step is scored in its
+ * own slot.  A gap decays the AR term and the CUSUM and widens the noise
+ * scale for the next few points (about x2 after a missing day), so the gap
+ * itself raises no alarm.  A time of the week not seen yet widens it by
+ * 1.5: the first week cannot know its weekend.  A daily-or-coarser series
+ * has no daily profile; one coarser than 1.5 days no weekly one.  A day slot
+ * not seen yet borrows its neighbour and teaches nothing but itself.
+ * Timestamps are wall-clock time, so a daylight-saving jump moves the day
+ * shape by an hour.  No sigma falls below half the smallest change seen
+ * between values, nor below 1e-6 of their magnitude, so a noise-free
+ * periodic series has nothing to be surprised by.
+ *
+ * Warm-up.  The first rows (until 16 positive gaps or 32 rows) are kept to
+ * find the step, then replayed.  Scores are 0 during probation: by default
+ * until the data spans one day and holds 32 rows, or for the rows the
+ * caller asks for; in any case until the noise scale rests on 8 residuals.
+ *
+ * Failure modes.  The first weeks are still learning the weekly shape and
+ * the calibration: a young series scores conservatively.  A level shift
+ * smaller than about 3 sigma may only show in the CUSUM, later.  A slow
+ * drift is followed by the level and the trend and is often not flagged.
+ * A lasting change of the daily shape is learned over several days and may
+ * be flagged again on the next day or two.  Amplitudes are additive: a
+ * series whose swings double scores its peaks until the profiles follow.
+ * The calibration assumes the recent weeks were mostly normal; a series
+ * that is anomalous half of the time learns that as normal.  An exponential
+ * tail understates power-law noise (Student t with 3 degrees of freedom
+ * flags about 1 row in 2,000 at 0.9999 instead of 1 in 10,000).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -22,168 +128,65 @@
 #include "detect/detect.h"
 #include "util/util.h"
 
-#define DETECT_BUF_ROWS 64 /* warm-up rows buffered to infer the step */
-#define DETECT_BUF_GAPS 16 /* positive gaps that settle the step */
-#define DETECT_MAX_DAY_SLOTS 288
-#define DETECT_MAX_WEEK_SLOTS 2016
-#define DETECT_GAP_RING 31
-#define DETECT_SHIFT_RING 32
-#define DETECT_MIN_SCALE_N 8
-#define DETECT_NOISE_BINS 24 /* time-of-day noise: hourly at finest */
+_Static_assert(sizeof(struct detector) <= DETECT_STATE_MAX,
+               "a detector must fit in DETECT_STATE_MAX bytes");
+
+#define DETECT_BUF_GAPS 16   /* positive gaps that settle the step */
+#define DETECT_MIN_SCALE_N 8 /* residuals before scoring */
 
 #define DAY_S 86400.0
 #define WEEK_S 604800.0
 
-static const double CLIP = 2.5;         /* Huber clip of updates, sigmas */
-static const double WINSOR = 3.0;       /* clip of scale updates, sigmas */
-static const double MEAN_CLIP = 4.0;    /* clip feeding the short mean */
-static const double OUTLIER_Z = 3.5;    /* points the AR term skips */
-static const double SHIFT_Z = 2.5;      /* one-sided run: residual */
-static const double SHIFT_MEAN_Z = 3.0; /* one-sided run: short mean */
-static const double SQUASH_MID = 3.5;   /* z scoring 0.5 */
-static const double SQUASH_SLOPE = 2.0;
+static const double CLIP = 2.5;      /* Huber clip of updates, sigmas */
+static const double WINSOR = 3.0;    /* clip of scale updates, sigmas */
+static const double MEAN_CLIP = 4.0; /* clip into short mean, CUSUM */
+static const double OUTLIER_Z = 3.5; /* points the AR term skips */
+static const double PHI_MAX = 0.995; /* largest AR(1) coefficient */
+static const double SHIFT_Z = 2.5;   /* one-sided run: residual */
+static const double SHIFT_MEAN_Z = 3.0;
+static const double CUSUM_K = 1.0;      /* CUSUM allowance, sigmas */
+static const double UNSEEN_WIDEN = 1.5; /* a time of week not seen */
+static const double FAST_SHARE = 0.8;   /* weight of the fast noise scale */
+static const double TREND_BETA = 0.02;  /* trend gain over level gain */
+static const double TREND_KEEP_S = 3 * 86400.0; /* trend damping time */
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
-static const double GAUSS_MAD = 1.2533; /* sigma / E|x| for a Gaussian */
-
-struct detect_day_slot {
-    double offset;     /* stored profile value (see struct detector) */
-    double repeat;     /* EWMA of [value == previous value] */
-    uint32_t visits;   /* points seen in this slot */
-    uint32_t repeat_n; /* visits that updated repeat */
-};
-
-struct detect_week_slot {
-    double offset;
-    uint32_t visits;
-};
-
-struct detector {
-    struct detect_params params;
-
-    /* Warm-up: rows kept until the step is known, then replayed. */
-    int64_t buf_ts[DETECT_BUF_ROWS];
-    double buf_value[DETECT_BUF_ROWS];
-    int buf_rows, buf_gaps;
-
-    /* Time. */
-    int have_step;
-    double step; /* sampling step (s): sizes the slots once, then is kept
-                  * current for gap handling */
-    double steps_per_day;
-    int64_t first_ts, last_ts;
-    long rows; /* finite points accepted, buffered ones included */
-    double gap_ring[DETECT_GAP_RING];
-    int gap_n, gap_pos;
-
-    /* Seasonal profiles. */
-    int day_slots, week_slots;
-    struct detect_day_slot *day;
-    struct detect_week_slot *week;
-    /* A slot's offset is stored as (typical value - base) + frame, where
-     * frame adds up every move of base, so that moving base moves all the
-     * offsets at no cost.  The effective value, which the forecast uses,
-     * is the stored one minus the mean over the visited slots: the shape
-     * alone, with the level left to level and base. */
-    double frame;
-    double day_sum, week_sum; /* of the stored offsets of visited slots */
-    int day_visited, week_visited;
-    /* EWMA squared (clipped) errors of each profile alone, over about a
-     * day, for the blend weight of the weekly profile. */
-    double err2_day, err2_week;
-    long err_n;
-
-    /* Levels: level follows the series (re-based at a shift) and is what
-     * the forecast stands on; base is the slow reference the profiles are
-     * learned against, so that a weekend the level has followed still
-     * teaches the weekly profile its drop.  base_run counts points with the
-     * two far apart; a long run moves base to level.  base holds the
-     * first value for the first week (first_sum adds the values up), so
-     * that the first visits of the profiles record the week's shape plus
-     * one constant, which their normalisation removes, rather than the
-     * drift of a young mean; then it starts from the week's mean. */
-    double level, base, first_sum;
-    long level_n, base_n, first_n;
-    int base_run, base_len;
-
-    /* AR(1) on the seasonal residual. */
-    double phi, ar_xy, ar_xx, ar_resid;
-    long ar_n;
-
-    /* Time-of-day noise: EWMA of |innovation| / mad_innov per bin. */
-    double noise_ratio[DETECT_NOISE_BINS];
-    uint32_t noise_n[DETECT_NOISE_BINS];
-    int noise_bins;
-
-    /* Scales (mean absolute values) and the short residual mean. */
-    double mad_innov, mad_resid, mad_mean;
-    long scale_n;
-    double resid_mean;
-    double uncertainty; /* widens sigmas after a gap; decays per point */
-    double resolution;  /* smallest positive |change| seen */
-
-    /* Stuck values. */
-    int have_prev;
-    double prev_value, flat_surprise, repeat_global;
-
-    /* Level shifts: the residuals of the current one-sided run. */
-    double shift_ring[DETECT_SHIFT_RING]; /* the latest residuals */
-    int shift_pos, shift_filled, shift_sign, shift_len;
-    double shift_run; /* +1 per far point, -0.5 per other point */
-
-    /* Rates, set with the step. */
-    double a_level, a_base, a_day, a_week, a_scale, a_slot, a_mean, a_err;
-    double a_noise;
-};
+static const double FLAT_SURE = 10.0;    /* surprise of a run that flags */
+static const double GAUSS_MAD = 1.2533;  /* sigma / E|x| for a Gaussian */
+static const double TAIL_BIN = 0.2;      /* width of a histogram bin */
+static const double TAIL_Q = 0.02;       /* the tail is extrapolated above */
+static const double TAIL_B_MIN = 0.4;    /* smallest exponential scale */
+static const double NOISE_B_MIN = 0.15;  /* the same for the noise ratio */
+static const double TAIL_PRIOR_N = 30;   /* pseudo-points of Laplace tail */
+static const double SURPRISING_P = 0.01; /* points that teach less */
+static const int STATISTICS = 4;         /* Bonferroni factor */
+static const double TAIL_ENOUGH = 0.25;  /* 1 / STATISTICS */
 
 /* What detect__observe works out about one point. */
 struct detect_point {
-    int day_slot, week_slot, dow, noise_bin;
-    double steps; /* steps since the last point; 0 for a repeat or back */
-    int day_known, week_known; /* the slot has been visited */
-    double day_eff, week_eff;  /* the slot's effective profile values */
-    double week_guess;         /* week_eff, or a neighbour's if unvisited */
-    int week_guessed;          /* week_guess is usable */
+    int day_slot, week_slot, hour;
+    double steps; /* steps since the last point; 0 for back */
+    int known;    /* the day profile has a value here, maybe a neighbour's */
+    int own; /* the value is this slot's own: the residual means something */
+    double day_eff;  /* the day profile's value here */
+    double shape;    /* day_eff less its hour's mean */
+    int week_known;  /* the week profile has a value here */
+    double week_eff; /* the week profile's forecast here */
     double season;
-    double noise_mult; /* time-of-day noise relative to the global one */
+    double noise_mult; /* hour-of-day noise relative to the global one */
     double sig_innov, sig_resid, sig_mean;
+    double floor; /* smallest sigma: resolution and float precision */
     int ready;
 };
-
-void detect_params_init(struct detect_params *params)
-{
-    params->probation_rows = -1;
-}
-
-struct detector *detect_new(const struct detect_params *params)
-{
-    struct detector *det = xcalloc(1, sizeof(*det));
-    if (params)
-        det->params = *params;
-    else
-        detect_params_init(&det->params);
-    det->resolution = INFINITY;
-    det->repeat_global = 0.2;
-    return det;
-}
-
-void detect_free(struct detector *det)
-{
-    if (!det)
-        return;
-    free(det->day);
-    free(det->week);
-    free(det);
-}
-
-double detect_step(const struct detector *det)
-{
-    return det->have_step ? det->step : 0.0;
-}
 
 static double detect__clamp(double x, double lo, double hi)
 {
     return x < lo ? lo : x > hi ? hi : x;
+}
+
+static double detect__clip(double x, double bound)
+{
+    return detect__clamp(x, -bound, bound);
 }
 
 /* Running-mean weight: 1/n until the EWMA weight a is larger. */
@@ -192,19 +195,150 @@ static double detect__rate(double a, double n)
     return n > 0 && 1.0 / n > a ? 1.0 / n : a;
 }
 
+/* ---- calibration: the tail of one |z| statistic ---- */
+
+/* Finds where the upper-tail mass of the histogram reaches want. */
+static double detect__tail_point(const struct detect_tail *t, double want)
+{
+    double above = 0;
+    for (int j = DETECT_TAIL_BINS - 1; j >= 0; j--) {
+        double m = t->bin[j];
+        if (above + m >= want && m > 0)
+            return TAIL_BIN * ((double)j + 1.0 - (want - above) / m);
+        above += m;
+    }
+    return 0;
+}
+
+/* Recomputes u (the 1 - TAIL_Q quantile) and the exponential scale b. */
+static void detect__tail_refresh(struct detect_tail *t)
+{
+    double u = detect__tail_point(t, TAIL_Q * t->total);
+    double m = detect__tail_point(t, 0.5 * TAIL_Q * t->total);
+    t->u = (float)u;
+    t->b = (float)fmax(t->b_min, (m - u) / M_LN2);
+    t->p_u = (float)TAIL_Q;
+}
+
+static void detect__tail_init(struct detect_tail *t, double b_min)
+{
+    memset(t, 0, sizeof(*t));
+    t->b_min = (float)b_min;
+    for (int j = 0; j < DETECT_TAIL_BINS; j++) {
+        double lo = exp(-TAIL_BIN * j), hi = exp(-TAIL_BIN * (j + 1));
+        if (j == DETECT_TAIL_BINS - 1)
+            hi = 0;
+        t->bin[j] = (float)(TAIL_PRIOR_N * (lo - hi));
+        t->total += t->bin[j];
+    }
+    t->weight = 1;
+    detect__tail_refresh(t);
+}
+
+/* P(|z| >= s) in this series; a value of TAIL_ENOUGH or more is returned
+ * as TAIL_ENOUGH (STATISTICS times it is 1: the point scores 0 anyway),
+ * which ends the walk over the bins early for most points. */
+static double detect__tail_p(const struct detect_tail *t, double s)
+{
+    if (!(s > 0))
+        return 1.0;
+    if (s >= t->u)
+        return t->p_u * exp(-(s - t->u) / t->b);
+    int k = (int)(s / TAIL_BIN);
+    if (k >= DETECT_TAIL_BINS)
+        k = DETECT_TAIL_BINS - 1;
+    double enough = TAIL_ENOUGH * t->total;
+    double mass = t->bin[k] * ((k + 1) * TAIL_BIN - s) / TAIL_BIN;
+    for (int j = k + 1; j < DETECT_TAIL_BINS && mass < enough; j++)
+        mass += t->bin[j];
+    return detect__clamp(mass / t->total, t->p_u, TAIL_ENOUGH);
+}
+
+/* Adds s with exponential forgetting (the weight of new points grows,
+ * which is the same and costs one bin a point). */
+static void detect__tail_add(struct detect_tail *t, double s, double a, long n)
+{
+    int k = (int)fmin(s / TAIL_BIN, DETECT_TAIL_BINS - 1);
+    t->bin[k] += t->weight;
+    t->total += t->weight;
+    t->weight = (float)(t->weight / (1.0 - a));
+    if (t->weight > 1e20f) {
+        float back = 1.0f / t->weight;
+        for (int j = 0; j < DETECT_TAIL_BINS; j++)
+            t->bin[j] *= back;
+        t->total *= back;
+        t->weight = 1.0f;
+    }
+    if (n % 32 == 0)
+        detect__tail_refresh(t);
+}
+
+/* ---- life cycle ---- */
+
+void detect_params_init(struct detect_params *params)
+{
+    params->probation_rows = -1;
+}
+
+void detect_init(struct detector *det, const struct detect_params *params)
+{
+    memset(det, 0, sizeof(*det));
+    if (params)
+        det->params = *params;
+    else
+        detect_params_init(&det->params);
+    det->resolution = INFINITY;
+    det->repeat_global = 0.2;
+    detect__tail_init(&det->tail_point, TAIL_B_MIN);
+    detect__tail_init(&det->tail_mean, TAIL_B_MIN);
+    detect__tail_init(&det->tail_noise, NOISE_B_MIN);
+}
+
+void detect_release(struct detector *det)
+{
+    memset(det, 0, sizeof(*det));
+}
+
+struct detector *detect_new(const struct detect_params *params)
+{
+    struct detector *det = xcalloc(1, sizeof(*det));
+    detect_init(det, params);
+    return det;
+}
+
+void detect_free(struct detector *det)
+{
+    free(det);
+}
+
+double detect_step(const struct detector *det)
+{
+    return det->step;
+}
+
+/* ---- time ---- */
+
 static int detect__cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-/* Median of n values; sorts a scratch copy.  n must be in 1..64. */
+/* Median of n values (1..32); sorts a scratch copy. */
 static double detect__median(const double *values, int n)
 {
-    double tmp[64];
+    double tmp[DETECT_BUF_ROWS];
     memcpy(tmp, values, (size_t)n * sizeof(double));
     qsort(tmp, (size_t)n, sizeof(double), detect__cmp_double);
     return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
+static double detect__median_f(const float *values, int n)
+{
+    double tmp[DETECT_BUF_ROWS];
+    for (int i = 0; i < n; i++)
+        tmp[i] = values[i];
+    return detect__median(tmp, n);
 }
 
 static int64_t detect__floor_div(int64_t a, int64_t b)
@@ -213,77 +347,68 @@ static int64_t detect__floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Sizes the slots and sets every rate from the sampling step. */
-static void detect__set_rates(struct detector *d, double step)
+/* Per-visit rate of a slot visited visits times per period, so that the
+ * slot moves by share of the way per period. */
+static double detect__visit_rate(double share, double visits)
 {
-    d->have_step = 1;
-    d->step = step;
-    d->steps_per_day = DAY_S / step;
-    long nd = lround(DAY_S / step), nw = lround(WEEK_S / step);
-    d->day_slots = (int)detect__clamp((double)nd, 1, DETECT_MAX_DAY_SLOTS);
-    d->week_slots = (int)detect__clamp((double)nw, 1, DETECT_MAX_WEEK_SLOTS);
-    if (step > 1.5 * DAY_S)
-        d->week_slots = 1; /* too coarse for a weekly shape */
-    d->day = xcalloc((size_t)d->day_slots, sizeof(*d->day));
-    d->week = xcalloc((size_t)d->week_slots, sizeof(*d->week));
-
-    double per_day_visits = fmax(1.0, DAY_S / (d->day_slots * step));
-    double per_week_visits = fmax(1.0, WEEK_S / (d->week_slots * step));
-    d->a_level =
-        detect__clamp(1.0 - exp(-step / fmax(DAY_S, 10 * step)), 1e-4, 0.2);
-    d->a_base =
-        detect__clamp(1.0 - exp(-step / fmax(WEEK_S, 30 * step)), 1e-5, 0.1);
-    d->base_len = (int)fmax(ceil(3 * DAY_S / step), 8);
-    d->a_day = 1.0 - pow(1.0 - 0.15, 1.0 / per_day_visits);
-    d->a_week = 1.0 - pow(1.0 - 0.3, 1.0 / per_week_visits);
-    d->a_slot = 1.0 - pow(1.0 - 0.1, 1.0 / per_day_visits);
-    d->noise_bins =
-        d->day_slots < DETECT_NOISE_BINS ? d->day_slots : DETECT_NOISE_BINS;
-    double per_bin_visits = fmax(1.0, DAY_S / (d->noise_bins * step));
-    d->a_noise = 1.0 - pow(1.0 - 0.2, 1.0 / per_bin_visits);
-    d->a_scale = detect__clamp(step / (2 * DAY_S), 0.002, 0.05);
-    d->a_mean = 1.0 / detect__clamp(3600.0 / step, 4, 30);
-    d->a_err = detect__clamp(step / DAY_S, 0.001, 0.2);
-    d->shift_len = (int)detect__clamp(round(3 * 3600.0 / step), 4, 32);
+    return 1.0 - pow(1.0 - share, 1.0 / fmax(visits, 1.0));
 }
 
-/* Median of the positive gaps seen in the warm-up buffer. */
-static double detect__buffer_step(const struct detector *d)
+/* Sizes the slots and sets every rate from the sampling step. */
+static void detect__set_step(struct detector *d, double step)
 {
-    double gaps[DETECT_BUF_ROWS];
-    int n = 0;
-    for (int i = 1; i < d->buf_rows; i++)
-        if (d->buf_ts[i] > d->buf_ts[i - 1])
-            gaps[n++] = (double)(d->buf_ts[i] - d->buf_ts[i - 1]);
-    return n ? detect__median(gaps, n) : 3600.0;
+    d->step = step;
+    double slot = fmax(step, 300.0);
+    d->day_slots = step >= DAY_S ? 1
+                                 : (int)detect__clamp(round(DAY_S / slot), 1,
+                                                      DETECT_DAY_SLOTS);
+    d->week_on = step <= 1.5 * DAY_S;
+    double per_slot = fmax(1.0, DAY_S / (d->day_slots * step));
+    double per_hour = fmax(1.0, 3600.0 / step);
+    d->a_day = detect__visit_rate(0.15, per_slot);
+    d->a_week = detect__visit_rate(0.3, per_hour);
+    d->a_noise = detect__visit_rate(0.2, per_hour);
+    d->a_repeat = detect__visit_rate(0.1, per_hour);
+    d->a_level =
+        detect__clamp(1.0 - exp(-step / fmax(DAY_S, 10 * step)), 1e-4, 0.2);
+    d->a_scale = detect__clamp(step / (2 * DAY_S), 0.002, 0.05);
+    d->a_fast = 1.0 / 8.0;
+    d->a_mean = 1.0 / detect__clamp(3600.0 / step, 4, 30);
+    d->a_tail = 1.0 / detect__clamp(4 * WEEK_S / step, 2000, 20000);
+    d->a_err = detect__clamp(step / DAY_S, 0.001, 0.2);
+    d->trend_keep = exp(-step / TREND_KEEP_S);
+    d->shift_len =
+        (int)detect__clamp(round(2 * 3600.0 / step), 4, DETECT_SHIFT_RING);
 }
 
 /* Keeps the sampling step current for gap handling (not slot sizes). */
 static void detect__track_step(struct detector *d, int64_t ts)
 {
-    if (d->rows > 1 && ts > d->last_ts) {
-        d->gap_ring[d->gap_pos] = (double)(ts - d->last_ts);
+    if (ts > d->last_ts) {
+        d->gap_ring[d->gap_pos] = (float)((double)ts - (double)d->last_ts);
         d->gap_pos = (d->gap_pos + 1) % DETECT_GAP_RING;
         if (d->gap_n < DETECT_GAP_RING)
             d->gap_n++;
     }
     if (d->rows % 64 == 0 && d->gap_n >= 8)
-        d->step = detect__median(d->gap_ring, d->gap_n);
+        d->step = detect__median_f(d->gap_ring, d->gap_n);
 }
 
 static void detect__locate(const struct detector *d, int64_t ts,
                            struct detect_point *p)
 {
     int64_t days = detect__floor_div(ts, 86400);
-    int64_t sod = ts - days * 86400;
-    int64_t dow = (days % 7 + 7 + 3) % 7; /* 1970-01-01 was a Thursday */
-    p->dow = (int)dow;
+    int64_t sod = ts % 86400; /* no days * 86400: it may overflow */
+    if (sod < 0)
+        sod += 86400;
+    int64_t dow = ((days % 7) + 7 + 3) % 7; /* 0 = Monday */
     p->day_slot = (int)(sod * d->day_slots / 86400);
-    p->noise_bin = p->day_slot * d->noise_bins / d->day_slots;
-    p->week_slot = (int)((dow * 86400 + sod) * d->week_slots / 604800);
+    p->hour = (int)(sod / 3600);
+    p->week_slot = (int)(dow * 24 + p->hour);
     p->steps = 1.0;
-    if (d->level_n > 0)
-        p->steps = ts > d->last_ts ? (double)(ts - d->last_ts) / d->step : 0;
+    if (d->model_n > 0)
+        p->steps =
+            ts > d->last_ts ? ((double)ts - (double)d->last_ts) / d->step : 0;
 }
 
 /* Missing steps: the AR term and the short mean fade, sigmas widen. */
@@ -292,146 +417,230 @@ static void detect__gap(struct detector *d, const struct detect_point *p)
     if (p->steps <= 1.5)
         return;
     double missed = p->steps - 1.0;
-    d->ar_resid *= pow(d->phi, missed);
+    double fade = pow(d->phi, missed);
+    d->ar_resid *= fade;
+    for (int c = 0; c < 3; c++)
+        d->cand_resid[c] *= fade;
     d->resid_mean *= pow(1.0 - d->a_mean, missed);
-    d->uncertainty = fmin(d->uncertainty + missed / d->steps_per_day, 3.0);
+    d->cusum_up *= pow(1.0 - d->a_mean, missed);
+    d->cusum_down *= pow(1.0 - d->a_mean, missed);
+    d->uncertainty = fmin(d->uncertainty + missed * d->step / DAY_S, 3.0);
 }
 
-/* Weight of the weekly profile: 1 while it does at least as well as the
- * daily one, else the ratio of their mean squared errors.  The weekly
- * profile is preferred: where a series has no weekly rhythm it costs a
- * little noise, where it has one the daily profile is biased on the days
- * that differ, and a blend that trusted it would take weekends for level
- * shifts. */
-static double detect__week_weight(const struct detector *d)
+/* ---- the forecast ---- */
+
+/* Mean of the visited day slots in the hour of slot s (s's own value
+ * when the slots are an hour or coarser). */
+static double detect__hour_mean(const struct detector *d, int s)
 {
-    if (d->err_n == 0 || !(d->err2_week > d->err2_day))
-        return 1.0;
-    double w = d->err2_day / d->err2_week;
-    return isfinite(w) ? detect__clamp(w, 0.0, 1.0) : 1.0;
+    int per_hour = d->day_slots / 24;
+    if (per_hour <= 1)
+        return d->day[s];
+    int from = s / per_hour * per_hour, n = 0;
+    double sum = 0;
+    for (int k = from; k < from + per_hour; k++)
+        if (d->day_visits[k]) {
+            sum += d->day[k];
+            n++;
+        }
+    return n ? sum / n : d->day[s];
 }
 
+/* Weight of a forecast whose recent squared error is err2 when the best
+ * of the three (none, day, week) has best2: 1 for the best, falling fast
+ * with the error ratio, so that a profile that is only noise (a series
+ * without that rhythm) fades out and a good one takes over. */
+static double detect__weight(double err2, double best2)
+{
+    if (!(err2 > best2))
+        return 1.0;
+    double r = best2 / err2;
+    return isfinite(r) ? r * r * r * r : 0.0;
+}
+
+/* The seasonal forecast: the day profile, or the week profile (hourly)
+ * plus the day profile's shape within the hour, blended by how well each
+ * has done.  Slots not seen yet borrow their neighbour. */
 static void detect__season(const struct detector *d, struct detect_point *p)
 {
-    const struct detect_day_slot *ds = &d->day[p->day_slot];
-    const struct detect_week_slot *ws = &d->week[p->week_slot];
-    double week_mean = d->week_sum / fmax(d->week_visited, 1);
-    p->day_known = ds->visits > 0;
-    p->week_known = ws->visits > 0;
-    p->day_eff = ds->offset - d->day_sum / fmax(d->day_visited, 1);
-    p->week_eff = ws->offset - week_mean;
-    p->week_guess = p->week_eff;
-    p->week_guessed = p->week_known;
-    if (!p->week_known && d->week_slots > 2) {
-        /* a slot missed last week: borrow the slot before or after */
-        int n = d->week_slots, s = p->week_slot;
-        const struct detect_week_slot *before = &d->week[(s + n - 1) % n];
-        const struct detect_week_slot *after = &d->week[(s + 1) % n];
-        const struct detect_week_slot *near = before->visits ? before : after;
-        p->week_guessed = near->visits > 0;
-        p->week_guess = near->offset - week_mean;
-    }
-    double w = 0;
-    if (p->week_guessed)
-        w = p->day_known ? detect__week_weight(d) : 1;
+    int n = d->day_slots, s = p->day_slot, at = s;
+    p->own = d->day_visits[s] > 0;
+    if (!p->own)
+        at = d->day_visits[(s + n - 1) % n] ? (s + n - 1) % n : (s + 1) % n;
+    p->known = d->day_visits[at] > 0;
+    p->day_eff = p->known ? d->day[at] : 0;
+    p->shape = p->known ? p->day_eff - detect__hour_mean(d, at) : 0;
+    p->week_known = d->week_on && d->week_visits[p->week_slot] > 0;
+    p->week_eff = p->week_known ? d->week[p->week_slot] + p->shape : 0;
     p->season = 0;
-    if (p->day_known || p->week_guessed)
-        p->season = w * p->week_guess + (1 - w) * p->day_eff;
+    if (!p->known || d->err_n == 0) {
+        p->season = p->week_known ? p->week_eff : p->day_eff;
+        return;
+    }
+    double e_none = d->err2_none, e_day = d->err2_day;
+    double e_week = p->week_known ? d->err2_week : INFINITY;
+    double best = fmin(e_none, fmin(e_day, e_week));
+    double w_none = detect__weight(e_none, best);
+    double w_day = detect__weight(e_day, best);
+    double w_week = p->week_known ? detect__weight(e_week, best) : 0.0;
+    double total = w_none + w_day + w_week;
+    p->season = (w_day * p->day_eff + w_week * p->week_eff) / total;
 }
 
-/* The sigmas at this point: global scale x time-of-day multiplier x
- * widening for gaps and for scales resting on few residuals. */
+/* The sigmas at this point: global scale x hour-of-day factor x widening
+ * for gaps and for scales resting on few residuals, the innovation's
+ * raised to the fast scale. */
 static void detect__sigmas(const struct detector *d, struct detect_point *p)
 {
-    double v = fmin((double)d->noise_n[p->noise_bin], 30.0);
-    double mult = (v * d->noise_ratio[p->noise_bin] + 4.0) / (v + 4.0);
+    double v = fmin((double)d->noise_n[p->hour], 30.0);
+    double mult = (v * d->noise_ratio[p->hour] + 4.0) / (v + 4.0);
     p->noise_mult = mult;
-    p->ready = d->scale_n >= DETECT_MIN_SCALE_N;
-    double widen = GAUSS_MAD * mult * (1.0 + d->uncertainty) *
-                   (1.0 + 4.0 / fmax((double)d->scale_n, 1.0));
-    double floor = fmax(0.5 * d->resolution, 1e-9 * fabs(d->level));
+    p->ready = p->own && d->scale_n >= DETECT_MIN_SCALE_N;
+    double widen =
+        (1.0 + d->uncertainty) * (1.0 + 4.0 / fmax((double)d->scale_n, 1.0));
+    if (d->week_on && !p->week_known)
+        widen *= UNSEEN_WIDEN; /* a time of the week not seen yet */
+    double floor = fmax(0.5 * d->resolution, 1e-6 * d->magnitude);
     if (!isfinite(floor))
-        floor = 1e-9 * fabs(d->level);
+        floor = 1e-6 * d->magnitude;
     floor = fmax(floor, 1e-12);
-    p->sig_innov = fmax(widen * d->mad_innov, floor);
-    p->sig_resid = fmax(widen * d->mad_resid, floor);
-    p->sig_mean = fmax(widen * d->mad_mean, floor);
+    p->floor = floor;
+    double g = GAUSS_MAD * widen;
+    p->sig_innov = fmax(g * mult * d->mad_innov, floor);
+    p->sig_innov = fmax(p->sig_innov, FAST_SHARE * g * d->fast_innov);
+    p->sig_resid = fmax(g * mult * d->mad_resid, floor);
+    p->sig_resid = fmax(p->sig_resid, FAST_SHARE * g * d->fast_innov);
+    p->sig_mean = fmax(g * mult * d->mad_mean, floor);
 }
 
-/* Probability that this slot repeats the previous value. */
+/* ---- the statistics ---- */
+
 static double detect__repeat_p(const struct detector *d,
                                const struct detect_point *p)
 {
-    const struct detect_day_slot *ds = &d->day[p->day_slot];
-    double v = fmin((double)ds->repeat_n, 10.0);
-    return (v * ds->repeat + 2.0 * d->repeat_global) / (v + 2.0);
+    double v = fmin((double)d->repeat_n[p->hour], 10.0);
+    return (v * d->repeat[p->hour] + 2.0 * d->repeat_global) / (v + 2.0);
 }
 
-/* Advances the stuck-value surprise with this point; returns z_flat. */
+/* Advances the stuck-value surprise with this point; returns it.  Like a
+ * level shift, a run is flagged for about two hours (shift_len points) and
+ * then accepted until the value changes. */
 static double detect__flat(struct detector *d, const struct detect_point *p,
                            double value)
 {
     if (!d->have_prev || value != d->prev_value) {
         d->flat_surprise = 0;
+        d->flat_flagged = 0;
         return 0;
     }
+    if (d->flat_flagged > d->shift_len)
+        return 0; /* flagged long enough: the run is the new normal */
     double prob = fmax(detect__repeat_p(d, p), REPEAT_P_MIN);
     d->flat_surprise = FLAT_DECAY * d->flat_surprise - log(prob);
-    return sqrt(2.0 * d->flat_surprise);
+    if (d->flat_surprise > FLAT_SURE)
+        d->flat_flagged++;
+    return d->flat_surprise;
 }
 
-static double detect__squash(double z)
+/* Advances the two-sided CUSUM with the innovation; returns it signed. */
+static double detect__cusum(struct detector *d, const struct detect_point *p,
+                            double innov)
 {
-    if (!(z > 0))
-        return 0;
-    double s0 = 1.0 / (1.0 + exp(SQUASH_SLOPE * SQUASH_MID));
-    double s = 1.0 / (1.0 + exp(-SQUASH_SLOPE * (z - SQUASH_MID)));
-    return detect__clamp((s - s0) / (1.0 - s0), 0.0, 1.0);
+    double r = detect__clip(innov / p->sig_innov, MEAN_CLIP);
+    d->cusum_up = fmax(0.0, d->cusum_up + r - CUSUM_K);
+    d->cusum_down = fmax(0.0, d->cusum_down - r - CUSUM_K);
+    return d->cusum_up >= d->cusum_down ? d->cusum_up : -d->cusum_down;
 }
 
-static double detect__clip(double x, double bound)
+/* Computes the verdict, advancing the short mean, the CUSUM and the flat
+ * surprise (all include the point itself). */
+static void detect__score(struct detector *d, const struct detect_point *p,
+                          double value, double innov, double resid,
+                          struct detect_result *res)
 {
-    return detect__clamp(x, -bound, bound);
+    double clipped =
+        p->ready ? detect__clip(resid, MEAN_CLIP * p->sig_resid) : resid;
+    double surprise = detect__flat(d, p, value);
+    double p_flat = exp(-surprise);
+    int counts = p->own && p_flat > SURPRISING_P && !d->flat_flagged;
+    if (counts)
+        d->resid_mean += d->a_mean * (clipped - d->resid_mean);
+    res->score = 0;
+    res->p_value = 1;
+    res->z_point = res->z_sustained = res->noise_ratio = 0;
+    res->z_flat = sqrt(2.0 * surprise);
+    if (!p->ready)
+        return;
+    res->z_point = innov / p->sig_innov;
+    if (counts)
+        res->z_sustained = detect__cusum(d, p, innov);
+    double usual = GAUSS_MAD * p->noise_mult * d->mad_innov;
+    double recent = d->fast_innov + d->a_fast * (fabs(innov) - d->fast_innov);
+    recent = fmax(GAUSS_MAD * recent, p->floor);
+    res->noise_ratio = fmin(recent / fmax(usual, p->floor), 1e3);
+    double pp = detect__tail_p(&d->tail_point, fabs(res->z_point));
+    double pm = detect__tail_p(&d->tail_mean, 0.5 * fabs(res->z_sustained));
+    double pn = detect__tail_p(&d->tail_noise, res->noise_ratio);
+    double pv = STATISTICS * fmin(fmin(pp, pm), fmin(pn, p_flat));
+    pv = fmin(1.0, pv);
+    res->p_value = pv;
+    res->score = detect__clamp(1.0 - pv, 0.0, 1.0);
 }
 
-/* One slot of a profile learns target (value - base): the first visit
- * takes it as it is, later ones move towards it by a clipped step. */
-static void detect__learn_slot(double *offset, uint32_t *visits, double *sum,
-                               int *visited, double frame, double target,
+/* ---- learning ---- */
+
+/* One profile slot moves towards target by a clipped step; the first
+ * visits average, later ones move at alpha. */
+static void detect__learn_slot(float *slot, uint8_t *visits, double target,
                                double alpha, double bound, double trust)
 {
-    if ((*visits)++ == 0) {
-        *offset = target + frame;
-        *sum += *offset;
-        (*visited)++;
+    if (*visits == 0) {
+        *slot = (float)target;
+        *visits = 1;
         return;
     }
-    double move = detect__clip(target - (*offset - frame), bound);
-    move *= detect__rate(alpha, (double)*visits) * trust;
-    *offset += move;
-    *sum += move;
+    double rate = detect__rate(alpha, (double)*visits);
+    *slot += (float)(detect__clip(target - *slot, bound) * rate * trust);
+    if (*visits < 255)
+        (*visits)++;
 }
 
-/* Learns both profiles from target (value - reference level), at a rate
- * scaled by trust; shape (value - level) scores each profile alone for the
- * blend weight. */
-static void detect__learn_season(struct detector *d,
-                                 const struct detect_point *p, double target,
-                                 double shape, double bound, double trust)
+/* Tracks the one-step errors of the three seasonal candidates for the
+ * blend, each with its own AR(1) correction, as the forecast will use it:
+ * a persistent series (a random walk) is then not mistaken for a seasonal
+ * one whose profile slots happen to remember last week's values. */
+static void detect__learn_errors(struct detector *d,
+                                 const struct detect_point *p, double shape,
+                                 double bound)
 {
-    struct detect_day_slot *ds = &d->day[p->day_slot];
-    struct detect_week_slot *ws = &d->week[p->week_slot];
-    if (p->day_known && p->week_known) {
-        double ra = detect__rate(d->a_err, (double)++d->err_n);
-        double ed = detect__clip(shape - p->day_eff, bound);
-        double ew = detect__clip(shape - p->week_eff, bound);
-        d->err2_day += ra * (ed * ed - d->err2_day);
-        d->err2_week += ra * (ew * ew - d->err2_week);
+    double resid[3] = {shape, shape - p->day_eff,
+                       shape - (p->week_known ? p->week_eff : p->day_eff)};
+    double *err2[3] = {&d->err2_none, &d->err2_day, &d->err2_week};
+    double ra = detect__rate(d->a_err, (double)++d->err_n);
+    for (int c = 0; c < 3; c++) {
+        double e = detect__clip(resid[c] - d->phi * d->cand_resid[c], bound);
+        *err2[c] += ra * (e * e - *err2[c]);
+        d->cand_resid[c] = detect__clip(resid[c], bound);
     }
-    detect__learn_slot(&ds->offset, &ds->visits, &d->day_sum, &d->day_visited,
-                       d->frame, target, d->a_day, bound, trust);
-    detect__learn_slot(&ws->offset, &ws->visits, &d->week_sum, &d->week_visited,
-                       d->frame, target, d->a_week, bound, trust);
+}
+
+/* Both profiles learn value - level on their own, the week profile at the
+ * hour level (less the day profile's shape within the hour); shape is
+ * value - level. */
+static void detect__learn_season(struct detector *d,
+                                 const struct detect_point *p, double shape,
+                                 double bound, double trust)
+{
+    if (p->own)
+        detect__learn_errors(d, p, shape, bound);
+    int s = p->day_slot;
+    detect__learn_slot(&d->day[s], &d->day_visits[s], shape, d->a_day, bound,
+                       trust);
+    if (!d->week_on || !p->own)
+        return;
+    int w = p->week_slot;
+    detect__learn_slot(&d->week[w], &d->week_visits[w], shape - p->shape,
+                       d->a_week, bound, trust);
 }
 
 /* Learns phi from consecutive, non-outlying residuals. */
@@ -442,105 +651,74 @@ static void detect__learn_ar(struct detector *d, const struct detect_point *p,
         d->ar_resid *= d->phi; /* skip the point, as if missing */
         return;
     }
-    if (p->steps > 0.5 && p->steps <= 1.5 && d->level_n > 1) {
+    if (p->steps > 0.5 && p->steps <= 1.5) {
         double r = detect__rate(d->a_scale, (double)++d->ar_n);
         d->ar_xy += r * (resid * d->ar_resid - d->ar_xy);
         d->ar_xx += r * (d->ar_resid * d->ar_resid - d->ar_xx);
         double phi = d->ar_xx > 0 ? d->ar_xy / d->ar_xx : 0;
         if (!isfinite(phi) || d->ar_n < 10)
             phi = 0.0;
-        d->phi = detect__clamp(phi, 0.0, 0.95);
+        d->phi = detect__clamp(phi, 0.0, PHI_MAX);
     }
     d->ar_resid = resid;
 }
 
-/* Winsorised updates of the three scales and the time-of-day noise. */
+/* Winsorised updates of the scales and the hour-of-day noise. */
 static void detect__learn_scales(struct detector *d,
                                  const struct detect_point *p, double innov,
                                  double resid)
 {
-    if (!p->day_known && !p->week_guessed)
-        return; /* the residual of a first visit means nothing */
     double r = detect__rate(d->a_scale, (double)++d->scale_n);
-    double w = p->ready ? WINSOR : INFINITY;
-    double ai = fmin(fabs(innov), w * p->sig_innov / GAUSS_MAD);
-    double ae = fmin(fabs(resid), w * p->sig_resid / GAUSS_MAD);
-    double am = fmin(fabs(d->resid_mean), w * p->sig_mean / GAUSS_MAD);
+    double w = p->ready ? WINSOR / GAUSS_MAD : INFINITY;
+    double slow = fmax(GAUSS_MAD * p->noise_mult * d->mad_innov, 1e-300);
+    double ai = fmin(fabs(innov), w * p->sig_innov);
+    double ae = fmin(fabs(resid), w * p->sig_resid);
+    double am = fmin(fabs(d->resid_mean), w * p->sig_mean);
     if (d->mad_innov > 0) {
-        int bin = p->noise_bin;
-        double rb = detect__rate(d->a_noise, (double)++d->noise_n[bin]);
-        double ratio = ai / d->mad_innov;
-        d->noise_ratio[bin] += rb * (ratio - d->noise_ratio[bin]);
+        int h = p->hour;
+        double rb = detect__rate(d->a_noise, (double)++d->noise_n[h]);
+        if (d->noise_n[h] > 200)
+            d->noise_n[h] = 200;
+        double ratio = fmin(ai, w * slow) / d->mad_innov;
+        d->noise_ratio[h] += (float)(rb * (ratio - d->noise_ratio[h]));
     }
-    d->mad_innov += r * (ai / p->noise_mult - d->mad_innov);
+    d->mad_innov += r * (fmin(ai, w * slow) / p->noise_mult - d->mad_innov);
     d->mad_resid += r * (ae / p->noise_mult - d->mad_resid);
     d->mad_mean += r * (am / p->noise_mult - d->mad_mean);
+    double rf = detect__rate(d->a_fast, (double)d->scale_n);
+    double af = fmin(fabs(innov), p->ready ? 10.0 * slow : INFINITY);
+    d->fast_innov += rf * (af - d->fast_innov);
 }
 
 static void detect__learn_repeat(struct detector *d,
                                  const struct detect_point *p, double value)
 {
+    d->magnitude += detect__rate(d->a_scale, (double)d->model_n) *
+                    (fabs(value) - d->magnitude);
     if (!d->have_prev)
         return;
-    struct detect_day_slot *ds = &d->day[p->day_slot];
+    int h = p->hour;
     double same = value == d->prev_value ? 1.0 : 0.0;
-    double rs = detect__rate(d->a_slot, (double)++ds->repeat_n);
-    ds->repeat += rs * (same - ds->repeat);
-    double rg = detect__rate(d->a_scale, (double)d->rows + 5.0);
+    double rs = detect__rate(d->a_repeat, (double)++d->repeat_n[h]);
+    if (d->repeat_n[h] > 200)
+        d->repeat_n[h] = 200;
+    d->repeat[h] += (float)(rs * (same - d->repeat[h]));
+    double rg = detect__rate(d->a_scale, (double)d->model_n + 5.0);
     d->repeat_global += rg * (same - d->repeat_global);
     double change = fabs(value - d->prev_value);
     if (change > 0 && change < d->resolution)
         d->resolution = change;
 }
 
-static void detect__move_base(struct detector *d, double by)
+/* The level follows the deseasonalised series (with a damped trend); a
+ * point the day profile has no value for only sets the first level. */
+static void detect__learn_level(struct detector *d,
+                                const struct detect_point *p, double resid,
+                                double bound)
 {
-    d->base += by;
-    d->frame += by;
-}
-
-/* Moves level towards the deseasonalised value, base slowly towards it;
- * base jumps to level when they have been apart for base_len points. */
-static void detect__learn_levels(struct detector *d,
-                                 const struct detect_point *p, int64_t ts,
-                                 double value, double resid, double bound)
-{
-    double n = (double)++d->level_n;
-    double base_resid = value - d->base - p->season;
-    d->level += detect__rate(d->a_level, n) * detect__clip(resid, bound);
-    if (ts - d->first_ts < (d->week_slots > 1 ? WEEK_S : DAY_S)) {
-        d->first_sum += value;
-        d->first_n++;
-        return;
-    }
-    if (d->base_n == 0 && d->first_n > 0) {
-        /* the first week is over: the level forgets its weekend */
-        double mean = d->first_sum / (double)d->first_n;
-        detect__move_base(d, mean - d->base);
-        d->level = mean;
-        d->base_n = d->first_n;
-    }
-    double rb = detect__rate(d->a_base, (double)++d->base_n);
-    detect__move_base(d, rb * detect__clip(base_resid, bound));
-    if (!p->ready || fabs(d->level - d->base) <= 2 * p->sig_resid)
-        d->base_run = 0;
-    else if (++d->base_run >= d->base_len) {
-        detect__move_base(d, d->level - d->base);
-        d->base_run = 0;
-    }
-}
-
-/* Median of the latest n residuals in the shift ring. */
-static double detect__recent_median(const struct detector *d, int n)
-{
-    double recent[DETECT_SHIFT_RING];
-    if (n > d->shift_filled)
-        n = d->shift_filled;
-    for (int k = 0; k < n; k++) {
-        int at = (d->shift_pos - 1 - k + DETECT_SHIFT_RING) % DETECT_SHIFT_RING;
-        recent[k] = d->shift_ring[at];
-    }
-    return detect__median(recent, n);
+    double e = detect__clip(resid, bound);
+    d->level += d->a_level * e;
+    d->trend += d->a_level * TREND_BETA * e;
 }
 
 /* A run of points far out on one side (the residual itself or its short
@@ -549,7 +727,7 @@ static double detect__recent_median(const struct detector *d, int n)
 static void detect__shift(struct detector *d, const struct detect_point *p,
                           double resid, double z_sustained)
 {
-    d->shift_ring[d->shift_pos] = resid;
+    d->shift_ring[d->shift_pos] = (float)resid;
     d->shift_pos = (d->shift_pos + 1) % DETECT_SHIFT_RING;
     if (d->shift_filled < DETECT_SHIFT_RING)
         d->shift_filled++;
@@ -567,63 +745,53 @@ static void detect__shift(struct detector *d, const struct detect_point *p,
         d->shift_sign = 0;
     if (d->shift_run < d->shift_len)
         return;
-    d->level += detect__recent_median(d, d->shift_len);
+    float recent[DETECT_SHIFT_RING];
+    int n = d->shift_len < d->shift_filled ? d->shift_len : d->shift_filled;
+    for (int k = 0; k < n; k++)
+        recent[k] = d->shift_ring[(d->shift_pos - 1 - k + DETECT_SHIFT_RING) %
+                                  DETECT_SHIFT_RING];
+    d->level += detect__median_f(recent, n);
     d->ar_resid = 0;
     d->resid_mean = 0;
+    d->cusum_up = d->cusum_down = 0;
     d->shift_run = 0;
     d->shift_sign = 0;
 }
 
-/* Computes the verdict on the point, advancing the short mean and the flat
- * surprise (both include the point itself). */
-static void detect__score(struct detector *d, const struct detect_point *p,
-                          double value, double innov, double resid,
-                          struct detect_result *res)
-{
-    double bound = MEAN_CLIP * p->sig_resid;
-    double clipped = p->ready ? detect__clip(resid, bound) : resid;
-    double z_flat = detect__flat(d, p, value);
-    if ((p->day_known || p->week_guessed) && z_flat <= SQUASH_MID)
-        d->resid_mean += d->a_mean * (clipped - d->resid_mean);
-    res->score = 0;
-    res->z_point = res->z_sustained = 0;
-    res->z_flat = z_flat;
-    if (!p->ready)
-        return;
-    res->z_point = innov / p->sig_innov;
-    res->z_sustained = d->resid_mean / p->sig_mean;
-    double z = fmax(fabs(res->z_point), fabs(res->z_sustained));
-    res->score = detect__squash(fmax(z, z_flat));
-}
-
 static void detect__learn(struct detector *d, const struct detect_point *p,
-                          int64_t ts, double value, double innov, double resid,
+                          double value, double innov, double resid,
                           const struct detect_result *res)
 {
     d->uncertainty *= 0.8;
     detect__learn_repeat(d, p, value);
     d->have_prev = 1;
     d->prev_value = value;
-    if (res->z_flat > SQUASH_MID) {
+    if (d->flat_flagged || exp(-res->z_flat * res->z_flat / 2) < SURPRISING_P) {
         d->ar_resid *= d->phi; /* a stuck sensor teaches nothing else */
         return;
     }
     double bound = p->ready ? CLIP * p->sig_resid : INFINITY;
-    /* The profiles learn against base, except while level has left it (an
-     * event, or a shift base has not yet followed): then against level, so
-     * that a holiday teaches the weekly profile its shape, not its drop.
-     * Points that score high teach at a quarter of the rate, not less, so
-     * that a lasting change is still learned. */
-    double reference = d->base_run > 0 ? d->level : d->base;
-    double trust = fmax(1.0 - res->score, 0.25);
-    detect__learn_season(d, p, value - reference, value - d->level, bound,
-                         trust);
-    detect__learn_levels(d, p, ts, value, resid, bound);
+    double trust = p->ready && res->p_value < SURPRISING_P ? 0.25 : 1.0;
+    double shape = value - d->level;
+    if (p->ready) {
+        detect__tail_add(&d->tail_point, fabs(res->z_point), d->a_tail,
+                         d->scale_n);
+        detect__tail_add(&d->tail_mean, 0.5 * fabs(res->z_sustained), d->a_tail,
+                         d->scale_n);
+        detect__tail_add(&d->tail_noise, res->noise_ratio, d->a_tail,
+                         d->scale_n);
+    }
+    detect__learn_season(d, p, shape, bound, trust);
+    if (!p->own) {
+        d->ar_resid = 0; /* a first visit: its residual says nothing */
+        return;
+    }
+    detect__learn_level(d, p, resid, bound);
     detect__learn_scales(d, p, innov, resid);
     int outlier = p->ready && fabs(res->z_point) > OUTLIER_Z;
     detect__learn_ar(d, p, p->ready ? detect__clip(resid, bound) : resid,
                      outlier);
-    detect__shift(d, p, resid, res->z_sustained);
+    detect__shift(d, p, resid, d->resid_mean / p->sig_mean);
 }
 
 /* Runs one point through the model; the step is known. */
@@ -632,9 +800,11 @@ static void detect__observe(struct detector *d, int64_t ts, double value,
 {
     struct detect_point p;
     detect__locate(d, ts, &p);
-    if (d->level_n == 0)
-        d->level = d->base = value;
+    if (d->model_n == 0)
+        d->level = value;
     detect__gap(d, &p);
+    d->level += d->trend * p.steps;
+    d->trend *= p.steps == 1.0 ? d->trend_keep : pow(d->trend_keep, p.steps);
     detect__season(d, &p);
     detect__sigmas(d, &p);
     double seasonal = d->level + p.season;
@@ -642,11 +812,14 @@ static void detect__observe(struct detector *d, int64_t ts, double value,
     double resid = value - seasonal, innov = value - forecast;
     detect__score(d, &p, value, innov, resid, res);
     res->expected = forecast;
-    if (isfinite(resid) && isfinite(innov))
-        detect__learn(d, &p, ts, value, innov, resid, res);
-    else
+    d->model_n++;
+    if (isfinite(resid) && isfinite(innov) && isfinite(d->level)) {
+        detect__learn(d, &p, value, innov, resid, res);
+    } else {
         res->score = 1.0; /* beyond double range: surely unusual */
-    if (ts > d->last_ts || d->level_n <= 1)
+        res->p_value = 0.0;
+    }
+    if (ts > d->last_ts || d->model_n <= 1)
         d->last_ts = ts;
 }
 
@@ -654,7 +827,18 @@ static int detect__in_probation(const struct detector *d, int64_t ts)
 {
     if (d->params.probation_rows >= 0)
         return d->rows <= d->params.probation_rows;
-    return ts - d->first_ts < 86400 || d->rows < 32;
+    return (double)ts - (double)d->first_ts < DAY_S || d->rows < 32;
+}
+
+/* Median of the positive gaps seen in the warm-up buffer. */
+static double detect__buffer_step(const struct detector *d)
+{
+    double gaps[DETECT_BUF_ROWS];
+    int n = 0;
+    for (int i = 1; i < d->buf_rows; i++)
+        if (d->buf_ts[i] > d->buf_ts[i - 1])
+            gaps[n++] = (double)d->buf_ts[i] - (double)d->buf_ts[i - 1];
+    return n ? detect__median(gaps, n) : 3600.0;
 }
 
 /* Buffers a warm-up row; once the step can be inferred, sizes the model
@@ -671,17 +855,24 @@ static void detect__warm_up(struct detector *d, int64_t ts, double value)
                  d->rows > d->params.probation_rows && d->buf_gaps >= 2;
     if (d->buf_gaps < DETECT_BUF_GAPS && n < DETECT_BUF_ROWS && !hinted)
         return;
-    detect__set_rates(d, detect__buffer_step(d));
+    int64_t buf_ts[DETECT_BUF_ROWS];
+    double buf_value[DETECT_BUF_ROWS];
+    memcpy(buf_ts, d->buf_ts, sizeof(buf_ts));
+    memcpy(buf_value, d->buf_value, sizeof(buf_value));
+    detect__set_step(d, detect__buffer_step(d));
+    memset(d->day, 0, sizeof(d->day));
     struct detect_result ignored;
     for (int i = 0; i < n; i++)
-        detect__observe(d, d->buf_ts[i], d->buf_value[i], &ignored);
+        detect__observe(d, buf_ts[i], buf_value[i], &ignored);
 }
 
 static void detect__result_idle(struct detect_result *res)
 {
     res->score = 0;
+    res->p_value = 1;
     res->expected = NAN;
     res->z_point = res->z_sustained = res->z_flat = 0;
+    res->noise_ratio = 0;
     res->learning = 1;
 }
 
@@ -697,15 +888,17 @@ int detect_update(struct detector *det, int64_t ts_s, double value,
     }
     if (det->rows++ == 0)
         det->first_ts = ts_s;
-    if (!det->have_step) {
+    if (det->step == 0) {
         detect__warm_up(det, ts_s, value);
     } else {
         detect__track_step(det, ts_s);
         detect__observe(det, ts_s, value, &res);
         res.learning = detect__in_probation(det, ts_s) ||
                        det->scale_n < DETECT_MIN_SCALE_N;
-        if (res.learning)
+        if (res.learning) {
             res.score = 0;
+            res.p_value = 1;
+        }
     }
     if (OUT_result)
         *OUT_result = res;

@@ -15,9 +15,11 @@
  * least 6 significant digits in fixed notation (more decimals below 0.1).
  * Bad rows never stop the run: they are written with score 0 and a warning
  * naming their line goes to the warning stream (the first 100 of them, then
- * a count at the end).  Timestamps accept "YYYY-MM-DD", "T" or a space, then
- * "HH:MM[:SS[.fff]]" and an optional "Z" or "+HH:MM" offset, which is
- * ignored: the day and week shapes live in the wall-clock time as written.
+ * a count at the end), and the exit status is 1.  Timestamps accept
+ * "YYYY-MM-DD", "T" or a space, then "HH:MM[:SS[.fff]]" and an optional "Z"
+ * or "+HH:MM" offset, which is ignored: the day and week shapes live in the
+ * wall-clock time as written.  Epoch seconds (digits, an optional fraction)
+ * are UTC; 13 digits are taken as epoch milliseconds.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -47,8 +49,10 @@ struct detect_cli {
 
 static const char detect_usage[] =
     "usage: citybrain detect-series [--probation N]\n"
-    "  reads CSV timestamp,value on stdin; writes\n"
-    "  timestamp,value,anomaly_score on stdout, one line per row.\n"
+    "  reads CSV timestamp,value on stdin (ISO 8601 or epoch-second\n"
+    "  timestamps); writes timestamp,value,anomaly_score on stdout, one\n"
+    "  line per row.  A bad row scores 0, is reported on stderr with its\n"
+    "  line number, and makes the exit status 1.\n"
     "  --probation N  score the first N rows 0 while learning\n"
     "                 (default: one day of data, at least 32 rows)\n";
 
@@ -146,14 +150,38 @@ static int detect__time_tail(const char *s, size_t len, int *OUT_sec)
     return i == len ? 0 : -1;
 }
 
+/* Parses epoch seconds ("1764550800", "1764550800.25"; 13 integer digits
+ * are milliseconds).  Returns 0 or CB_EINVAL. */
+static int detect__parse_epoch(const char *s, size_t len, int64_t *OUT_ts)
+{
+    size_t digits = 0;
+    while (digits < len && isdigit((unsigned char)s[digits]))
+        digits++;
+    if (digits == 0 || digits > 13)
+        return CB_EINVAL;
+    if (digits < len) {
+        if (s[digits] != '.' || digits + 1 == len)
+            return CB_EINVAL;
+        for (size_t i = digits + 1; i < len; i++)
+            if (!isdigit((unsigned char)s[i]))
+                return CB_EINVAL;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i < digits; i++)
+        v = v * 10 + (s[i] - '0');
+    *OUT_ts = digits == 13 ? v / 1000 : v;
+    return 0;
+}
+
 /* Parses a wall-clock timestamp (see the file comment) into seconds since
  * 1970-01-01 00:00 of the same clock.  Returns 0 or CB_EINVAL. */
 static int detect__parse_time(const char *s, size_t len, int64_t *OUT_ts)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0;
-    if (len < 10 || detect__digits(s, 4, &y) || s[4] != '-' ||
-        detect__digits(s + 5, 2, &mo) || s[7] != '-' ||
-        detect__digits(s + 8, 2, &d))
+    if (len < 10 || s[4] != '-')
+        return detect__parse_epoch(s, len, OUT_ts);
+    if (detect__digits(s, 4, &y) || detect__digits(s + 5, 2, &mo) ||
+        s[7] != '-' || detect__digits(s + 8, 2, &d))
         return CB_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > detect__days_in_month(y, mo))
         return CB_EINVAL;
@@ -169,17 +197,35 @@ static int detect__parse_time(const char *s, size_t len, int64_t *OUT_ts)
     return 0;
 }
 
-/* Writes the score in fixed notation with at least 6 significant digits
- * (below 1e-12 the digits run out at 17 decimals). */
+/* Writes the score in fixed notation with at least 6 significant digits,
+ * and near 1 enough decimals that 1 - score keeps 6 of its own, so that
+ * thresholds like 0.9999 and 0.99999 can be told apart (at most 17). */
 static void detect__format_score(double score, char *buf, size_t size)
 {
     int prec = 6;
-    if (score > 0 && score < 0.1) {
+    if (score > 0 && score < 0.1)
         prec = 5 - (int)floor(log10(score));
-        if (prec > 17)
-            prec = 17;
+    else if (score > 0.9 && score < 1.0)
+        prec = 5 - (int)floor(log10(1.0 - score));
+    if (prec > 17)
+        prec = 17;
+    if (prec > 15 || !(score >= 0.0 && score <= 1.0)) {
+        snprintf(buf, size, "%.*f", prec, score);
+        return;
     }
-    snprintf(buf, size, "%.*f", prec, score);
+    /* the common case by hand: printf costs as much as the detector */
+    uint64_t scale = 1;
+    for (int i = 0; i < prec; i++)
+        scale *= 10;
+    uint64_t v = (uint64_t)llround(score * (double)scale);
+    uint64_t frac = v % scale;
+    buf[0] = (char)('0' + v / scale);
+    buf[1] = '.';
+    for (int i = prec; i >= 1; i--) {
+        buf[1 + i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    buf[2 + prec] = '\0';
 }
 
 static void detect__warn(struct detect_cli *cli, const char *what,
@@ -263,7 +309,8 @@ static int detect__line(struct detect_cli *cli, char *line, size_t len)
     return detect__row(cli, &row);
 }
 
-int detect_run(FILE *in, FILE *out, FILE *warn, long probation)
+int detect_run(FILE *in, FILE *out, FILE *warn, long probation,
+               long *OUT_bad_rows)
 {
     struct detect_params params;
     detect_params_init(&params);
@@ -281,9 +328,11 @@ int detect_run(FILE *in, FILE *out, FILE *warn, long probation)
         err = detect__line(&cli, line, (size_t)got);
     if (!err && ferror(in))
         err = CB_EIO;
-    if (warn && cli.bad_rows > DETECT_MAX_WARNINGS)
+    if (warn && cli.bad_rows > 0)
         fprintf(warn, "detect-series: %ld bad rows in all, scored 0\n",
                 cli.bad_rows);
+    if (OUT_bad_rows)
+        *OUT_bad_rows = cli.bad_rows;
     free(line);
     sbuf_release(&cli.line_out);
     detect_free(cli.det);
@@ -325,10 +374,11 @@ int detect_main(int argc, char **argv)
             return 2;
         }
     }
-    int err = detect_run(stdin, stdout, stderr, probation);
+    long bad_rows = 0;
+    int err = detect_run(stdin, stdout, stderr, probation, &bad_rows);
     if (err) {
         fprintf(stderr, "error: detect-series: %s\n", cb_strerror(err));
         return 1;
     }
-    return 0;
+    return bad_rows > 0 ? 1 : 0;
 }
