@@ -111,6 +111,8 @@ void route_group_rental_evidence(struct request *req);
 void route_group_rental_feedback(struct request *req);
 void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
+void route_clock_get(struct request *req);
+void route_clock_set(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

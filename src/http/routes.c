@@ -36,6 +36,8 @@ const struct route http_routes[] = {
      0, 0},
     {"GET", "/api/v1/departments", route_departments_list, TOK, AUTH_MANAGE, 0,
      0},
+    {"GET", "/api/v1/admin/clock", route_clock_get, TOK, AUTH_MANAGE, 0, 0},
+    {"POST", "/api/v1/admin/clock", route_clock_set, TOK, AUTH_MANAGE, 0, 0},
     {"GET", "/api/v1/audit", route_audit_list, TOK, AUTH_READ_AUDIT, 0, 0},
     {"GET", "/api/v1/whoami", route_whoami, TOK, AUTH_READ_AGGREGATE, 0, 0},
     {"GET", "/api/v1/scenes/group-rental/suspects", route_group_rental_suspects,

@@ -43,6 +43,8 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
                                      : status == 413 ? "too large"
                                      : status == 503 ? "unavailable"
                                      : status == 429 ? "too many requests"
+                                     : status == 409 ? "conflict"
+                                     : status >= 500 ? "internal error"
                                                      : "bad request");
     }
     sbuf_addstr(&req->out, ",\"message\":");

@@ -429,11 +429,12 @@ int store_stats_json(struct store *st, struct sbuf *out)
     sbuf_addf(out,
               ",\"events\":%llu,\"log_seq\":%llu,\"rollup_seq\":%llu,"
               "\"meter_resets\":%llu,\"meter_replacements\":%llu,"
-              "\"late_readings\":%llu}",
+              "\"late_readings\":%llu,\"spread_resets\":%llu}",
               (unsigned long long)atomic_load(&st->n_events),
               (unsigned long long)s.log_seq, (unsigned long long)s.rollup_seq,
               (unsigned long long)s.meter_resets,
               (unsigned long long)s.meter_replacements,
-              (unsigned long long)s.late_readings);
+              (unsigned long long)s.late_readings,
+              (unsigned long long)s.spread_resets);
     return 0;
 }

@@ -447,6 +447,21 @@ void store_test_fail_commits(struct store *st, int n)
     atomic_store(&st->test_fail_commits, n);
 }
 
+static int disk_full_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    /* SQLite raises a limit below the file's size to that size. */
+    const char *sql = *(int *)arg ? "PRAGMA max_page_count = 1"
+                                  : "PRAGMA max_page_count = 4294967294";
+    return sqlite3_exec(w->db, sql, NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : store__sqlerr(w->db, "max_page_count");
+}
+
+int store_test_disk_full(struct store *st, int full)
+{
+    return store__call(st, disk_full_fn, &full);
+}
+
 void store_test_pause_writer(struct store *st, int paused)
 {
     pthread_mutex_lock(&st->q_lock);

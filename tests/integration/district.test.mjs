@@ -35,7 +35,8 @@ before(async () => {
       .map((l) => l.split(',')[0]));
   for (let i = elderEvents.length - 1; i >= 0; i--)
     if (!registered.has(elderEvents[i].id)) elderEvents.splice(i, 1);
-  srv = await startServer({ args: ['--sync', 'normal'] });
+  srv = await startServer({ args: ['--sync', 'normal', '--clock',
+    'simulated'] });
   execFileSync(BIN, ['load', '--dir', sim, '--url', srv.base,
     '--token-file', join(srv.dir, 'admin.token')], { stdio: 'ignore' });
 });
