@@ -33,6 +33,8 @@ struct route {
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    _Atomic int in_flight; /* requests begun and not yet completed */
+    _Atomic int draining;  /* http_stop has begun: refuse new requests */
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;

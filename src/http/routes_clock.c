@@ -23,8 +23,7 @@ static void clock_reply(struct request *req)
     time_format_iso(now_s, off, now);
     time_format_iso(0, off, tz); /* the offset is its last 6 bytes */
     sbuf_addf(&req->out, "{\"clock\":\"%s\",\"now\":\"%s\",\"now_s\":%lld,",
-              dclock_mode_name(dclock_current_mode()), now,
-              (long long)now_s);
+              dclock_mode_name(dclock_current_mode()), now, (long long)now_s);
     sbuf_addf(&req->out, "\"timezone\":\"%s\"}", tz + strlen(tz) - 6);
     reply_json(req, 200);
 }
@@ -46,8 +45,8 @@ static int body_now(struct request *req, int64_t *OUT_ns)
         *OUT_ns = (int64_t)json_integer_value(now) * 1000000000;
         rc = 0;
     } else if (json_is_string(now) &&
-               !time_parse_iso(json_string_value(now),
-                               json_string_length(now), OUT_ns, &col) &&
+               !time_parse_iso(json_string_value(now), json_string_length(now),
+                               OUT_ns, &col) &&
                *OUT_ns >= 0) {
         rc = 0;
     }

@@ -93,7 +93,7 @@ static void add_iso_ns(struct sbuf *out, int64_t ns)
 {
     char iso[32];
     int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
-    time_format_iso(s, 480, iso);
+    time_format_iso(s, dclock_tz_offset_minutes(), iso);
     sbuf_add_json_str(out, iso);
 }
 

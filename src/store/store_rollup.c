@@ -68,7 +68,12 @@
  *   as long as the last one took
  *
  * (the size triggers are checked after each batch, so memory and replay
- * overshoot them by one batch at most)
+ * overshoot them by one batch at most).  Within a batch the additions are
+ * bounded too: a reading spreads over at most max_spread_days days, and
+ * when the array is full past the additions trigger, the additions that
+ * share a row are summed in place (compact_adds) before it may grow, so a
+ * batch of late readings over the same days costs the rows it touches,
+ * not a copy per reading.
  *
  * The last condition lets a checkpoint amortise more readings under load:
  * the costs of a checkpoint grow with the meters and days it touches, not

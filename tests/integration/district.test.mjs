@@ -46,6 +46,16 @@ after(async () => {
   rmSync(sim, { recursive: true, force: true });
 });
 
+test('the loader moved the simulated district clock to the end of the data',
+    async () => {
+  const manifest = JSON.parse(readFileSync(join(sim, 'manifest.json')));
+  const r = await srv.req('GET', '/api/v1/admin/clock');
+  assert.equal(r.json.clock, 'simulated');
+  const end = Date.parse(`${manifest.start}T00:00:00${manifest.timezone}`) /
+      1000 + manifest.days * 86400;
+  assert.equal(r.json.now_s, end, r.text);
+});
+
 test('everything the loader sent is stored once', async () => {
   const manifest = JSON.parse(readFileSync(join(sim, 'manifest.json')));
   const r = await srv.req('GET', '/api/v1/stats/ingest');
