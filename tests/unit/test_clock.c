@@ -33,7 +33,7 @@ static void test_simulated_moves_when_set(void **state)
     assert_true(dclock_now_ns() >= start);
     assert_int_equal(dclock_set_ns(1893456000 * NS), 0);
     assert_int_equal(dclock_now_ns(), 1893456000 * NS);
-    assert_int_equal(dclock_now_ns(), 1893456000 * NS); /* does not run */
+    assert_int_equal(dclock_now_ns(), 1893456000 * NS);  /* does not run */
     assert_int_equal(dclock_set_ns(1764547200 * NS), 0); /* back: a replay */
     assert_int_equal(dclock_now_ns(), 1764547200 * NS);
     assert_int_equal(dclock_set_ns(-1), CB_EINVAL);
