@@ -372,9 +372,9 @@ static void live_stream(struct load_state *s)
     while (next < s->n_held) {
         double real = (double)(time_monotonic_ns() - t0) / 1e9;
         int64_t sim = s->o->live_from_s + (int64_t)(real * s->o->speed);
+        set_server_clock(s, c, sim); /* first: the records are not ahead */
         long n = live_send(s, c, &next, sim);
         char when[32];
-        set_server_clock(s, c, sim);
         time_format_iso(sim, s->o->tz_minutes, when);
         fprintf(stderr, "load: live: %.16s simulated, %ld records sent\n", when,
                 n);
