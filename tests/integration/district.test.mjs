@@ -97,6 +97,20 @@ test('suspects follow the CONTRACT shape and find real group rentals',
   assert.ok(r.json.suspects.every((x) => x.street === street));
 });
 
+test('one far-future reading neither stores nor blanks the scenes',
+    async () => {
+  const path = '/api/v1/scenes/group-rental/suspects?limit=100';
+  const before = await srv.req('GET', path);
+  assert.ok(before.json.suspects.length > 0, before.text);
+  const r = await srv.req('POST', '/api/v1/write?precision=s',
+      { body: 'gas,household=H0000002 index=1 9000000000' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.errors[0].field, 'timestamp');
+  const after = await srv.req('GET', path);
+  assert.equal(after.json.as_of, before.json.as_of);
+  assert.equal(after.json.suspects.length, before.json.suspects.length);
+});
+
 test('summaries, drill-down (audited), feedback and precision', async () => {
   let r = await srv.req('GET', '/api/v1/scenes/group-rental/summary?by=street');
   assert.equal(r.status, 200);
