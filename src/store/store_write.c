@@ -143,8 +143,9 @@ static size_t take_group(struct store *st, struct write_req ***reqs,
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log)
 {
+    /* The district clock: a simulated district keeps its own last days. */
     int64_t cutoff =
-        time_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
+        dclock_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
     sqlite3_stmt *s;
     if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings))
         return CB_ESTORE;
