@@ -3,7 +3,8 @@
  *
  * Checks: on success every key and value is NUL-terminated with the length
  * given, valid UTF-8 and non-empty for keys; the getters agree with the
- * pairs; on failure there are no pairs and a message.
+ * pairs; on failure there are no pairs and a message; a time argument is
+ * inside the years 1900 to 2200 or refused with a message.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -44,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (query_get_int(&q, p->key, -100, 100, 0, &v, err, sizeof(err)) &&
             !strstr(err, p->key[0] ? "parameter '" : ""))
             abort();
+        /* Times: inside 1900..2200 (no overflow), or a message. */
+        err[0] = '\0';
+        if (query_get_time(&q, p->key, 480, (int)(size & 1), 0, &v, err,
+                           sizeof(err))) {
+            if (!strstr(err, "parameter '"))
+                abort();
+        } else if (v < -2208988800LL * 1000000000LL - 86400000000000LL ||
+                   v > 7289654400LL * 1000000000LL + 86400000000000LL) {
+            abort();
+        }
         query_get_enum(&q, p->key, names, 4, 0, &e, err, sizeof(err));
         query_get_bool(&q, p->key, 0, &e, err, sizeof(err));
     }

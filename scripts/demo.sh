@@ -5,7 +5,8 @@
 #      before today as history, and 3 more days to stream live;
 #   2. starts citybrain on the embedded store in demo-data/store;
 #   3. back-fills the history through the HTTP API (progress shown);
-#   4. streams the next days live, a simulated day a minute;
+#   4. streams the next days live, a simulated day a minute, moving the
+#      server's simulated district clock as it goes;
 #   5. keeps serving until Ctrl-C, which stops everything cleanly.
 #
 # A second run reuses the simulated files and the store: only the live
@@ -29,8 +30,10 @@ if [ ! -f "$district/manifest.json" ]; then
     rm -rf "$store"
 fi
 
+# The district clock is simulated: the loader moves it as it streams, so
+# the plausibility windows and the scenes follow the simulated days.
 build/citybrain serve --data "$store" --listen "$LISTEN" --sync normal \
-    --log_level warn &
+    --clock simulated --log_level warn &
 server=$!
 loader=
 stop() {

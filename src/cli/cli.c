@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "clock/clock.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "scene/scene.h"
@@ -39,10 +40,13 @@ static int load_config(struct config *cfg, int argc, char **argv, char **rest,
     }
     free(all);
     log_set_level((enum log_level)log_level_parse(cfg->log_level));
+    dclock_configure(cfg->clock_simulated ? DCLOCK_SIMULATED : DCLOCK_WALL,
+                     cfg->tz_minutes);
     return rc;
 }
 
-static int open_store(const struct config *cfg, struct store **OUT_st)
+static int open_store(const struct config *cfg, int rebuild_rollups,
+                      struct store **OUT_st)
 {
     struct store_config sc;
     store_config_defaults(&sc);
@@ -54,6 +58,8 @@ static int open_store(const struct config *cfg, struct store **OUT_st)
     sc.rollup_flush_ms = cfg->rollup_flush_ms;
     sc.rollup_max_lag = cfg->rollup_max_lag;
     sc.read_connections = cfg->read_connections;
+    sc.rebuild_rollups = rebuild_rollups;
+    sc.max_spread_days = cfg->max_spread_days;
     if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
         fprintf(stderr, "error: cannot create data directory '%s': %s\n",
                 cfg->data_dir, strerror(errno));
@@ -78,6 +84,7 @@ static int open_scenes(const struct config *cfg, struct store *st,
     struct scene_config sc;
     char path[4096];
     scene_config_defaults(&sc);
+    sc.tz_offset_minutes = dclock_tz_offset_minutes();
     snprintf(path, sizeof(path), "%s/scene-group-rental.learn", cfg->data_dir);
     sc.learned_path = path;
     int rc = scene_engine_new(&sc, OUT_scenes);
@@ -115,7 +122,12 @@ int cli_serve(int argc, char **argv)
     int nrest, rc = load_config(&cfg, argc, argv, rest, &nrest);
     struct store *st = NULL;
     struct scene_engine *scenes = NULL;
+    int rebuild_rollups = 0;
     for (int i = 0; !rc && i < nrest; i++) {
+        if (!strcmp(rest[i], "--rebuild-rollups")) {
+            rebuild_rollups = 1;
+            continue;
+        }
         if (!strcmp(rest[i], "--print-config-sample")) {
             struct sbuf s = SBUF_INIT;
             sbuf_init(&s);
@@ -137,7 +149,7 @@ int cli_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    rc = open_store(&cfg, &st);
+    rc = open_store(&cfg, rebuild_rollups, &st);
     if (rc)
         goto out;
     int created;
@@ -334,7 +346,7 @@ static int with_store(int argc, char **argv,
     if (load_config(&cfg, argc, argv, rest, &nrest) || nrest < 1)
         goto out;
     rc = 1;
-    if (open_store(&cfg, &st))
+    if (open_store(&cfg, 0, &st))
         goto out;
     rc = fn(st, rest[0], rest + 1, nrest - 1);
     store_close(st);

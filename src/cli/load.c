@@ -17,6 +17,14 @@
  * retried (client.h), so nothing is dropped silently.  --backfill no skips
  * the records before --live-from (the registry is always sent): for a
  * store that already holds them.
+ *
+ * The district clock.  A server started with `clock = simulated` takes its
+ * time from the loader (POST /api/v1/admin/clock): before the back-fill the
+ * loader sets it to the end of the simulated period (DIR/manifest.json:
+ * start + days), or to --live-from when it streams live, and while it
+ * streams, to the simulated now at every step.  A server on the wall clock
+ * answers 409 and keeps its own time: the loader notes it once.  Dates and
+ * times are in the district's time zone, the manifest's "timezone".
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -26,8 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "client/client.h"
+#include "clock/clock.h"
 #include "ingest/ingest.h"
 #include "util/util.h"
 
@@ -35,9 +46,12 @@ struct load_opts {
     const char *dir, *url, *token_file, *token;
     long batch;
     int connections;
-    int64_t live_from_s; /* 0: no live phase */
+    int64_t live_from_s;   /* 0: no live phase */
+    int64_t live_from_day; /* --live-from, days since 1970; -1: none */
     double speed;
-    int backfill; /* 0: send nothing older than live_from (a re-run) */
+    int backfill;       /* 0: send nothing older than live_from (a re-run) */
+    int tz_minutes;     /* the district's UTC offset (manifest) */
+    int64_t data_end_s; /* end of the simulated period, 0: unknown */
 };
 
 /* A record held back for the live phase. */
@@ -60,7 +74,48 @@ struct load_state {
     long long sent, refused, failed_batches;
     long long file_sent0; /* sent when the current file started */
     int64_t started_ns;
+    int clock_refused; /* the server keeps its own (wall) clock */
 };
+
+/* Reads DIR/manifest.json's time zone and period, when there is one. */
+static void read_manifest(struct load_opts *o)
+{
+    char path[4096], iso[40];
+    int64_t ns;
+    snprintf(path, sizeof(path), "%s/manifest.json", o->dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    const char *tz = json_string_value(json_object_get(m, "timezone"));
+    const char *start = json_string_value(json_object_get(m, "start"));
+    json_int_t days = json_integer_value(json_object_get(m, "days"));
+    if (tz)
+        dclock_tz_parse(tz, &o->tz_minutes);
+    if (start && tz && strlen(start) == 10 && strlen(tz) == 6) {
+        snprintf(iso, sizeof(iso), "%sT00:00:00%s", start, tz);
+        if (!time_parse_iso(iso, strlen(iso), &ns, NULL))
+            o->data_end_s = ns / 1000000000 + (int64_t)days * 86400;
+    }
+    json_decref(m);
+}
+
+/* Moves a simulated server clock to now_s (see the essay). */
+static void set_server_clock(struct load_state *s, struct client *c,
+                             int64_t now_s)
+{
+    char body[64];
+    int status = 0;
+    if (s->clock_refused || now_s <= 0)
+        return;
+    snprintf(body, sizeof(body), "{\"now\":%lld}", (long long)now_s);
+    client_post(c, "/api/v1/admin/clock", "application/json", body,
+                strlen(body), &status, NULL);
+    if (status == 200)
+        return;
+    s->clock_refused = 1;
+    fprintf(stderr,
+            "load: the server keeps its own clock (HTTP %d); records must "
+            "be plausible at its time\n",
+            status);
+}
 
 static const char *feed_path(enum feed f)
 {
@@ -317,9 +372,10 @@ static void live_stream(struct load_state *s)
     while (next < s->n_held) {
         double real = (double)(time_monotonic_ns() - t0) / 1e9;
         int64_t sim = s->o->live_from_s + (int64_t)(real * s->o->speed);
+        set_server_clock(s, c, sim); /* first: the records are not ahead */
         long n = live_send(s, c, &next, sim);
         char when[32];
-        time_format_iso(sim, 480, when);
+        time_format_iso(sim, s->o->tz_minutes, when);
         fprintf(stderr, "load: live: %.16s simulated, %ld records sent\n", when,
                 n);
         sleep(1);
@@ -355,7 +411,9 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                             .batch = 20000,
                             .connections = 2,
                             .speed = 1440,
-                            .backfill = 1};
+                            .backfill = 1,
+                            .tz_minutes = 8 * 60,
+                            .live_from_day = -1};
     for (int i = 0; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--dir"))
@@ -376,14 +434,12 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
                  (!strcmp(v, "yes") || !strcmp(v, "no")))
             o->backfill = !strcmp(v, "yes");
         else if (!strcmp(k, "--live-from")) {
-            int64_t ns;
-            char iso[40];
-            snprintf(iso, sizeof(iso), "%.10sT00:00:00+08:00", v);
-            if (strlen(v) != 10 || time_parse_iso(iso, strlen(iso), &ns, 0)) {
+            int64_t day;
+            if (time_parse_date(v, strlen(v), &day)) {
                 fprintf(stderr, "error: --live-from '%s': not YYYY-MM-DD\n", v);
                 return CB_EINVAL;
             }
-            o->live_from_s = ns / 1000000000;
+            o->live_from_day = day; /* its midnight: after the manifest */
         } else {
             fprintf(stderr, "error: load: unknown option '%s'\n", k);
             return CB_EINVAL;
@@ -412,6 +468,12 @@ int cli_load(int argc, char **argv)
     s.o = &o;
     if (read_token(&s))
         return 1;
+    read_manifest(&o);
+    if (o.live_from_day >= 0)
+        o.live_from_s = o.live_from_day * 86400 - (int64_t)o.tz_minutes * 60;
+    struct client *c = client_new(o.url, s.token);
+    set_server_clock(&s, c, o.live_from_s ? o.live_from_s : o.data_end_s);
+    client_free(c);
     pthread_mutex_init(&s.lock, NULL);
     int rc = load_feed(&s, "households", ".csv", FEED_REGISTRY);
     if (!rc)

@@ -7,7 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum config_type { CT_STR, CT_INT, CT_SIZE, CT_SYNC, CT_LEVEL };
+#include "clock/clock.h"
+
+enum config_type {
+    CT_STR,
+    CT_INT,
+    CT_SIZE,
+    CT_SYNC,
+    CT_LEVEL,
+    CT_CLOCK,
+    CT_TZ,
+    CT_DOUBLE
+};
 
 struct config_key {
     const char *key;
@@ -60,6 +71,32 @@ static const struct config_key config_keys[] = {
      "read-only store connections for queries"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
      "debug, info, warn or error"},
+    {"clock", CT_CLOCK, F(clock_simulated), "wall", 0, 0,
+     "the district clock: wall (real time) or simulated (moved by POST "
+     "/api/v1/admin/clock, as `citybrain load` does)"},
+    {"timezone", CT_TZ, F(tz_minutes), "+08:00", 0, 0,
+     "the district's UTC offset (+HH:MM, -HH:MM or Z): where days start"},
+    {"max_future_s", CT_INT, F(future_s), "86400", 0, 31 * 86400,
+     "timestamps later than the district clock plus this are refused"},
+    {"max_age_days", CT_INT, F(horizon_days), "730", 1, 36500,
+     "timestamps older than the district clock minus this are refused"},
+    {"water_max_index", CT_DOUBLE, F(max_index[0]), "100000000", 0, 0,
+     "largest plausible water register (m3)"},
+    {"water_max_delta", CT_DOUBLE, F(max_delta[0]), "10000", 0, 0,
+     "largest plausible water use in one delta reading (m3)"},
+    {"electricity_max_index", CT_DOUBLE, F(max_index[1]), "1000000000", 0, 0,
+     "largest plausible electricity register (kWh)"},
+    {"electricity_max_delta", CT_DOUBLE, F(max_delta[1]), "100000", 0, 0,
+     "largest plausible electricity use in one delta reading (kWh)"},
+    {"gas_max_index", CT_DOUBLE, F(max_index[2]), "100000000", 0, 0,
+     "largest plausible gas register (m3)"},
+    {"gas_max_delta", CT_DOUBLE, F(max_delta[2]), "10000", 0, 0,
+     "largest plausible gas use in one delta reading (m3)"},
+    {"max_spread_days", CT_INT, F(max_spread_days), "62", 62, 3660,
+     "longest interval one reading's use is spread over; a longer gap "
+     "restarts the meter (counted as spread_resets)"},
+    {"shutdown_drain_s", CT_INT, F(drain_s), "10", 0, 600,
+     "on SIGTERM, seconds to finish requests in flight before closing"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -101,6 +138,37 @@ static int config_set_number(struct config *cfg, const struct config_key *k,
     return 0;
 }
 
+/* The clock mode, the time zone and the plausible maxima. */
+static int config_set_other(struct config *cfg, const struct config_key *k,
+                            const char *value, const char *source)
+{
+    void *field = (char *)cfg + k->offset;
+    double v;
+    switch (k->type) {
+    case CT_CLOCK:
+        if (dclock_mode_parse(value) < 0)
+            return config_bad(source, k->key, value,
+                              "expected wall or simulated");
+        *(int *)field = dclock_mode_parse(value) == DCLOCK_SIMULATED;
+        return 0;
+    case CT_TZ:
+        if (dclock_tz_parse(value, (int *)field))
+            return config_bad(source, k->key, value,
+                              "expected +HH:MM, -HH:MM or Z, within 14:00");
+        if (*(int *)field % 60)
+            return config_bad(source, k->key, value,
+                              "must be whole hours: hourly roll-ups are "
+                              "district hours");
+        return 0;
+    default:
+        if (parse_double(value, strlen(value), &v) || !(v > 0))
+            return config_bad(source, k->key, value,
+                              "expected a positive number");
+        *(double *)field = v;
+        return 0;
+    }
+}
+
 int config_set(struct config *cfg, const char *key, const char *value,
                const char *source)
 {
@@ -129,6 +197,10 @@ int config_set(struct config *cfg, const char *key, const char *value,
     case CT_INT:
     case CT_SIZE:
         return config_set_number(cfg, k, value, source);
+    case CT_CLOCK:
+    case CT_TZ:
+    case CT_DOUBLE:
+        return config_set_other(cfg, k, value, source);
     }
     return CB_EINVAL;
 }

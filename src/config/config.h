@@ -42,6 +42,16 @@ struct config {
     size_t rollup_max_lag;      /* batches the roll-up may trail by (503) */
     int read_connections;       /* read-only SQLite connections */
     char *log_level;            /* debug | info | warn | error */
+    /* the district clock (clock.h) */
+    int clock_simulated; /* clock = wall | simulated */
+    int tz_minutes;      /* timezone: the district's UTC offset */
+    /* plausible data (refused at ingest, with the line and why) */
+    int future_s;        /* max_future_s: beyond now + this */
+    int horizon_days;    /* max_age_days: older than now - this */
+    double max_index[3]; /* <metric>_max_index, by enum metric */
+    double max_delta[3]; /* <metric>_max_delta */
+    int max_spread_days; /* longest interval one reading spreads over */
+    int drain_s;         /* shutdown_drain_s: SIGTERM waits this long */
 };
 
 /* Sets every field to its default.  Release with config_release. */

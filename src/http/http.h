@@ -21,7 +21,8 @@
  *
  * Threading: http_start spawns the pool and the header sweeper; handlers
  * run on the pool and may block on the store.  http_stop stops the sweeper
- * and waits for requests in flight.
+ * and accepting, and waits for the requests in flight to be answered, up to
+ * cfg->drain_s (shutdown_drain_s).
  */
 #ifndef CB_HTTP_H
 #define CB_HTTP_H
@@ -38,7 +39,11 @@ struct scene_engine;
 int http_start(const struct config *cfg, struct store *st,
                struct scene_engine *scenes, struct http_server **OUT_srv,
                int *OUT_port);
-/* Stops accepting, finishes requests in flight and frees srv. */
+/* Stops accepting connections, answers new requests on open connections
+ * with 503 and Connection: close, waits up to cfg->drain_s seconds for
+ * the requests in flight to be answered, then closes every connection and
+ * frees srv.  A request still running after the drain time is cut (logged
+ * as a warning). */
 void http_stop(struct http_server *srv);
 
 #endif

@@ -38,6 +38,8 @@ struct conn_watch;
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    _Atomic int in_flight; /* requests begun and not yet completed */
+    _Atomic int draining;  /* http_stop has begun: refuse new requests */
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
@@ -131,6 +133,8 @@ void route_group_rental_evidence(struct request *req);
 void route_group_rental_feedback(struct request *req);
 void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
+void route_clock_get(struct request *req);
+void route_clock_set(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

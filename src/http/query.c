@@ -209,6 +209,49 @@ int query_get_int(const struct query *q, const char *key, int64_t min,
     return 0;
 }
 
+/* Epoch seconds of 1900-01-01 and 2201-01-01: the span of time_parse_iso. */
+#define QUERY_MIN_EPOCH_S (-2208988800LL)
+#define QUERY_MAX_EPOCH_S (7289654400LL)
+
+int query_get_time(const struct query *q, const char *key, int tz_minutes,
+                   int end_of_day, int64_t def, int64_t *OUT_ns, char *err,
+                   size_t errcap)
+{
+    char ex[48];
+    const char *v = query_get(q, key);
+    int64_t n, day;
+    int col;
+    if (!v) {
+        *OUT_ns = def;
+        return 0;
+    }
+    size_t len = strlen(v);
+    if (!parse_int64(v, len, &n)) {
+        if (n < QUERY_MIN_EPOCH_S || n >= QUERY_MAX_EPOCH_S)
+            return set_err(err, errcap,
+                           "parameter '%s': epoch seconds '%s' are out of "
+                           "range (years 1900 to 2200)",
+                           key, excerpt(v, ex, sizeof(ex)));
+        *OUT_ns = n * 1000000000;
+        return 0;
+    }
+    if (!time_parse_date(v, len, &day)) {
+        *OUT_ns =
+            ((day + (end_of_day != 0)) * 86400 - (int64_t)tz_minutes * 60) *
+            1000000000;
+        return 0;
+    }
+    if (time_parse_iso(v, len, &n, &col) == 0) {
+        *OUT_ns = n;
+        return 0;
+    }
+    return set_err(err, errcap,
+                   "parameter '%s': '%s' is not a time (column %d); expected "
+                   "epoch seconds, YYYY-MM-DD or ISO 8601 such as "
+                   "2026-11-28T08:00:00+08:00",
+                   key, excerpt(v, ex, sizeof(ex)), col);
+}
+
 int query_get_enum(const struct query *q, const char *key,
                    const char *const *names, size_t n, int def, int *OUT_v,
                    char *err, size_t errcap)

@@ -70,6 +70,27 @@ int query_get_int(const struct query *q, const char *key, int64_t min,
                   size_t errcap);
 
 /*
+ * Reads key as a time, in the forms every read endpoint accepts:
+ *
+ *   form                     example                    means
+ *   -----------------------  -------------------------  --------------------
+ *   epoch seconds            1764547200                 that second
+ *   a date                   2026-11-28                 its first instant in
+ *                                                       the district (with
+ *                                                       end_of_day: the first
+ *                                                       of the next day)
+ *   ISO 8601 date and time   2026-11-28T08:00:00+08:00  that instant (no
+ *                                                       offset: UTC)
+ *
+ * Years 1900 to 2200, real dates only; epoch seconds in the same span.
+ * tz_minutes is the district's UTC offset.  Absent: *OUT_ns = def and 0.
+ * Returns CB_EINVAL with err naming the key; *OUT_ns is then unchanged.
+ */
+int query_get_time(const struct query *q, const char *key, int tz_minutes,
+                   int end_of_day, int64_t def, int64_t *OUT_ns, char *err,
+                   size_t errcap);
+
+/*
  * Reads key as one of names[0..n) (exact match) and sets *OUT_v to its
  * index.  Absent: *OUT_v = def and 0.  Returns CB_EINVAL with err listing
  * the names; *OUT_v is then unchanged.

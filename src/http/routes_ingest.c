@@ -8,11 +8,17 @@
  */
 #include "http/http_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock/clock.h"
 #include "metrics/metrics.h"
+
+/* Seconds a client is asked to wait when the disk is full: an operator
+ * has to free space, which takes longer than a busy queue. */
+#define DISK_FULL_RETRY_S 30
 
 /* Finds line starts for error columns by walking forward from the last
  * one found: no per-line index, so an error in a body of 60 M empty lines
@@ -182,6 +188,14 @@ static void store_batch(struct request *req, struct ingest_batch *b)
                     rc == CB_EBUSY ? "busy" : "shutting down");
         return;
     }
+    if (cb_errno(rc) == ENOSPC) {
+        metrics_ingest(b->feed, label, 0, 0, 0, BATCH_FAILED);
+        req->retry_after = DISK_FULL_RETRY_S;
+        reply_error(req, 503,
+                    "disk full: the batch was not stored (%s); retry later",
+                    cb_strerror(rc));
+        return;
+    }
     if (rc) {
         metrics_ingest(b->feed, label, 0, 0, 0, BATCH_FAILED);
         reply_error(req, 500, "the batch could not be stored: %s",
@@ -191,6 +205,19 @@ static void store_batch(struct request *req, struct ingest_batch *b)
     metrics_ingest(b->feed, label, res.accepted, res.duplicates,
                    b->errors_total, BATCH_OK);
     reply_stored(req, b, &res);
+}
+
+/* The plausibility rules of the settings, at the district clock's now. */
+static void plausible_rules(const struct config *cfg,
+                            struct ingest_plausible *OUT_p)
+{
+    OUT_p->now_ns = dclock_now_ns();
+    OUT_p->future_ns = (int64_t)cfg->future_s * 1000000000;
+    OUT_p->horizon_ns = (int64_t)cfg->horizon_days * 86400 * 1000000000;
+    for (int m = 0; m < METRIC_COUNT; m++) {
+        OUT_p->max_index[m] = cfg->max_index[m];
+        OUT_p->max_delta[m] = cfg->max_delta[m];
+    }
 }
 
 /* The platform of a delivery: its order id's prefix before '-'. */
@@ -241,7 +268,10 @@ static int check_grants(struct request *req, const struct ingest_batch *b)
 static void ingest(struct request *req, enum feed feed, int precision)
 {
     struct ingest_batch b;
+    struct ingest_plausible rules;
     ingest_batch_init(&b, feed);
+    plausible_rules(req->srv->cfg, &rules);
+    b.plausible = &rules;
     const char *body = req->body.buf;
     size_t len = req->body.len, max = req->srv->cfg->max_batch_records;
     int rc;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock/clock.h"
+
 int32_t household_for_read(struct request *req, const char *what)
 {
     int32_t hh = store_household_resolve(req->srv->store, req->param);
@@ -115,33 +117,28 @@ void route_household_get(struct request *req)
         reply_json(req, 200);
 }
 
-/* Parses a time argument: ISO 8601 or epoch seconds.  Missing: def. */
-static int time_arg(struct request *req, const char *key, int64_t def,
-                    int64_t *OUT_ns)
+/* Reads a time argument in the forms of query_get_time; `to` arguments
+ * (end_of_day) given as a date include that whole day.  Missing: def. */
+static int time_arg(struct request *req, const char *key, int end_of_day,
+                    int64_t def, int64_t *OUT_ns)
 {
-    const char *v = req_arg(req, key);
-    int64_t secs;
-    *OUT_ns = def;
-    if (!v)
+    char err[240];
+    if (query_get_time(&req->query, key, dclock_tz_offset_minutes(), end_of_day,
+                       def, OUT_ns, err, sizeof(err)) == 0)
         return 0;
-    if (!parse_int64(v, strlen(v), &secs)) {
-        if (secs >= -CB_TS_MAX_S && secs <= CB_TS_MAX_S) {
-            *OUT_ns = secs * 1000000000;
-            return 0;
-        }
-        reply_error(req, 400,
-                    "argument '%s': epoch seconds '%s' out of range; "
-                    "-%" PRId64 " to %" PRId64 " are accepted",
-                    key, v, CB_TS_MAX_S, CB_TS_MAX_S);
+    reply_error(req, 400, "%s", err);
+    return -1;
+}
+
+/* Reads `from` and `to` (open bound) and checks from <= to. */
+static int range_args(struct request *req, int64_t *OUT_from, int64_t *OUT_to)
+{
+    if (time_arg(req, "from", 0, 0, OUT_from) ||
+        time_arg(req, "to", 1, INT64_MAX, OUT_to))
         return -1;
-    }
-    int col;
-    if (time_parse_iso(v, strlen(v), OUT_ns, &col) == 0)
+    if (*OUT_from <= *OUT_to)
         return 0;
-    reply_error(req, 400,
-                "argument '%s': '%s' is neither ISO 8601 nor "
-                "epoch seconds (column %d)",
-                key, v, col);
+    reply_error(req, 400, "parameter 'from' is after parameter 'to'");
     return -1;
 }
 
@@ -154,7 +151,7 @@ void route_household_readings(struct request *req)
         return;
     }
     int64_t from, to;
-    if (time_arg(req, "from", 0, &from) || time_arg(req, "to", INT64_MAX, &to))
+    if (range_args(req, &from, &to))
         return;
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 100000, 10000, &limit))
@@ -169,22 +166,20 @@ void route_household_readings(struct request *req)
         reply_json(req, 200);
 }
 
-/* Parses "YYYY-MM-DD" into a day number; missing: def. */
+/* The district day of a time argument (any form of query_get_time);
+ * missing: def. */
 static int day_arg(struct request *req, const char *key, int64_t def,
                    int64_t *OUT_day)
 {
-    const char *v = req_arg(req, key);
-    int y, mo, d;
-    char tail;
-    *OUT_day = def;
-    if (!v)
-        return 0;
-    if (sscanf(v, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 || mo < 1 ||
-        mo > 12 || d < 1 || d > 31) {
-        reply_error(req, 400, "argument '%s': '%s' is not YYYY-MM-DD", key, v);
+    int64_t ns, day_ns = 86400LL * 1000000000LL;
+    if (time_arg(req, key, 0, INT64_MIN, &ns))
         return -1;
+    if (ns == INT64_MIN) {
+        *OUT_day = def;
+        return 0;
     }
-    *OUT_day = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    ns += dclock_tz_offset_ns();
+    *OUT_day = ns / day_ns - (ns % day_ns < 0);
     return 0;
 }
 
@@ -193,6 +188,10 @@ void route_household_usage(struct request *req)
     int64_t from, to;
     if (day_arg(req, "from", 0, &from) || day_arg(req, "to", 1000000, &to))
         return;
+    if (from > to) {
+        reply_error(req, 400, "parameter 'from' is after parameter 'to'");
+        return;
+    }
     to++; /* `to` names the last day wanted; the store's bound is open */
     int32_t hh = household_for_read(req, "household.usage");
     if (hh < 0)
@@ -240,7 +239,7 @@ static int events_street_level(struct request *req)
 void route_events_list(struct request *req)
 {
     int64_t from, to;
-    if (time_arg(req, "from", 0, &from) || time_arg(req, "to", INT64_MAX, &to))
+    if (range_args(req, &from, &to))
         return;
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "metrics/metrics.h"
@@ -153,7 +155,8 @@ static enum MHD_Result queue_reply(struct request *req)
         snprintf(v, sizeof(v), "%d", req->retry_after);
         MHD_add_response_header(resp, "Retry-After", v);
     }
-    if (req->too_big || req->status == 401 || req->status == 403)
+    if (req->too_big || req->status == 401 || req->status == 403 ||
+        atomic_load(&req->srv->draining))
         MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result r =
         MHD_queue_response(req->conn, (unsigned)req->status, resp);
@@ -169,6 +172,11 @@ static void watch_request(struct http_server *srv, struct MHD_Connection *conn,
 static void request_precheck(struct request *req, const char *method)
 {
     int known;
+    if (atomic_load(&req->srv->draining)) {
+        req->retry_after = 1;
+        reply_error(req, 503, "the server is shutting down; retry later");
+        return;
+    }
     const char *path = req->url;
     req->route =
         route_find(method, path, req->param, sizeof(req->param), &known);
@@ -279,7 +287,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
  * becomes the connection's *con_cls; on_completed frees it. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct http_server *srv = cls;
     struct request *req = xcalloc(1, sizeof(*req));
+    atomic_fetch_add(&srv->in_flight, 1);
     req->start_ns = time_monotonic_ns();
     const char *q = uri ? strchr(uri, '?') : NULL;
     size_t path_len = uri ? (q ? (size_t)(q - uri) : strlen(uri)) : 0;
@@ -308,10 +318,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct http_server *srv = cls;
     struct request *req = *con_cls;
     watch_request(cls, conn, 0);
     if (!req)
         return;
+    atomic_fetch_sub(&srv->in_flight, 1);
     metrics_request(req->route ? req->route->pattern : "unrouted", req->status,
                     time_monotonic_ns() - req->start_ns);
     if (req->started) {
@@ -552,8 +564,9 @@ int http_start(const struct config *cfg, struct store *st,
         return CB_EIO;
     }
     srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_USE_ITC,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -582,6 +595,23 @@ void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    /* Stop accepting, then let the requests in flight finish (their
+     * answers sent) for up to shutdown_drain_s; new requests on open
+     * connections get 503 and Connection: close meanwhile. */
+    atomic_store(&srv->draining, 1);
+    MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    int64_t deadline =
+        time_monotonic_ns() + (int64_t)srv->cfg->drain_s * 1000000000;
+    while (atomic_load(&srv->in_flight) > 0 && time_monotonic_ns() < deadline)
+        usleep(10000);
+    int cut = atomic_load(&srv->in_flight);
+    if (cut > 0)
+        log_msg(LOG_WARN, "http",
+                "shutdown drain time over; closing requests in flight | "
+                "requests=%d drain_s=%d",
+                cut, srv->cfg->drain_s);
     sweeper_stop(srv);
     MHD_stop_daemon(srv->daemon);
     free(srv);

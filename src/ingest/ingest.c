@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock/clock.h"
+
 /* ---- names ---- */
 
 const char *feed_name(enum feed f)
@@ -58,6 +60,7 @@ void ingest_batch_init(struct ingest_batch *b, enum feed feed)
 void ingest_batch_release(struct ingest_batch *b)
 {
     enum feed feed = b->feed;
+    const struct ingest_plausible *plausible = b->plausible;
     arena_release(&b->arena);
     free(b->readings);
     free(b->households);
@@ -66,6 +69,33 @@ void ingest_batch_release(struct ingest_batch *b)
     free(b->errors);
     free(b->failed_lines);
     ingest_batch_init(b, feed);
+    b->plausible = plausible;
+}
+
+int ingest__ts_implausible(const struct ingest_batch *b, int64_t ts_ns,
+                           char *why, size_t cap)
+{
+    const struct ingest_plausible *p = b->plausible;
+    if (!p)
+        return 0;
+    int late = p->now_ns > INT64_MAX - p->future_ns ||
+               ts_ns <= p->now_ns + p->future_ns;
+    int recent = ts_ns >= p->now_ns - p->horizon_ns;
+    if (late && recent)
+        return 0;
+    char when[32], now[32];
+    int tz = dclock_tz_offset_minutes();
+    time_format_iso(ts_ns / 1000000000, tz, when);
+    time_format_iso(p->now_ns / 1000000000, tz, now);
+    if (!late)
+        snprintf(why, cap,
+                 "%s is more than %lld s after the district clock (%s)", when,
+                 (long long)(p->future_ns / 1000000000), now);
+    else
+        snprintf(why, cap,
+                 "%s is more than %lld days before the district clock (%s)",
+                 when, (long long)(p->horizon_ns / 86400000000000LL), now);
+    return -1;
 }
 
 static size_t record_size(enum feed feed)

@@ -114,8 +114,31 @@ struct ingest_error {
     char message[160];
 };
 
+/*
+ * Plausibility: well-formed data that cannot be true.  When a batch
+ * carries these rules (ingest_batch.plausible, set by the caller after
+ * ingest_batch_init; NULL checks nothing), the parsers refuse, as a line
+ * error that says why:
+ *
+ *   what                         refused when
+ *   ---------------------------  ---------------------------------------
+ *   a timestamp of any feed      > now_ns + future_ns, or
+ *                                < now_ns - horizon_ns
+ *   a reading's index            > max_index[metric]
+ *   a reading's delta            > max_delta[metric]
+ *
+ * now_ns is the district clock's now (clock.h); it also stamps a line of
+ * line protocol that has no timestamp.
+ */
+struct ingest_plausible {
+    int64_t now_ns;
+    int64_t future_ns, horizon_ns;
+    double max_index[METRIC_COUNT], max_delta[METRIC_COUNT];
+};
+
 struct ingest_batch {
-    enum feed feed;     /* read-only */
+    enum feed feed;                           /* read-only */
+    const struct ingest_plausible *plausible; /* borrowed; NULL: no checks */
     struct arena arena; /* private: owns every string below */
     size_t n;           /* number of records in the array of this feed */
     size_t cap;         /* private */

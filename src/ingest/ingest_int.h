@@ -35,6 +35,15 @@ struct household *ingest__push_household(struct ingest_batch *b);
 struct delivery *ingest__push_delivery(struct ingest_batch *b);
 struct event *ingest__push_event(struct ingest_batch *b);
 
+/*
+ * Checks a timestamp against b->plausible's window.  Returns 0 when it is
+ * inside (or the batch has no rules), else -1 after writing into why (cap
+ * bytes) a lowercase reason that gives the time, the district clock and
+ * the window.
+ */
+int ingest__ts_implausible(const struct ingest_batch *b, int64_t ts_ns,
+                           char *why, size_t cap);
+
 /* 1 when s[0..len) matches [A-Za-z0-9_.:-]{1,64}, else 0. */
 int ingest__household_id_ok(const char *s, size_t len);
 

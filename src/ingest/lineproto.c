@@ -48,6 +48,7 @@ struct lp_parser {
 struct lp_fields {
     int which; /* enum reading_field, or -1 */
     double value;
+    const char *at; /* where the value starts */
 };
 
 static int lp_error(struct lp_parser *P, const char *at, const char *field,
@@ -215,6 +216,7 @@ static int take_reading_value(struct lp_parser *P, struct lp_fields *f,
         return lp_error(P, s, key, "negative %s '%s'", key, QUOTE(s, n));
     f->which = which;
     f->value = v;
+    f->at = s;
     return 0;
 }
 
@@ -322,6 +324,31 @@ static int parse_timestamp(struct lp_parser *P, const char *p, const char *end,
     return 0;
 }
 
+/* Refuses a value or timestamp that is well formed but implausible
+ * (ingest.h); ts_at is where the timestamp starts, NULL when the line has
+ * none. */
+static int check_plausible(struct lp_parser *P, int metric,
+                           const struct lp_fields *f, int64_t ts,
+                           const char *ts_at)
+{
+    const struct ingest_plausible *pl = P->b->plausible;
+    char why[160];
+    if (!pl)
+        return 0;
+    const char *key = f->which == READING_DELTA ? "delta" : "index";
+    double max = f->which == READING_DELTA ? pl->max_delta[metric]
+                                           : pl->max_index[metric];
+    if (f->value > max)
+        return lp_error(P, f->at, key,
+                        "%s %g is not plausible for %s: above the limit %g "
+                        "(setting %s_max_%s)",
+                        key, f->value, metric_name(metric), max,
+                        metric_name(metric), key);
+    if (ts_at && ingest__ts_implausible(P->b, ts, why, sizeof(why)))
+        return lp_error(P, ts_at, "timestamp", "timestamp %s", why);
+    return 0;
+}
+
 /* The household id as a NUL-terminated string in the arena, shared with
  * earlier lines of the batch that name the same household. */
 static const char *intern_household(struct lp_parser *P, const char *s,
@@ -345,7 +372,7 @@ static void parse_line(struct lp_parser *P, const char *p, const char *end)
     const char *hh = NULL;
     size_t hh_len = 0;
     int metric = 0;
-    struct lp_fields f = {-1, 0};
+    struct lp_fields f = {-1, 0, NULL};
     if (parse_measurement(P, &p, end, &metric) ||
         parse_tags(P, &p, end, &hh, &hh_len))
         return;
@@ -371,7 +398,10 @@ static void parse_line(struct lp_parser *P, const char *p, const char *end)
     while (p < end && *p == ' ')
         p++;
     int64_t ts = P->now_ns;
+    const char *ts_at = p < end ? p : NULL;
     if (p < end && parse_timestamp(P, p, end, &ts))
+        return;
+    if (check_plausible(P, metric, &f, ts, ts_at))
         return;
     struct reading *r = ingest__push_reading(P->b);
     r->household_id = intern_household(P, hh, hh_len);
@@ -392,7 +422,7 @@ int ingest_parse_lineproto(const char *body, size_t len, enum precision prec,
         return CB_EINVAL;
     struct lp_parser *P = xcalloc(1, sizeof(*P));
     P->b = b;
-    P->now_ns = time_now_ns();
+    P->now_ns = b->plausible ? b->plausible->now_ns : time_now_ns();
     P->scale = scale[prec];
     P->prec = names[prec];
     size_t lines = ingest__count_lines(body, len) + 1;

@@ -277,6 +277,18 @@ static int take_ts(struct json_rec *r, int64_t *OUT_ns)
     return 0;
 }
 
+/* take_ts, then the plausibility window of ingest.h.  0 or -1. */
+static int take_plausible_ts(struct json_rec *r, int64_t *OUT_ns)
+{
+    char why[160];
+    if (take_ts(r, OUT_ns))
+        return -1;
+    if (!ingest__ts_implausible(r->b, *OUT_ns, why, sizeof(why)))
+        return 0;
+    field_error(r, "ts", 0, "ts %s", why);
+    return -1;
+}
+
 /* Reads a required JSON number in [lo, hi]; 0, or -1 with an error. */
 static int take_coord(struct json_rec *r, const char *key, double lo, double hi,
                       double *OUT_v)
@@ -359,7 +371,7 @@ static void delivery_record(struct ingest_batch *b, json_t *obj, const char *s,
     char q[INGEST_EXCERPT_CAP];
     int64_t ts = 0;
     const char *order = take_str(&r, "order_id", INGEST_MAX_ID, 1);
-    take_ts(&r, &ts);
+    take_plausible_ts(&r, &ts);
     const char *hh = take_str(&r, "household_id", INGEST_MAX_HOUSEHOLD_ID, 0);
     const char *addr = take_str(&r, "address", INGEST_MAX_ADDRESS, 0);
     if (hh && !ingest__household_id_ok(hh, strlen(hh)))
@@ -434,7 +446,7 @@ static void event_record(struct ingest_batch *b, json_t *obj, const char *s,
     const char *id = take_str(&r, "event_id", INGEST_MAX_ID, 1);
     const char *source = take_str(&r, "source", INGEST_MAX_ID, 1);
     const char *type = take_str(&r, "type", INGEST_MAX_ID, 1);
-    take_ts(&r, &ts);
+    take_plausible_ts(&r, &ts);
     const char *street = take_str(&r, "street", INGEST_MAX_TEXT, 0);
     if (!street || present(obj, "lat") || present(obj, "lon")) {
         take_coord(&r, "lat", -90, 90, &lat);

@@ -218,6 +218,7 @@ static void render_store(struct sbuf *out, const struct store_stats *s)
         {"meter_resets_total", "counter", s->meter_resets},
         {"meter_replacements_total", "counter", s->meter_replacements},
         {"late_readings_total", "counter", s->late_readings},
+        {"spread_resets_total", "counter", s->spread_resets},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         sbuf_addf(out, "# TYPE citybrain_%s %s\ncitybrain_%s %llu\n",

@@ -16,7 +16,8 @@
  *                                                    within header_timeout_s
  *   citybrain_store_queue_depth / _queue_max         gauges
  *   citybrain_store_commits_total, _rows_total, _log_seq, _rollup_seq
- *   citybrain_meter_resets_total, _replacements_total, _late_readings_total
+ *   citybrain_meter_resets_total, _replacements_total, _late_readings_total,
+ *   citybrain_spread_resets_total
  *
  * Sources are bounded: after METRICS_MAX_SOURCES distinct names, further
  * sources count as "other", so a client cannot grow memory without bound.

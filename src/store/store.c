@@ -28,6 +28,8 @@ void store_config_defaults(struct store_config *cfg)
     cfg->rollup_flush_ms = 1000;
     cfg->rollup_max_lag = 1000;
     cfg->read_connections = 4;
+    cfg->rebuild_rollups = 0;
+    cfg->max_spread_days = 62;
 }
 
 static int config_check(const struct store_config *cfg)
@@ -47,6 +49,8 @@ static int config_check(const struct store_config *cfg)
         bad = "rollup_max_lag";
     else if (cfg->read_connections < 1)
         bad = "read_connections";
+    else if (cfg->max_spread_days < 1)
+        bad = "max_spread_days";
     if (!bad)
         return 0;
     log_msg(LOG_ERROR, "store", "bad store setting | key=%s", bad);
@@ -144,6 +148,32 @@ static void store_free(struct store *st)
     free(st);
 }
 
+static int file_empty(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) || sb.st_size == 0;
+}
+
+/* Refuses to open a store whose citybrain.db is missing or empty (and has
+ * no write-ahead log) while rollup.db holds roll-ups: a new citybrain.db's
+ * migrations would empty rollup.db, and a new admin token would be
+ * written.  cfg.rebuild_rollups says the operator wants exactly that. */
+static int check_orphaned_rollups(const struct store *st)
+{
+    char wal[4200];
+    snprintf(wal, sizeof(wal), "%s-wal", st->db_path);
+    if (!file_empty(st->db_path) || !file_empty(wal) ||
+        file_empty(st->rollup_path) || st->cfg.rebuild_rollups)
+        return 0;
+    log_msg(LOG_ERROR, "store",
+            "refusing to start: %s is missing or empty, but %s holds "
+            "roll-ups; restore citybrain.db from a backup, or start with "
+            "--rebuild-rollups to discard the roll-ups and rebuild them "
+            "from the ingest log | dir=%s",
+            st->db_path, st->rollup_path, st->dir);
+    return CB_EEXIST;
+}
+
 static int open_parts(struct store *st)
 {
     int rc = make_dir(st->dir);
@@ -189,7 +219,7 @@ int store_open(const struct store_config *cfg, struct store **OUT_store)
     snprintf(st->rollup_path, n, "%s/rollup.db", st->dir);
     atomic_store(&st->queue_depth, 0);
     locks_init(st);
-    if ((rc = open_parts(st))) {
+    if ((rc = check_orphaned_rollups(st)) || (rc = open_parts(st))) {
         store__rollup_close(st);
         store__writer_stop(st);
         store_free(st);
@@ -228,6 +258,7 @@ void store_get_stats(struct store *st, struct store_stats *OUT_stats)
     OUT_stats->meter_resets = RELAXED(meter_resets);
     OUT_stats->meter_replacements = RELAXED(meter_replacements);
     OUT_stats->late_readings = RELAXED(late_readings);
+    OUT_stats->spread_resets = RELAXED(spread_resets);
 #undef RELAXED
 }
 

@@ -105,6 +105,11 @@ struct store_config {
     size_t rollup_max_lag;  /* batches the roll-up may trail the log by
                                before writes get CB_EBUSY (>=1) */
     int read_connections;   /* size of the read pool (>=1) */
+    int rebuild_rollups;    /* 1: open even when citybrain.db is missing
+                               or empty beside a populated rollup.db (the
+                               roll-ups are then rebuilt from the log) */
+    int max_spread_days;    /* longest interval one reading's use is
+                               spread over (>=1); longer: a reset */
 };
 /* Fills cfg with the defaults (dir "./citybrain-data"). */
 void store_config_defaults(struct store_config *cfg);
@@ -280,6 +285,8 @@ struct store_stats {
     uint64_t meter_resets;
     uint64_t meter_replacements;
     uint64_t late_readings;
+    uint64_t spread_resets; /* readings whose interval was longer than
+                               max_spread_days: credited to their day */
 };
 void store_get_stats(struct store *st, struct store_stats *OUT_stats);
 
@@ -456,6 +463,11 @@ void store_test_skip_checkpoint(struct store *st);
 /* Makes the writer's next n transactions fail just before COMMIT (they
  * are rolled back), as a full disk would. */
 void store_test_fail_commits(struct store *st, int n);
+/* The disk-full seam: with full set, citybrain.db may not grow (SQLite's
+ * max_page_count), so the next write that needs a page fails as a full disk
+ * does, with CB_ERRNO(ENOSPC); unset, it may grow again.  Runs on the
+ * writer; returns 0 or the error of that call. */
+int store_test_disk_full(struct store *st, int full);
 /* The same for the roll-up's next n checkpoints (each retried a second
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);

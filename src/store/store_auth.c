@@ -37,7 +37,7 @@ static void add_iso(struct sbuf *out, const char *key, int64_t ns, int null)
         sbuf_addstr(out, "null");
         return;
     }
-    time_format_iso(ns / 1000000000LL, 480, iso);
+    time_format_iso(ns / 1000000000LL, dclock_tz_offset_minutes(), iso);
     sbuf_add_json_str(out, iso);
 }
 

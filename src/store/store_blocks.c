@@ -311,9 +311,10 @@ static int pending_add(struct store_conn *w, struct pending *pd,
 {
     int64_t hour = store__hour_of(r->ts_ns);
     int64_t block = r->household / STORE_BLOCK_SIZE;
+    int rc;
     if (pd->n && (pd->hour != hour || pd->block != block) &&
-        pending_flush(w, pd))
-        return CB_ESTORE;
+        (rc = pending_flush(w, pd)))
+        return rc; /* keeps the cause: a full disk is CB_ERRNO(ENOSPC) */
     pd->hour = hour;
     pd->block = block;
     pd->n++;

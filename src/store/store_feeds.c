@@ -60,8 +60,9 @@ static int insert_events(struct store *st, struct store_conn *w,
         store__bind_text(s, 8, e->street);
         store__bind_text(s, 9, e->attrs_json);
         store__bind_text(s, 10, req->source);
-        if (store__exec_stmt(w, s, "insert event"))
-            return CB_ESTORE;
+        int rc = store__exec_stmt(w, s, "insert event");
+        if (rc)
+            return rc;
         req->notes[i].street_id = street_id;
         int fresh = sqlite3_changes(w->db) > 0;
         req->fresh[i] = (uint8_t)fresh;
@@ -100,8 +101,8 @@ static int name_id(struct store_conn *w, enum store_stmt find,
     if (parent >= 0)
         sqlite3_bind_int64(s, 1, parent);
     sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
-    if (store__exec_stmt(w, s, "add name"))
-        return CB_ESTORE;
+    if ((rc = store__exec_stmt(w, s, "add name")))
+        return rc;
     *OUT_id = sqlite3_last_insert_rowid(w->db);
     return 0;
 }
@@ -171,15 +172,16 @@ static int insert_households(struct store_conn *w, struct write_req *req)
     for (size_t i = 0; i < b->n; i++) {
         const struct household *h = &b->households[i];
         int64_t ids[3];
-        if (name_id(w, STMT_STREET_FIND, STMT_STREET_ADD, -1, h->street,
-                    &ids[0]) ||
-            name_id(w, STMT_COMMITTEE_FIND, STMT_COMMITTEE_ADD, ids[0],
-                    h->committee, &ids[1]) ||
-            name_id(w, STMT_BUILDING_FIND, STMT_BUILDING_ADD, ids[1],
-                    h->building, &ids[2]) ||
-            old_address(w, h, &req->notes[i]) ||
-            upsert_household(w, h, ids, &req->notes[i]))
-            return CB_ESTORE;
+        int rc;
+        if ((rc = name_id(w, STMT_STREET_FIND, STMT_STREET_ADD, -1, h->street,
+                          &ids[0])) ||
+            (rc = name_id(w, STMT_COMMITTEE_FIND, STMT_COMMITTEE_ADD, ids[0],
+                          h->committee, &ids[1])) ||
+            (rc = name_id(w, STMT_BUILDING_FIND, STMT_BUILDING_ADD, ids[1],
+                          h->building, &ids[2])) ||
+            (rc = old_address(w, h, &req->notes[i])) ||
+            (rc = upsert_household(w, h, ids, &req->notes[i])))
+            return rc;
         req->fresh[i] = (uint8_t)req->notes[i].changed;
         req->res.accepted += req->notes[i].changed;
         req->res.duplicates += !req->notes[i].changed;
@@ -223,8 +225,9 @@ static int append_log(struct store_conn *w, struct write_req *req,
     sqlite3_bind_int64(s, 3, (int64_t)req->res.accepted);
     store__bind_text(s, 4, req->source);
     sqlite3_bind_blob(s, 5, payload->buf, (int)payload->len, SQLITE_STATIC);
-    if (store__exec_stmt(w, s, "append ingest_log"))
-        return CB_ESTORE;
+    int rc = store__exec_stmt(w, s, "append ingest_log");
+    if (rc)
+        return rc;
     req->res.seq = sqlite3_last_insert_rowid(w->db);
     return 0;
 }
@@ -305,17 +308,19 @@ static int write_tallies(struct store_conn *w, struct write_req **reqs,
                          size_t n)
 {
     int64_t count[FEED_COUNT] = {0}, unmatched = 0;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         count[reqs[i]->batch->feed] += (int64_t)reqs[i]->res.accepted;
         unmatched += (int64_t)reqs[i]->res.unmatched;
-        if (reqs[i]->batch->feed == FEED_DELIVERIES && source_add(w, reqs[i]))
-            return CB_ESTORE;
+        if (reqs[i]->batch->feed == FEED_DELIVERIES &&
+            (rc = source_add(w, reqs[i])))
+            return rc;
     }
-    if (tally_add(w, "readings", count[FEED_READINGS]) ||
-        tally_add(w, "deliveries", count[FEED_DELIVERIES]) ||
-        tally_add(w, "deliveries_unmatched", unmatched) ||
-        tally_add(w, "events", count[FEED_EVENTS]))
-        return CB_ESTORE;
+    if ((rc = tally_add(w, "readings", count[FEED_READINGS])) ||
+        (rc = tally_add(w, "deliveries", count[FEED_DELIVERIES])) ||
+        (rc = tally_add(w, "deliveries_unmatched", unmatched)) ||
+        (rc = tally_add(w, "events", count[FEED_EVENTS])))
+        return rc;
     return 0;
 }
 

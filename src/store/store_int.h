@@ -73,12 +73,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock/clock.h"
 #include "store/store.h"
 
 #define STORE_LOG_VERSION 1
 #define STORE_DAY_NS (86400LL * 1000000000LL)
 #define STORE_HOUR_NS (3600LL * 1000000000LL)
-#define STORE_TZ_OFFSET_NS (8 * STORE_HOUR_NS) /* district time, UTC+8 */
+/* The district's UTC offset (clock.h: the timezone setting, whole hours). */
+#define STORE_TZ_OFFSET_NS (dclock_tz_offset_ns())
 #define STORE_ROLLUP_CONSUMER "rollup"
 
 /* ---- prepared statements ---- */
@@ -156,7 +158,9 @@ void store__conn_close(struct store_conn *conn);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
-/* Logs the connection's last error for op and returns CB_ESTORE. */
+/* Logs the connection's last error for op and returns its code: the OS
+ * cause as CB_ERRNO (disk full: CB_ERRNO(ENOSPC); an I/O error with the
+ * errno SQLite saw), else CB_ESTORE. */
 int store__sqlerr(sqlite3 *db, const char *op);
 /* Runs citybrain.db's migrations up to the newest version; the one that
  * moves the roll-ups attaches rollup_path (already migrated by
@@ -524,6 +528,7 @@ struct store {
     _Atomic uint64_t rollup_saved; /* position committed in rollup.db */
     _Atomic int test_pause_rollup; /* test seam: the roll-up idles */
     _Atomic uint64_t meter_resets, meter_replacements, late_readings;
+    _Atomic uint64_t spread_resets; /* intervals over max_spread_days */
     _Atomic uint64_t n_readings, n_deliveries, n_unmatched, n_events;
 };
 

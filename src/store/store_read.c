@@ -93,7 +93,7 @@ static void add_iso_ns(struct sbuf *out, int64_t ns)
 {
     char iso[32];
     int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
-    time_format_iso(s, 480, iso);
+    time_format_iso(s, dclock_tz_offset_minutes(), iso);
     sbuf_add_json_str(out, iso);
 }
 
@@ -431,11 +431,12 @@ int store_stats_json(struct store *st, struct sbuf *out)
     sbuf_addf(out,
               ",\"events\":%llu,\"log_seq\":%llu,\"rollup_seq\":%llu,"
               "\"meter_resets\":%llu,\"meter_replacements\":%llu,"
-              "\"late_readings\":%llu}",
+              "\"late_readings\":%llu,\"spread_resets\":%llu}",
               (unsigned long long)atomic_load(&st->n_events),
               (unsigned long long)s.log_seq, (unsigned long long)s.rollup_seq,
               (unsigned long long)s.meter_resets,
               (unsigned long long)s.meter_replacements,
-              (unsigned long long)s.late_readings);
+              (unsigned long long)s.late_readings,
+              (unsigned long long)s.spread_resets);
     return 0;
 }

@@ -28,8 +28,10 @@
  *   known, > 1 day              none (grain too coarse)  uniform over days
  *   unknown (t0 == t1)          none                     day of t1
  *
- * Days are district days (UTC+8); hours are epoch hours (UTC+8 is a whole
- * number of hours, so they are district hours too).  usage_daily.n counts
+ * Days are district days (the timezone setting, clock.h); hours are epoch
+ * hours (the offset is a whole number of hours, so they are district hours
+ * too).  An interval longer than max_spread_days is a reset: its use goes
+ * to the day of t1, and spread_resets counts it.  usage_daily.n counts
  * the readings whose timestamp falls in the day.
  *
  * Accumulating.  Most meters report in time order, so each meter keeps its
@@ -68,7 +70,12 @@
  *   as long as the last one took
  *
  * (the size triggers are checked after each batch, so memory and replay
- * overshoot them by one batch at most)
+ * overshoot them by one batch at most).  Within a batch the additions are
+ * bounded too: a reading spreads over at most max_spread_days days, and
+ * when the array is full past the additions trigger, the additions that
+ * share a row are summed in place (compact_adds) before it may grow, so a
+ * batch of late readings over the same days costs the rows it touches,
+ * not a copy per reading.
  *
  * The last condition lets a checkpoint amortise more readings under load:
  * the costs of a checkpoint grow with the meters and days it touches, not
@@ -82,7 +89,6 @@
 #include "store/store_meter.h"
 
 #define LOG_ROWS_PER_READ 16
-#define MAX_SPREAD_NS (3660LL * STORE_DAY_NS)
 #define MAX_HOUSEHOLD (1 << 28)
 #define TZ_HOURS (STORE_TZ_OFFSET_NS / STORE_HOUR_NS)
 /* Checkpoint triggers (see the essay). */
@@ -140,12 +146,37 @@ int64_t store__day_of(int64_t ts_ns)
     return store__floor_div(ts_ns + STORE_TZ_OFFSET_NS, STORE_DAY_NS);
 }
 
+static void sort_adds(struct rollup *ru);
+
+/* Sums the additions that share a key (after sorting them; the order of
+ * each key's additions is kept, so the sums are the ones the checkpoint
+ * would make).  Bounds the pending memory by the distinct rows touched, not
+ * by the readings: one batch of late readings that all land on the same
+ * days adds them up in place instead of growing the array. */
+static void compact_adds(struct rollup *ru)
+{
+    size_t k = 0;
+    sort_adds(ru);
+    for (size_t i = 0; i < ru->n_adds; i++) {
+        if (k && ru->adds[k - 1].key == ru->adds[i].key)
+            ru->adds[k - 1].value += ru->adds[i].value;
+        else
+            ru->adds[k++] = ru->adds[i];
+    }
+    ru->n_adds = k;
+}
+
 static void add_push(struct rollup *ru, uint32_t meter, int64_t day, int slot,
                      double value)
 {
     if (ru->n_adds == ru->cap_adds) {
-        ru->cap_adds = ru->cap_adds ? ru->cap_adds * 2 : 4096;
-        ru->adds = xrealloc(ru->adds, ru->cap_adds * sizeof(*ru->adds));
+        if (ru->n_adds >=
+            atomic_load_explicit(&ru->max_adds, memory_order_relaxed))
+            compact_adds(ru);
+        if (ru->n_adds * 2 >= ru->cap_adds) {
+            ru->cap_adds = ru->cap_adds ? ru->cap_adds * 2 : 4096;
+            ru->adds = xrealloc(ru->adds, ru->cap_adds * sizeof(*ru->adds));
+        }
     }
     ru->adds[ru->n_adds++] = (struct usage_add){
         (uint64_t)(day + KEY_DAY_BIAS) << KEY_ROW_SHIFT |
@@ -153,8 +184,8 @@ static void add_push(struct rollup *ru, uint32_t meter, int64_t day, int slot,
         value};
 }
 
-/* Epoch hours are district hours: hour h is slot h + 8 - 24 * day of the
- * district day. */
+/* Epoch hours are district hours: hour h is slot h + offset - 24 * day of
+ * the district day (offset: the district's UTC offset in hours). */
 static void push_hour(struct rollup *ru, uint32_t meter, int64_t hour,
                       double use)
 {
@@ -270,7 +301,14 @@ static void credit(struct store *st, struct rollup *ru, struct meter *m,
 {
     if (!u->has_use)
         return;
-    if (u->t1 <= u->t0 || u->t1 - u->t0 > MAX_SPREAD_NS) {
+    if (u->t1 <= u->t0) {
+        add_day(st, ru, m, r, store__day_of(u->t1 - 1), u->use);
+        return;
+    }
+    if (u->t1 - u->t0 > (int64_t)st->cfg.max_spread_days * STORE_DAY_NS) {
+        /* A gap this long is a reset, not an interval: spreading it would
+         * add a row per day (a late delta after a ten-year gap: 3,660). */
+        atomic_fetch_add_explicit(&st->spread_resets, 1, memory_order_relaxed);
         add_day(st, ru, m, r, store__day_of(u->t1 - 1), u->use);
         return;
     }

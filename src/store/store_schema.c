@@ -23,6 +23,7 @@
  * query_only.  Every connection is opened NOMUTEX: one thread uses it at a
  * time (the writer, the roll-up or the pool's borrower).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "store/store_int.h"
@@ -452,9 +453,16 @@ static const struct migration rollup_migrations[] = {
 
 int store__sqlerr(sqlite3 *db, const char *op)
 {
-    log_msg(LOG_ERROR, "store", "sqlite failed | op=%s rc=%d err=\"%s\"", op,
-            db ? sqlite3_extended_errcode(db) : -1,
+    int code = db ? sqlite3_extended_errcode(db) : -1;
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    log_msg(LOG_ERROR, "store",
+            "sqlite failed | op=%s rc=%d errno=%d err=\"%s\"", op, code, sys,
             db ? sqlite3_errmsg(db) : "no connection");
+    if (code >= 0 && (code & 0xff) == SQLITE_FULL)
+        return CB_ERRNO(ENOSPC);
+    if (code >= 0 && sys > 0 &&
+        ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN))
+        return CB_ERRNO(sys);
     return CB_ESTORE;
 }
 

@@ -143,8 +143,9 @@ static size_t take_group(struct store *st, struct write_req ***reqs,
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log)
 {
+    /* The district clock: a simulated district keeps its own last days. */
     int64_t cutoff =
-        time_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
+        dclock_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
     sqlite3_stmt *s;
     if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings))
         return CB_ESTORE;
@@ -445,6 +446,21 @@ int store_write(struct store *st, const struct ingest_batch *b,
 void store_test_fail_commits(struct store *st, int n)
 {
     atomic_store(&st->test_fail_commits, n);
+}
+
+static int disk_full_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    /* SQLite raises a limit below the file's size to that size. */
+    const char *sql = *(int *)arg ? "PRAGMA max_page_count = 1"
+                                  : "PRAGMA max_page_count = 4294967294";
+    return sqlite3_exec(w->db, sql, NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : store__sqlerr(w->db, "max_page_count");
+}
+
+int store_test_disk_full(struct store *st, int full)
+{
+    return store__call(st, disk_full_fn, &full);
 }
 
 void store_test_pause_writer(struct store *st, int paused)

@@ -10,8 +10,17 @@
 #include <string.h>
 #include <time.h>
 
+int cb_errno(int err)
+{
+    return err < CB_ESYS_BASE ? CB_ESYS_BASE - err : 0;
+}
+
 const char *cb_strerror(int err)
 {
+    if (cb_errno(err)) {
+        const char *text = strerrordesc_np(cb_errno(err));
+        return text ? text : "system error";
+    }
     switch (err) {
     case CB_OK:
         return "ok";
@@ -331,6 +340,34 @@ void time_format_iso(int64_t epoch_s, int offset_minutes, char *out)
              offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
 }
 
+int time_date_valid(int y, unsigned m, unsigned d)
+{
+    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30,
+                                          31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m < 1 || m > 12 || d < 1)
+        return 0;
+    return d <= mdays[m - 1] + (unsigned)(m == 2 && leap);
+}
+
+int time_parse_date(const char *s, size_t len, int64_t *OUT_day)
+{
+    int y, m, d;
+    if (len != 10 || s[4] != '-' || s[7] != '-')
+        return CB_EINVAL;
+    for (size_t i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return CB_EINVAL;
+    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+        (s[3] - '0');
+    m = (s[5] - '0') * 10 + (s[6] - '0');
+    d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1900 || y > 2200 || !time_date_valid(y, (unsigned)m, (unsigned)d))
+        return CB_EINVAL;
+    *OUT_day = time_days_from_civil(y, (unsigned)m, (unsigned)d);
+    return 0;
+}
+
 static int digits(const char *s, size_t len, size_t at, int n, int *OUT_v)
 {
     int v = 0;
@@ -390,8 +427,10 @@ int time_parse_iso(const char *s, size_t len, int64_t *OUT_ns, int *OUT_col)
     }
     if (y < 1900 || y > 2200) /* keeps nanoseconds inside int64_t */
         return iso_fail(OUT_col, 0);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    if (!time_date_valid(y, (unsigned)mo, (unsigned)d))
         return iso_fail(OUT_col, 0);
+    if (h > 23 || mi > 59 || se > 60)
+        return iso_fail(OUT_col, 11);
     size_t at = 19;
     int64_t frac = 0;
     if (at < len && s[at] == '.') {

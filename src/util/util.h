@@ -3,7 +3,10 @@
  *
  * Errors.  A fallible function returns int: 0 (CB_OK) or one of the negative
  * codes of enum cb_err below.  cb_strerror() turns a code into text.  Results
- * travel through out-parameters labelled OUT.
+ * travel through out-parameters labelled OUT.  An error that the operating
+ * system reported keeps its cause: CB_ERRNO(errno), below CB_ESYS_BASE, so
+ * a caller can tell "disk full" (cb_errno(rc) == ENOSPC) from "permission
+ * denied" all the way up.
  *
  * Memory.  Allocation failure aborts the process (xmalloc and friends): the
  * server bounds every budget instead (body size, batch size, queue depth), so
@@ -46,7 +49,14 @@ enum cb_err {
     CB_EPARSE = -11,   /* input could not be parsed; details elsewhere */
 };
 
-/* Returns a static, lowercase description of an enum cb_err code. */
+/* An operating-system error e (an errno value > 0) as a return code. */
+#define CB_ESYS_BASE (-1000)
+#define CB_ERRNO(e) (CB_ESYS_BASE - (e))
+/* The errno inside a CB_ERRNO code, or 0 for any other code. */
+int cb_errno(int err);
+
+/* Returns a static, lowercase description of an enum cb_err code, or the
+ * system's text for a CB_ERRNO code ("no space left on device"). */
 const char *cb_strerror(int err);
 
 /* Allocation that aborts with a message on failure; never returns NULL. */
@@ -118,10 +128,16 @@ int64_t time_monotonic_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
  * "2026-11-27T08:00:00+08:00"; out must hold 32 bytes. */
 void time_format_iso(int64_t epoch_s, int offset_minutes, char *out);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" (a space is
- * accepted for T; no offset means UTC; years 1900-2200) into epoch
+ * accepted for T; no offset means UTC; years 1900-2200; the date must
+ * exist: no February 31st) into epoch
  * nanoseconds.  Returns 0 or
  * CB_EINVAL; *OUT_col (1-based, may be NULL) points at the first bad byte. */
 int time_parse_iso(const char *s, size_t len, int64_t *OUT_ns, int *OUT_col);
+/* 1 when y-m-d is a real date (month length, leap years), else 0. */
+int time_date_valid(int y, unsigned m, unsigned d);
+/* Parses exactly "YYYY-MM-DD" (a real date, years 1900-2200) into days
+ * since 1970-01-01.  Returns 0 or CB_EINVAL. */
+int time_parse_date(const char *s, size_t len, int64_t *OUT_day);
 /* Days since 1970-01-01 for a civil date, and back (proleptic Gregorian). */
 int64_t time_days_from_civil(int y, unsigned m, unsigned d);
 void time_civil_from_days(int64_t z, int *OUT_y, unsigned *OUT_m,

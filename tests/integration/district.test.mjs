@@ -36,7 +36,8 @@ before(async () => {
       .map((l) => l.split(',')[0]));
   for (let i = elderEvents.length - 1; i >= 0; i--)
     if (!registered.has(elderEvents[i].id)) elderEvents.splice(i, 1);
-  srv = await startServer({ args: ['--sync', 'normal'] });
+  srv = await startServer({ args: ['--sync', 'normal', '--clock',
+    'simulated'] });
   execFileSync(BIN, ['load', '--dir', sim, '--url', srv.base,
     '--token-file', join(srv.dir, 'admin.token')], { stdio: 'ignore' });
 });
@@ -44,6 +45,16 @@ after(async () => {
   await srv.stop();
   srv.cleanup();
   rmSync(sim, { recursive: true, force: true });
+});
+
+test('the loader moved the simulated district clock to the end of the data',
+    async () => {
+  const manifest = JSON.parse(readFileSync(join(sim, 'manifest.json')));
+  const r = await srv.req('GET', '/api/v1/admin/clock');
+  assert.equal(r.json.clock, 'simulated');
+  const end = Date.parse(`${manifest.start}T00:00:00${manifest.timezone}`) /
+      1000 + manifest.days * 86400;
+  assert.equal(r.json.now_s, end, r.text);
 });
 
 test('everything the loader sent is stored once', async () => {
@@ -85,6 +96,20 @@ test('suspects follow the CONTRACT shape and find real group rentals',
   r = await srv.req('GET', '/api/v1/scenes/group-rental/suspects?limit=50&' +
       `street=${encodeURIComponent(street)}`);
   assert.ok(r.json.suspects.every((x) => x.street === street));
+});
+
+test('one far-future reading neither stores nor blanks the scenes',
+    async () => {
+  const path = '/api/v1/scenes/group-rental/suspects?limit=100';
+  const before = await srv.req('GET', path);
+  assert.ok(before.json.suspects.length > 0, before.text);
+  const r = await srv.req('POST', '/api/v1/write?precision=s',
+      { body: 'gas,household=H0000002 index=1 9000000000' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.errors[0].field, 'timestamp');
+  const after = await srv.req('GET', path);
+  assert.equal(after.json.as_of, before.json.as_of);
+  assert.equal(after.json.suspects.length, before.json.suspects.length);
 });
 
 test('summaries, drill-down (audited), feedback and precision', async () => {

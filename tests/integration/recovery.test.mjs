@@ -35,12 +35,14 @@ test('kill -9 during sustained ingest loses nothing acknowledged',
   let srv = await startServer({ dir });
   const households = await seedHouseholds(srv, 200);
   const acked = [];
+  // Thirty days ago: inside the plausibility window of the wall clock.
+  const base = Math.floor(Date.now() / 1000) - 30 * 86400;
   let stop = false, seq = 0;
   const writer = async (w) => {
     while (!stop) {
       const n = seq++;
       const lines = households.map((h) =>
-        `gas,household=${h} delta=0.1 ${1700000000 + n * 4 + w}`).join('\n');
+        `gas,household=${h} delta=0.1 ${base + n * 4 + w}`).join('\n');
       try {
         const r = await srv.req('POST', '/api/v1/write?precision=s',
             { body: lines });

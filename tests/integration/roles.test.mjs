@@ -60,7 +60,8 @@ let srv;
 const tok = {};
 let seq = 0;
 before(async () => {
-  srv = await startServer();
+  // A simulated clock (at wall time) so that an admin may move it.
+  srv = await startServer({ args: ['--clock', 'simulated'] });
   await seedHouseholds(srv, 2);
   let r = await srv.req('POST', '/api/v1/registry/households', {
     contentType: 'text/csv', body: householdsCsv([
@@ -140,6 +141,9 @@ const samples = {
   'POST /api/v1/departments': () => ({ path: '/api/v1/departments',
     body: JSON.stringify({ name: `d${seq++}`, feeds: ['events'] }) }),
   'GET /api/v1/departments': () => ({ path: '/api/v1/departments' }),
+  'GET /api/v1/admin/clock': () => ({ path: '/api/v1/admin/clock' }),
+  'POST /api/v1/admin/clock': () => ({ path: '/api/v1/admin/clock',
+    body: JSON.stringify({ now: Math.floor(Date.now() / 1000) }) }),
   'GET /api/v1/audit': () => ({ path: '/api/v1/audit' }),
   'GET /api/v1/whoami': () => ({ path: '/api/v1/whoami' }),
   'GET /api/v1/scenes/group-rental/suspects': () => ({

@@ -426,6 +426,46 @@ static void test_names(void **state)
     assert_false(metric_unit_is_m3(METRIC_ELECTRICITY));
 }
 
+/* Plausibility rules (ingest.h): the window around the district clock
+ * and the largest value per metric, each a line error that says where. */
+static void test_plausible(void **state)
+{
+    const int64_t now = 1764547200LL * 1000000000LL; /* 2025-12-01 */
+    struct ingest_plausible rules = {now,
+                                     86400LL * 1000000000LL,
+                                     730LL * 86400 * 1000000000LL,
+                                     {1e8, 1e9, 1e8},
+                                     {1e4, 1e5, 1e4}};
+    batch.plausible = &rules;
+    assert_int_equal(parse("gas,household=H2 index=1 9000000000\n"
+                           "gas,household=H2 index=1 1764633599\n"
+                           "gas,household=H2 index=1 1764633601\n"
+                           "gas,household=H2 index=1 1701475199\n"
+                           "water,household=H2 index=1e308 1764547200\n"
+                           "water,household=H2 delta=1.8e19 1764547200\n"
+                           "electricity,household=H2 delta=99999 1764547200\n"
+                           "gas,household=H2 index=7\n"),
+                     0);
+    assert_int_equal(batch.n, 3);
+    assert_int_equal(batch.errors_total, 5);
+    check_error(0, 1, 26, "timestamp",
+                "timestamp 2255-03-15T00:00:00+08:00 is more than 86400 s "
+                "after the district clock (2025-12-01T08:00:00+08:00)");
+    check_error(1, 3, 26, "timestamp", NULL);
+    check_error(2, 4, 26, "timestamp",
+                "timestamp 2023-12-02T07:59:59+08:00 is more than 730 days "
+                "before the district clock (2025-12-01T08:00:00+08:00)");
+    check_error(3, 5, 26, "index", NULL);
+    assert_non_null(strstr(batch.errors[3].message, "water_max_index"));
+    check_error(4, 6, 26, "delta", NULL);
+    /* A line without a timestamp gets the district clock's now. */
+    assert_int_equal(batch.readings[2].ts_ns, now);
+    /* The rules survive a release, for the next batch. */
+    ingest_batch_release(&batch);
+    assert_ptr_equal(batch.plausible, &rules);
+    batch.plausible = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +486,7 @@ int main(void)
         T(test_errors_to_json),
         T(test_error_text_is_clean_utf8),
         T(test_names),
+        T(test_plausible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

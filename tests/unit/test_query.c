@@ -196,6 +196,38 @@ static void test_check_known(void **state)
     assert_string_equal(err, "unknown parameter 'stret'");
 }
 
+/* One parser for every read endpoint's from/to: range-checked, real
+ * dates only, a date is the district's midnight. */
+static void test_get_time(void **state)
+{
+    int64_t ns = 7;
+    assert_int_equal(parse("a=1764547200&b=2025-11-28&c=2025-11-28T08:00:00%2B"
+                           "08:00&d=99999999999999&e=2026-02-31"
+                           "&f=-999-01-01&g=%2B2026-11-01&h=2024-02-29"
+                           "&i=-9223372036854775808&j=2025-02-29T00:00:00Z"),
+                     0);
+    assert_int_equal(query_get_time(&q, "a", 480, 0, 0, &ns, err, 200), 0);
+    assert_int_equal(ns, 1764547200LL * 1000000000LL);
+    assert_int_equal(query_get_time(&q, "b", 480, 0, 0, &ns, err, 200), 0);
+    assert_int_equal(ns, (1764288000LL - 8 * 3600) * 1000000000LL);
+    assert_int_equal(query_get_time(&q, "b", 480, 1, 0, &ns, err, 200), 0);
+    assert_int_equal(ns, (1764288000LL + 16 * 3600) * 1000000000LL);
+    assert_int_equal(query_get_time(&q, "c", 0, 0, 0, &ns, err, 200), 0);
+    assert_int_equal(ns, 1764288000LL * 1000000000LL);
+    assert_int_equal(query_get_time(&q, "h", 0, 0, 0, &ns, err, 200), 0);
+    ns = 7;
+    const char *bad[] = {"d", "e", "f", "g", "i", "j"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(query_get_time(&q, bad[i], 480, 0, 0, &ns, err, 200),
+                         CB_EINVAL);
+        assert_non_null(strstr(err, "parameter '"));
+    }
+    assert_int_equal(ns, 7);
+    assert_int_equal(query_get_time(&q, "absent", 480, 0, 42, &ns, err, 200),
+                     0);
+    assert_int_equal(ns, 42);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_get_enum_bool),
         cmocka_unit_test(test_messages_quote_safely),
         cmocka_unit_test(test_check_known),
+        cmocka_unit_test(test_get_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
