@@ -15,7 +15,7 @@ void scene_config_defaults(struct scene_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->tz_offset_minutes = 480;
-    cfg->min_score = 0.5;
+    cfg->min_score = 0.2;
     cfg->precision_window = 100;
     cfg->elderly_quiet_m3 = 0.01;
     cfg->elderly_quiet_hours = 12;
@@ -521,6 +521,14 @@ int32_t scene_engine_household(struct scene_engine *eng,
     return h;
 }
 
+const char *scene_engine_household_id(struct scene_engine *eng, int32_t h)
+{
+    pthread_mutex_lock(&eng->lock);
+    const char *id = scene_household_id(eng, h);
+    pthread_mutex_unlock(&eng->lock);
+    return id;
+}
+
 /* ---- rescoring and publishing ---- */
 
 static int is_dirty(const struct scene_engine *eng, int32_t h)
@@ -664,6 +672,7 @@ void scene_publish(struct scene_engine *eng, struct scene_cands *c)
         qsort(c->items, c->n, sizeof(*c->items), cmp_suspect);
     r->items = c->items;
     r->n = c->n;
+    scene_learn_mark(eng, r->items, r->n);
     c->items = NULL;
     c->n = c->cap = 0;
     ranking_counts(eng, r);
@@ -710,7 +719,8 @@ size_t scene_engine_state_bytes(struct scene_engine *eng, size_t *OUT_identity,
                    eng->cap_elderly * sizeof(struct scene_elderly) +
                    eng->n_groups * sizeof(struct scene_group) +
                    eng->buildings.cap * sizeof(uint32_t) +
-                   SCENE_MAX_EXAMPLES * sizeof(struct scene_example);
+                   SCENE_MAX_EXAMPLES * sizeof(struct scene_visit) +
+                   SCENE_SEEN_KEYS * sizeof(uint64_t);
     size_t identity = eng->ids.arena.used_total +
                       eng->ids.cap * (sizeof(char *) + 4) +
                       eng->ids.slot_cap * 4 + eng->cap * 4;

@@ -250,8 +250,10 @@ static int estimate_from(struct scene_engine *eng, int32_t h,
         s->level[m] = (float)scene_level_value(eng, h, m);
         s->per_capita[m] = c->per_capita[m];
         s->occ[m] = -1;
-        if (s->level[m] < 0 || s->per_capita[m] <= 0)
+        if (s->level[m] < 0 || s->per_capita[m] <= 0) {
+            s->unusable |= (uint8_t)(1u << m);
             continue;
+        }
         s->occ[m] =
             (float)(scene_people_use(m, s->level[m]) / s->per_capita[m]);
         double wt = m == METRIC_WATER ? 2 : m == METRIC_ELECTRICITY ? 1 : 0;
@@ -261,6 +263,8 @@ static int estimate_from(struct scene_engine *eng, int32_t h,
     if (weight <= 0)
         return CB_ENOTFOUND;
     s->recipients = (float)scene_gr_distinct_recipients(eng, h);
+    if (eng->cur_block < 0)
+        s->unusable |= SIGNAL_RECIPIENTS;
     s->consumption = (float)(sum / weight);
     s->estimate = (float)fuse_recipients(s->consumption, s->recipients);
     return 0;
@@ -469,6 +473,8 @@ static void features_of(struct scene_engine *eng, int32_t h,
         x[map[i].feature] = (s->checks & map[i].check) ? 1.0 : 0.0;
     double tot = eng->night_use[h] + (double)eng->day_use[h];
     s->night_share = tot >= 100 ? (float)(eng->night_use[h] / tot) : -1.0f;
+    if (s->night_share < 0)
+        s->unusable |= SIGNAL_NIGHT_SHARE;
     double orders = 0;
     for (int b = 0; b < SCENE_BLOCKS; b++)
         orders += eng->orders[(size_t)h * SCENE_BLOCKS + (size_t)b];
@@ -494,6 +500,27 @@ int scene_gr_features(struct scene_engine *eng, int32_t h, double *OUT_x,
         return err;
     features_of(eng, h, s, OUT_x);
     return 0;
+}
+
+const char *scene_gr_unusable_reason(const struct scene_suspect *s, int signal)
+{
+    if (!(s->unusable & signal))
+        return NULL;
+    if (signal == SIGNAL_RECIPIENTS)
+        return "no delivery orders received in the district: no platform "
+               "feed";
+    if (signal == SIGNAL_NIGHT_SHARE)
+        return "too few sub-daily electricity readings (a daily meter) to "
+               "measure the night share";
+    int m = signal == 1 ? 0 : signal == 2 ? 1 : 2;
+    if (s->level[m] < 0)
+        return m == METRIC_GAS ? "no gas readings for this flat in 28 days: "
+                                 "no gas meter, or no gas feed"
+                               : "no readings for this flat in 28 days";
+    return m == METRIC_GAS ? "no per-person gas figure: its peers and the "
+                             "district show no daily gas use"
+                           : "no per-person figure: its peers and the "
+                             "district have no readings";
 }
 
 /* ---- scoring ---- */

@@ -71,6 +71,13 @@ enum scene_check {
     CHECK_SPARSE_DATA = 1 << 7,
 };
 
+/* Signals a suspect's record can lack (struct scene_suspect.unusable):
+ * one bit per metric (1 << metric), then these. */
+enum scene_signal {
+    SIGNAL_RECIPIENTS = 1 << METRIC_COUNT, /* no delivery orders at all */
+    SIGNAL_NIGHT_SHARE = 1 << (METRIC_COUNT + 1), /* no sub-daily power */
+};
+
 /* Interned strings: id = order of first intern. */
 struct scene_names {
     struct arena arena;
@@ -142,8 +149,11 @@ struct scene_suspect {
     float per_capita[METRIC_COUNT]; /* calibration used */
     float recipients, peer_recipients, orders_30d, night_share;
     uint32_t peers;
+    uint32_t complaints; /* 12345 housing_rental at its building, 60 d */
     int legal_limit, registered;
     uint8_t checks, faults, days_water;
+    uint8_t unusable; /* enum scene_signal bits: not measured, not used */
+    uint8_t visit;    /* latest visit outcome + 1; 0: not visited */
     uint16_t street_id, committee_id;
     const char *household_id, *street, *committee; /* interned */
 };
@@ -164,20 +174,31 @@ struct scene_ranking {
     uint32_t precision_window;
 };
 
-struct scene_example {
-    float x[SCENE_NF];
-    float estimate;
+/* One visited flat: its latest visit, and the labelled example that its
+ * latest judged (confirmed or not_found) visit made. */
+struct scene_visit {
+    char household_id[32];
+    int32_t household;  /* dense id; -1 until the registry knows it */
+    uint64_t visit_key; /* FNV-1a of the visit id; 0: none given */
+    uint32_t seq;       /* arrival order of the latest visit */
+    uint8_t outcome;    /* enum scene_outcome of the latest visit */
+    uint8_t labelled;   /* the example below holds a judged visit */
+    uint8_t label;      /* 1 confirmed, 0 not found */
     int16_t headcount;
-    uint8_t label; /* 1 confirmed, 0 not found */
+    float estimate;
+    float x[SCENE_NF];
 };
+
+#define SCENE_SEEN_KEYS 4096 /* visit ids remembered for idempotency */
 
 struct scene_learner {
     double w[SCENE_NF], prior[SCENE_NF];
-    double occupancy_scale; /* headcount / estimate, learned */
-    struct scene_example *ex;
-    size_t n_ex, ex_next; /* ring of SCENE_MAX_EXAMPLES */
-    uint8_t outcome[SCENE_MAX_OUTCOMES];
-    size_t n_out, out_next; /* ring of recent outcomes */
+    double occupancy_scale;     /* headcount / estimate, learned */
+    struct scene_visit *visits; /* SCENE_MAX_EXAMPLES, latest per flat */
+    size_t n_visits;
+    uint32_t next_seq;
+    uint64_t *seen; /* ring of SCENE_SEEN_KEYS visit keys */
+    size_t n_seen, seen_next;
 };
 
 /* District-wide baselines of the last full pass. */
@@ -306,6 +327,9 @@ void scene_gr_rescore_one(struct scene_engine *eng, int32_t h,
 int scene_gr_features(struct scene_engine *eng, int32_t h, double *OUT_x,
                       struct scene_suspect *OUT_s);
 const char *scene_gr_feature_name(int f);
+/* Why the signal bit `signal` (1 << metric, or an enum scene_signal) of
+ * s could not be used, for people to read; NULL when it was used. */
+const char *scene_gr_unusable_reason(const struct scene_suspect *s, int signal);
 extern const double scene_gr_default_weights[SCENE_NF];
 
 /* scene_learn.c */
@@ -314,6 +338,10 @@ void scene_learn_release(struct scene_learner *l);
 double scene_learn_score(const struct scene_learner *l, const double *x);
 void scene_learn_summary(const struct scene_learner *l, size_t window,
                          struct scene_ranking *r);
+/* Sets the visit mark of the published items (n, any order) from the
+ * latest visit of each flat; resolves visits' dense ids on the way. */
+void scene_learn_mark(struct scene_engine *eng, struct scene_suspect *items,
+                      size_t n);
 
 /* scene_elderly.c */
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
