@@ -149,7 +149,6 @@ struct scene_suspect {
     float per_capita[METRIC_COUNT]; /* calibration used */
     float recipients, peer_recipients, orders_30d, night_share;
     uint32_t peers;
-    uint32_t complaints; /* 12345 housing_rental at its building, 60 d */
     int legal_limit, registered;
     uint8_t checks, faults, days_water;
     uint8_t unusable; /* enum scene_signal bits: not measured, not used */

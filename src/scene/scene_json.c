@@ -85,13 +85,6 @@ static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
         sbuf_addch(out, '}');
         first = 0;
     }
-    if (s->complaints > 0) {
-        sbuf_addf(out,
-                  "%s{\"signal\":\"complaints_housing_rental_60d\","
-                  "\"value\":%u,\"source\":\"12345\"}",
-                  first ? "" : ",", s->complaints);
-        first = 0;
-    }
     if (!(s->unusable & SIGNAL_NIGHT_SHARE)) {
         sbuf_addf(out, "%s{\"signal\":\"electricity_night_share\"",
                   first ? "" : ",");
@@ -222,16 +215,6 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
     if (!(s->unusable & SIGNAL_RECIPIENTS)) {
         snprintf(line, sizeof(line),
                  "%.0f distinct delivery recipients in 30 days", s->recipients);
-        if (!first)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, line);
-        first = 0;
-    }
-    if (s->complaints > 0) {
-        snprintf(line, sizeof(line),
-                 "%u 12345 complaints of group renting at its building in "
-                 "60 days",
-                 s->complaints);
         if (!first)
             sbuf_addch(out, ',');
         sbuf_add_json_str(out, line);

@@ -101,9 +101,10 @@ static void assert_gas_unusable(const char *json)
 
 static void print_row(const char *name, const struct grid_figures *f)
 {
-    printf("| %s | %zu | %.2f | %.2f | %.2f (%zu) | %.2f (%zu) | %.2f (%zu) |\n",
-           name, f->g, f->precision, f->recall, f->recall12, f->g12,
-           f->recall3, f->g3, f->recall4, f->g4);
+    printf(
+        "| %s | %zu | %.2f | %.2f | %.2f (%zu) | %.2f (%zu) | %.2f (%zu) |\n",
+        name, f->g, f->precision, f->recall, f->recall12, f->g12, f->recall3,
+        f->g3, f->recall4, f->g4);
 }
 
 static void test_grid(void **state)
@@ -195,8 +196,8 @@ static void test_learning_adversarial(void **state)
     assert_true(fabs(after.recall - before.recall) <= 0.05);
     for (size_t i = 1; i < scene_group_rental_n_weights(); i++) {
         char key[64];
-        snprintf(key, sizeof(key), "\"%s\":",
-                 scene_group_rental_weight_name(i));
+        snprintf(key, sizeof(key),
+                 "\"%s\":", scene_group_rental_weight_name(i));
         double a = atof(strstr(w0.buf, key) + strlen(key));
         double b = atof(strstr(w1.buf, key) + strlen(key));
         assert_true(a * b >= 0);
