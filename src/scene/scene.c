@@ -20,6 +20,7 @@ void scene_config_defaults(struct scene_config *cfg)
     cfg->elderly_quiet_m3 = 0.01;
     cfg->elderly_quiet_hours = 12;
     cfg->learned_path = NULL;
+    cfg->elderly_path = NULL;
 }
 
 /* ---- interned names ---- */
@@ -116,6 +117,9 @@ int scene_engine_new(const struct scene_config *cfg,
     if (cfg->learned_path)
         eng->learned_path = xstrdup(cfg->learned_path);
     eng->cfg.learned_path = eng->learned_path;
+    if (cfg->elderly_path)
+        eng->elderly_path = xstrdup(cfg->elderly_path);
+    eng->cfg.elderly_path = eng->elderly_path;
     pthread_mutex_init(&eng->lock, NULL);
     pthread_rwlock_init(&eng->pub_lock, NULL);
     pthread_mutex_init(&eng->worker_lock, NULL);
@@ -131,6 +135,7 @@ int scene_engine_new(const struct scene_config *cfg,
                     "learned state ignored | path=%s err=\"%s\"",
                     eng->learned_path, cb_strerror(err));
     }
+    scene_elderly_load(eng);
     struct scene_cands none = {0};
     scene_publish(eng, &none);
     *OUT_eng = eng;
@@ -167,6 +172,9 @@ void scene_engine_free(struct scene_engine *eng)
     if (!eng)
         return;
     stop_worker(eng);
+    pthread_mutex_lock(&eng->lock);
+    scene_elderly_save(eng, 1);
+    pthread_mutex_unlock(&eng->lock);
     for (int m = 0; m < METRIC_COUNT; m++)
         free(eng->use[m]);
     free(eng->recip);
@@ -195,6 +203,8 @@ void scene_engine_free(struct scene_engine *eng)
     pthread_mutex_destroy(&eng->worker_lock);
     pthread_cond_destroy(&eng->worker_cond);
     free(eng->learned_path);
+    free(eng->elderly_path);
+    free(eng->elderly_pending);
     free(eng);
 }
 
@@ -285,7 +295,9 @@ static void set_elderly(struct scene_engine *eng, int32_t h, int elderly)
     struct scene_elderly *e = &eng->elderly[eng->n_elderly];
     memset(e, 0, sizeof(*e));
     e->last_index = NAN;
+    e->usual_m3 = -1;
     eng->elderly_slot[h] = (int32_t)eng->n_elderly++;
+    scene_elderly_restore(eng, h);
 }
 
 int scene_engine_set_household(struct scene_engine *eng, int32_t household,
@@ -561,6 +573,8 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     if (full || eng->registry_dirty || eng->weights_dirty ||
         last != eng->scored_day) {
         scene_gr_rescore_full(eng, &c);
+        if (last != eng->scored_day)
+            scene_elderly_days(eng);
         eng->scored_day = last;
         eng->registry_dirty = eng->weights_dirty = 0;
     } else {
@@ -569,6 +583,7 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     memset(eng->dirty, 0, eng->cap / 8);
     eng->n_dirty = 0;
     scene_publish(eng, &c);
+    scene_elderly_save(eng, 0);
     pthread_mutex_unlock(&eng->lock);
     return 0;
 }

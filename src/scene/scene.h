@@ -85,6 +85,8 @@ struct scene_config {
     double elderly_quiet_m3;  /* water below this ... 0.01 m3 */
     int elderly_quiet_hours;  /* ... for this long raises an alert; 12 */
     const char *learned_path; /* learned state file; NULL: not persisted */
+    const char *elderly_path; /* elderly-alone state file (quiet marks,
+                                 usual use); NULL: not persisted */
 };
 /* Fills cfg with the defaults above. */
 void scene_config_defaults(struct scene_config *cfg);

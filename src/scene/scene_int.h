@@ -119,6 +119,15 @@ struct scene_elderly {
     uint32_t last_ts;     /* epoch s of the last water reading */
     uint32_t quiet_since; /* epoch s: use since then < the quiet level */
     float quiet_use;      /* m3 used since quiet_since */
+    uint32_t interval_s;  /* the meter's reading interval; 0: unknown */
+    float usual_m3;       /* usual daily water, own history; < 0 unknown */
+};
+
+/* An elderly flat's state read from the state file, waiting for its
+ * registry record (sorted by household id). */
+struct scene_elderly_saved {
+    char household_id[32];
+    struct scene_elderly state;
 };
 
 /* Peer baseline of a group of households. */
@@ -227,7 +236,12 @@ struct scene_engine {
     int32_t *elderly_slot; /* -1: not elderly-alone */
     struct scene_elderly *elderly;
     size_t n_elderly, cap_elderly;
-    uint8_t *dirty; /* one bit per household */
+    char *elderly_path; /* state file, or NULL */
+    struct scene_elderly_saved *elderly_pending;
+    size_t n_elderly_pending;
+    int elderly_dirty;     /* changed since the last save */
+    int64_t elderly_saved; /* monotonic s of the last save */
+    uint8_t *dirty;        /* one bit per household */
     size_t n_dirty;
     int64_t as_of_s;
     int64_t scored_day; /* last full day of the last full pass */
@@ -345,5 +359,16 @@ void scene_learn_mark(struct scene_engine *eng, struct scene_suspect *items,
 /* scene_elderly.c */
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
                            const struct reading *r);
+/* Reads the state file into eng->elderly_pending (absent: nothing;
+ * damaged: logged and ignored). */
+void scene_elderly_load(struct scene_engine *eng);
+/* Gives the new elderly slot of h its saved state, if any. */
+void scene_elderly_restore(struct scene_engine *eng, int32_t h);
+/* Saves the state file (temporary name, fsync, rename) when it changed
+ * and `force` or at least 10 s passed; caller holds eng->lock. */
+int scene_elderly_save(struct scene_engine *eng, int force);
+/* After a full pass: each elder's usual daily water from its own days
+ * before it went quiet. */
+void scene_elderly_days(struct scene_engine *eng);
 
 #endif

@@ -45,7 +45,7 @@ struct harness {
 
 /* Opens dir/name, or dir/name.gz when the plain file is missing (gzread
  * reads either). */
-static gzFile open_feed(const char *dir, const char *name)
+static inline gzFile open_feed(const char *dir, const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -54,9 +54,10 @@ static gzFile open_feed(const char *dir, const char *name)
     return gzopen(path, "rb");
 }
 
-static char *slurp(const char *dir, const char *name, size_t *OUT_len)
+static inline char *slurp(const char *dir, const char *name, size_t *OUT_len)
 {
     gzFile f = open_feed(dir, name);
+    *OUT_len = 0;
     if (!f)
         return NULL;
     size_t cap = 1 << 20, len = 0;
@@ -73,7 +74,7 @@ static char *slurp(const char *dir, const char *name, size_t *OUT_len)
     return buf;
 }
 
-static void load_registry(struct harness *hs, const char *dir)
+static inline void load_registry(struct harness *hs, const char *dir)
 {
     size_t len;
     char *body = slurp(dir, "households.csv", &len);
@@ -99,7 +100,10 @@ static void load_registry(struct harness *hs, const char *dir)
     hs->over = calloc(hs->n, sizeof(int));
 }
 
-static void apply_reading(struct harness *hs, struct reading *r)
+/* Rolls r into daily use; with_reading also hands it to the engine as a
+ * reading (the elderly scene, the night share, the as-of time). */
+static inline void apply_reading_to(struct harness *hs, struct reading *r,
+                                    int with_reading)
 {
     int32_t h = scene_engine_household(hs->eng, r->household_id);
     if (h < 0)
@@ -116,15 +120,21 @@ static void apply_reading(struct harness *hs, struct reading *r)
     hs->last_ts[k] = r->ts_ns;
     if (r->ts_ns / 1000000000 > hs->as_of)
         hs->as_of = r->ts_ns / 1000000000;
-    scene_engine_add_reading(hs->eng, r);
+    if (with_reading)
+        scene_engine_add_reading(hs->eng, r);
     if (use < 0)
         return; /* first reading, or a reset */
     int64_t local = r->ts_ns / 1000000000 + 8 * 3600 - 1;
     scene_engine_add_usage(hs->eng, h, r->metric, local / 86400, use);
 }
 
+static inline void apply_reading(struct harness *hs, struct reading *r)
+{
+    apply_reading_to(hs, r, 1);
+}
+
 /* Parses the line-protocol file in chunks cut at line ends. */
-static void load_readings(struct harness *hs, const char *dir)
+static inline void load_readings(struct harness *hs, const char *dir)
 {
     gzFile f = open_feed(dir, "readings.lp");
     assert_non_null(f);
@@ -157,13 +167,13 @@ struct order_map {
     size_t n;
 };
 
-static int cmp_str(const void *a, const void *b)
+static inline int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* truth/address_map.csv as "order_id\0household_id" strings, sorted. */
-static void load_order_map(const char *dir, struct order_map *m)
+static inline void load_order_map(const char *dir, struct order_map *m)
 {
     size_t len;
     char *body = slurp(dir, "truth/address_map.csv", &len);
@@ -186,7 +196,7 @@ static void load_order_map(const char *dir, struct order_map *m)
     m->household = (char **)body; /* keeps the buffer */
 }
 
-static void load_deliveries(struct harness *hs, const char *dir)
+static inline void load_deliveries(struct harness *hs, const char *dir)
 {
     size_t len;
     struct order_map m;
@@ -216,7 +226,7 @@ static void load_deliveries(struct harness *hs, const char *dir)
     free(m.household);
 }
 
-static void load_truth(struct harness *hs, const char *dir)
+static inline void load_truth(struct harness *hs, const char *dir)
 {
     char path[512], line[4096];
     snprintf(path, sizeof(path), "%s/truth/households.csv", dir);
@@ -304,8 +314,8 @@ static inline void evaluate(struct harness *hs, struct sim_accuracy *a)
 
 /* Loads district dir into a new engine (cfg NULL: the defaults), as of
  * the end of its data, scored. */
-static void harness_load(struct harness *hs, const char *dir,
-                         const struct scene_config *cfg)
+static inline void harness_load(struct harness *hs, const char *dir,
+                                const struct scene_config *cfg)
 {
     struct scene_config defaults;
     scene_config_defaults(&defaults);
@@ -319,7 +329,7 @@ static void harness_load(struct harness *hs, const char *dir,
     scene_engine_rescore(hs->eng, 1);
 }
 
-static void harness_release(struct harness *hs)
+static inline void harness_release(struct harness *hs)
 {
     for (size_t h = 0; h < hs->n; h++)
         free(hs->type[h]);
