@@ -207,6 +207,7 @@ struct scene_learner {
     uint32_t next_seq;
     uint64_t *seen; /* ring of SCENE_SEEN_KEYS visit keys */
     size_t n_seen, seen_next;
+    int fitted; /* w was fitted on visits (else: the prior, calibrated) */
 };
 
 /* District-wide baselines of the last full pass. */

@@ -30,7 +30,7 @@
 
 struct elder_truth {
     int32_t h;
-    int event;        /* 0 none, 1 stop, 2 travel */
+    int event;          /* 0 none, 1 stop, 2 travel */
     int64_t start, end; /* epoch s; end 0: none */
 };
 
@@ -249,7 +249,7 @@ static void run_grain(const char *grain, double max_delay_h)
     int64_t *first_alert = calloc(hs.n, sizeof(int64_t));
     char *morning = NULL;
     size_t silent_morning = 0, inconsistent = 0, swollen = 0;
-    int64_t t_stop = run.t_end - 36 * 3600; /* restart point */
+    int64_t t_stop = run.t_end - 36 * 3600;              /* restart point */
     t_stop -= ((t_stop + 8 * 3600) % 86400) - 15 * 3600; /* 15:00 local */
     struct sbuf before = SBUF_INIT;
     for (int64_t t = run.t0 + 3600; t <= t_stop; t += 3600) {
@@ -276,8 +276,7 @@ static void run_grain(const char *grain, double max_delay_h)
              p < strstr(json, "],\"suppressed\"");
              p++)
             no_usual += !strstr(p, "\"usual_m3_per_day\":") ||
-                        strstr(p, "\"usual_m3_per_day\":") >
-                            strstr(p + 1, "}");
+                        strstr(p, "\"usual_m3_per_day\":") > strstr(p + 1, "}");
         int local_hour = (int)(((t + 8 * 3600) % 86400) / 3600);
         if (local_hour == 8) {
             free(morning);
@@ -292,9 +291,8 @@ static void run_grain(const char *grain, double max_delay_h)
             }
             swollen += count_in(json, "silent") > silent_morning + 2;
             if (getenv("ELDERLY_DEBUG"))
-                printf("# silent 08:00 %zu 22:00 %zu: %.600s\n",
-                       silent_morning, count_in(json, "silent"),
-                       strstr(json, "\"silent\":["));
+                printf("# silent 08:00 %zu 22:00 %zu: %.600s\n", silent_morning,
+                       count_in(json, "silent"), strstr(json, "\"silent\":["));
         }
         if (t + 3600 > t_stop)
             alert_keys(json, &before);
@@ -310,16 +308,15 @@ static void run_grain(const char *grain, double max_delay_h)
         within36 += at && at - e->start <= 36 * 3600;
         if (!at || at - e->start > max_delay_h * 3600)
             printf("# %s: stop at %lld alerted at %lld\n",
-                   scene_engine_household_id(hs.eng, e->h),
-                   (long long)e->start, (long long)at);
+                   scene_engine_household_id(hs.eng, e->h), (long long)e->start,
+                   (long long)at);
     }
     printf("# elderly, %s water: %zu registered elders, %zu stops due, %zu "
            "not alerted within %.0f h (%zu alerted within 36 h); %zu "
            "alert-hours while away; %zu "
            "stops alerted at 08:00 but not 22:00; %zu nights the silent list "
            "swelled; %zu alerts without usual use\n",
-           grain, run.n_truth, stops, late, max_delay_h, within36,
-           away_alerted,
+           grain, run.n_truth, stops, late, max_delay_h, within36, away_alerted,
            inconsistent, swollen, no_usual);
     /* restart: a new engine from the state file, the registry, the last
      * 30 days of daily use and the last day of readings */
