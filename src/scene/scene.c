@@ -192,6 +192,9 @@ void scene_engine_free(struct scene_engine *eng)
     free(eng->peer_order);
     free(eng->groups);
     free(eng->building_group);
+    free(eng->building_pos);
+    free(eng->complaint_day);
+    free(eng->building_keys);
     scene_names_release(&eng->streets);
     scene_names_release(&eng->committees);
     scene_names_release(&eng->buildings);
@@ -315,6 +318,7 @@ int scene_engine_set_household(struct scene_engine *eng, int32_t household,
     uint32_t committee = scene_names_intern(&eng->committees, key.buf);
     sbuf_addf(&key, "\x1f%s", h->building ? h->building : "");
     r->building = scene_names_intern(&eng->buildings, key.buf);
+    scene_complaints_building(eng, r->building, h->lat, h->lon);
     sbuf_release(&key);
     if (committee > 65534)
         committee = 65534; /* more committees than any district has */

@@ -125,6 +125,11 @@ void scene_engine_add_delivery(struct scene_engine *eng, int32_t household,
  * electricity (delta readings of up to two hours) and the as-of time. */
 void scene_engine_add_reading(struct scene_engine *eng,
                               const struct reading *r);
+/* One department event: a 12345 complaint of type housing_rental is
+ * matched to the building at its position (within about 2 m of the
+ * registry's building position) and counts as evidence for the flats of
+ * that building for 60 days; other events are ignored. */
+void scene_engine_add_event(struct scene_engine *eng, const struct event *ev);
 /* Moves the as-of time (epoch seconds of the latest data) forward. */
 void scene_engine_set_as_of(struct scene_engine *eng, int64_t ts_s);
 

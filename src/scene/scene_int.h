@@ -9,6 +9,7 @@
  *   scene_json.c          suspects, summaries and evidence as JSON
  *   scene_learn.c         visit outcomes, the logistic fit, persistence
  *   scene_elderly.c       the elderly-alone rule
+ *   scene_complaints.c    12345 complaints matched to buildings
  *   scene_store.c         loading from and subscribing to the store
  *
  * Locking: fields under "state" belong to eng->lock; the published ranking
@@ -28,7 +29,9 @@
 #define SCENE_BLOCKS 6      /* recipient blocks in the ring */
 #define SCENE_BLOCK_DAYS 6  /* days per recipient block */
 #define SCENE_NO_DATA 0xFFFFu
-#define SCENE_NF 18 /* features of the logistic model */
+#define SCENE_NF 19             /* features of the logistic model */
+#define SCENE_COMPLAINT_DAYS 60 /* 12345 complaints count this long */
+#define SCENE_COMPLAINT_SLOTS 4 /* complaint days kept per building */
 #define SCENE_SIZE_CLASSES 4
 #define SCENE_MIN_PEERS 5
 #define SCENE_MAX_EXAMPLES 1024
@@ -57,6 +60,7 @@ enum scene_feature {
     F_BUILDING_SWING,
     F_RECIP_DEFICIT,
     F_PERSONS_EXCESS,
+    F_COMPLAINTS,
 };
 
 /* Confounder check bits (struct scene_result.checks). */
@@ -158,6 +162,7 @@ struct scene_suspect {
     float per_capita[METRIC_COUNT]; /* calibration used */
     float recipients, peer_recipients, orders_30d, night_share;
     uint32_t peers;
+    uint32_t complaints; /* 12345 housing_rental at its building, 60 d */
     int legal_limit, registered;
     uint8_t checks, faults, days_water;
     uint8_t unusable; /* enum scene_signal bits: not measured, not used */
@@ -257,6 +262,13 @@ struct scene_engine {
     struct scene_group *groups;
     size_t n_groups;
     uint32_t *building_group; /* by building id: whole-building group+1 */
+    /* 12345 housing_rental complaints, matched to buildings by position */
+    float *building_pos;     /* by building id: lat, lon; NAN unknown */
+    int32_t *complaint_day;  /* by building id: SCENE_COMPLAINT_SLOTS days */
+    size_t building_cap;     /* of building_pos and complaint_day */
+    uint64_t *building_keys; /* sorted (position key << 24 | building) */
+    size_t n_building_keys;
+    int building_keys_dirty;
     struct scene_district district;
 
     struct scene_learner learn;
@@ -329,6 +341,13 @@ void scene_baselines_update(struct scene_engine *eng);
 const struct scene_group *scene_gr_group_of(struct scene_engine *eng, int32_t h,
                                             int whole_building);
 double scene_gr_distinct_recipients(const struct scene_engine *eng, int32_t h);
+
+/* scene_complaints.c: the registry position of a building (NAN: none),
+ * and the 12345 complaints at the building of h in the last
+ * SCENE_COMPLAINT_DAYS days. */
+void scene_complaints_building(struct scene_engine *eng, uint32_t building,
+                               double lat, double lon);
+uint32_t scene_gr_complaints(const struct scene_engine *eng, int32_t h);
 
 /* scene_group_rental.c */
 /* Re-scores everything (or h), appending candidates' records to out. */

@@ -85,6 +85,13 @@ static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
         sbuf_addch(out, '}');
         first = 0;
     }
+    if (s->complaints) {
+        sbuf_addf(out,
+                  "%s{\"signal\":\"complaints_12345_60d\",\"value\":%u,"
+                  "\"about\":\"building\"}",
+                  first ? "" : ",", s->complaints);
+        first = 0;
+    }
     if (!(s->unusable & SIGNAL_NIGHT_SHARE)) {
         sbuf_addf(out, "%s{\"signal\":\"electricity_night_share\"",
                   first ? "" : ",");
@@ -215,6 +222,16 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
     if (!(s->unusable & SIGNAL_RECIPIENTS)) {
         snprintf(line, sizeof(line),
                  "%.0f distinct delivery recipients in 30 days", s->recipients);
+        if (!first)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, line);
+        first = 0;
+    }
+    if (s->complaints) {
+        snprintf(line, sizeof(line),
+                 "%u 12345 complaint%s of group renting at its building in "
+                 "60 days",
+                 s->complaints, s->complaints > 1 ? "s" : "");
         if (!first)
             sbuf_addch(out, ',');
         sbuf_add_json_str(out, line);

@@ -3,7 +3,7 @@
  *
  * Every visit comes back as confirmed, not_found or no_access, with the
  * headcount seen.  A confirmed or not_found visit becomes a labelled
- * example: the household's 18 features (scene_group_rental.c) at the time
+ * example: the household's 19 features (scene_group_rental.c) at the time
  * of the visit and the label.  no_access teaches nothing about the flat and
  * only counts in the visit tallies.
  *
@@ -23,7 +23,7 @@
  *
  *     minimise  sum_i logloss(y_i, w.x_i) + (lambda / 2) |w - w0|^2
  *
- * with lambda = 1, solved by Newton's method (an 18x18 system, at most 20
+ * with lambda = 1, solved by Newton's method (a 19x19 system, at most 20
  * steps, each weight moving at most 2 a step, weights bounded to +-12)
  * after each outcome once there are 10 examples.  Then it is regularised
  * twice more, so that a few wrong outcomes cannot knock it over:
@@ -51,10 +51,10 @@
  *
  *     citybrain-scene-learn 3
  *     scale S
- *     weights w0 ... w17
- *     prior p0 ... p17
+ *     weights w0 ... w18
+ *     prior p0 ... p18
  *     visit SEQ OUTCOME KEY HOUSEHOLD_ID LABELLED LABEL HEADCOUNT ESTIMATE
- *           x0 ... x17                  one line per visited flat
+ *           x0 ... x18                  one line per visited flat
  *     seen KEY                          one line per remembered visit id
  *     end
  *

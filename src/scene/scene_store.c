@@ -13,6 +13,7 @@
  *   as-of time           max(reading.ts_ns)
  *   elderly water        water readings of the last 2 x quiet hours
  *                        (elderly-alone flats only)
+ *   complaints           12345 housing_rental events, last 60 days
  *
  * then subscribes to use (store_subscribe_usage) and to accepted batches
  * (store_subscribe): registry records, readings and deliveries feed the
@@ -66,6 +67,10 @@ static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
                 scene_engine_add_delivery(eng, d->household, d->ts_ns,
                                           d->recipient);
         }
+        break;
+    case FEED_EVENTS:
+        for (size_t i = 0; i < b->n; i++)
+            scene_engine_add_event(eng, &b->events[i]);
         break;
     default:
         return;
@@ -142,6 +147,16 @@ static void reading_row(void *ctx, const struct reading *r)
     scene_engine_add_reading(eng, r);
 }
 
+static void complaint_row(struct scene_engine *eng, sqlite3_stmt *q)
+{
+    struct event ev = {.source = "12345",
+                       .type = "housing_rental",
+                       .ts_ns = sqlite3_column_int64(q, 0),
+                       .lat = sqlite3_column_double(q, 1),
+                       .lon = sqlite3_column_double(q, 2)};
+    scene_engine_add_event(eng, &ev);
+}
+
 static int64_t query_int64(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *q;
@@ -173,6 +188,12 @@ static int load_state(struct scene_engine *eng, sqlite3 *db)
                                       86400 * 1000000000ll;
         err = store_deliveries_scan(db, from, delivery_row, eng);
     }
+    if (!err && as_of_ns > 0)
+        err = load_rows(eng, db,
+                        "SELECT ts_ns, lat, lon FROM event WHERE ts_ns >= ?1"
+                        " AND source = '12345' AND type = 'housing_rental'"
+                        " AND lat IS NOT NULL AND lon IS NOT NULL",
+                        as_of_ns - 60ll * 86400 * 1000000000ll, complaint_row);
     if (!err && as_of_ns > 0) {
         int64_t from =
             as_of_ns - 2ll * eng->cfg.elderly_quiet_hours * 3600 * 1000000000ll;

@@ -226,6 +226,22 @@ static inline void load_deliveries(struct harness *hs, const char *dir)
     free(m.household);
 }
 
+/* Department events: the scene keeps the 12345 housing_rental ones. */
+static inline void load_events(struct harness *hs, const char *dir)
+{
+    size_t len;
+    char *body = slurp(dir, "events.ndjson", &len);
+    if (!body)
+        return;
+    struct ingest_batch b;
+    ingest_batch_init(&b, FEED_EVENTS);
+    ingest_parse_events(body, len, 100000000, &b);
+    for (size_t i = 0; i < b.n; i++)
+        scene_engine_add_event(hs->eng, &b.events[i]);
+    ingest_batch_release(&b);
+    free(body);
+}
+
 static inline void load_truth(struct harness *hs, const char *dir)
 {
     char path[512], line[4096];
@@ -324,8 +340,9 @@ static inline void harness_load(struct harness *hs, const char *dir,
     load_registry(hs, dir);
     load_readings(hs, dir);
     load_deliveries(hs, dir);
-    load_truth(hs, dir);
     scene_engine_set_as_of(hs->eng, hs->as_of);
+    load_events(hs, dir);
+    load_truth(hs, dir);
     scene_engine_rescore(hs->eng, 1);
 }
 
