@@ -45,9 +45,9 @@ static void ensure_building(struct scene_engine *eng, uint32_t b)
         cap *= 2;
     eng->building_pos =
         xrealloc(eng->building_pos, cap * 2 * sizeof(*eng->building_pos));
-    eng->complaint_day = xrealloc(eng->complaint_day,
-                                  cap * SCENE_COMPLAINT_SLOTS *
-                                      sizeof(*eng->complaint_day));
+    eng->complaint_day =
+        xrealloc(eng->complaint_day,
+                 cap * SCENE_COMPLAINT_SLOTS * sizeof(*eng->complaint_day));
     for (size_t i = eng->building_cap; i < cap; i++) {
         eng->building_pos[2 * i] = eng->building_pos[2 * i + 1] = NAN;
         for (int k = 0; k < SCENE_COMPLAINT_SLOTS; k++)
@@ -81,7 +81,8 @@ static void rebuild_keys(struct scene_engine *eng)
     struct building_key *k = xmalloc((eng->building_cap + 1) * sizeof(*k));
     size_t n = 0;
     for (size_t b = 0; b < eng->building_cap; b++) {
-        float lat = eng->building_pos[2 * b], lon = eng->building_pos[2 * b + 1];
+        float lat = eng->building_pos[2 * b],
+              lon = eng->building_pos[2 * b + 1];
         if (isnan(lat) || isnan(lon))
             continue;
         k[n++] = (struct building_key){

@@ -68,10 +68,12 @@
  *    less, kitchens cook more); the electricity night share above the
  *    district; the step from the flat's own history (days 15-28 to the
  *    last 14); the share of days above the allowed line (consistency);
- *    the weekend shape; and one indicator per confounder check.  Its
- *    output is a probability: the default weights are set by hand to
- *    physical expectations (and agree in sign and size with logistic fits
- *    on two independent generators, each tested on the other), then
+ *    the weekend shape; 12345 group-renting complaints at its building in
+ *    60 days (scene_complaints.c); and one indicator per confounder
+ *    check.  Its output is a probability: the prior model's output goes
+ *    through a fixed calibration map (scene_learn.c); the default weights
+ *    are set by hand to physical expectations (and agree in sign and size with
+ * logistic fits on two independent generators, each tested on the other), then
  *    refitted on visit outcomes (scene_learn.c), which calibrates it.
  *
  * CONFOUNDERS (checks; each adds its indicator and a reason)
