@@ -50,10 +50,11 @@
  * 4. Candidates: the estimate or occ_water >= allowed + 0.5 and >= 1.1 x
  *    allowed (electricity follows the flat - heating, appliances - more
  *    than its people, and must not veto water).  Others
- *    score 0 and are never listed.  The estimate shown to operators is
- *    multiplied by a scale learned from the headcounts visitors report on
- *    confirmed flats; the gate and the features use the raw estimate, so
- *    that calibrating the count cannot move the line.
+ *    score 0 and are never listed.  The estimate shown to operators and
+ *    the one the gate sees are multiplied by a scale learned from the
+ *    headcounts visitors report on confirmed flats (1 until 5 headcounts;
+ *    scene_learn.c): a district whose tenants read low moves its line
+ *    with what visitors count.  The features use the raw estimate.
  *
  * 5. Score.  A logistic model over 19 features (enum scene_feature).  The
  *    strongest is the size of the excess in people, (estimate - allowed)
@@ -284,13 +285,14 @@ static int estimate_of(struct scene_engine *eng, int32_t h,
     return estimate_from(eng, h, &c, s);
 }
 
-/* A candidate: the estimate or the water alone is above the allowed count
- * by half a person and by 10%.  (Widening it for flats whose building drew
- * a complaint listed mostly ordinary neighbours: tried, not kept.) */
-static int is_candidate(const struct scene_suspect *s)
+/* A candidate: the estimate or the water alone, times the occupancy scale
+ * learned from visitors' headcounts, is above the allowed count by half a
+ * person and by 10%.  (Widening it for flats whose building drew a
+ * complaint listed mostly ordinary neighbours: tried, not kept.) */
+static int is_candidate(const struct scene_suspect *s, double scale)
 {
     double allowed = allowed_of(s);
-    double gate = fmax(s->estimate, s->occ[METRIC_WATER]);
+    double gate = scale * fmax(s->estimate, s->occ[METRIC_WATER]);
     return gate >= allowed + 0.5 && gate >= 1.1 * allowed;
 }
 
@@ -547,7 +549,7 @@ static void score_one(struct scene_engine *eng, int32_t h,
     if (!eng->reg[h].rooms || estimate_from(eng, h, c, &s))
         return;
     res->estimate = (uint16_t)clampd(s.estimate * 100, 0, 65535);
-    if (!is_candidate(&s))
+    if (!is_candidate(&s, eng->learn.occupancy_scale))
         return;
     features_of(eng, h, &s, x);
     res->candidate = 1;

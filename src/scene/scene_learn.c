@@ -42,9 +42,14 @@
  *
  * Headcounts calibrate the occupancy estimate: the scale is the median of
  * headcount / raw estimate over the confirmed visits that counted people
- * (from 5 of them on), bounded to 0.5-2.  Only confirmed visits count: a
- * flat found to be a leak or a kitchen uses water for reasons other than
- * people, and would drag the scale down.
+ * (from 5 of them on), shrunk towards 1 like the weights (n / (n + 20) of
+ * the way) and bounded to 0.5-2.  Only confirmed visits count: a flat
+ * found to be a leak or a kitchen uses water for reasons other than
+ * people, and would drag the scale down.  The scale multiplies the
+ * estimate shown and the one the candidate gate sees
+ * (scene_group_rental.c): where visitors keep finding more people than
+ * the meters say (tenants out all day), flats read under the line become
+ * candidates; the features keep the raw estimate.
  *
  * Persistence: a small text file, written to a temporary name, fsynced and
  * renamed over the old one (so a crash leaves the old or the new file):
@@ -263,6 +268,7 @@ static void learn_scale(struct scene_learner *l)
         return;
     qsort(r, n, sizeof(*r), cmp_double);
     double med = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    med = 1.0 + (double)n / ((double)n + LEARN_SHRINK_N) * (med - 1.0);
     l->occupancy_scale = med < 0.5 ? 0.5 : med > 2.0 ? 2.0 : med;
 }
 

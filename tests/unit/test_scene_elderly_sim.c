@@ -358,6 +358,7 @@ static void run_grain(const char *grain, double max_delay_h)
     free(hs.type);
     free(hs.fault);
     free(hs.over);
+    free(hs.occupants);
     free(hs.last_index);
     free(hs.last_ts);
     unlink(state);

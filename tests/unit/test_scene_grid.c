@@ -238,7 +238,8 @@ static size_t visit_top(struct harness *hs, uint8_t *visited, size_t n,
         char visit_id[32];
         snprintf(visit_id, sizeof(visit_id), "V-%u", ++*visit_no);
         struct scene_visit_report r = {
-            scene_engine_household_id(hs->eng, top[i]), outcome, -1, visit_id};
+            scene_engine_household_id(hs->eng, top[i]), outcome,
+            outcome == SCENE_CONFIRMED ? hs->occupants[top[i]] : -1, visit_id};
         int repeat;
         assert_int_equal(scene_group_rental_visit(hs->eng, &r, &repeat), 0);
         assert_false(repeat);
@@ -319,11 +320,10 @@ static void test_learning_adversarial(void **state)
 }
 
 /* On a variant the default model handles badly (frugal tenants who seldom
- * order, daily meters), 200 correct outcomes in rounds of 20.  The issue's
- * bar is recall@1.5G up by 0.15; it is NOT met (most of these rentals
- * never pass the candidate gate, which learning does not move: see
- * docs/SCENES.md), so this asserts only that correct outcomes never make
- * the ranking worse, and prints the figures. */
+ * order, daily meters: most of its rentals read under the candidate gate),
+ * 200 correct outcomes in rounds of 20, with the headcounts of confirmed
+ * flats, raise recall@1.5G by at least 0.15 (the learned occupancy scale
+ * moves the gate) without lowering precision@100. */
 static void test_learning_improves(void **state)
 {
     (void)state;
@@ -354,7 +354,7 @@ static void test_learning_improves(void **state)
            "precision@100 %.2f -> %.2f\n# %s\n",
            before.recall, after.recall, before.precision, after.precision,
            w.buf);
-    assert_true(after.recall >= before.recall - 0.02);
+    assert_true(after.recall >= before.recall + 0.15);
     assert_true(after.precision >= before.precision - 0.02);
     sbuf_release(&w);
     free(visited);

@@ -38,9 +38,10 @@ struct harness {
     double *last_index; /* [h * 3 + metric]; NAN none */
     int64_t *last_ts;
     int64_t as_of;
-    char **type; /* truth type by dense id */
-    int *fault;  /* a spike, stuck, rollover or replacement fault */
-    int *over;   /* true occupants - legal limit (group rentals) */
+    char **type;    /* truth type by dense id */
+    int *fault;     /* a spike, stuck, rollover or replacement fault */
+    int *over;      /* true occupants - legal limit (group rentals) */
+    int *occupants; /* true occupants */
 };
 
 /* Opens dir/name, or dir/name.gz when the plain file is missing (gzread
@@ -98,6 +99,7 @@ static inline void load_registry(struct harness *hs, const char *dir)
     hs->type = calloc(hs->n, sizeof(char *));
     hs->fault = calloc(hs->n, sizeof(int));
     hs->over = calloc(hs->n, sizeof(int));
+    hs->occupants = calloc(hs->n, sizeof(int));
 }
 
 /* Rolls r into daily use; with_reading also hands it to the engine as a
@@ -258,8 +260,10 @@ static inline void load_truth(struct harness *hs, const char *dir)
         if (h < 0)
             continue;
         hs->type[h] = strdup(comma + 1);
-        if (sscanf(c2 + 1, "%d,%d,%d", &occupants, &registered, &limit) == 3)
+        if (sscanf(c2 + 1, "%d,%d,%d", &occupants, &registered, &limit) == 3) {
             hs->over[h] = occupants - limit;
+            hs->occupants[h] = occupants;
+        }
     }
     fclose(f);
     snprintf(path, sizeof(path), "%s/truth/faults.csv", dir);
@@ -353,6 +357,7 @@ static inline void harness_release(struct harness *hs)
     free(hs->type);
     free(hs->fault);
     free(hs->over);
+    free(hs->occupants);
     free(hs->last_index);
     free(hs->last_ts);
     scene_engine_free(hs->eng);
