@@ -9,7 +9,9 @@
  * households x 28 days, about 40 group rentals each), so the figures are
  * printed as a table and only coarse floors are asserted; bench/scene_grid
  * runs the same grid at full size for the table in docs/SCENES.md.
- * SCENE_GRID_HOUSEHOLDS and SCENE_GRID_DAYS change the size.
+ * SCENE_GRID_HOUSEHOLDS, SCENE_GRID_DAYS and SCENE_GRID_SEED change the
+ * districts, SCENE_GRID_ONLY=NAME runs the variants whose name holds NAME,
+ * SCENE_GRID_DEBUG lists the misses.
  *
  * Every suspect's JSON on every variant is scanned for stand-in values
  * (-1, NaN, "0.0x"), and on the missing-gas variant gas must be named in
@@ -162,9 +164,18 @@ static void print_misses(struct harness *hs, const struct grid_figures *f)
     for (size_t i = 0; i < m; i++) {
         if (i < k)
             in[top[i]] = 1;
-        if (i < top_n && !is_rental(hs, top[i]))
+        if (i < top_n && !is_rental(hs, top[i])) {
             printf("#   false %zu: %s %s\n", i, hs->type[top[i]],
                    scene_engine_household_id(hs->eng, top[i]));
+            struct sbuf ev = SBUF_INIT;
+            scene_group_rental_evidence_json(
+                hs->eng, scene_engine_household_id(hs->eng, top[i]), &ev);
+            const char *b = strstr(ev.buf, "\"score\":");
+            const char *e = b ? strstr(b, ",\"series\"") : NULL;
+            if (b && e && getenv("SCENE_GRID_DEBUG")[0] == '2')
+                printf("#     %.*s\n", (int)(e - b), b);
+            sbuf_release(&ev);
+        }
     }
     for (size_t h = 0; h < hs->n; h++) {
         if (!is_rental(hs, (int32_t)h) || in[h])
@@ -190,7 +201,10 @@ static void test_grid(void **state)
            "(n) | 3+ over (n) | 4+ over (n) |\n|---|---|---|---|---|---|---|"
            "\n");
     struct calibration_table cal = {0};
+    const char *only = getenv("SCENE_GRID_ONLY");
     for (size_t v = 0; v < N_VARIANTS; v++) {
+        if (only && !strstr(grid[v].name, only))
+            continue;
         char *dir = make_variant(&grid[v], env_or("SCENE_GRID_SEED", "13"));
         struct harness hs;
         harness_load(&hs, dir, NULL);
