@@ -110,15 +110,16 @@ static double sigmoid(double z)
 
 /* The prior model's calibration: its output (knots[i][0]) against the
  * share of group rentals among the candidates so scored (knots[i][1]),
- * by isotonic regression on the 2,229 candidates of the eight grid
- * variants at 8,000 households, seed 5 (tests/unit/test_scene_grid.c,
- * SCENE_GRID_SEED=5 SCENE_GRID_DUMP=1), smoothed over +-0.025 and kept
- * strictly increasing so that the ranking is unchanged.  A model fitted on
- * visits is calibrated by them and is not mapped. */
+ * by isotonic regression on 6,788 candidates of the eight grid variants
+ * at 20,000 households x 35 days (seed 3) and 8,000 x 28 (seed 5)
+ * (tests/unit/test_scene_grid.c, SCENE_GRID_DUMP=1), averaged over +-0.025
+ * and kept strictly increasing so that the ranking is unchanged.  A model
+ * fitted on visits is calibrated by them and is not mapped. */
 static const double calibration_knots[][2] = {
-    {0.00, 0.02}, {0.05, 0.05}, {0.10, 0.08}, {0.20, 0.19},
-    {0.27, 0.25}, {0.30, 0.50}, {0.35, 0.66}, {0.40, 0.88},
-    {0.45, 0.96}, {0.50, 0.99}, {1.00, 1.00},
+    {0.00, 0.015}, {0.05, 0.06}, {0.10, 0.07},  {0.15, 0.15},
+    {0.20, 0.16},  {0.25, 0.22}, {0.30, 0.47},  {0.35, 0.63},
+    {0.40, 0.66},  {0.45, 0.77}, {0.50, 0.86},  {0.55, 0.89},
+    {0.60, 0.93},  {0.70, 0.98}, {0.80, 0.995}, {1.00, 1.00},
 };
 
 static double calibrate(double p)
