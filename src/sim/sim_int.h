@@ -250,24 +250,26 @@ struct sim_meter {
 
 struct sim_household {
     uint32_t building;
-    uint32_t person_first;    /* into sim_district.persons */
-    uint8_t n_persons;        /* persons living here nominally */
-    uint8_t type;             /* enum sim_htype */
-    uint8_t rooms;            /* rooms designed for living (registry) */
-    uint8_t registered;       /* registered occupants */
-    uint8_t flags;            /* registry flags: enum household_flag bits */
-    uint8_t event;            /* enum sim_hevent (elderly alone) */
-    uint8_t cook_pct;         /* cooking intensity, % of a family's */
-    uint8_t acp_pct;          /* heating and cooling propensity, % */
-    uint8_t variant;          /* business kind; rental stay length */
-    uint8_t water_heater;     /* 1: electric (no gas hot water) */
-    int64_t gas_unread_micro; /* gas used since the last monthly read */
-    uint16_t room_no;         /* 502 = floor 5, flat 2 */
-    uint16_t area_dm2;        /* floor area in 0.1 m2 */
-    uint16_t base_wh;         /* base load (fridge, standby), Wh per day */
-    int32_t event_start;      /* hour index since the start, or -1 */
-    int32_t event_end;        /* hour index, or -1 */
+    uint32_t person_first; /* into sim_district.persons */
+    uint8_t n_persons;     /* persons living here nominally */
+    uint8_t type;          /* enum sim_htype */
+    uint8_t rooms;         /* rooms designed for living (registry) */
+    uint8_t registered;    /* registered occupants */
+    uint8_t flags;         /* registry flags: enum household_flag bits */
+    uint8_t event;         /* enum sim_hevent (elderly alone) */
+    uint8_t cook_pct;      /* cooking intensity, % of a family's */
+    uint8_t acp_pct;       /* heating and cooling propensity, % */
+    uint8_t variant;       /* business kind; rental stay length */
+    uint8_t water_heater;  /* 1: electric (no gas hot water) */
+    uint16_t room_no;      /* 502 = floor 5, flat 2 */
+    uint16_t area_dm2;     /* floor area in 0.1 m2 */
+    uint16_t base_wh;      /* base load (fridge, standby), Wh per day */
+    int32_t event_start;   /* hour index since the start, or -1 */
+    int32_t event_end;     /* hour index, or -1 */
     struct sim_meter meter[SIM_METRICS];
+
+    /* gas used since the last monthly read (--gas-grain 1mo) */
+    int64_t gas_unread_micro;
 };
 
 struct sim_building {
