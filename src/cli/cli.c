@@ -82,11 +82,13 @@ static int open_scenes(const struct config *cfg, struct store *st,
                        struct scene_engine **OUT_scenes)
 {
     struct scene_config sc;
-    char path[4096];
+    char path[4096], elderly[4096];
     scene_config_defaults(&sc);
     sc.tz_offset_minutes = dclock_tz_offset_minutes();
     snprintf(path, sizeof(path), "%s/scene-group-rental.learn", cfg->data_dir);
+    snprintf(elderly, sizeof(elderly), "%s/scene-elderly.state", cfg->data_dir);
     sc.learned_path = path;
+    sc.elderly_path = elderly;
     int rc = scene_engine_new(&sc, OUT_scenes);
     if (!rc)
         rc = scene_engine_attach(*OUT_scenes, st);

@@ -33,6 +33,35 @@ static const char *committee_filter(struct request *req)
     return req_arg(req, "committee");
 }
 
+/* The optional min_score (0..1) and visited filter of a suspects query;
+ * replies 400 and returns -1 when bad. */
+static int suspect_filters(struct request *req, struct scene_suspect_query *q)
+{
+    const char *min = req_arg(req, "min_score");
+    const char *visited = req_arg(req, "visited");
+    q->min_score = -1;
+    q->visit = SCENE_VISIT_ANY;
+    if (min) {
+        char *end;
+        double v = strtod(min, &end);
+        if (!*min || *end || !(v >= 0 && v <= 1)) {
+            reply_error(req, 400,
+                        "min_score must be a number from 0 to 1, got '%s'",
+                        min);
+            return -1;
+        }
+        q->min_score = v;
+    }
+    if (visited && (q->visit = scene_visit_filter_parse(visited)) < 0) {
+        reply_error(req, 400,
+                    "visited must be any, none, visited, confirmed, "
+                    "not_found or no_access, got '%s'",
+                    visited);
+        return -1;
+    }
+    return 0;
+}
+
 void route_group_rental_suspects(struct request *req)
 {
     if (!scenes_ready(req))
@@ -40,15 +69,17 @@ void route_group_rental_suspects(struct request *req)
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    const char *street = req_arg(req, "street");
-    const char *committee = committee_filter(req);
+    struct scene_suspect_query q = {.limit = (int)limit,
+                                    .street = req_arg(req, "street"),
+                                    .committee = committee_filter(req)};
+    if (suspect_filters(req, &q))
+        return;
     char object[700];
     snprintf(object, sizeof(object),
              "scene:group-rental street=%s "
              "committee=%s",
-             street ? street : "*", committee ? committee : "*");
-    if (scene_group_rental_suspects_json(req->srv->scenes, limit, street,
-                                         committee, &req->out))
+             q.street ? q.street : "*", q.committee ? q.committee : "*");
+    if (scene_group_rental_suspects_query_json(req->srv->scenes, &q, &req->out))
         reply_error(req, 500, "cannot list suspects");
     else if (audit_response(req, "scene.suspects", object) == 0)
         reply_json(req, 200);

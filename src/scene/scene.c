@@ -15,11 +15,12 @@ void scene_config_defaults(struct scene_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->tz_offset_minutes = 480;
-    cfg->min_score = 0.5;
+    cfg->min_score = 0.2;
     cfg->precision_window = 100;
     cfg->elderly_quiet_m3 = 0.01;
     cfg->elderly_quiet_hours = 12;
     cfg->learned_path = NULL;
+    cfg->elderly_path = NULL;
 }
 
 /* ---- interned names ---- */
@@ -116,6 +117,9 @@ int scene_engine_new(const struct scene_config *cfg,
     if (cfg->learned_path)
         eng->learned_path = xstrdup(cfg->learned_path);
     eng->cfg.learned_path = eng->learned_path;
+    if (cfg->elderly_path)
+        eng->elderly_path = xstrdup(cfg->elderly_path);
+    eng->cfg.elderly_path = eng->elderly_path;
     pthread_mutex_init(&eng->lock, NULL);
     pthread_rwlock_init(&eng->pub_lock, NULL);
     pthread_mutex_init(&eng->worker_lock, NULL);
@@ -131,6 +135,7 @@ int scene_engine_new(const struct scene_config *cfg,
                     "learned state ignored | path=%s err=\"%s\"",
                     eng->learned_path, cb_strerror(err));
     }
+    scene_elderly_load(eng);
     struct scene_cands none = {0};
     scene_publish(eng, &none);
     *OUT_eng = eng;
@@ -167,6 +172,9 @@ void scene_engine_free(struct scene_engine *eng)
     if (!eng)
         return;
     stop_worker(eng);
+    pthread_mutex_lock(&eng->lock);
+    scene_elderly_save(eng, 1);
+    pthread_mutex_unlock(&eng->lock);
     for (int m = 0; m < METRIC_COUNT; m++)
         free(eng->use[m]);
     free(eng->recip);
@@ -184,6 +192,9 @@ void scene_engine_free(struct scene_engine *eng)
     free(eng->peer_order);
     free(eng->groups);
     free(eng->building_group);
+    free(eng->building_pos);
+    free(eng->complaint_day);
+    free(eng->building_keys);
     scene_names_release(&eng->streets);
     scene_names_release(&eng->committees);
     scene_names_release(&eng->buildings);
@@ -195,6 +206,8 @@ void scene_engine_free(struct scene_engine *eng)
     pthread_mutex_destroy(&eng->worker_lock);
     pthread_cond_destroy(&eng->worker_cond);
     free(eng->learned_path);
+    free(eng->elderly_path);
+    free(eng->elderly_pending);
     free(eng);
 }
 
@@ -285,7 +298,9 @@ static void set_elderly(struct scene_engine *eng, int32_t h, int elderly)
     struct scene_elderly *e = &eng->elderly[eng->n_elderly];
     memset(e, 0, sizeof(*e));
     e->last_index = NAN;
+    e->usual_m3 = -1;
     eng->elderly_slot[h] = (int32_t)eng->n_elderly++;
+    scene_elderly_restore(eng, h);
 }
 
 int scene_engine_set_household(struct scene_engine *eng, int32_t household,
@@ -303,6 +318,7 @@ int scene_engine_set_household(struct scene_engine *eng, int32_t household,
     uint32_t committee = scene_names_intern(&eng->committees, key.buf);
     sbuf_addf(&key, "\x1f%s", h->building ? h->building : "");
     r->building = scene_names_intern(&eng->buildings, key.buf);
+    scene_complaints_building(eng, r->building, h->lat, h->lon);
     sbuf_release(&key);
     if (committee > 65534)
         committee = 65534; /* more committees than any district has */
@@ -521,6 +537,14 @@ int32_t scene_engine_household(struct scene_engine *eng,
     return h;
 }
 
+const char *scene_engine_household_id(struct scene_engine *eng, int32_t h)
+{
+    pthread_mutex_lock(&eng->lock);
+    const char *id = scene_household_id(eng, h);
+    pthread_mutex_unlock(&eng->lock);
+    return id;
+}
+
 /* ---- rescoring and publishing ---- */
 
 static int is_dirty(const struct scene_engine *eng, int32_t h)
@@ -553,6 +577,8 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     if (full || eng->registry_dirty || eng->weights_dirty ||
         last != eng->scored_day) {
         scene_gr_rescore_full(eng, &c);
+        if (last != eng->scored_day)
+            scene_elderly_days(eng);
         eng->scored_day = last;
         eng->registry_dirty = eng->weights_dirty = 0;
     } else {
@@ -561,6 +587,7 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     memset(eng->dirty, 0, eng->cap / 8);
     eng->n_dirty = 0;
     scene_publish(eng, &c);
+    scene_elderly_save(eng, 0);
     pthread_mutex_unlock(&eng->lock);
     return 0;
 }
@@ -664,6 +691,7 @@ void scene_publish(struct scene_engine *eng, struct scene_cands *c)
         qsort(c->items, c->n, sizeof(*c->items), cmp_suspect);
     r->items = c->items;
     r->n = c->n;
+    scene_learn_mark(eng, r->items, r->n);
     c->items = NULL;
     c->n = c->cap = 0;
     ranking_counts(eng, r);
@@ -710,7 +738,8 @@ size_t scene_engine_state_bytes(struct scene_engine *eng, size_t *OUT_identity,
                    eng->cap_elderly * sizeof(struct scene_elderly) +
                    eng->n_groups * sizeof(struct scene_group) +
                    eng->buildings.cap * sizeof(uint32_t) +
-                   SCENE_MAX_EXAMPLES * sizeof(struct scene_example);
+                   SCENE_MAX_EXAMPLES * sizeof(struct scene_visit) +
+                   SCENE_SEEN_KEYS * sizeof(uint64_t);
     size_t identity = eng->ids.arena.used_total +
                       eng->ids.cap * (sizeof(char *) + 4) +
                       eng->ids.slot_cap * 4 + eng->cap * 4;

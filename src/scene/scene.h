@@ -80,11 +80,13 @@ struct store;
 
 struct scene_config {
     int tz_offset_minutes;    /* district local time; 480 (UTC+8) */
-    double min_score;         /* suspects listed from this score; 0.5 */
+    double min_score;         /* suspects listed from this score; 0.2 */
     int precision_window;     /* precision over the last N visits; 100 */
     double elderly_quiet_m3;  /* water below this ... 0.01 m3 */
     int elderly_quiet_hours;  /* ... for this long raises an alert; 12 */
     const char *learned_path; /* learned state file; NULL: not persisted */
+    const char *elderly_path; /* elderly-alone state file (quiet marks,
+                                 usual use); NULL: not persisted */
 };
 /* Fills cfg with the defaults above. */
 void scene_config_defaults(struct scene_config *cfg);
@@ -123,6 +125,11 @@ void scene_engine_add_delivery(struct scene_engine *eng, int32_t household,
  * electricity (delta readings of up to two hours) and the as-of time. */
 void scene_engine_add_reading(struct scene_engine *eng,
                               const struct reading *r);
+/* One department event: a 12345 complaint of type housing_rental is
+ * matched to the building at its position (within about 2 m of the
+ * registry's building position) and counts as evidence for the flats of
+ * that building for 60 days; other events are ignored. */
+void scene_engine_add_event(struct scene_engine *eng, const struct event *ev);
 /* Moves the as-of time (epoch seconds of the latest data) forward. */
 void scene_engine_set_as_of(struct scene_engine *eng, int64_t ts_s);
 
@@ -144,9 +151,32 @@ size_t scene_engine_state_bytes(struct scene_engine *eng, size_t *OUT_identity,
 
 /* ---- group rental: reading (from the published ranking) ---- */
 
-/* Appends the suspects object (docs/API.md): {"as_of":..,"suspects":[...]}
- * sorted by score, at most `limit` (1..10000), filtered by street and/or
- * committee names when not NULL. */
+/* Which visited flats a suspects query lists. */
+enum scene_visit_filter {
+    SCENE_VISIT_ANY,       /* all, visited ones marked (default) */
+    SCENE_VISIT_NONE,      /* only flats never visited */
+    SCENE_VISIT_VISITED,   /* only visited flats */
+    SCENE_VISIT_CONFIRMED, /* only those whose latest visit confirmed */
+    SCENE_VISIT_NOT_FOUND,
+    SCENE_VISIT_NO_ACCESS,
+};
+/* Parses "any", "none", "visited", "confirmed", "not_found" or
+ * "no_access"; -1 if unknown. */
+int scene_visit_filter_parse(const char *s);
+
+struct scene_suspect_query {
+    int limit;        /* 1..10000 */
+    double min_score; /* listed from this score; < 0: cfg.min_score */
+    const char *street, *committee; /* NULL: any */
+    int visit;                      /* enum scene_visit_filter */
+};
+/* Appends the suspects object (docs/API.md): {"as_of":..,"min_score":..,
+ * "suspects":[...]} sorted by score, filtered as q says.  CB_EINVAL for a
+ * limit out of range, a min_score above 1 or an unknown filter. */
+int scene_group_rental_suspects_query_json(struct scene_engine *eng,
+                                           const struct scene_suspect_query *q,
+                                           struct sbuf *out);
+/* The same with the default min_score and no visit filter. */
 int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,
                                      const char *street, const char *committee,
                                      struct sbuf *out);
@@ -169,6 +199,9 @@ size_t scene_group_rental_top(struct scene_engine *eng, size_t k,
 /* Dense id of a household id, or -1. */
 int32_t scene_engine_household(struct scene_engine *eng,
                                const char *household_id);
+/* The household id of dense id h (interned: valid as long as the engine),
+ * or NULL. */
+const char *scene_engine_household_id(struct scene_engine *eng, int32_t h);
 
 /* ---- group rental: learning from visits (scene_learn.c) ---- */
 
@@ -189,9 +222,25 @@ const char *scene_outcome_name(int outcome);
 int scene_group_rental_feedback(struct scene_engine *eng,
                                 const char *household_id, int outcome,
                                 int headcount);
+/* A visit report: visit_id (optional, 1-128 characters) makes a repeated
+ * report idempotent; a later visit of the same flat supersedes the
+ * earlier one (scene_learn.c). */
+struct scene_visit_report {
+    const char *household_id;
+    int outcome;          /* enum scene_outcome */
+    int headcount;        /* people seen; -1 if not counted */
+    const char *visit_id; /* NULL: none given */
+};
+/* Records a visit (as scene_group_rental_feedback, which is this without a
+ * visit_id).  OUT_repeat: 1 when the visit_id was seen before and nothing
+ * changed.  Returns 0, CB_ENOTFOUND, CB_EINVAL or CB_EIO. */
+int scene_group_rental_visit(struct scene_engine *eng,
+                             const struct scene_visit_report *v,
+                             int *OUT_repeat);
 /* Parses a feedback body {"household_id":"H1","outcome":"confirmed",
- * "headcount":9} (headcount optional), applies it and appends the answer
- * {"ok":true,"precision":...}.  CB_EINVAL with a message in out for a bad
+ * "headcount":9,"visit_id":"V-1"} (headcount and visit_id optional),
+ * applies it and appends the answer {"ok":true,"repeat":false,
+ * "precision":...}.  CB_EINVAL with a message in out for a bad
  * body; otherwise as scene_group_rental_feedback. */
 int scene_group_rental_feedback_json(struct scene_engine *eng, const char *body,
                                      size_t len, struct sbuf *out);

@@ -24,9 +24,38 @@
  * reason instead of alerting; so is a flat declared vacant.  An abrupt
  * stop from a normal level (a fall, an illness) alerts.
  *
- * Silence is not quiet.  A flat whose readings stopped while the rest of
- * the district kept reporting (the meter or its network failed) is listed
- * under "silent": there is no data saying the water stopped.
+ * Meters of any grain.  Each flat learns its meter's reading interval
+ * (the shortest gap between two of its readings).  With hourly water the
+ * rule is the 12 hours above.  A daily meter can only say "no use in this
+ * day": its flat alerts on the first daily reading with less than the
+ * quiet level since the last reading with use, so the alert comes 24-48 h
+ * after the water stopped (the stop lies somewhere in the last interval
+ * that had use), and the alert says so: `water_stopped_between` and
+ * `delay_hours_max`.  Each alert also carries `usual_m3_per_day`, the
+ * median of the flat's own days (up to 14 complete days before it went
+ * quiet, at least 5; kept once known, so a flat quiet for a month still
+ * shows what it used before; null, with the reason, for a flat seen for
+ * fewer than 5 days).
+ *
+ * Silence is not quiet.  A flat whose readings stopped (the meter or its
+ * network failed) for more than the quiet hours and two of its reading
+ * intervals is listed under "silent": there is no data saying the water
+ * stopped.  Measured against the flat's own interval, a daily meter read
+ * at midnight is not silent at 22:00, so the answer does not flip with
+ * the time of day.  A flat already alerted stays alerted when its meter
+ * then falls silent: an alert stays open until water returns.
+ *
+ * State.  Quiet marks, last readings, intervals and usual use are saved
+ * to a small text file (scene_config.elderly_path; temporary name, fsync,
+ * rename) at most every 10 s when they changed, and when the engine is
+ * freed; at start a flat's saved state is restored when its registry
+ * record arrives, and readings replayed from the store that are not newer
+ * than its last one are ignored, so quiet-since times and open alerts
+ * survive a restart:
+ *
+ *     citybrain-elderly 1
+ *     HOUSEHOLD_ID LAST_TS QUIET_SINCE INTERVAL_S QUIET_USE LAST_INDEX USUAL
+ *     end                               (LAST_INDEX "-" when none)
  *
  * Failure modes: a drop that was gradual for another reason (the person
  * was weakening for days) is suppressed, with the reason shown so that the
@@ -35,12 +64,18 @@
  */
 #include "scene/scene_int.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define GRADUAL_DROP_RATIO 0.6
 #define USUAL_MIN_M3 0.03 /* below this the usual level says nothing */
+#define USUAL_MIN_DAYS 5
+#define SAVE_EVERY_S 10
 
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
                            const struct reading *r)
@@ -60,6 +95,7 @@ void scene_elderly_reading(struct scene_engine *eng, int32_t h,
         if (first) {
             e->last_ts = e->quiet_since = (uint32_t)ts;
             e->quiet_use = 0;
+            eng->elderly_dirty = 1;
             return;
         }
     } else {
@@ -67,7 +103,11 @@ void scene_elderly_reading(struct scene_engine *eng, int32_t h,
     }
     if (!e->last_ts)
         e->quiet_since = (uint32_t)ts;
+    else if (ts - e->last_ts >= 60 &&
+             (!e->interval_s || ts - e->last_ts < e->interval_s))
+        e->interval_s = (uint32_t)(ts - e->last_ts);
     e->last_ts = (uint32_t)ts;
+    eng->elderly_dirty = 1;
     if (e->quiet_use + use >= eng->cfg.elderly_quiet_m3) {
         e->quiet_since = (uint32_t)ts;
         e->quiet_use = 0;
@@ -136,6 +176,17 @@ struct elderly_item {
     const char *why;
 };
 
+/* After how long without readings a flat is silent: the quiet hours, and
+ * at least two of its reading intervals (two days while its interval is
+ * unknown: one reading so far, maybe from a daily meter). */
+static double silent_after_s(const struct scene_engine *eng,
+                             const struct scene_elderly *e)
+{
+    double quiet_s = eng->cfg.elderly_quiet_hours * 3600.0;
+    double interval = e->interval_s ? e->interval_s : 86400.0;
+    return fmax(quiet_s, 2.0 * interval + 3600.0);
+}
+
 static enum elderly_state classify(struct scene_engine *eng, int32_t h,
                                    struct elderly_item *it)
 {
@@ -143,18 +194,21 @@ static enum elderly_state classify(struct scene_engine *eng, int32_t h,
     double quiet_s = eng->cfg.elderly_quiet_hours * 3600.0;
     memset(it, 0, sizeof(*it));
     it->h = h;
+    it->usual = -1;
     if (!e->last_ts)
         return ELDERLY_OK;
-    if ((double)eng->as_of_s - e->last_ts >= quiet_s) {
+    it->hours = ((double)e->last_ts - e->quiet_since) / 3600.0;
+    if (it->hours * 3600.0 < quiet_s) {
+        if ((double)eng->as_of_s - e->last_ts < silent_after_s(eng, e))
+            return ELDERLY_OK;
         it->hours = ((double)eng->as_of_s - e->last_ts) / 3600.0;
         it->why = "no water readings: the meter or its network is silent";
         return ELDERLY_SILENT;
     }
-    it->hours = ((double)e->last_ts - e->quiet_since) / 3600.0;
-    if (it->hours * 3600.0 < quiet_s)
-        return ELDERLY_OK;
     usual_and_recent(eng, h, scene_local_day(eng, e->quiet_since), &it->usual,
                      &it->recent);
+    if (e->usual_m3 >= 0)
+        it->usual = e->usual_m3;
     if (eng->reg[h].flags & HOUSEHOLD_VACANT) {
         it->why = "declared vacant";
         return ELDERLY_SUPPRESSED;
@@ -164,7 +218,11 @@ static enum elderly_state classify(struct scene_engine *eng, int32_t h,
         it->why = "gradual drop in the days before: likely away with family";
         return ELDERLY_SUPPRESSED;
     }
-    it->why = "water stopped abruptly from its usual level";
+    it->why = e->interval_s >= 43200
+                  ? "a day without water use against its usual level (a "
+                    "daily meter: the stop lies within the last day that "
+                    "had use)"
+                  : "water stopped abruptly from its usual level";
     return ELDERLY_ALERT;
 }
 
@@ -178,13 +236,19 @@ static int matches(struct scene_engine *eng, int32_t h, const char *street,
            (!committee || strcmp(committee, c) == 0);
 }
 
+static void iso_field(struct scene_engine *eng, const char *key, int64_t ts,
+                      struct sbuf *out)
+{
+    char iso[32];
+    time_format_iso(ts, eng->cfg.tz_offset_minutes, iso);
+    sbuf_addf(out, ",\"%s\":\"%s\"", key, iso);
+}
+
 static void item_json(struct scene_engine *eng, const struct elderly_item *it,
                       struct sbuf *out)
 {
     const struct scene_elderly *e = &eng->elderly[eng->elderly_slot[it->h]];
     const struct scene_reg *r = &eng->reg[it->h];
-    char since[32];
-    time_format_iso(e->quiet_since, eng->cfg.tz_offset_minutes, since);
     sbuf_addstr(out, "{\"household_id\":");
     sbuf_add_json_str(out, scene_household_id(eng, it->h));
     sbuf_addstr(out, ",\"street\":");
@@ -193,12 +257,33 @@ static void item_json(struct scene_engine *eng, const struct elderly_item *it,
     sbuf_addstr(out, ",\"committee\":");
     sbuf_add_json_str(out,
                       scene_display_name(eng->committees.name[r->committee]));
-    sbuf_addf(out,
-              ",\"quiet_since\":\"%s\",\"hours\":%.1f,"
-              "\"water_m3_since\":%.4f",
-              since, it->hours, (double)e->quiet_use);
+    iso_field(eng, "quiet_since", e->quiet_since, out);
+    sbuf_addf(out, ",\"hours\":%.1f,\"water_m3_since\":%.4f", it->hours,
+              (double)e->quiet_use);
+    iso_field(eng, "last_reading", e->last_ts, out);
+    if (e->interval_s)
+        sbuf_addf(out, ",\"reading_interval_hours\":%.2g",
+                  e->interval_s / 3600.0);
+    if (it->state == ELDERLY_ALERT || it->state == ELDERLY_SUPPRESSED) {
+        double quiet_s = eng->cfg.elderly_quiet_hours * 3600.0;
+        int64_t from = (int64_t)e->quiet_since - e->interval_s;
+        int64_t known = (int64_t)e->quiet_since +
+                        (int64_t)fmax(quiet_s, (double)e->interval_s);
+        sbuf_addstr(out, ",\"water_stopped_between\":[");
+        char a[32], b[32];
+        time_format_iso(from, eng->cfg.tz_offset_minutes, a);
+        time_format_iso(e->quiet_since, eng->cfg.tz_offset_minutes, b);
+        sbuf_addf(out, "\"%s\",\"%s\"]", a, b);
+        iso_field(eng, "known_since", known, out);
+        sbuf_addf(out, ",\"delay_hours_max\":%.0f", (known - from) / 3600.0);
+    }
     if (it->usual >= 0)
         sbuf_addf(out, ",\"usual_m3_per_day\":%.3f", it->usual);
+    else if (e->usual_m3 >= 0)
+        sbuf_addf(out, ",\"usual_m3_per_day\":%.3f", (double)e->usual_m3);
+    else
+        sbuf_addstr(out, ",\"usual_m3_per_day\":null,\"usual_unknown\":"
+                         "\"fewer than 5 days of water seen for this flat\"");
     if (it->recent >= 0)
         sbuf_addf(out, ",\"last_3_days_m3_per_day\":%.3f", it->recent);
     sbuf_addstr(out, ",\"reason\":");
@@ -235,4 +320,168 @@ int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
     sbuf_addch(out, '}');
     pthread_mutex_unlock(&eng->lock);
     return 0;
+}
+
+/* ---- usual use ---- */
+
+void scene_elderly_days(struct scene_engine *eng)
+{
+    int64_t last = scene_last_full_day(eng);
+    for (size_t h = 0; h < eng->n; h++) {
+        if (eng->elderly_slot[h] < 0)
+            continue;
+        struct scene_elderly *e = &eng->elderly[eng->elderly_slot[h]];
+        int64_t end = last;
+        if (e->last_ts) {
+            int64_t quiet_day = scene_local_day(eng, e->quiet_since);
+            if (quiet_day - 1 < end)
+                end = quiet_day - 1;
+        }
+        double v[14];
+        size_t n = 0;
+        for (int64_t d = end - 13; d <= end; d++) {
+            double w = day_water(eng, (int32_t)h, d);
+            if (w >= 0)
+                v[n++] = w;
+        }
+        if (n < USUAL_MIN_DAYS)
+            continue;
+        qsort(v, n, sizeof(*v), cmp_double);
+        e->usual_m3 =
+            (float)(n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+        eng->elderly_dirty = 1;
+    }
+}
+
+/* ---- persistence ---- */
+
+static int64_t monotonic_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec;
+}
+
+static void write_state(struct scene_engine *eng, FILE *f)
+{
+    fprintf(f, "citybrain-elderly 1\n");
+    for (size_t h = 0; h < eng->n; h++) {
+        const char *id = scene_household_id(eng, (int32_t)h);
+        if (eng->elderly_slot[h] < 0 || !id)
+            continue;
+        const struct scene_elderly *e = &eng->elderly[eng->elderly_slot[h]];
+        if (!e->last_ts && e->usual_m3 < 0)
+            continue;
+        fprintf(f, "%s %u %u %u %.9g ", id, e->last_ts, e->quiet_since,
+                e->interval_s, (double)e->quiet_use);
+        if (isnan(e->last_index))
+            fputc('-', f);
+        else
+            fprintf(f, "%.17g", e->last_index);
+        fprintf(f, " %.9g\n", (double)e->usual_m3);
+    }
+    fprintf(f, "end\n");
+}
+
+int scene_elderly_save(struct scene_engine *eng, int force)
+{
+    if (!eng->elderly_path || !eng->elderly_dirty)
+        return 0;
+    int64_t now = monotonic_s();
+    if (!force && now - eng->elderly_saved < SAVE_EVERY_S)
+        return 0;
+    struct sbuf tmp = SBUF_INIT;
+    sbuf_addf(&tmp, "%s.tmp", eng->elderly_path);
+    int err = CB_EIO;
+    FILE *f = fopen(tmp.buf, "w");
+    if (f) {
+        write_state(eng, f);
+        int bad = fflush(f) || fsync(fileno(f));
+        bad |= fclose(f);
+        if (!bad && rename(tmp.buf, eng->elderly_path) == 0)
+            err = 0;
+        else
+            unlink(tmp.buf);
+    }
+    if (err)
+        log_msg(LOG_ERROR, "scene",
+                "saving elderly state failed | path=%s errno=%d",
+                eng->elderly_path, errno);
+    eng->elderly_dirty = err != 0;
+    eng->elderly_saved = now;
+    sbuf_release(&tmp);
+    return err;
+}
+
+static int cmp_saved(const void *a, const void *b)
+{
+    return strcmp(((const struct scene_elderly_saved *)a)->household_id,
+                  ((const struct scene_elderly_saved *)b)->household_id);
+}
+
+/* Parses one state line into OUT; -1 if bad. */
+static int parse_state(const char *line, struct scene_elderly_saved *OUT)
+{
+    char index[40];
+    double quiet_use, usual;
+    memset(OUT, 0, sizeof(*OUT));
+    if (sscanf(line, "%31s %u %u %u %lf %39s %lf", OUT->household_id,
+               &OUT->state.last_ts, &OUT->state.quiet_since,
+               &OUT->state.interval_s, &quiet_use, index, &usual) != 7 ||
+        !isfinite(quiet_use) || !isfinite(usual))
+        return -1;
+    OUT->state.quiet_use = (float)quiet_use;
+    OUT->state.usual_m3 = (float)usual;
+    OUT->state.last_index = NAN;
+    if (strcmp(index, "-") != 0) {
+        char *end;
+        OUT->state.last_index = strtod(index, &end);
+        if (*end || !isfinite(OUT->state.last_index))
+            return -1;
+    }
+    return 0;
+}
+
+void scene_elderly_load(struct scene_engine *eng)
+{
+    FILE *f = eng->elderly_path ? fopen(eng->elderly_path, "r") : NULL;
+    if (!f)
+        return;
+    char line[256];
+    size_t n = 0, cap = 0;
+    struct scene_elderly_saved *v = NULL;
+    int ok = fgets(line, sizeof(line), f) &&
+             strcmp(line, "citybrain-elderly 1\n") == 0;
+    while (ok && fgets(line, sizeof(line), f)) {
+        if (strcmp(line, "end\n") == 0)
+            break;
+        if (n == cap)
+            v = xrealloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v));
+        ok = parse_state(line, &v[n++]) == 0;
+    }
+    ok = ok && strcmp(line, "end\n") == 0;
+    fclose(f);
+    if (!ok) {
+        log_msg(LOG_WARN, "scene", "elderly state ignored | path=%s",
+                eng->elderly_path);
+        free(v);
+        return;
+    }
+    qsort(v, n, sizeof(*v), cmp_saved);
+    eng->elderly_pending = v;
+    eng->n_elderly_pending = n;
+}
+
+void scene_elderly_restore(struct scene_engine *eng, int32_t h)
+{
+    const char *id = scene_household_id(eng, h);
+    if (!eng->n_elderly_pending || !id)
+        return;
+    struct scene_elderly_saved key;
+    snprintf(key.household_id, sizeof(key.household_id), "%s", id);
+    const struct scene_elderly_saved *hit =
+        bsearch(&key, eng->elderly_pending, eng->n_elderly_pending, sizeof(key),
+                cmp_saved);
+    if (hit)
+        eng->elderly[eng->elderly_slot[h]] = hit->state;
 }

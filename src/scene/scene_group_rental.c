@@ -50,12 +50,13 @@
  * 4. Candidates: the estimate or occ_water >= allowed + 0.5 and >= 1.1 x
  *    allowed (electricity follows the flat - heating, appliances - more
  *    than its people, and must not veto water).  Others
- *    score 0 and are never listed.  The estimate shown to operators is
- *    multiplied by a scale learned from the headcounts visitors report on
- *    confirmed flats; the gate and the features use the raw estimate, so
- *    that calibrating the count cannot move the line.
+ *    score 0 and are never listed.  The estimate shown to operators and
+ *    the one the gate sees are multiplied by a scale learned from the
+ *    headcounts visitors report on confirmed flats (1 until 5 headcounts;
+ *    scene_learn.c): a district whose tenants read low moves its line
+ *    with what visitors count.  The features use the raw estimate.
  *
- * 5. Score.  A logistic model over 18 features (enum scene_feature).  The
+ * 5. Score.  A logistic model over 19 features (enum scene_feature).  The
  *    strongest is the size of the excess in people, (estimate - allowed)
  *    / 4: the law counts people, and a flat of 4 students where 2 are
  *    allowed (excess 2, legal for families) is a weaker lead than 10
@@ -68,10 +69,12 @@
  *    less, kitchens cook more); the electricity night share above the
  *    district; the step from the flat's own history (days 15-28 to the
  *    last 14); the share of days above the allowed line (consistency);
- *    the weekend shape; and one indicator per confounder check.  Its
- *    output is a probability: the default weights are set by hand to
- *    physical expectations (and agree in sign and size with logistic fits
- *    on two independent generators, each tested on the other), then
+ *    the weekend shape; 12345 group-renting complaints at its building in
+ *    60 days (scene_complaints.c); and one indicator per confounder
+ *    check.  Its output is a probability: the prior model's output goes
+ *    through a fixed calibration map (scene_learn.c); the default weights
+ *    are set by hand to physical expectations (and agree in sign and size with
+ * logistic fits on two independent generators, each tested on the other), then
  *    refitted on visit outcomes (scene_learn.c), which calibrates it.
  *
  * CONFOUNDERS (checks; each adds its indicator and a reason)
@@ -141,6 +144,7 @@ const double scene_gr_default_weights[SCENE_NF] = {
     [F_SHORT_TERM] = -5.0,   [F_WATER_ONLY] = -4.0,
     [F_METER_FAULT] = -2.0,  [F_BUILDING_SWING] = -2.0,
     [F_RECIP_DEFICIT] = 4.0, [F_PERSONS_EXCESS] = 3.0,
+    [F_COMPLAINTS] = 1.0, /* about 3x as likely (scene_complaints.c) */
 };
 
 static const char *const feature_names[SCENE_NF] = {
@@ -162,6 +166,7 @@ static const char *const feature_names[SCENE_NF] = {
     "building_swing",
     "recipients_deficit",
     "persons_excess",
+    "complaints_12345",
 };
 
 const char *scene_gr_feature_name(int f)
@@ -250,8 +255,10 @@ static int estimate_from(struct scene_engine *eng, int32_t h,
         s->level[m] = (float)scene_level_value(eng, h, m);
         s->per_capita[m] = c->per_capita[m];
         s->occ[m] = -1;
-        if (s->level[m] < 0 || s->per_capita[m] <= 0)
+        if (s->level[m] < 0 || s->per_capita[m] <= 0) {
+            s->unusable |= (uint8_t)(1u << m);
             continue;
+        }
         s->occ[m] =
             (float)(scene_people_use(m, s->level[m]) / s->per_capita[m]);
         double wt = m == METRIC_WATER ? 2 : m == METRIC_ELECTRICITY ? 1 : 0;
@@ -261,6 +268,9 @@ static int estimate_from(struct scene_engine *eng, int32_t h,
     if (weight <= 0)
         return CB_ENOTFOUND;
     s->recipients = (float)scene_gr_distinct_recipients(eng, h);
+    s->complaints = scene_gr_complaints(eng, h);
+    if (eng->cur_block < 0)
+        s->unusable |= SIGNAL_RECIPIENTS;
     s->consumption = (float)(sum / weight);
     s->estimate = (float)fuse_recipients(s->consumption, s->recipients);
     return 0;
@@ -275,12 +285,14 @@ static int estimate_of(struct scene_engine *eng, int32_t h,
     return estimate_from(eng, h, &c, s);
 }
 
-/* A candidate: the estimate or the water alone is above the allowed count
- * by half a person and by 10%. */
-static int is_candidate(const struct scene_suspect *s)
+/* A candidate: the estimate or the water alone, times the occupancy scale
+ * learned from visitors' headcounts, is above the allowed count by half a
+ * person and by 10%.  (Widening it for flats whose building drew a
+ * complaint listed mostly ordinary neighbours: tried, not kept.) */
+static int is_candidate(const struct scene_suspect *s, double scale)
 {
     double allowed = allowed_of(s);
-    double gate = fmax(s->estimate, s->occ[METRIC_WATER]);
+    double gate = scale * fmax(s->estimate, s->occ[METRIC_WATER]);
     return gate >= allowed + 0.5 && gate >= 1.1 * allowed;
 }
 
@@ -439,6 +451,7 @@ static void fill_features(struct scene_engine *eng, int32_t h,
             clampd(log2(s->level[METRIC_WATER] / shape->history), -2, 2);
     x[F_CONSISTENCY] = shape->consistency - 0.5;
     x[F_WEEKEND_SHAPE] = shape->weekend;
+    x[F_COMPLAINTS] = s->complaints ? 1.0 : 0.0;
 }
 
 /* Completes the record s of h (estimate_of done): peers, series shape,
@@ -469,6 +482,8 @@ static void features_of(struct scene_engine *eng, int32_t h,
         x[map[i].feature] = (s->checks & map[i].check) ? 1.0 : 0.0;
     double tot = eng->night_use[h] + (double)eng->day_use[h];
     s->night_share = tot >= 100 ? (float)(eng->night_use[h] / tot) : -1.0f;
+    if (s->night_share < 0)
+        s->unusable |= SIGNAL_NIGHT_SHARE;
     double orders = 0;
     for (int b = 0; b < SCENE_BLOCKS; b++)
         orders += eng->orders[(size_t)h * SCENE_BLOCKS + (size_t)b];
@@ -496,6 +511,27 @@ int scene_gr_features(struct scene_engine *eng, int32_t h, double *OUT_x,
     return 0;
 }
 
+const char *scene_gr_unusable_reason(const struct scene_suspect *s, int signal)
+{
+    if (!(s->unusable & signal))
+        return NULL;
+    if (signal == SIGNAL_RECIPIENTS)
+        return "no delivery orders received in the district: no platform "
+               "feed";
+    if (signal == SIGNAL_NIGHT_SHARE)
+        return "too few sub-daily electricity readings (a daily meter) to "
+               "measure the night share";
+    int m = signal == 1 ? 0 : signal == 2 ? 1 : 2;
+    if (s->level[m] < 0)
+        return m == METRIC_GAS ? "no gas readings for this flat in 28 days: "
+                                 "no gas meter, or no gas feed"
+                               : "no readings for this flat in 28 days";
+    return m == METRIC_GAS ? "no per-person gas figure: its peers and the "
+                             "district show no daily gas use"
+                           : "no per-person figure: its peers and the "
+                             "district have no readings";
+}
+
 /* ---- scoring ---- */
 
 /* Scores h from its levels against the cached baselines (c: its
@@ -513,7 +549,7 @@ static void score_one(struct scene_engine *eng, int32_t h,
     if (!eng->reg[h].rooms || estimate_from(eng, h, c, &s))
         return;
     res->estimate = (uint16_t)clampd(s.estimate * 100, 0, 65535);
-    if (!is_candidate(&s))
+    if (!is_candidate(&s, eng->learn.occupancy_scale))
         return;
     features_of(eng, h, &s, x);
     res->candidate = 1;

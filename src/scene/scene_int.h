@@ -9,6 +9,7 @@
  *   scene_json.c          suspects, summaries and evidence as JSON
  *   scene_learn.c         visit outcomes, the logistic fit, persistence
  *   scene_elderly.c       the elderly-alone rule
+ *   scene_complaints.c    12345 complaints matched to buildings
  *   scene_store.c         the engine as a consumer of the store's log
  *
  * Locking: fields under "state" belong to eng->lock; the published ranking
@@ -28,7 +29,9 @@
 #define SCENE_BLOCKS 6      /* recipient blocks in the ring */
 #define SCENE_BLOCK_DAYS 6  /* days per recipient block */
 #define SCENE_NO_DATA 0xFFFFu
-#define SCENE_NF 18 /* features of the logistic model */
+#define SCENE_NF 19             /* features of the logistic model */
+#define SCENE_COMPLAINT_DAYS 60 /* 12345 complaints count this long */
+#define SCENE_COMPLAINT_SLOTS 4 /* complaint days kept per building */
 #define SCENE_SIZE_CLASSES 4
 #define SCENE_MIN_PEERS 5
 #define SCENE_MAX_EXAMPLES 1024
@@ -57,6 +60,7 @@ enum scene_feature {
     F_BUILDING_SWING,
     F_RECIP_DEFICIT,
     F_PERSONS_EXCESS,
+    F_COMPLAINTS,
 };
 
 /* Confounder check bits (struct scene_result.checks). */
@@ -69,6 +73,13 @@ enum scene_check {
     CHECK_BUILDING_SWING = 1 << 5,
     CHECK_VACANT = 1 << 6,
     CHECK_SPARSE_DATA = 1 << 7,
+};
+
+/* Signals a suspect's record can lack (struct scene_suspect.unusable):
+ * one bit per metric (1 << metric), then these. */
+enum scene_signal {
+    SIGNAL_RECIPIENTS = 1 << METRIC_COUNT, /* no delivery orders at all */
+    SIGNAL_NIGHT_SHARE = 1 << (METRIC_COUNT + 1), /* no sub-daily power */
 };
 
 /* Interned strings: id = order of first intern. */
@@ -112,6 +123,15 @@ struct scene_elderly {
     uint32_t last_ts;     /* epoch s of the last water reading */
     uint32_t quiet_since; /* epoch s: use since then < the quiet level */
     float quiet_use;      /* m3 used since quiet_since */
+    uint32_t interval_s;  /* the meter's reading interval; 0: unknown */
+    float usual_m3;       /* usual daily water, own history; < 0 unknown */
+};
+
+/* An elderly flat's state read from the state file, waiting for its
+ * registry record (sorted by household id). */
+struct scene_elderly_saved {
+    char household_id[32];
+    struct scene_elderly state;
 };
 
 /* Peer baseline of a group of households. */
@@ -142,8 +162,11 @@ struct scene_suspect {
     float per_capita[METRIC_COUNT]; /* calibration used */
     float recipients, peer_recipients, orders_30d, night_share;
     uint32_t peers;
+    uint32_t complaints; /* 12345 housing_rental at its building, 60 d */
     int legal_limit, registered;
     uint8_t checks, faults, days_water;
+    uint8_t unusable; /* enum scene_signal bits: not measured, not used */
+    uint8_t visit;    /* latest visit outcome + 1; 0: not visited */
     uint16_t street_id, committee_id;
     const char *household_id, *street, *committee; /* interned */
 };
@@ -164,20 +187,32 @@ struct scene_ranking {
     uint32_t precision_window;
 };
 
-struct scene_example {
-    float x[SCENE_NF];
-    float estimate;
+/* One visited flat: its latest visit, and the labelled example that its
+ * latest judged (confirmed or not_found) visit made. */
+struct scene_visit {
+    char household_id[32];
+    int32_t household;  /* dense id; -1 until the registry knows it */
+    uint64_t visit_key; /* FNV-1a of the visit id; 0: none given */
+    uint32_t seq;       /* arrival order of the latest visit */
+    uint8_t outcome;    /* enum scene_outcome of the latest visit */
+    uint8_t labelled;   /* the example below holds a judged visit */
+    uint8_t label;      /* 1 confirmed, 0 not found */
     int16_t headcount;
-    uint8_t label; /* 1 confirmed, 0 not found */
+    float estimate;
+    float x[SCENE_NF];
 };
+
+#define SCENE_SEEN_KEYS 4096 /* visit ids remembered for idempotency */
 
 struct scene_learner {
     double w[SCENE_NF], prior[SCENE_NF];
-    double occupancy_scale; /* headcount / estimate, learned */
-    struct scene_example *ex;
-    size_t n_ex, ex_next; /* ring of SCENE_MAX_EXAMPLES */
-    uint8_t outcome[SCENE_MAX_OUTCOMES];
-    size_t n_out, out_next; /* ring of recent outcomes */
+    double occupancy_scale;     /* headcount / estimate, learned */
+    struct scene_visit *visits; /* SCENE_MAX_EXAMPLES, latest per flat */
+    size_t n_visits;
+    uint32_t next_seq;
+    uint64_t *seen; /* ring of SCENE_SEEN_KEYS visit keys */
+    size_t n_seen, seen_next;
+    int fitted; /* w was fitted on visits (else: the prior, calibrated) */
 };
 
 /* District-wide baselines of the last full pass. */
@@ -207,7 +242,12 @@ struct scene_engine {
     int32_t *elderly_slot; /* -1: not elderly-alone */
     struct scene_elderly *elderly;
     size_t n_elderly, cap_elderly;
-    uint8_t *dirty; /* one bit per household */
+    char *elderly_path; /* state file, or NULL */
+    struct scene_elderly_saved *elderly_pending;
+    size_t n_elderly_pending;
+    int elderly_dirty;     /* changed since the last save */
+    int64_t elderly_saved; /* monotonic s of the last save */
+    uint8_t *dirty;        /* one bit per household */
     size_t n_dirty;
     int64_t as_of_s;
     int64_t scored_day; /* last full day of the last full pass */
@@ -223,6 +263,13 @@ struct scene_engine {
     size_t n_groups;
     uint32_t *building_group; /* by building id: whole-building group+1 */
     size_t n_building_group;  /* building ids the last pass grouped */
+    /* 12345 housing_rental complaints, matched to buildings by position */
+    float *building_pos;     /* by building id: lat, lon; NAN unknown */
+    int32_t *complaint_day;  /* by building id: SCENE_COMPLAINT_SLOTS days */
+    size_t building_cap;     /* of building_pos and complaint_day */
+    uint64_t *building_keys; /* sorted (position key << 24 | building) */
+    size_t n_building_keys;
+    int building_keys_dirty;
     struct scene_district district;
 
     struct scene_learner learn;
@@ -296,6 +343,13 @@ const struct scene_group *scene_gr_group_of(struct scene_engine *eng, int32_t h,
                                             int whole_building);
 double scene_gr_distinct_recipients(const struct scene_engine *eng, int32_t h);
 
+/* scene_complaints.c: the registry position of a building (NAN: none),
+ * and the 12345 complaints at the building of h in the last
+ * SCENE_COMPLAINT_DAYS days. */
+void scene_complaints_building(struct scene_engine *eng, uint32_t building,
+                               double lat, double lon);
+uint32_t scene_gr_complaints(const struct scene_engine *eng, int32_t h);
+
 /* scene_group_rental.c */
 /* Re-scores everything (or h), appending candidates' records to out. */
 void scene_gr_rescore_full(struct scene_engine *eng, struct scene_cands *out);
@@ -307,6 +361,9 @@ void scene_gr_rescore_one(struct scene_engine *eng, int32_t h,
 int scene_gr_features(struct scene_engine *eng, int32_t h, double *OUT_x,
                       struct scene_suspect *OUT_s);
 const char *scene_gr_feature_name(int f);
+/* Why the signal bit `signal` (1 << metric, or an enum scene_signal) of
+ * s could not be used, for people to read; NULL when it was used. */
+const char *scene_gr_unusable_reason(const struct scene_suspect *s, int signal);
 extern const double scene_gr_default_weights[SCENE_NF];
 
 /* scene_learn.c */
@@ -315,9 +372,24 @@ void scene_learn_release(struct scene_learner *l);
 double scene_learn_score(const struct scene_learner *l, const double *x);
 void scene_learn_summary(const struct scene_learner *l, size_t window,
                          struct scene_ranking *r);
+/* Sets the visit mark of the published items (n, any order) from the
+ * latest visit of each flat; resolves visits' dense ids on the way. */
+void scene_learn_mark(struct scene_engine *eng, struct scene_suspect *items,
+                      size_t n);
 
 /* scene_elderly.c */
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
                            const struct reading *r);
+/* Reads the state file into eng->elderly_pending (absent: nothing;
+ * damaged: logged and ignored). */
+void scene_elderly_load(struct scene_engine *eng);
+/* Gives the new elderly slot of h its saved state, if any. */
+void scene_elderly_restore(struct scene_engine *eng, int32_t h);
+/* Saves the state file (temporary name, fsync, rename) when it changed
+ * and `force` or at least 10 s passed; caller holds eng->lock. */
+int scene_elderly_save(struct scene_engine *eng, int force);
+/* After a full pass: each elder's usual daily water from its own days
+ * before it went quiet. */
+void scene_elderly_days(struct scene_engine *eng);
 
 #endif

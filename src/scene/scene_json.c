@@ -33,18 +33,31 @@ static const char *confidence_of(const struct scene_suspect *s)
 static void add_num(struct sbuf *out, const char *key, double v)
 {
     sbuf_addf(out, ",\"%s\":", key);
+    if (v == 0)
+        v = 0; /* never "-0" */
     if (isfinite(v))
         sbuf_addf(out, "%.4g", v);
     else
         sbuf_addstr(out, "null");
 }
 
+static const char *signal_name(int signal)
+{
+    if (signal == SIGNAL_RECIPIENTS)
+        return "distinct_recipients_30d";
+    if (signal == SIGNAL_NIGHT_SHARE)
+        return "electricity_night_share";
+    return metric_name(signal == 1 ? 0 : signal == 2 ? 1 : 2);
+}
+
+/* The signals that carry values, then ,"unusable":[{signal, reason}] for
+ * those that could not be measured: no value is ever a stand-in. */
 static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
 {
     sbuf_addch(out, '[');
     int first = 1;
     for (int m = 0; m < METRIC_COUNT; m++) {
-        if (s->level[m] < 0)
+        if (s->unusable & (1 << m))
             continue;
         sbuf_addf(out, "%s{\"signal\":\"%s\"", first ? "" : ",",
                   metric_name(m));
@@ -61,18 +74,41 @@ static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
         add_num(out, "per_person", s->per_capita[m]);
         sbuf_addch(out, '}');
     }
-    sbuf_addf(out, "%s{\"signal\":\"distinct_recipients_30d\"",
-              first ? "" : ",");
-    add_num(out, "value", round(s->recipients));
-    if (s->peer_recipients >= 0)
-        add_num(out, "peer_median", round(s->peer_recipients));
-    sbuf_addstr(out, "},{\"signal\":\"orders_30d\"");
-    add_num(out, "value", s->orders_30d);
-    sbuf_addch(out, '}');
-    if (s->night_share >= 0) {
-        sbuf_addstr(out, ",{\"signal\":\"electricity_night_share\"");
+    if (!(s->unusable & SIGNAL_RECIPIENTS)) {
+        sbuf_addf(out, "%s{\"signal\":\"distinct_recipients_30d\"",
+                  first ? "" : ",");
+        add_num(out, "value", round(fmax(s->recipients, 0)));
+        if (s->peer_recipients >= 0)
+            add_num(out, "peer_median", round(s->peer_recipients));
+        sbuf_addstr(out, "},{\"signal\":\"orders_30d\"");
+        add_num(out, "value", s->orders_30d);
+        sbuf_addch(out, '}');
+        first = 0;
+    }
+    if (s->complaints) {
+        sbuf_addf(out,
+                  "%s{\"signal\":\"complaints_12345_60d\",\"value\":%u,"
+                  "\"about\":\"building\"}",
+                  first ? "" : ",", s->complaints);
+        first = 0;
+    }
+    if (!(s->unusable & SIGNAL_NIGHT_SHARE)) {
+        sbuf_addf(out, "%s{\"signal\":\"electricity_night_share\"",
+                  first ? "" : ",");
         add_num(out, "value", s->night_share);
         sbuf_addch(out, '}');
+    }
+    sbuf_addstr(out, "],\"unusable\":[");
+    first = 1;
+    for (int bit = 1; bit <= SIGNAL_NIGHT_SHARE; bit <<= 1) {
+        const char *why = scene_gr_unusable_reason(s, bit);
+        if (!why)
+            continue;
+        sbuf_addf(out, "%s{\"signal\":\"%s\",\"reason\":", first ? "" : ",",
+                  signal_name(bit));
+        sbuf_add_json_str(out, why);
+        sbuf_addch(out, '}');
+        first = 0;
     }
     sbuf_addch(out, ']');
 }
@@ -97,12 +133,32 @@ static void check_json(struct sbuf *out, int *first, const char *name,
     *first = 0;
 }
 
+/* People the water says, for the check messages. */
+static void water_people(const struct scene_suspect *s, char *buf, size_t cap)
+{
+    if (s->occ[METRIC_WATER] >= 0)
+        snprintf(buf, cap, "water says %.1f people at a time",
+                 s->occ[METRIC_WATER]);
+    else
+        snprintf(buf, cap, "no usable water to count people at a time");
+}
+
 static void checks_json(const struct scene_suspect *s, struct sbuf *out)
 {
     int f = 1;
     uint8_t c = s->checks;
-    double a = allowed_of(s), ow = s->occ[METRIC_WATER],
-           oe = s->occ[METRIC_ELECTRICITY];
+    double a = allowed_of(s), oe = s->occ[METRIC_ELECTRICITY];
+    char water[96], elec[64], ratio[96];
+    water_people(s, water, sizeof(water));
+    if (oe >= 0)
+        snprintf(elec, sizeof(elec), "electricity says %.1f", oe);
+    else
+        snprintf(elec, sizeof(elec), "no usable electricity");
+    if (s->level[METRIC_WATER] >= 0 && s->peer_level[METRIC_WATER] > 0)
+        snprintf(ratio, sizeof(ratio), "%.1fx",
+                 s->level[METRIC_WATER] / s->peer_level[METRIC_WATER]);
+    else
+        ratio[0] = '\0';
     sbuf_addch(out, '[');
     check_json(out, &f, "large_family", c & CHECK_LARGE_FAMILY,
                "%d registered occupants %s an estimate of %.1f", s->registered,
@@ -117,36 +173,34 @@ static void checks_json(const struct scene_suspect *s, struct sbuf *out)
                s->consumption, s->recipients);
     check_json(out, &f, "short_term_rental", c & CHECK_SHORT_TERM,
                (c & CHECK_SHORT_TERM)
-                   ? "%.0f recipients but water says %.1f people at a time: "
-                     "guests come and go"
-                   : "%.0f recipients and water says %.1f people at a time",
-               s->recipients, ow);
+                   ? "%.0f recipients but %s: guests come and go"
+                   : "%.0f recipients and %s",
+               s->recipients, water);
     check_json(out, &f, "leak_or_meter", c & CHECK_WATER_ONLY,
                (c & CHECK_WATER_ONLY)
-                   ? "only water is high (electricity says %.1f, %.0f "
-                     "recipients): a leak or a faulty meter"
-                   : "electricity (%.1f people) or recipients (%.0f) "
-                     "corroborate the water",
-               oe, s->recipients);
+                   ? "only water is high (%s, %.0f recipients): a leak or a "
+                     "faulty meter"
+                   : "%s and %.0f recipients, read with the water",
+               elec, s->recipients);
     check_json(out, &f, "meter_fault", c & CHECK_METER_FAULT,
                (c & CHECK_METER_FAULT)
                    ? "a reset or spike and the line is crossed on few days"
                    : "%s; the level is a median of %d days",
                s->faults ? "a reset was seen and ignored" : "no reset seen",
                s->days_water);
-    check_json(out, &f, "building_swing", c & CHECK_BUILDING_SWING,
-               (c & CHECK_BUILDING_SWING)
-                   ? "its peers as a whole use more per person; the flat "
-                     "is %.1fx its peers"
-                   : "the flat is %.1fx its building peers",
-               s->peer_level[METRIC_WATER] > 0
-                   ? s->level[METRIC_WATER] / s->peer_level[METRIC_WATER]
-                   : 0.0);
+    if (ratio[0])
+        check_json(out, &f, "building_swing", c & CHECK_BUILDING_SWING,
+                   (c & CHECK_BUILDING_SWING)
+                       ? "its peers as a whole use more per person; the "
+                         "flat is %s its peers"
+                       : "the flat is %s its building peers",
+                   ratio);
+    else
+        check_json(out, &f, "building_swing", 0,
+                   "no peer water median to compare with");
     check_json(out, &f, "vacancy", 0,
-               (c & CHECK_VACANT) ? "declared vacant, yet water for %.1f "
-                                    "people"
-                                  : "in use: water for %.1f people",
-               ow);
+               (c & CHECK_VACANT) ? "declared vacant, yet %s" : "in use: %s",
+               water);
     sbuf_addf(out, "],\"allowed\":%.0f", a);
 }
 
@@ -155,7 +209,8 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
     sbuf_addstr(out, ",\"reasons\":[");
     int first = 1;
     char line[256];
-    if (s->level[METRIC_WATER] >= 0 && s->peer_level[METRIC_WATER] > 0) {
+    if (!(s->unusable & (1 << METRIC_WATER)) &&
+        s->peer_level[METRIC_WATER] > 0) {
         snprintf(line, sizeof(line),
                  "water %.2f m3/day = %.1fx the median of its %u peers",
                  s->level[METRIC_WATER],
@@ -164,16 +219,30 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
         sbuf_add_json_str(out, line);
         first = 0;
     }
-    snprintf(line, sizeof(line), "%.0f distinct delivery recipients in 30 days",
-             s->recipients);
-    if (!first)
-        sbuf_addch(out, ',');
-    sbuf_add_json_str(out, line);
+    if (!(s->unusable & SIGNAL_RECIPIENTS)) {
+        snprintf(line, sizeof(line),
+                 "%.0f distinct delivery recipients in 30 days", s->recipients);
+        if (!first)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, line);
+        first = 0;
+    }
+    if (s->complaints) {
+        snprintf(line, sizeof(line),
+                 "%u 12345 complaint%s of group renting at its building in "
+                 "60 days",
+                 s->complaints, s->complaints > 1 ? "s" : "");
+        if (!first)
+            sbuf_addch(out, ',');
+        sbuf_add_json_str(out, line);
+        first = 0;
+    }
     snprintf(line, sizeof(line),
              "estimated %.1f occupants against a legal limit of %d and %d "
              "registered",
              s->shown, s->legal_limit, s->registered);
-    sbuf_addch(out, ',');
+    if (!first)
+        sbuf_addch(out, ',');
     sbuf_add_json_str(out, line);
     if (s->estimate > s->consumption && s->estimate > 0) {
         snprintf(line, sizeof(line),
@@ -184,6 +253,28 @@ static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
         sbuf_add_json_str(out, line);
     }
     sbuf_addch(out, ']');
+}
+
+/* How many people over the allowed count the estimate is, with an
+ * interval: the estimate's spread is that of the signals that made it
+ * (their per-person figures vary about 25% within a peer group, and the
+ * signals disagree), at least 15% of the estimate and half a person. */
+static void over_limit_json(const struct scene_suspect *s, struct sbuf *out)
+{
+    double allowed = allowed_of(s), est = s->shown, lo_sig = est, hi_sig = est;
+    double scale = s->estimate > 0 ? s->shown / s->estimate : 1;
+    for (int m = 0; m < METRIC_GAS; m++) {
+        if (s->occ[m] < 0)
+            continue;
+        lo_sig = fmin(lo_sig, s->occ[m] * scale);
+        hi_sig = fmax(hi_sig, s->occ[m] * scale);
+    }
+    double spread = fmax(fmax(0.15 * est, 0.5), 0.5 * (hi_sig - lo_sig));
+    double lo = fmax(est - spread - allowed, 0), hi = est + spread - allowed;
+    sbuf_addf(out,
+              ",\"people_over_limit\":{\"estimate\":%.1f,\"low\":%.1f,"
+              "\"high\":%.1f,\"allowed\":%.0f}",
+              fmax(est - allowed, 0), lo, fmax(hi, 0), allowed);
 }
 
 static void suspect_json(const struct scene_suspect *s, struct sbuf *out)
@@ -199,6 +290,9 @@ static void suspect_json(const struct scene_suspect *s, struct sbuf *out)
     sbuf_add_json_str(out, s->street ? s->street : "");
     sbuf_addstr(out, ",\"committee\":");
     sbuf_add_json_str(out, s->committee ? s->committee : "");
+    over_limit_json(s, out);
+    if (s->visit)
+        sbuf_addf(out, ",\"visited\":\"%s\"", scene_outcome_name(s->visit - 1));
     sbuf_addstr(out, ",\"evidence\":");
     evidence_json(s, out);
     sbuf_addstr(out, ",\"checks\":");
@@ -207,13 +301,41 @@ static void suspect_json(const struct scene_suspect *s, struct sbuf *out)
     sbuf_addch(out, '}');
 }
 
-static int listed(const struct scene_engine *eng, const struct scene_suspect *s,
-                  const char *street, const char *committee)
+int scene_visit_filter_parse(const char *s)
 {
-    return s->score >= eng->cfg.min_score &&
-           (!street || (s->street && strcmp(street, s->street) == 0)) &&
-           (!committee ||
-            (s->committee && strcmp(committee, s->committee) == 0));
+    static const char *const names[] = {"any",       "none",      "visited",
+                                        "confirmed", "not_found", "no_access"};
+    for (int i = 0; s && i < (int)(sizeof(names) / sizeof(names[0])); i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int visit_matches(int filter, uint8_t visit)
+{
+    switch (filter) {
+    case SCENE_VISIT_NONE:
+        return visit == 0;
+    case SCENE_VISIT_VISITED:
+        return visit != 0;
+    case SCENE_VISIT_CONFIRMED:
+        return visit == SCENE_CONFIRMED + 1;
+    case SCENE_VISIT_NOT_FOUND:
+        return visit == SCENE_NOT_FOUND + 1;
+    case SCENE_VISIT_NO_ACCESS:
+        return visit == SCENE_NO_ACCESS + 1;
+    default:
+        return 1;
+    }
+}
+
+static int listed(const struct scene_suspect_query *q, double min_score,
+                  const struct scene_suspect *s)
+{
+    return s->score >= min_score && visit_matches(q->visit, s->visit) &&
+           (!q->street || (s->street && strcmp(q->street, s->street) == 0)) &&
+           (!q->committee ||
+            (s->committee && strcmp(q->committee, s->committee) == 0));
 }
 
 static void as_of_json(const struct scene_engine *eng, int64_t as_of,
@@ -224,19 +346,22 @@ static void as_of_json(const struct scene_engine *eng, int64_t as_of,
     sbuf_addf(out, "\"as_of\":\"%s\"", iso);
 }
 
-int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,
-                                     const char *street, const char *committee,
-                                     struct sbuf *out)
+int scene_group_rental_suspects_query_json(struct scene_engine *eng,
+                                           const struct scene_suspect_query *q,
+                                           struct sbuf *out)
 {
-    if (limit < 1 || limit > 10000)
+    if (q->limit < 1 || q->limit > 10000 || q->min_score > 1 ||
+        isnan(q->min_score) || q->visit < SCENE_VISIT_ANY ||
+        q->visit > SCENE_VISIT_NO_ACCESS)
         return CB_EINVAL;
+    double min_score = q->min_score >= 0 ? q->min_score : eng->cfg.min_score;
     struct scene_ranking *r = scene_ranking_get(eng);
     sbuf_addch(out, '{');
     as_of_json(eng, r->as_of_s, out);
-    sbuf_addstr(out, ",\"suspects\":[");
+    sbuf_addf(out, ",\"min_score\":%g,\"suspects\":[", min_score);
     int n = 0;
-    for (size_t i = 0; i < r->n && n < limit; i++) {
-        if (!listed(eng, &r->items[i], street, committee))
+    for (size_t i = 0; i < r->n && n < q->limit; i++) {
+        if (!listed(q, min_score, &r->items[i]))
             continue;
         if (n++)
             sbuf_addch(out, ',');
@@ -245,6 +370,15 @@ int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,
     sbuf_addstr(out, "]}");
     scene_ranking_put(eng);
     return 0;
+}
+
+int scene_group_rental_suspects_json(struct scene_engine *eng, int limit,
+                                     const char *street, const char *committee,
+                                     struct sbuf *out)
+{
+    struct scene_suspect_query q = {limit, -1, street, committee,
+                                    SCENE_VISIT_ANY};
+    return scene_group_rental_suspects_query_json(eng, &q, out);
 }
 
 /* ---- summaries ---- */
@@ -303,7 +437,7 @@ int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
     for (size_t i = 0; i < r->n; i++) {
         const struct scene_suspect *s = &r->items[i];
         if (s->score < eng->cfg.min_score)
-            continue;
+            continue; /* the summaries count from the default cut-off */
         uint32_t key = by_street ? s->street_id : s->committee_id;
         if (street && s->street_id != street_id)
             continue;

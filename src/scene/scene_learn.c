@@ -3,42 +3,67 @@
  *
  * Every visit comes back as confirmed, not_found or no_access, with the
  * headcount seen.  A confirmed or not_found visit becomes a labelled
- * example: the household's 18 features (scene_group_rental.c) at the time
+ * example: the household's 19 features (scene_group_rental.c) at the time
  * of the visit and the label.  no_access teaches nothing about the flat and
  * only counts in the visit tallies.
  *
+ * Visits.  Each report may carry a visit_id.  A report whose visit_id
+ * was seen before (the last 4,096 ids, and those of every stored visit)
+ * is a repeat and changes nothing; a new visit of a flat already visited
+ * supersedes the earlier one: the flat keeps one record, with its latest
+ * outcome, and at most one labelled example (that of its latest
+ * confirmed or not_found visit; a later no_access keeps it).  So a flat
+ * reported twice counts once, and the tallies are per flat.  The suspects
+ * list marks each visited flat with its latest outcome.
+ *
  * The model is logistic regression, p = 1 / (1 + exp(-w.x)), fitted by
- * maximum a posteriori: the log-likelihood of the last 1,024 examples plus
- * a weak Gaussian prior centred on the initial weights,
+ * maximum a posteriori: the log-likelihood of the examples (at most
+ * 1,024 flats, the most recent) plus a Gaussian prior centred on the
+ * initial weights,
  *
  *     minimise  sum_i logloss(y_i, w.x_i) + (lambda / 2) |w - w0|^2
  *
- * with lambda = 0.3, solved by Newton's method (an 18x18 system, at most 20
+ * with lambda = 1, solved by Newton's method (a 19x19 system, at most 20
  * steps, each weight moving at most 2 a step, weights bounded to +-12)
- * after each outcome once there are 10 examples.  The prior keeps
- * weights that the examples say nothing about (a confounder indicator that
- * never fires among visited flats) at their initial values, and with a few
- * hundred examples the data outweighs it, so wrong initial weights are
- * corrected.  Visits are biased towards high scores (only suspects are
- * visited); the fit learns how to order suspects, which is what it is used
- * for.
+ * after each outcome once there are 10 examples.  Then it is regularised
+ * twice more, so that a few wrong outcomes cannot knock it over:
+ *
+ *   shrinkage   w = w0 + n / (n + 40) (w_fit - w0): 10 examples move the
+ *               weights a fifth of the way the fit says, 200 five sixths;
+ *   sign lock   under 60 examples no weight crosses zero from its prior's
+ *               side (it stops at 0).
+ *
+ * The prior keeps weights that the examples say nothing about (a
+ * confounder indicator that never fires among visited flats) at their
+ * initial values, and with a few hundred examples the data outweighs it,
+ * so wrong initial weights are corrected.  Visits are biased towards high
+ * scores (only suspects are visited); the fit learns how to order
+ * suspects, which is what it is used for.
  *
  * Headcounts calibrate the occupancy estimate: the scale is the median of
  * headcount / raw estimate over the confirmed visits that counted people
- * (from 5 of them on), bounded to 0.5-2.  Only confirmed visits count: a
- * flat found to be a leak or a kitchen uses water for reasons other than
- * people, and would drag the scale down.
+ * (from 5 of them on), shrunk towards 1 like the weights (n / (n + 20) of
+ * the way) and bounded to 0.5-2.  Only confirmed visits count: a flat
+ * found to be a leak or a kitchen uses water for reasons other than
+ * people, and would drag the scale down.  The scale multiplies the
+ * estimate shown and the one the candidate gate sees
+ * (scene_group_rental.c): where visitors keep finding more people than
+ * the meters say (tenants out all day), flats read under the line become
+ * candidates; the features keep the raw estimate.
  *
  * Persistence: a small text file, written to a temporary name, fsynced and
  * renamed over the old one (so a crash leaves the old or the new file):
  *
- *     citybrain-scene-learn 2
+ *     citybrain-scene-learn 3
  *     scale S
- *     weights w0 ... w17
- *     prior p0 ... p17
- *     outcomes DIGITS          one digit per visit, oldest first
- *     example LABEL HEADCOUNT ESTIMATE x0 ... x17
+ *     weights w0 ... w18
+ *     prior p0 ... p18
+ *     visit SEQ OUTCOME KEY HOUSEHOLD_ID LABELLED LABEL HEADCOUNT ESTIMATE
+ *           x0 ... x18                  one line per visited flat
+ *     seen KEY                          one line per remembered visit id
  *     end
+ *
+ * A file of another version (2 had no visits) is logged and ignored.
  */
 #include "scene/scene_int.h"
 
@@ -52,8 +77,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LEARN_LAMBDA 0.3
+#define LEARN_LAMBDA 0.5
 #define LEARN_MIN_EXAMPLES 10
+#define LEARN_SHRINK_N 20.0  /* examples for half of the fitted move */
+#define LEARN_SIGN_LOCK_N 60 /* fewer examples cannot flip a weight */
 #define LEARN_MIN_HEADCOUNTS 5
 #define LEARN_MAX_WEIGHT 12.0
 #define LEARN_MAX_STEP 2.0 /* per weight and Newton step */
@@ -64,13 +91,16 @@ void scene_learn_init(struct scene_learner *l)
     memcpy(l->w, scene_gr_default_weights, sizeof(l->w));
     memcpy(l->prior, scene_gr_default_weights, sizeof(l->prior));
     l->occupancy_scale = 1.0;
-    l->ex = xcalloc(SCENE_MAX_EXAMPLES, sizeof(*l->ex));
+    l->visits = xcalloc(SCENE_MAX_EXAMPLES, sizeof(*l->visits));
+    l->seen = xcalloc(SCENE_SEEN_KEYS, sizeof(*l->seen));
 }
 
 void scene_learn_release(struct scene_learner *l)
 {
-    free(l->ex);
-    l->ex = NULL;
+    free(l->visits);
+    free(l->seen);
+    l->visits = NULL;
+    l->seen = NULL;
 }
 
 static double sigmoid(double z)
@@ -78,12 +108,37 @@ static double sigmoid(double z)
     return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
 }
 
+/* The prior model's calibration: its output (knots[i][0]) against the
+ * share of group rentals among the candidates so scored (knots[i][1]),
+ * by isotonic regression on 6,788 candidates of the eight grid variants
+ * at 20,000 households x 35 days (seed 3) and 8,000 x 28 (seed 5)
+ * (tests/unit/test_scene_grid.c, SCENE_GRID_DUMP=1), averaged over +-0.025
+ * and kept strictly increasing so that the ranking is unchanged.  A model
+ * fitted on visits is calibrated by them and is not mapped. */
+static const double calibration_knots[][2] = {
+    {0.00, 0.015}, {0.05, 0.06}, {0.10, 0.07},  {0.15, 0.15},
+    {0.20, 0.16},  {0.25, 0.22}, {0.30, 0.47},  {0.35, 0.63},
+    {0.40, 0.66},  {0.45, 0.77}, {0.50, 0.86},  {0.55, 0.89},
+    {0.60, 0.93},  {0.70, 0.98}, {0.80, 0.995}, {1.00, 1.00},
+};
+
+static double calibrate(double p)
+{
+    size_t n = sizeof(calibration_knots) / sizeof(calibration_knots[0]);
+    for (size_t i = 1; i < n; i++) {
+        const double *a = calibration_knots[i - 1], *b = calibration_knots[i];
+        if (p <= b[0])
+            return a[1] + (b[1] - a[1]) * (p - a[0]) / (b[0] - a[0]);
+    }
+    return 1.0;
+}
+
 double scene_learn_score(const struct scene_learner *l, const double *x)
 {
     double z = 0;
     for (int i = 0; i < SCENE_NF; i++)
         z += l->w[i] * x[i];
-    return sigmoid(z);
+    return l->fitted ? sigmoid(z) : calibrate(sigmoid(z));
 }
 
 /* Solves a x = b in place (Gaussian elimination, partial pivoting) into b.
@@ -120,21 +175,25 @@ static int solve(double a[SCENE_NF][SCENE_NF], double *b)
     return 0;
 }
 
-/* One Newton step of the MAP fit; returns the size of the step. */
-static double newton_step(struct scene_learner *l)
+/* One Newton step of the MAP fit of w; returns the size of the step. */
+static double newton_step(struct scene_learner *l, double *w)
 {
     double hess[SCENE_NF][SCENE_NF], grad[SCENE_NF];
     memset(hess, 0, sizeof(hess));
     for (int i = 0; i < SCENE_NF; i++) {
-        grad[i] = LEARN_LAMBDA * (l->w[i] - l->prior[i]);
+        grad[i] = LEARN_LAMBDA * (w[i] - l->prior[i]);
         hess[i][i] = LEARN_LAMBDA;
     }
-    for (size_t e = 0; e < l->n_ex; e++) {
-        const struct scene_example *ex = &l->ex[e];
-        double x[SCENE_NF];
-        for (int i = 0; i < SCENE_NF; i++)
+    for (size_t e = 0; e < l->n_visits; e++) {
+        const struct scene_visit *ex = &l->visits[e];
+        if (!ex->labelled)
+            continue;
+        double x[SCENE_NF], z = 0;
+        for (int i = 0; i < SCENE_NF; i++) {
             x[i] = ex->x[i];
-        double p = scene_learn_score(l, x), q = p * (1 - p);
+            z += w[i] * x[i];
+        }
+        double p = sigmoid(z), q = p * (1 - p);
         for (int i = 0; i < SCENE_NF; i++) {
             grad[i] += (p - ex->label) * x[i];
             for (int j = 0; j <= i; j++)
@@ -151,23 +210,44 @@ static double newton_step(struct scene_learner *l)
         largest = fmax(largest, fabs(grad[i]));
     double damp = largest > LEARN_MAX_STEP ? LEARN_MAX_STEP / largest : 1.0;
     for (int i = 0; i < SCENE_NF; i++) {
-        double w = l->w[i] - damp * grad[i];
-        w = w < -LEARN_MAX_WEIGHT  ? -LEARN_MAX_WEIGHT
-            : w > LEARN_MAX_WEIGHT ? LEARN_MAX_WEIGHT
-                                   : w;
-        step += fabs(w - l->w[i]);
-        l->w[i] = w;
+        double v = w[i] - damp * grad[i];
+        v = v < -LEARN_MAX_WEIGHT  ? -LEARN_MAX_WEIGHT
+            : v > LEARN_MAX_WEIGHT ? LEARN_MAX_WEIGHT
+                                   : v;
+        step += fabs(v - w[i]);
+        w[i] = v;
     }
     return step;
 }
 
+static size_t n_examples(const struct scene_learner *l)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < l->n_visits; e++)
+        n += l->visits[e].labelled;
+    return n;
+}
+
+/* The MAP fit from the prior, shrunk towards the prior by the number of
+ * examples and sign-locked while they are few (see the essay). */
 static void learn_fit(struct scene_learner *l)
 {
-    if (l->n_ex < LEARN_MIN_EXAMPLES)
+    size_t n = n_examples(l);
+    if (n < LEARN_MIN_EXAMPLES)
         return;
+    double w[SCENE_NF];
+    memcpy(w, l->prior, sizeof(w));
     for (int it = 0; it < 20; it++)
-        if (newton_step(l) < 1e-6)
+        if (newton_step(l, w) < 1e-6)
             break;
+    double keep = (double)n / ((double)n + LEARN_SHRINK_N);
+    for (int i = 0; i < SCENE_NF; i++) {
+        double v = l->prior[i] + keep * (w[i] - l->prior[i]);
+        if (n < LEARN_SIGN_LOCK_N && v * l->prior[i] < 0)
+            v = 0;
+        l->w[i] = v;
+    }
+    l->fitted = 1;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -180,39 +260,85 @@ static void learn_scale(struct scene_learner *l)
 {
     double r[SCENE_MAX_EXAMPLES];
     size_t n = 0;
-    for (size_t e = 0; e < l->n_ex; e++)
-        if (l->ex[e].label && l->ex[e].headcount > 0 &&
-            l->ex[e].estimate > 0.5f)
-            r[n++] = l->ex[e].headcount / (double)l->ex[e].estimate;
+    for (size_t e = 0; e < l->n_visits; e++) {
+        const struct scene_visit *v = &l->visits[e];
+        if (v->labelled && v->label && v->headcount > 0 && v->estimate > 0.5f)
+            r[n++] = v->headcount / (double)v->estimate;
+    }
     if (n < LEARN_MIN_HEADCOUNTS)
         return;
     qsort(r, n, sizeof(*r), cmp_double);
     double med = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    med = 1.0 + (double)n / ((double)n + LEARN_SHRINK_N) * (med - 1.0);
     l->occupancy_scale = med < 0.5 ? 0.5 : med > 2.0 ? 2.0 : med;
 }
 
-static void push_outcome(struct scene_learner *l, int outcome)
+static int key_seen(const struct scene_learner *l, uint64_t key)
 {
-    l->outcome[l->out_next] = (uint8_t)outcome;
-    l->out_next = (l->out_next + 1) % SCENE_MAX_OUTCOMES;
-    if (l->n_out < SCENE_MAX_OUTCOMES)
-        l->n_out++;
+    for (size_t i = 0; key && i < l->n_seen; i++)
+        if (l->seen[i] == key)
+            return 1;
+    for (size_t i = 0; key && i < l->n_visits; i++)
+        if (l->visits[i].visit_key == key)
+            return 1;
+    return 0;
 }
 
-static void push_example(struct scene_learner *l, const double *x,
-                         double raw_estimate, int headcount, int label)
+static void remember_key(struct scene_learner *l, uint64_t key)
 {
-    struct scene_example *ex = &l->ex[l->ex_next];
+    if (!key)
+        return;
+    l->seen[l->seen_next] = key;
+    l->seen_next = (l->seen_next + 1) % SCENE_SEEN_KEYS;
+    if (l->n_seen < SCENE_SEEN_KEYS)
+        l->n_seen++;
+}
+
+/* The record of flat household_id: its own, a new one, or (the table
+ * full) the oldest one, reused. */
+static struct scene_visit *visit_slot(struct scene_learner *l,
+                                      const char *household_id)
+{
+    size_t oldest = 0;
+    for (size_t i = 0; i < l->n_visits; i++) {
+        if (strcmp(l->visits[i].household_id, household_id) == 0)
+            return &l->visits[i];
+        if (l->visits[i].seq < l->visits[oldest].seq)
+            oldest = i;
+    }
+    struct scene_visit *v = l->n_visits < SCENE_MAX_EXAMPLES
+                                ? &l->visits[l->n_visits++]
+                                : &l->visits[oldest];
+    if (l->n_visits == SCENE_MAX_EXAMPLES)
+        remember_key(l, v->visit_key); /* evicted: still a repeat later */
+    memset(v, 0, sizeof(*v));
+    snprintf(v->household_id, sizeof(v->household_id), "%s", household_id);
+    v->household = -1;
+    return v;
+}
+
+/* Records a visit of flat household_id (dense h); x: its features, or
+ * NULL when it has none or the outcome judges nothing. */
+static void record_visit(struct scene_learner *l, const char *household_id,
+                         int32_t h, uint64_t key, int outcome, int headcount,
+                         const double *x, double raw_estimate)
+{
+    struct scene_visit *v = visit_slot(l, household_id);
+    remember_key(l, v->visit_key);
+    v->household = h;
+    v->visit_key = key;
+    v->seq = ++l->next_seq;
+    v->outcome = (uint8_t)outcome;
+    if (!x)
+        return;
+    v->labelled = 1;
+    v->label = outcome == SCENE_CONFIRMED;
     for (int i = 0; i < SCENE_NF; i++)
-        ex->x[i] = (float)x[i];
-    ex->estimate = (float)raw_estimate;
-    ex->headcount = (int16_t)(headcount < 0      ? -1
-                              : headcount > 9999 ? 9999
-                                                 : headcount);
-    ex->label = (uint8_t)label;
-    l->ex_next = (l->ex_next + 1) % SCENE_MAX_EXAMPLES;
-    if (l->n_ex < SCENE_MAX_EXAMPLES)
-        l->n_ex++;
+        v->x[i] = (float)x[i];
+    v->estimate = (float)raw_estimate;
+    v->headcount = (int16_t)(headcount < 0      ? -1
+                             : headcount > 9999 ? 9999
+                                                : headcount);
 }
 
 int scene_outcome_parse(const char *s)
@@ -234,21 +360,67 @@ const char *scene_outcome_name(int outcome)
     return outcome >= 0 && outcome <= SCENE_NO_ACCESS ? names[outcome] : "?";
 }
 
+static int cmp_seq_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 void scene_learn_summary(const struct scene_learner *l, size_t window,
                          struct scene_ranking *r)
 {
     memcpy(r->weights, l->w, sizeof(r->weights));
     r->occupancy_scale = l->occupancy_scale;
-    r->examples = (uint32_t)l->n_ex;
+    r->examples = (uint32_t)n_examples(l);
     r->precision_window = (uint32_t)window;
     r->visits = r->confirmed = r->not_found = r->no_access = 0;
-    for (size_t k = 0; k < l->n_out && k < window; k++) {
-        size_t i =
-            (l->out_next + SCENE_MAX_OUTCOMES - 1 - k) % SCENE_MAX_OUTCOMES;
+    /* seq (high bits) and outcome (low 2 bits), newest first */
+    uint32_t order[SCENE_MAX_EXAMPLES];
+    for (size_t i = 0; i < l->n_visits; i++)
+        order[i] = l->visits[i].seq << 2 | l->visits[i].outcome;
+    qsort(order, l->n_visits, sizeof(*order), cmp_seq_desc);
+    for (size_t k = 0; k < l->n_visits && k < window; k++) {
+        int outcome = (int)(order[k] & 3);
         r->visits++;
-        r->confirmed += l->outcome[i] == SCENE_CONFIRMED;
-        r->not_found += l->outcome[i] == SCENE_NOT_FOUND;
-        r->no_access += l->outcome[i] == SCENE_NO_ACCESS;
+        r->confirmed += outcome == SCENE_CONFIRMED;
+        r->not_found += outcome == SCENE_NOT_FOUND;
+        r->no_access += outcome == SCENE_NO_ACCESS;
+    }
+}
+
+struct visit_mark {
+    int32_t household;
+    uint8_t mark;
+};
+
+static int cmp_mark(const void *a, const void *b)
+{
+    const struct visit_mark *x = a, *y = b;
+    return x->household < y->household ? -1 : x->household > y->household;
+}
+
+void scene_learn_mark(struct scene_engine *eng, struct scene_suspect *items,
+                      size_t n)
+{
+    struct scene_learner *l = &eng->learn;
+    struct visit_mark marks[SCENE_MAX_EXAMPLES];
+    size_t m = 0;
+    for (size_t i = 0; i < l->n_visits; i++) {
+        struct scene_visit *v = &l->visits[i];
+        if (v->household < 0) {
+            int64_t id = scene_names_find(&eng->ids, v->household_id);
+            v->household = id < 0 ? -1 : (int32_t)eng->household_of_id[id] - 1;
+        }
+        if (v->household >= 0)
+            marks[m++] =
+                (struct visit_mark){v->household, (uint8_t)(v->outcome + 1)};
+    }
+    qsort(marks, m, sizeof(*marks), cmp_mark);
+    for (size_t i = 0; i < n; i++) {
+        struct visit_mark key = {items[i].household, 0};
+        const struct visit_mark *hit =
+            m ? bsearch(&key, marks, m, sizeof(*marks), cmp_mark) : NULL;
+        items[i].visit = hit ? hit->mark : 0;
     }
 }
 
@@ -262,30 +434,39 @@ static void republish_summary(struct scene_engine *eng)
     pthread_rwlock_unlock(&eng->pub_lock);
 }
 
-int scene_group_rental_feedback(struct scene_engine *eng,
-                                const char *household_id, int outcome,
-                                int headcount)
+int scene_group_rental_visit(struct scene_engine *eng,
+                             const struct scene_visit_report *v,
+                             int *OUT_repeat)
 {
-    if (outcome < SCENE_CONFIRMED || outcome > SCENE_NO_ACCESS)
+    if (!v->household_id || v->outcome < SCENE_CONFIRMED ||
+        v->outcome > SCENE_NO_ACCESS ||
+        (v->visit_id && (!*v->visit_id || strlen(v->visit_id) > 128)))
         return CB_EINVAL;
     int err = 0;
+    *OUT_repeat = 0;
+    uint64_t key = v->visit_id ? scene_fnv1a(v->visit_id) | 1 : 0;
     pthread_mutex_lock(&eng->lock);
-    int64_t id = scene_names_find(&eng->ids, household_id);
+    int64_t id = scene_names_find(&eng->ids, v->household_id);
     int32_t h = id < 0 ? -1 : (int32_t)eng->household_of_id[id] - 1;
-    if (h < 0) {
+    if (h < 0 || strlen(v->household_id) >= 32) {
         err = CB_ENOTFOUND;
         goto out_unlock;
     }
-    push_outcome(&eng->learn, outcome);
+    if (key_seen(&eng->learn, key)) {
+        *OUT_repeat = 1;
+        goto out_unlock;
+    }
     double x[SCENE_NF];
     struct scene_suspect s;
-    if (outcome != SCENE_NO_ACCESS && !scene_gr_features(eng, h, x, &s)) {
-        push_example(&eng->learn, x, s.estimate, headcount,
-                     outcome == SCENE_CONFIRMED);
+    int judged =
+        v->outcome != SCENE_NO_ACCESS && !scene_gr_features(eng, h, x, &s);
+    record_visit(&eng->learn, v->household_id, h, key, v->outcome, v->headcount,
+                 judged ? x : NULL, judged ? s.estimate : 0);
+    if (judged) {
         learn_fit(&eng->learn);
         learn_scale(&eng->learn);
-        eng->weights_dirty = 1;
     }
+    eng->weights_dirty = 1; /* re-publish: new weights or a new mark */
     if (eng->learned_path)
         err = scene_learn_save(eng, eng->learned_path);
     republish_summary(eng);
@@ -294,36 +475,55 @@ out_unlock:
     return err;
 }
 
+int scene_group_rental_feedback(struct scene_engine *eng,
+                                const char *household_id, int outcome,
+                                int headcount)
+{
+    struct scene_visit_report v = {household_id, outcome, headcount, NULL};
+    int repeat;
+    return scene_group_rental_visit(eng, &v, &repeat);
+}
+
 int scene_group_rental_feedback_json(struct scene_engine *eng, const char *body,
                                      size_t len, struct sbuf *out)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
     const char *why = NULL;
-    const char *id = NULL, *outcome_s = NULL;
+    struct scene_visit_report v = {NULL, -1, -1, NULL};
+    const char *outcome_s = NULL;
     json_int_t headcount = -1;
+    json_t *visit_id = root ? json_object_get(root, "visit_id") : NULL;
     if (!root || !json_is_object(root))
         why = "body is not a JSON object";
-    else if (json_unpack(root, "{s:s, s:s}", "household_id", &id, "outcome",
-                         &outcome_s))
+    else if (json_unpack(root, "{s:s, s:s}", "household_id", &v.household_id,
+                         "outcome", &outcome_s))
         why = "household_id and outcome are required strings";
     else if (json_object_get(root, "headcount") &&
              !json_is_null(json_object_get(root, "headcount")) &&
              (json_unpack(root, "{s:I}", "headcount", &headcount) ||
               headcount < 0 || headcount > 9999))
         why = "headcount must be an integer from 0 to 9999";
-    int outcome = why ? -1 : scene_outcome_parse(outcome_s);
-    if (!why && outcome < 0)
+    else if (visit_id && !json_is_null(visit_id) &&
+             (!json_is_string(visit_id) || !*json_string_value(visit_id) ||
+              strlen(json_string_value(visit_id)) > 128))
+        why = "visit_id must be a string of 1 to 128 characters";
+    if (!why && visit_id && json_is_string(visit_id))
+        v.visit_id = json_string_value(visit_id);
+    v.outcome = why ? -1 : scene_outcome_parse(outcome_s);
+    v.headcount = (int)headcount;
+    if (!why && v.outcome < 0)
         why = "outcome must be confirmed, not_found or no_access";
-    int err = CB_EINVAL;
+    int err = CB_EINVAL, repeat = 0;
     if (why) {
         sbuf_addstr(out, "{\"error\":");
         sbuf_add_json_str(out, why);
         sbuf_addch(out, '}');
     } else {
-        err = scene_group_rental_feedback(eng, id, outcome, (int)headcount);
+        err = scene_group_rental_visit(eng, &v, &repeat);
         if (!err || err == CB_EIO) {
-            sbuf_addstr(out, "{\"ok\":true,\"precision\":");
+            sbuf_addf(out, "{\"ok\":true,\"repeat\":%s,\"precision\":",
+                      repeat ? "true" : "false");
             scene_group_rental_precision_json(eng, out);
             sbuf_addch(out, '}');
         }
@@ -384,30 +584,28 @@ int scene_group_rental_set_weights(struct scene_engine *eng, const double *w,
 
 static void write_learner(const struct scene_learner *l, FILE *f)
 {
-    fprintf(f, "citybrain-scene-learn 2\nscale %.17g\nweights",
+    fprintf(f, "citybrain-scene-learn 3\nscale %.17g\nweights",
             l->occupancy_scale);
     for (int i = 0; i < SCENE_NF; i++)
         fprintf(f, " %.17g", l->w[i]);
     fprintf(f, "\nprior");
     for (int i = 0; i < SCENE_NF; i++)
         fprintf(f, " %.17g", l->prior[i]);
-    fprintf(f, "\noutcomes ");
-    size_t first =
-        (l->out_next + SCENE_MAX_OUTCOMES - l->n_out) % SCENE_MAX_OUTCOMES;
-    for (size_t k = 0; k < l->n_out; k++)
-        fputc('0' + l->outcome[(first + k) % SCENE_MAX_OUTCOMES], f);
     fputc('\n', f);
-    size_t efirst =
-        (l->ex_next + SCENE_MAX_EXAMPLES - l->n_ex) % SCENE_MAX_EXAMPLES;
-    for (size_t k = 0; k < l->n_ex; k++) {
-        const struct scene_example *ex =
-            &l->ex[(efirst + k) % SCENE_MAX_EXAMPLES];
-        fprintf(f, "example %d %d %.9g", ex->label, ex->headcount,
-                (double)ex->estimate);
+    for (size_t k = 0; k < l->n_visits; k++) {
+        const struct scene_visit *v = &l->visits[k];
+        fprintf(f, "visit %u %d %llu %s %d %d %d %.9g", v->seq, v->outcome,
+                (unsigned long long)v->visit_key, v->household_id, v->labelled,
+                v->label, v->headcount, (double)v->estimate);
         for (int i = 0; i < SCENE_NF; i++)
-            fprintf(f, " %.9g", (double)ex->x[i]);
+            fprintf(f, " %.9g", (double)v->x[i]);
         fputc('\n', f);
     }
+    size_t first =
+        (l->seen_next + SCENE_SEEN_KEYS - l->n_seen) % SCENE_SEEN_KEYS;
+    for (size_t k = 0; k < l->n_seen; k++)
+        fprintf(f, "seen %llu\n",
+                (unsigned long long)l->seen[(first + k) % SCENE_SEEN_KEYS]);
     fprintf(f, "end\n");
 }
 
@@ -464,6 +662,38 @@ static int read_doubles(const char *p, double *out, int n)
     return 0;
 }
 
+/* Parses "visit SEQ OUTCOME KEY ID LABELLED LABEL HEADCOUNT ESTIMATE x..."
+ * into l; -1 if bad. */
+static int parse_visit(struct scene_learner *l, const char *p)
+{
+    unsigned seq;
+    int outcome, labelled, label, headcount, used;
+    unsigned long long key;
+    char id[32];
+    if (sscanf(p, "%u %d %llu %31s %d %d %d%n", &seq, &outcome, &key, id,
+               &labelled, &label, &headcount, &used) != 7 ||
+        outcome < 0 || outcome > SCENE_NO_ACCESS || labelled < 0 ||
+        labelled > 1 || label < 0 || label > 1 ||
+        l->n_visits >= SCENE_MAX_EXAMPLES)
+        return -1;
+    double v[1 + SCENE_NF];
+    if (read_doubles(p + used, v, 1 + SCENE_NF))
+        return -1;
+    struct scene_visit *r = visit_slot(l, id);
+    r->seq = seq;
+    r->outcome = (uint8_t)outcome;
+    r->visit_key = key;
+    r->labelled = (uint8_t)labelled;
+    r->label = (uint8_t)label;
+    r->headcount = (int16_t)headcount;
+    r->estimate = (float)v[0];
+    for (int i = 0; i < SCENE_NF; i++)
+        r->x[i] = (float)v[1 + i];
+    if (seq > l->next_seq)
+        l->next_seq = seq;
+    return 0;
+}
+
 /* Parses one line of the learned-state file into l; -1 if bad. */
 static int parse_line(struct scene_learner *l, const char *line)
 {
@@ -473,19 +703,14 @@ static int parse_line(struct scene_learner *l, const char *line)
         return read_doubles(line + 8, l->w, SCENE_NF);
     if (strncmp(line, "prior ", 6) == 0)
         return read_doubles(line + 6, l->prior, SCENE_NF);
-    if (strncmp(line, "outcomes ", 9) == 0) {
-        for (const char *p = line + 9; *p && *p != '\n'; p++) {
-            if (*p < '0' || *p > '0' + SCENE_NO_ACCESS)
-                return -1;
-            push_outcome(l, *p - '0');
-        }
-        return 0;
-    }
-    if (strncmp(line, "example ", 8) == 0) {
-        double v[3 + SCENE_NF];
-        if (read_doubles(line + 8, v, 3 + SCENE_NF) || (v[0] != 0 && v[0] != 1))
+    if (strncmp(line, "visit ", 6) == 0)
+        return parse_visit(l, line + 6);
+    if (strncmp(line, "seen ", 5) == 0) {
+        char *end;
+        unsigned long long key = strtoull(line + 5, &end, 10);
+        if (end == line + 5)
             return -1;
-        push_example(l, v + 3, v[2], (int)v[1], (int)v[0]);
+        remember_key(l, key);
         return 0;
     }
     return strcmp(line, "end\n") == 0 || strcmp(line, "end") == 0 ? 1 : -1;
@@ -501,11 +726,12 @@ int scene_learn_load(struct scene_engine *eng, const char *path)
     char line[1024];
     int rc = -1;
     if (fgets(line, sizeof(line), f) &&
-        strcmp(line, "citybrain-scene-learn 2\n") == 0) {
+        strcmp(line, "citybrain-scene-learn 3\n") == 0) {
         while (fgets(line, sizeof(line), f) && (rc = parse_line(&l, line)) == 0)
             ;
     }
     fclose(f);
+    l.fitted = n_examples(&l) >= LEARN_MIN_EXAMPLES;
     if (rc != 1 || !(l.occupancy_scale >= 0.5 && l.occupancy_scale <= 2)) {
         scene_learn_release(&l);
         return CB_EPARSE;

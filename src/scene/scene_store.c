@@ -16,6 +16,8 @@
  *   elderly water        store_scan_readings, water  the log's seq
  *                        of the last 2 x quiet hours
  *                        (elderly-alone flats only)
+ *   complaints           store_scan_events, last     the log's seq
+ *                        60 days (12345 housing_rental kept)
  *
  * then receives the use the roll-up derives past its checkpoint and the
  * batches past the log's seq: registry records, readings and deliveries
@@ -71,6 +73,10 @@ static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
                                           d->recipient);
         }
         break;
+    case FEED_EVENTS:
+        for (size_t i = 0; i < b->n; i++)
+            scene_engine_add_event(eng, &b->events[i]);
+        break;
     default:
         return;
     }
@@ -101,6 +107,12 @@ static void reading_row(void *ctx, const struct reading *r)
     scene_engine_add_reading(eng, r);
 }
 
+/* 12345 housing_rental complaints: the engine keeps those it can place. */
+static void complaint_row(void *ctx, const struct event *ev)
+{
+    scene_engine_add_event(ctx, ev);
+}
+
 /* The store's load callback: the engine's state from one snapshot. */
 static int load_state(void *ctx, struct store_snapshot *snap)
 {
@@ -119,6 +131,9 @@ static int load_state(void *ctx, struct store_snapshot *snap)
                                       86400 * 1000000000ll;
         err = store_scan_deliveries(snap, from, delivery_row, eng, NULL);
     }
+    if (!err && as_of_ns > 0)
+        err = store_scan_events(snap, as_of_ns - 60ll * 86400 * 1000000000ll,
+                                complaint_row, eng, NULL);
     if (!err && as_of_ns > 0) {
         int64_t from =
             as_of_ns - 2ll * eng->cfg.elderly_quiet_hours * 3600 * 1000000000ll;

@@ -133,7 +133,8 @@ static void add_person(struct builder *b, int kind, int migrant)
 
 /* ---- household types and traits ---- */
 
-static int pick_type(struct sim_rng *r, int street, int kind)
+static int pick_type(struct sim_rng *r, int street, int kind,
+                     double confounders)
 {
     double w[SIM_H_COUNT];
     memcpy(w, sim_htype_share, sizeof(w));
@@ -150,6 +151,10 @@ static int pick_type(struct sim_rng *r, int street, int kind)
         w[SIM_H_VACANT] *= 1.3;
         w[SIM_H_FAMILY] *= 1.15;
     }
+    w[SIM_H_LARGE_FAMILY] *= confounders;
+    w[SIM_H_BUSINESS] *= confounders;
+    w[SIM_H_SHORT_TERM] *= confounders;
+    w[SIM_H_STUDENTS] *= confounders;
     if (street == 17 || street == 35) /* 张江, 南汇新城: campuses */
         w[SIM_H_STUDENTS] *= 2.5;
     if (street == 35)
@@ -251,17 +256,52 @@ static void people_large_family(struct builder *b, struct sim_rng *r, int mig)
                    mig);
 }
 
-/* Group rental: more tenants than the legal limit, 6 to 20. */
+/* A group-rental tenant under the district variant's population options
+ * (sim_options): water, power and orders scaled, and whether they order
+ * redrawn from a stream of its own; the defaults leave p as drawn. */
+static void tenant_variant(struct sim_district *d, struct sim_person *p,
+                           uint32_t index)
+{
+    const struct sim_options *o = d->opt;
+    p->water_lpd = clamp_u16(p->water_lpd * o->tenant_water, 20, 640);
+    p->elec_wh = clamp_u16(p->elec_wh * o->tenant_power, 200, 12000);
+    if (o->tenant_order_share >= 0) {
+        uint64_t k = sim_hash(o->seed, SIM_STREAM_PERSON, index, 7);
+        int orders = (double)(k >> 11) * 0x1.0p-53 < o->tenant_order_share;
+        if (!orders) {
+            p->flags &= (uint8_t)~SIM_PF_ORDERS;
+            p->order_milli = 0;
+        } else if (!(p->flags & SIM_PF_ORDERS)) {
+            p->flags |= SIM_PF_ORDERS;
+            p->order_milli = pkind_traits[p->kind].orders_milli;
+        }
+    }
+    if (p->flags & SIM_PF_ORDERS)
+        p->order_milli = clamp_u16(p->order_milli * o->tenant_orders, 5, 8000);
+}
+
+/* Group rental: more tenants than the legal limit, 6 to 20; with
+ * --rental-excess, the limit plus that many. */
 static void people_group_rental(struct builder *b, struct sim_rng *r,
                                 const struct sim_household *h)
 {
+    const struct sim_options *o = b->d->opt;
     int n = sim_legal_limit(h) + 1 + (int)sim_rng_below(r, 3);
     while (sim_rng_unit(r) < 0.55 && n < 20)
         n += 1 + (int)sim_rng_below(r, 2);
     n = n < 6 ? 6 : n > 20 ? 20 : n;
-    for (int k = 0; k < n; k++)
+    if (o->excess_max > 0) {
+        n = sim_legal_limit(h) + o->excess_min +
+            (int)sim_rng_below(r,
+                               (uint32_t)(o->excess_max - o->excess_min + 1));
+        n = n > 20 ? 20 : n;
+    }
+    for (int k = 0; k < n; k++) {
         add_person(b, sim_rng_unit(r) < 0.3 ? SIM_P_SHIFT : SIM_P_TENANT,
                    sim_rng_unit(r) < 0.85);
+        uint32_t last = b->d->n_persons - 1;
+        tenant_variant(b->d, &b->d->persons[last], last);
+    }
 }
 
 static void add_people(struct builder *b, struct sim_rng *r,
@@ -422,7 +462,7 @@ static void build_household(struct builder *b, uint32_t bi, int floor, int flat)
     memset(h, 0, sizeof(*h));
     h->building = bi;
     h->room_no = (uint16_t)(floor * 100 + flat);
-    h->type = (uint8_t)pick_type(&r, bd->street, c->kind);
+    h->type = (uint8_t)pick_type(&r, bd->street, c->kind, d->opt->confounders);
     household_traits(d, &r, h, draw_area(&r, c->kind, h->type));
     add_people(b, &r, h);
     h->registered = (uint8_t)registered_count(&r, h);

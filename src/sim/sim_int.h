@@ -161,6 +161,22 @@ struct sim_options {
     int split_days; /* readings-YYYY-MM-DD.lp instead of readings.lp */
     int compress;   /* enum sim_compress, for the big feeds */
     const char *out_dir;
+    /* District variants (tests of the scenes); the defaults change
+     * nothing, so the default output stays byte for byte the same. */
+    int gas_grain;              /* enum sim_gas_grain */
+    double tenant_water;        /* factor on group-rental tenants' water; 1 */
+    double tenant_power;        /* ... and electricity; 1 */
+    double tenant_orders;       /* ... and orders a day; 1 */
+    double tenant_order_share;  /* share of them who order; < 0: kinds' own */
+    int excess_min, excess_max; /* people over the limit; 0 0: default */
+    double confounders; /* factor on large family, business, short-term and
+                           students' shares; 1 */
+};
+
+enum sim_gas_grain {
+    SIM_GAS_DAILY,   /* a reading a day (default) */
+    SIM_GAS_NONE,    /* no gas feed at all (the meters still exist) */
+    SIM_GAS_MONTHLY, /* a manual read every 30 days and on the last */
 };
 
 /* ---- the district ---- */
@@ -251,6 +267,9 @@ struct sim_household {
     int32_t event_start;   /* hour index since the start, or -1 */
     int32_t event_end;     /* hour index, or -1 */
     struct sim_meter meter[SIM_METRICS];
+
+    /* gas used since the last monthly read (--gas-grain 1mo) */
+    int64_t gas_unread_micro;
 };
 
 struct sim_building {

@@ -6,6 +6,7 @@
 #include "sim/sim_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,19 @@ static const char usage_text[] =
     "  --seed S                any unsigned 64-bit integer\n"
     "  --out DIR               created if missing; files are overwritten\n"
     "  --start YYYY-MM-DD      first local day (default 2026-11-01)\n"
-    "  --electricity-grain G   1h (default) or 15m\n"
+    "  --electricity-grain G   1h (default), 15m or 1d\n"
     "  --water-grain G         1h (default) or 1d\n"
+    "  --gas-grain G           1d (default), 1mo (a manual read every 30\n"
+    "                          days) or none (no gas feed)\n"
+    "District variants (the defaults change nothing):\n"
+    "  --tenant-water F        group-rental tenants' water x F (0.2-5)\n"
+    "  --tenant-power F        ... their electricity x F (0.2-5)\n"
+    "  --tenant-orders F       ... their delivery orders a day x F (0-5)\n"
+    "  --tenant-order-share P  share of tenants who order at all (0-1)\n"
+    "  --rental-excess A-B     group rentals hold the legal limit plus A\n"
+    "                          to B people (1 <= A <= B <= 14)\n"
+    "  --confounders F         shares of large families, home businesses,\n"
+    "                          short-term rentals and students x F (0-5)\n"
     "  --split-days            readings-YYYY-MM-DD.lp per delivery day\n"
     "                          instead of one readings.lp\n"
     "  --compress C            none (default), zstd, lz4 or gzip: the\n"
@@ -88,6 +100,60 @@ static int default_threads(void)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+static int parse_factor(const char *s, double lo, double hi, double *OUT)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || errno || *end || !(v >= lo && v <= hi))
+        return -1;
+    *OUT = v;
+    return 0;
+}
+
+/* The district-variant options; returns 1 when opt is one of them (with
+ * the exit status in OUT_rc), 0 otherwise. */
+static int apply_variant(struct sim_options *o, const char *opt, const char *v,
+                         int *OUT_rc)
+{
+    static const struct {
+        const char *name;
+        size_t field;
+        double lo, hi;
+        const char *want;
+    } factors[] = {
+        {"--tenant-water", offsetof(struct sim_options, tenant_water), 0.2, 5,
+         "a number from 0.2 to 5"},
+        {"--tenant-power", offsetof(struct sim_options, tenant_power), 0.2, 5,
+         "a number from 0.2 to 5"},
+        {"--tenant-orders", offsetof(struct sim_options, tenant_orders), 0, 5,
+         "a number from 0 to 5"},
+        {"--tenant-order-share",
+         offsetof(struct sim_options, tenant_order_share), 0, 1,
+         "a number from 0 to 1"},
+        {"--confounders", offsetof(struct sim_options, confounders), 0, 5,
+         "a number from 0 to 5"},
+    };
+    *OUT_rc = 0;
+    for (size_t i = 0; i < sizeof(factors) / sizeof(factors[0]); i++) {
+        if (strcmp(opt, factors[i].name))
+            continue;
+        double *field = (double *)((char *)o + factors[i].field);
+        if (parse_factor(v, factors[i].lo, factors[i].hi, field) < 0)
+            *OUT_rc = bad_value(opt, v, factors[i].want);
+        return 1;
+    }
+    if (strcmp(opt, "--rental-excess"))
+        return 0;
+    unsigned a, b;
+    char tail;
+    if (sscanf(v, "%u-%u%c", &a, &b, &tail) != 2 || a < 1 || b < a || b > 14)
+        *OUT_rc = bad_value(opt, v, "A-B with 1 <= A <= B <= 14");
+    o->excess_min = (int)a;
+    o->excess_max = (int)b;
+    return 1;
+}
+
 struct parse_state {
     struct sim_options *o;
     int have_households, have_days, have_seed;
@@ -98,6 +164,7 @@ static int apply_value(struct parse_state *ps, const char *opt, const char *v)
 {
     struct sim_options *o = ps->o;
     long long n;
+    int rc;
     if (!strcmp(opt, "--households")) {
         if (parse_range(v, SIM_MIN_HOUSEHOLDS, SIM_MAX_HOUSEHOLDS, &n) < 0)
             return bad_value(opt, v, "an integer from 1000 to 2000000");
@@ -120,9 +187,17 @@ static int apply_value(struct parse_state *ps, const char *opt, const char *v)
         if (parse_date(v, &o->start_day) < 0)
             return bad_value(opt, v, "a date YYYY-MM-DD from 1971 to 2099");
     } else if (!strcmp(opt, "--electricity-grain")) {
-        if (strcmp(v, "1h") && strcmp(v, "15m"))
-            return bad_value(opt, v, "1h or 15m");
-        o->elec_interval_s = !strcmp(v, "1h") ? 3600 : 900;
+        if (strcmp(v, "1h") && strcmp(v, "15m") && strcmp(v, "1d"))
+            return bad_value(opt, v, "1h, 15m or 1d");
+        o->elec_interval_s = !strcmp(v, "1h")    ? 3600
+                             : !strcmp(v, "15m") ? 900
+                                                 : 86400;
+    } else if (!strcmp(opt, "--gas-grain")) {
+        if (strcmp(v, "1d") && strcmp(v, "1mo") && strcmp(v, "none"))
+            return bad_value(opt, v, "1d, 1mo or none");
+        o->gas_grain = !strcmp(v, "1d")    ? SIM_GAS_DAILY
+                       : !strcmp(v, "1mo") ? SIM_GAS_MONTHLY
+                                           : SIM_GAS_NONE;
     } else if (!strcmp(opt, "--water-grain")) {
         if (strcmp(v, "1h") && strcmp(v, "1d"))
             return bad_value(opt, v, "1h or 1d");
@@ -138,6 +213,8 @@ static int apply_value(struct parse_state *ps, const char *opt, const char *v)
             o->compress = SIM_COMPRESS_LZ4;
         else
             return bad_value(opt, v, "none, zstd, lz4 or gzip");
+    } else if (apply_variant(o, opt, v, &rc)) {
+        return rc;
     } else if (!strcmp(opt, "--threads")) {
         if (parse_range(v, 1, 64, &n) < 0)
             return bad_value(opt, v, "an integer from 1 to 64");
@@ -187,6 +264,9 @@ static int parse_args(int argc, char **argv, struct sim_options *o)
     memset(o, 0, sizeof(*o));
     o->start_day = time_days_from_civil(2026, 11, 1);
     o->elec_interval_s = o->water_interval_s = 3600;
+    o->tenant_water = o->tenant_power = o->tenant_orders = 1;
+    o->tenant_order_share = -1;
+    o->confounders = 1;
     o->threads = default_threads();
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '=');
@@ -293,23 +373,48 @@ static int write_registry(const struct sim_district *d)
     return rc;
 }
 
+/* The variant options, only those off their defaults (so that a default
+ * run's manifest stays as it was). */
+static void manifest_variant(const struct sim_options *o, struct sbuf *sb)
+{
+    if (o->tenant_water != 1)
+        sbuf_addf(sb, ",\"tenant_water\":%g", o->tenant_water);
+    if (o->tenant_power != 1)
+        sbuf_addf(sb, ",\"tenant_power\":%g", o->tenant_power);
+    if (o->tenant_orders != 1)
+        sbuf_addf(sb, ",\"tenant_orders\":%g", o->tenant_orders);
+    if (o->tenant_order_share >= 0)
+        sbuf_addf(sb, ",\"tenant_order_share\":%g", o->tenant_order_share);
+    if (o->excess_max > 0)
+        sbuf_addf(sb, ",\"rental_excess\":\"%d-%d\"", o->excess_min,
+                  o->excess_max);
+    if (o->confounders != 1)
+        sbuf_addf(sb, ",\"confounders\":%g", o->confounders);
+}
+
 static void manifest(const struct sim_district *d, struct sbuf *sb)
 {
     static const char *const compress_names[] = {"none", "zstd", "gzip", "lz4"};
+    static const char *const gas_names[] = {"1d", "none", "1mo"};
     const struct sim_options *o = d->opt;
+    sbuf_addf(
+        sb,
+        "{\"generator\":\"citybrain simulate\",\"format\":1,"
+        "\"households\":%u,\"days\":%d,\"seed\":%llu,"
+        "\"start\":\"%s\",\"timezone\":\"+08:00\","
+        "\"electricity_grain\":\"%s\",\"water_grain\":\"%s\","
+        "\"gas_grain\":\"%s\",\"split_days\":%s,\"compress\":\"%s\"",
+        o->households, o->days, (unsigned long long)o->seed, d->days[0].date,
+        o->elec_interval_s == 900    ? "15m"
+        : o->elec_interval_s == 3600 ? "1h"
+                                     : "1d",
+        o->water_interval_s == 3600 ? "1h" : "1d", gas_names[o->gas_grain],
+        o->split_days ? "true" : "false", compress_names[o->compress]);
+    manifest_variant(o, sb);
     sbuf_addf(sb,
-              "{\"generator\":\"citybrain simulate\",\"format\":1,"
-              "\"households\":%u,\"days\":%d,\"seed\":%llu,"
-              "\"start\":\"%s\",\"timezone\":\"+08:00\","
-              "\"electricity_grain\":\"%s\",\"water_grain\":\"%s\","
-              "\"gas_grain\":\"1d\",\"split_days\":%s,\"compress\":\"%s\",\n"
-              " \"district\":{\"streets\":%d,\"committees\":%u,"
+              ",\n \"district\":{\"streets\":%d,\"committees\":%u,"
               "\"compounds\":%u,\"buildings\":%u,\"persons\":%u},\n"
               " \"counts\":%s}\n",
-              o->households, o->days, (unsigned long long)o->seed,
-              d->days[0].date, o->elec_interval_s == 900 ? "15m" : "1h",
-              o->water_interval_s == 3600 ? "1h" : "1d",
-              o->split_days ? "true" : "false", compress_names[o->compress],
               d->n_streets, d->n_committees, d->n_compounds, d->n_buildings,
               d->n_persons, d->counts_json ? d->counts_json : "{}");
 }

@@ -455,9 +455,10 @@ void sim_meters_day(struct sim_district *d, uint32_t h, int day,
 {
     static const int order[SIM_METRICS] = {SIM_ELEC, SIM_WATER, SIM_GAS};
     struct meter_day md;
+    int gas_grain = d->opt->gas_grain;
     for (int k = 0; k < SIM_METRICS; k++) {
         struct sim_meter *m = &d->households[h].meter[order[k]];
-        if (!m->present)
+        if (!m->present || (order[k] == SIM_GAS && gas_grain == SIM_GAS_NONE))
             continue;
         md.d = d;
         md.m = m;
@@ -466,6 +467,14 @@ void sim_meters_day(struct sim_district *d, uint32_t h, int day,
         md.metric = order[k];
         md.day = day;
         fill_use(&md, use);
+        if (order[k] == SIM_GAS && gas_grain == SIM_GAS_MONTHLY) {
+            int64_t *unread = &d->households[h].gas_unread_micro;
+            *unread += md.use[0];
+            if (day % 30 != 29 && day != d->n_days - 1)
+                continue; /* not read today: the meter keeps counting */
+            md.use[0] = *unread;
+            *unread = 0;
+        }
         meter_day(&md);
     }
 }

@@ -217,6 +217,50 @@ test('3: a committee sees its own summary row only, audited with its ids',
   assert.ok(r.json.groups.length > 1);
 });
 
+test('visits: visit_id repeats change nothing, marks and filters, ' +
+    'min_score, no stand-in values', async () => {
+  let r = await srv.req('GET', '/api/v1/scenes/group-rental/suspects?limit=1');
+  const id = r.json.suspects[0].household_id;
+  const body = JSON.stringify({ household_id: id, outcome: 'confirmed',
+    headcount: 9, visit_id: 'V-int-1' });
+  r = await srv.req('POST', '/api/v1/scenes/group-rental/feedback', { body });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.repeat, false);
+  const visits = r.json.precision.visits;
+  r = await srv.req('POST', '/api/v1/scenes/group-rental/feedback', { body });
+  assert.equal(r.json.repeat, true);
+  assert.equal(r.json.precision.visits, visits);
+  let marked;
+  for (let i = 0; i < 50; i++) {  // the re-score publishes the mark
+    r = await srv.req('GET',
+        '/api/v1/scenes/group-rental/suspects?limit=100&visited=confirmed');
+    marked = r.json.suspects;
+    if (marked.some((x) => x.household_id === id)) break;
+    await sleep(100);
+  }
+  assert.ok(marked.some((x) => x.household_id === id), 'mark not published');
+  assert.ok(marked.every((x) => x.visited === 'confirmed'));
+  r = await srv.req('GET',
+      '/api/v1/scenes/group-rental/suspects?limit=100&visited=none');
+  assert.ok(r.json.suspects.every((x) => !('visited' in x)));
+  r = await srv.req('GET',
+      '/api/v1/scenes/group-rental/suspects?limit=100&min_score=0.9');
+  assert.equal(r.json.min_score, 0.9);
+  assert.ok(r.json.suspects.every((x) => x.score >= 0.9));
+  for (const bad of ['min_score=2', 'min_score=abc', 'visited=maybe']) {
+    r = await srv.req('GET', `/api/v1/scenes/group-rental/suspects?${bad}`);
+    assert.equal(r.status, 400, bad);
+  }
+  r = await srv.req('GET',
+      '/api/v1/scenes/group-rental/suspects?limit=10000&min_score=0');
+  assert.doesNotMatch(r.text, /:-|NaN|nan|0\.0x/);
+  for (const s of r.json.suspects) {
+    assert.ok(Array.isArray(s.unusable));
+    assert.ok(s.people_over_limit.low <= s.people_over_limit.estimate);
+    assert.ok(s.people_over_limit.estimate <= s.people_over_limit.high);
+  }
+});
+
 test('the elderly scene flags the simulator\'s elders who stopped, not ' +
     'those away with family', async () => {
   const r = await srv.req('GET', '/api/v1/scenes/elderly-alone/alerts');

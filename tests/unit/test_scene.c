@@ -350,12 +350,18 @@ static void test_feedback_and_persistence(void **state)
     set_flat(eng, GR, "B1", 2, 50, 2, 0);
     feed(eng, GR, 1.56, 20, 0.4, 12);
     finish(eng);
-    for (int k = 0; k < 12; k++)
-        assert_int_equal(scene_group_rental_feedback(
-                             eng, "H0000100",
-                             k % 4 == 3 ? SCENE_NOT_FOUND : SCENE_CONFIRMED,
-                             11),
-                         0);
+    for (int k = 0; k < 12; k++) { /* one flat: the latest visit counts */
+        char visit_id[16];
+        snprintf(visit_id, sizeof(visit_id), "V%d", k);
+        struct scene_visit_report v = {
+            "H0000100", k % 4 == 3 ? SCENE_NOT_FOUND : SCENE_CONFIRMED, 11,
+            visit_id};
+        int repeat;
+        assert_int_equal(scene_group_rental_visit(eng, &v, &repeat), 0);
+        assert_false(repeat);
+        assert_int_equal(scene_group_rental_visit(eng, &v, &repeat), 0);
+        assert_true(repeat); /* the same visit again: nothing changes */
+    }
     assert_int_equal(
         scene_group_rental_feedback(eng, "H0000001", SCENE_NO_ACCESS, -1), 0);
     assert_int_equal(
@@ -363,9 +369,9 @@ static void test_feedback_and_persistence(void **state)
         CB_ENOTFOUND);
     struct sbuf a = SBUF_INIT, b = SBUF_INIT;
     scene_group_rental_precision_json(eng, &a);
-    assert_non_null(strstr(a.buf, "\"visits\":13,\"confirmed\":9,"
-                                  "\"not_found\":3,\"no_access\":1,"
-                                  "\"precision\":0.7500"));
+    assert_non_null(strstr(a.buf, "\"visits\":2,\"confirmed\":0,"
+                                  "\"not_found\":1,\"no_access\":1,"
+                                  "\"precision\":0.0000"));
     scene_engine_free(eng);
     eng = new_engine(path); /* a restart keeps what was learned */
     scene_group_rental_precision_json(eng, &b);
