@@ -127,6 +127,7 @@ int scene_engine_new(const struct scene_config *cfg,
     eng->cur_day = -1;
     eng->cur_block = -1;
     eng->scored_day = -1;
+    eng->elderly_file_as_of = -1;
     scene_learn_init(&eng->learn);
     if (eng->learned_path) {
         int err = scene_learn_load(eng, eng->learned_path);

@@ -364,7 +364,7 @@ static int64_t monotonic_s(void)
 
 static void write_state(struct scene_engine *eng, FILE *f)
 {
-    fprintf(f, "citybrain-elderly 1\n");
+    fprintf(f, "citybrain-elderly 2\nas_of %lld\n", (long long)eng->as_of_s);
     for (size_t h = 0; h < eng->n; h++) {
         const char *id = scene_household_id(eng, (int32_t)h);
         if (eng->elderly_slot[h] < 0 || !id)
@@ -450,8 +450,11 @@ void scene_elderly_load(struct scene_engine *eng)
     char line[256];
     size_t n = 0, cap = 0;
     struct scene_elderly_saved *v = NULL;
+    long long as_of = -1;
     int ok = fgets(line, sizeof(line), f) &&
-             strcmp(line, "citybrain-elderly 1\n") == 0;
+             strcmp(line, "citybrain-elderly 2\n") == 0 &&
+             fgets(line, sizeof(line), f) &&
+             sscanf(line, "as_of %lld", &as_of) == 1;
     while (ok && fgets(line, sizeof(line), f)) {
         if (strcmp(line, "end\n") == 0)
             break;
@@ -468,8 +471,25 @@ void scene_elderly_load(struct scene_engine *eng)
         return;
     }
     qsort(v, n, sizeof(*v), cmp_saved);
+    eng->elderly_file_as_of = as_of;
     eng->elderly_pending = v;
     eng->n_elderly_pending = n;
+}
+
+int64_t scene_elderly_reload_from_ns(const struct scene_engine *eng,
+                                     int64_t as_of_ns)
+{
+    const int64_t hour_ns = 3600LL * 1000000000LL;
+    int64_t from = as_of_ns - 2LL * eng->cfg.elderly_quiet_hours * hour_ns;
+    int64_t week = as_of_ns - 7 * 24 * hour_ns;
+    if (!eng->n_elderly)
+        return from;
+    int64_t saved = eng->elderly_file_as_of >= 0
+                        ? eng->elderly_file_as_of * 1000000000LL - hour_ns
+                        : week;
+    if (saved < from)
+        from = saved;
+    return from < week ? week : from;
 }
 
 void scene_elderly_restore(struct scene_engine *eng, int32_t h)

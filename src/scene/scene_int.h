@@ -245,9 +245,11 @@ struct scene_engine {
     char *elderly_path; /* state file, or NULL */
     struct scene_elderly_saved *elderly_pending;
     size_t n_elderly_pending;
-    int elderly_dirty;     /* changed since the last save */
-    int64_t elderly_saved; /* monotonic s of the last save */
-    uint8_t *dirty;        /* one bit per household */
+    int64_t elderly_file_as_of; /* as-of (epoch s) of the state read at
+                                 * start; -1: none read */
+    int elderly_dirty;          /* changed since the last save */
+    int64_t elderly_saved;      /* monotonic s of the last save */
+    uint8_t *dirty;             /* one bit per household */
     size_t n_dirty;
     int64_t as_of_s;
     int64_t scored_day; /* last full day of the last full pass */
@@ -383,6 +385,13 @@ void scene_elderly_reading(struct scene_engine *eng, int32_t h,
 /* Reads the state file into eng->elderly_pending (absent: nothing;
  * damaged: logged and ignored). */
 void scene_elderly_load(struct scene_engine *eng);
+/* Where the start-up scan of water readings begins: 2 x the quiet hours
+ * before as_of, or earlier, back to the as-of of the state file (a crash
+ * after its last save), or a week before as_of when there is no file (a
+ * crash before the first save): the saved state plus the readings since it
+ * give the same quiet-since times as a clean restart. */
+int64_t scene_elderly_reload_from_ns(const struct scene_engine *eng,
+                                     int64_t as_of_ns);
 /* Gives the new elderly slot of h its saved state, if any. */
 void scene_elderly_restore(struct scene_engine *eng, int32_t h);
 /* Saves the state file (temporary name, fsync, rename) when it changed

@@ -14,7 +14,8 @@
  *                        last 36 days (with a household)
  *   as-of time           store_scan_newest_reading   the log's seq
  *   elderly water        store_scan_readings, water  the log's seq
- *                        of the last 2 x quiet hours
+ *                        of the last 2 x quiet hours, or back to the
+ *                        saved elderly state (scene_elderly_reload_from_ns)
  *                        (elderly-alone flats only)
  *   complaints           store_scan_events, last     the log's seq
  *                        60 days (12345 housing_rental kept)
@@ -135,8 +136,7 @@ static int load_state(void *ctx, struct store_snapshot *snap)
         err = store_scan_events(snap, as_of_ns - 60ll * 86400 * 1000000000ll,
                                 complaint_row, eng, NULL);
     if (!err && as_of_ns > 0) {
-        int64_t from =
-            as_of_ns - 2ll * eng->cfg.elderly_quiet_hours * 3600 * 1000000000ll;
+        int64_t from = scene_elderly_reload_from_ns(eng, as_of_ns);
         err = store_scan_readings(snap, from, METRIC_WATER, reading_row, eng,
                                   NULL);
     }

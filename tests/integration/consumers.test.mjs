@@ -132,13 +132,14 @@ test('after kill -9 before the roll-up checkpoint, every consumer equals ' +
   await srv.stop();
   rmSync(cleanDir, { recursive: true, force: true });
 
-  // The data is what the test says: 5 and 2 orders, the elder alerted (a
-  // restarted engine reloads 2 x 12 quiet hours of water, so it has been
-  // quiet since the first reading it loaded).
+  // The data is what the test says: 5 and 2 orders, the elder alerted and
+  // quiet since the hour the water stopped (the saved elderly state, or
+  // after a crash the week of water reloaded at start, knows it).
   const count = (id) => clean.orders[id].reduce((s, b) => s + b.orders, 0);
   assert.equal(count(HOMES[0]), 5, JSON.stringify(clean.orders));
   assert.equal(count(HOMES[1]), 2);
   assert.deepEqual(clean.elderly.map((e) => e[0]), [ELDER]);
+  assert.equal(clean.elderly[0][1], '2025-11-01T20:00:00+08:00');
   assert.ok(clean.usage[HOMES[0]].length === 2, JSON.stringify(clean.usage));
 
   // The crashed run: no roll-up checkpoint for an hour, so the kill lands
