@@ -25,23 +25,32 @@
 #include "util/util.h"
 
 struct config {
-    char *data_dir;             /* data */
-    char *listen;               /* listen: HOST:PORT */
-    int http_threads;           /* threads in the HTTP pool */
-    int max_connections;        /* open connections at once */
-    int connection_timeout_s;   /* idle/slow connections are closed after */
-    int max_connections_per_ip; /* open connections at once from one IP */
-    int header_timeout_s;       /* a whole request header must come within */
-    size_t max_body_bytes;      /* request body limit (413 above it) */
-    size_t max_batch_records;   /* records per request (413 above it) */
-    int queue_max;              /* batches waiting for the store (503) */
-    size_t commit_max_rows;     /* rows per group commit */
-    int sync_full;              /* sync = full | normal */
-    int retention_days;         /* raw readings kept this long */
-    int rollup_flush_ms;        /* roll-up checkpoint period */
-    size_t rollup_max_lag;      /* batches the roll-up may trail by (503) */
-    int read_connections;       /* read-only SQLite connections */
-    char *log_level;            /* debug | info | warn | error */
+    char *data_dir;              /* data */
+    char *listen;                /* listen: HOST:PORT */
+    int http_threads;            /* threads in the HTTP pool */
+    int max_connections;         /* open connections at once */
+    int connection_timeout_s;    /* idle/slow connections are closed after */
+    int max_connections_per_ip;  /* open connections at once from one IP */
+    int header_timeout_s;        /* a whole request header must come within */
+    size_t max_body_bytes;       /* request body limit (413 above it) */
+    size_t max_batch_records;    /* records per request (413 above it) */
+    int queue_max;               /* batches waiting for the store (503) */
+    size_t commit_max_rows;      /* rows per group commit */
+    int sync_full;               /* sync = full | normal */
+    int retention_days;          /* raw readings kept this long */
+    int rollup_flush_ms;         /* roll-up checkpoint period */
+    size_t rollup_max_lag;       /* batches the roll-up may trail by (503) */
+    int read_connections;        /* read-only SQLite connections */
+    char *log_level;             /* debug | info | warn | error */
+    size_t live_ring_events;     /* live events kept for resuming */
+    size_t live_event_max_bytes; /* largest live event */
+    int live_max_streams;        /* SSE streams at once (503 above) */
+    int live_heartbeat_s;        /* SSE heartbeat period */
+    size_t live_client_lag_max;  /* events a stream may trail by */
+    int session_ttl_s;           /* browser session lifetime */
+    int max_sessions;            /* browser sessions at once (503 above) */
+    int login_link_minutes;      /* one-time login links expire after */
+    char *web_dir;               /* the built UI served at / */
 };
 
 /* Sets every field to its default.  Release with config_release. */
