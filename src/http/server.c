@@ -628,9 +628,20 @@ void http_stop(struct http_server *srv)
     if (!srv)
         return;
     /* MHD may not stop with suspended connections: end the streams (each
-     * parked one is resumed to send its `bye`) first. */
-    if (srv->live)
+     * parked one is resumed to send its `bye`) first, and give them the
+     * moment it takes to send it. */
+    if (srv->live) {
         live_shutdown(srv->live);
+        /* let the streams send it (a second at most) */
+        struct live_stats ls;
+        for (int i = 0; i < 100; i++) {
+            live_get_stats(srv->live, &ls);
+            if (!ls.readers)
+                break;
+            struct timespec pause = {0, 10 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
     sweeper_stop(srv);
     MHD_stop_daemon(srv->daemon);
     session_table_free(srv->sessions);
