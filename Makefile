@@ -4,7 +4,7 @@
 #   make test     install missing packages, build, run every test: unit
 #                 tests (gcc and ASan+UBSan), fuzz corpora, and the
 #                 integration suite against the release and the ASan+UBSan
-#                 server
+#                 server, and the browser tests of the screens (chromium)
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench    run every benchmark under bench/ (minutes)
@@ -35,10 +35,14 @@ ASAN_UNIT:= $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -g -O1
 
-.PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan \
+.PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan browser \
         format format-check demo fuzz bench clean
 
-all: build/citybrain
+all: build/citybrain web/dist/index.html
+
+# The UI, served at / from web_dir (default web/dist).
+web/dist/index.html: $(wildcard web/src/*) web/build.mjs web/package.json
+	@scripts/web-build.sh
 
 build/obj/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -88,12 +92,16 @@ asan-unit: $(ASAN_UNIT)
 fuzz-replay: $(FUZZ_BIN)
 	@scripts/fuzz-replay.sh $(FUZZ_BIN)
 
-integration: build/citybrain
+integration: build/citybrain web/dist/index.html
 	@scripts/run-integration.sh
+
+# The screens in Debian's chromium, headless (screenshots: build/browser/).
+browser: build/citybrain web/dist/index.html
+	@scripts/run-browser.sh
 
 # The same integration suite against the ASan+UBSan server: any sanitizer
 # report in the server's stderr fails the test.
-integration-asan: build/asan/citybrain
+integration-asan: build/asan/citybrain web/dist/index.html
 	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
 	    scripts/run-integration.sh
 
@@ -107,7 +115,7 @@ format-check:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory format-check unit asan-unit fuzz-replay \
-	    integration integration-asan
+	    integration integration-asan browser
 	@echo "make test: all suites passed"
 
 demo: deps

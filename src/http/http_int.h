@@ -143,6 +143,10 @@ void route_session_create(struct request *req);
 void route_session_delete(struct request *req);
 void route_login(struct request *req);
 void route_login_links_create(struct request *req);
+void route_web_index(struct request *req);
+void route_web_asset(struct request *req);
+void route_boundaries_put(struct request *req);
+void route_boundaries_get(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

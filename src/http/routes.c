@@ -87,6 +87,14 @@ const struct route http_routes[] = {
      route_login_links_create,     TOK, {Y, N  , N, N, N  }, NONE, 0},
     {"GET", "/login",
      route_login,                  PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/",
+     route_web_index,              PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/assets/{}",
+     route_web_asset,              PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"PUT", "/api/v1/map/boundaries",
+     route_boundaries_put,         TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/map/boundaries",
+     route_boundaries_get,         TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
 };
 /* clang-format on */
 #undef N

@@ -164,6 +164,11 @@ const samples = {
   'DELETE /api/v1/session': () => ({ path: '/api/v1/session' }),
   'POST /api/v1/login-links': () => ({ path: '/api/v1/login-links',
     body: JSON.stringify({ name: `link${seq++}`, role: 'analyst' }) }),
+  'GET /': () => ({ path: '/' }),
+  'GET /assets/{}': () => ({ path: '/assets/app.js' }),
+  'PUT /api/v1/map/boundaries': () => ({ path: '/api/v1/map/boundaries',
+    body: JSON.stringify({ type: 'FeatureCollection', features: [] }) }),
+  'GET /api/v1/map/boundaries': () => ({ path: '/api/v1/map/boundaries' }),
   'GET /login': async () => {
     const r = await srv.req('POST', '/api/v1/login-links', { body:
       JSON.stringify({ name: `l${seq++}`, role: 'operator' }) });
