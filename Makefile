@@ -133,6 +133,7 @@ bench: build/citybrain
 	@bench/simulate
 	@bench/scene
 	@bench/detect
+	@bench/map_cluster
 	@bench/abuse
 
 clean:

@@ -147,6 +147,7 @@ void route_web_index(struct request *req);
 void route_web_asset(struct request *req);
 void route_boundaries_put(struct request *req);
 void route_boundaries_get(struct request *req);
+void route_map_clusters(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

@@ -95,6 +95,8 @@ const struct route http_routes[] = {
      route_boundaries_put,         TOK, {Y, N  , N, N, N  }, NONE, 0},
     {"GET", "/api/v1/map/boundaries",
      route_boundaries_get,         TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/api/v1/map/clusters",
+     route_map_clusters,           TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
 };
 /* clang-format on */
 #undef N

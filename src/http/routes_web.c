@@ -10,6 +10,9 @@
  * Boundaries are one GeoJSON FeatureCollection of the district's street
  * (and committee) polygons, kept in the store's kv table under
  * "map.boundaries" and replaced whole by an admin.
+ *
+ * Clusters: the scenes' markers aggregated on a grid for the view
+ * (map.h), counts only.
  */
 #include "http/http_int.h"
 
@@ -17,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "map/map.h"
+#include "scene/scene.h"
 
 #define BOUNDARIES_KEY "map.boundaries"
 /* Files the UI serves are small; a bigger one is refused, not streamed. */
@@ -219,4 +225,49 @@ void route_boundaries_get(struct request *req)
         return;
     }
     reply_json(req, 200);
+}
+
+/* GET /api/v1/map/clusters?zoom=Z&bbox=W,S,E,N: the scenes' markers (a
+ * committee: its own only) clustered for the view (map.h). */
+void route_map_clusters(struct request *req)
+{
+    static const char *const kinds[] = {"suspects", "elderly"};
+    struct map_view v;
+    int64_t zoom;
+    char why[200];
+    const char *bbox = req_arg(req, "bbox");
+    if (req_int_arg(req, "zoom", 0, 22, 12, &zoom))
+        return;
+    v.zoom = (int)zoom;
+    if (!bbox || map_view_parse_bbox(bbox, &v, why, sizeof(why))) {
+        reply_error(req, 400, "%s",
+                    bbox ? why : "bbox=west,south,east,north is required");
+        return;
+    }
+    if (!req->srv->scenes) {
+        reply_error(req, 503, "the scenes are not running");
+        return;
+    }
+    struct scene_markers mk;
+    scene_map_markers(
+        req->srv->scenes,
+        req->who.role == ROLE_COMMITTEE ? req->who.committee : NULL, &mk);
+    float *lat = xmalloc((mk.n + 1) * sizeof(float));
+    float *lon = xmalloc((mk.n + 1) * sizeof(float));
+    store_household_positions(req->srv->store, mk.households, mk.n, lat, lon);
+    struct map_marker *m = xmalloc((mk.n + 1) * sizeof(*m));
+    for (size_t i = 0; i < mk.n; i++)
+        m[i] = (struct map_marker){lat[i], lon[i], mk.kinds[i]};
+    int rc = map_cluster_json(m, mk.n, &v, kinds, 2, &req->out);
+    free(m);
+    free(lat);
+    free(lon);
+    scene_markers_release(&mk);
+    if (rc == CB_ETOOBIG)
+        reply_error(req, 413,
+                    "the bbox holds more than %u cells at zoom %d; zoom in "
+                    "or send a smaller bbox",
+                    MAP_MAX_CELLS, v.zoom);
+    else
+        reply_json(req, 200);
 }

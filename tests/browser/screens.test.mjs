@@ -93,6 +93,12 @@ test('the wall renders in Chinese and English, with the API\'s figures',
     echarts.getInstanceByDom(document.getElementById('map'))
         .getOption().series[0].data.length);
   assert.ok(streets > 0);
+  // the clustered markers count every suspect and elderly alert placed
+  const clustered = await page.evaluate(() => echarts.getInstanceByDom(
+      document.getElementById('map')).getOption().series[3].data
+      .reduce((a, d) => a + d.value[2], 0));
+  assert.equal(clustered, summary.groups.reduce((a, g) => a + g.suspects, 0) +
+      elderly.alerts.length);
   await page.screenshot({ path: join(shots, 'wall-zh.png') });
   metrics.lcp_ms = await page.evaluate(() => new Promise((resolve) => {
     new PerformanceObserver((l) => {
@@ -167,11 +173,21 @@ test('a committee sees its tasks and sends feedback with a photo',
   await page.waitForSelector('[data-view="phone"]');
   const tasks = await page.$$eval('[data-task]', (els) =>
     els.map((e) => e.dataset.household));
+  const cmp = await makeToken(srv, { name: 'cmp', role: 'committee',
+    committee });
   const mine = (await request(srv.base, 'GET',
-      '/api/v1/scenes/group-rental/suspects?limit=100', { token:
-        await makeToken(srv, { name: 'cmp', role: 'committee', committee }) }))
+      '/api/v1/scenes/group-rental/suspects?limit=100', { token: cmp }))
       .json.suspects.map((s) => s.household_id);
   for (const h of mine) assert.ok(tasks.includes(h), `${h} not a task`);
+  // the map's clusters: its own committee's markers only
+  const alerts = (await request(srv.base, 'GET',
+      '/api/v1/scenes/elderly-alone/alerts', { token: cmp })).json.alerts;
+  const cl = (await request(srv.base, 'GET', '/api/v1/map/clusters' +
+      '?zoom=10&bbox=121.4,31.0,122.0,31.4', { token: cmp })).json;
+  assert.equal(cl.markers, mine.length + alerts.length);
+  const all = (await srv.req('GET', '/api/v1/map/clusters' +
+      '?zoom=10&bbox=121.4,31.0,122.0,31.4')).json;
+  assert.ok(all.markers > cl.markers, `${all.markers} vs ${cl.markers}`);
   // where to go: the map link is in GCJ-02, not the stored WGS84
   const card = await page.$('[data-task="rental"]');
   const hid = await card.getAttribute('data-household');

@@ -169,6 +169,8 @@ const samples = {
   'PUT /api/v1/map/boundaries': () => ({ path: '/api/v1/map/boundaries',
     body: JSON.stringify({ type: 'FeatureCollection', features: [] }) }),
   'GET /api/v1/map/boundaries': () => ({ path: '/api/v1/map/boundaries' }),
+  'GET /api/v1/map/clusters': () => ({
+    path: '/api/v1/map/clusters?zoom=10&bbox=121,31,122,32' }),
   'GET /login': async () => {
     const r = await srv.req('POST', '/api/v1/login-links', { body:
       JSON.stringify({ name: `l${seq++}`, role: 'operator' }) });

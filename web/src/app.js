@@ -272,6 +272,9 @@ function drawMap() {
   const value = (r) => wall.shade === 'elderly' ? r.elderly
     : wall.shade === 'events' ? r.events : r.per1000;
   const max = Math.max(1e-9, ...rows.map(value));
+  const clusters = (wall.clusters?.clusters || []).map((c) => ({
+    name: `${t('suspects')} ${c.suspects} · ${t('elderly')} ${c.elderly}`,
+    value: [c.lon, c.lat, c.count], elderly: c.elderly }));
   const points = wall.events.filter((e) => e.lat != null)
       .map((e) => ({ name: e.type, value: [e.lon, e.lat, 1] }));
   chart.setOption({
@@ -293,6 +296,13 @@ function drawMap() {
         data: points.map((p) => p.value), pointSize: 8, blurSize: 14 },
       { type: 'scatter', coordinateSystem: 'geo', name: t('events'),
         data: points, symbolSize: 5, itemStyle: { color: '#ffb020' } },
+      // suspects and elderly alerts, clustered by the server
+      { type: 'scatter', coordinateSystem: 'geo', name: 'clusters',
+        data: clusters, symbolSize: (v) => 10 + 5 * Math.sqrt(v[2]),
+        label: { show: true, formatter: (p) => p.value[2], color: '#fff',
+          fontSize: 10 },
+        itemStyle: { color: (p) => (p.data.elderly ? '#ff8a00' : '#ff4d5e'),
+          borderColor: '#fff', borderWidth: 1, opacity: .9 } },
     ],
   }, true);
 }
@@ -386,6 +396,7 @@ async function loadWall() {
     wall.geo = geo;
     echarts.registerMap('district', geo);
   }
+  wall.clusters = await loadClusters();
   if (!wall.feedItems.length) {
     for (const e of events.slice(0, 30))
       wall.feedItems.push({ kind: 'event', time: e.ts.slice(11, 16),
@@ -394,6 +405,25 @@ async function loadWall() {
       wall.feedItems.unshift({ kind: 'elderly', time: a.quiet_since.slice(11, 16),
         label: t('elderly'), tag: 'bad', text: `${a.street} ${a.committee}` });
   }
+}
+
+// The district's extent (from its polygons) and a zoom that gives about a
+// dozen cells across it.
+function districtView() {
+  let w = 180, s = 90, e = -180, n = -90;
+  const walk = (c) => (typeof c[0] === 'number'
+    ? (w = Math.min(w, c[0]), e = Math.max(e, c[0]),
+      s = Math.min(s, c[1]), n = Math.max(n, c[1])) : c.forEach(walk));
+  for (const f of wall.geo?.features || []) walk(f.geometry.coordinates);
+  if (w >= e) return null;
+  const zoom = Math.max(0, Math.min(22, Math.floor(Math.log2(90 * 12 / (e - w)))));
+  return { zoom, bbox: [w, s, e + 1e-9, n + 1e-9].map((x) => x.toFixed(6)).join(',') };
+}
+
+async function loadClusters() {
+  const v = districtView();
+  if (!v) return null;
+  return api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`).catch(() => null);
 }
 
 let refreshTimer;
