@@ -112,6 +112,8 @@ test('the wall renders in Chinese and English, with the API\'s figures',
   await page.waitForFunction(() => window.__cb?.ready &&
       document.querySelector('h1')?.textContent.includes('City Brain'));
   assert.equal(num(await figure(page, 'readings')), stats.readings);
+  assert.ok(!/[\u4e00-\u9fff]{2,}告警/.test(await page.textContent('#feed')),
+      'the feed is in English too');
   await page.screenshot({ path: join(shots, 'wall-en.png') });
   // the 4K wall: the same layout, scaled
   await page.setViewportSize({ width: 3840, height: 2160 });

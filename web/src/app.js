@@ -97,6 +97,7 @@ async function api(path, { method = 'GET', body, reason } = {}) {
 
 function setLang(l) {
   lang = l;
+  wall.feedItems = []; // rebuilt in the new language
   localStorage.setItem('cb.lang', l);
   document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en';
   boot();
