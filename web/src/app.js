@@ -650,6 +650,7 @@ async function logout() {
 }
 
 async function boot() {
+  window.__cb.ready = false; // until the new screen has drawn its figures
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   document.title = t('title');
   let who;
