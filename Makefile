@@ -3,8 +3,9 @@
 #   make          build build/citybrain
 #   make test     install missing packages, build, run every test: the
 #                 layer check (no SQL outside src/store/), unit tests (gcc
-#                 and ASan+UBSan), fuzz corpora, and the integration suite
-#                 against the release and the ASan+UBSan server
+#                 and ASan+UBSan), fuzz corpora, the integration suite
+#                 against the release and the ASan+UBSan server, and the
+#                 browser tests of the screens (chromium)
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench    run every benchmark under bench/ (minutes)
@@ -36,9 +37,13 @@ SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -g -O1
 
 .PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan \
-        layers format format-check demo fuzz bench clean
+        layers browser format format-check demo fuzz bench clean
 
-all: build/citybrain
+all: build/citybrain web/dist/index.html
+
+# The UI, served at / from web_dir (default web/dist).
+web/dist/index.html: $(wildcard web/src/*) web/build.mjs web/package.json
+	@scripts/web-build.sh
 
 build/obj/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -88,12 +93,16 @@ asan-unit: $(ASAN_UNIT)
 fuzz-replay: $(FUZZ_BIN)
 	@scripts/fuzz-replay.sh $(FUZZ_BIN)
 
-integration: build/citybrain
+integration: build/citybrain web/dist/index.html
 	@scripts/run-integration.sh
+
+# The screens in Debian's chromium, headless (screenshots: build/browser/).
+browser: build/citybrain web/dist/index.html
+	@scripts/run-browser.sh
 
 # The same integration suite against the ASan+UBSan server: any sanitizer
 # report in the server's stderr fails the test.
-integration-asan: build/asan/citybrain
+integration-asan: build/asan/citybrain web/dist/index.html
 	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
 	    scripts/run-integration.sh
 
@@ -111,7 +120,7 @@ format-check:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory format-check layers unit asan-unit \
-	    fuzz-replay integration integration-asan
+	    fuzz-replay integration integration-asan browser
 	@echo "make test: all suites passed"
 
 demo: deps
@@ -129,6 +138,7 @@ bench: build/citybrain
 	@bench/simulate
 	@bench/scene
 	@bench/detect
+	@bench/map_cluster
 	@bench/abuse
 
 clean:

@@ -51,9 +51,20 @@ until curl -sf "http://$LISTEN/healthz" >/dev/null 2>&1; do
     sleep 0.1
 done
 token=$(cat "$store/admin.token")
+# the district's street polygons, for the wall's map
+curl -sf -X PUT -H "Authorization: Bearer $token" \
+    --data-binary @"$district/streets.geojson" \
+    "http://$LISTEN/api/v1/map/boundaries" >/dev/null ||
+    echo "demo: could not upload the street polygons"
+# a one-time login link for the wall (an operator), valid 60 minutes
+link=$(build/citybrain login-link --role operator --name wall-screen \
+    --minutes 60 --data "$store" --base "http://$LISTEN" 2>/dev/null)
 cat <<MSG
 
   citybrain is running:  http://$LISTEN
+  the wall screen:       $link
+                         (one-time login link, valid 60 minutes; then sign
+                         in at http://$LISTEN with a token)
   admin token:           $token
                          (in $store/admin.token)
   try:  curl -H "Authorization: Bearer \$(cat $store/admin.token)" \\

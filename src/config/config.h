@@ -46,12 +46,21 @@ struct config {
     int clock_simulated; /* clock = wall | simulated */
     int tz_minutes;      /* timezone: the district's UTC offset */
     /* plausible data (refused at ingest, with the line and why) */
-    int future_s;        /* max_future_s: beyond now + this */
-    int horizon_days;    /* max_age_days: older than now - this */
-    double max_index[3]; /* <metric>_max_index, by enum metric */
-    double max_delta[3]; /* <metric>_max_delta */
-    int max_spread_days; /* longest interval one reading spreads over */
-    int drain_s;         /* shutdown_drain_s: SIGTERM waits this long */
+    int future_s;                /* max_future_s: beyond now + this */
+    int horizon_days;            /* max_age_days: older than now - this */
+    double max_index[3];         /* <metric>_max_index, by enum metric */
+    double max_delta[3];         /* <metric>_max_delta */
+    int max_spread_days;         /* longest interval one reading spreads over */
+    int drain_s;                 /* shutdown_drain_s: SIGTERM waits this long */
+    size_t live_ring_events;     /* live events kept for resuming */
+    size_t live_event_max_bytes; /* largest live event */
+    int live_max_streams;        /* SSE streams at once (503 above) */
+    int live_heartbeat_s;        /* SSE heartbeat period */
+    size_t live_client_lag_max;  /* events a stream may trail by */
+    int session_ttl_s;           /* browser session lifetime */
+    int max_sessions;            /* browser sessions at once (503 above) */
+    int login_link_minutes;      /* one-time login links expire after */
+    char *web_dir;               /* the built UI served at / */
 };
 
 /* Sets every field to its default.  Release with config_release. */

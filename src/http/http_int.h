@@ -12,6 +12,8 @@
 #include "config/config.h"
 #include "http/http.h"
 #include "http/query.h"
+#include "live/live.h"
+#include "session/session.h"
 #include "store/store.h"
 
 struct request;
@@ -43,6 +45,8 @@ struct http_server {
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
+    struct live *live;              /* borrowed: live events (live.h) */
+    struct session_table *sessions; /* browser sessions (session.h) */
     /* the header-deadline sweeper (server.c) */
     pthread_t sweeper;
     pthread_mutex_t watch_lock;
@@ -70,7 +74,10 @@ struct request {
     int status;
     struct sbuf out;
     const char *content_type;
-    int retry_after; /* seconds, 0 = none */
+    int retry_after;             /* seconds, 0 = none */
+    int cookie_auth;             /* who came from a session cookie */
+    char set_cookie[160];        /* a Set-Cookie header to send, or "" */
+    struct MHD_Response *stream; /* a streamed response (SSE), or NULL */
 };
 
 /* The route table (routes.c). */
@@ -135,6 +142,16 @@ void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
 void route_clock_get(struct request *req);
 void route_clock_set(struct request *req);
+void route_stream(struct request *req);
+void route_session_create(struct request *req);
+void route_session_delete(struct request *req);
+void route_login(struct request *req);
+void route_login_links_create(struct request *req);
+void route_web_index(struct request *req);
+void route_web_asset(struct request *req);
+void route_boundaries_put(struct request *req);
+void route_boundaries_get(struct request *req);
+void route_map_clusters(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

@@ -81,6 +81,26 @@ const struct route http_routes[] = {
      route_group_rental_precision, TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
     {"GET", "/api/v1/scenes/elderly-alone/alerts",
      route_elderly_alerts,         TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/stream",
+     route_stream,                 TOK, {Y, Y  , Y, Y, OWN}, NONE, 0},
+    {"POST", "/api/v1/session",
+     route_session_create,         PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"DELETE", "/api/v1/session",
+     route_session_delete,         TOK, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"POST", "/api/v1/login-links",
+     route_login_links_create,     TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/login",
+     route_login,                  PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/",
+     route_web_index,              PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/assets/{}",
+     route_web_asset,              PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"PUT", "/api/v1/map/boundaries",
+     route_boundaries_put,         TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/map/boundaries",
+     route_boundaries_get,         TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
+    {"GET", "/api/v1/map/clusters",
+     route_map_clusters,           TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
 };
 /* clang-format on */
 #undef N
@@ -104,6 +124,24 @@ void route_metrics(struct request *req)
     struct store_stats stats;
     store_get_stats(req->srv->store, &stats);
     metrics_render(&req->out, &stats);
+    if (req->srv->live) {
+        struct live_stats ls;
+        live_get_stats(req->srv->live, &ls);
+        sbuf_addf(&req->out,
+                  "# HELP citybrain_live_streams Live streams open now.\n"
+                  "# TYPE citybrain_live_streams gauge\n"
+                  "citybrain_live_streams %llu\n"
+                  "# HELP citybrain_live_events_total Live events "
+                  "published.\n"
+                  "# TYPE citybrain_live_events_total counter\n"
+                  "citybrain_live_events_total %llu\n"
+                  "# HELP citybrain_live_streams_cut_total Live streams "
+                  "ended for lagging.\n"
+                  "# TYPE citybrain_live_streams_cut_total counter\n"
+                  "citybrain_live_streams_cut_total %llu\n",
+                  (unsigned long long)ls.readers,
+                  (unsigned long long)ls.published, (unsigned long long)ls.cut);
+    }
     req->status = 200;
     req->content_type = "text/plain; version=0.0.4";
 }

@@ -121,6 +121,7 @@ int scene_engine_new(const struct scene_config *cfg,
         eng->elderly_path = xstrdup(cfg->elderly_path);
     eng->cfg.elderly_path = eng->elderly_path;
     pthread_mutex_init(&eng->lock, NULL);
+    pthread_mutex_init(&eng->live_lock, NULL);
     pthread_rwlock_init(&eng->pub_lock, NULL);
     pthread_mutex_init(&eng->worker_lock, NULL);
     pthread_cond_init(&eng->worker_cond, NULL);
@@ -176,6 +177,8 @@ void scene_engine_free(struct scene_engine *eng)
     pthread_mutex_lock(&eng->lock);
     scene_elderly_save(eng, 1);
     pthread_mutex_unlock(&eng->lock);
+    free(eng->live_last);
+    pthread_mutex_destroy(&eng->live_lock);
     for (int m = 0; m < METRIC_COUNT; m++)
         free(eng->use[m]);
     free(eng->recip);
@@ -590,6 +593,7 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     scene_publish(eng, &c);
     scene_elderly_save(eng, 0);
     pthread_mutex_unlock(&eng->lock);
+    scene_live_publish(eng);
     return 0;
 }
 

@@ -277,7 +277,10 @@ struct scene_engine {
     struct scene_learner learn;
 
     struct store *store; /* attached store, or NULL */
-    pthread_t worker;    /* re-scoring thread, when started */
+    struct live *live;   /* where re-scores are announced, or NULL */
+    pthread_mutex_t live_lock;
+    char *live_last;  /* the last `scene` event sent (live_lock) */
+    pthread_t worker; /* re-scoring thread, when started */
     int worker_running;
     int worker_stop; /* under worker_lock */
     int worker_period_ms;
@@ -400,5 +403,9 @@ int scene_elderly_save(struct scene_engine *eng, int force);
 /* After a full pass: each elder's usual daily water from its own days
  * before it went quiet. */
 void scene_elderly_days(struct scene_engine *eng);
+
+/* Publishes the `scene` live event if it changed (scene_live.c); call
+ * without eng->lock held. */
+void scene_live_publish(struct scene_engine *eng);
 
 #endif

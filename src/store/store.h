@@ -129,6 +129,10 @@ void store_close(struct store *st);
 int32_t store_household_resolve(struct store *st, const char *household_id);
 /* Dense id matched from free address text (address.h), or -1. */
 int32_t store_address_match(struct store *st, const char *address);
+/* The registered WGS84 position of each of n dense ids into OUT_lat[i],
+ * OUT_lon[i] (NAN when unknown or not given), under one read lock. */
+void store_household_positions(struct store *st, const int32_t *households,
+                               size_t n, float *OUT_lat, float *OUT_lon);
 /* Number of households in the registry. */
 size_t store_household_count(struct store *st);
 

@@ -225,3 +225,17 @@ size_t store_household_count(struct store *st)
     pthread_rwlock_unlock(&st->reg_lock);
     return n;
 }
+
+void store_household_positions(struct store *st, const int32_t *households,
+                               size_t n, float *OUT_lat, float *OUT_lon)
+{
+    pthread_rwlock_rdlock(&st->reg_lock);
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = households[i];
+        int known = id >= 0 && (size_t)id < st->hh_geo_cap &&
+                    (st->hh_geo[id].lat != 0 || st->hh_geo[id].lon != 0);
+        OUT_lat[i] = known ? st->hh_geo[id].lat : NAN;
+        OUT_lon[i] = known ? st->hh_geo[id].lon : NAN;
+    }
+    pthread_rwlock_unlock(&st->reg_lock);
+}

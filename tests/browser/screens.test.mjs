@@ -1,0 +1,256 @@
+// Browser tests of the screens: playwright-core driving Debian's chromium
+// (/usr/bin/chromium, headless) against the real server on a small
+// simulated district.  Screenshots are kept in build/browser/ (the README's
+// come from here), with the figures measured (metrics.json).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer, request, makeToken, tempDir, BIN, sleep }
+  from '../integration/lib.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(root, 'build', 'browser');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+mkdirSync(shots, { recursive: true });
+const metrics = {};
+
+let srv, browser, district, committee;
+before(async () => {
+  district = tempDir('citybrain-browser-');
+  execFileSync(BIN, ['simulate', '--households', '1500', '--days', '8',
+    '--seed', '7', '--start', '2026-11-20', '--water-grain', '1d',
+    '--out', join(district, 'sim')], { stdio: 'ignore' });
+  srv = await startServer({ args: ['--web_dir', join(root, 'web', 'dist'),
+    '--sync', 'normal'] });
+  execFileSync(BIN, ['load', '--dir', join(district, 'sim'), '--url',
+    srv.base, '--token-file', join(srv.dir, 'admin.token')],
+  { stdio: 'ignore' });
+  const geo = readFileSync(join(district, 'sim', 'streets.geojson'), 'utf8');
+  const r = await srv.req('PUT', '/api/v1/map/boundaries', { body: geo });
+  assert.equal(r.status, 200, r.text);
+  // the scene has scored the loaded district
+  for (let i = 0; i < 100; i++) {
+    const s = await srv.req('GET', '/api/v1/scenes/group-rental/suspects' +
+        '?limit=1', { headers: { 'x-audit-reason': 'test' } });
+    if (s.json?.suspects?.length) { committee = s.json.suspects[0].committee; break; }
+    await sleep(100);
+  }
+  assert.ok(committee, 'no suspect to give a committee tasks');
+  browser = await chromium.launch({ executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu'] });
+});
+after(async () => {
+  await browser?.close();
+  writeFileSync(join(shots, 'metrics.json'), JSON.stringify(metrics, null, 2));
+  await srv?.stop();
+  srv?.cleanup();
+});
+
+// A page signed in through a one-time login link of a new token.
+async function signedIn(fields, viewport = { width: 1920, height: 1080 },
+    deviceScaleFactor = 1) {
+  const link = await srv.req('POST', '/api/v1/login-links',
+      { body: JSON.stringify(fields) });
+  assert.equal(link.status, 201, link.text);
+  const ctx = await browser.newContext({ viewport, deviceScaleFactor });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(srv.base + link.json.url);
+  await page.waitForFunction(() => window.__cb?.ready, null,
+      { timeout: 20000 });
+  page.errors = errors;
+  return page;
+}
+
+const figure = (page, key) => page.$eval(`[data-figure="${key}"]`,
+    (el) => el.textContent.trim());
+const num = (s) => Number(s.replace(/[^0-9.]/g, ''));
+
+test('the wall renders in Chinese and English, with the API\'s figures',
+    async () => {
+  const page = await signedIn({ name: 'wall', role: 'operator' });
+  assert.match(await page.textContent('h1'), /城市大脑/);
+  assert.match(await page.textContent('[data-pending="cases"]'), /issue 15/);
+  const stats = (await srv.req('GET', '/api/v1/stats/ingest')).json;
+  const summary = (await srv.req('GET',
+      '/api/v1/scenes/group-rental/summary?by=street')).json;
+  const elderly = (await srv.req('GET',
+      '/api/v1/scenes/elderly-alone/alerts')).json;
+  assert.equal(num(await figure(page, 'readings')), stats.readings);
+  assert.equal(num(await figure(page, 'deliveries')), stats.deliveries);
+  assert.equal(num(await figure(page, 'events')), stats.events);
+  assert.equal(num(await figure(page, 'feed-registry')), stats.households);
+  assert.equal(num(await figure(page, 'suspects')),
+      summary.groups.reduce((a, g) => a + g.suspects, 0));
+  assert.equal(num(await figure(page, 'elderly')), elderly.alerts.length);
+  // the map drew the uploaded streets
+  const streets = await page.evaluate(() =>
+    echarts.getInstanceByDom(document.getElementById('map'))
+        .getOption().series[0].data.length);
+  assert.ok(streets > 0);
+  // the clustered markers count every suspect and elderly alert placed
+  const clustered = await page.evaluate(() => echarts.getInstanceByDom(
+      document.getElementById('map')).getOption().series[3].data
+      .reduce((a, d) => a + d.value[2], 0));
+  assert.equal(clustered, summary.groups.reduce((a, g) => a + g.suspects, 0) +
+      elderly.alerts.length);
+  await page.screenshot({ path: join(shots, 'wall-zh.png') });
+  metrics.lcp_ms = await page.evaluate(() => new Promise((resolve) => {
+    new PerformanceObserver((l) => {
+      const e = l.getEntries();
+      resolve(Math.round(e[e.length - 1].startTime));
+    }).observe({ type: 'largest-contentful-paint', buffered: true });
+  }));
+  metrics.wall_ready_ms = await page.evaluate(() =>
+    Math.round(window.__cb.readyAt));
+  await page.click('[data-lang="en"]');
+  await page.waitForFunction(() => window.__cb?.ready &&
+      document.querySelector('h1')?.textContent.includes('City Brain'));
+  assert.equal(num(await figure(page, 'readings')), stats.readings);
+  assert.ok(!/[\u4e00-\u9fff]{2,}告警/.test(await page.textContent('#feed')),
+      'the feed is in English too');
+  await page.screenshot({ path: join(shots, 'wall-en.png') });
+  // the 4K wall: the same layout, scaled
+  await page.setViewportSize({ width: 3840, height: 2160 });
+  await sleep(300);
+  await page.screenshot({ path: join(shots, 'wall-4k-en.png') });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+  // the README's picture: the same wall, 1280x720
+  const small = await signedIn({ name: 'readme', role: 'operator' },
+      { width: 1920, height: 1080 }, 2 / 3);
+  await small.screenshot({ path: join(shots, 'readme-wall.png') });
+  await small.context().close();
+});
+
+test('an ingest reaches the wall live, without a reload', async () => {
+  const page = await signedIn({ name: 'wall-live', role: 'analyst' });
+  await page.waitForSelector('#live.on');
+  const before = num(await figure(page, 'readings'));
+  const n0 = await page.evaluate(() => window.__cb.drawn.length);
+  const sent = Date.now();
+  const r = await srv.req('POST', '/api/v1/write?precision=s', { body:
+    'water,household=H0000001 index=99999 1764800000\n' +
+    'water,household=H0000002 index=99999 1764800000' });
+  assert.equal(r.status, 200, r.text);
+  await page.waitForFunction((n) => window.__cb.drawn.slice(n).some(
+      (d) => d.type === 'ingest' && d.data.feed === 'readings'), n0);
+  const drawn = await page.evaluate((n) => window.__cb.drawn.slice(n).find(
+      (d) => d.type === 'ingest').wallclock, n0);
+  metrics.ingest_to_screen_ms = drawn - sent;
+  assert.equal(num(await figure(page, 'readings')), before + 2);
+  assert.match(await page.textContent('#feed'), /readings \+2/);
+  await page.context().close();
+});
+
+test('a household drill-down asks a reason and writes an audit record',
+    async () => {
+  const page = await signedIn({ name: 'desk', role: 'operator' });
+  const row = await page.waitForSelector('#top [data-household]');
+  const id = await row.getAttribute('data-household');
+  await row.click();
+  await page.click('.modal #go'); // no reason: nothing is fetched
+  assert.equal(await page.$('.modal [data-figure="drill-score"]'), null);
+  await page.fill('.modal #reason', 'check before visit 42');
+  await page.click('.modal #go');
+  await page.waitForSelector('.modal [data-figure="drill-score"]');
+  await page.waitForSelector('.modal #ch-water canvas');
+  await page.screenshot({ path: join(shots, 'drill-down.png') });
+  const audit = (await srv.req('GET', '/api/v1/audit?limit=20')).json;
+  const rec = audit.find((a) => a.who === 'desk' &&
+      a.object.includes(id) && a.reason === 'check before visit 42');
+  assert.ok(rec, JSON.stringify(audit.slice(0, 5)));
+  await page.context().close();
+});
+
+test('a committee sees its tasks and sends feedback with a photo',
+    async () => {
+  const page = await signedIn({ name: 'phone', role: 'committee',
+    committee }, { width: 390, height: 844 });
+  await page.waitForSelector('[data-view="phone"]');
+  const tasks = await page.$$eval('[data-task]', (els) =>
+    els.map((e) => e.dataset.household));
+  const cmp = await makeToken(srv, { name: 'cmp', role: 'committee',
+    committee });
+  const mine = (await request(srv.base, 'GET',
+      '/api/v1/scenes/group-rental/suspects?limit=100', { token: cmp }))
+      .json.suspects.map((s) => s.household_id);
+  for (const h of mine) assert.ok(tasks.includes(h), `${h} not a task`);
+  // the map's clusters: its own committee's markers only
+  const alerts = (await request(srv.base, 'GET',
+      '/api/v1/scenes/elderly-alone/alerts', { token: cmp })).json.alerts;
+  const cl = (await request(srv.base, 'GET', '/api/v1/map/clusters' +
+      '?zoom=10&bbox=121.4,31.0,122.0,31.4', { token: cmp })).json;
+  assert.equal(cl.markers, mine.length + alerts.length);
+  const all = (await srv.req('GET', '/api/v1/map/clusters' +
+      '?zoom=10&bbox=121.4,31.0,122.0,31.4')).json;
+  assert.ok(all.markers > cl.markers, `${all.markers} vs ${cl.markers}`);
+  // where to go: the map link is in GCJ-02, not the stored WGS84
+  const card = await page.$('[data-task="rental"]');
+  const hid = await card.getAttribute('data-household');
+  const h = (await srv.req('GET', `/api/v1/households/${hid}`)).json;
+  await (await card.$('[data-act="nav"]')).click();
+  await page.waitForFunction((el) => el.querySelector('[data-act="nav"]')
+      .dataset.href, card);
+  const href = await (await card.$('[data-act="nav"]')).getAttribute('href');
+  const [lon, lat] = /position=([\d.]+),([\d.]+)/.exec(href).slice(1)
+      .map(Number);
+  const shift = Math.hypot((lon - h.lon) * 95000, (lat - h.lat) * 111000);
+  assert.ok(shift > 100 && shift < 1000, `shifted ${shift} m`);
+  await (await card.$('[data-act="feedback"]')).click();
+  await page.selectOption('.task form select[name="outcome"]', 'no_access');
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE' +
+      'QVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+  await page.setInputFiles('.task form input[name="photo"]',
+      { name: 'door.png', mimeType: 'image/png', buffer: png });
+  await page.waitForSelector('.task form img.preview:not([hidden])');
+  await page.click('.task form button[type="submit"]');
+  await page.waitForSelector('.task form .result .ok');
+  const audit = (await srv.req('GET', '/api/v1/audit?limit=20')).json;
+  assert.ok(audit.some((a) => a.who === 'phone' &&
+      a.object.includes(hid) && /feedback/.test(a.action)),
+  JSON.stringify(audit.slice(0, 5)));
+  await page.screenshot({ path: join(shots, 'phone.png'), fullPage: false });
+  await page.context().close();
+});
+
+test('a committee can reach neither the wall nor its data', async () => {
+  const page = await signedIn({ name: 'phone2', role: 'committee',
+    committee }, { width: 390, height: 844 });
+  assert.equal(await page.$('[data-view="wall"]'), null);
+  const status = await page.evaluate(async () => {
+    const get = async (p) => (await fetch(p)).status;
+    return {
+      audit: await get('/api/v1/audit'),
+      byStreet: await get('/api/v1/scenes/group-rental/summary?by=street'),
+      tokens: await get('/api/v1/tokens'),
+    };
+  });
+  assert.equal(status.audit, 403);
+  assert.equal(status.byStreet, 403);
+  assert.equal(status.tokens, 403);
+  // the staff's live events never reach a committee's browser
+  await page.evaluate(() => new Promise((resolve) => {
+    window.__got = [];
+    const es = new EventSource('/api/v1/stream');
+    for (const t of ['ingest', 'scene'])
+      es.addEventListener(t, () => window.__got.push(t));
+    es.onopen = resolve;
+  }));
+  const published = async () => Number(/citybrain_live_events_total (\d+)/
+      .exec((await request(srv.base, 'GET', '/metrics')).text)[1]);
+  const p0 = await published();
+  const w = await srv.req('POST', '/api/v1/write?precision=s', { body:
+    'water,household=H0000003 index=99999 1764800000' });
+  assert.equal(w.status, 200);
+  for (let i = 0; i < 50 && await published() === p0; i++) await sleep(50);
+  assert.ok(await published() > p0, 'no event was published');
+  await sleep(500);
+  assert.deepEqual(await page.evaluate(() => window.__got), []);
+  await page.context().close();
+});
