@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "indic/indic.h"
 #include "scene/scene.h"
 #include "store/store.h"
 
@@ -86,8 +87,38 @@ static int open_scenes(const struct config *cfg, struct store *st,
     return rc;
 }
 
+/* Creates the indicator engine, a consumer of the store like the scenes:
+ * before store_start_consumers. */
+static int open_indicators(const struct config *cfg, struct store *st,
+                           struct indic_engine **OUT_indic)
+{
+    struct indic_config ic;
+    char defs[4096], url[600];
+    indic_config_defaults(&ic);
+    ic.defs_file = cfg->indicators_file;
+    if (!*cfg->indicators_file) {
+        snprintf(defs, sizeof(defs), "%s/indicators.json", cfg->data_dir);
+        ic.defs_file = access(defs, R_OK) ? NULL : defs;
+    }
+    ic.with_defaults = cfg->indicator_defaults;
+    ic.grace_ns = (int64_t)cfg->indicator_grace_s * 1000000000LL;
+    ic.retention_days = cfg->indicator_retention_days;
+    ic.backfill_days = cfg->indicator_backfill_days;
+    ic.max_series = cfg->indicator_max_series;
+    ic.max_indicators = cfg->indicator_max;
+    ic.tick_ms = cfg->indicator_tick_ms;
+    ic.webhook_urls = cfg->alert_webhook_urls;
+    ic.webhook_retries = cfg->alert_webhook_retries;
+    ic.webhook_backoff_ms = cfg->alert_webhook_backoff_ms;
+    ic.alertmanager_url = cfg->alertmanager_url;
+    snprintf(url, sizeof(url), "http://%s", cfg->listen);
+    ic.public_url = *cfg->public_url ? cfg->public_url : url;
+    return indic_engine_new(&ic, st, OUT_indic);
+}
+
 static int serve_until_signal(const struct config *cfg, struct store *st,
-                              struct scene_engine *scenes)
+                              struct scene_engine *scenes,
+                              struct indic_engine *indic)
 {
     sigset_t stop;
     sigemptyset(&stop);
@@ -95,7 +126,7 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     sigaddset(&stop, SIGINT);
     struct http_server *srv;
     int port;
-    if (http_start(cfg, st, scenes, &srv, &port))
+    if (http_start(cfg, st, scenes, indic, &srv, &port))
         return CB_EIO;
     log_msg(LOG_INFO, "main", "listening | listen=\"%s\" port=%d", cfg->listen,
             port);
@@ -115,6 +146,7 @@ int cli_serve(int argc, char **argv)
     int nrest, rc = load_config(&cfg, argc, argv, rest, &nrest);
     struct store *st = NULL;
     struct scene_engine *scenes = NULL;
+    struct indic_engine *indic = NULL;
     for (int i = 0; !rc && i < nrest; i++) {
         if (!strcmp(rest[i], "--print-config-sample")) {
             struct sbuf s = SBUF_INIT;
@@ -151,12 +183,19 @@ int cli_serve(int argc, char **argv)
     rc = open_scenes(&cfg, st, &scenes);
     if (rc)
         goto out_store;
+    rc = open_indicators(&cfg, st, &indic);
+    if (rc)
+        goto out_store;
     rc = store_start_consumers(st);
     if (!rc)
-        rc = serve_until_signal(&cfg, st, scenes);
+        rc = indic_engine_start(indic);
+    if (!rc)
+        rc = serve_until_signal(&cfg, st, scenes, indic);
 out_store:
-    store_close(st); /* first: the scenes are the store's consumers */
+    indic_engine_stop(indic); /* its threads call the store */
+    store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
+    indic_engine_free(indic);
     log_msg(LOG_INFO, "main", "stopped");
 out:
     free(rest);

@@ -25,23 +25,36 @@
 #include "util/util.h"
 
 struct config {
-    char *data_dir;             /* data */
-    char *listen;               /* listen: HOST:PORT */
-    int http_threads;           /* threads in the HTTP pool */
-    int max_connections;        /* open connections at once */
-    int connection_timeout_s;   /* idle/slow connections are closed after */
-    int max_connections_per_ip; /* open connections at once from one IP */
-    int header_timeout_s;       /* a whole request header must come within */
-    size_t max_body_bytes;      /* request body limit (413 above it) */
-    size_t max_batch_records;   /* records per request (413 above it) */
-    int queue_max;              /* batches waiting for the store (503) */
-    size_t commit_max_rows;     /* rows per group commit */
-    int sync_full;              /* sync = full | normal */
-    int retention_days;         /* raw readings kept this long */
-    int rollup_flush_ms;        /* roll-up checkpoint period */
-    size_t rollup_max_lag;      /* batches the roll-up may trail by (503) */
-    int read_connections;       /* read-only SQLite connections */
-    char *log_level;            /* debug | info | warn | error */
+    char *data_dir;               /* data */
+    char *listen;                 /* listen: HOST:PORT */
+    int http_threads;             /* threads in the HTTP pool */
+    int max_connections;          /* open connections at once */
+    int connection_timeout_s;     /* idle/slow connections are closed after */
+    int max_connections_per_ip;   /* open connections at once from one IP */
+    int header_timeout_s;         /* a whole request header must come within */
+    size_t max_body_bytes;        /* request body limit (413 above it) */
+    size_t max_batch_records;     /* records per request (413 above it) */
+    int queue_max;                /* batches waiting for the store (503) */
+    size_t commit_max_rows;       /* rows per group commit */
+    int sync_full;                /* sync = full | normal */
+    int retention_days;           /* raw readings kept this long */
+    int rollup_flush_ms;          /* roll-up checkpoint period */
+    size_t rollup_max_lag;        /* batches the roll-up may trail by (503) */
+    int read_connections;         /* read-only SQLite connections */
+    char *log_level;              /* debug | info | warn | error */
+    char *indicators_file;        /* indicator declarations (JSON array) */
+    int indicator_defaults;       /* 1: the default set */
+    int indicator_grace_s;        /* a bucket closes this long after its end */
+    int indicator_retention_days; /* indicator points kept */
+    int indicator_backfill_days;  /* stored data read for indicators */
+    size_t indicator_max_series;  /* series at most */
+    size_t indicator_max;         /* declarations at most */
+    int indicator_tick_ms;        /* engine period */
+    char *alert_webhook_urls;     /* comma-separated */
+    int alert_webhook_retries;
+    int alert_webhook_backoff_ms;
+    char *alertmanager_url; /* "" none */
+    char *public_url;       /* "" http://LISTEN */
 };
 
 /* Sets every field to its default.  Release with config_release. */

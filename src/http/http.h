@@ -31,13 +31,14 @@
 
 struct http_server;
 struct scene_engine;
+struct indic_engine;
 
-/* Starts serving cfg->listen.  cfg, st and scenes (may be NULL) are
+/* Starts serving cfg->listen.  cfg, st, scenes and indic (may be NULL) are
  * borrowed until http_stop.  Returns 0, or CB_EIO (logged) if the address
  * cannot be bound; *OUT_port receives the bound port (useful with port 0). */
 int http_start(const struct config *cfg, struct store *st,
-               struct scene_engine *scenes, struct http_server **OUT_srv,
-               int *OUT_port);
+               struct scene_engine *scenes, struct indic_engine *indic,
+               struct http_server **OUT_srv, int *OUT_port);
 /* Stops accepting, finishes requests in flight and frees srv. */
 void http_stop(struct http_server *srv);
 

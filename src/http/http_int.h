@@ -41,6 +41,7 @@ struct http_server {
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
+    struct indic_engine *indic; /* may be NULL: its routes answer 503 */
     /* the header-deadline sweeper (server.c) */
     pthread_t sweeper;
     pthread_mutex_t watch_lock;
@@ -131,6 +132,16 @@ void route_group_rental_evidence(struct request *req);
 void route_group_rental_feedback(struct request *req);
 void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
+void route_indicators_list(struct request *req);
+void route_indicators_create(struct request *req);
+void route_indicator_series(struct request *req);
+void route_alert_rules_list(struct request *req);
+void route_alert_rules_create(struct request *req);
+void route_silences_list(struct request *req);
+void route_silences_create(struct request *req);
+void route_alerts_list(struct request *req);
+void route_alert_get(struct request *req);
+void route_dead_letters(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

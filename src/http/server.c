@@ -532,8 +532,8 @@ static int parse_listen(const char *listen, struct sockaddr_in *OUT_addr)
 }
 
 int http_start(const struct config *cfg, struct store *st,
-               struct scene_engine *scenes, struct http_server **OUT_srv,
-               int *OUT_port)
+               struct scene_engine *scenes, struct indic_engine *indic,
+               struct http_server **OUT_srv, int *OUT_port)
 {
     struct sockaddr_in addr;
     *OUT_srv = NULL;
@@ -546,6 +546,7 @@ int http_start(const struct config *cfg, struct store *st,
     srv->cfg = cfg;
     srv->store = st;
     srv->scenes = scenes;
+    srv->indic = indic;
     if (sweeper_start(srv)) {
         log_msg(LOG_ERROR, "http", "cannot start the header sweeper");
         free(srv);
