@@ -130,6 +130,7 @@ bench: build/citybrain
 	@bench/scene
 	@bench/detect
 	@bench/abuse
+	@bench/indicators
 
 clean:
 	rm -rf build

@@ -120,6 +120,11 @@ void route_metrics(struct request *req)
     struct store_stats stats;
     store_get_stats(req->srv->store, &stats);
     metrics_render(&req->out, &stats);
+    if (req->srv->indic) {
+        struct indic_stats is;
+        indic_get_stats(req->srv->indic, &is);
+        metrics_render_indicators(&req->out, &is);
+    }
     req->status = 200;
     req->content_type = "text/plain; version=0.0.4";
 }

@@ -46,8 +46,8 @@ static void reply_defined(struct request *req, int rc, const char *err,
     if (rc == 0) {
         sbuf_reset(&req->out);
         sbuf_addf(&req->out, "{\"status\":\"created\"}");
-        store_audit_token(req->srv->store, req->who.id, req->who.name,
-                          what, "", "");
+        store_audit_token(req->srv->store, req->who.id, req->who.name, what, "",
+                          "");
         reply_json(req, 201);
         return;
     }
@@ -84,11 +84,12 @@ void route_indicator_series(struct request *req)
     if (!eng)
         return;
     int64_t from, to, limit;
-    if (when_arg(req, "from", 0, &from) || when_arg(req, "to", INT64_MAX, &to) ||
+    if (when_arg(req, "from", 0, &from) ||
+        when_arg(req, "to", INT64_MAX, &to) ||
         req_int_arg(req, "limit", 1, 1000000, 10000, &limit))
         return;
-    int rc = indic_series_json(eng, req->param, req_arg(req, "group"), from,
-                               to, (size_t)limit, &req->out);
+    int rc = indic_series_json(eng, req->param, req_arg(req, "group"), from, to,
+                               (size_t)limit, &req->out);
     if (rc == CB_ENOTFOUND) {
         reply_error(req, 404, "no indicator '%s'", req->param);
         return;

@@ -205,8 +205,8 @@ static struct indic_series *series_get(struct indic_engine *eng, int def,
 static int64_t bucket_start(const struct indic_def *d, int64_t ts)
 {
     /* days and longer align to district midnight (UTC+8) */
-    int64_t off = d->bucket_ns >= 86400 * INDIC_NS_S ? 8 * 3600 * INDIC_NS_S
-                                                     : 0;
+    int64_t off =
+        d->bucket_ns >= 86400 * INDIC_NS_S ? 8 * 3600 * INDIC_NS_S : 0;
     int64_t t = ts + off;
     int64_t q = t / d->bucket_ns;
     if (t % d->bucket_ns && t < 0)
@@ -265,8 +265,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 static double bucket_value(const struct indic_def *d,
-                           const struct indic_series *s,
-                           struct indic_bucket *b)
+                           const struct indic_series *s, struct indic_bucket *b)
 {
     switch (d->measure) {
     case IM_COUNT:
@@ -379,8 +378,8 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     case IG_SOURCE:
         return o->source ? o->source : "(none)";
     case IG_CATEGORY: {
-        const char *c = o->feed == IF_EVENTS ? attr_string(o, "category")
-                                             : NULL;
+        const char *c =
+            o->feed == IF_EVENTS ? attr_string(o, "category") : NULL;
         return c ? c : o->type ? o->type : "(none)";
     }
     }
@@ -467,9 +466,14 @@ static void obs_feed(struct indic_engine *eng, struct obs *o, int64_t seq)
 static void feed_event(struct indic_engine *eng, const struct event *e,
                        int64_t seq)
 {
-    struct obs o = {.feed = IF_EVENTS, .source = e->source, .type = e->type,
-                    .street = e->street, .attrs = e->attrs_json,
-                    .metric = -1, .ts = e->ts_ns, .value = 1};
+    struct obs o = {.feed = IF_EVENTS,
+                    .source = e->source,
+                    .type = e->type,
+                    .street = e->street,
+                    .attrs = e->attrs_json,
+                    .metric = -1,
+                    .ts = e->ts_ns,
+                    .value = 1};
     obs_feed(eng, &o, seq);
 }
 
@@ -552,8 +556,8 @@ static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
     pthread_mutex_unlock(&eng->lock);
 }
 
-static void usage_apply(struct indic_engine *eng, int32_t household,
-                        int metric, int64_t day, double use, int64_t seq)
+static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
+                        int64_t day, double use, int64_t seq)
 {
     struct obs o = {.feed = IF_USAGE,
                     .source = metric_name(metric),
@@ -699,8 +703,8 @@ static int add_array(struct indic_engine *eng, const char *text,
     json_error_t je;
     json_t *a = json_loads(text, 0, &je);
     if (!json_is_array(a)) {
-        log_msg(LOG_ERROR, "indic", "%s: line %d column %d: %s", where,
-                je.line, je.column,
+        log_msg(LOG_ERROR, "indic", "%s: line %d column %d: %s", where, je.line,
+                je.column,
                 a ? "expected a JSON array of declarations" : je.text);
         json_decref(a);
         return CB_EINVAL;
@@ -797,8 +801,8 @@ static void points_add(struct points *pts, const struct indic_def *d,
         pts->cap = pts->cap ? pts->cap * 2 : 1024;
         pts->p = xrealloc(pts->p, pts->cap * sizeof(*pts->p));
     }
-    pts->p[pts->n++] = (struct store_point){d->id, s->group, b->start, value,
-                                            b->score};
+    pts->p[pts->n++] =
+        (struct store_point){d->id, s->group, b->start, value, b->score};
 }
 
 /* Closes the buckets of s that end before limit, in order, scoring each. */

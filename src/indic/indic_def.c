@@ -15,8 +15,8 @@ static int bad(char *err, size_t cap, const char *fmt, const char *what)
 }
 
 /* Copies the string member key of o into out (cap bytes); absent: "". */
-static int get_str(json_t *o, const char *key, char *out, size_t cap,
-                   char *err, size_t errcap)
+static int get_str(json_t *o, const char *key, char *out, size_t cap, char *err,
+                   size_t errcap)
 {
     json_t *v = json_object_get(o, key);
     out[0] = '\0';
@@ -44,9 +44,11 @@ int indic_parse_duration(const char *s, int64_t *OUT_ns)
 {
     char *end;
     long long v = strtoll(s, &end, 10);
-    int64_t unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-                                 : *end == 'd'   ? 86400
-                                                 : 0;
+    int64_t unit = *end == 's'   ? 1
+                   : *end == 'm' ? 60
+                   : *end == 'h' ? 3600
+                   : *end == 'd' ? 86400
+                                 : 0;
     if (end == s || v <= 0 || v > 1000000 || !unit || end[1])
         return CB_EINVAL;
     *OUT_ns = (int64_t)v * unit * INDIC_NS_S;
@@ -129,8 +131,9 @@ static int parse_measure(json_t *o, struct indic_def *d, char *err, size_t cap)
     if (k == IM_RATIO) {
         json_t *w = json_object_get(o, "where");
         if (!json_is_object(w))
-            return bad(err, cap, "measure ratio needs '%s': {\"type\":..} or "
-                                 "{\"matched\":true}",
+            return bad(err, cap,
+                       "measure ratio needs '%s': {\"type\":..} or "
+                       "{\"matched\":true}",
                        "where");
         if (get_str(w, "type", d->where_type, sizeof(d->where_type), err, cap))
             return CB_EINVAL;
@@ -153,8 +156,7 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
     if (get_str(o, "id", d->id, sizeof(d->id), err, cap))
         return CB_EINVAL;
     if (check_id(d->id))
-        return bad(err, cap, "%s",
-                   "'id' is required: 1..63 of [A-Za-z0-9_.-]");
+        return bad(err, cap, "%s", "'id' is required: 1..63 of [A-Za-z0-9_.-]");
     if (get_str(o, "feed", s, sizeof(s), err, cap))
         return CB_EINVAL;
     int k = pick(s, feeds, 5);

@@ -23,7 +23,13 @@ enum indic_measure {
     IM_PERCENTILE,
     IM_FRESHNESS
 };
-enum indic_group { IG_DISTRICT, IG_STREET, IG_COMMITTEE, IG_SOURCE, IG_CATEGORY };
+enum indic_group {
+    IG_DISTRICT,
+    IG_STREET,
+    IG_COMMITTEE,
+    IG_SOURCE,
+    IG_CATEGORY
+};
 
 struct indic_def {
     char id[INDIC_ID_MAX];
@@ -32,10 +38,10 @@ struct indic_def {
     enum indic_measure measure;
     enum indic_group group;
     char source[64], type[64], platform[64], field[64];
-    int metric;                       /* -1: any */
-    char where_type[64];              /* ratio numerator: event type, or */
-    int where_matched;                /* 1: deliveries matched */
-    double p;                         /* percentile, 0..100 */
+    int metric;          /* -1: any */
+    char where_type[64]; /* ratio numerator: event type, or */
+    int where_matched;   /* 1: deliveries matched */
+    double p;            /* percentile, 0..100 */
     int64_t bucket_ns;
     int64_t skip_seq; /* batches up to this seq are in its back-fill */
 };
@@ -44,7 +50,7 @@ struct indic_def {
 struct indic_bucket {
     int64_t start;
     double n, sum, num, max_ts;
-    double *vals; /* percentile */
+    double *vals;   /* percentile */
     uint64_t *keys; /* distinct */
     uint32_t nv, cv, nk, ck;
     double score; /* NAN until closed */
@@ -57,9 +63,9 @@ struct indic_series {
     struct detector *det;
     struct indic_bucket *b;
     size_t nb, cb;
-    int64_t next_close; /* start of the next bucket to close; INT64_MIN */
-    int64_t floor;      /* buckets before it left memory */
-    int64_t last_ts;    /* newest record's ts (freshness, no-data) */
+    int64_t next_close;  /* start of the next bucket to close; INT64_MIN */
+    int64_t floor;       /* buckets before it left memory */
+    int64_t last_ts;     /* newest record's ts (freshness, no-data) */
     int64_t last_bucket; /* newest closed bucket with a value */
     double last_value, last_score;
 };
@@ -101,7 +107,7 @@ struct indic_alert {
     int64_t *hits; /* bucket times the condition held (repeat rules) */
     size_t nhits;
     int silenced;
-    int notified; /* AS_INACTIVE, AS_FIRING or AS_RESOLVED */
+    int notified;    /* AS_INACTIVE, AS_FIRING or AS_RESOLVED */
     int64_t am_sent; /* last push to Alertmanager */
 };
 

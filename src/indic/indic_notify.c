@@ -24,8 +24,8 @@ void indic_iso(int64_t ns, char *out)
     time_format_iso(s, 0, out);
 }
 
-static void enqueue(struct indic_engine *eng, const char *url,
-                    const char *body, int64_t now)
+static void enqueue(struct indic_engine *eng, const char *url, const char *body,
+                    int64_t now)
 {
     struct indic_note *n = xcalloc(1, sizeof(*n));
     n->url = strdup(url);
@@ -115,8 +115,7 @@ void indic_notify_alert(struct indic_engine *eng, const struct indic_rule *r,
              a->subject);
     jsonw_kv_str(&w, "groupKey", key);
     jsonw_kv_int(&w, "truncatedAlerts", 0);
-    jsonw_kv_str(&w, "status",
-                 a->state == AS_RESOLVED ? "resolved" : "firing");
+    jsonw_kv_str(&w, "status", a->state == AS_RESOLVED ? "resolved" : "firing");
     jsonw_kv_str(&w, "receiver", "citybrain-webhook");
     jsonw_key(&w, "groupLabels");
     jsonw_object_begin(&w);
@@ -213,8 +212,8 @@ static void dead_letter(struct indic_engine *eng, struct indic_note *n,
     snprintf(id, sizeof(id), "%020lld", (long long)now);
     if (store_doc_put(eng->st, "dead_letter", id, doc.buf))
         log_msg(LOG_WARN, "indic", "dead letter not saved | url=%s", n->url);
-    log_msg(LOG_WARN, "indic", "notification dead | url=%s attempts=%d",
-            n->url, n->attempt);
+    log_msg(LOG_WARN, "indic", "notification dead | url=%s attempts=%d", n->url,
+            n->attempt);
     sbuf_release(&doc);
 }
 
@@ -271,8 +270,10 @@ void *indic_notify_thread(void *arg)
             eng->sent++;
         } else {
             eng->failed++;
-            log_msg(LOG_INFO, "indic", "notification failed | url=%s "
-                    "status=%ld attempt=%d", n->url, status, n->attempt);
+            log_msg(LOG_INFO, "indic",
+                    "notification failed | url=%s "
+                    "status=%ld attempt=%d",
+                    n->url, status, n->attempt);
         }
         if (ok || dead) {
             eng->dead += dead;

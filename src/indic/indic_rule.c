@@ -10,8 +10,8 @@
 #include "util/jsonw.h"
 
 /* A duration member: "10m" or a number of seconds; absent: 0. */
-static int get_duration(json_t *o, const char *key, int64_t *OUT_ns,
-                        char *err, size_t cap)
+static int get_duration(json_t *o, const char *key, int64_t *OUT_ns, char *err,
+                        size_t cap)
 {
     json_t *v = json_object_get(o, key);
     *OUT_ns = 0;
@@ -22,11 +22,12 @@ static int get_duration(json_t *o, const char *key, int64_t *OUT_ns,
         *OUT_ns = (int64_t)json_integer_value(v) * INDIC_NS_S;
         return 0;
     }
-    if (json_is_string(v) && !indic_parse_duration(json_string_value(v),
-                                                   OUT_ns))
+    if (json_is_string(v) &&
+        !indic_parse_duration(json_string_value(v), OUT_ns))
         return 0;
-    snprintf(err, cap, "'%s' must be a duration like \"90s\", \"10m\", \"2h\" "
-                       "or a number of seconds",
+    snprintf(err, cap,
+             "'%s' must be a duration like \"90s\", \"10m\", \"2h\" "
+             "or a number of seconds",
              key);
     return CB_EINVAL;
 }
@@ -111,8 +112,9 @@ static int rule_parse(json_t *o, struct indic_rule *r, char *err, size_t cap)
             get_duration(rep, "window", &r->window_ns, err, cap) ||
             !r->window_ns) {
             if (!*err)
-                snprintf(err, cap, "'repeat' must be {\"n\": 1..1000, "
-                                   "\"window\": a duration}");
+                snprintf(err, cap,
+                         "'repeat' must be {\"n\": 1..1000, "
+                         "\"window\": a duration}");
             return CB_EINVAL;
         }
         r->repeat_n = (int)json_integer_value(n);
@@ -224,8 +226,9 @@ static int silence_parse(json_t *o, struct indic_silence *s, int64_t now,
         if (get_duration(o, "duration", &dur, err, cap))
             return CB_EINVAL;
         if (!dur) {
-            snprintf(err, cap, "a silence needs 'duration' (its expiry, e.g. "
-                               "\"2h\")");
+            snprintf(err, cap,
+                     "a silence needs 'duration' (its expiry, e.g. "
+                     "\"2h\")");
             return CB_EINVAL;
         }
         s->ends = s->starts + dur;
@@ -262,8 +265,8 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
     json_error_t je;
     json_t *o = json_loadb(json, len, 0, &je);
     if (!o) {
-        snprintf(err, errcap, "invalid JSON at line %d column %d: %s",
-                 je.line, je.column, je.text);
+        snprintf(err, errcap, "invalid JSON at line %d column %d: %s", je.line,
+                 je.column, je.text);
         return CB_EINVAL;
     }
     struct indic_silence s;
@@ -275,8 +278,8 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
     pthread_mutex_lock(&eng->lock);
     snprintf(s.id, sizeof(s.id), "s%lld-%zu", (long long)(s.starts / 1000000),
              eng->nsilences + 1);
-    eng->silences = xrealloc(eng->silences,
-                             (eng->nsilences + 1) * sizeof(*eng->silences));
+    eng->silences =
+        xrealloc(eng->silences, (eng->nsilences + 1) * sizeof(*eng->silences));
     eng->silences[eng->nsilences++] = s;
     pthread_mutex_unlock(&eng->lock);
     struct sbuf doc = SBUF_INIT;
@@ -736,8 +739,7 @@ int indic_alert_list_json(struct indic_engine *eng, const char *state,
     return rc;
 }
 
-int indic_alert_get_json(struct indic_engine *eng, int64_t id,
-                         struct sbuf *out)
+int indic_alert_get_json(struct indic_engine *eng, int64_t id, struct sbuf *out)
 {
     struct alert_list l = {.want_id = id};
     int rc = store_doc_scan(eng->st, "alert", collect, &l);
