@@ -393,7 +393,7 @@ static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
     if (!s)
         return;
     int64_t start = bucket_start(d, o->ts);
-    if (start < s->floor) {
+    if (start < s->floor || start < eng->keep_from) {
         eng->late_dropped++; /* its bucket left memory: too late */
         return;
     }
@@ -848,11 +848,12 @@ static void series_close(struct indic_engine *eng, struct indic_series *s,
 /* Drops the closed, written buckets that start before mem_from (a day, or
  * two buckets, before the closing line): later records for them are too
  * late and counted in late_dropped. */
-static void series_trim(struct indic_series *s, int64_t mem_from)
+static void series_trim(struct indic_series *s, int64_t mem_from,
+                        int64_t keep_from)
 {
     size_t k = 0;
-    while (k < s->nb && s->b[k].start < mem_from && s->b[k].closed &&
-           !s->b[k].dirty)
+    while (k < s->nb && s->b[k].start < mem_from &&
+           ((s->b[k].closed && !s->b[k].dirty) || s->b[k].start < keep_from))
         bucket_free(&s->b[k++]);
     if (!k)
         return;
@@ -867,6 +868,7 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
     int64_t keep_from =
         now_ns - (int64_t)eng->cfg.retention_days * 86400 * INDIC_NS_S;
     pthread_mutex_lock(&eng->lock);
+    eng->keep_from = keep_from;
     for (size_t i = 0; i < eng->nseries; i++) {
         struct indic_series *s = eng->series[i];
         const struct indic_def *d = eng->defs[s->def];
@@ -883,7 +885,7 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
         int64_t keep = 2 * d->bucket_ns > 86400 * INDIC_NS_S
                            ? 2 * d->bucket_ns
                            : 86400 * INDIC_NS_S;
-        series_trim(s, now_ns - eng->cfg.grace_ns - keep);
+        series_trim(s, now_ns - eng->cfg.grace_ns - keep, keep_from);
     }
     indic_rules_eval(eng, now_ns);
     eng->points_written += pts.n;
@@ -943,6 +945,8 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
     eng->cfg.public_url = eng->public_url;
     eng->st = st;
     eng->next_alert_id = 1;
+    eng->keep_from =
+        indic_now_ns() - (int64_t)cfg->retention_days * 86400 * INDIC_NS_S;
     pthread_mutex_init(&eng->lock, NULL);
     pthread_mutex_init(&eng->nlock, NULL);
     pthread_cond_init(&eng->nwake, NULL);

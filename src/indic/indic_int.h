@@ -140,6 +140,7 @@ struct indic_engine {
     size_t nseries, cseries;
     struct indic_map series_by_key;
     uint64_t series_dropped, points_written, late_dropped;
+    int64_t keep_from; /* records before it are past retention: dropped */
     /* registry: dense household -> street and committee names (interned) */
     int32_t *street_of, *committee_of;
     size_t nhouse;

@@ -116,9 +116,8 @@ static size_t series(struct env *e, const char *id, const char *group,
                      double *v, size_t cap)
 {
     struct sbuf out = SBUF_INIT;
-    assert_int_equal(indic_series_json(e->eng, id, group, e->t0, INT64_MAX,
-                                       10000, &out),
-                     0);
+    assert_int_equal(
+        indic_series_json(e->eng, id, group, e->t0, INT64_MAX, 10000, &out), 0);
     json_t *o = json_loads(out.buf, 0, NULL);
     assert_non_null(o);
     json_t *pts = json_object_get(o, "points");
@@ -167,9 +166,9 @@ static void test_count_backfill_restart(void **state)
     assert_int_equal(series(e, "mins", "district", m, 4), 3);
     assert_true(m[0] == 12 && m[1] == 4 && m[2] == 8);
     char err[200];
-    assert_int_equal(indic_define(e->eng, calls, strlen(calls), err,
-                                  sizeof(err)),
-                     CB_EEXIST);
+    assert_int_equal(
+        indic_define(e->eng, calls, strlen(calls), err, sizeof(err)),
+        CB_EEXIST);
     const char *bad = "{\"id\":\"x\",\"feed\":\"ev\"}";
     assert_int_equal(indic_define(e->eng, bad, strlen(bad), err, sizeof(err)),
                      CB_EINVAL);
@@ -301,6 +300,12 @@ static void test_repeat_nodata_silence(void **state)
     indic_tick(e->eng, e->t0 + 9 * HOUR_NS);
     assert_string_equal(alert_state(e, "quiet", NULL, &silenced), "firing");
     assert_int_equal(silenced, 1);
+    /* the silence expired: the same alert, no longer silenced */
+    size_t open;
+    indic_tick(e->eng, e->t0 + 25 * HOUR_NS);
+    assert_string_equal(alert_state(e, "quiet", &open, &silenced), "firing");
+    assert_int_equal(silenced, 0);
+    assert_int_equal(open, 1);
     env_free(e);
 }
 
