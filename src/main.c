@@ -26,6 +26,9 @@ static const char usage[] =
     "               [--committee C] [--data DIR]\n"
     "  token list [--data DIR]\n"
     "  token revoke ID [--data DIR]\n"
+    "  login-link --role ROLE [--name N] [--committee C] [--department D]\n"
+    "             [--minutes M] [--base URL] [--data DIR]\n"
+    "        print a one-time browser login link (/login?once=...)\n"
     "  department create --name NAME --feeds F1,F2 [--data DIR]\n"
     "        feeds: registry, readings, deliveries, events\n";
 
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
         return cli_load(argc - 2, argv + 2);
     if (!strcmp(cmd, "token"))
         return cli_token(argc - 2, argv + 2);
+    if (!strcmp(cmd, "login-link"))
+        return cli_login_link(argc - 2, argv + 2);
     if (!strcmp(cmd, "department"))
         return cli_department(argc - 2, argv + 2);
     fprintf(stderr, "error: unknown command '%s'\n\n%s", cmd, usage);

@@ -14,7 +14,9 @@
 #include "config/config.h"
 #include "http/http.h"
 #include "indic/indic.h"
+#include "live/live.h"
 #include "scene/scene.h"
+#include "session/session.h"
 #include "store/store.h"
 
 /* Loads defaults, the file named by --config, the environment, and flags;
@@ -90,7 +92,7 @@ static int open_scenes(const struct config *cfg, struct store *st,
 /* Creates the indicator engine, a consumer of the store like the scenes:
  * before store_start_consumers. */
 static int open_indicators(const struct config *cfg, struct store *st,
-                           struct indic_engine **OUT_indic)
+                           struct live *live, struct indic_engine **OUT_indic)
 {
     struct indic_config ic;
     char defs[4096], url[600];
@@ -113,12 +115,25 @@ static int open_indicators(const struct config *cfg, struct store *st,
     ic.alertmanager_url = cfg->alertmanager_url;
     snprintf(url, sizeof(url), "http://%s", cfg->listen);
     ic.public_url = *cfg->public_url ? cfg->public_url : url;
+    ic.live = live;
     return indic_engine_new(&ic, st, OUT_indic);
+}
+
+static int open_live(const struct config *cfg, struct live **OUT_live)
+{
+    struct live_config lc;
+    live_config_defaults(&lc);
+    lc.ring_events = cfg->live_ring_events;
+    lc.event_max_bytes = cfg->live_event_max_bytes;
+    lc.max_readers = cfg->live_max_streams;
+    lc.heartbeat_s = cfg->live_heartbeat_s;
+    lc.reader_lag_max = cfg->live_client_lag_max;
+    return live_new(&lc, OUT_live);
 }
 
 static int serve_until_signal(const struct config *cfg, struct store *st,
                               struct scene_engine *scenes,
-                              struct indic_engine *indic)
+                              struct indic_engine *indic, struct live *live)
 {
     sigset_t stop;
     sigemptyset(&stop);
@@ -126,7 +141,7 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     sigaddset(&stop, SIGINT);
     struct http_server *srv;
     int port;
-    if (http_start(cfg, st, scenes, indic, &srv, &port))
+    if (http_start(cfg, st, scenes, indic, live, &srv, &port))
         return CB_EIO;
     log_msg(LOG_INFO, "main", "listening | listen=\"%s\" port=%d", cfg->listen,
             port);
@@ -147,6 +162,7 @@ int cli_serve(int argc, char **argv)
     struct store *st = NULL;
     struct scene_engine *scenes = NULL;
     struct indic_engine *indic = NULL;
+    struct live *live = NULL;
     for (int i = 0; !rc && i < nrest; i++) {
         if (!strcmp(rest[i], "--print-config-sample")) {
             struct sbuf s = SBUF_INIT;
@@ -180,22 +196,27 @@ int cli_serve(int argc, char **argv)
     }
     fprintf(stderr, "citybrain: admin token %s in %s/admin.token\n",
             created ? "created" : "is", cfg.data_dir);
+    rc = open_live(&cfg, &live);
+    if (rc)
+        goto out_store;
     rc = open_scenes(&cfg, st, &scenes);
     if (rc)
         goto out_store;
-    rc = open_indicators(&cfg, st, &indic);
+    scene_engine_set_live(scenes, live);
+    rc = open_indicators(&cfg, st, live, &indic);
     if (rc)
         goto out_store;
     rc = store_start_consumers(st);
     if (!rc)
         rc = indic_engine_start(indic);
     if (!rc)
-        rc = serve_until_signal(&cfg, st, scenes, indic);
+        rc = serve_until_signal(&cfg, st, scenes, indic, live);
 out_store:
     indic_engine_stop(indic); /* its threads call the store */
     store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
     indic_engine_free(indic);
+    live_free(live); /* last: the scenes and indicators publish to it */
     log_msg(LOG_INFO, "main", "stopped");
 out:
     free(rest);
@@ -212,11 +233,15 @@ static const char *opt(char **rest, int nrest, const char *key)
     return NULL;
 }
 
-static int token_create(struct store *st, char **rest, int nrest)
+/* Fills info from --name, --role, --department and --committee (name
+ * defaults to def_name when not NULL); returns 0 or 2 (said why). */
+static int token_info_from_opts(struct store *st, char **rest, int nrest,
+                                const char *def_name, struct token_info *info)
 {
-    struct token_info info;
-    memset(&info, 0, sizeof(info));
+    memset(info, 0, sizeof(*info));
     const char *name = opt(rest, nrest, "--name");
+    if (!name)
+        name = def_name;
     const char *role = opt(rest, nrest, "--role");
     const char *dept = opt(rest, nrest, "--department");
     const char *committee = opt(rest, nrest, "--committee");
@@ -226,16 +251,16 @@ static int token_create(struct store *st, char **rest, int nrest)
                         "admin|publisher|operator|analyst|committee\n");
         return 2;
     }
-    snprintf(info.name, sizeof(info.name), "%s", name);
-    info.role = (enum role)r;
-    if (info.role == ROLE_PUBLISHER &&
+    snprintf(info->name, sizeof(info->name), "%s", name);
+    info->role = (enum role)r;
+    if (info->role == ROLE_PUBLISHER &&
         (!dept ||
-         store_department_find(st, dept, &info.department_id, &info.feeds))) {
+         store_department_find(st, dept, &info->department_id, &info->feeds))) {
         fprintf(stderr, "error: a publisher needs --department NAME of an "
                         "existing department\n");
         return 2;
     }
-    if (info.role == ROLE_COMMITTEE) {
+    if (info->role == ROLE_COMMITTEE) {
         if (!committee) {
             fprintf(stderr, "error: a committee token needs --committee\n");
             return 2;
@@ -245,8 +270,17 @@ static int token_create(struct store *st, char **rest, int nrest)
                     STORE_NAME_MAX);
             return 2;
         }
-        snprintf(info.committee, sizeof(info.committee), "%s", committee);
+        snprintf(info->committee, sizeof(info->committee), "%s", committee);
     }
+    return 0;
+}
+
+static int token_create(struct store *st, char **rest, int nrest)
+{
+    struct token_info info;
+    int rc = token_info_from_opts(st, rest, nrest, NULL, &info);
+    if (rc)
+        return rc;
     char token[AUTH_TOKEN_LEN + 1];
     int64_t id;
     if (auth_token_create(st, &info, token, &id)) {
@@ -393,4 +427,59 @@ int cli_token(int argc, char **argv)
 int cli_department(int argc, char **argv)
 {
     return with_store(argc, argv, department_command);
+}
+
+/* Makes a token of the role behind a one-time link and prints the link. */
+static int login_link(struct store *st, char **rest, int nrest, int minutes)
+{
+    struct token_info info;
+    const char *role = opt(rest, nrest, "--role");
+    char def_name[64];
+    snprintf(def_name, sizeof(def_name), "browser-%.40s", role ? role : "");
+    int rc = token_info_from_opts(st, rest, nrest, def_name, &info);
+    if (rc)
+        return rc;
+    const char *m = opt(rest, nrest, "--minutes");
+    if (m) {
+        char *end;
+        long v = strtol(m, &end, 10);
+        if (*end || v < 1 || v > 1440) {
+            fprintf(stderr, "error: --minutes: '%s' is not in 1..1440\n", m);
+            return 2;
+        }
+        minutes = (int)v;
+    }
+    const char *base = opt(rest, nrest, "--base");
+    char code[SESSION_ID_LEN + 1];
+    int64_t expires_ns, id;
+    rc = session_link_issue(st, &info, minutes, code, &expires_ns, &id);
+    if (rc) {
+        fprintf(stderr, "error: cannot make the link: %s\n", cb_strerror(rc));
+        return 1;
+    }
+    printf("%s/login?once=%s\n", base ? base : "", code);
+    fprintf(stderr,
+            "login link for '%s' (%s, token %lld): valid once, for %d "
+            "minutes\n",
+            info.name, role_name(info.role), (long long)id, minutes);
+    return 0;
+}
+
+int cli_login_link(int argc, char **argv)
+{
+    struct config cfg;
+    char **rest = xmalloc(sizeof(char *) * (size_t)(argc + 1));
+    int nrest, rc = 2;
+    struct store *st = NULL;
+    if (load_config(&cfg, argc, argv, rest, &nrest))
+        goto out;
+    rc = 1;
+    if (open_store(&cfg, &st))
+        goto out;
+    rc = login_link(st, rest, nrest, cfg.login_link_minutes);
+    store_close(st);
+out:
+    free(rest);
+    config_release(&cfg);
+    return rc;
 }

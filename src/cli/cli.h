@@ -16,6 +16,10 @@ int cli_token(int argc, char **argv);
 /* citybrain department create|list. */
 int cli_department(int argc, char **argv);
 
+/* citybrain login-link: a one-time browser login link for a new token
+ * of the role (session.h). */
+int cli_login_link(int argc, char **argv);
+
 /* citybrain load: posts a district's files to a running server, and
  * optionally streams the later part live on an accelerated clock. */
 int cli_load(int argc, char **argv);

@@ -91,6 +91,27 @@ static const struct config_key config_keys[] = {
      "http://LISTEN"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
      "debug, info, warn or error"},
+    {"live_ring_events", CT_SIZE, F(live_ring_events), "4096", 2, 1000000,
+     "live events kept so that a screen that reconnects resumes without "
+     "reloading"},
+    {"live_event_max_bytes", CT_SIZE, F(live_event_max_bytes), "65536", 256,
+     16777216, "largest live event (one line of JSON)"},
+    {"live_max_streams", CT_INT, F(live_max_streams), "64", 1, 100000,
+     "live streams (GET /api/v1/stream) open at once; 503 above it"},
+    {"live_heartbeat_s", CT_INT, F(live_heartbeat_s), "15", 1, 3600,
+     "seconds of silence after which a live stream gets a heartbeat"},
+    {"live_client_lag_max", CT_SIZE, F(live_client_lag_max), "1024", 1, 1000000,
+     "events a live stream may trail the newest by (its socket backed up) "
+     "before it is sent 'bye' and closed"},
+    {"session_ttl_s", CT_INT, F(session_ttl_s), "43200", 60, 2592000,
+     "seconds a browser session (cookie) lasts"},
+    {"max_sessions", CT_INT, F(max_sessions), "10000", 1, 1000000,
+     "browser sessions at once; 503 when full"},
+    {"login_link_minutes", CT_INT, F(login_link_minutes), "15", 1, 1440,
+     "minutes a one-time login link stays valid"},
+    {"web_dir", CT_STR, F(web_dir), "web/dist", 0, 0,
+     "directory of the built UI served at / (make builds it into web/dist); "
+     "a relative path is from the working directory"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

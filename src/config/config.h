@@ -53,8 +53,17 @@ struct config {
     char *alert_webhook_urls;     /* comma-separated */
     int alert_webhook_retries;
     int alert_webhook_backoff_ms;
-    char *alertmanager_url; /* "" none */
-    char *public_url;       /* "" http://LISTEN */
+    char *alertmanager_url;      /* "" none */
+    char *public_url;            /* "" http://LISTEN */
+    size_t live_ring_events;     /* live events kept for resuming */
+    size_t live_event_max_bytes; /* largest live event */
+    int live_max_streams;        /* SSE streams at once (503 above) */
+    int live_heartbeat_s;        /* SSE heartbeat period */
+    size_t live_client_lag_max;  /* events a stream may trail by */
+    int session_ttl_s;           /* browser session lifetime */
+    int max_sessions;            /* browser sessions at once (503 above) */
+    int login_link_minutes;      /* one-time login links expire after */
+    char *web_dir;               /* the built UI served at / */
 };
 
 /* Sets every field to its default.  Release with config_release. */

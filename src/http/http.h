@@ -19,6 +19,16 @@
  * Who may use which route is the route table (routes.c), one cell per
  * role; see auth.h.
  *
+ * Browsers authenticate with a session cookie instead of the header
+ * (session.h): a request without Authorization but with cb_session is
+ * the session's token; a cookie-authenticated write (not GET/HEAD) must
+ * also carry X-Requested-With or a JSON Content-Type, which a cross-site
+ * form cannot send (with SameSite=Strict, the CSRF defence).
+ *
+ * GET /api/v1/stream is a long-lived SSE response read from the live hub
+ * (live.h): its connection is suspended while it has nothing to send and
+ * resumed by the hub, so a stream never holds a pool thread.
+ *
  * Threading: http_start spawns the pool and the header sweeper; handlers
  * run on the pool and may block on the store.  http_stop stops the sweeper
  * and waits for requests in flight.
@@ -32,14 +42,18 @@
 struct http_server;
 struct scene_engine;
 struct indic_engine;
+struct live;
 
-/* Starts serving cfg->listen.  cfg, st, scenes and indic (may be NULL) are
- * borrowed until http_stop.  Returns 0, or CB_EIO (logged) if the address
- * cannot be bound; *OUT_port receives the bound port (useful with port 0). */
+/* Starts serving cfg->listen.  cfg, st, scenes (may be NULL), indic (the
+ * indicator engine; may be NULL: its routes answer 503) and live (the hub
+ * GET /api/v1/stream reads) are borrowed until http_stop.  Returns 0, or
+ * CB_EIO (logged) if the address cannot be bound; *OUT_port receives the
+ * bound port (useful with port 0). */
 int http_start(const struct config *cfg, struct store *st,
                struct scene_engine *scenes, struct indic_engine *indic,
-               struct http_server **OUT_srv, int *OUT_port);
-/* Stops accepting, finishes requests in flight and frees srv. */
+               struct live *live, struct http_server **OUT_srv, int *OUT_port);
+/* Ends the live streams (live_shutdown), stops accepting, finishes
+ * requests in flight and frees srv. */
 void http_stop(struct http_server *srv);
 
 #endif

@@ -12,6 +12,8 @@
 #include "config/config.h"
 #include "http/http.h"
 #include "http/query.h"
+#include "live/live.h"
+#include "session/session.h"
 #include "store/store.h"
 
 struct request;
@@ -41,7 +43,9 @@ struct http_server {
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
-    struct indic_engine *indic; /* may be NULL: its routes answer 503 */
+    struct indic_engine *indic;     /* may be NULL: its routes answer 503 */
+    struct live *live;              /* borrowed: live events (live.h) */
+    struct session_table *sessions; /* browser sessions (session.h) */
     /* the header-deadline sweeper (server.c) */
     pthread_t sweeper;
     pthread_mutex_t watch_lock;
@@ -69,7 +73,10 @@ struct request {
     int status;
     struct sbuf out;
     const char *content_type;
-    int retry_after; /* seconds, 0 = none */
+    int retry_after;             /* seconds, 0 = none */
+    int cookie_auth;             /* who came from a session cookie */
+    char set_cookie[160];        /* a Set-Cookie header to send, or "" */
+    struct MHD_Response *stream; /* a streamed response (SSE), or NULL */
 };
 
 /* The route table (routes.c). */
@@ -142,6 +149,11 @@ void route_silences_create(struct request *req);
 void route_alerts_list(struct request *req);
 void route_alert_get(struct request *req);
 void route_dead_letters(struct request *req);
+void route_stream(struct request *req);
+void route_session_create(struct request *req);
+void route_session_delete(struct request *req);
+void route_login(struct request *req);
+void route_login_links_create(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

@@ -97,6 +97,16 @@ const struct route http_routes[] = {
      route_alert_get,              TOK, {Y, N  , Y, Y, N  }, NONE, 0},
     {"GET", "/api/v1/notifications/dead-letters",
      route_dead_letters,           TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/stream",
+     route_stream,                 TOK, {Y, Y  , Y, Y, OWN}, NONE, 0},
+    {"POST", "/api/v1/session",
+     route_session_create,         PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"DELETE", "/api/v1/session",
+     route_session_delete,         TOK, {Y, Y  , Y, Y, Y  }, NONE, 0},
+    {"POST", "/api/v1/login-links",
+     route_login_links_create,     TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/login",
+     route_login,                  PUB, {Y, Y  , Y, Y, Y  }, NONE, 0},
 };
 /* clang-format on */
 #undef N
@@ -124,6 +134,24 @@ void route_metrics(struct request *req)
         struct indic_stats is;
         indic_get_stats(req->srv->indic, &is);
         metrics_render_indicators(&req->out, &is);
+    }
+    if (req->srv->live) {
+        struct live_stats ls;
+        live_get_stats(req->srv->live, &ls);
+        sbuf_addf(&req->out,
+                  "# HELP citybrain_live_streams Live streams open now.\n"
+                  "# TYPE citybrain_live_streams gauge\n"
+                  "citybrain_live_streams %llu\n"
+                  "# HELP citybrain_live_events_total Live events "
+                  "published.\n"
+                  "# TYPE citybrain_live_events_total counter\n"
+                  "citybrain_live_events_total %llu\n"
+                  "# HELP citybrain_live_streams_cut_total Live streams "
+                  "ended for lagging.\n"
+                  "# TYPE citybrain_live_streams_cut_total counter\n"
+                  "citybrain_live_streams_cut_total %llu\n",
+                  (unsigned long long)ls.readers,
+                  (unsigned long long)ls.published, (unsigned long long)ls.cut);
     }
     req->status = 200;
     req->content_type = "text/plain; version=0.0.4";

@@ -279,3 +279,45 @@ void route_whoami(struct request *req)
     sbuf_addstr(&req->out, "}");
     reply_json(req, 200);
 }
+
+/* POST /api/v1/login-links: a token of the body's role (as POST
+ * /api/v1/tokens, its secret never shown) behind a one-time link. */
+void route_login_links_create(struct request *req)
+{
+    json_t *obj = body_object(req);
+    if (!obj)
+        return;
+    struct token_info info;
+    memset(&info, 0, sizeof(info));
+    json_t *m = json_object_get(obj, "minutes");
+    int minutes = req->srv->cfg->login_link_minutes;
+    if (m && (!json_is_integer(m) || json_integer_value(m) < 1 ||
+              json_integer_value(m) > 1440)) {
+        reply_error(req, 400, "field 'minutes': an integer in 1..1440");
+        goto out_obj;
+    }
+    if (m)
+        minutes = (int)json_integer_value(m);
+    if (token_fields(req, obj, &info))
+        goto out_obj;
+    char code[SESSION_ID_LEN + 1], when[40];
+    int64_t expires_ns, token_id;
+    int rc = session_link_issue(req->srv->store, &info, minutes, code,
+                                &expires_ns, &token_id);
+    if (rc) {
+        reply_error(req, 500, "cannot make the link: %s", cb_strerror(rc));
+        goto out_obj;
+    }
+    time_format_iso(expires_ns / 1000000000, 480, when);
+    sbuf_addf(&req->out,
+              "{\"url\":\"/login?once=%s\",\"expires\":\"%s\","
+              "\"token_id\":%lld,\"role\":",
+              code, when, (long long)token_id);
+    sbuf_add_json_str(&req->out, role_name(info.role));
+    sbuf_addstr(&req->out, "}");
+    reply_json(req, 201);
+    store_audit_token(req->srv->store, req->who.id, req->who.name,
+                      "login_link.create", info.name, role_name(info.role));
+out_obj:
+    json_decref(obj);
+}

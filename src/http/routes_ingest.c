@@ -157,6 +157,54 @@ static void metrics_label(const struct request *req, char *out, size_t cap)
     snprintf(out, cap, "token-%lld", (long long)req->who.id);
 }
 
+/* The newest record time of a batch (epoch ns), or INT64_MIN. */
+static int64_t batch_newest_ns(const struct ingest_batch *b)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t ts = b->feed == FEED_READINGS     ? b->readings[i].ts_ns
+                     : b->feed == FEED_DELIVERIES ? b->deliveries[i].ts_ns
+                     : b->feed == FEED_EVENTS     ? b->events[i].ts_ns
+                                                  : INT64_MIN;
+        if (ts > newest)
+            newest = ts;
+    }
+    return newest;
+}
+
+/* The `ingest` live event of a committed batch: staff, and the sender's
+ * own department. */
+static void publish_ingest(struct request *req, const struct ingest_batch *b,
+                           const struct store_write_result *res)
+{
+    if (!req->srv->live)
+        return;
+    struct sbuf ev = SBUF_INIT;
+    sbuf_init(&ev);
+    sbuf_addf(&ev,
+              "{\"feed\":\"%s\",\"seq\":%lld,\"accepted\":%zu,"
+              "\"duplicates\":%zu,\"rejected\":%zu",
+              feed_name(b->feed), (long long)res->seq, res->accepted,
+              res->duplicates, b->errors_total);
+    if (b->feed == FEED_DELIVERIES)
+        sbuf_addf(&ev, ",\"unmatched\":%zu", res->unmatched);
+    int64_t newest = batch_newest_ns(b);
+    if (newest != INT64_MIN) {
+        char iso[32];
+        time_format_iso(newest / 1000000000, 480, iso);
+        sbuf_addf(&ev, ",\"newest\":\"%s\",\"newest_ns\":%lld", iso,
+                  (long long)newest);
+    }
+    sbuf_addch(&ev, '}');
+    struct live_audience aud = {LIVE_STAFF, NULL, 0};
+    if (req->who.role == ROLE_PUBLISHER) {
+        aud.roles |= LIVE_ROLE(ROLE_PUBLISHER);
+        aud.department_id = req->who.department_id;
+    }
+    live_publish_to(req->srv->live, "ingest", ev.buf, &aud);
+    sbuf_release(&ev);
+}
+
 static void store_batch(struct request *req, struct ingest_batch *b)
 {
     char label[32];
@@ -190,6 +238,7 @@ static void store_batch(struct request *req, struct ingest_batch *b)
     }
     metrics_ingest(b->feed, label, res.accepted, res.duplicates,
                    b->errors_total, BATCH_OK);
+    publish_ingest(req, b, &res);
     reply_stored(req, b, &res);
 }
 

@@ -142,10 +142,15 @@ static const struct route *route_find(const char *method, const char *path,
 
 static enum MHD_Result queue_reply(struct request *req)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        req->out.len, req->out.buf, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = req->stream;
+    req->stream = NULL;
+    if (!resp)
+        resp = MHD_create_response_from_buffer(req->out.len, req->out.buf,
+                                               MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
+    if (req->set_cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", req->set_cookie);
     if (req->content_type && req->status != 204)
         MHD_add_response_header(resp, "Content-Type", req->content_type);
     if (req->retry_after) {
@@ -165,6 +170,42 @@ static enum MHD_Result queue_reply(struct request *req)
 static void watch_request(struct http_server *srv, struct MHD_Connection *conn,
                           int started);
 
+/* Whether a cookie-authenticated request may run: reads always; writes
+ * only with a header a cross-site form cannot set. */
+static int cookie_write_allowed(struct request *req, const char *method)
+{
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return 1;
+    const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return req_header(req, "X-Requested-With") ||
+           (ct && !strncasecmp(ct, "application/json", 16));
+}
+
+/* Resolves the caller from the Authorization header or, without one,
+ * the session cookie; replies 401/403 and returns -1 when neither
+ * holds. */
+static int request_authenticate(struct request *req, const char *method)
+{
+    const char *authz = req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    char id[SESSION_ID_LEN + 1], hash[AUTH_HASH_LEN + 1];
+    if (authz) {
+        if (!auth_authenticate(req->srv->store, authz, &req->who))
+            return 0;
+    } else if (!session_cookie_value(req_header(req, "Cookie"), id) &&
+               !session_lookup(req->srv->sessions, id, hash) &&
+               !store_token_find(req->srv->store, hash, &req->who)) {
+        req->cookie_auth = 1;
+        if (cookie_write_allowed(req, method))
+            return 0;
+        reply_error(req, 403,
+                    "a write with the session cookie needs the "
+                    "X-Requested-With header or a JSON Content-Type");
+        return -1;
+    }
+    reply_error(req, 401, "a valid token is required");
+    return -1;
+}
+
 /* Checks what can be refused before the body: route, token, size. */
 static void request_precheck(struct request *req, const char *method)
 {
@@ -178,12 +219,8 @@ static void request_precheck(struct request *req, const char *method)
     }
     if (req->route->auth == ROUTE_PUBLIC)
         return;
-    if (auth_authenticate(req->srv->store,
-                          req_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
-                          &req->who)) {
-        reply_error(req, 401, "a valid token is required");
+    if (request_authenticate(req, method))
         return;
-    }
     if (auth_check_route(&req->who, req->route->access, req->route->feed)) {
         reply_error(req, 403, "role '%s' may not use %s %s",
                     role_name(req->who.role), method, req->route->pattern);
@@ -314,6 +351,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     metrics_request(req->route ? req->route->pattern : "unrouted", req->status,
                     time_monotonic_ns() - req->start_ns);
+    if (req->stream) /* made but never queued */
+        MHD_destroy_response(req->stream);
     if (req->started) {
         sbuf_release(&req->body);
         sbuf_release(&req->out);
@@ -533,7 +572,7 @@ static int parse_listen(const char *listen, struct sockaddr_in *OUT_addr)
 
 int http_start(const struct config *cfg, struct store *st,
                struct scene_engine *scenes, struct indic_engine *indic,
-               struct http_server **OUT_srv, int *OUT_port)
+               struct live *live, struct http_server **OUT_srv, int *OUT_port)
 {
     struct sockaddr_in addr;
     *OUT_srv = NULL;
@@ -547,14 +586,19 @@ int http_start(const struct config *cfg, struct store *st,
     srv->store = st;
     srv->scenes = scenes;
     srv->indic = indic;
+    srv->live = live;
+    srv->sessions =
+        session_table_new((size_t)cfg->max_sessions, cfg->session_ttl_s);
     if (sweeper_start(srv)) {
         log_msg(LOG_ERROR, "http", "cannot start the header sweeper");
+        session_table_free(srv->sessions);
         free(srv);
         return CB_EIO;
     }
     srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -569,6 +613,7 @@ int http_start(const struct config *cfg, struct store *st,
         log_msg(LOG_ERROR, "http", "cannot listen | listen=\"%s\"",
                 cfg->listen);
         sweeper_stop(srv);
+        session_table_free(srv->sessions);
         free(srv);
         return CB_EIO;
     }
@@ -583,7 +628,23 @@ void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    /* MHD may not stop with suspended connections: end the streams (each
+     * parked one is resumed to send its `bye`) first, and give them the
+     * moment it takes to send it. */
+    if (srv->live) {
+        live_shutdown(srv->live);
+        /* let the streams send it (a second at most) */
+        struct live_stats ls;
+        for (int i = 0; i < 100; i++) {
+            live_get_stats(srv->live, &ls);
+            if (!ls.readers)
+                break;
+            struct timespec pause = {0, 10 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
     sweeper_stop(srv);
     MHD_stop_daemon(srv->daemon);
+    session_table_free(srv->sessions);
     free(srv);
 }

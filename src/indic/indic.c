@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live/live.h"
 #include "util/jsonw.h"
 
 static int64_t (*indic_clock)(void) = time_now_ns;
@@ -805,6 +806,30 @@ static void points_add(struct points *pts, const struct indic_def *d,
         (struct store_point){d->id, s->group, b->start, value, b->score};
 }
 
+/* Publishes a closed bucket on the live hub (a bounded number a tick). */
+static void live_bucket(struct indic_engine *eng, const struct indic_def *d,
+                        const struct indic_series *s, int64_t t, double v,
+                        double score)
+{
+    if (!eng->cfg.live || eng->live_sent >= INDIC_LIVE_MAX_PER_TICK)
+        return;
+    struct sbuf ev = SBUF_INIT;
+    struct jsonw w;
+    char iso[40];
+    indic_iso(t, iso);
+    jsonw_init(&w, &ev);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "indicator", d->id);
+    jsonw_kv_str(&w, "group", s->group);
+    jsonw_kv_str(&w, "ts", iso);
+    jsonw_kv_double(&w, "value", v);
+    jsonw_kv_double(&w, "score", score);
+    jsonw_object_end(&w);
+    if (live_publish(eng->cfg.live, "indicator", ev.buf) > 0)
+        eng->live_sent++;
+    sbuf_release(&ev);
+}
+
 /* Closes the buckets of s that end before limit, in order, scoring each. */
 static void series_close(struct indic_engine *eng, struct indic_series *s,
                          int64_t limit, int64_t keep_from)
@@ -842,6 +867,7 @@ static void series_close(struct indic_engine *eng, struct indic_series *s,
         s->last_bucket = t;
         s->last_value = v;
         s->last_score = r.score;
+        live_bucket(eng, d, s, t, v, r.score);
     }
 }
 
@@ -869,6 +895,7 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
         now_ns - (int64_t)eng->cfg.retention_days * 86400 * INDIC_NS_S;
     pthread_mutex_lock(&eng->lock);
     eng->keep_from = keep_from;
+    eng->live_sent = 0;
     for (size_t i = 0; i < eng->nseries; i++) {
         struct indic_series *s = eng->series[i];
         const struct indic_def *d = eng->defs[s->def];

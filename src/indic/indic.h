@@ -42,6 +42,12 @@
  * at every change, so rule state survives a restart.  Silences match a
  * rule and/or subject, carry a reason and expire.
  *
+ * Live: with a hub (cfg.live), every change of an alert is published as
+ * an `alert` event (the alert's JSON, as GET /api/v1/alerts/{id}), and
+ * every closed bucket as an `indicator` event ({"indicator","group","ts",
+ * "value","score"}; at most INDIC_LIVE_MAX_PER_TICK a tick, the rest are
+ * in the series).
+ *
  * Threading: every function here is thread-safe (one engine mutex; the
  * store is called outside it where it writes).
  */
@@ -55,6 +61,7 @@
 #include "util/util.h"
 
 struct indic_engine;
+struct live;
 
 struct indic_config {
     const char *defs_file;    /* declarations to add at start, or NULL */
@@ -70,8 +77,12 @@ struct indic_config {
     int webhook_backoff_ms;   /* first retry delay, doubled each time */
     const char *alertmanager_url; /* base URL of an Alertmanager, or "" */
     const char *public_url;       /* link back in notifications */
+    struct live *live;            /* the live hub (borrowed) for `alert` and
+                                     `indicator` events, or NULL */
 };
 void indic_config_defaults(struct indic_config *cfg);
+
+#define INDIC_LIVE_MAX_PER_TICK 1000
 
 /* The district clock: epoch ns.  Everything here reads time through it. */
 int64_t indic_now_ns(void);

@@ -150,7 +150,8 @@ struct indic_engine {
     /* meter faults: the last index per (household, metric) */
     double *last_index;
     size_t nlast;
-    int loading; /* 1 while the snapshot is applied (skip_seq unused) */
+    int loading;      /* unused */
+    size_t live_sent; /* indicator events this tick */
     /* alerts */
     struct indic_rule **rules;
     size_t nrules;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live/live.h"
 #include "util/jsonw.h"
 
 /* A duration member: "10m" or a number of seconds; absent: 0. */
@@ -381,6 +382,8 @@ static void alert_save(struct indic_engine *eng, const struct indic_rule *r,
     struct sbuf doc = SBUF_INIT;
     char id[24];
     alert_json(r, a, &doc);
+    if (eng->cfg.live)
+        live_publish(eng->cfg.live, "alert", doc.buf);
     snprintf(id, sizeof(id), "%016lld", (long long)a->id);
     if (store_doc_put(eng->st, "alert", id, doc.buf))
         log_msg(LOG_WARN, "indic", "alert not saved | id=%lld",

@@ -117,6 +117,7 @@ int scene_engine_new(const struct scene_config *cfg,
         eng->learned_path = xstrdup(cfg->learned_path);
     eng->cfg.learned_path = eng->learned_path;
     pthread_mutex_init(&eng->lock, NULL);
+    pthread_mutex_init(&eng->live_lock, NULL);
     pthread_rwlock_init(&eng->pub_lock, NULL);
     pthread_mutex_init(&eng->worker_lock, NULL);
     pthread_cond_init(&eng->worker_cond, NULL);
@@ -167,6 +168,8 @@ void scene_engine_free(struct scene_engine *eng)
     if (!eng)
         return;
     stop_worker(eng);
+    free(eng->live_last);
+    pthread_mutex_destroy(&eng->live_lock);
     for (int m = 0; m < METRIC_COUNT; m++)
         free(eng->use[m]);
     free(eng->recip);
@@ -562,6 +565,7 @@ int scene_engine_rescore(struct scene_engine *eng, int full)
     eng->n_dirty = 0;
     scene_publish(eng, &c);
     pthread_mutex_unlock(&eng->lock);
+    scene_live_publish(eng);
     return 0;
 }
 

@@ -77,6 +77,7 @@
 
 struct scene_engine;
 struct store;
+struct live;
 
 struct scene_config {
     int tz_offset_minutes;    /* district local time; 480 (UTC+8) */
@@ -222,6 +223,15 @@ int scene_learn_load(struct scene_engine *eng, const char *path);
  * readings (no data, not no use). */
 int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
                               const char *committee, struct sbuf *out);
+
+/* ---- live events (scene_live.c) ---- */
+
+/* After each re-score, publishes a `scene` event to hub (live.h) when the
+ * counts changed: {"as_of":..,"suspects":N,"elderly_alerts":E,
+ * "streets":{"NAME":{"suspects":K,"elderly_alerts":A},..}}, for the staff
+ * roles.  hub is borrowed until scene_engine_free; NULL stops it.  Set it
+ * before the store's consumers start. */
+void scene_engine_set_live(struct scene_engine *eng, struct live *hub);
 
 /* ---- glue to the store (scene_store.c) ---- */
 

@@ -228,7 +228,10 @@ struct scene_engine {
     struct scene_learner learn;
 
     struct store *store; /* attached store, or NULL */
-    pthread_t worker;    /* re-scoring thread, when started */
+    struct live *live;   /* where re-scores are announced, or NULL */
+    pthread_mutex_t live_lock;
+    char *live_last;  /* the last `scene` event sent (live_lock) */
+    pthread_t worker; /* re-scoring thread, when started */
     int worker_running;
     int worker_stop; /* under worker_lock */
     int worker_period_ms;
@@ -319,5 +322,9 @@ void scene_learn_summary(const struct scene_learner *l, size_t window,
 /* scene_elderly.c */
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
                            const struct reading *r);
+
+/* Publishes the `scene` live event if it changed (scene_live.c); call
+ * without eng->lock held. */
+void scene_live_publish(struct scene_engine *eng);
 
 #endif

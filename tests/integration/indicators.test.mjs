@@ -142,6 +142,23 @@ test('rules fire, notify with retries and dead letters, resolve, and survive a r
     });
     assert.equal(letters[0].url, dead);
     assert.equal(letters[0].attempts, 4);
+    // the live stream carries the alert and the indicator's buckets
+    const live = await srv.req('GET', '/api/v1/stream?last_event_id=0&drain=1');
+    assert.equal(live.status, 200, live.text);
+    const evs = live.text.split('\n\n').map((b) => {
+      const ev = {};
+      for (const l of b.split('\n')) {
+        if (l.startsWith('event:')) ev.event = l.slice(6).trim();
+        if (l.startsWith('data:')) ev.data = JSON.parse(l.slice(5));
+      }
+      return ev;
+    });
+    const fired = evs.find((e) => e.event === 'alert' &&
+        e.data.state === 'firing' && e.data.rule === 'busy');
+    assert.ok(fired, `no alert event in ${live.text.slice(0, 2000)}`);
+    assert.equal(fired.data.id, firing[0].id);
+    assert.ok(evs.some((e) => e.event === 'indicator' &&
+        e.data.indicator === 'calls_s' && e.data.value === 3));
     const one = await srv.req('GET', `/api/v1/alerts/${firing[0].id}`);
     assert.equal(one.status, 200);
     assert.equal(one.json.state, 'firing');

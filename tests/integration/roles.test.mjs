@@ -193,6 +193,17 @@ const samples = {
   'GET /api/v1/alerts/{}': () => ({ path: `/api/v1/alerts/${alertId}` }),
   'GET /api/v1/notifications/dead-letters': () => ({
     path: '/api/v1/notifications/dead-letters' }),
+  'GET /api/v1/stream': () => ({ path: '/api/v1/stream?drain=1' }),
+  'POST /api/v1/session': (role) => ({ path: '/api/v1/session',
+    body: JSON.stringify({ token: tok[role] }) }),
+  'DELETE /api/v1/session': () => ({ path: '/api/v1/session' }),
+  'POST /api/v1/login-links': () => ({ path: '/api/v1/login-links',
+    body: JSON.stringify({ name: `link${seq++}`, role: 'analyst' }) }),
+  'GET /login': async () => {
+    const r = await srv.req('POST', '/api/v1/login-links', { body:
+      JSON.stringify({ name: `l${seq++}`, role: 'operator' }) });
+    return { path: r.json.url };
+  },
 };
 
 test('the role table in docs/API.md is the route table of routes.c',
@@ -221,7 +232,7 @@ for (const row of docTable()) {
     const code = codeTable().find((r) => r.method === row.method &&
         r.pattern === row.pattern);
     for (const role of ROLES) {
-      const s = await samples[name]();
+      const s = await samples[name](role);
       const send = (who, path = s.path, body = s.body) => request(srv.base,
           row.method, path, { token: code.pub ? undefined : tok[who], body,
             contentType: s.contentType });
