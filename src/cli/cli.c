@@ -92,7 +92,8 @@ static int open_scenes(const struct config *cfg, struct store *st,
 /* Creates the indicator engine, a consumer of the store like the scenes:
  * before store_start_consumers. */
 static int open_indicators(const struct config *cfg, struct store *st,
-                           struct live *live, struct indic_engine **OUT_indic)
+                           struct live *live, struct scene_engine *scenes,
+                           struct indic_engine **OUT_indic)
 {
     struct indic_config ic;
     char defs[4096], url[600];
@@ -116,6 +117,8 @@ static int open_indicators(const struct config *cfg, struct store *st,
     snprintf(url, sizeof(url), "http://%s", cfg->listen);
     ic.public_url = *cfg->public_url ? cfg->public_url : url;
     ic.live = live;
+    ic.scenes = scenes;
+    ic.scene_sample_s = cfg->indicator_scene_sample_s;
     return indic_engine_new(&ic, st, OUT_indic);
 }
 
@@ -203,7 +206,7 @@ int cli_serve(int argc, char **argv)
     if (rc)
         goto out_store;
     scene_engine_set_live(scenes, live);
-    rc = open_indicators(&cfg, st, live, &indic);
+    rc = open_indicators(&cfg, st, live, scenes, &indic);
     if (rc)
         goto out_store;
     rc = store_start_consumers(st);

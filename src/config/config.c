@@ -77,6 +77,10 @@ static const struct config_key config_keys[] = {
      "indicator declarations at most (POST /api/v1/indicators: 413)"},
     {"indicator_tick_ms", CT_INT, F(indicator_tick_ms), "1000", 10, 600000,
      "how often buckets close, points are written and rules evaluated"},
+    {"indicator_scene_sample_s", CT_INT, F(indicator_scene_sample_s), "30", 1,
+     86400,
+     "how often the scenes' open elderly alerts and suspects per street are "
+     "sampled for feed \"scenes\" indicators"},
     {"alert_webhook_urls", CT_OPTSTR, F(alert_webhook_urls), "", 0, 0,
      "comma-separated URLs that get each firing and resolved alert "
      "(Alertmanager webhook JSON)"},

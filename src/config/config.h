@@ -50,6 +50,7 @@ struct config {
     size_t indicator_max_series;  /* series at most */
     size_t indicator_max;         /* declarations at most */
     int indicator_tick_ms;        /* engine period */
+    int indicator_scene_sample_s; /* scene samples period */
     char *alert_webhook_urls;     /* comma-separated */
     int alert_webhook_retries;
     int alert_webhook_backoff_ms;

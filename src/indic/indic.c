@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "live/live.h"
+#include "scene/scene.h"
 #include "util/jsonw.h"
 
 static int64_t (*indic_clock)(void) = time_now_ns;
@@ -29,6 +30,7 @@ void indic_config_defaults(struct indic_config *cfg)
     cfg->max_series = 200000;
     cfg->max_indicators = 256;
     cfg->tick_ms = 1000;
+    cfg->scene_sample_s = 30;
     cfg->webhook_urls = "";
     cfg->webhook_retries = 5;
     cfg->webhook_backoff_ms = 1000;
@@ -787,6 +789,107 @@ int indic_define(struct indic_engine *eng, const char *json, size_t len,
     return rc;
 }
 
+/* ---- scene samples ---- */
+
+/* Adds n to street's count in o (an object of integers). */
+static void count_add(json_t *o, const char *street, json_int_t n)
+{
+    json_t *v = json_object_get(o, street);
+    json_object_set_new(o, street, json_integer(json_integer_value(v) + n));
+}
+
+/* The scenes' open elderly alerts and suspects per street, as two objects
+ * {street: n}; every street the summary knows appears in both.  0 or
+ * CB_EIO. */
+static int scene_counts(struct scene_engine *sc, json_t **OUT_sus,
+                        json_t **OUT_eld)
+{
+    struct sbuf sum = SBUF_INIT, eld = SBUF_INIT;
+    json_t *js = NULL, *je = NULL;
+    int rc = CB_EIO;
+    *OUT_sus = json_object();
+    *OUT_eld = json_object();
+    if (scene_group_rental_summary_json(sc, "street", NULL, &sum) ||
+        scene_elderly_alerts_json(sc, NULL, NULL, &eld))
+        goto out;
+    js = json_loadb(sum.buf, sum.len, 0, NULL);
+    je = json_loadb(eld.buf, eld.len, 0, NULL);
+    if (!js || !je)
+        goto out;
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(js, "groups"), i, g)
+    {
+        const char *name = json_string_value(json_object_get(g, "street"));
+        if (!name)
+            continue;
+        count_add(*OUT_sus, name,
+                  json_integer_value(json_object_get(g, "suspects")));
+        count_add(*OUT_eld, name, 0);
+    }
+    json_array_foreach(json_object_get(je, "alerts"), i, g)
+    {
+        const char *name = json_string_value(json_object_get(g, "street"));
+        if (name)
+            count_add(*OUT_eld, name, 1);
+    }
+    rc = 0;
+out:
+    json_decref(js);
+    json_decref(je);
+    sbuf_release(&sum);
+    sbuf_release(&eld);
+    return rc;
+}
+
+static void scene_feed(struct indic_engine *eng, json_t *counts,
+                       const char *type, int64_t now)
+{
+    const char *street;
+    json_t *v;
+    json_object_foreach(counts, street, v)
+    {
+        struct obs o = {.feed = IF_SCENES,
+                        .source = "scenes",
+                        .type = type,
+                        .street = street,
+                        .metric = -1,
+                        .ts = now,
+                        .value = (double)json_integer_value(v)};
+        obs_feed(eng, &o, INT64_MAX);
+    }
+}
+
+/* Samples the scene engine (at most every scene_sample_s) when a
+ * declaration reads feed scenes.  Outside eng->lock: the scene has its
+ * own locks. */
+static void sample_scenes(struct indic_engine *eng, int64_t now)
+{
+    int64_t mono = time_monotonic_ns();
+    int wanted = 0;
+    pthread_mutex_lock(&eng->lock);
+    for (size_t i = 0; i < eng->ndefs; i++)
+        wanted |= eng->defs[i]->feed == IF_SCENES;
+    if (eng->scenes_sampled &&
+        mono - eng->scenes_sampled <
+            (int64_t)eng->cfg.scene_sample_s * INDIC_NS_S)
+        wanted = 0;
+    if (wanted)
+        eng->scenes_sampled = mono;
+    pthread_mutex_unlock(&eng->lock);
+    if (!wanted || !eng->cfg.scenes)
+        return;
+    json_t *sus, *eld;
+    if (!scene_counts(eng->cfg.scenes, &sus, &eld)) {
+        pthread_mutex_lock(&eng->lock);
+        scene_feed(eng, sus, "suspects", now);
+        scene_feed(eng, eld, "elderly_alerts", now);
+        pthread_mutex_unlock(&eng->lock);
+    }
+    json_decref(sus);
+    json_decref(eld);
+}
+
 /* ---- ticks ---- */
 
 struct points {
@@ -891,6 +994,7 @@ static void series_trim(struct indic_series *s, int64_t mem_from,
 void indic_tick(struct indic_engine *eng, int64_t now_ns)
 {
     struct points pts = {0};
+    sample_scenes(eng, now_ns);
     int64_t keep_from =
         now_ns - (int64_t)eng->cfg.retention_days * 86400 * INDIC_NS_S;
     pthread_mutex_lock(&eng->lock);

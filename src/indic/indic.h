@@ -10,7 +10,9 @@
  *    "group":"category"}
  *
  *   feed     events | deliveries | usage (daily use, bucket 1d) |
- *            readings | ingest (every feed, for freshness)
+ *            readings | ingest (every feed, for freshness) |
+ *            scenes (open elderly alerts, group-rental suspects per
+ *            street: the scene engine sampled every scene_sample_s)
  *   filter   source, type (events), platform (deliveries), metric
  *            (usage, readings)
  *   measure  count | sum | mean | distinct | ratio | percentile |
@@ -62,6 +64,7 @@
 
 struct indic_engine;
 struct live;
+struct scene_engine;
 
 struct indic_config {
     const char *defs_file;    /* declarations to add at start, or NULL */
@@ -79,6 +82,8 @@ struct indic_config {
     const char *public_url;       /* link back in notifications */
     struct live *live;            /* the live hub (borrowed) for `alert` and
                                      `indicator` events, or NULL */
+    struct scene_engine *scenes;  /* sampled for feed "scenes", or NULL */
+    int scene_sample_s;           /* how often */
 };
 void indic_config_defaults(struct indic_config *cfg);
 

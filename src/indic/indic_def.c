@@ -146,8 +146,8 @@ static int parse_measure(json_t *o, struct indic_def *d, char *err, size_t cap)
 
 static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
 {
-    static const char *const feeds[] = {"events", "deliveries", "usage",
-                                        "readings", "ingest"};
+    static const char *const feeds[] = {"events",   "deliveries", "usage",
+                                        "readings", "ingest",     "scenes"};
     static const char *const groups[] = {"district", "street", "committee",
                                          "source", "category"};
     char s[32];
@@ -159,11 +159,11 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
         return bad(err, cap, "%s", "'id' is required: 1..63 of [A-Za-z0-9_.-]");
     if (get_str(o, "feed", s, sizeof(s), err, cap))
         return CB_EINVAL;
-    int k = pick(s, feeds, 5);
+    int k = pick(s, feeds, 6);
     if (k < 0)
         return bad(err, cap,
-                   "feed '%s' is not events, deliveries, usage, readings or "
-                   "ingest",
+                   "feed '%s' is not events, deliveries, usage, readings, "
+                   "ingest or scenes",
                    s);
     d->feed = (enum indic_feed)k;
     if (parse_filter(o, d, err, cap) || parse_measure(o, d, err, cap))
@@ -189,6 +189,14 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
     if ((d->group == IG_STREET || d->group == IG_COMMITTEE) &&
         d->feed == IF_INGEST)
         return bad(err, cap, "%s", "feed ingest groups by source or district");
+    if (d->feed == IF_SCENES &&
+        (strcmp(d->type, "suspects") && strcmp(d->type, "elderly_alerts")))
+        return bad(err, cap, "%s",
+                   "feed scenes needs filter type \"suspects\" or "
+                   "\"elderly_alerts\"");
+    if (d->feed == IF_SCENES && d->group != IG_STREET &&
+        d->group != IG_DISTRICT)
+        return bad(err, cap, "%s", "feed scenes groups by street or district");
     return 0;
 }
 
@@ -293,6 +301,14 @@ const char indic_default_set[] =
     "{\"id\":\"feed_freshness\",\"title\":\"Seconds since each "
     "department's feed last sent data\",\"feed\":\"ingest\",\"measure\":"
     "\"freshness\",\"bucket\":\"5m\",\"group\":\"source\"},"
+    "{\"id\":\"elderly_alerts_street\",\"title\":\"Open elderly-alone "
+    "alerts per street (mean of samples)\",\"feed\":\"scenes\",\"filter\":"
+    "{\"type\":\"elderly_alerts\"},\"measure\":\"mean\",\"bucket\":\"1h\","
+    "\"group\":\"street\"},"
+    "{\"id\":\"group_rental_suspects_street\",\"title\":\"Group-rental "
+    "suspects per street (mean of samples)\",\"feed\":\"scenes\","
+    "\"filter\":{\"type\":\"suspects\"},\"measure\":\"mean\",\"bucket\":"
+    "\"1h\",\"group\":\"street\"},"
     "{\"id\":\"ingest_records_source\",\"title\":\"Records accepted per "
     "feed source\",\"feed\":\"ingest\",\"measure\":\"count\",\"bucket\":"
     "\"1h\",\"group\":\"source\"}"

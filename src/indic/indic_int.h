@@ -13,7 +13,14 @@
 #define INDIC_ID_MAX 64
 #define INDIC_NS_S 1000000000LL
 
-enum indic_feed { IF_EVENTS, IF_DELIVERIES, IF_USAGE, IF_READINGS, IF_INGEST };
+enum indic_feed {
+    IF_EVENTS,
+    IF_DELIVERIES,
+    IF_USAGE,
+    IF_READINGS,
+    IF_INGEST,
+    IF_SCENES
+};
 enum indic_measure {
     IM_COUNT,
     IM_SUM,
@@ -150,8 +157,9 @@ struct indic_engine {
     /* meter faults: the last index per (household, metric) */
     double *last_index;
     size_t nlast;
-    int loading;      /* unused */
-    size_t live_sent; /* indicator events this tick */
+    int loading;            /* unused */
+    size_t live_sent;       /* indicator events this tick */
+    int64_t scenes_sampled; /* monotonic ns of the last scene sample */
     /* alerts */
     struct indic_rule **rules;
     size_t nrules;

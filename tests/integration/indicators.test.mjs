@@ -70,8 +70,10 @@ const indicator = { id: 'calls_s', feed: 'events', filter: { source: '110' },
   measure: 'count', bucket: '1h', group: 'street' };
 
 test('an indicator added through the API is back-filled and live', async () => {
-  const srv = await startServer({ args: ['--indicator_grace_s', '0'] });
+  const srv = await startServer({ args: ['--indicator_grace_s', '0',
+    '--indicator_scene_sample_s', '1', '--indicator_tick_ms', '200'] });
   try {
+    await seedHouseholds(srv, 2);
     let r = await srv.req('POST', '/api/v1/events', { body: events(3, 'a') });
     assert.equal(r.status, 200, r.text);
     r = await srv.req('GET', '/api/v1/indicators');
@@ -92,6 +94,15 @@ test('an indicator added through the API is back-filled and live', async () => {
       return s.json.points.length ? s.json.points : null;
     });
     assert.equal(pts[0].value, 3);
+    // the scenes' counts per street are sampled into their indicators
+    for (const id of ['group_rental_suspects_street', 'elderly_alerts_street']) {
+      const p = await until(`${id} points`, async () => {
+        const x = await srv.req('GET',
+            `/api/v1/indicators/${id}/series?group=${encodeURIComponent('陆家嘴街道')}`);
+        return x.json.points.length ? x.json.points : null;
+      });
+      assert.equal(p[0].value, 0);
+    }
     r = await srv.req('GET', '/api/v1/indicators/nope/series');
     assert.equal(r.status, 404);
   } finally { await srv.stop(); srv.cleanup(); }

@@ -336,7 +336,7 @@ static void test_default_set(void **state)
     assert_true(json_array_size(a) >= 20);
     size_t i;
     json_t *v;
-    int feeds[5] = {0};
+    int feeds[6] = {0};
     json_array_foreach(a, i, v)
     {
         char *s = json_dumps(v, 0), err[200] = "";
@@ -347,7 +347,7 @@ static void test_default_set(void **state)
         indic_def_free(d);
         free(s);
     }
-    for (int f = 0; f < 5; f++)
+    for (int f = 0; f < 6; f++)
         assert_true(feeds[f]);
     json_decref(a);
 }
