@@ -621,7 +621,7 @@ static int fill_from(struct indic_engine *eng, struct store_snapshot *snap,
 {
     int64_t now = indic_now_ns();
     int64_t from = now - (int64_t)eng->cfg.backfill_days * 86400 * INDIC_NS_S;
-    int need[5] = {0};
+    int need[IF_SCENES + 1] = {0};
     for (size_t i = 0; i < eng->ndefs; i++)
         if (eng->defs[i]->skip_seq < 0) {
             if (eng->defs[i]->feed == IF_INGEST)
@@ -765,6 +765,8 @@ int indic_define(struct indic_engine *eng, const char *json, size_t len,
     int rc = indic_def_parse(json, len, &d, err, errcap);
     if (rc)
         return rc;
+    if (d->feed == IF_USAGE)
+        store_rollup_flush(eng->st); /* the daily use is checkpointed */
     pthread_mutex_lock(&eng->lock);
     rc = def_add(eng, d);
     if (rc) {
