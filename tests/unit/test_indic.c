@@ -15,7 +15,7 @@
 struct env {
     struct fixture fx;
     struct indic_engine *eng;
-    int64_t t0; /* an hour boundary two days ago */
+    int64_t t0; /* an even hour (UTC) two days ago */
 };
 
 static void env_start(struct env *e)
@@ -48,7 +48,7 @@ static struct env *env_new(void)
     e->fx.cfg.read_connections = 2;
     e->fx.cfg.rollup_flush_ms = 20;
     int64_t now = time_now_ns();
-    e->t0 = (now / HOUR_NS - 48) * HOUR_NS;
+    e->t0 = (now / (2 * HOUR_NS) - 24) * 2 * HOUR_NS; /* 2 h buckets align */
     env_start(e);
     return e;
 }
