@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 #include "util/jsonw.h"
 
 static int64_t (*indic_clock)(void) = time_now_ns;
+
+/* Buckets a tick closes between two releases of the engine lock. */
+#define INDIC_TICK_SLICE 2048
 
 /* The district clock.  One function, so that the district clock module
  * can be put underneath without touching the callers. */
@@ -392,10 +396,14 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
 static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
 {
     struct indic_def *d = eng->defs[di];
-    struct indic_series *s = series_get(eng, di, obs_group(d, o));
+    const char *group = obs_group(d, o);
+    struct indic_series *s = d->last && !strcmp(d->last->group, group)
+                                 ? d->last
+                                 : series_get(eng, di, group);
     if (!s)
         return;
     int64_t start = bucket_start(d, o->ts);
+    d->last = s;
     if (start < s->floor || start < eng->keep_from) {
         eng->late_dropped++; /* its bucket left memory: too late */
         return;
@@ -935,14 +943,16 @@ static void live_bucket(struct indic_engine *eng, const struct indic_def *d,
     sbuf_release(&ev);
 }
 
-/* Closes the buckets of s that end before limit, in order, scoring each. */
-static void series_close(struct indic_engine *eng, struct indic_series *s,
-                         int64_t limit, int64_t keep_from)
+/* Closes the buckets of s that end before limit, in order, scoring each;
+ * returns how many it closed. */
+static size_t series_close(struct indic_engine *eng, struct indic_series *s,
+                           int64_t limit, int64_t keep_from)
 {
+    size_t closed = 0;
     const struct indic_def *d = eng->defs[s->def];
     if (s->next_close == INT64_MIN) {
         if (!s->nb)
-            return;
+            return 0;
         s->next_close = s->b[0].start;
     }
     if (s->next_close < keep_from)
@@ -959,6 +969,7 @@ static void series_close(struct indic_engine *eng, struct indic_series *s,
         if (!present && !additive(d->measure) && d->measure != IM_FRESHNESS)
             continue;
         struct indic_bucket *b = bucket_get(s, t);
+        closed++;
         b->closed = 1;
         b->dirty = 1;
         double v = bucket_value(d, s, b);
@@ -974,6 +985,7 @@ static void series_close(struct indic_engine *eng, struct indic_series *s,
         s->last_score = r.score;
         live_bucket(eng, d, s, t, v, r.score);
     }
+    return closed;
 }
 
 /* Drops the closed, written buckets that start before mem_from (a day, or
@@ -1002,10 +1014,19 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
     pthread_mutex_lock(&eng->lock);
     eng->keep_from = keep_from;
     eng->live_sent = 0;
+    size_t work = 0;
     for (size_t i = 0; i < eng->nseries; i++) {
+        if (work >= INDIC_TICK_SLICE) {
+            /* let the log's consumer in: it must not wait for a long tick
+             * (the first one after a back-fill closes many buckets) */
+            work = 0;
+            pthread_mutex_unlock(&eng->lock);
+            sched_yield();
+            pthread_mutex_lock(&eng->lock);
+        }
         struct indic_series *s = eng->series[i];
         const struct indic_def *d = eng->defs[s->def];
-        series_close(eng, s, now_ns - eng->cfg.grace_ns, keep_from);
+        work += 1 + series_close(eng, s, now_ns - eng->cfg.grace_ns, keep_from);
         for (size_t k = 0; k < s->nb; k++) {
             struct indic_bucket *b = &s->b[k];
             if (!b->dirty)

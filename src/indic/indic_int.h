@@ -50,7 +50,8 @@ struct indic_def {
     int where_matched;   /* 1: deliveries matched */
     double p;            /* percentile, 0..100 */
     int64_t bucket_ns;
-    int64_t skip_seq; /* batches up to this seq are in its back-fill */
+    int64_t skip_seq;          /* batches up to this seq are in its back-fill */
+    struct indic_series *last; /* the series of its last record (a cache) */
 };
 
 /* One bucket of a series. */
