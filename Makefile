@@ -140,6 +140,7 @@ bench: build/citybrain
 	@bench/detect
 	@bench/map_cluster
 	@bench/abuse
+	@bench/indicators
 
 clean:
 	rm -rf build

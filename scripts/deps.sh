@@ -4,7 +4,8 @@
 set -e
 need="build-essential clang libclang-rt-14-dev clang-format pkg-config \
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libcmocka-dev \
-sqlite3 curl jq lz4 zstd chromium fonts-wqy-zenhei"
+sqlite3 curl jq lz4 zstd chromium fonts-wqy-zenhei prometheus-alertmanager \
+prometheus"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -14,6 +14,7 @@
 #include "clock/clock.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "indic/indic.h"
 #include "live/live.h"
 #include "scene/scene.h"
 #include "session/session.h"
@@ -97,6 +98,39 @@ static int open_scenes(const struct config *cfg, struct store *st,
     return rc;
 }
 
+/* Creates the indicator engine, a consumer of the store like the scenes:
+ * before store_start_consumers. */
+static int open_indicators(const struct config *cfg, struct store *st,
+                           struct live *live, struct scene_engine *scenes,
+                           struct indic_engine **OUT_indic)
+{
+    struct indic_config ic;
+    char defs[4096], url[600];
+    indic_config_defaults(&ic);
+    ic.defs_file = cfg->indicators_file;
+    if (!*cfg->indicators_file) {
+        snprintf(defs, sizeof(defs), "%s/indicators.json", cfg->data_dir);
+        ic.defs_file = access(defs, R_OK) ? NULL : defs;
+    }
+    ic.with_defaults = cfg->indicator_defaults;
+    ic.grace_ns = (int64_t)cfg->indicator_grace_s * 1000000000LL;
+    ic.retention_days = cfg->indicator_retention_days;
+    ic.backfill_days = cfg->indicator_backfill_days;
+    ic.max_series = cfg->indicator_max_series;
+    ic.max_indicators = cfg->indicator_max;
+    ic.tick_ms = cfg->indicator_tick_ms;
+    ic.webhook_urls = cfg->alert_webhook_urls;
+    ic.webhook_retries = cfg->alert_webhook_retries;
+    ic.webhook_backoff_ms = cfg->alert_webhook_backoff_ms;
+    ic.alertmanager_url = cfg->alertmanager_url;
+    snprintf(url, sizeof(url), "http://%s", cfg->listen);
+    ic.public_url = *cfg->public_url ? cfg->public_url : url;
+    ic.live = live;
+    ic.scenes = scenes;
+    ic.scene_sample_s = cfg->indicator_scene_sample_s;
+    return indic_engine_new(&ic, st, OUT_indic);
+}
+
 static int open_live(const struct config *cfg, struct live **OUT_live)
 {
     struct live_config lc;
@@ -110,7 +144,8 @@ static int open_live(const struct config *cfg, struct live **OUT_live)
 }
 
 static int serve_until_signal(const struct config *cfg, struct store *st,
-                              struct scene_engine *scenes, struct live *live)
+                              struct scene_engine *scenes,
+                              struct indic_engine *indic, struct live *live)
 {
     sigset_t stop;
     sigemptyset(&stop);
@@ -118,7 +153,7 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     sigaddset(&stop, SIGINT);
     struct http_server *srv;
     int port;
-    if (http_start(cfg, st, scenes, live, &srv, &port))
+    if (http_start(cfg, st, scenes, indic, live, &srv, &port))
         return CB_EIO;
     log_msg(LOG_INFO, "main", "listening | listen=\"%s\" port=%d", cfg->listen,
             port);
@@ -139,6 +174,7 @@ int cli_serve(int argc, char **argv)
     struct store *st = NULL;
     struct scene_engine *scenes = NULL;
     int rebuild_rollups = 0;
+    struct indic_engine *indic = NULL;
     struct live *live = NULL;
     for (int i = 0; !rc && i < nrest; i++) {
         if (!strcmp(rest[i], "--rebuild-rollups")) {
@@ -184,13 +220,20 @@ int cli_serve(int argc, char **argv)
     if (rc)
         goto out_store;
     scene_engine_set_live(scenes, live);
+    rc = open_indicators(&cfg, st, live, scenes, &indic);
+    if (rc)
+        goto out_store;
     rc = store_start_consumers(st);
     if (!rc)
-        rc = serve_until_signal(&cfg, st, scenes, live);
+        rc = indic_engine_start(indic);
+    if (!rc)
+        rc = serve_until_signal(&cfg, st, scenes, indic, live);
 out_store:
-    store_close(st); /* first: the scenes are the store's consumers */
+    indic_engine_stop(indic); /* its threads call the store */
+    store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
-    live_free(live); /* last: the scenes publish to it */
+    indic_engine_free(indic);
+    live_free(live); /* last: the scenes and indicators publish to it */
     log_msg(LOG_INFO, "main", "stopped");
 out:
     free(rest);

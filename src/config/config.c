@@ -17,7 +17,8 @@ enum config_type {
     CT_LEVEL,
     CT_CLOCK,
     CT_TZ,
-    CT_DOUBLE
+    CT_DOUBLE,
+    CT_OPTSTR
 };
 
 struct config_key {
@@ -69,6 +70,41 @@ static const struct config_key config_keys[] = {
      "how often the roll-up consumer checkpoints (less often in a backlog)"},
     {"read_connections", CT_INT, F(read_connections), "4", 1, 64,
      "read-only store connections for queries"},
+    {"indicators_file", CT_OPTSTR, F(indicators_file), "", 0, 0,
+     "JSON array of indicator declarations added at start (see "
+     "docs/INDICATORS.md); \"\": DATA/indicators.json when it exists"},
+    {"indicator_defaults", CT_INT, F(indicator_defaults), "1", 0, 1,
+     "1: declare the default indicator set at start"},
+    {"indicator_grace_s", CT_INT, F(indicator_grace_s), "60", 0, 86400,
+     "seconds after its end that an indicator bucket closes and is scored"},
+    {"indicator_retention_days", CT_INT, F(indicator_retention_days), "35", 1,
+     3650, "days indicator points (values and scores) are kept"},
+    {"indicator_backfill_days", CT_INT, F(indicator_backfill_days), "7", 1, 365,
+     "days of stored data read at start and when an indicator is added"},
+    {"indicator_max_series", CT_SIZE, F(indicator_max_series), "200000", 1,
+     100000000,
+     "indicator series at most; records of further ones are "
+     "dropped and counted"},
+    {"indicator_max", CT_SIZE, F(indicator_max), "256", 1, 100000,
+     "indicator declarations at most (POST /api/v1/indicators: 413)"},
+    {"indicator_tick_ms", CT_INT, F(indicator_tick_ms), "1000", 10, 600000,
+     "how often buckets close, points are written and rules evaluated"},
+    {"indicator_scene_sample_s", CT_INT, F(indicator_scene_sample_s), "30", 1,
+     86400,
+     "how often the scenes' open elderly alerts and suspects per street are "
+     "sampled for feed \"scenes\" indicators"},
+    {"alert_webhook_urls", CT_OPTSTR, F(alert_webhook_urls), "", 0, 0,
+     "comma-separated URLs that get each firing and resolved alert "
+     "(Alertmanager webhook JSON)"},
+    {"alert_webhook_retries", CT_INT, F(alert_webhook_retries), "5", 0, 100,
+     "retries of a failed notification before it goes to the dead letters"},
+    {"alert_webhook_backoff_ms", CT_INT, F(alert_webhook_backoff_ms), "1000", 1,
+     3600000, "delay before the first retry; doubled each retry"},
+    {"alertmanager_url", CT_OPTSTR, F(alertmanager_url), "", 0, 0,
+     "base URL of an Alertmanager that gets the alerts (API v2); \"\": none"},
+    {"public_url", CT_OPTSTR, F(public_url), "", 0, 0,
+     "citybrain's URL in the links notifications carry; \"\": "
+     "http://LISTEN"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
      "debug, info, warn or error"},
     {"clock", CT_CLOCK, F(clock_simulated), "wall", 0, 0,
@@ -202,10 +238,11 @@ int config_set(struct config *cfg, const char *key, const char *value,
     switch (k->type) {
     case CT_STR:
     case CT_LEVEL:
+    case CT_OPTSTR:
         if (k->type == CT_LEVEL && log_level_parse(value) < 0)
             return config_bad(source, key, value,
                               "expected debug, info, warn or error");
-        if (!*value)
+        if (!*value && k->type != CT_OPTSTR)
             return config_bad(source, key, value, "must not be empty");
         free(*(char **)field);
         *(char **)field = xstrdup(value);
@@ -238,7 +275,7 @@ void config_release(struct config *cfg)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         enum config_type t = config_keys[i].type;
-        if (t == CT_STR || t == CT_LEVEL) {
+        if (t == CT_STR || t == CT_LEVEL || t == CT_OPTSTR) {
             char **field = (char **)((char *)cfg + config_keys[i].offset);
             free(*field);
             *field = NULL;

@@ -46,12 +46,26 @@ struct config {
     int clock_simulated; /* clock = wall | simulated */
     int tz_minutes;      /* timezone: the district's UTC offset */
     /* plausible data (refused at ingest, with the line and why) */
-    int future_s;                /* max_future_s: beyond now + this */
-    int horizon_days;            /* max_age_days: older than now - this */
-    double max_index[3];         /* <metric>_max_index, by enum metric */
-    double max_delta[3];         /* <metric>_max_delta */
-    int max_spread_days;         /* longest interval one reading spreads over */
-    int drain_s;                 /* shutdown_drain_s: SIGTERM waits this long */
+    int future_s;           /* max_future_s: beyond now + this */
+    int horizon_days;       /* max_age_days: older than now - this */
+    double max_index[3];    /* <metric>_max_index, by enum metric */
+    double max_delta[3];    /* <metric>_max_delta */
+    int max_spread_days;    /* longest interval one reading spreads over */
+    int drain_s;            /* shutdown_drain_s: SIGTERM waits this long */
+    char *indicators_file;  /* indicator declarations (JSON array) */
+    int indicator_defaults; /* 1: the default set */
+    int indicator_grace_s;  /* a bucket closes this long after its end */
+    int indicator_retention_days; /* indicator points kept */
+    int indicator_backfill_days;  /* stored data read for indicators */
+    size_t indicator_max_series;  /* series at most */
+    size_t indicator_max;         /* declarations at most */
+    int indicator_tick_ms;        /* engine period */
+    int indicator_scene_sample_s; /* scene samples period */
+    char *alert_webhook_urls;     /* comma-separated */
+    int alert_webhook_retries;
+    int alert_webhook_backoff_ms;
+    char *alertmanager_url;      /* "" none */
+    char *public_url;            /* "" http://LISTEN */
     size_t live_ring_events;     /* live events kept for resuming */
     size_t live_event_max_bytes; /* largest live event */
     int live_max_streams;        /* SSE streams at once (503 above) */

@@ -42,15 +42,17 @@
 
 struct http_server;
 struct scene_engine;
+struct indic_engine;
 struct live;
 
-/* Starts serving cfg->listen.  cfg, st, scenes (may be NULL) and live
- * (the hub GET /api/v1/stream reads) are borrowed until http_stop.  Returns 0,
- * or CB_EIO (logged) if the address cannot be bound; *OUT_port receives the
+/* Starts serving cfg->listen.  cfg, st, scenes (may be NULL), indic (the
+ * indicator engine; may be NULL: its routes answer 503) and live (the hub
+ * GET /api/v1/stream reads) are borrowed until http_stop.  Returns 0, or
+ * CB_EIO (logged) if the address cannot be bound; *OUT_port receives the
  * bound port (useful with port 0). */
 int http_start(const struct config *cfg, struct store *st,
-               struct scene_engine *scenes, struct live *live,
-               struct http_server **OUT_srv, int *OUT_port);
+               struct scene_engine *scenes, struct indic_engine *indic,
+               struct live *live, struct http_server **OUT_srv, int *OUT_port);
 /* Ends the live streams (live_shutdown), stops accepting connections,
  * answers new requests on open connections with 503 and Connection: close,
  * waits up to cfg->drain_s seconds for the requests in flight to be

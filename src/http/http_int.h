@@ -45,6 +45,7 @@ struct http_server {
     const struct config *cfg;
     struct store *store;
     struct scene_engine *scenes;
+    struct indic_engine *indic;     /* may be NULL: its routes answer 503 */
     struct live *live;              /* borrowed: live events (live.h) */
     struct session_table *sessions; /* browser sessions (session.h) */
     /* the header-deadline sweeper (server.c) */
@@ -142,6 +143,16 @@ void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
 void route_clock_get(struct request *req);
 void route_clock_set(struct request *req);
+void route_indicators_list(struct request *req);
+void route_indicators_create(struct request *req);
+void route_indicator_series(struct request *req);
+void route_alert_rules_list(struct request *req);
+void route_alert_rules_create(struct request *req);
+void route_silences_list(struct request *req);
+void route_silences_create(struct request *req);
+void route_alerts_list(struct request *req);
+void route_alert_get(struct request *req);
+void route_dead_letters(struct request *req);
 void route_stream(struct request *req);
 void route_session_create(struct request *req);
 void route_session_delete(struct request *req);

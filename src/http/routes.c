@@ -81,6 +81,26 @@ const struct route http_routes[] = {
      route_group_rental_precision, TOK, {Y, N  , Y, Y, Y  }, NONE, 0},
     {"GET", "/api/v1/scenes/elderly-alone/alerts",
      route_elderly_alerts,         TOK, {Y, N  , Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/indicators",
+     route_indicators_list,        TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"POST", "/api/v1/indicators",
+     route_indicators_create,      TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/indicators/{}/series",
+     route_indicator_series,       TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"GET", "/api/v1/alert-rules",
+     route_alert_rules_list,       TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"POST", "/api/v1/alert-rules",
+     route_alert_rules_create,     TOK, {Y, N  , N, N, N  }, NONE, 0},
+    {"GET", "/api/v1/silences",
+     route_silences_list,          TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"POST", "/api/v1/silences",
+     route_silences_create,        TOK, {Y, N  , Y, N, N  }, NONE, 0},
+    {"GET", "/api/v1/alerts",
+     route_alerts_list,            TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"GET", "/api/v1/alerts/{}",
+     route_alert_get,              TOK, {Y, N  , Y, Y, N  }, NONE, 0},
+    {"GET", "/api/v1/notifications/dead-letters",
+     route_dead_letters,           TOK, {Y, N  , N, N, N  }, NONE, 0},
     {"GET", "/api/v1/stream",
      route_stream,                 TOK, {Y, Y  , Y, Y, OWN}, NONE, 0},
     {"POST", "/api/v1/session",
@@ -124,6 +144,11 @@ void route_metrics(struct request *req)
     struct store_stats stats;
     store_get_stats(req->srv->store, &stats);
     metrics_render(&req->out, &stats);
+    if (req->srv->indic) {
+        struct indic_stats is;
+        indic_get_stats(req->srv->indic, &is);
+        metrics_render_indicators(&req->out, &is);
+    }
     if (req->srv->live) {
         struct live_stats ls;
         live_get_stats(req->srv->live, &ls);

@@ -583,8 +583,8 @@ static int parse_listen(const char *listen, struct sockaddr_in *OUT_addr)
 }
 
 int http_start(const struct config *cfg, struct store *st,
-               struct scene_engine *scenes, struct live *live,
-               struct http_server **OUT_srv, int *OUT_port)
+               struct scene_engine *scenes, struct indic_engine *indic,
+               struct live *live, struct http_server **OUT_srv, int *OUT_port)
 {
     struct sockaddr_in addr;
     *OUT_srv = NULL;
@@ -597,6 +597,7 @@ int http_start(const struct config *cfg, struct store *st,
     srv->cfg = cfg;
     srv->store = st;
     srv->scenes = scenes;
+    srv->indic = indic;
     srv->live = live;
     srv->sessions =
         session_table_new((size_t)cfg->max_sessions, cfg->session_ttl_s);

@@ -128,11 +128,25 @@ void metrics_connections(int delta)
     atomic_fetch_add_explicit(&open_connections, delta, memory_order_relaxed);
 }
 
+/* A family's # HELP and # TYPE lines. */
+static void family(struct sbuf *out, const char *name, const char *type,
+                   const char *help)
+{
+    sbuf_addf(out, "# HELP citybrain_%s %s\n# TYPE citybrain_%s %s\n", name,
+              help, name, type);
+}
+
 static void render_ingest(struct sbuf *out)
 {
     static const char *names[] = {"records", "duplicates", "rejected"};
+    static const char *helps[] = {
+        "Records accepted, by feed and sending token.",
+        "Records already stored (or repeated in their batch).",
+        "Lines rejected with an error."};
     for (int k = 0; k < 3; k++) {
-        sbuf_addf(out, "# TYPE citybrain_ingest_%s_total counter\n", names[k]);
+        char name[64];
+        snprintf(name, sizeof(name), "ingest_%s_total", names[k]);
+        family(out, name, "counter", helps[k]);
         for (size_t i = 0; i < n_ingest_series; i++) {
             struct ingest_series *s = &ingest_series[i];
             uint64_t v = k == 0   ? s->accepted
@@ -145,7 +159,8 @@ static void render_ingest(struct sbuf *out)
                       (unsigned long long)v);
         }
     }
-    sbuf_addstr(out, "# TYPE citybrain_ingest_batches_total counter\n");
+    family(out, "ingest_batches_total", "counter",
+           "Ingest requests, by feed, sending token and outcome.");
     for (size_t i = 0; i < n_ingest_series; i++)
         for (int o = 0; o < BATCH_OUTCOMES; o++)
             if (ingest_series[i].batches[o])
@@ -182,7 +197,8 @@ static void render_route(struct sbuf *out, const struct route_series *r)
 
 static void render_http(struct sbuf *out)
 {
-    sbuf_addstr(out, "# TYPE citybrain_http_requests_total counter\n");
+    family(out, "http_requests_total", "counter",
+           "HTTP requests, by route pattern and status code.");
     for (size_t i = 0; i < n_routes; i++)
         for (int c = 0; c < N_CODES && routes[i].codes[c]; c++)
             sbuf_addf(out,
@@ -190,40 +206,53 @@ static void render_http(struct sbuf *out)
                       "code=\"%d\"} %llu\n",
                       routes[i].route, routes[i].codes[c],
                       (unsigned long long)routes[i].code_count[c]);
-    sbuf_addstr(out,
-                "# TYPE citybrain_http_request_duration_seconds histogram\n");
+    family(out, "http_request_duration_seconds", "histogram",
+           "HTTP request latency, by route pattern.");
     for (size_t i = 0; i < n_routes; i++)
         render_route(out, &routes[i]);
-    sbuf_addf(out,
-              "# TYPE citybrain_http_connections gauge\n"
-              "citybrain_http_connections %d\n"
-              "# TYPE citybrain_http_header_timeouts_total counter\n"
-              "citybrain_http_header_timeouts_total %llu\n",
-              atomic_load(&open_connections),
+    family(out, "http_connections", "gauge", "HTTP connections open now.");
+    sbuf_addf(out, "citybrain_http_connections %d\n",
+              atomic_load(&open_connections));
+    family(out, "http_header_timeouts_total", "counter",
+           "Connections closed for a request header not complete within "
+           "header_timeout_s.");
+    sbuf_addf(out, "citybrain_http_header_timeouts_total %llu\n",
               (unsigned long long)atomic_load(&header_timeouts));
 }
 
 static void render_store(struct sbuf *out, const struct store_stats *s)
 {
     const struct {
-        const char *name, *type;
+        const char *name, *type, *help;
         uint64_t v;
     } rows[] = {
-        {"store_queue_depth", "gauge", s->queue_depth},
-        {"store_queue_max", "gauge", s->queue_max},
-        {"store_commits_total", "counter", s->commits},
-        {"store_rows_total", "counter", s->rows_written},
-        {"store_log_seq", "gauge", s->log_seq},
-        {"store_rollup_seq", "gauge", s->rollup_seq},
-        {"meter_resets_total", "counter", s->meter_resets},
-        {"meter_replacements_total", "counter", s->meter_replacements},
-        {"late_readings_total", "counter", s->late_readings},
-        {"spread_resets_total", "counter", s->spread_resets},
+        {"store_queue_depth", "gauge", "Batches waiting for the store writer.",
+         s->queue_depth},
+        {"store_queue_max", "gauge", "Capacity of the store writer's queue.",
+         s->queue_max},
+        {"store_commits_total", "counter", "Store transactions committed.",
+         s->commits},
+        {"store_rows_total", "counter", "Rows written by the store writer.",
+         s->rows_written},
+        {"store_log_seq", "gauge", "Newest ingest log sequence number.",
+         s->log_seq},
+        {"store_rollup_seq", "gauge",
+         "Ingest log sequence number the roll-up has applied.", s->rollup_seq},
+        {"meter_resets_total", "counter", "Meter resets the roll-up found.",
+         s->meter_resets},
+        {"meter_replacements_total", "counter",
+         "Meter replacements the roll-up found.", s->meter_replacements},
+        {"late_readings_total", "counter",
+         "Readings older than their meter's newest.", s->late_readings},
+        {"spread_resets_total", "counter",
+         "Readings whose interval was longer than max_spread_days (a reset).",
+         s->spread_resets},
     };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        sbuf_addf(out, "# TYPE citybrain_%s %s\ncitybrain_%s %llu\n",
-                  rows[i].name, rows[i].type, rows[i].name,
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        family(out, rows[i].name, rows[i].type, rows[i].help);
+        sbuf_addf(out, "citybrain_%s %llu\n", rows[i].name,
                   (unsigned long long)rows[i].v);
+    }
 }
 
 void metrics_render(struct sbuf *out, const struct store_stats *stats)
@@ -234,4 +263,47 @@ void metrics_render(struct sbuf *out, const struct store_stats *stats)
     pthread_mutex_unlock(&metrics_lock);
     if (stats)
         render_store(out, stats);
+}
+
+void metrics_render_indicators(struct sbuf *out, const struct indic_stats *s)
+{
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } rows[] = {
+        {"indicators", "gauge", "Indicator declarations.", s->indicators},
+        {"indicator_series", "gauge", "Indicator series (indicator x group).",
+         s->series},
+        {"indicator_series_dropped_total", "counter",
+         "Records of series beyond indicator_max_series, dropped.",
+         s->series_dropped},
+        {"indicator_points_written_total", "counter",
+         "Indicator points (bucket values and scores) written.",
+         s->points_written},
+        {"notifications_sent_total", "counter",
+         "Alert notifications delivered (webhooks, Alertmanager).",
+         s->notify_sent},
+        {"notifications_failed_total", "counter",
+         "Notification attempts that failed (each retry counts).",
+         s->notify_failed},
+        {"notifications_dead_total", "counter",
+         "Notifications that exhausted their retries (dead letters).",
+         s->notify_dead},
+        {"notifications_queued", "gauge",
+         "Notifications waiting to be sent or retried.", s->notify_queued},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        family(out, rows[i].name, rows[i].type, rows[i].help);
+        sbuf_addf(out, "citybrain_%s %llu\n", rows[i].name,
+                  (unsigned long long)rows[i].v);
+    }
+    family(out, "alerts", "gauge", "Open alerts by state.");
+    sbuf_addf(out, "citybrain_alerts{state=\"pending\"} %llu\n",
+              (unsigned long long)s->alerts_pending);
+    sbuf_addf(out, "citybrain_alerts{state=\"firing\"} %llu\n",
+              (unsigned long long)s->alerts_firing);
+    family(out, "alerts_resolved_total", "counter",
+           "Alerts resolved since start.");
+    sbuf_addf(out, "citybrain_alerts_resolved_total %llu\n",
+              (unsigned long long)s->alerts_resolved);
 }

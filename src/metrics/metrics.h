@@ -18,6 +18,12 @@
  *   citybrain_store_commits_total, _rows_total, _log_seq, _rollup_seq
  *   citybrain_meter_resets_total, _replacements_total, _late_readings_total,
  *   citybrain_spread_resets_total
+ *   citybrain_indicators, _indicator_series, _indicator_series_dropped_total,
+ *   _indicator_points_written_total          the indicator engine
+ *   citybrain_alerts{state}, _alerts_resolved_total
+ *   citybrain_notifications_sent_total, _failed_total, _dead_total, _queued
+ *
+ * Every family has # HELP and # TYPE lines.
  *
  * Sources are bounded: after METRICS_MAX_SOURCES distinct names, further
  * sources count as "other", so a client cannot grow memory without bound.
@@ -28,6 +34,7 @@
 
 #include <stdint.h>
 
+#include "indic/indic.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -54,5 +61,7 @@ void metrics_connections(int delta);
 void metrics_header_timeout(void);
 /* Renders every series; stats may be NULL. */
 void metrics_render(struct sbuf *out, const struct store_stats *stats);
+/* Renders the indicator and alert families (indic_get_stats). */
+void metrics_render_indicators(struct sbuf *out, const struct indic_stats *s);
 
 #endif

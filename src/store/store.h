@@ -442,6 +442,44 @@ int store_kv_set(struct store *st, const char *key, const char *value);
 /* Appends the setting's value to out: 0, or CB_ENOTFOUND. */
 int store_kv_get(struct store *st, const char *key, struct sbuf *out);
 
+/* ---- indicators' and alerts' tables (store_indic.c) ---- */
+
+/* Makes the tables below if missing (a store made by an older build gains
+ * them here).  Call once before the others; 0 or CB_ESTORE. */
+int store_indic_tables(struct store *st);
+
+/* Small JSON documents by kind and id: the indicators' declarations, alert
+ * rules, silences, alerts with their state, and dead letters.  put with
+ * json NULL deletes.  Durable on return; 0, CB_EINVAL or CB_ESTORE. */
+int store_doc_put(struct store *st, const char *kind, const char *id,
+                  const char *json);
+/* Calls fn for each document of kind in id order (strings valid during the
+ * call); a nonzero return stops the scan. */
+typedef int (*store_doc_fn)(void *ctx, const char *id, const char *json);
+int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
+                   void *ctx);
+
+/* One bucket of an indicator series: value NAN: none; score NAN: not
+ * scored yet (the bucket is still open). */
+struct store_point {
+    const char *indicator, *group;
+    int64_t bucket_ns; /* the bucket's start, epoch ns */
+    double value, score;
+};
+/* Inserts or replaces n points in one transaction. */
+int store_points_put(struct store *st, const struct store_point *p, size_t n);
+/* Deletes the points with bucket_ns < before_ns of indicator (NULL:
+ * every indicator). */
+int store_points_retain(struct store *st, const char *indicator,
+                        int64_t before_ns);
+/* Calls fn for at most limit points of indicator (and group; NULL: every
+ * group, by group then time) with from_ns <= bucket_ns < to_ns, oldest
+ * first. */
+typedef void (*store_point_fn)(void *ctx, const struct store_point *p);
+int store_points_scan(struct store *st, const char *indicator,
+                      const char *group, int64_t from_ns, int64_t to_ns,
+                      size_t limit, store_point_fn fn, void *ctx);
+
 /* ---- test seams (for tests only) ---- */
 
 /* Raw access for tests and benchmarks that check the files themselves:

@@ -59,9 +59,11 @@ function codeTable() {
 let srv;
 const tok = {};
 let seq = 0;
+let alertId;
 before(async () => {
   // A simulated clock (at wall time) so that an admin may move it.
-  srv = await startServer({ args: ['--clock', 'simulated'] });
+  srv = await startServer({ args: ['--clock', 'simulated',
+    '--indicator_grace_s', '0'] });
   await seedHouseholds(srv, 2);
   let r = await srv.req('POST', '/api/v1/registry/households', {
     contentType: 'text/csv', body: householdsCsv([
@@ -90,6 +92,22 @@ before(async () => {
     'water,household=H0000001 index=1 1764547200\n' +
     'water,household=H0000001 index=2 1764550800' });
   assert.equal(r.status, 200, r.text);
+  // an alert, for GET /api/v1/alerts/{}
+  r = await srv.req('POST', '/api/v1/events', { body: JSON.stringify({
+    event_id: 'roles-1', source: '110', type: 'theft',
+    ts: Math.floor(Date.now() / 1000) - 7200, lat: 31.2, lon: 121.5,
+    street: 'S1' }) });
+  assert.equal(r.status, 200, r.text);
+  r = await srv.req('POST', '/api/v1/alert-rules', { body: JSON.stringify({
+    id: 'roles', indicator: 'calls_110_type', kind: 'threshold', op: '<',
+    value: 1000 }) });
+  assert.equal(r.status, 201, r.text);
+  for (let i = 0; i < 100 && !alertId; i++) {
+    r = await srv.req('GET', '/api/v1/alerts');
+    alertId = r.json.length ? r.json[0].id : undefined;
+    if (!alertId) await sleep(100);
+  }
+  assert.ok(alertId, 'no alert fired');
   for (let i = 0; i < 50; i++) {  // the scene catches up with the registry
     r = await srv.req('GET',
         '/api/v1/scenes/group-rental/households/H0000001/evidence');
@@ -162,6 +180,24 @@ const samples = {
     path: '/api/v1/scenes/group-rental/precision' }),
   'GET /api/v1/scenes/elderly-alone/alerts': () => ({
     path: '/api/v1/scenes/elderly-alone/alerts' }),
+  'GET /api/v1/indicators': () => ({ path: '/api/v1/indicators' }),
+  'POST /api/v1/indicators': () => ({ path: '/api/v1/indicators',
+    body: JSON.stringify({ id: `i${seq++}`, feed: 'events',
+      measure: 'count', bucket: '1h' }) }),
+  'GET /api/v1/indicators/{}/series': () => ({
+    path: '/api/v1/indicators/calls_110_type/series' }),
+  'GET /api/v1/alert-rules': () => ({ path: '/api/v1/alert-rules' }),
+  'POST /api/v1/alert-rules': () => ({ path: '/api/v1/alert-rules',
+    body: JSON.stringify({ id: `r${seq++}`, indicator: 'calls_110_type',
+      kind: 'threshold', value: 1000 }) }),
+  'GET /api/v1/silences': () => ({ path: '/api/v1/silences' }),
+  'POST /api/v1/silences': () => ({ path: '/api/v1/silences',
+    body: JSON.stringify({ rule: 'none', reason: 'roles test',
+      duration: '1m' }) }),
+  'GET /api/v1/alerts': () => ({ path: '/api/v1/alerts' }),
+  'GET /api/v1/alerts/{}': () => ({ path: `/api/v1/alerts/${alertId}` }),
+  'GET /api/v1/notifications/dead-letters': () => ({
+    path: '/api/v1/notifications/dead-letters' }),
   'GET /api/v1/stream': () => ({ path: '/api/v1/stream?drain=1' }),
   'POST /api/v1/session': (role) => ({ path: '/api/v1/session',
     body: JSON.stringify({ token: tok[role] }) }),
