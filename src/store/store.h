@@ -160,6 +160,13 @@ enum role {
     ROLE_OPERATOR = 2,
     ROLE_ANALYST = 3,
     ROLE_COMMITTEE = 4, /* scoped to one residents' committee */
+    /* the case loop's people (src/case/case.h): each worker holds a token
+     * of their own, whose name is the person */
+    ROLE_SUPERVISOR = 5, /* supervisor or inspector: collects, verifies */
+    ROLE_CALL_TAKER = 6, /* second check and registration */
+    ROLE_SHIFT_LEAD = 7, /* receives escalations; may do any step */
+    ROLE_DISPATCHER = 8, /* dispatches registered cases */
+    ROLE_DEPARTMENT = 9, /* a handling department: department_id names it */
     ROLE_COUNT
 };
 const char *role_name(enum role r);
@@ -172,7 +179,7 @@ struct token_info {
     int64_t id;
     enum role role;
     char name[64];
-    int64_t department_id; /* publisher: its department; else 0 */
+    int64_t department_id; /* publisher, department: its department */
     uint32_t feeds;        /* publisher: bit (1 << enum feed) per feed */
     /* publisher: the department's narrower grants (store_department_create)
      * measurements: bit (1 << enum metric) per measurement; 0: all three

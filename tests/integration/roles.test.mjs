@@ -11,20 +11,21 @@ import { startServer, request, makeToken, seedHouseholds, householdsCsv,
   sleep } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee'];
+const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
+  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department'];
 
 // [{method, pattern, cells: {role: 'yes'|'own'|'no'}, text: {role: cell}}]
 function docTable() {
   const md = readFileSync(join(root, 'docs', 'API.md'), 'utf8');
   const lines = md.split('\n');
   const head = lines.findIndex((l) =>
-    /^\| endpoint \| admin \| publisher \| operator \| analyst \| committee \|$/
+    new RegExp(`^\\| endpoint \\| ${ROLES.join(' \\| ')} \\|$`)
         .test(l));
   assert.ok(head >= 0, 'docs/API.md has no role table');
   const rows = [];
   for (let i = head + 2; i < lines.length && lines[i].startsWith('|'); i++) {
     const cols = lines[i].split('|').slice(1, -1).map((c) => c.trim());
-    assert.equal(cols.length, 6, `API.md role table line: ${lines[i]}`);
+    assert.equal(cols.length, ROLES.length + 1, `API.md role table line: ${lines[i]}`);
     const m = /^`([A-Z]+) (\S+)`$/.exec(cols[0]);
     assert.ok(m, `endpoint cell: ${cols[0]}`);
     const cells = {}, text = {};
@@ -80,6 +81,10 @@ before(async () => {
   tok.analyst = await makeToken(srv, { name: 'an', role: 'analyst' });
   tok.committee = await makeToken(srv, { name: 'cm', role: 'committee',
     committee: '梅园一居委' });
+  for (const role of ['supervisor', 'call_taker', 'shift_lead', 'dispatcher'])
+    tok[role] = await makeToken(srv, { name: `${role}-1`, role });
+  tok.department = await makeToken(srv, { name: 'dept-1', role: 'department',
+    department: 'no-feeds' });
   // outside "own": a publisher of no feed, another committee
   tok.publisher_other = await makeToken(srv, { name: 'pub0',
     role: 'publisher', department: 'no-feeds' });
