@@ -97,6 +97,18 @@ static const struct config_key config_keys[] = {
      "restarts the meter (counted as spread_resets)"},
     {"shutdown_drain_s", CT_INT, F(drain_s), "10", 0, 600,
      "on SIGTERM, seconds to finish requests in flight before closing"},
+    {"case_routes", CT_STR, F(case_routes),
+     "garbage=sanitation,noise=urban-management,fire_door=fire-safety,"
+     "group_rental=housing",
+     0, 0,
+     "where a dispatched case goes by category (CATEGORY=DEPARTMENT,..); "
+     "a case about a household goes to its residents' committee instead"},
+    {"case_step_deadline_min", CT_INT, F(case_step_minutes), "1440", 1, 525600,
+     "minutes each step of a case (register, dispatch, handle, "
+     "verify) may take before it is overdue"},
+    {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
+     "a new place-based case within this many metres of an open case of "
+     "its category is marked as its likely duplicate"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -52,6 +52,10 @@ struct config {
     double max_delta[3]; /* <metric>_max_delta */
     int max_spread_days; /* longest interval one reading spreads over */
     int drain_s;         /* shutdown_drain_s: SIGTERM waits this long */
+    /* the case loop (src/case/case.h) */
+    char *case_routes;     /* CATEGORY=DEPARTMENT,.. */
+    int case_step_minutes; /* case_step_deadline_min */
+    int case_duplicate_m;  /* likely-duplicate radius */
 };
 
 /* Sets every field to its default.  Release with config_release. */

@@ -134,6 +134,10 @@ void route_group_rental_feedback(struct request *req);
 void route_group_rental_precision(struct request *req);
 void route_elderly_alerts(struct request *req);
 void route_clock_get(struct request *req);
+void route_case_create(struct request *req);
+void route_case_list(struct request *req);
+void route_case_get(struct request *req);
+void route_case_transition(struct request *req);
 void route_clock_set(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or

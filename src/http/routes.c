@@ -84,6 +84,14 @@ const struct route http_routes[] = {
      route_group_rental_precision, TOK, {Y, N  , Y, Y, Y  , N, N, N, N, N}, NONE, 0},
     {"GET", "/api/v1/scenes/elderly-alone/alerts",
      route_elderly_alerts,         TOK, {Y, N  , Y, Y, OWN, N, N, N, N, N}, NONE, 0},
+    {"POST", "/api/v1/cases",
+     route_case_create,            TOK, {Y, N  , Y, N, N  , Y, Y, Y, N, N  }, NONE, 0},
+    {"GET", "/api/v1/cases",
+     route_case_list,              TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/cases/{}",
+     route_case_get,               TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
+    {"POST", "/api/v1/cases/{}/transitions",
+     route_case_transition,        TOK, {Y, N  , N, N, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
 };
 /* clang-format on */
 #undef N

@@ -71,6 +71,12 @@
  *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
  *         created_ns, revoked_ns)   committee: the committee's name
  *   audit(id, ts_ns, who, action, object, reason, token_id)
+ *   case_file(id, state, category, source_kind, source_ref, household_id,
+ *             committee, building, address, has_place, lat, lon, unit_kind,
+ *             unit, duplicate_of, title, created_ns, updated_ns,
+ *             deadline_ns)          a case of the loop (src/case/case.h)
+ *   case_step(id, case_id, ts_ns, action, from_state, to_state, token_id,
+ *             who, role, reason)    every transition of a case, appended
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -478,5 +484,68 @@ int store_test_disk_full(struct store *st, int full);
 /* The same for the roll-up's next n checkpoints (each retried a second
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);
+
+/* ---- cases (store_cases.c; the lifecycle is src/case/case.h's) ---- */
+
+/* One case as stored.  Strings are NUL-terminated, "" when absent. */
+struct case_row {
+    int64_t id;
+    char state[24];
+    char category[64];
+    char source_kind[24];
+    char source_ref[128];
+    char household_id[65];
+    char committee[STORE_NAME_MAX + 1]; /* the household's, or "" */
+    char building[STORE_NAME_MAX + 1];
+    char address[STORE_NAME_MAX + 1];
+    int has_place; /* lat and lon are meaningful */
+    double lat, lon;
+    char unit_kind[16];            /* "committee", "department" or "" */
+    char unit[STORE_NAME_MAX + 1]; /* who handles it, once dispatched */
+    int64_t duplicate_of;          /* the open case it likely repeats, or 0 */
+    char title[256];
+    int64_t created_ns, updated_ns;
+    int64_t deadline_ns; /* the current step's deadline, 0: none */
+};
+
+/* One step of a case's history. */
+struct case_step {
+    int64_t ts_ns;
+    const char *action, *from_state, *to_state; /* borrowed */
+    int64_t token_id;
+    const char *who, *role, *reason; /* borrowed; reason may be "" */
+};
+
+/* Stores a new case (c->id is ignored) with its first step.  OUT_id: its
+ * id.  Returns 0 or CB_ESTORE. */
+int store_case_insert(struct store *st, const struct case_row *c,
+                      const struct case_step *first, int64_t *OUT_id);
+/* Reads case id into OUT: 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
+/* Replaces case c->id with c and appends step, only if the stored state is
+ * still expect_state: 0, CB_EEXIST (the state moved meanwhile: nothing
+ * changed), CB_ENOTFOUND or CB_ESTORE. */
+int store_case_update(struct store *st, const struct case_row *c,
+                      const char *expect_state, const struct case_step *step);
+/* Calls fn for each step of case id, oldest first. */
+typedef void (*store_case_step_fn)(void *ctx, const struct case_step *step);
+int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
+                          void *ctx);
+/* Calls fn for each case, newest first, that passes the filter: a field
+ * that is NULL or "" is not filtered on.  household_id: exact;
+ * open_only: state not in closed, evaluated, void. */
+struct case_filter {
+    const char *category, *household_id, *unit_kind, *unit, *state;
+    int open_only;
+    int limit; /* 0: no limit */
+};
+typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
+int store_scan_cases(struct store *st, const struct case_filter *f,
+                     store_case_fn fn, void *ctx);
+/* Where a household is: its committee, building, address and position
+ * (OUT_c's fields of those names; has_place when it has lat/lon).
+ * 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_case_household_place(struct store *st, const char *household_id,
+                               struct case_row *OUT_c);
 
 #endif

@@ -62,7 +62,8 @@ const tok = {};
 let seq = 0;
 before(async () => {
   // A simulated clock (at wall time) so that an admin may move it.
-  srv = await startServer({ args: ['--clock', 'simulated'] });
+  srv = await startServer({ args: ['--clock', 'simulated',
+    '--case_routes', 'garbage=no-feeds'] });
   await seedHouseholds(srv, 2);
   let r = await srv.req('POST', '/api/v1/registry/households', {
     contentType: 'text/csv', body: householdsCsv([
@@ -103,6 +104,41 @@ before(async () => {
   }
 });
 after(async () => { await srv.stop(); srv.cleanup(); });
+
+// A case made and moved on by admin: about a household (routed to its
+// committee) or at a place (category garbage: routed to no-feeds).
+async function caseAt(about, actions) {
+  const body = about === 'place'
+    ? { category: 'garbage', lat: 30 + (seq++) * 0.01, lon: 121 }
+    : { category: 'group_rental', source_kind: 'group_rental',
+      source_ref: about };
+  let r = await srv.req('POST', '/api/v1/cases', { body: JSON.stringify(body) });
+  assert.ok(r.status === 201 || r.status === 200, r.text);
+  const id = r.json.id;
+  for (const action of actions) {
+    r = await srv.req('POST', `/api/v1/cases/${id}/transitions`,
+        { body: JSON.stringify({ action }) });
+    assert.equal(r.status, 200, r.text);
+  }
+  return id;
+}
+const DISPATCHED = ['check', 'register', 'dispatch'];
+// The first step each role may take, from the state it needs.
+const CASE_STEP = {
+  admin: [[], 'check'], supervisor: [[...DISPATCHED, 'handle', 'feed_back'],
+    'verify'], call_taker: [[], 'check'], shift_lead: [[], 'check'],
+  dispatcher: [['check', 'register'], 'dispatch'],
+  committee: [DISPATCHED, 'handle'], department: [DISPATCHED, 'handle'],
+};
+// A fresh case per call: household cases need a flat with no open case.
+let flat = 2;
+async function flatCase() {
+  const id = `H${String(++flat).padStart(7, '0')}`;
+  const r = await srv.req('POST', '/api/v1/registry/households', {
+    contentType: 'text/csv', body: householdsCsv([{ id, room: flat }]) });
+  assert.equal(r.status, 200, r.text);
+  return id;
+}
 
 const lp = 'water,household=H0000001 index=1 1764547200';
 const csv = () => householdsCsv([{ id: 'H0000001', room: 101 }]);
@@ -167,6 +203,24 @@ const samples = {
     path: '/api/v1/scenes/group-rental/precision' }),
   'GET /api/v1/scenes/elderly-alone/alerts': () => ({
     path: '/api/v1/scenes/elderly-alone/alerts' }),
+  'POST /api/v1/cases': () => ({ path: '/api/v1/cases', body: JSON.stringify(
+      { category: 'garbage', lat: 31 + (seq++) * 0.01, lon: 121.5 }) }),
+  'GET /api/v1/cases': () => ({ path: '/api/v1/cases' }),
+  'GET /api/v1/cases/{}': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}`, other: `/api/v1/cases/${other}` };
+  },
+  'POST /api/v1/cases/{}/transitions': async (role) => {
+    const [before, action] = CASE_STEP[role] || [[], 'check'];
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        before);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/transitions`,
+      other: `/api/v1/cases/${other}/transitions`,
+      body: JSON.stringify({ action }) };
+  },
 };
 
 test('the role table in docs/API.md is the route table of routes.c',
@@ -195,7 +249,7 @@ for (const row of docTable()) {
     const code = codeTable().find((r) => r.method === row.method &&
         r.pattern === row.pattern);
     for (const role of ROLES) {
-      const s = await samples[name]();
+      const s = await samples[name](role);
       const send = (who, path = s.path, body = s.body) => request(srv.base,
           row.method, path, { token: code.pub ? undefined : tok[who], body,
             contentType: s.contentType });
