@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock/clock.h"
@@ -193,8 +194,8 @@ int case_create(struct store *st, const struct config *cfg,
              in->source_ref ? in->source_ref : "");
     snprintf(c.title, sizeof(c.title), "%s", in->title ? in->title : "");
     c.created_ns = c.updated_ns = dclock_now_ns();
-    c.deadline_ns = c.created_ns + (int64_t)cfg->case_step_minutes * 60 *
-                                       1000000000LL;
+    c.deadline_ns =
+        c.created_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL;
     if (c.has_place && !*c.household_id) {
         struct case_filter f = {.category = c.category, .open_only = 1};
         struct near_ctx n = {&c, cfg->case_duplicate_m, INFINITY, 0};
@@ -202,8 +203,8 @@ int case_create(struct store *st, const struct config *cfg,
             return rc;
         c.duplicate_of = n.best_id;
     }
-    struct case_step first = {c.created_ns, "collect", "",
-                              "collected", who->id, who->name,
+    struct case_step first = {c.created_ns,         "collect", "",
+                              "collected",          who->id,   who->name,
                               role_name(who->role), in->reason};
     if ((rc = store_case_insert(st, &c, &first, &c.id)))
         return rc;
@@ -232,8 +233,8 @@ static int action_known(const char *action)
 
 /* Looks up the department of category in "CAT=DEPT,..": 0 or
  * CB_ENOTFOUND. */
-static int route_department(const char *routes, const char *category,
-                            char *out, size_t cap)
+static int route_department(const char *routes, const char *category, char *out,
+                            size_t cap)
 {
     size_t n = strlen(category);
     for (const char *p = routes; p && *p;) {
@@ -288,14 +289,15 @@ int case_transition(struct store *st, const struct config *cfg,
     char from[sizeof(c.state)];
     snprintf(from, sizeof(from), "%s", c.state);
     snprintf(c.state, sizeof(c.state), "%s", t->to);
+    c.escalated_to[0] = '\0';
     c.updated_ns = dclock_now_ns();
-    c.deadline_ns = is_open(c.state) ? c.updated_ns +
-                                           (int64_t)cfg->case_step_minutes *
-                                               60 * 1000000000LL
-                                     : 0;
-    struct case_step step = {c.updated_ns, action, from,
-                             c.state,      who->id, who->name,
-                             role_name(who->role), reason};
+    c.deadline_ns =
+        is_open(c.state)
+            ? c.updated_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL
+            : 0;
+    struct case_step step = {
+        c.updated_ns,         action, from, c.state, who->id, who->name,
+        role_name(who->role), reason};
     rc = store_case_update(st, &c, from, &step);
     if (rc == CB_EEXIST)
         store_case_get(st, id, OUT);
@@ -402,6 +404,8 @@ static void case_fields(struct jsonw *w, const struct case_row *c)
     iso_kv(w, "deadline", c->deadline_ns);
     jsonw_kv_bool(w, "overdue",
                   c->deadline_ns && dclock_now_ns() > c->deadline_ns);
+    jsonw_kv_int(w, "attempts", c->attempts);
+    opt_str(w, "escalated_to", c->escalated_to);
 }
 
 int case_json(struct store *st, const struct case_row *c, int with_history,
@@ -420,6 +424,195 @@ int case_json(struct store *st, const struct case_row *c, int with_history,
         rc = store_scan_case_steps(st, c->id, step_fn, &w);
         jsonw_array_end(&w);
     }
+    jsonw_object_end(&w);
+    return rc;
+}
+
+/* ---- visits ---- */
+
+static int64_t step_deadline(const struct config *cfg, int64_t from_ns)
+{
+    return from_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL;
+}
+
+static int visit_check(const struct token_info *who,
+                       const struct case_visit_report *v)
+{
+    if (!v->visit_id || !*v->visit_id || strlen(v->visit_id) > 128 ||
+        !v->outcome ||
+        (strcmp(v->outcome, "confirmed") && strcmp(v->outcome, "not_found") &&
+         strcmp(v->outcome, "no_access")) ||
+        (v->notes && strlen(v->notes) > 2000) || v->headcount < -1 ||
+        v->headcount > 10000)
+        return CB_EINVAL;
+    if (who->role != ROLE_COMMITTEE && who->role != ROLE_DEPARTMENT &&
+        who->role != ROLE_SHIFT_LEAD && who->role != ROLE_ADMIN)
+        return CB_EPERM;
+    return 0;
+}
+
+/* The steps a visit makes on c (changed in place): up to 2. */
+static int visit_steps(const struct config *cfg,
+                       const struct case_visit_report *v, struct case_row *c,
+                       struct case_step *steps, char *why, size_t cap)
+{
+    int64_t now = dclock_now_ns();
+    c->updated_ns = now;
+    c->escalated_to[0] = '\0';
+    snprintf(why, cap, "visit %s: %s", v->visit_id, v->outcome);
+    for (int i = 0; i < 2; i++)
+        steps[i] = (struct case_step){now, "", "dispatched", "dispatched",
+                                      0,   "", "",           why};
+    if (strcmp(v->outcome, "no_access")) {
+        steps[0].action = "handle";
+        steps[0].to_state = steps[1].from_state = "handled";
+        steps[1].action = "feed_back";
+        steps[1].to_state = "fed_back";
+        snprintf(c->state, sizeof(c->state), "fed_back");
+        c->deadline_ns = step_deadline(cfg, now);
+        return 2;
+    }
+    c->deadline_ns = step_deadline(cfg, now);
+    if (++c->attempts < cfg->case_no_access_max) {
+        steps[0].action = "reschedule";
+        return 1;
+    }
+    snprintf(why, cap, "visit %s: no_access, attempt %d of %d: to %s",
+             v->visit_id, c->attempts, cfg->case_no_access_max,
+             cfg->case_no_access_department);
+    steps[0].action = "escalate";
+    snprintf(c->unit_kind, sizeof(c->unit_kind), "department");
+    snprintf(c->unit, sizeof(c->unit), "%s", cfg->case_no_access_department);
+    return 1;
+}
+
+int case_visit(struct store *st, const struct config *cfg,
+               const struct token_info *who, int64_t id,
+               const struct case_visit_report *v, struct case_row *OUT,
+               int *OUT_repeat)
+{
+    struct case_step steps[2];
+    char why[300];
+    int rc = store_case_get(st, id, OUT);
+    *OUT_repeat = 0;
+    if (rc)
+        return rc;
+    if (!case_visible(st, who, OUT))
+        return CB_EPERM;
+    if ((rc = visit_check(who, v)))
+        return rc;
+    struct case_row c = *OUT;
+    int n = visit_steps(cfg, v, &c, steps, why, sizeof(why));
+    for (int i = 0; i < n; i++) {
+        steps[i].token_id = who->id;
+        steps[i].who = who->name;
+        steps[i].role = role_name(who->role);
+    }
+    struct case_visit visit = {v->visit_id,  v->outcome, v->headcount, v->notes,
+                               c.updated_ns, who->id,    who->name};
+    if (strcmp(OUT->state, "dispatched"))
+        n = 0; /* only a repeat can succeed: the store tells */
+    rc = store_case_visit(st, &c, n ? "dispatched" : "", steps, n, &visit,
+                          OUT_repeat);
+    if (rc == CB_EEXIST || (!rc && !*OUT_repeat && !n))
+        return store_case_get(st, id, OUT) ? CB_ESTORE : CB_EEXIST;
+    if (rc || *OUT_repeat)
+        return rc ? rc : store_case_get(st, id, OUT);
+    *OUT = c;
+    publish(st, OUT);
+    return 0;
+}
+
+/* ---- escalation ---- */
+
+struct overdue_ctx {
+    struct case_row *rows;
+    size_t n, cap;
+    int64_t now;
+};
+
+static void overdue_fn(void *ctx, const struct case_row *c)
+{
+    struct overdue_ctx *o = ctx;
+    if (!c->deadline_ns || o->now <= c->deadline_ns || *c->escalated_to)
+        return;
+    if (o->n == o->cap) {
+        o->cap = o->cap ? 2 * o->cap : 16;
+        o->rows = xrealloc(o->rows, o->cap * sizeof(*o->rows));
+    }
+    o->rows[o->n++] = *c;
+}
+
+int case_escalate_overdue(struct store *st, const struct config *cfg,
+                          int *OUT_n)
+{
+    struct case_filter f = {.open_only = 1};
+    struct overdue_ctx o = {NULL, 0, 0, dclock_now_ns()};
+    int rc = store_scan_cases(st, &f, overdue_fn, &o);
+    *OUT_n = 0;
+    for (size_t i = 0; !rc && i < o.n; i++) {
+        struct case_row *c = &o.rows[i];
+        char why[128];
+        snprintf(why, sizeof(why), "overdue: escalated to %s",
+                 cfg->case_escalate_to);
+        snprintf(c->escalated_to, sizeof(c->escalated_to), "%s",
+                 cfg->case_escalate_to);
+        struct case_step step = {o.now, "escalate",  c->state, c->state,
+                                 0,     "citybrain", "system", why};
+        rc = store_case_update(st, c, c->state, &step);
+        if (rc == CB_EEXIST) /* moved meanwhile: its new step is not late */
+            rc = 0;
+        else if (!rc) {
+            ++*OUT_n;
+            publish(st, c);
+        }
+    }
+    free(o.rows);
+    return rc;
+}
+
+/* ---- the task view ---- */
+
+/* Why the unit is asked to go: a short summary in Chinese, from the
+ * case's kind only (never readings or recipient ids). */
+static const char *task_summary(const struct case_row *c)
+{
+    if (!strcmp(c->source_kind, "group_rental"))
+        return "疑似群租：用水用电和外卖量明显高于登记人数，请上门核实居住人数"
+               "。";
+    if (!strcmp(c->source_kind, "elderly"))
+        return "独居老人用水用电异常减少，请上门探视确认老人安全。";
+    if (!strcmp(c->source_kind, "alert"))
+        return "系统告警，请到现场核实。";
+    if (!strcmp(c->source_kind, "event"))
+        return "部门或市民上报事件，请到现场处置。";
+    return "人工立案，请按案卷说明处置。";
+}
+
+int case_task_json(struct store *st, const struct case_row *c, struct sbuf *out)
+{
+    struct jsonw w;
+    int rc;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "case_id", c->id);
+    jsonw_kv_str(&w, "category", c->category);
+    opt_str(&w, "household_id", c->household_id);
+    opt_str(&w, "address", c->address);
+    opt_str(&w, "building", c->building);
+    if (c->has_place) {
+        jsonw_kv_double(&w, "lat", c->lat);
+        jsonw_kv_double(&w, "lon", c->lon);
+    }
+    jsonw_kv_str(&w, "summary", task_summary(c));
+    iso_kv(&w, "deadline", c->deadline_ns);
+    jsonw_kv_bool(&w, "overdue",
+                  c->deadline_ns && dclock_now_ns() > c->deadline_ns);
+    jsonw_kv_int(&w, "attempts", c->attempts);
+    jsonw_key(&w, "history");
+    jsonw_array_begin(&w);
+    rc = store_scan_case_steps(st, c->id, step_fn, &w);
+    jsonw_array_end(&w);
     jsonw_object_end(&w);
     return rc;
 }

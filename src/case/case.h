@@ -33,6 +33,18 @@
  * the case_routes setting names for its category.  Each step's deadline is
  * case_step_deadline_min after it began.
  *
+ * Visits (case_visit): the handling unit reports a visit of a dispatched
+ * case with a visit_id.  confirmed or not_found close the task: the case
+ * is handled and fed back (two steps).  no_access reschedules it (step
+ * "reschedule", a new deadline); the case_no_access_max-th no_access
+ * instead routes it to case_no_access_department (step "escalate").  A
+ * visit_id seen before on the case changes nothing (a repeat); a new
+ * visit_id is a new visit.
+ *
+ * Overdue cases (past the deadline of their step, by the district clock)
+ * are escalated once per step to case_escalate_to (case_escalate_overdue):
+ * a step "escalate" that leaves the state as it is.
+ *
  * Duplicates: a new case about the same household as an open case is not
  * made; the open one is returned (duplicate).  A new place-based case
  * within case_duplicate_m metres of an open case of the same category is
@@ -84,6 +96,34 @@ int case_transition(struct store *st, const struct config *cfg,
                     const struct token_info *who, int64_t id,
                     const char *action, const char *reason,
                     struct case_row *OUT);
+
+/* A visit report. */
+struct case_visit_report {
+    const char *visit_id; /* 1-128 bytes */
+    const char *outcome;  /* confirmed, not_found, no_access */
+    int headcount;        /* -1: not counted */
+    const char *notes;    /* may be NULL */
+};
+/* Records a visit of case id by who (case.h's essay).  OUT: the case
+ * after it; *OUT_repeat: 1 when the visit_id was reported before.
+ * Returns 0, CB_EINVAL (bad report), CB_ENOTFOUND, CB_EPERM (not its
+ * case, or a role that does not visit), CB_EEXIST (the case is not
+ * dispatched: OUT as it is) or CB_ESTORE. */
+int case_visit(struct store *st, const struct config *cfg,
+               const struct token_info *who, int64_t id,
+               const struct case_visit_report *v, struct case_row *OUT,
+               int *OUT_repeat);
+
+/* Escalates every open case past its step's deadline and not yet
+ * escalated in that step.  *OUT_n: how many.  Returns 0 or CB_ESTORE. */
+int case_escalate_overdue(struct store *st, const struct config *cfg,
+                          int *OUT_n);
+
+/* Appends the task view of case c, for the unit that visits: where
+ * (address, building, lat, lon), why (a short Chinese summary: no
+ * readings, no recipient ids), deadline, attempts and history. */
+int case_task_json(struct store *st, const struct case_row *c,
+                   struct sbuf *out);
 
 /* Whether who may see case c at all: committees and departments only the
  * cases dispatched to them; the other case roles every case. */

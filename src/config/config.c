@@ -106,6 +106,15 @@ static const struct config_key config_keys[] = {
     {"case_step_deadline_min", CT_INT, F(case_step_minutes), "1440", 1, 525600,
      "minutes each step of a case (register, dispatch, handle, "
      "verify) may take before it is overdue"},
+    {"case_no_access_max", CT_INT, F(case_no_access_max), "3", 1, 100,
+     "no-access visits of a case before it is escalated to "
+     "case_no_access_department"},
+    {"case_no_access_department", CT_STR, F(case_no_access_department),
+     "housing", 0, 0,
+     "the department a case goes to after case_no_access_max no-access "
+     "visits"},
+    {"case_escalate_to", CT_STR, F(case_escalate_to), "shift_lead", 0, 0,
+     "the role an overdue case is escalated to"},
     {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
      "a new place-based case within this many metres of an open case of "
      "its category is marked as its likely duplicate"},

@@ -53,9 +53,12 @@ struct config {
     int max_spread_days; /* longest interval one reading spreads over */
     int drain_s;         /* shutdown_drain_s: SIGTERM waits this long */
     /* the case loop (src/case/case.h) */
-    char *case_routes;     /* CATEGORY=DEPARTMENT,.. */
-    int case_step_minutes; /* case_step_deadline_min */
-    int case_duplicate_m;  /* likely-duplicate radius */
+    char *case_routes;               /* CATEGORY=DEPARTMENT,.. */
+    int case_step_minutes;           /* case_step_deadline_min */
+    int case_duplicate_m;            /* likely-duplicate radius */
+    int case_no_access_max;          /* no-access visits before escalation */
+    char *case_no_access_department; /* where they escalate to */
+    char *case_escalate_to;          /* the role overdue cases go to */
 };
 
 /* Sets every field to its default.  Release with config_release. */

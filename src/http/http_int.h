@@ -138,6 +138,8 @@ void route_case_create(struct request *req);
 void route_case_list(struct request *req);
 void route_case_get(struct request *req);
 void route_case_transition(struct request *req);
+void route_case_visit(struct request *req);
+void route_tasks(struct request *req);
 void route_clock_set(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or

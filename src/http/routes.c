@@ -92,6 +92,10 @@ const struct route http_routes[] = {
      route_case_get,               TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
     {"POST", "/api/v1/cases/{}/transitions",
      route_case_transition,        TOK, {Y, N  , N, N, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
+    {"POST", "/api/v1/cases/{}/visits",
+     route_case_visit,             TOK, {Y, N  , N, N, OWN, N, N, Y, N, OWN}, NONE, 0},
+    {"GET", "/api/v1/tasks",
+     route_tasks,                  TOK, {Y, N  , N, N, OWN, N, N, Y, N, OWN}, NONE, 0},
 };
 /* clang-format on */
 #undef N

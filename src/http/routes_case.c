@@ -8,6 +8,7 @@
 
 #include "case/case.h"
 #include "clock/clock.h"
+#include "scene/scene.h"
 #include "util/jsonw.h"
 
 static json_t *case_body(struct request *req)
@@ -45,10 +46,10 @@ static void reply_case(struct request *req, const struct case_row *c,
         reply_json(req, status);
 }
 
-static int case_new_from(struct request *req, json_t *obj,
-                         struct case_new *in)
+static int case_new_from(struct request *req, json_t *obj, struct case_new *in)
 {
-    json_t *lat = json_object_get(obj, "lat"), *lon = json_object_get(obj, "lon");
+    json_t *lat = json_object_get(obj, "lat"),
+           *lon = json_object_get(obj, "lon");
     memset(in, 0, sizeof(*in));
     in->category = field(obj, "category");
     in->source_kind = field(obj, "source_kind");
@@ -88,8 +89,8 @@ void route_case_create(struct request *req)
         return;
     if (case_new_from(req, obj, &in))
         goto out_free;
-    int rc = case_create(req->srv->store, req->srv->cfg, &req->who, &in, &c,
-                         &dup);
+    int rc =
+        case_create(req->srv->store, req->srv->cfg, &req->who, &in, &c, &dup);
     if (rc == CB_EINVAL)
         reply_error(req, 400,
                     "field 'category' (1-63 bytes), 'source_kind' (one of "
@@ -126,14 +127,14 @@ out_free:
 static int case_for_caller(struct request *req, struct case_row *OUT)
 {
     char *end;
-    int scoped = req->who.role == ROLE_COMMITTEE ||
-                 req->who.role == ROLE_DEPARTMENT;
+    int scoped =
+        req->who.role == ROLE_COMMITTEE || req->who.role == ROLE_DEPARTMENT;
     long long id = strtoll(req->param, &end, 10);
     int rc = (*req->param && !*end && id > 0)
                  ? store_case_get(req->srv->store, id, OUT)
                  : CB_ENOTFOUND;
-    if (rc == CB_ENOTFOUND || (!rc && !case_visible(req->srv->store,
-                                                    &req->who, OUT))) {
+    if (rc == CB_ENOTFOUND ||
+        (!rc && !case_visible(req->srv->store, &req->who, OUT))) {
         if (scoped || rc == 0)
             reply_error(req, 403, "case '%s' is not one of yours", req->param);
         else
@@ -192,12 +193,10 @@ void route_case_transition(struct request *req)
     int rc = case_transition(req->srv->store, req->srv->cfg, &req->who,
                              strtoll(req->param, NULL, 10), action,
                              field(obj, "reason"), &c);
-    if (rc == CB_ENOTFOUND || (rc == CB_EPERM && (req->who.role ==
-                                                      ROLE_COMMITTEE ||
-                                                  req->who.role ==
-                                                      ROLE_DEPARTMENT) &&
-                               !case_visible(req->srv->store, &req->who,
-                                             &c)))
+    if (rc == CB_ENOTFOUND || (rc == CB_EPERM &&
+                               (req->who.role == ROLE_COMMITTEE ||
+                                req->who.role == ROLE_DEPARTMENT) &&
+                               !case_visible(req->srv->store, &req->who, &c)))
         reply_error(req, rc == CB_ENOTFOUND ? 404 : 403,
                     "case '%s': not found or not yours", req->param);
     else if (rc == CB_EPERM)
@@ -239,6 +238,15 @@ static void list_fn(void *ctx, const struct case_row *c)
     sbuf_release(&one);
 }
 
+/* Escalates overdue cases before a list shows them; a failure is only
+ * logged (the list still answers). */
+static void escalate_overdue(struct request *req)
+{
+    int n;
+    if (case_escalate_overdue(req->srv->store, req->srv->cfg, &n))
+        log_msg(LOG_WARN, "case", "escalation failed");
+}
+
 void route_case_list(struct request *req)
 {
     struct case_filter f = {0};
@@ -253,6 +261,7 @@ void route_case_list(struct request *req)
         f.unit_kind = "committee";
         f.unit = req->who.committee;
     }
+    escalate_overdue(req);
     const char *od = req_arg(req, "overdue");
     struct list_ctx l = {req, &w, od && !strcmp(od, "true")};
     jsonw_init(&w, &req->out);
@@ -263,5 +272,125 @@ void route_case_list(struct request *req)
     }
     jsonw_array_end(&w);
     if (audit_response(req, "case.list", "cases") == 0)
+        reply_json(req, 200);
+}
+
+/* The visit feeds the group-rental scene's learning (a failure to save the
+ * model is logged by the scene; the visit stands). */
+static void visit_to_scene(struct request *req, const struct case_row *c,
+                           const struct case_visit_report *v)
+{
+    int repeat;
+    if (strcmp(c->source_kind, "group_rental") || !*c->household_id ||
+        !req->srv->scenes)
+        return;
+    struct scene_visit_report r = {c->household_id,
+                                   scene_outcome_parse(v->outcome),
+                                   v->headcount, v->visit_id};
+    int rc = scene_group_rental_visit(req->srv->scenes, &r, &repeat);
+    if (rc && rc != CB_EIO)
+        log_msg(LOG_WARN, "case", "visit not learnt | case=%lld rc=%d",
+                (long long)c->id, rc);
+}
+
+static int visit_from(struct request *req, json_t *obj,
+                      struct case_visit_report *v)
+{
+    json_t *h = json_object_get(obj, "headcount");
+    v->visit_id = field(obj, "visit_id");
+    v->outcome = field(obj, "outcome");
+    v->notes = field(obj, "notes");
+    v->headcount = -1;
+    if (h && !json_is_integer(h)) {
+        reply_error(req, 400, "field 'headcount': an integer");
+        return -1;
+    }
+    if (h)
+        v->headcount = (int)json_integer_value(h);
+    return 0;
+}
+
+void route_case_visit(struct request *req)
+{
+    struct case_visit_report v;
+    struct case_row c;
+    int repeat = 0;
+    json_t *obj = case_body(req);
+    if (!obj)
+        return;
+    if (visit_from(req, obj, &v))
+        goto out_free;
+    int rc = case_visit(req->srv->store, req->srv->cfg, &req->who,
+                        strtoll(req->param, NULL, 10), &v, &c, &repeat);
+    if (rc == CB_EINVAL)
+        reply_error(req, 400,
+                    "field 'visit_id' (1-128 bytes), 'outcome' (confirmed, "
+                    "not_found or no_access), 'headcount' (0-10000), "
+                    "'notes' (at most 2000 bytes)");
+    else if (rc == CB_ENOTFOUND || rc == CB_EPERM)
+        reply_error(req,
+                    rc == CB_ENOTFOUND && req->who.role != ROLE_COMMITTEE ? 404
+                                                                          : 403,
+                    "case '%s': not found or not yours", req->param);
+    else if (rc == CB_EEXIST)
+        transition_refused(req, &c, "visit");
+    else if (rc)
+        reply_error(req, 500, "cannot store the visit");
+    else {
+        if (!repeat)
+            visit_to_scene(req, &c, &v);
+        struct jsonw w;
+        jsonw_init(&w, &req->out);
+        jsonw_object_begin(&w);
+        jsonw_kv_bool(&w, "repeat", repeat);
+        jsonw_key(&w, "case");
+        struct sbuf one;
+        sbuf_init(&one);
+        case_json(req->srv->store, &c, 1, &one);
+        jsonw_raw(&w, one.buf, one.len);
+        sbuf_release(&one);
+        jsonw_object_end(&w);
+        if (audit_response(req, "case.visit", "case") == 0)
+            reply_json(req, 200);
+    }
+out_free:
+    json_decref(obj);
+}
+
+struct task_ctx {
+    struct request *req;
+    struct jsonw *w;
+};
+
+static void task_fn(void *ctx, const struct case_row *c)
+{
+    struct task_ctx *t = ctx;
+    if (!case_visible(t->req->srv->store, &t->req->who, c))
+        return;
+    struct sbuf one;
+    sbuf_init(&one);
+    if (!case_task_json(t->req->srv->store, c, &one))
+        jsonw_raw(t->w, one.buf, one.len);
+    sbuf_release(&one);
+}
+
+void route_tasks(struct request *req)
+{
+    struct case_filter f = {.state = "dispatched"};
+    struct jsonw w;
+    struct task_ctx t = {req, &w};
+    if (req->who.role == ROLE_COMMITTEE) {
+        f.unit_kind = "committee";
+        f.unit = req->who.committee;
+    }
+    escalate_overdue(req);
+    jsonw_init(&w, &req->out);
+    jsonw_array_begin(&w);
+    if (store_scan_cases(req->srv->store, &f, task_fn, &t)) {
+        reply_error(req, 500, "cannot list tasks");
+        return;
+    }
+    jsonw_array_end(&w);
+    if (audit_response(req, "case.tasks", "tasks") == 0)
         reply_json(req, 200);
 }

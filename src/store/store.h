@@ -74,9 +74,12 @@
  *   case_file(id, state, category, source_kind, source_ref, household_id,
  *             committee, building, address, has_place, lat, lon, unit_kind,
  *             unit, duplicate_of, title, created_ns, updated_ns,
- *             deadline_ns)          a case of the loop (src/case/case.h)
+ *             deadline_ns, attempts, escalated_to)   a case of the loop
+ *             (src/case/case.h)
  *   case_step(id, case_id, ts_ns, action, from_state, to_state, token_id,
  *             who, role, reason)    every transition of a case, appended
+ *   case_visit(case_id, visit_id, ts_ns, outcome, headcount, notes,
+ *              token_id, who, PK(case_id, visit_id))  visits reported
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -505,7 +508,18 @@ struct case_row {
     int64_t duplicate_of;          /* the open case it likely repeats, or 0 */
     char title[256];
     int64_t created_ns, updated_ns;
-    int64_t deadline_ns; /* the current step's deadline, 0: none */
+    int64_t deadline_ns;   /* the current step's deadline, 0: none */
+    int attempts;          /* visits that found no one in */
+    char escalated_to[32]; /* who the current step was escalated to, or "" */
+};
+
+/* One visit reported on a case. */
+struct case_visit {
+    const char *visit_id, *outcome; /* borrowed */
+    int headcount;                  /* -1: not counted */
+    const char *notes;
+    int64_t ts_ns, token_id;
+    const char *who;
 };
 
 /* One step of a case's history. */
@@ -527,6 +541,14 @@ int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
  * changed), CB_ENOTFOUND or CB_ESTORE. */
 int store_case_update(struct store *st, const struct case_row *c,
                       const char *expect_state, const struct case_step *step);
+/* Records visit v on case c->id and, as store_case_update, replaces the
+ * case with c and appends steps[0..n_steps) when the stored state is
+ * still expect_state, all in one transaction.  *OUT_repeat is 1 when the
+ * case already has a visit of that visit_id: nothing changes and 0 is
+ * returned.  Otherwise as store_case_update. */
+int store_case_visit(struct store *st, const struct case_row *c,
+                     const char *expect_state, const struct case_step *steps,
+                     int n_steps, const struct case_visit *v, int *OUT_repeat);
 /* Calls fn for each step of case id, oldest first. */
 typedef void (*store_case_step_fn)(void *ctx, const struct case_step *step);
 int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,

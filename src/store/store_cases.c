@@ -11,9 +11,9 @@
 #include "store/store_int.h"
 
 #define CASE_COLS                                                              \
-    "id,state,category,source_kind,source_ref,household_id,committee,"        \
-    "building,address,has_place,lat,lon,unit_kind,unit,duplicate_of,title,"   \
-    "created_ns,updated_ns,deadline_ns"
+    "id,state,category,source_kind,source_ref,household_id,committee,"         \
+    "building,address,has_place,lat,lon,unit_kind,unit,duplicate_of,title,"    \
+    "created_ns,updated_ns,deadline_ns,attempts,escalated_to"
 
 static void col_copy(sqlite3_stmt *s, int col, char *out, size_t cap)
 {
@@ -43,12 +43,14 @@ static void case_from_row(sqlite3_stmt *s, struct case_row *c)
     c->created_ns = sqlite3_column_int64(s, 16);
     c->updated_ns = sqlite3_column_int64(s, 17);
     c->deadline_ns = sqlite3_column_int64(s, 18);
+    c->attempts = sqlite3_column_int(s, 19);
+    col_copy(s, 20, c->escalated_to, sizeof(c->escalated_to));
 }
 
 /* Binds c's fields 2.. (after id) from parameter first on. */
 static void case_bind(sqlite3_stmt *s, const struct case_row *c, int first)
 {
-    const char *text[] = {c->state,     c->category, c->source_kind,
+    const char *text[] = {c->state,      c->category,     c->source_kind,
                           c->source_ref, c->household_id, c->committee,
                           c->building,   c->address};
     int i = first;
@@ -68,7 +70,9 @@ static void case_bind(sqlite3_stmt *s, const struct case_row *c, int first)
     sqlite3_bind_text(s, i++, c->title, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, i++, c->created_ns);
     sqlite3_bind_int64(s, i++, c->updated_ns);
-    sqlite3_bind_int64(s, i, c->deadline_ns);
+    sqlite3_bind_int64(s, i++, c->deadline_ns);
+    sqlite3_bind_int(s, i++, c->attempts);
+    sqlite3_bind_text(s, i, c->escalated_to, -1, SQLITE_TRANSIENT);
 }
 
 static int run_stmt(sqlite3 *db, sqlite3_stmt *s, const char *op)
@@ -78,8 +82,7 @@ static int run_stmt(sqlite3 *db, sqlite3_stmt *s, const char *op)
     return rc;
 }
 
-static int step_insert(sqlite3 *db, int64_t case_id,
-                       const struct case_step *p)
+static int step_insert(sqlite3 *db, int64_t case_id, const struct case_step *p)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db,
@@ -103,8 +106,11 @@ static int step_insert(sqlite3 *db, int64_t case_id,
 struct case_write {
     const struct case_row *c;
     const char *expect_state;
-    const struct case_step *step;
+    const struct case_step *step; /* n_steps of them */
     int64_t id;
+    int n_steps;
+    const struct case_visit *visit; /* or NULL */
+    int repeat;
 };
 
 static int case_insert_fn(struct store *st, struct store_conn *w, void *arg)
@@ -116,8 +122,8 @@ static int case_insert_fn(struct store *st, struct store_conn *w, void *arg)
                            "source_ref,household_id,committee,building,"
                            "address,has_place,lat,lon,unit_kind,unit,"
                            "duplicate_of,title,created_ns,updated_ns,"
-                           "deadline_ns) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                           "?,?,?,?,?)",
+                           "deadline_ns,attempts,escalated_to) VALUES(?,?,"
+                           "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s, NULL))
         return store__sqlerr(w->db, "case insert");
     case_bind(s, a->c, 1);
@@ -131,7 +137,7 @@ static int case_insert_fn(struct store *st, struct store_conn *w, void *arg)
 int store_case_insert(struct store *st, const struct case_row *c,
                       const struct case_step *first, int64_t *OUT_id)
 {
-    struct case_write a = {c, NULL, first, 0};
+    struct case_write a = {c, NULL, first, 0, 1, NULL, 0};
     int rc = store__call(st, case_insert_fn, &a);
     if (!rc && OUT_id)
         *OUT_id = a.id;
@@ -147,25 +153,27 @@ static int case_update_fn(struct store *st, struct store_conn *w, void *arg)
                            "source_kind=?,source_ref=?,household_id=?,"
                            "committee=?,building=?,address=?,has_place=?,"
                            "lat=?,lon=?,unit_kind=?,unit=?,duplicate_of=?,"
-                           "title=?,created_ns=?,updated_ns=?,deadline_ns=?"
-                           " WHERE id=? AND state=?",
+                           "title=?,created_ns=?,updated_ns=?,deadline_ns=?,"
+                           "attempts=?,escalated_to=? WHERE id=? AND state=?",
                            -1, &s, NULL))
         return store__sqlerr(w->db, "case update");
     case_bind(s, a->c, 1);
-    sqlite3_bind_int64(s, 19, a->c->id);
-    sqlite3_bind_text(s, 20, a->expect_state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 21, a->c->id);
+    sqlite3_bind_text(s, 22, a->expect_state, -1, SQLITE_TRANSIENT);
     int rc = run_stmt(w->db, s, "case update");
     if (rc)
         return rc;
     if (sqlite3_changes(w->db) != 1)
         return CB_EEXIST;
-    return step_insert(w->db, a->c->id, a->step);
+    for (int i = 0; i < a->n_steps && !rc; i++)
+        rc = step_insert(w->db, a->c->id, &a->step[i]);
+    return rc;
 }
 
 int store_case_update(struct store *st, const struct case_row *c,
                       const char *expect_state, const struct case_step *step)
 {
-    struct case_write a = {c, expect_state, step, 0};
+    struct case_write a = {c, expect_state, step, 0, 1, NULL, 0};
     int rc = store__call(st, case_update_fn, &a);
     if (rc == CB_EEXIST) {
         struct case_row now;
@@ -175,13 +183,63 @@ int store_case_update(struct store *st, const struct case_row *c,
     return rc;
 }
 
+/* Inserts the visit unless its id is known: 0, or 1 for a repeat. */
+static int visit_insert(sqlite3 *db, int64_t case_id,
+                        const struct case_visit *v)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO case_visit(case_id,visit_id,"
+                           "ts_ns,outcome,headcount,notes,token_id,who)"
+                           " VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL))
+        return store__sqlerr(db, "case visit");
+    sqlite3_bind_int64(s, 1, case_id);
+    sqlite3_bind_text(s, 2, v->visit_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, v->ts_ns);
+    sqlite3_bind_text(s, 4, v->outcome, -1, SQLITE_TRANSIENT);
+    if (v->headcount >= 0)
+        sqlite3_bind_int(s, 5, v->headcount);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_text(s, 6, v->notes ? v->notes : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 7, v->token_id);
+    sqlite3_bind_text(s, 8, v->who, -1, SQLITE_TRANSIENT);
+    int rc = run_stmt(db, s, "case visit");
+    return rc ? rc : sqlite3_changes(db) == 1 ? 0 : 1;
+}
+
+static int case_visit_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct case_write *a = arg;
+    int rc = visit_insert(w->db, a->c->id, a->visit);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        a->repeat = 1;
+        return 0;
+    }
+    return case_update_fn(st, w, arg);
+}
+
+int store_case_visit(struct store *st, const struct case_row *c,
+                     const char *expect_state, const struct case_step *steps,
+                     int n_steps, const struct case_visit *v, int *OUT_repeat)
+{
+    struct case_write a = {c, expect_state, steps, 0, n_steps, v, 0};
+    int rc = store__call(st, case_visit_fn, &a);
+    *OUT_repeat = a.repeat;
+    return rc;
+}
+
 int store_case_get(struct store *st, int64_t id, struct case_row *OUT)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s;
     int rc;
-    if (sqlite3_prepare_v2(c->db, "SELECT " CASE_COLS " FROM case_file"
-                                  " WHERE id=?",
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT " CASE_COLS " FROM case_file"
+                           " WHERE id=?",
                            -1, &s, NULL)) {
         rc = store__sqlerr(c->db, "case get");
         goto out_put;
@@ -217,15 +275,14 @@ int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
     }
     sqlite3_bind_int64(s, 1, id);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct case_step p = {
-            sqlite3_column_int64(s, 0),
-            (const char *)sqlite3_column_text(s, 1),
-            (const char *)sqlite3_column_text(s, 2),
-            (const char *)sqlite3_column_text(s, 3),
-            sqlite3_column_int64(s, 4),
-            (const char *)sqlite3_column_text(s, 5),
-            (const char *)sqlite3_column_text(s, 6),
-            (const char *)sqlite3_column_text(s, 7)};
+        struct case_step p = {sqlite3_column_int64(s, 0),
+                              (const char *)sqlite3_column_text(s, 1),
+                              (const char *)sqlite3_column_text(s, 2),
+                              (const char *)sqlite3_column_text(s, 3),
+                              sqlite3_column_int64(s, 4),
+                              (const char *)sqlite3_column_text(s, 5),
+                              (const char *)sqlite3_column_text(s, 6),
+                              (const char *)sqlite3_column_text(s, 7)};
         fn(ctx, &p);
     }
     if (step != SQLITE_DONE)

@@ -379,7 +379,9 @@ static const struct migration migrations[] = {
      " lat REAL, lon REAL, unit_kind TEXT NOT NULL DEFAULT '',"
      " unit TEXT NOT NULL DEFAULT '', duplicate_of INTEGER NOT NULL DEFAULT 0,"
      " title TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL,"
-     " updated_ns INTEGER NOT NULL, deadline_ns INTEGER NOT NULL DEFAULT 0);"
+     " updated_ns INTEGER NOT NULL, deadline_ns INTEGER NOT NULL DEFAULT 0,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " escalated_to TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX IF NOT EXISTS case_file_household ON case_file(household_id);"
      "CREATE INDEX IF NOT EXISTS case_file_category ON case_file(category, state);"
      "CREATE TABLE IF NOT EXISTS case_step(id INTEGER PRIMARY KEY,"
@@ -387,7 +389,12 @@ static const struct migration migrations[] = {
      " action TEXT NOT NULL, from_state TEXT NOT NULL,"
      " to_state TEXT NOT NULL, token_id INTEGER NOT NULL,"
      " who TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL);"
-     "CREATE INDEX IF NOT EXISTS case_step_case ON case_step(case_id, id);",
+     "CREATE INDEX IF NOT EXISTS case_step_case ON case_step(case_id, id);"
+     "CREATE TABLE IF NOT EXISTS case_visit(case_id INTEGER NOT NULL,"
+     " visit_id TEXT NOT NULL, ts_ns INTEGER NOT NULL,"
+     " outcome TEXT NOT NULL, headcount INTEGER, notes TEXT NOT NULL,"
+     " token_id INTEGER NOT NULL, who TEXT NOT NULL,"
+     " PRIMARY KEY(case_id, visit_id)) WITHOUT ROWID;",
      NULL},
 };
 

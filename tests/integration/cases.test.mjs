@@ -278,3 +278,118 @@ test('bad case bodies say which field', async () => {
   assert.equal(r.status, 400);
   assert.match(r.json.message, /source_kind/);
 });
+
+test('a visit closes the task once; a repeat is idempotent', async () => {
+  const c = await newCase('household');
+  await drive(c.id, PATH.dispatched);
+  let r = await as('admin', 'GET', '/api/v1/scenes/group-rental/precision');
+  const visitsBefore = r.json.visits;
+  const visit = { visit_id: `V-${c.id}`, outcome: 'confirmed', headcount: 9,
+    notes: '门口鞋很多' };
+  r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`, visit);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.repeat, false);
+  assert.equal(r.json.case.state, 'fed_back');
+  assert.deepEqual(r.json.case.history.slice(-2).map((s) => s.action),
+      ['handle', 'feed_back']);
+  assert.equal(r.json.case.history.at(-1).who, '王阿姨');
+  r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`, visit);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.repeat, true);
+  assert.equal(r.json.case.history.length, 6, 'nothing recorded twice');
+  // the scene learnt from it once
+  r = await as('admin', 'GET', '/api/v1/scenes/group-rental/precision');
+  assert.equal(r.json.visits, visitsBefore + 1);
+  // a new visit of a task already closed: 409 with what is allowed
+  r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`,
+      { ...visit, visit_id: 'V-again' });
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.state, 'fed_back');
+  // a rework sends it back: the revisit is a new visit
+  await drive(c.id, ['rework']);
+  r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`,
+      { ...visit, visit_id: 'V-again', outcome: 'not_found' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.repeat, false);
+  assert.equal(r.json.case.state, 'fed_back');
+  // bad reports say which field
+  r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`,
+      { visit_id: 'V-x', outcome: 'maybe' });
+  assert.equal(r.status, 400);
+  assert.match(r.json.message, /outcome/);
+  r = await as('committee_other', 'POST', `/api/v1/cases/${c.id}/visits`,
+      { visit_id: 'V-y', outcome: 'confirmed' });
+  assert.equal(r.status, 403, r.text);
+});
+
+test('no access is rescheduled, and escalated after the set attempts',
+    async () => {
+  const c = await newCase('household');
+  await drive(c.id, PATH.dispatched);
+  let r;
+  for (let i = 1; i <= 3; i++) {
+    r = await as('committee', 'POST', `/api/v1/cases/${c.id}/visits`,
+        { visit_id: `NA-${c.id}-${i}`, outcome: 'no_access' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.case.state, 'dispatched');
+    assert.equal(r.json.case.attempts, i);
+    if (i < 3) {
+      assert.equal(r.json.case.history.at(-1).action, 'reschedule');
+      assert.equal(r.json.case.unit, '梅园一居委');
+    }
+  }
+  // the third (case_no_access_max = 3) goes to the housing department
+  assert.equal(r.json.case.history.at(-1).action, 'escalate');
+  assert.equal(r.json.case.unit_kind, 'department');
+  assert.equal(r.json.case.unit, 'housing');
+  r = await as('committee', 'GET', '/api/v1/tasks');
+  assert.ok(!r.json.some((t) => t.case_id === c.id), 'no longer its task');
+});
+
+test("the committee's task list: where, why in Chinese, deadline, history",
+    async () => {
+  const c = await newCase('household');
+  await drive(c.id, PATH.dispatched);
+  let r = await as('admin', 'POST', '/api/v1/cases', { category: 'x',
+    source_kind: 'group_rental', source_ref: 'OTHER-1' });
+  const theirs = r.json.id;
+  if (r.json.state !== 'dispatched') await drive(theirs, PATH.dispatched);
+  r = await as('committee', 'GET', '/api/v1/tasks');
+  assert.equal(r.status, 200, r.text);
+  const task = r.json.find((t) => t.case_id === c.id);
+  assert.ok(task, r.text);
+  assert.match(task.address, /张杨路123弄4号/);
+  assert.equal(task.building, '张杨路123弄4号');
+  assert.equal(typeof task.lat, 'number');
+  assert.match(task.summary, /群租/);
+  assert.ok(task.deadline && task.history.length === 4);
+  assert.ok(!r.json.some((t) => t.case_id === theirs), 'own tasks only');
+  assert.ok(r.json.every((t) => !('readings' in t) && !('recipient' in t) &&
+      !/recipient|index=/.test(JSON.stringify(t))), 'no raw data');
+  r = await as('committee_other', 'GET', '/api/v1/tasks');
+  assert.ok(r.json.some((t) => t.case_id === theirs));
+  assert.ok(!r.json.some((t) => t.case_id === c.id));
+});
+
+test('an overdue case is escalated once to the shift lead', async () => {
+  const c = await newCase('household');
+  await drive(c.id, ['check']);
+  const now = (await as('admin', 'GET', '/api/v1/admin/clock')).json.now_s;
+  let r = await as('admin', 'POST', '/api/v1/admin/clock',
+      { now: now + 3 * 86400 });
+  assert.equal(r.status, 200, r.text);
+  r = await as('shift_lead', 'GET', '/api/v1/cases?overdue=true');
+  const late = r.json.find((x) => x.id === c.id);
+  assert.equal(late.escalated_to, 'shift_lead');
+  await as('shift_lead', 'GET', '/api/v1/cases');
+  r = await as('admin', 'GET', `/api/v1/cases/${c.id}`);
+  const esc = r.json.history.filter((s) => s.action === 'escalate');
+  assert.equal(esc.length, 1, 'once per step');
+  assert.equal(esc[0].role, 'system');
+  assert.equal(r.json.state, 'second_check', 'escalation keeps the state');
+  // the next step starts a fresh deadline and clears the escalation
+  r = await as('call_taker', 'POST', `/api/v1/cases/${c.id}/transitions`,
+      { action: 'register' });
+  assert.equal(r.json.escalated_to, null);
+  assert.equal(r.json.overdue, false);
+});

@@ -221,6 +221,15 @@ const samples = {
       other: `/api/v1/cases/${other}/transitions`,
       body: JSON.stringify({ action }) };
   },
+  'POST /api/v1/cases/{}/visits': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/visits`,
+      other: `/api/v1/cases/${other}/visits`,
+      body: JSON.stringify({ visit_id: `v${seq++}`, outcome: 'no_access' }) };
+  },
+  'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
 };
 
 test('the role table in docs/API.md is the route table of routes.c',
