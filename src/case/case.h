@@ -125,6 +125,25 @@ int case_escalate_overdue(struct store *st, const struct config *cfg,
 int case_task_json(struct store *st, const struct case_row *c,
                    struct sbuf *out);
 
+/* Appends the evaluation of the cases made in [from_ns, to_ns) (unit:
+ * only the cases dispatched to that committee or department; NULL or "":
+ * all) to out:
+ *   {"from","to","unit","cases":N,
+ *    "overall":RATES, "units":{"NAME":RATES,..},
+ *    "roles":{"ROLE":{"steps":N,"on_time":N}},
+ *    "scenes":{"KIND":{"visits":N,"confirmed":N,"not_found":N,
+ *              "no_access":N,"precision":P|null,
+ *              "precision_first_half":P|null,
+ *              "precision_second_half":P|null}}}
+ * RATES: {"registered","on_time_registration_rate",
+ * "accurate_registration_rate","dispatched","on_time_dispatch_rate",
+ * "accurate_dispatch_rate","closure_rate","on_time_handling_rate",
+ * "rework_rate","missed_report_rate"}; a rate with no denominator is
+ * null.  A step is on time when it came within case_step_deadline_min of
+ * the step before it.  Returns 0 or CB_ESTORE. */
+int case_evaluate(struct store *st, const struct config *cfg, int64_t from_ns,
+                  int64_t to_ns, const char *unit, struct sbuf *out);
+
 /* Whether who may see case c at all: committees and departments only the
  * cases dispatched to them; the other case roles every case. */
 int case_visible(struct store *st, const struct token_info *who,

@@ -198,16 +198,20 @@ static int token_create(struct store *st, char **rest, int nrest)
     int r = role ? role_parse(role) : -1;
     if (!name || r < 0) {
         fprintf(stderr, "error: token create needs --name NAME and --role "
-                        "admin|publisher|operator|analyst|committee\n");
+                        "admin|publisher|operator|analyst|committee|"
+                        "supervisor|call_taker|shift_lead|dispatcher|"
+                        "department\n");
         return 2;
     }
     snprintf(info.name, sizeof(info.name), "%s", name);
     info.role = (enum role)r;
-    if (info.role == ROLE_PUBLISHER &&
+    if ((info.role == ROLE_PUBLISHER || info.role == ROLE_DEPARTMENT) &&
         (!dept ||
          store_department_find(st, dept, &info.department_id, &info.feeds))) {
-        fprintf(stderr, "error: a publisher needs --department NAME of an "
-                        "existing department\n");
+        fprintf(stderr,
+                "error: a %s token needs --department NAME of an "
+                "existing department\n",
+                role_name(info.role));
         return 2;
     }
     if (info.role == ROLE_COMMITTEE) {

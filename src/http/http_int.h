@@ -140,6 +140,7 @@ void route_case_get(struct request *req);
 void route_case_transition(struct request *req);
 void route_case_visit(struct request *req);
 void route_tasks(struct request *req);
+void route_evaluation(struct request *req);
 void route_clock_set(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or

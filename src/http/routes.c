@@ -96,6 +96,8 @@ const struct route http_routes[] = {
      route_case_visit,             TOK, {Y, N  , N, N, OWN, N, N, Y, N, OWN}, NONE, 0},
     {"GET", "/api/v1/tasks",
      route_tasks,                  TOK, {Y, N  , N, N, OWN, N, N, Y, N, OWN}, NONE, 0},
+    {"GET", "/api/v1/evaluation",
+     route_evaluation,             TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, N  }, NONE, 0},
 };
 /* clang-format on */
 #undef N

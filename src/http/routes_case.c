@@ -394,3 +394,35 @@ void route_tasks(struct request *req)
     if (audit_response(req, "case.tasks", "tasks") == 0)
         reply_json(req, 200);
 }
+
+void route_evaluation(struct request *req)
+{
+    char err[240];
+    int64_t from, to;
+    const char *unit = req_arg(req, "unit");
+    if (query_get_time(&req->query, "from", dclock_tz_offset_minutes(), 0, 0,
+                       &from, err, sizeof(err)) ||
+        query_get_time(&req->query, "to", dclock_tz_offset_minutes(), 1,
+                       INT64_MAX, &to, err, sizeof(err))) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    if (from > to) {
+        reply_error(req, 400, "parameter 'from' is after parameter 'to'");
+        return;
+    }
+    if (req->who.role == ROLE_COMMITTEE) {
+        if (unit && strcmp(unit, req->who.committee)) {
+            reply_error(req, 403,
+                        "parameter 'unit': a committee sees its "
+                        "own figures only");
+            return;
+        }
+        unit = req->who.committee;
+    }
+    if (case_evaluate(req->srv->store, req->srv->cfg, from, to, unit,
+                      &req->out))
+        reply_error(req, 500, "cannot evaluate");
+    else
+        reply_json(req, 200);
+}

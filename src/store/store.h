@@ -564,6 +564,12 @@ struct case_filter {
 typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
 int store_scan_cases(struct store *st, const struct case_filter *f,
                      store_case_fn fn, void *ctx);
+/* Calls fn for each visit reported between from_ns and to_ns (ts_ns in
+ * [from, to)), oldest first. */
+typedef void (*store_case_visit_fn)(void *ctx, int64_t case_id,
+                                    const struct case_visit *v);
+int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
+                           store_case_visit_fn fn, void *ctx);
 /* Where a household is: its committee, building, address and position
  * (OUT_c's fields of those names; has_place when it has lat/lon).
  * 0, CB_ENOTFOUND or CB_ESTORE. */

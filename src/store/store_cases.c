@@ -372,3 +372,39 @@ out_put:
     store__reader_put(st, c);
     return rc;
 }
+
+int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
+                           store_case_visit_fn fn, void *ctx)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT case_id,visit_id,outcome,headcount,notes,"
+                           "ts_ns,token_id,who FROM case_visit WHERE ts_ns >= ?"
+                           " AND ts_ns < ? ORDER BY ts_ns",
+                           -1, &s, NULL)) {
+        rc = store__sqlerr(c->db, "case visits");
+        goto out_put;
+    }
+    sqlite3_bind_int64(s, 1, from_ns);
+    sqlite3_bind_int64(s, 2, to_ns);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct case_visit v = {(const char *)sqlite3_column_text(s, 1),
+                               (const char *)sqlite3_column_text(s, 2),
+                               sqlite3_column_type(s, 3) == SQLITE_NULL
+                                   ? -1
+                                   : sqlite3_column_int(s, 3),
+                               (const char *)sqlite3_column_text(s, 4),
+                               sqlite3_column_int64(s, 5),
+                               sqlite3_column_int64(s, 6),
+                               (const char *)sqlite3_column_text(s, 7)};
+        fn(ctx, sqlite3_column_int64(s, 0), &v);
+    }
+    if (step != SQLITE_DONE)
+        rc = store__sqlerr(c->db, "case visits");
+    sqlite3_finalize(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}

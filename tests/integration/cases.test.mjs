@@ -393,3 +393,62 @@ test('an overdue case is escalated once to the shift lead', async () => {
   assert.equal(r.json.escalated_to, null);
   assert.equal(r.json.overdue, false);
 });
+
+test('evaluation: the rates per unit and role, and scene precision',
+    async () => {
+  const t0 = (await as('admin', 'GET', '/api/v1/admin/clock')).json.now_s;
+  // a fresh window: move the clock a day on
+  await as('admin', 'POST', '/api/v1/admin/clock', { now: t0 + 86400 });
+  const from = t0 + 86400;
+  // 1: registered, dispatched, visited (confirmed), verified
+  const a = await newCase('household');
+  await drive(a.id, PATH.dispatched);
+  let r = await as('committee', 'POST', `/api/v1/cases/${a.id}/visits`,
+      { visit_id: `E-${a.id}`, outcome: 'confirmed', headcount: 8 });
+  assert.equal(r.status, 200, r.text);
+  await drive(a.id, ['verify']);
+  // 2: dispatched, visited (not found), reworked
+  const b = await newCase('household');
+  await drive(b.id, PATH.dispatched);
+  r = await as('committee', 'POST', `/api/v1/cases/${b.id}/visits`,
+      { visit_id: `E-${b.id}`, outcome: 'not_found', headcount: 2 });
+  await drive(b.id, ['rework']);
+  // 3: a public report, registered then voided; registered two days late
+  const c = await newCase('place');
+  await drive(c.id, ['check']);
+  await as('admin', 'POST', '/api/v1/admin/clock', { now: t0 + 4 * 86400 });
+  r = await as('call_taker', 'POST', `/api/v1/cases/${c.id}/transitions`,
+      { action: 'register' });
+  assert.equal(r.status, 200, r.text);
+  await drive(c.id, ['void']);
+  r = await as('analyst', 'GET',
+      `/api/v1/evaluation?from=${from}&to=${t0 + 5 * 86400}`);
+  assert.equal(r.status, 200, r.text);
+  const o = r.json.overall;
+  assert.equal(r.json.cases, 3);
+  assert.equal(o.registered, 3);
+  assert.equal(o.on_time_registration_rate, 2 / 3);
+  assert.equal(o.accurate_registration_rate, 2 / 3);
+  assert.equal(o.dispatched, 2);
+  assert.equal(o.accurate_dispatch_rate, 1 / 2);
+  assert.equal(o.rework_rate, 1 / 2);
+  assert.equal(o.closure_rate, 1 / 3);
+  assert.equal(o.on_time_handling_rate, 1);
+  assert.equal(o.missed_report_rate, 1 / 3);
+  assert.equal(r.json.units['梅园一居委'].dispatched, 2);
+  assert.equal(r.json.roles.call_taker.steps, 1);
+  assert.equal(r.json.roles.call_taker.on_time, 0);
+  const g = r.json.scenes.group_rental;
+  assert.equal(g.visits, 2);
+  assert.equal(g.precision, 1 / 2);
+  // a committee: its own figures only
+  r = await as('committee', 'GET', `/api/v1/evaluation?from=${from}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.unit, '梅园一居委');
+  assert.equal(r.json.cases, 2);
+  r = await as('committee', 'GET', '/api/v1/evaluation?unit=housing');
+  assert.equal(r.status, 403);
+  r = await as('admin', 'GET', '/api/v1/evaluation?from=tomorrow');
+  assert.equal(r.status, 400);
+  assert.match(r.json.message, /from/);
+});

@@ -230,6 +230,8 @@ const samples = {
       body: JSON.stringify({ visit_id: `v${seq++}`, outcome: 'no_access' }) };
   },
   'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
+  // a committee's own figures (another unit's: cases.test.mjs)
+  'GET /api/v1/evaluation': () => ({ path: '/api/v1/evaluation' }),
 };
 
 test('the role table in docs/API.md is the route table of routes.c',
