@@ -201,8 +201,8 @@ static void rates_json(struct jsonw *w, const struct tally *t)
     jsonw_kv_int(w, "cases", t->cases);
     jsonw_kv_int(w, "registered", t->registered);
     rate(w, "on_time_registration_rate", t->register_on_time, t->registered);
-    rate(w, "accurate_registration_rate",
-         t->registered - t->voided_registered, t->registered);
+    rate(w, "accurate_registration_rate", t->registered - t->voided_registered,
+         t->registered);
     jsonw_kv_int(w, "dispatched", t->dispatched);
     rate(w, "on_time_dispatch_rate", t->dispatch_on_time, t->dispatched);
     rate(w, "accurate_dispatch_rate", t->dispatched - t->reworked,
@@ -261,8 +261,8 @@ int case_evaluate(struct store *st, const struct config *cfg, int64_t from_ns,
     struct case_filter f = {0};
     struct case_list l = {NULL, 0, 0, from_ns, to_ns, unit};
     struct eval e = {.st = st,
-                     .budget_ns = (int64_t)cfg->case_step_minutes * 60 *
-                                  1000000000LL,
+                     .budget_ns =
+                         (int64_t)cfg->case_step_minutes * 60 * 1000000000LL,
                      .from = from_ns,
                      .to = to_ns,
                      .unit = unit};
