@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "case/case.h"
 #include "clock/clock.h"
 #include "config/config.h"
 #include "http/http.h"
@@ -166,6 +167,13 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     return 0;
 }
 
+/* Case changes go to the live hub, for the staff roles (a case may name a
+ * household, so committees and publishers do not get them). */
+static void publish_case(void *ctx, const char *type, const char *json)
+{
+    live_publish(ctx, type, json);
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -216,6 +224,7 @@ int cli_serve(int argc, char **argv)
     rc = open_live(&cfg, &live);
     if (rc)
         goto out_store;
+    case_set_publisher(publish_case, live);
     rc = open_scenes(&cfg, st, &scenes);
     if (rc)
         goto out_store;
@@ -233,7 +242,8 @@ out_store:
     store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
     indic_engine_free(indic);
-    live_free(live); /* last: the scenes and indicators publish to it */
+    case_set_publisher(NULL, NULL);
+    live_free(live); /* last: the scenes, indicators and cases publish to it */
     log_msg(LOG_INFO, "main", "stopped");
 out:
     free(rest);
@@ -265,16 +275,20 @@ static int token_info_from_opts(struct store *st, char **rest, int nrest,
     int r = role ? role_parse(role) : -1;
     if (!name || r < 0) {
         fprintf(stderr, "error: token create needs --name NAME and --role "
-                        "admin|publisher|operator|analyst|committee\n");
+                        "admin|publisher|operator|analyst|committee|"
+                        "supervisor|call_taker|shift_lead|dispatcher|"
+                        "department\n");
         return 2;
     }
     snprintf(info->name, sizeof(info->name), "%s", name);
     info->role = (enum role)r;
-    if (info->role == ROLE_PUBLISHER &&
+    if ((info->role == ROLE_PUBLISHER || info->role == ROLE_DEPARTMENT) &&
         (!dept ||
          store_department_find(st, dept, &info->department_id, &info->feeds))) {
-        fprintf(stderr, "error: a publisher needs --department NAME of an "
-                        "existing department\n");
+        fprintf(stderr,
+                "error: a %s token needs --department NAME of an "
+                "existing department\n",
+                role_name(info->role));
         return 2;
     }
     if (info->role == ROLE_COMMITTEE) {

@@ -154,6 +154,27 @@ static const struct config_key config_keys[] = {
     {"web_dir", CT_STR, F(web_dir), "web/dist", 0, 0,
      "directory of the built UI served at / (make builds it into web/dist); "
      "a relative path is from the working directory"},
+    {"case_routes", CT_STR, F(case_routes),
+     "garbage=sanitation,noise=urban-management,fire_door=fire-safety,"
+     "group_rental=housing",
+     0, 0,
+     "where a dispatched case goes by category (CATEGORY=DEPARTMENT,..); "
+     "a case about a household goes to its residents' committee instead"},
+    {"case_step_deadline_min", CT_INT, F(case_step_minutes), "1440", 1, 525600,
+     "minutes each step of a case (register, dispatch, handle, "
+     "verify) may take before it is overdue"},
+    {"case_no_access_max", CT_INT, F(case_no_access_max), "3", 1, 100,
+     "no-access visits of a case before it is escalated to "
+     "case_no_access_department"},
+    {"case_no_access_department", CT_STR, F(case_no_access_department),
+     "housing", 0, 0,
+     "the department a case goes to after case_no_access_max no-access "
+     "visits"},
+    {"case_escalate_to", CT_STR, F(case_escalate_to), "shift_lead", 0, 0,
+     "the role an overdue case is escalated to"},
+    {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
+     "a new place-based case within this many metres of an open case of "
+     "its category is marked as its likely duplicate"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -75,6 +75,13 @@ struct config {
     int max_sessions;            /* browser sessions at once (503 above) */
     int login_link_minutes;      /* one-time login links expire after */
     char *web_dir;               /* the built UI served at / */
+    /* the case loop (src/case/case.h) */
+    char *case_routes;               /* CATEGORY=DEPARTMENT,.. */
+    int case_step_minutes;           /* case_step_deadline_min */
+    int case_duplicate_m;            /* likely-duplicate radius */
+    int case_no_access_max;          /* no-access visits before escalation */
+    char *case_no_access_department; /* where they escalate to */
+    char *case_escalate_to;          /* the role overdue cases go to */
 };
 
 /* Sets every field to its default.  Release with config_release. */

@@ -46,18 +46,20 @@ static int token_fields(struct request *req, json_t *obj,
     if (r < 0) {
         reply_error(req, 400,
                     "field 'role': one of admin, publisher, "
-                    "operator, analyst, committee");
+                    "operator, analyst, committee, supervisor, call_taker, "
+                    "shift_lead, dispatcher, department");
         return -1;
     }
     info->role = (enum role)r;
-    if (info->role == ROLE_PUBLISHER) {
+    if (info->role == ROLE_PUBLISHER || info->role == ROLE_DEPARTMENT) {
         const char *dept = obj_str(obj, "department");
         if (!dept ||
             store_department_find(req->srv->store, dept, &info->department_id,
                                   &info->feeds)) {
             reply_error(req, 400,
-                        "field 'department': a publisher needs "
-                        "an existing department");
+                        "field 'department': a %s token needs "
+                        "an existing department",
+                        role_name(info->role));
             return -1;
         }
     }

@@ -71,6 +71,15 @@
  *   token(id, hash UNIQUE, name, role, department_id, feeds, committee,
  *         created_ns, revoked_ns)   committee: the committee's name
  *   audit(id, ts_ns, who, action, object, reason, token_id)
+ *   case_file(id, state, category, source_kind, source_ref, household_id,
+ *             committee, building, address, has_place, lat, lon, unit_kind,
+ *             unit, duplicate_of, title, created_ns, updated_ns,
+ *             deadline_ns, attempts, escalated_to)   a case of the loop
+ *             (src/case/case.h)
+ *   case_step(id, case_id, ts_ns, action, from_state, to_state, token_id,
+ *             who, role, reason)    every transition of a case, appended
+ *   case_visit(case_id, visit_id, ts_ns, outcome, headcount, notes,
+ *              token_id, who, PK(case_id, visit_id))  visits reported
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -164,6 +173,13 @@ enum role {
     ROLE_OPERATOR = 2,
     ROLE_ANALYST = 3,
     ROLE_COMMITTEE = 4, /* scoped to one residents' committee */
+    /* the case loop's people (src/case/case.h): each worker holds a token
+     * of their own, whose name is the person */
+    ROLE_SUPERVISOR = 5, /* supervisor or inspector: collects, verifies */
+    ROLE_CALL_TAKER = 6, /* second check and registration */
+    ROLE_SHIFT_LEAD = 7, /* receives escalations; may do any step */
+    ROLE_DISPATCHER = 8, /* dispatches registered cases */
+    ROLE_DEPARTMENT = 9, /* a handling department: department_id names it */
     ROLE_COUNT
 };
 const char *role_name(enum role r);
@@ -176,7 +192,7 @@ struct token_info {
     int64_t id;
     enum role role;
     char name[64];
-    int64_t department_id; /* publisher: its department; else 0 */
+    int64_t department_id; /* publisher, department: its department */
     uint32_t feeds;        /* publisher: bit (1 << enum feed) per feed */
     /* publisher: the department's narrower grants (store_department_create)
      * measurements: bit (1 << enum metric) per measurement; 0: all three
@@ -513,5 +529,93 @@ int store_test_disk_full(struct store *st, int full);
 /* The same for the roll-up's next n checkpoints (each retried a second
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);
+
+/* ---- cases (store_cases.c; the lifecycle is src/case/case.h's) ---- */
+
+/* One case as stored.  Strings are NUL-terminated, "" when absent. */
+struct case_row {
+    int64_t id;
+    char state[24];
+    char category[64];
+    char source_kind[24];
+    char source_ref[128];
+    char household_id[65];
+    char committee[STORE_NAME_MAX + 1]; /* the household's, or "" */
+    char building[STORE_NAME_MAX + 1];
+    char address[STORE_NAME_MAX + 1];
+    int has_place; /* lat and lon are meaningful */
+    double lat, lon;
+    char unit_kind[16];            /* "committee", "department" or "" */
+    char unit[STORE_NAME_MAX + 1]; /* who handles it, once dispatched */
+    int64_t duplicate_of;          /* the open case it likely repeats, or 0 */
+    char title[256];
+    int64_t created_ns, updated_ns;
+    int64_t deadline_ns;   /* the current step's deadline, 0: none */
+    int attempts;          /* visits that found no one in */
+    char escalated_to[32]; /* who the current step was escalated to, or "" */
+};
+
+/* One visit reported on a case. */
+struct case_visit {
+    const char *visit_id, *outcome; /* borrowed */
+    int headcount;                  /* -1: not counted */
+    const char *notes;
+    int64_t ts_ns, token_id;
+    const char *who;
+};
+
+/* One step of a case's history. */
+struct case_step {
+    int64_t ts_ns;
+    const char *action, *from_state, *to_state; /* borrowed */
+    int64_t token_id;
+    const char *who, *role, *reason; /* borrowed; reason may be "" */
+};
+
+/* Stores a new case (c->id is ignored) with its first step.  OUT_id: its
+ * id.  Returns 0 or CB_ESTORE. */
+int store_case_insert(struct store *st, const struct case_row *c,
+                      const struct case_step *first, int64_t *OUT_id);
+/* Reads case id into OUT: 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
+/* Replaces case c->id with c and appends step, only if the stored state is
+ * still expect_state: 0, CB_EEXIST (the state moved meanwhile: nothing
+ * changed), CB_ENOTFOUND or CB_ESTORE. */
+int store_case_update(struct store *st, const struct case_row *c,
+                      const char *expect_state, const struct case_step *step);
+/* Records visit v on case c->id and, as store_case_update, replaces the
+ * case with c and appends steps[0..n_steps) when the stored state is
+ * still expect_state, all in one transaction.  *OUT_repeat is 1 when the
+ * case already has a visit of that visit_id: nothing changes and 0 is
+ * returned.  Otherwise as store_case_update. */
+int store_case_visit(struct store *st, const struct case_row *c,
+                     const char *expect_state, const struct case_step *steps,
+                     int n_steps, const struct case_visit *v, int *OUT_repeat);
+/* Calls fn for each step of case id, oldest first. */
+typedef void (*store_case_step_fn)(void *ctx, const struct case_step *step);
+int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
+                          void *ctx);
+/* Calls fn for each case, newest first, that passes the filter: a field
+ * that is NULL or "" is not filtered on.  household_id: exact;
+ * open_only: state not in closed, evaluated, void. */
+struct case_filter {
+    const char *category, *household_id, *unit_kind, *unit, *state;
+    int open_only;
+    int limit; /* 0: no limit */
+};
+typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
+int store_scan_cases(struct store *st, const struct case_filter *f,
+                     store_case_fn fn, void *ctx);
+/* Calls fn for each visit reported between from_ns and to_ns (ts_ns in
+ * [from, to)), oldest first. */
+typedef void (*store_case_visit_fn)(void *ctx, int64_t case_id,
+                                    const struct case_visit *v);
+int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
+                           store_case_visit_fn fn, void *ctx);
+/* Where a household is: its committee, building, address and position
+ * (OUT_c's fields of those names; has_place when it has lat/lon).
+ * 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_case_household_place(struct store *st, const char *household_id,
+                               struct case_row *OUT_c);
 
 #endif

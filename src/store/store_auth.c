@@ -14,7 +14,8 @@
 #include "util/jsonw.h"
 
 static const char *const role_names[ROLE_COUNT] = {
-    "admin", "publisher", "operator", "analyst", "committee"};
+    "admin",      "publisher",  "operator",   "analyst",    "committee",
+    "supervisor", "call_taker", "shift_lead", "dispatcher", "department"};
 
 const char *role_name(enum role r)
 {

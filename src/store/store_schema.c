@@ -367,6 +367,35 @@ static const struct migration migrations[] = {
      * well as by its (not unique) name.  Old departments keep 0 and '':
      * all that their feeds allow. */
     {"department grants, audit token ids", "", add_grant_columns},
+    /* The case loop (store_cases.c): one row per case, one per step.
+     * IF NOT EXISTS: a store whose user_version was set back keeps them. */
+    {"cases",
+     "CREATE TABLE IF NOT EXISTS case_file(id INTEGER PRIMARY KEY,"
+     " state TEXT NOT NULL, category TEXT NOT NULL,"
+     " source_kind TEXT NOT NULL, source_ref TEXT NOT NULL DEFAULT '',"
+     " household_id TEXT NOT NULL DEFAULT '',"
+     " committee TEXT NOT NULL DEFAULT '', building TEXT NOT NULL DEFAULT '',"
+     " address TEXT NOT NULL DEFAULT '', has_place INTEGER NOT NULL,"
+     " lat REAL, lon REAL, unit_kind TEXT NOT NULL DEFAULT '',"
+     " unit TEXT NOT NULL DEFAULT '', duplicate_of INTEGER NOT NULL DEFAULT 0,"
+     " title TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL,"
+     " updated_ns INTEGER NOT NULL, deadline_ns INTEGER NOT NULL DEFAULT 0,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " escalated_to TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX IF NOT EXISTS case_file_household ON case_file(household_id);"
+     "CREATE INDEX IF NOT EXISTS case_file_category ON case_file(category, state);"
+     "CREATE TABLE IF NOT EXISTS case_step(id INTEGER PRIMARY KEY,"
+     " case_id INTEGER NOT NULL, ts_ns INTEGER NOT NULL,"
+     " action TEXT NOT NULL, from_state TEXT NOT NULL,"
+     " to_state TEXT NOT NULL, token_id INTEGER NOT NULL,"
+     " who TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS case_step_case ON case_step(case_id, id);"
+     "CREATE TABLE IF NOT EXISTS case_visit(case_id INTEGER NOT NULL,"
+     " visit_id TEXT NOT NULL, ts_ns INTEGER NOT NULL,"
+     " outcome TEXT NOT NULL, headcount INTEGER, notes TEXT NOT NULL,"
+     " token_id INTEGER NOT NULL, who TEXT NOT NULL,"
+     " PRIMARY KEY(case_id, visit_id)) WITHOUT ROWID;",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

@@ -11,20 +11,21 @@ import { startServer, request, makeToken, seedHouseholds, householdsCsv,
   sleep } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee'];
+const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
+  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department'];
 
 // [{method, pattern, cells: {role: 'yes'|'own'|'no'}, text: {role: cell}}]
 function docTable() {
   const md = readFileSync(join(root, 'docs', 'API.md'), 'utf8');
   const lines = md.split('\n');
   const head = lines.findIndex((l) =>
-    /^\| endpoint \| admin \| publisher \| operator \| analyst \| committee \|$/
+    new RegExp(`^\\| endpoint \\| ${ROLES.join(' \\| ')} \\|$`)
         .test(l));
   assert.ok(head >= 0, 'docs/API.md has no role table');
   const rows = [];
   for (let i = head + 2; i < lines.length && lines[i].startsWith('|'); i++) {
     const cols = lines[i].split('|').slice(1, -1).map((c) => c.trim());
-    assert.equal(cols.length, 6, `API.md role table line: ${lines[i]}`);
+    assert.equal(cols.length, ROLES.length + 1, `API.md role table line: ${lines[i]}`);
     const m = /^`([A-Z]+) (\S+)`$/.exec(cols[0]);
     assert.ok(m, `endpoint cell: ${cols[0]}`);
     const cells = {}, text = {};
@@ -63,7 +64,7 @@ let alertId;
 before(async () => {
   // A simulated clock (at wall time) so that an admin may move it.
   srv = await startServer({ args: ['--clock', 'simulated',
-    '--indicator_grace_s', '0'] });
+    '--indicator_grace_s', '0', '--case_routes', 'garbage=no-feeds'] });
   await seedHouseholds(srv, 2);
   let r = await srv.req('POST', '/api/v1/registry/households', {
     contentType: 'text/csv', body: householdsCsv([
@@ -82,6 +83,10 @@ before(async () => {
   tok.analyst = await makeToken(srv, { name: 'an', role: 'analyst' });
   tok.committee = await makeToken(srv, { name: 'cm', role: 'committee',
     committee: '梅园一居委' });
+  for (const role of ['supervisor', 'call_taker', 'shift_lead', 'dispatcher'])
+    tok[role] = await makeToken(srv, { name: `${role}-1`, role });
+  tok.department = await makeToken(srv, { name: 'dept-1', role: 'department',
+    department: 'no-feeds' });
   // outside "own": a publisher of no feed, another committee
   tok.publisher_other = await makeToken(srv, { name: 'pub0',
     role: 'publisher', department: 'no-feeds' });
@@ -116,6 +121,41 @@ before(async () => {
   }
 });
 after(async () => { await srv.stop(); srv.cleanup(); });
+
+// A case made and moved on by admin: about a household (routed to its
+// committee) or at a place (category garbage: routed to no-feeds).
+async function caseAt(about, actions) {
+  const body = about === 'place'
+    ? { category: 'garbage', lat: 30 + (seq++) * 0.01, lon: 121 }
+    : { category: 'group_rental', source_kind: 'group_rental',
+      source_ref: about };
+  let r = await srv.req('POST', '/api/v1/cases', { body: JSON.stringify(body) });
+  assert.ok(r.status === 201 || r.status === 200, r.text);
+  const id = r.json.id;
+  for (const action of actions) {
+    r = await srv.req('POST', `/api/v1/cases/${id}/transitions`,
+        { body: JSON.stringify({ action }) });
+    assert.equal(r.status, 200, r.text);
+  }
+  return id;
+}
+const DISPATCHED = ['check', 'register', 'dispatch'];
+// The first step each role may take, from the state it needs.
+const CASE_STEP = {
+  admin: [[], 'check'], supervisor: [[...DISPATCHED, 'handle', 'feed_back'],
+    'verify'], call_taker: [[], 'check'], shift_lead: [[], 'check'],
+  dispatcher: [['check', 'register'], 'dispatch'],
+  committee: [DISPATCHED, 'handle'], department: [DISPATCHED, 'handle'],
+};
+// A fresh case per call: household cases need a flat with no open case.
+let flat = 2;
+async function flatCase() {
+  const id = `H${String(++flat).padStart(7, '0')}`;
+  const r = await srv.req('POST', '/api/v1/registry/households', {
+    contentType: 'text/csv', body: householdsCsv([{ id, room: flat }]) });
+  assert.equal(r.status, 200, r.text);
+  return id;
+}
 
 const lp = 'water,household=H0000001 index=1 1764547200';
 const csv = () => householdsCsv([{ id: 'H0000001', room: 101 }]);
@@ -216,6 +256,35 @@ const samples = {
       JSON.stringify({ name: `l${seq++}`, role: 'operator' }) });
     return { path: r.json.url };
   },
+  'POST /api/v1/cases': () => ({ path: '/api/v1/cases', body: JSON.stringify(
+      { category: 'garbage', lat: 31 + (seq++) * 0.01, lon: 121.5 }) }),
+  'GET /api/v1/cases': () => ({ path: '/api/v1/cases' }),
+  'GET /api/v1/cases/{}': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}`, other: `/api/v1/cases/${other}` };
+  },
+  'POST /api/v1/cases/{}/transitions': async (role) => {
+    const [before, action] = CASE_STEP[role] || [[], 'check'];
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        before);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/transitions`,
+      other: `/api/v1/cases/${other}/transitions`,
+      body: JSON.stringify({ action }) };
+  },
+  'POST /api/v1/cases/{}/visits': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/visits`,
+      other: `/api/v1/cases/${other}/visits`,
+      body: JSON.stringify({ visit_id: `v${seq++}`, outcome: 'no_access' }) };
+  },
+  'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
+  // a committee's own figures (another unit's: cases.test.mjs)
+  'GET /api/v1/evaluation': () => ({ path: '/api/v1/evaluation' }),
 };
 
 test('the role table in docs/API.md is the route table of routes.c',
