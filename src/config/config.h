@@ -46,12 +46,14 @@ struct config {
     int clock_simulated; /* clock = wall | simulated */
     int tz_minutes;      /* timezone: the district's UTC offset */
     /* plausible data (refused at ingest, with the line and why) */
-    int future_s;        /* max_future_s: beyond now + this */
-    int horizon_days;    /* max_age_days: older than now - this */
-    double max_index[3]; /* <metric>_max_index, by enum metric */
-    double max_delta[3]; /* <metric>_max_delta */
-    int max_spread_days; /* longest interval one reading spreads over */
-    int drain_s;         /* shutdown_drain_s: SIGTERM waits this long */
+    int future_s;         /* max_future_s: beyond now + this */
+    int horizon_days;     /* max_age_days: older than now - this */
+    double max_index[3];  /* <metric>_max_index, by enum metric */
+    double max_delta[3];  /* <metric>_max_delta */
+    double resolution[3]; /* <metric>_resolution: raw readings are stored
+                             rounded to it (a power of ten) */
+    int max_spread_days;  /* longest interval one reading spreads over */
+    int drain_s;          /* shutdown_drain_s: SIGTERM waits this long */
 };
 
 /* Sets every field to its default.  Release with config_release. */
@@ -71,6 +73,8 @@ int config_load_args(struct config *cfg, int argc, char **argv, char **OUT_rest,
 /* Sets one key from text; source names where it came from (for errors). */
 int config_set(struct config *cfg, const char *key, const char *value,
                const char *source);
+/* The digits d of a resolution 10^-d (0..9), or -1 when it is not one. */
+int config_resolution_digits(double resolution);
 /* Writes the documented sample configuration. */
 void config_write_sample(struct sbuf *out);
 
