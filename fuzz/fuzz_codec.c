@@ -3,8 +3,8 @@
  *
  * Checks: decoding any bytes either fails cleanly or gives readings that,
  * encoded again, decode to the same readings (timestamps exactly, values
- * equal, or equal once rounded to the resolution, or both NaN); the filtered decode of one household gives exactly
- * that household's readings.
+ * equal, or equal once rounded to the resolution, or both NaN); the filtered
+ * decode of one household gives exactly that household's readings.
  */
 #include <math.h>
 #include <stdint.h>
