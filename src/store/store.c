@@ -142,6 +142,10 @@ static void store_free(struct store *st)
 {
     store__pool_close(st);
     store__conn_close(&st->writer);
+    if (st->locks_ready && !st->test_skip_checkpoint) {
+        store__checkpoint_file(st->db_path);
+        store__checkpoint_file(st->rollup_path);
+    }
     store__registry_release(st);
     store__tokens_release(st);
     store__marks_free(st);

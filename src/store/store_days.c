@@ -253,8 +253,8 @@ static int compact_range(struct store *st, int64_t day, int64_t b0,
 {
     struct block_entries hot = {NULL, 0, 0}, old = {NULL, 0, 0};
     struct sbuf ids = SBUF_INIT, blob = SBUF_INIT;
-    int rc = load_hot(&st->writer, day, b0, b0 + CHUNK_HOT_BLOCKS - 1, &hot,
-                      &ids);
+    int rc =
+        load_hot(&st->writer, day, b0, b0 + CHUNK_HOT_BLOCKS - 1, &hot, &ids);
     if (!rc && hot.n)
         qsort(hot.e, hot.n, sizeof(*hot.e), series_order);
     for (size_t i = 0, j; !rc && i < hot.n; i = j) {
@@ -316,13 +316,13 @@ int store__days_compact_begin(struct store *st)
     sqlite3_stmt *s = store__stmt(&st->writer, STMT_HOT_DAY_MAX_BLOCK);
     if (!s)
         return CB_ESTORE;
-    sqlite3_bind_int64(
-        s, 1, store__utc_day_of_hour(st->hot_min_hour) * DAY_HOURS);
+    sqlite3_bind_int64(s, 1,
+                       store__utc_day_of_hour(st->hot_min_hour) * DAY_HOURS);
     int step = sqlite3_step(s);
-    st->compact_max_block = step == SQLITE_ROW &&
-                                    sqlite3_column_type(s, 0) != SQLITE_NULL
-                                ? sqlite3_column_int64(s, 0)
-                                : 0;
+    st->compact_max_block =
+        step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
+            ? sqlite3_column_int64(s, 0)
+            : 0;
     sqlite3_reset(s);
     st->compact_block = 0;
     return step == SQLITE_ROW ? 0 : store__sqlerr(st->writer.db, "day blocks");
@@ -340,8 +340,7 @@ int store__days_read(struct store_conn *c, int32_t household, int64_t from_ns,
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, block);
     sqlite3_bind_int64(s, 2, store__utc_day_of_hour(store__hour_of(from_ns)));
-    sqlite3_bind_int64(s, 3,
-                       store__utc_day_of_hour(store__hour_of(to_ns - 1)));
+    sqlite3_bind_int64(s, 3, store__utc_day_of_hour(store__hour_of(to_ns - 1)));
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
         rc = decode_day(sqlite3_column_blob(s, 1),
                         (size_t)sqlite3_column_bytes(s, 1),
@@ -363,10 +362,9 @@ int store__days_newest(sqlite3 *db, int64_t *OUT_ts_ns)
                            -1, &s, NULL))
         return store__sqlerr(db, "newest day");
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
-        rc = decode_day(sqlite3_column_blob(s, 2),
-                        (size_t)sqlite3_column_bytes(s, 2),
-                        sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                        -1, &v);
+        rc = decode_day(
+            sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+            sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), -1, &v);
     sqlite3_finalize(s);
     for (size_t i = 0; i < v.n; i++)
         if (v.e[i].ts_ns > *OUT_ts_ns)
@@ -405,8 +403,8 @@ int store__days_window(sqlite3_stmt *day_rows, int64_t day, int64_t from_ns,
 
 /* ---- retention ---- */
 
-int store__days_retain(struct store_conn *w, int64_t cutoff_ns,
-                       size_t max_rows, size_t *OUT_readings)
+int store__days_retain(struct store_conn *w, int64_t cutoff_ns, size_t max_rows,
+                       size_t *OUT_readings)
 {
     sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_DAYS);
     int step;
@@ -414,8 +412,7 @@ int store__days_retain(struct store_conn *w, int64_t cutoff_ns,
     if (!s)
         return CB_ESTORE;
     /* whole days only: a day goes once all of it is past the cutoff */
-    sqlite3_bind_int64(s, 1,
-                       store__utc_day_of_hour(store__hour_of(cutoff_ns)));
+    sqlite3_bind_int64(s, 1, store__utc_day_of_hour(store__hour_of(cutoff_ns)));
     sqlite3_bind_int64(s, 2, (int64_t)max_rows);
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         *OUT_readings += (size_t)sqlite3_column_int64(s, 0);

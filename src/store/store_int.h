@@ -164,6 +164,9 @@ struct store_conn {
 int store__conn_open(struct store_conn *conn, const char *path, int readonly,
                      const struct store_config *cfg);
 void store__conn_close(struct store_conn *conn);
+/* After every connection to path is closed (a clean stop): checkpoints its
+ * WAL into the file and truncates it, so nothing is left beside it. */
+void store__checkpoint_file(const char *path);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);

@@ -522,6 +522,7 @@ static int apply_pragmas(sqlite3 *db, int readonly,
                         "PRAGMA mmap_size=268435456; PRAGMA query_only=1;",
                         "reader pragmas");
     snprintf(sql, sizeof(sql),
+             "PRAGMA auto_vacuum=INCREMENTAL;"
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
              "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
              "PRAGMA wal_autocheckpoint=8192;"
@@ -549,6 +550,22 @@ out_close:
     sqlite3_close(conn->db);
     conn->db = NULL;
     return CB_ESTORE;
+}
+
+void store__checkpoint_file(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (!path)
+        return;
+    /* free pages go back to the file system (a store made with
+     * auto_vacuum=INCREMENTAL; an older one keeps them for reuse) */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_exec(db,
+                     "PRAGMA incremental_vacuum;"
+                     "PRAGMA wal_checkpoint(TRUNCATE)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        store__sqlerr(db, "checkpoint on close");
+    sqlite3_close(db); /* the last connection: the -wal file goes too */
 }
 
 void store__conn_close(struct store_conn *conn)

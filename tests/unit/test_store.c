@@ -546,6 +546,32 @@ static void test_readings_compacted_by_day(void **state)
     fx_free(fx);
 }
 
+/* A clean stop checkpoints both databases: no -wal file is left beside
+ * them (a left-over rollup.db-wal held 105 MB after a back-fill). */
+static void test_clean_stop_leaves_no_wal(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 10);
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 10);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    for (int i = 0; i < 10; i++)
+        set_reading(&b, (size_t)i, i, METRIC_WATER, READING_INDEX, t0, i);
+    write_expect(fx->st, &b, 10, 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    char path[128];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/citybrain.db-wal", fx->dir);
+    assert_true(stat(path, &sb) != 0 || sb.st_size == 0);
+    snprintf(path, sizeof(path), "%s/rollup.db-wal", fx->dir);
+    assert_true(stat(path, &sb) != 0 || sb.st_size == 0);
+    fx_open(fx);
+    fx_start(fx);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
 /* What the scenes load at start: the newest timestamp, and one metric's
  * readings since a time, in (ts, household) order across blocks. */
 static void test_readings_scan_for_loaders(void **state)
@@ -998,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),
         cmocka_unit_test(test_readings_compacted_by_day),
+        cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
         cmocka_unit_test(test_deliveries_and_events),
