@@ -40,7 +40,11 @@
  *   reading_block(id INTEGER PK, hour, block, n, data BLOB)  index (hour,
  *             block): raw readings, one row per group commit, hour and
  *             block of 256 households; appended, never updated (format and
- *             dedup: store_blocks.c)
+ *             dedup: store_blocks.c); the hot tier
+ *   reading_day(id INTEGER PK, day, block, n, data BLOB)  unique index
+ *             (block, day), index (day): raw readings of past UTC days,
+ *             one compressed series block per 64 households and day
+ *             (store_days.c, format store_codec.h)
  *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
  *             each batch's new orders, one row per hour (store_orders.c)

@@ -15,6 +15,9 @@
  *                                     anyone reads
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
+ *   day blocks      store_days.c      writer (compaction, none (writer only;
+ *                                     dedup); readers    readers: snapshot)
+ *   series codec    store_codec.c     any                none (pure)
  *   roll-up (the    store_rollup.c    roll-up thread     rollup.lock
  *   first consumer) (rollup.db)
  *   meter model     store_meter.c     roll-up thread     none (pure)
