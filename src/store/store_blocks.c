@@ -451,6 +451,10 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
         if ((rc = load_rows(c, hour, block, &one)))
             break;
         keep_series(&one, household, -1, from_ns, to_ns);
+        if (!one.n) {
+            rc = next_hour(c, hour, &hour);
+            continue;
+        }
         if (v.n + one.n > v.cap) {
             v.cap = (v.n + one.n) * 2;
             v.e = xrealloc(v.e, v.cap * sizeof(*v.e));
