@@ -64,6 +64,8 @@ static int open_store(const struct config *cfg, int rebuild_rollups,
     sc.read_connections = cfg->read_connections;
     sc.rebuild_rollups = rebuild_rollups;
     sc.max_spread_days = cfg->max_spread_days;
+    for (int m = 0; m < METRIC_COUNT; m++)
+        sc.value_digits[m] = config_resolution_digits(cfg->resolution[m]);
     if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
         fprintf(stderr, "error: cannot create data directory '%s': %s\n",
                 cfg->data_dir, strerror(errno));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "clock/clock.h"
@@ -124,6 +125,13 @@ static const struct config_key config_keys[] = {
      "largest plausible electricity register (kWh)"},
     {"electricity_max_delta", CT_DOUBLE, F(max_delta[1]), "100000", 0, 0,
      "largest plausible electricity use in one delta reading (kWh)"},
+    {"water_resolution", CT_DOUBLE, F(resolution[0]), "0.001", 0, 0,
+     "raw water readings are stored rounded to this (m3; a power of ten)"},
+    {"electricity_resolution", CT_DOUBLE, F(resolution[1]), "0.01", 0, 0,
+     "raw electricity readings are stored rounded to this (kWh; a power of "
+     "ten)"},
+    {"gas_resolution", CT_DOUBLE, F(resolution[2]), "0.001", 0, 0,
+     "raw gas readings are stored rounded to this (m3; a power of ten)"},
     {"gas_max_index", CT_DOUBLE, F(max_index[2]), "100000000", 0, 0,
      "largest plausible gas register (m3)"},
     {"gas_max_delta", CT_DOUBLE, F(max_delta[2]), "10000", 0, 0,
@@ -242,6 +250,10 @@ static int config_set_other(struct config *cfg, const struct config_key *k,
         if (parse_double(value, strlen(value), &v) || !(v > 0))
             return config_bad(source, k->key, value,
                               "expected a positive number");
+        if (strstr(k->key, "_resolution") && config_resolution_digits(v) < 0)
+            return config_bad(source, k->key, value,
+                              "expected a power of ten from 1 down to "
+                              "0.000000001");
         *(double *)field = v;
         return 0;
     }
@@ -282,6 +294,15 @@ int config_set(struct config *cfg, const char *key, const char *value,
         return config_set_other(cfg, k, value, source);
     }
     return CB_EINVAL;
+}
+
+int config_resolution_digits(double resolution)
+{
+    double p = 1;
+    for (int d = 0; d <= 9; d++, p *= 10)
+        if (fabs(resolution * p - 1) < 1e-9)
+            return d;
+    return -1;
 }
 
 void config_defaults(struct config *cfg)

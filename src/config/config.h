@@ -82,6 +82,8 @@ struct config {
     int case_no_access_max;          /* no-access visits before escalation */
     char *case_no_access_department; /* where they escalate to */
     char *case_escalate_to;          /* the role overdue cases go to */
+    double resolution[3]; /* <metric>_resolution: raw readings are stored
+                             rounded to it (a power of ten) */
 };
 
 /* Sets every field to its default.  Release with config_release. */
@@ -101,6 +103,8 @@ int config_load_args(struct config *cfg, int argc, char **argv, char **OUT_rest,
 /* Sets one key from text; source names where it came from (for errors). */
 int config_set(struct config *cfg, const char *key, const char *value,
                const char *source);
+/* The digits d of a resolution 10^-d (0..9), or -1 when it is not one. */
+int config_resolution_digits(double resolution);
 /* Writes the documented sample configuration. */
 void config_write_sample(struct sbuf *out);
 

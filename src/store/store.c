@@ -30,6 +30,9 @@ void store_config_defaults(struct store_config *cfg)
     cfg->read_connections = 4;
     cfg->rebuild_rollups = 0;
     cfg->max_spread_days = 62;
+    cfg->value_digits[METRIC_WATER] = 3;       /* 0.001 m3 */
+    cfg->value_digits[METRIC_ELECTRICITY] = 2; /* 0.01 kWh */
+    cfg->value_digits[METRIC_GAS] = 3;         /* 0.001 m3 */
 }
 
 static int config_check(const struct store_config *cfg)
@@ -51,6 +54,9 @@ static int config_check(const struct store_config *cfg)
         bad = "read_connections";
     else if (cfg->max_spread_days < 1)
         bad = "max_spread_days";
+    for (int m = 0; !bad && m < METRIC_COUNT; m++)
+        if (cfg->value_digits[m] < 0 || cfg->value_digits[m] > 9)
+            bad = "value_digits";
     if (!bad)
         return 0;
     log_msg(LOG_ERROR, "store", "bad store setting | key=%s", bad);
@@ -136,6 +142,10 @@ static void store_free(struct store *st)
 {
     store__pool_close(st);
     store__conn_close(&st->writer);
+    if (st->locks_ready && !st->test_skip_checkpoint) {
+        store__checkpoint_file(st->db_path);
+        store__checkpoint_file(st->rollup_path);
+    }
     store__registry_release(st);
     store__tokens_release(st);
     store__marks_free(st);

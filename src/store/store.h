@@ -40,7 +40,11 @@
  *   reading_block(id INTEGER PK, hour, block, n, data BLOB)  index (hour,
  *             block): raw readings, one row per group commit, hour and
  *             block of 256 households; appended, never updated (format and
- *             dedup: store_blocks.c)
+ *             dedup: store_blocks.c); the hot tier
+ *   reading_day(id INTEGER PK, day, block, n, data BLOB)  unique index
+ *             (block, day), index (day): raw readings of past UTC days,
+ *             one compressed series block per 64 households and day
+ *             (store_days.c, format store_codec.h)
  *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
  *             each batch's new orders, one row per hour (store_orders.c)
@@ -104,21 +108,24 @@
 struct store;
 
 struct store_config {
-    const char *dir;        /* data directory; created if missing */
-    int sync_full;          /* 1: fsync every commit; 0: WAL NORMAL */
-    size_t queue_max;       /* batches waiting for the writer (>=1) */
-    size_t commit_max_rows; /* rows per group commit, soft (>=1) */
-    int retention_days;     /* raw readings kept this long (>=1) */
-    int rollup_flush_ms;    /* roll-up consumer checkpoint period (see
-                               store_rollup.c) */
-    size_t rollup_max_lag;  /* batches the roll-up may trail the log by
-                               before writes get CB_EBUSY (>=1) */
-    int read_connections;   /* size of the read pool (>=1) */
-    int rebuild_rollups;    /* 1: open even when citybrain.db is missing
-                               or empty beside a populated rollup.db (the
-                               roll-ups are then rebuilt from the log) */
-    int max_spread_days;    /* longest interval one reading's use is
-                               spread over (>=1); longer: a reset */
+    const char *dir;                /* data directory; created if missing */
+    int sync_full;                  /* 1: fsync every commit; 0: WAL NORMAL */
+    size_t queue_max;               /* batches waiting for the writer (>=1) */
+    size_t commit_max_rows;         /* rows per group commit, soft (>=1) */
+    int retention_days;             /* raw readings kept this long (>=1) */
+    int rollup_flush_ms;            /* roll-up consumer checkpoint period (see
+                                       store_rollup.c) */
+    size_t rollup_max_lag;          /* batches the roll-up may trail the log by
+                                       before writes get CB_EBUSY (>=1) */
+    int read_connections;           /* size of the read pool (>=1) */
+    int rebuild_rollups;            /* 1: open even when citybrain.db is missing
+                                       or empty beside a populated rollup.db (the
+                                       roll-ups are then rebuilt from the log) */
+    int max_spread_days;            /* longest interval one reading's use is
+                                       spread over (>=1); longer: a reset */
+    int value_digits[METRIC_COUNT]; /* raw readings are stored rounded to
+                                       10^-digits of their unit (0..9), by
+                                       enum metric */
 };
 /* Fills cfg with the defaults (dir "./citybrain-data"). */
 void store_config_defaults(struct store_config *cfg);

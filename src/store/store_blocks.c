@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_codec.h"
 #include "store/store_int.h"
 
 #define BLOCK_ENTRY 20
@@ -85,10 +86,8 @@ static void put_entry(struct sbuf *blob, const struct reading *r)
     sbuf_add(blob, e, sizeof(e));
 }
 
-/* Appends the entries of one row's data to *v; CB_ESTORE when it is not
- * a whole number of valid entries. */
-static int decode_row(const void *data, size_t len, int64_t block,
-                      struct block_entries *v)
+int store__block_decode(const void *data, size_t len, int64_t block,
+                        struct block_entries *v)
 {
     const unsigned char *p = data;
     if (len % BLOCK_ENTRY)
@@ -146,8 +145,8 @@ static int load_rows(struct store_conn *c, int64_t hour, int64_t block,
     sqlite3_bind_int64(s, 1, hour);
     sqlite3_bind_int64(s, 2, block);
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
-        rc = decode_row(sqlite3_column_blob(s, 0),
-                        (size_t)sqlite3_column_bytes(s, 0), block, v);
+        rc = store__block_decode(sqlite3_column_blob(s, 0),
+                                 (size_t)sqlite3_column_bytes(s, 0), block, v);
     sqlite3_reset(s);
     if (rc)
         log_msg(LOG_ERROR, "store",
@@ -197,6 +196,12 @@ int store__marks_load(struct store *st)
     free(st->marks);
     st->marks = NULL;
     st->n_marks = 0;
+    if (store__days_load(st))
+        return CB_ESTORE;
+    int64_t day_end = store__mul_sat(st->newest_day + 1, STORE_DAY_NS);
+    if (st->newest_day != INT64_MIN && day_end - 1 > st->mark_floor)
+        st->mark_floor = day_end - 1;
+    st->compact_max_block = -1;
     return 0;
 }
 
@@ -323,7 +328,7 @@ static int pending_add(struct store_conn *w, struct pending *pd,
 }
 
 /* Is refs[i] already stored, or earlier in this group? */
-static int is_duplicate(struct store *st, struct probe *p,
+static int is_duplicate(struct store *st, struct probe *p, struct day_probe *dp,
                         const struct reading_ref *refs, size_t i,
                         const struct reading *r, int *OUT_dup)
 {
@@ -331,7 +336,9 @@ static int is_duplicate(struct store *st, struct probe *p,
                refs[i - 1].ts_ns == refs[i].ts_ns;
     if (*OUT_dup || r->ts_ns > mark_of(st, r->household, r->metric))
         return 0;
-    return probe_has(&st->writer, p, r, OUT_dup);
+    if (probe_has(&st->writer, p, r, OUT_dup))
+        return CB_ESTORE;
+    return *OUT_dup ? 0 : store__day_has(&st->writer, dp, r, OUT_dup);
 }
 
 int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
@@ -340,27 +347,31 @@ int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
     size_t nrefs;
     struct reading_ref *refs = collect_refs(reqs, n, &nrefs);
     struct probe p = {0, 0, 0, {NULL, 0, 0}};
+    struct day_probe dp = {0, 0, st->newest_day, 0, {NULL, 0, 0}};
     struct pending pd = {0, 0, 0, SBUF_INIT};
     int rc = 0;
     for (size_t i = 0; i < nrefs && !rc; i++) {
         struct write_req *req = reqs[refs[i].req];
-        const struct reading *r = &req->batch->readings[refs[i].idx];
+        struct reading r = req->batch->readings[refs[i].idx];
         int dup;
-        if ((rc = is_duplicate(st, &p, refs, i, r, &dup)))
+        if ((rc = is_duplicate(st, &p, &dp, refs, i, &r, &dup)))
             break;
         if (dup) {
             req->res.duplicates++;
             continue;
         }
+        /* stored at its metric's resolution, and handed on as stored */
+        r.value = codec_round(r.value, st->cfg.value_digits[r.metric]);
         req->fresh[refs[i].idx] = 1;
         req->res.accepted++;
-        store__log_reading(&payloads[refs[i].req], r);
-        rc = pending_add(&st->writer, &pd, r);
+        store__log_reading(&payloads[refs[i].req], &r);
+        rc = pending_add(&st->writer, &pd, &r);
     }
     if (!rc)
         rc = pending_flush(&st->writer, &pd);
     sbuf_release(&pd.data);
     free(p.v.e);
+    free(dp.v.e);
     free(refs);
     return rc;
 }
@@ -372,10 +383,18 @@ void store__readings_publish(struct store *st, struct write_req **reqs,
         const struct ingest_batch *b = reqs[i]->batch;
         if (b->feed != FEED_READINGS)
             continue;
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
         for (size_t j = 0; j < b->n; j++)
-            if (reqs[i]->fresh[j])
+            if (reqs[i]->fresh[j]) {
                 mark_raise(st, b->readings[j].household, b->readings[j].metric,
                            b->readings[j].ts_ns);
+                lo = b->readings[j].ts_ns < lo ? b->readings[j].ts_ns : lo;
+                hi = b->readings[j].ts_ns > hi ? b->readings[j].ts_ns : hi;
+            }
+        if (hi != INT64_MIN) {
+            store__days_note_hour(st, store__hour_of(lo));
+            store__days_note_hour(st, store__hour_of(hi));
+        }
     }
 }
 
@@ -423,16 +442,33 @@ int store__blocks_read(struct store_conn *c, int32_t household, int metric,
     int rc = 0;
     if (to_ns <= from_ns)
         return 0;
+    struct block_entries one = {NULL, 0, 0};
     last = store__hour_of(to_ns - 1);
-    rc = next_hour(c, store__hour_of(from_ns) - 1, &hour);
-    while (!rc && hour <= last && hour != INT64_MAX && sent < limit) {
-        if ((rc = load_rows(c, hour, block, &v)))
+    rc = store__days_read(c, household, from_ns, to_ns, &v);
+    if (!rc)
+        rc = next_hour(c, store__hour_of(from_ns) - 1, &hour);
+    while (!rc && hour <= last && hour != INT64_MAX) {
+        if ((rc = load_rows(c, hour, block, &one)))
             break;
-        keep_series(&v, household, metric, from_ns, to_ns);
-        for (size_t i = 0; i < v.n && sent < limit; i++, sent++)
-            fn(ctx, &v.e[i]);
+        keep_series(&one, household, -1, from_ns, to_ns);
+        if (!one.n) {
+            rc = next_hour(c, hour, &hour);
+            continue;
+        }
+        if (v.n + one.n > v.cap) {
+            v.cap = (v.n + one.n) * 2;
+            v.e = xrealloc(v.e, v.cap * sizeof(*v.e));
+        }
+        memcpy(v.e + v.n, one.e, one.n * sizeof(*one.e));
+        v.n += one.n;
         rc = next_hour(c, hour, &hour);
     }
+    if (!rc)
+        keep_series(&v, household, metric, from_ns, to_ns);
+    for (size_t i = 0; !rc && i < v.n && sent < limit; i++, sent++)
+        fn(ctx, &v.e[i]);
+    (void)block;
+    free(one.e);
     free(v.e);
     return rc;
 }
@@ -451,15 +487,17 @@ int store__readings_newest(sqlite3 *db, int64_t *OUT_ts_ns)
                            -1, &s, NULL))
         return store__sqlerr(db, "newest reading");
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
-        rc = decode_row(sqlite3_column_blob(s, 1),
-                        (size_t)sqlite3_column_bytes(s, 1),
-                        sqlite3_column_int64(s, 0), &v);
+        rc = store__block_decode(sqlite3_column_blob(s, 1),
+                                 (size_t)sqlite3_column_bytes(s, 1),
+                                 sqlite3_column_int64(s, 0), &v);
     sqlite3_finalize(s);
     for (size_t i = 0; i < v.n; i++)
         if (v.e[i].ts_ns > *OUT_ts_ns)
             *OUT_ts_ns = v.e[i].ts_ns;
     free(v.e);
-    return rc || step != SQLITE_DONE ? store__sqlerr(db, "newest reading") : 0;
+    if (rc || step != SQLITE_DONE)
+        return store__sqlerr(db, "newest reading");
+    return store__days_newest(db, OUT_ts_ns);
 }
 
 /* Emits v's readings of metric at or after from_ns in (ts, household)
@@ -497,40 +535,105 @@ int store__scan_by_hour(void *db, const char *sql, int64_t from_ns,
     return rc || step != SQLITE_DONE ? store__sqlerr(db, hs->op) : 0;
 }
 
-struct readings_scan {
-    struct block_entries v;
-    int64_t from_ns;
-    int metric;
-    store_reading_fn fn;
-    void *ctx;
+/* Readings a scan window holds at most, when a compacted day is larger it
+ * is read in windows of fewer hours (each decoding the day again). */
+#define SCAN_WINDOW_READINGS (4 << 20)
+
+enum {
+    SCAN_HOT_NEXT,
+    SCAN_HOT_ROWS,
+    SCAN_DAY_NEXT,
+    SCAN_DAY_ROWS,
+    SCAN_DAY_SIZE,
+    SCAN_STMTS
 };
 
-static int readings_scan_row(void *ctx, sqlite3_stmt *s)
+static const char *const scan_sql[SCAN_STMTS] = {
+    [SCAN_HOT_NEXT] = "SELECT min(hour) FROM reading_block WHERE hour>=?1",
+    [SCAN_HOT_ROWS] =
+        "SELECT block,data FROM reading_block WHERE hour>=?1 AND hour<?2",
+    [SCAN_DAY_NEXT] = "SELECT min(day) FROM reading_day WHERE day>=?1",
+    [SCAN_DAY_ROWS] = "SELECT block,data FROM reading_day WHERE day=?1",
+    [SCAN_DAY_SIZE] = "SELECT sum(n) FROM reading_day WHERE day=?1",
+};
+
+/* The int64 the one-row statement s gives for ?1 = arg (INT64_MAX: NULL). */
+static int scan_first(sqlite3_stmt *s, int64_t arg, int64_t *OUT_v)
 {
-    struct readings_scan *rs = ctx;
-    return decode_row(sqlite3_column_blob(s, 2),
-                      (size_t)sqlite3_column_bytes(s, 2),
-                      sqlite3_column_int64(s, 1), &rs->v);
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, arg);
+    int step = sqlite3_step(s);
+    *OUT_v = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL
+                 ? sqlite3_column_int64(s, 0)
+                 : INT64_MAX;
+    sqlite3_reset(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : CB_ESTORE;
 }
 
-static void readings_scan_hour(void *ctx)
+static int scan_hot(sqlite3_stmt *s, int64_t h0, int64_t h1,
+                    struct block_entries *v)
 {
-    struct readings_scan *rs = ctx;
-    scan_emit(&rs->v, rs->from_ns, rs->metric, rs->fn, rs->ctx);
+    int rc = 0, step;
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, h0);
+    sqlite3_bind_int64(s, 2, h1);
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = store__block_decode(sqlite3_column_blob(s, 1),
+                                 (size_t)sqlite3_column_bytes(s, 1),
+                                 sqlite3_column_int64(s, 0), v);
+    sqlite3_reset(s);
+    return rc || step != SQLITE_DONE ? CB_ESTORE : 0;
+}
+
+/* The hours [start, *OUT_end) the next window covers, and fills v. */
+static int scan_window(sqlite3_stmt **q, int64_t h, struct block_entries *v,
+                       int64_t *OUT_end)
+{
+    int64_t nh, nd, size, start, end;
+    if (scan_first(q[SCAN_HOT_NEXT], h, &nh) ||
+        scan_first(q[SCAN_DAY_NEXT], store__utc_day_of_hour(h), &nd))
+        return CB_ESTORE;
+    int64_t dstart = nd == INT64_MAX ? INT64_MAX : nd * 24 > h ? nd * 24 : h;
+    start = nh < dstart ? nh : dstart;
+    *OUT_end = start;
+    if (start == INT64_MAX)
+        return 0;
+    end = start + 1;
+    if (nd != INT64_MAX && store__utc_day_of_hour(start) == nd) {
+        if (scan_first(q[SCAN_DAY_SIZE], nd, &size))
+            return CB_ESTORE;
+        int64_t w = size > 0 && size != INT64_MAX
+                        ? 24 * (int64_t)SCAN_WINDOW_READINGS / size
+                        : 24;
+        w = w < 1 ? 1 : w > 24 ? 24 : w;
+        end = start + w < nd * 24 + 24 ? start + w : nd * 24 + 24;
+        if (store__days_window(q[SCAN_DAY_ROWS], nd,
+                               store__mul_sat(start, STORE_HOUR_NS),
+                               store__mul_sat(end, STORE_HOUR_NS), v))
+            return CB_ESTORE;
+    }
+    *OUT_end = end;
+    return scan_hot(q[SCAN_HOT_ROWS], start, end, v);
 }
 
 int store__readings_scan(sqlite3 *db, int64_t from_ns, int metric,
                          store_reading_fn fn, void *ctx)
 {
-    static const struct hour_scan hs = {readings_scan_row, readings_scan_hour,
-                                        "scan readings"};
-    struct readings_scan rs = {{NULL, 0, 0}, from_ns, metric, fn, ctx};
-    int rc = store__scan_by_hour(db,
-                                 "SELECT hour,block,data FROM reading_block"
-                                 " WHERE hour>=?1 ORDER BY hour",
-                                 from_ns, &hs, &rs);
-    free(rs.v.e);
-    return rc;
+    sqlite3_stmt *q[SCAN_STMTS] = {NULL};
+    struct block_entries v = {NULL, 0, 0};
+    int rc = 0;
+    for (int i = 0; i < SCAN_STMTS && !rc; i++)
+        if (sqlite3_prepare_v2(db, scan_sql[i], -1, &q[i], NULL))
+            rc = CB_ESTORE;
+    for (int64_t h = store__hour_of(from_ns), end; !rc; h = end) {
+        if ((rc = scan_window(q, h, &v, &end)) || end == INT64_MAX)
+            break;
+        scan_emit(&v, from_ns, metric, fn, ctx);
+    }
+    for (int i = 0; i < SCAN_STMTS; i++)
+        sqlite3_finalize(q[i]);
+    free(v.e);
+    return rc ? store__sqlerr(db, "scan readings") : 0;
 }
 
 /* ---- retention ---- */

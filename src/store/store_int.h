@@ -15,6 +15,9 @@
  *                                     anyone reads
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
+ *   day blocks      store_days.c      writer (compaction, none (writer only;
+ *                                     dedup); readers    readers: snapshot)
+ *   series codec    store_codec.c     any                none (pure)
  *   roll-up (the    store_rollup.c    roll-up thread     rollup.lock
  *   first consumer) (rollup.db)
  *   meter model     store_meter.c     roll-up thread     none (pure)
@@ -115,6 +118,14 @@ enum store_stmt {
     STMT_CONSUMER_PUT,
     STMT_RETAIN_READINGS,
     STMT_RETAIN_LOG,
+    STMT_DAY_GET,
+    STMT_DAY_PUT,
+    STMT_DAY_NEWEST,
+    STMT_RETAIN_DAYS,
+    STMT_HOT_SPAN,
+    STMT_HOT_DAY_ROWS,
+    STMT_HOT_DAY_MAX_BLOCK,
+    STMT_HOT_DELETE,
     STMT_DEPT_ADD,
     STMT_DEPT_FEEDS,
     STMT_TOKEN_ADD,
@@ -126,6 +137,7 @@ enum store_stmt {
     STMT_BLOCK_GET,
     STMT_BLOCK_NEXT_HOUR,
     STMT_BLOCK_NEWEST_HOUR,
+    STMT_DAY_RANGE,
     STMT_USAGE_DAILY,
     STMT_USAGE_DAYS,
     STMT_EVENTS,
@@ -155,6 +167,9 @@ struct store_conn {
 int store__conn_open(struct store_conn *conn, const char *path, int readonly,
                      const struct store_config *cfg);
 void store__conn_close(struct store_conn *conn);
+/* After every connection to path is closed (a clean stop): checkpoints its
+ * WAL into the file and truncates it, so nothing is left beside it. */
+void store__checkpoint_file(const char *path);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
@@ -284,6 +299,15 @@ static inline int64_t store__floor_div(int64_t a, int64_t b)
     return (a % b && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 int64_t store__hour_of(int64_t ts_ns); /* hours since the epoch, floored */
+/* a * b (b > 0), saturated to the int64 range. */
+static inline int64_t store__mul_sat(int64_t a, int64_t b)
+{
+    if (a > INT64_MAX / b)
+        return INT64_MAX;
+    if (a < INT64_MIN / b)
+        return INT64_MIN;
+    return a * b;
+}
 /* A scan of block rows in hour order (column 0: the hour): row is called
  * for each row, hour_done after each hour's last row. */
 struct hour_scan {
@@ -323,6 +347,52 @@ int store__readings_scan(sqlite3 *db, int64_t from_ns, int metric,
                          store_reading_fn fn, void *ctx);
 /* Migration 7: moves the rows of table reading into reading_block. */
 int store__blocks_migrate(sqlite3 *db);
+/* Appends the entries of one reading_block row's data to *v; CB_ESTORE
+ * when it is not a whole number of valid entries. */
+int store__block_decode(const void *data, size_t len, int64_t block,
+                        struct block_entries *v);
+
+/* ---- readings compacted by day (store_days.c) ---- */
+
+#define STORE_DAY_BLOCK 64 /* households a compacted row */
+
+/* The compacted row of one (day, block), decoded and sorted, for dedup. */
+struct day_probe {
+    int64_t day, block, newest_day;
+    int loaded;
+    struct block_entries v;
+};
+int64_t store__utc_day_of_hour(int64_t hour);
+/* Writer: is r (same household, metric and ts) in its compacted day? */
+int store__day_has(struct store_conn *w, struct day_probe *p,
+                   const struct reading *r, int *OUT_has);
+/* Writer, at open: the newest compacted day and the span of the hourly
+ * rows. */
+int store__days_load(struct store *st);
+/* Writer: an hourly row of hour was written (after COMMIT). */
+void store__days_note_hour(struct store *st, int64_t hour);
+/* Writer: 1 when a day of hourly rows is due for compaction. */
+int store__days_due(struct store *st);
+/* Writer, inside a transaction: compaction's next chunk
+ * (store__days_compact_begin first); then store__days_compact_done after
+ * COMMIT or rollback with its rc. */
+int store__days_compact_begin(struct store *st);
+int store__days_compact_chunk(struct store *st, struct store_conn *w,
+                              size_t *OUT_readings);
+int store__days_compact_done(struct store *st, int rc);
+/* Reader: appends household's compacted readings of the days that
+ * [from_ns, to_ns) touches (unfiltered by time) to v. */
+int store__days_read(struct store_conn *c, int32_t household, int64_t from_ns,
+                     int64_t to_ns, struct block_entries *v);
+/* Raises *OUT_ts_ns to the newest compacted reading's ts. */
+int store__days_newest(sqlite3 *db, int64_t *OUT_ts_ns);
+/* Appends the compacted readings of day with from_ns <= ts < to_ns;
+ * day_rows is "SELECT block,data FROM reading_day WHERE day=?1". */
+int store__days_window(sqlite3_stmt *day_rows, int64_t day, int64_t from_ns,
+                       int64_t to_ns, struct block_entries *v);
+/* Deletes up to max_rows compacted rows of days wholly before cutoff_ns. */
+int store__days_retain(struct store_conn *w, int64_t cutoff_ns, size_t max_rows,
+                       size_t *OUT_readings);
 
 /* ---- delivery orders (store_orders.c) ---- */
 
@@ -517,6 +587,12 @@ struct store {
     int64_t *marks; /* by household * METRIC_COUNT + metric */
     size_t n_marks;
     int64_t mark_floor; /* the mark of every series not in marks */
+
+    /* compaction by day (store_days.c): writer thread only */
+    int64_t hot_min_hour, hot_max_hour; /* INT64_MIN: no hourly rows */
+    int64_t newest_day;                 /* INT64_MIN: none compacted */
+    int64_t compact_block, compact_next, compact_max_block;
+    int compact_failed, compact_turn;
 
     struct rollup *rollup;
     int test_skip_checkpoint;

@@ -64,6 +64,11 @@
     "grain_ns) VALUES" rows
 _Static_assert(STORE_ROWS_PER_STMT == 16, "ROWS_PER_STMT writes 16 rows");
 
+/* The 24 hours of the UTC day whose first hour is ?1. */
+#define DAY_HOURS_IN                                                           \
+    "?1,?1+1,?1+2,?1+3,?1+4,?1+5,?1+6,?1+7,?1+8,?1+9,?1+10,?1+11,?1+12,"      \
+    "?1+13,?1+14,?1+15,?1+16,?1+17,?1+18,?1+19,?1+20,?1+21,?1+22,?1+23"
+
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
@@ -134,6 +139,23 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RETAIN_LOG] =
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
         " ingest_log)+?1)",
+    [STMT_DAY_GET] = "SELECT data FROM reading_day WHERE block=?1 AND day=?2",
+    [STMT_DAY_PUT] =
+        "INSERT INTO reading_day(day,block,n,data) VALUES(?1,?2,?3,?4)"
+        " ON CONFLICT(block,day) DO UPDATE SET n=excluded.n,data=excluded.data",
+    [STMT_DAY_NEWEST] = "SELECT max(day) FROM reading_day",
+    [STMT_RETAIN_DAYS] =
+        "DELETE FROM reading_day WHERE id IN (SELECT id FROM reading_day"
+        " WHERE day<?1 ORDER BY day LIMIT ?2) RETURNING n",
+    [STMT_HOT_SPAN] = "SELECT (SELECT min(hour) FROM reading_block),"
+                      "(SELECT max(hour) FROM reading_block)",
+    [STMT_HOT_DAY_ROWS] =
+        "SELECT id,block,data FROM reading_block WHERE hour IN (" DAY_HOURS_IN
+        ") AND block BETWEEN ?2 AND ?3",
+    [STMT_HOT_DAY_MAX_BLOCK] =
+        "SELECT max(block) FROM reading_block WHERE hour IN (" DAY_HOURS_IN
+        ")",
+    [STMT_HOT_DELETE] = "DELETE FROM reading_block WHERE id=?1",
     [STMT_DEPT_ADD] =
         "INSERT OR IGNORE INTO department(name,feeds,created_ns,"
         "measurements,sources) VALUES(?1,?2,?3,?4,?5)",
@@ -158,6 +180,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BLOCK_NEXT_HOUR] =
         "SELECT hour FROM reading_block WHERE hour>?1 ORDER BY hour LIMIT 1",
     [STMT_BLOCK_NEWEST_HOUR] = "SELECT max(hour) FROM reading_block",
+    [STMT_DAY_RANGE] = "SELECT day,data FROM reading_day WHERE block=?1 AND"
+                       " day BETWEEN ?2 AND ?3 ORDER BY day",
     [STMT_USAGE_DAILY] =
         "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
         " ORDER BY metric",
@@ -396,6 +420,16 @@ static const struct migration migrations[] = {
      " token_id INTEGER NOT NULL, who TEXT NOT NULL,"
      " PRIMARY KEY(case_id, visit_id)) WITHOUT ROWID;",
      NULL},
+    /* Past days of raw readings as compressed series blocks of (UTC day,
+     * 64 households) (store_days.c).  The hourly rows of an older store
+     * stay where they are; the writer compacts them day by day. */
+    {"readings compacted by day",
+     "CREATE TABLE IF NOT EXISTS reading_day(id INTEGER PRIMARY KEY,"
+     " day INTEGER NOT NULL, block INTEGER NOT NULL, n INTEGER NOT NULL,"
+     " data BLOB NOT NULL);"
+     "CREATE UNIQUE INDEX IF NOT EXISTS reading_day_key ON reading_day(block, day);"
+     "CREATE INDEX IF NOT EXISTS reading_day_time ON reading_day(day);",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch
@@ -517,6 +551,7 @@ static int apply_pragmas(sqlite3 *db, int readonly,
                         "PRAGMA mmap_size=268435456; PRAGMA query_only=1;",
                         "reader pragmas");
     snprintf(sql, sizeof(sql),
+             "PRAGMA auto_vacuum=INCREMENTAL;"
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
              "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
              "PRAGMA wal_autocheckpoint=8192;"
@@ -544,6 +579,22 @@ out_close:
     sqlite3_close(conn->db);
     conn->db = NULL;
     return CB_ESTORE;
+}
+
+void store__checkpoint_file(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (!path)
+        return;
+    /* free pages go back to the file system (a store made with
+     * auto_vacuum=INCREMENTAL; an older one keeps them for reuse) */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_exec(db,
+                     "PRAGMA incremental_vacuum;"
+                     "PRAGMA wal_checkpoint(TRUNCATE)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        store__sqlerr(db, "checkpoint on close");
+    sqlite3_close(db); /* the last connection: the -wal file goes too */
 }
 
 void store__conn_close(struct store_conn *conn)

@@ -25,6 +25,7 @@
 #include "store/store_int.h"
 
 #define RETAIN_CHUNK_BLOCKS 1000
+#define RETAIN_CHUNK_DAYS 200 /* compacted rows of ~4,600 readings */
 /* A log row holds a whole batch (up to ~0.5 MB at 20,000 readings), and
  * deleting it reads its overflow pages: small chunks keep each retention
  * turn short (a 256-row chunk stalled a back-fill for 10 s). */
@@ -147,8 +148,11 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
     int64_t cutoff =
         dclock_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
     sqlite3_stmt *s;
-    if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings))
+    size_t days = 0;
+    if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings) ||
+        store__days_retain(w, cutoff, RETAIN_CHUNK_DAYS, &days))
         return CB_ESTORE;
+    *OUT_readings += days;
     if (!(s = store__stmt(w, STMT_RETAIN_LOG)))
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
@@ -225,10 +229,34 @@ int store_retention_run(struct store *st, size_t *OUT_dropped)
 
 /* ---- the writer thread ---- */
 
+/* ---- compaction by day ---- */
+
+static int compact_due(struct store *st)
+{
+    return !st->compact_failed && store__days_due(st);
+}
+
+static int compact_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    int rc = store__days_compact_begin(st);
+    return rc ? rc : store__days_compact_chunk(st, w, arg);
+}
+
+static void run_compact_chunk(struct store *st)
+{
+    size_t n = 0;
+    int rc = run_in_txn(st, compact_fn, &n);
+    if (store__days_compact_done(st, rc)) {
+        log_msg(LOG_ERROR, "store",
+                "compaction of past days stopped until restart | rc=%d", rc);
+        st->compact_failed = 1;
+    }
+}
+
 static int has_work(struct store *st)
 {
     return st->c_head || (st->q_head && !st->test_paused) ||
-           st->retention_pending || st->writer_stop;
+           st->retention_pending || compact_due(st) || st->writer_stop;
 }
 
 static void retention_check(struct store *st)
@@ -268,6 +296,7 @@ static void group_step(struct store *st, struct write_req ***reqs, size_t *cap)
     size_t n = take_group(st, reqs, cap);
     st->writer_busy = 1;
     st->retention_turn = 1;
+    st->compact_turn = 1;
     pthread_mutex_unlock(&st->q_lock);
     run_group(st, *reqs, n);
     pthread_mutex_lock(&st->q_lock);
@@ -293,6 +322,10 @@ static int writer_step(struct store *st, struct write_req ***reqs, size_t *cap)
         st->retention_turn = 0;
         pthread_mutex_unlock(&st->q_lock);
         run_retention_chunk(st);
+    } else if (compact_due(st) && (!group_ready || st->compact_turn)) {
+        st->compact_turn = 0;
+        pthread_mutex_unlock(&st->q_lock);
+        run_compact_chunk(st);
     } else if (group_ready) {
         group_step(st, reqs, cap);
     } else {

@@ -1,0 +1,275 @@
+/*
+ * store_codec.c - the compressed series block (format: store_codec.h).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "store/store_codec.h"
+
+#define KIND_FIELD 0x4
+#define KIND_RAW 0x8
+#define MAX_SAFE_COUNT 9007199254740992.0 /* 2^53 */
+
+static const double pow10_table[CODEC_MAX_DIGITS + 1] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* ---- varints ---- */
+
+static void put_varint(struct sbuf *out, uint64_t v)
+{
+    unsigned char b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (unsigned char)v;
+    sbuf_add(out, b, n);
+}
+
+static uint64_t zigzag(uint64_t v)
+{
+    return (v << 1) ^ (uint64_t) - (int64_t)(v >> 63);
+}
+
+static uint64_t unzigzag(uint64_t v)
+{
+    return (v >> 1) ^ (uint64_t) - (int64_t)(v & 1);
+}
+
+struct cursor {
+    const unsigned char *p, *end;
+};
+
+static int get_varint(struct cursor *c, uint64_t *OUT_v)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (c->p == c->end)
+            return CB_ESTORE;
+        unsigned char b = *c->p++;
+        if (shift == 63 && b > 1)
+            return CB_ESTORE; /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *OUT_v = v;
+            return 0;
+        }
+    }
+    return CB_ESTORE;
+}
+
+/* ---- values ---- */
+
+/* 1 and *OUT_u when v is stored as a count of 10^-digits. */
+static int value_count(double v, int digits, int64_t *OUT_u)
+{
+    double x = v * pow10_table[digits];
+    if (!isfinite(x) || fabs(x) >= MAX_SAFE_COUNT - 1)
+        return 0;
+    *OUT_u = llround(x);
+    return 1;
+}
+
+double codec_round(double v, int digits)
+{
+    int64_t u;
+    if (digits < 0 || digits > CODEC_MAX_DIGITS || !value_count(v, digits, &u))
+        return v;
+    return (double)u / pow10_table[digits];
+}
+
+/* ---- encoding ---- */
+
+static size_t run_end(const struct reading *r, size_t n, size_t i)
+{
+    size_t j = i + 1;
+    while (j < n && r[j].household == r[i].household &&
+           r[j].metric == r[i].metric && r[j].field == r[i].field)
+        j++;
+    return j;
+}
+
+static void encode_times(struct sbuf *body, const struct reading *r, size_t n,
+                         int64_t base_ts)
+{
+    uint64_t prev = (uint64_t)r[0].ts_ns, delta = 0;
+    put_varint(body, zigzag(prev - (uint64_t)base_ts));
+    for (size_t i = 1; i < n; i++) {
+        uint64_t d = (uint64_t)r[i].ts_ns - prev;
+        put_varint(body, i == 1 ? d : zigzag(d - delta));
+        delta = d;
+        prev = (uint64_t)r[i].ts_ns;
+    }
+}
+
+/* Appends the values; returns 1 when they had to be stored raw. */
+static int encode_values(struct sbuf *body, const struct reading *r, size_t n,
+                         int digits)
+{
+    int64_t u;
+    for (size_t i = 0; i < n; i++)
+        if (!value_count(r[i].value, digits, &u)) {
+            for (size_t k = 0; k < n; k++) {
+                unsigned char b[8];
+                uint64_t bits;
+                memcpy(&bits, &r[k].value, sizeof(bits));
+                for (int j = 0; j < 8; j++)
+                    b[j] = (unsigned char)(bits >> (8 * j));
+                sbuf_add(body, b, sizeof(b));
+            }
+            return 1;
+        }
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        value_count(r[i].value, digits, &u);
+        put_varint(body, zigzag((uint64_t)u - prev));
+        prev = (uint64_t)u;
+    }
+    return 0;
+}
+
+void codec_encode(struct sbuf *out, const struct reading *r, size_t n,
+                  int32_t base_household, int64_t base_ts,
+                  const int digits[METRIC_COUNT])
+{
+    struct sbuf body = SBUF_INIT;
+    size_t nruns = 0;
+    for (size_t i = 0; i < n; i = run_end(r, n, i))
+        nruns++;
+    sbuf_addch(out, CODEC_VERSION);
+    put_varint(out, nruns);
+    int64_t prev_hh = base_household;
+    for (size_t i = 0, j; i < n; i = j) {
+        j = run_end(r, n, i);
+        int d = digits[r[i].metric];
+        sbuf_reset(&body);
+        encode_times(&body, r + i, j - i, base_ts);
+        int raw = encode_values(&body, r + i, j - i, d);
+        put_varint(out, (uint64_t)((int64_t)r[i].household - prev_hh));
+        sbuf_addch(out, (char)(r[i].metric | (r[i].field ? KIND_FIELD : 0) |
+                               (raw ? KIND_RAW : 0) | d << 4));
+        put_varint(out, j - i);
+        put_varint(out, body.len);
+        sbuf_add(out, body.buf, body.len);
+        prev_hh = r[i].household;
+    }
+    sbuf_release(&body);
+}
+
+/* ---- decoding ---- */
+
+static struct reading *out_reserve(struct codec_out *out, size_t n)
+{
+    if (out->n + n > out->cap) {
+        out->cap = (out->n + n) * 2;
+        out->e = xrealloc(out->e, out->cap * sizeof(*out->e));
+    }
+    return out->e + out->n;
+}
+
+static int decode_times(struct cursor *c, struct reading *r, uint64_t n,
+                        int64_t base_ts)
+{
+    uint64_t v, prev, delta = 0;
+    if (get_varint(c, &v))
+        return CB_ESTORE;
+    prev = unzigzag(v) + (uint64_t)base_ts;
+    r[0].ts_ns = (int64_t)prev;
+    for (uint64_t i = 1; i < n; i++) {
+        if (get_varint(c, &v))
+            return CB_ESTORE;
+        delta = i == 1 ? v : delta + unzigzag(v);
+        prev += delta;
+        r[i].ts_ns = (int64_t)prev;
+    }
+    return 0;
+}
+
+static int decode_values(struct cursor *c, struct reading *r, uint64_t n,
+                         int raw, int digits)
+{
+    uint64_t v, prev = 0;
+    if (raw && (size_t)(c->end - c->p) / 8 < n)
+        return CB_ESTORE;
+    for (uint64_t i = 0; i < n; i++) {
+        if (raw) {
+            uint64_t bits = 0;
+            for (int j = 7; j >= 0; j--)
+                bits = bits << 8 | c->p[j];
+            c->p += 8;
+            memcpy(&r[i].value, &bits, sizeof(bits));
+            continue;
+        }
+        if (get_varint(c, &v))
+            return CB_ESTORE;
+        prev += unzigzag(v);
+        r[i].value = (double)(int64_t)prev / pow10_table[digits];
+    }
+    return 0;
+}
+
+struct run_head {
+    uint64_t gap, n, len;
+    unsigned kind;
+};
+
+static int read_run_head(struct cursor *c, struct run_head *h)
+{
+    if (get_varint(c, &h->gap) || c->p == c->end)
+        return CB_ESTORE;
+    h->kind = *c->p++;
+    if ((h->kind & 3) >= METRIC_COUNT || (h->kind >> 4) > CODEC_MAX_DIGITS ||
+        get_varint(c, &h->n) || get_varint(c, &h->len))
+        return CB_ESTORE;
+    /* every reading takes at least two bytes of its body */
+    if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len / 2)
+        return CB_ESTORE;
+    return 0;
+}
+
+static int decode_run(struct cursor *c, const struct run_head *h, int64_t hh,
+                      int64_t base_ts, struct codec_out *out)
+{
+    struct cursor body = {c->p, c->p + h->len};
+    struct reading *r = out_reserve(out, (size_t)h->n);
+    memset(r, 0, (size_t)h->n * sizeof(*r));
+    for (uint64_t i = 0; i < h->n; i++) {
+        r[i].household = (int32_t)hh;
+        r[i].metric = (uint8_t)(h->kind & 3);
+        r[i].field = (h->kind & KIND_FIELD) ? READING_DELTA : READING_INDEX;
+    }
+    if (decode_times(&body, r, h->n, base_ts) ||
+        decode_values(&body, r, h->n, (h->kind & KIND_RAW) != 0,
+                      (int)(h->kind >> 4)) ||
+        body.p != body.end)
+        return CB_ESTORE;
+    out->n += (size_t)h->n;
+    c->p = body.end;
+    return 0;
+}
+
+int codec_decode(const void *data, size_t len, int32_t base_household,
+                 int64_t base_ts, int32_t household, struct codec_out *out)
+{
+    struct cursor c = {data, (const unsigned char *)data + len};
+    uint64_t nruns;
+    int64_t hh = base_household;
+    if (!len || *c.p++ != CODEC_VERSION || get_varint(&c, &nruns) ||
+        nruns > len)
+        return CB_ESTORE;
+    for (uint64_t i = 0; i < nruns; i++) {
+        struct run_head h;
+        if (read_run_head(&c, &h) || h.gap > INT32_MAX ||
+            hh + (int64_t)h.gap > INT32_MAX)
+            return CB_ESTORE;
+        hh += (int64_t)h.gap;
+        if (household >= 0 && hh != household) {
+            c.p += h.len;
+            continue;
+        }
+        if (decode_run(&c, &h, hh, base_ts, out))
+            return CB_ESTORE;
+    }
+    return c.p == c.end ? 0 : CB_ESTORE;
+}

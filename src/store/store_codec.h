@@ -1,0 +1,82 @@
+/*
+ * store_codec.h - the compressed series block: many meters' readings of one
+ * span (a district day) in one byte string (private to src/store/; pure:
+ * no SQL, no state, any thread).
+ *
+ * A block holds readings sorted by (household, metric, ts), each series
+ * (household, metric) cut into runs wherever its field changes.  Every
+ * integer is an LEB128 varint (7 bits a byte, low first, at most 10
+ * bytes); "zz" is zigzag ((x << 1) ^ (x >> 63)) so small negatives stay
+ * short.  All differences are taken modulo 2^64, so any int64 timestamp
+ * round-trips exactly.
+ *
+ *   part     layout                                   notes
+ *   -------  ---------------------------------------  ---------------------
+ *   block    u8 version (=1) | varint nruns | run*    runs in (household,
+ *                                                     metric, ts) order
+ *   run      varint hh_gap | u8 kind | varint n |     hh_gap: household
+ *            varint body_len | body                   minus the previous
+ *                                                     run's (the first:
+ *                                                     minus the base id)
+ *   kind     bits 0-1 metric, bit 2 field,            digits: the value
+ *            bit 3 raw, bits 4-7 digits (0..9)        resolution 10^-digits
+ *   body     times then values, n of each
+ *   times    zz(ts0 - base_ts) | varint (ts1 - ts0) | delta-of-delta:
+ *            zz(dod_i) for i >= 2                     0 for a meter that
+ *                                                     keeps its interval,
+ *                                                     one byte
+ *   values   raw = 0: zz(u0) | zz(u_i - u_i-1) ...    u = round(value *
+ *            raw = 1: n little-endian f64             10^digits)
+ *
+ * Values.  A reading is stored as an integer count of its metric's
+ * resolution (10^-digits: 3 digits is 0.001 m3, 2 digits 0.01 kWh) and
+ * read back as u / 10^digits, the double nearest that decimal: a value
+ * finer than the resolution is rounded to it (half away from zero).  A
+ * run with a value that is not finite or whose count would reach 2^53 is
+ * stored raw (8 bytes each, exact).  A register that grows by a few units
+ * an hour costs a byte or two a reading; timestamps of a regular meter
+ * one byte.
+ *
+ * Decoding checks every length against the bytes that are there and
+ * refuses (CB_ESTORE) a truncated block, trailing bytes, an unknown
+ * version, a bad kind, an over-long varint or a run whose body is not
+ * used exactly; it never reads outside the input.
+ */
+#ifndef CB_STORE_CODEC_H
+#define CB_STORE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/ingest.h"
+#include "util/util.h"
+
+#define CODEC_VERSION 1
+#define CODEC_MAX_DIGITS 9
+
+/* Decoded readings (household, metric, field, ts_ns, value set; the
+ * household_id and line left 0). */
+struct codec_out {
+    struct reading *e;
+    size_t n, cap;
+};
+
+/* Appends one block of r[0..n) to out.  r is sorted by (household, metric,
+ * ts) with households >= base_household; digits[metric] (0..9) is each
+ * metric's resolution.  base_ts is any timestamp near the readings (the
+ * span's start).  Values are rounded as described above. */
+void codec_encode(struct sbuf *out, const struct reading *r, size_t n,
+                  int32_t base_household, int64_t base_ts,
+                  const int digits[METRIC_COUNT]);
+
+/* Appends the readings of a block to out (only household's when household
+ * >= 0; other runs are skipped unread), in the order encoded.  0, or
+ * CB_ESTORE for a malformed block (out then holds what came before it). */
+int codec_decode(const void *data, size_t len, int32_t base_household,
+                 int64_t base_ts, int32_t household, struct codec_out *out);
+
+/* The value v rounded to 10^-digits as the codec stores it (v itself when
+ * it would be stored raw). */
+double codec_round(double v, int digits);
+
+#endif

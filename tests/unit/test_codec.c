@@ -1,0 +1,181 @@
+/* test_codec.c - the compressed series block: round trip, resolution,
+ * corrupt input refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_codec.h"
+
+#define HOUR_NS (3600LL * 1000000000LL)
+#define DAY0 (1767225600LL * 1000000000LL) /* 2026-01-01 */
+
+static const int digits[METRIC_COUNT] = {3, 2, 3};
+
+/* 64 households x 3 metrics x 24 hourly readings, registers growing. */
+static size_t make_day(struct reading *r, int32_t base)
+{
+    size_t n = 0;
+    for (int32_t h = 0; h < 64; h++)
+        for (int m = 0; m < METRIC_COUNT; m++)
+            for (int i = 0; i < 24; i++) {
+                memset(&r[n], 0, sizeof(r[n]));
+                r[n].household = base + h;
+                r[n].metric = (uint8_t)m;
+                r[n].field = READING_INDEX;
+                r[n].ts_ns = DAY0 + i * HOUR_NS + (m == 2 ? 7 : 0);
+                r[n].value = (1000 + h * 37 + i * (m + 1)) / 100.0;
+                n++;
+            }
+    return n;
+}
+
+static void assert_same(const struct reading *a, const struct reading *b,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].household, b[i].household);
+        assert_int_equal(a[i].metric, b[i].metric);
+        assert_int_equal(a[i].field, b[i].field);
+        assert_true(a[i].ts_ns == b[i].ts_ns);
+        assert_true(a[i].value == b[i].value);
+    }
+}
+
+static void test_round_trip(void **state)
+{
+    static struct reading r[64 * 3 * 24];
+    struct sbuf blob = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    size_t n = make_day(r, 512);
+    codec_encode(&blob, r, n, 512, DAY0, digits);
+    /* regular hourly registers: a few bytes a reading, not 20 */
+    assert_true(blob.len < n * 4);
+    assert_int_equal(codec_decode(blob.buf, blob.len, 512, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, n);
+    assert_same(r, out.e, n);
+    /* one household only: the others' runs are skipped */
+    out.n = 0;
+    assert_int_equal(codec_decode(blob.buf, blob.len, 512, DAY0, 512 + 9, &out),
+                     0);
+    assert_int_equal(out.n, 3 * 24);
+    assert_same(r + 9 * 3 * 24, out.e, out.n);
+    sbuf_release(&blob);
+    free(out.e);
+}
+
+static void test_odd_values_and_times(void **state)
+{
+    struct reading r[6];
+    struct sbuf blob = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    memset(r, 0, sizeof(r));
+    int64_t ts[6] = {INT64_MIN, -5, 0, 3, INT64_MAX - 1, INT64_MAX};
+    double v[6] = {1e300, NAN, -INFINITY, 0.5, -2.25, 1e17};
+    for (int i = 0; i < 6; i++) {
+        r[i].household = 7;
+        r[i].metric = METRIC_GAS;
+        r[i].field = i < 3 ? READING_INDEX : READING_DELTA;
+        r[i].ts_ns = ts[i];
+        r[i].value = v[i];
+    }
+    codec_encode(&blob, r, 6, 0, DAY0, digits);
+    assert_int_equal(codec_decode(blob.buf, blob.len, 0, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_true(out.e[i].ts_ns == ts[i]);
+        assert_int_equal(out.e[i].field, r[i].field);
+        if (isnan(v[i]))
+            assert_true(isnan(out.e[i].value));
+        else
+            assert_true(out.e[i].value == v[i]);
+    }
+    sbuf_release(&blob);
+    free(out.e);
+}
+
+static void test_resolution(void **state)
+{
+    struct reading r[3];
+    struct sbuf blob = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    memset(r, 0, sizeof(r));
+    double v[3] = {12.3456, 12.3444, -0.0049};
+    for (int i = 0; i < 3; i++) {
+        r[i].household = 1;
+        r[i].metric = METRIC_ELECTRICITY; /* 0.01 kWh */
+        r[i].ts_ns = DAY0 + i * HOUR_NS;
+        r[i].value = v[i];
+    }
+    codec_encode(&blob, r, 3, 0, DAY0, digits);
+    assert_int_equal(codec_decode(blob.buf, blob.len, 0, DAY0, -1, &out), 0);
+    assert_true(out.e[0].value == 12.35);
+    assert_true(out.e[1].value == 12.34);
+    assert_true(out.e[2].value == 0.0);
+    assert_true(codec_round(12.3456, 2) == 12.35);
+    assert_true(codec_round(0.0015, 3) == 0.002);
+    assert_true(codec_round(123.456, 3) == 123.456); /* exact decimal kept */
+    assert_true(codec_round(1e300, 3) == 1e300);     /* stored raw */
+    sbuf_release(&blob);
+    free(out.e);
+}
+
+static void test_corrupt_refused(void **state)
+{
+    static struct reading r[64 * 3 * 24];
+    struct sbuf blob = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    size_t n = make_day(r, 0);
+    codec_encode(&blob, r, n, 0, DAY0, digits);
+    unsigned char *b = (unsigned char *)blob.buf;
+    /* every truncation is refused */
+    for (size_t len = 0; len < blob.len; len += 1 + len / 7) {
+        out.n = 0;
+        assert_int_equal(codec_decode(b, len, 0, DAY0, -1, &out), CB_ESTORE);
+    }
+    /* trailing bytes, a bad version, a bad kind */
+    unsigned char *copy = malloc(blob.len + 1);
+    memcpy(copy, b, blob.len);
+    copy[blob.len] = 0;
+    assert_int_equal(codec_decode(copy, blob.len + 1, 0, DAY0, -1, &out),
+                     CB_ESTORE);
+    copy[0] = 9;
+    assert_int_equal(codec_decode(copy, blob.len, 0, DAY0, -1, &out),
+                     CB_ESTORE);
+    memcpy(copy, b, blob.len);
+    copy[3] = 0xf3; /* first run's kind: metric 3, digits 15 */
+    assert_int_equal(codec_decode(copy, blob.len, 0, DAY0, -1, &out),
+                     CB_ESTORE);
+    /* an over-long varint */
+    unsigned char longv[14] = {1};
+    memset(longv + 1, 0xff, 12);
+    assert_int_equal(codec_decode(longv, sizeof(longv), 0, DAY0, -1, &out),
+                     CB_ESTORE);
+    /* flipped bytes never crash: refused or decoded within bounds */
+    for (size_t i = 0; i < blob.len; i += 13) {
+        memcpy(copy, b, blob.len);
+        copy[i] ^= 0x5a;
+        out.n = 0;
+        (void)codec_decode(copy, blob.len, 0, DAY0, -1, &out);
+        assert_true(out.n <= blob.len);
+    }
+    free(copy);
+    sbuf_release(&blob);
+    free(out.e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_odd_values_and_times),
+        cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_corrupt_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
