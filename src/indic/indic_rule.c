@@ -548,9 +548,12 @@ static void eval_series(struct indic_engine *eng, const struct indic_rule *r,
         indic_map_put(&eng->open, key, a);
     }
     int save = step(eng, r, a, c, value, s->last_score, now);
-    alert_notify(eng, r, a, now);
-    if (save)
+    if (save) /* stored before any receiver hears of it */
         alert_save(eng, r, a);
+    int notified = a->notified;
+    alert_notify(eng, r, a, now);
+    if (a->notified != notified && a->state != AS_INACTIVE)
+        alert_save(eng, r, a); /* what the receivers were told */
     if (a->state == AS_RESOLVED) {
         /* the next episode is a new alert; repeat hits carry over */
         struct indic_alert *fresh = xcalloc(1, sizeof(*fresh));
