@@ -1,4 +1,5 @@
 /* indic.c - the indicator engine: the consumer, series and buckets, ticks. */
+#include "clock/clock.h"
 #include "indic/indic_int.h"
 
 #include <jansson.h>
@@ -12,13 +13,13 @@
 #include "scene/scene.h"
 #include "util/jsonw.h"
 
-static int64_t (*indic_clock)(void) = time_now_ns;
+static int64_t (*indic_clock)(void) = dclock_now_ns;
 
 /* Buckets a tick closes between two releases of the engine lock. */
 #define INDIC_TICK_SLICE 2048
 
-/* The district clock.  One function, so that the district clock module
- * can be put underneath without touching the callers. */
+/* The district clock (clock.h): wall time, or the simulated clock that
+ * `citybrain load` moves. */
 int64_t indic_now_ns(void)
 {
     return indic_clock();

@@ -88,7 +88,8 @@ static void test_disk_full_is_503_and_reads_go_on(void **state)
     token[strcspn(token, "\n")] = '\0';
     add_households(fx->st, 3);
     struct http_server *srv;
-    assert_int_equal(http_start(&cfg, fx->st, NULL, &srv, &port), 0);
+    assert_int_equal(http_start(&cfg, fx->st, NULL, NULL, NULL, &srv, &port),
+                     0);
 
     int64_t now_s = time_now_ns() / NS - 30 * 86400;
     struct answer a;
