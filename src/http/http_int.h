@@ -96,6 +96,10 @@ const char *req_header(struct request *req, const char *key);
  * on a bad value replies 400 naming the argument and returns -1. */
 int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
                 int64_t def, int64_t *OUT_v);
+/* Parses the body as a JSON object (a json_t *, declared void * so that
+ * this header needs no Jansson); on error replies 400 with the line and
+ * column and returns NULL.  The caller frees the result with json_decref. */
+void *req_body_object(struct request *req);
 
 /* Resolves the {} segment to a household the caller may read (a committee
  * token: its own committee only), audits the read as `action`, and returns

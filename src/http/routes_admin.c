@@ -6,25 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses the body as a JSON object; on error replies 400 and returns NULL.
- * The caller frees the result with json_decref. */
-static json_t *body_object(struct request *req)
-{
-    json_error_t err;
-    json_t *obj = json_loadb(req->body.buf, req->body.len, 0, &err);
-    if (!obj) {
-        reply_error(req, 400, "line %d, column %d: %s", err.line, err.column,
-                    err.text);
-        return NULL;
-    }
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        reply_error(req, 400, "the body must be a JSON object");
-        return NULL;
-    }
-    return obj;
-}
-
 static const char *obj_str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -78,7 +59,7 @@ static int token_fields(struct request *req, json_t *obj,
 
 void route_tokens_create(struct request *req)
 {
-    json_t *obj = body_object(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     struct token_info info;
@@ -203,7 +184,7 @@ static int sources_list(json_t *arr, struct sbuf *out)
 
 void route_departments_create(struct request *req)
 {
-    json_t *obj = body_object(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     const char *name = obj_str(obj, "name");
@@ -286,7 +267,7 @@ void route_whoami(struct request *req)
  * /api/v1/tokens, its secret never shown) behind a one-time link. */
 void route_login_links_create(struct request *req)
 {
-    json_t *obj = body_object(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     struct token_info info;

@@ -11,23 +11,6 @@
 #include "scene/scene.h"
 #include "util/jsonw.h"
 
-static json_t *case_body(struct request *req)
-{
-    json_error_t err;
-    json_t *obj = json_loadb(req->body.buf, req->body.len, 0, &err);
-    if (!obj) {
-        reply_error(req, 400, "line %d, column %d: %s", err.line, err.column,
-                    err.text);
-        return NULL;
-    }
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        reply_error(req, 400, "the body must be a JSON object");
-        return NULL;
-    }
-    return obj;
-}
-
 static const char *field(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -84,7 +67,7 @@ void route_case_create(struct request *req)
     struct case_new in;
     struct case_row c;
     int dup = 0;
-    json_t *obj = case_body(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     if (case_new_from(req, obj, &in))
@@ -182,7 +165,7 @@ static void transition_refused(struct request *req, const struct case_row *c,
 void route_case_transition(struct request *req)
 {
     struct case_row c;
-    json_t *obj = case_body(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     const char *action = field(obj, "action");
@@ -315,7 +298,7 @@ void route_case_visit(struct request *req)
     struct case_visit_report v;
     struct case_row c;
     int repeat = 0;
-    json_t *obj = case_body(req);
+    json_t *obj = req_body_object(req);
     if (!obj)
         return;
     if (visit_from(req, obj, &v))

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <zlib.h>
 
 #include "metrics/metrics.h"
@@ -83,6 +84,23 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
 const char *req_arg(struct request *req, const char *key)
 {
     return query_get(&req->query, key);
+}
+
+void *req_body_object(struct request *req)
+{
+    json_error_t err;
+    json_t *obj = json_loadb(req->body.buf, req->body.len, 0, &err);
+    if (!obj) {
+        reply_error(req, 400, "line %d, column %d: %s", err.line, err.column,
+                    err.text);
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        reply_error(req, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    return obj;
 }
 
 int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
