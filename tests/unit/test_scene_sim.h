@@ -369,11 +369,14 @@ static inline int is_rental(const struct harness *hs, int32_t h)
 }
 
 /* The grid's figures of one ranking: precision@100 = rentals among the
- * first 100 / min(100, G); recall within the first 1.5 G, overall and by
- * people over the limit (1-2, 3+, 4+). */
+ * first 100 / min(100, G) (issue 13's definition; with G < 100 it is the
+ * share of the rentals listed in the first 100); precision_g = rentals
+ * among the first min(100, G) / min(100, G), the stricter figure; recall
+ * within the first 1.5 G, overall and by people over the limit (1-2, 3+,
+ * 4+). */
 struct grid_figures {
     size_t g, g12, g3, g4;
-    double precision, recall, recall12, recall3, recall4;
+    double precision, precision_g, recall, recall12, recall3, recall4;
 };
 
 static inline void grid_measure(struct harness *hs, struct grid_figures *f)
@@ -388,20 +391,25 @@ static inline void grid_measure(struct harness *hs, struct grid_figures *f)
         f->g4 += hs->over[h] >= 4;
     }
     size_t k = f->g * 3 / 2, top_n = f->g < 100 ? f->g : 100;
-    int32_t *top = calloc(k + 1, sizeof(int32_t));
-    size_t m = scene_group_rental_top(hs->eng, k, top);
-    size_t hits = 0, hits_top = 0, h12 = 0, h3 = 0, h4 = 0;
+    size_t want = k > 100 ? k : 100;
+    int32_t *top = calloc(want + 1, sizeof(int32_t));
+    size_t m = scene_group_rental_top(hs->eng, want, top);
+    size_t hits = 0, hits_100 = 0, hits_top = 0, h12 = 0, h3 = 0, h4 = 0;
     for (size_t i = 0; i < m; i++) {
         if (!is_rental(hs, top[i]))
             continue;
         int over = hs->over[top[i]];
-        hits++;
+        hits_100 += i < 100;
         hits_top += i < top_n;
+        if (i >= k)
+            continue;
+        hits++;
         h12 += over <= 2;
         h3 += over >= 3;
         h4 += over >= 4;
     }
-    f->precision = top_n ? (double)hits_top / top_n : 0;
+    f->precision = top_n ? (double)hits_100 / top_n : 0;
+    f->precision_g = top_n ? (double)hits_top / top_n : 0;
     f->recall = f->g ? (double)hits / f->g : 0;
     f->recall12 = f->g12 ? (double)h12 / f->g12 : NAN;
     f->recall3 = f->g3 ? (double)h3 / f->g3 : NAN;
