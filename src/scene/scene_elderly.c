@@ -76,6 +76,50 @@
 #define USUAL_MIN_M3 0.03 /* below this the usual level says nothing */
 #define USUAL_MIN_DAYS 5
 #define SAVE_EVERY_S 10
+#define DAILY_INTERVAL_S 43200 /* a meter read this seldom is "daily" */
+#define LOW_DAY_SHARE 0.5      /* of usual use: a day the water stopped */
+#define NORMAL_DAY_SHARE 0.75  /* of usual use: a normal day before it */
+
+/* Water of h on day d in m3, or -1 without data (or out of the ring). */
+static double day_water(const struct scene_engine *eng, int32_t h, int64_t d)
+{
+    if (d < 0 || d > eng->cur_day || d <= eng->cur_day - SCENE_DAYS)
+        return -1;
+    uint16_t v = eng->use[METRIC_WATER]
+                         [(size_t)h * SCENE_DAYS + (size_t)(d % SCENE_DAYS)];
+    return v == SCENE_NO_DATA ? -1 : v / scene_metric_scale[METRIC_WATER];
+}
+
+/* Whether the 2 days before the one that ends at `ts` (complete, in the
+ * ring) each used at least NORMAL_DAY_SHARE of the usual: no wind-down. */
+static int normal_days_before(const struct scene_engine *eng, int32_t h,
+                              const struct scene_elderly *e, int64_t ts)
+{
+    int64_t day = scene_local_day(eng, ts - 1);
+    for (int64_t d = day - 2; d < day; d++)
+        if (day_water(eng, h, d) < NORMAL_DAY_SHARE * e->usual_m3)
+            return 0;
+    return 1;
+}
+
+/* The use since the quiet mark below which the flat stays quiet at a
+ * reading at `ts`: the quiet level; for a daily meter of a flat whose
+ * usual use is known and whose 2 days before were normal, also
+ * LOW_DAY_SHARE of its usual use over the time since the mark.  A stop
+ * before noon leaves less than half a day's use, so a daily meter can
+ * alert at the end of that day, within 36 h of any stop; a day at half
+ * after days already low is a wind-down before a trip, and waits for a
+ * day without use (the gradual-drop check then sees the decline). */
+static double quiet_level(const struct scene_engine *eng, int32_t h,
+                          const struct scene_elderly *e, int64_t ts)
+{
+    double level = eng->cfg.elderly_quiet_m3;
+    if (e->interval_s < DAILY_INTERVAL_S || e->usual_m3 < USUAL_MIN_M3 ||
+        !normal_days_before(eng, h, e, ts))
+        return level;
+    return fmax(level, LOW_DAY_SHARE * e->usual_m3 *
+                           (double)(ts - e->quiet_since) / 86400.0);
+}
 
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
                            const struct reading *r)
@@ -108,22 +152,12 @@ void scene_elderly_reading(struct scene_engine *eng, int32_t h,
         e->interval_s = (uint32_t)(ts - e->last_ts);
     e->last_ts = (uint32_t)ts;
     eng->elderly_dirty = 1;
-    if (e->quiet_use + use >= eng->cfg.elderly_quiet_m3) {
+    if (e->quiet_use + use >= quiet_level(eng, h, e, ts)) {
         e->quiet_since = (uint32_t)ts;
         e->quiet_use = 0;
     } else {
         e->quiet_use += (float)use;
     }
-}
-
-/* Water of h on day d in m3, or -1 without data (or out of the ring). */
-static double day_water(const struct scene_engine *eng, int32_t h, int64_t d)
-{
-    if (d < 0 || d > eng->cur_day || d <= eng->cur_day - SCENE_DAYS)
-        return -1;
-    uint16_t v = eng->use[METRIC_WATER]
-                         [(size_t)h * SCENE_DAYS + (size_t)(d % SCENE_DAYS)];
-    return v == SCENE_NO_DATA ? -1 : v / scene_metric_scale[METRIC_WATER];
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -218,11 +252,16 @@ static enum elderly_state classify(struct scene_engine *eng, int32_t h,
         it->why = "gradual drop in the days before: likely away with family";
         return ELDERLY_SUPPRESSED;
     }
-    it->why = e->interval_s >= 43200
-                  ? "a day without water use against its usual level (a "
-                    "daily meter: the stop lies within the last day that "
-                    "had use)"
-                  : "water stopped abruptly from its usual level";
+    if (e->interval_s >= DAILY_INTERVAL_S &&
+        e->quiet_use >= eng->cfg.elderly_quiet_m3)
+        it->why = "a day with less than half its usual water use (a daily "
+                  "meter: the water stopped during that day)";
+    else if (e->interval_s >= DAILY_INTERVAL_S)
+        it->why = "a day without water use against its usual level (a "
+                  "daily meter: the stop lies within the last day that "
+                  "had use)";
+    else
+        it->why = "water stopped abruptly from its usual level";
     return ELDERLY_ALERT;
 }
 
@@ -242,6 +281,17 @@ static void iso_field(struct scene_engine *eng, const char *key, int64_t ts,
     char iso[32];
     time_format_iso(ts, eng->cfg.tz_offset_minutes, iso);
     sbuf_addf(out, ",\"%s\":\"%s\"", key, iso);
+}
+
+/* The start of the reading interval the water stopped in: the one that
+ * ends at the quiet mark, or, when some water was used after the mark (a
+ * daily meter's day with less than half its usual use), the one after. */
+static int64_t stopped_from(const struct scene_engine *eng,
+                            const struct scene_elderly *e)
+{
+    if (e->quiet_use >= eng->cfg.elderly_quiet_m3)
+        return e->quiet_since;
+    return (int64_t)e->quiet_since - e->interval_s;
 }
 
 static void item_json(struct scene_engine *eng, const struct elderly_item *it,
@@ -266,13 +316,13 @@ static void item_json(struct scene_engine *eng, const struct elderly_item *it,
                   e->interval_s / 3600.0);
     if (it->state == ELDERLY_ALERT || it->state == ELDERLY_SUPPRESSED) {
         double quiet_s = eng->cfg.elderly_quiet_hours * 3600.0;
-        int64_t from = (int64_t)e->quiet_since - e->interval_s;
+        int64_t from = stopped_from(eng, e);
         int64_t known = (int64_t)e->quiet_since +
                         (int64_t)fmax(quiet_s, (double)e->interval_s);
         sbuf_addstr(out, ",\"water_stopped_between\":[");
         char a[32], b[32];
         time_format_iso(from, eng->cfg.tz_offset_minutes, a);
-        time_format_iso(e->quiet_since, eng->cfg.tz_offset_minutes, b);
+        time_format_iso(from + e->interval_s, eng->cfg.tz_offset_minutes, b);
         sbuf_addf(out, "\"%s\",\"%s\"]", a, b);
         iso_field(eng, "known_since", known, out);
         sbuf_addf(out, ",\"delay_hours_max\":%.0f", (known - from) / 3600.0);
