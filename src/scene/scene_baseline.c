@@ -37,9 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VACANT_WATER_M3 0.02     /* below this a flat is not a peer */
-#define DISTRICT_SAMPLE 50000    /* households sampled for district stats */
-#define DISTRICT_MIN_COVERAGE 30 /* registered flats to measure ordering */
+#define VACANT_WATER_M3 0.02  /* below this a flat is not a peer */
+#define DISTRICT_SAMPLE 50000 /* households sampled for district stats */
 
 /* ---- sorting networks ---- */
 
@@ -767,8 +766,7 @@ static void district_baselines(struct scene_engine *eng, struct peer_scratch *s)
         by_class[c] = xmalloc((eng->n / step + 1) * sizeof(int32_t));
     int32_t *all = xmalloc((eng->n / step + 1) * sizeof(int32_t));
     uint16_t *night = xmalloc((eng->n / step + 1) * sizeof(uint16_t));
-    uint16_t *coverage = xmalloc((eng->n / step + 1) * sizeof(uint16_t));
-    size_t n_night = 0, n_coverage = 0;
+    size_t n_night = 0;
     for (size_t h = 0; h < eng->n; h += step) {
         if (!eng->reg[h].rooms)
             continue;
@@ -778,11 +776,6 @@ static void district_baselines(struct scene_engine *eng, struct peer_scratch *s)
         double tot = eng->night_use[h] + (double)eng->day_use[h];
         if (tot >= 100) /* the share in 1/10000 */
             night[n_night++] = (uint16_t)(10000.0 * eng->night_use[h] / tot);
-        if (eng->reg[h].registered &&
-            !(eng->reg[h].flags & (HOUSEHOLD_BUSINESS | HOUSEHOLD_VACANT)))
-            coverage[n_coverage++] = (uint16_t)fmin(
-                1000.0 * eng->res[h].recipients / eng->reg[h].registered,
-                65534);
     }
     struct scene_peer whole;
     peer_baseline(eng, all, n, 1, s, &whole);
@@ -795,13 +788,8 @@ static void district_baselines(struct scene_engine *eng, struct peer_scratch *s)
     }
     eng->district.night_share =
         n_night ? select_k(night, n_night, n_night / 2) / 10000.0f : -1.0f;
-    eng->district.order_coverage =
-        eng->cur_block >= 0 && n_coverage >= DISTRICT_MIN_COVERAGE
-            ? select_k(coverage, n_coverage, n_coverage / 2) / 1000.0f
-            : -1.0f;
     free(all);
     free(night);
-    free(coverage);
 }
 
 void scene_baselines_update(struct scene_engine *eng)

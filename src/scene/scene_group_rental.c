@@ -49,7 +49,11 @@
  *
  * 4. Candidates: the estimate or occ_water >= allowed + 0.5 and >= 1.1 x
  *    allowed (electricity follows the flat - heating, appliances - more
- *    than its people, and must not veto water).  Others
+ *    than its people, and must not veto water); or, when the estimate is
+ *    at least 3 people above the registered count, from 1 person under
+ *    allowed (tenants out all day read low, and are not registered: most
+ *    registered households are honest, so people the meters see and the
+ *    registry does not are the weak label the district gives).  Others
  *    score 0 and are never listed.  The estimate shown to operators and
  *    the one the gate sees are multiplied by a scale learned from the
  *    headcounts visitors report on confirmed flats (1 until 5 headcounts;
@@ -150,7 +154,6 @@ const double scene_gr_default_weights[SCENE_NF] = {
     [F_METER_FAULT] = -2.0,  [F_BUILDING_SWING] = -2.0,
     [F_RECIP_DEFICIT] = 4.0, [F_PERSONS_EXCESS] = 3.0,
     [F_COMPLAINTS] = 1.0, /* about 3x as likely (scene_complaints.c) */
-    [F_UNREGISTERED] = 1.0,
 };
 
 static const char *const feature_names[SCENE_NF] = {
@@ -173,7 +176,6 @@ static const char *const feature_names[SCENE_NF] = {
     "recipients_deficit",
     "persons_excess",
     "complaints_12345",
-    "unregistered_people",
 };
 
 const char *scene_gr_feature_name(int f)
@@ -374,17 +376,6 @@ static void series_shape(struct scene_engine *eng, int32_t h, int64_t last,
             clampd(log2((sum[1] / cnt[1]) / (sum[0] / cnt[0])), -2, 2);
 }
 
-/* Distinct recipients per person that the district's registered flats
- * show (its delivery platforms' coverage: who orders, on how many
- * phones), bounded to 0.1-1.5; 1 when it cannot be measured.  A flat's
- * recipients are judged against the estimate times this, so a district
- * whose people order little does not read every flat as a kitchen. */
-static double order_coverage(const struct scene_engine *eng)
-{
-    double c = eng->district.order_coverage;
-    return c < 0 ? 1.0 : clampd(c, 0.1, 1.5);
-}
-
 static double log2_excess(double occ, double allowed)
 {
     return clampd(log2((occ > 0.1 ? occ : 0.1) / allowed), -3, 3);
@@ -453,9 +444,8 @@ static void fill_features(struct scene_engine *eng, int32_t h,
         x[F_ELEC_EXCESS] = log2_excess(s->occ[METRIC_ELECTRICITY], allowed);
     x[F_RECIP_EXCESS] =
         clampd(log2((s->recipients + 1) / (allowed + 1)), -3, 3);
-    x[F_RECIP_DEFICIT] = clampd(
-        log2((s->recipients + 1) / (order_coverage(eng) * s->estimate + 1)), -3,
-        0);
+    x[F_RECIP_DEFICIT] =
+        clampd(log2((s->recipients + 1) / (s->estimate + 1)), -3, 0);
     x[F_PERSONS_EXCESS] = clampd((s->estimate - allowed) / 4, -1, 2);
     if (s->level[METRIC_WATER] > 0 && s->peer_level[METRIC_WATER] > 0)
         x[F_WATER_PEER] = clampd(
@@ -474,7 +464,6 @@ static void fill_features(struct scene_engine *eng, int32_t h,
     x[F_CONSISTENCY] = shape->consistency - 0.5;
     x[F_WEEKEND_SHAPE] = shape->weekend;
     x[F_COMPLAINTS] = s->complaints ? 1.0 : 0.0;
-    x[F_UNREGISTERED] = clampd((s->estimate - s->registered) / 4, -1, 2);
 }
 
 /* Completes the record s of h (estimate_of done): peers, series shape,

@@ -29,7 +29,7 @@
 #define SCENE_BLOCKS 6      /* recipient blocks in the ring */
 #define SCENE_BLOCK_DAYS 6  /* days per recipient block */
 #define SCENE_NO_DATA 0xFFFFu
-#define SCENE_NF 20             /* features of the logistic model */
+#define SCENE_NF 19             /* features of the logistic model */
 #define SCENE_COMPLAINT_DAYS 60 /* 12345 complaints count this long */
 #define SCENE_COMPLAINT_SLOTS 4 /* complaint days kept per building */
 #define SCENE_SIZE_CLASSES 4
@@ -61,7 +61,6 @@ enum scene_feature {
     F_RECIP_DEFICIT,
     F_PERSONS_EXCESS,
     F_COMPLAINTS,
-    F_UNREGISTERED,
 };
 
 /* Confounder check bits (struct scene_result.checks). */
@@ -221,7 +220,6 @@ struct scene_district {
     float per_capita[METRIC_COUNT];
     struct scene_peer size_class[SCENE_SIZE_CLASSES];
     float night_share;
-    float order_coverage; /* median recipients per registered person; <0 */
 };
 
 struct scene_engine {
