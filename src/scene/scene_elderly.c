@@ -80,22 +80,15 @@
 #define LOW_DAY_SHARE 0.5      /* of usual use: a day the water stopped */
 #define NORMAL_DAY_SHARE 0.75  /* of usual use: a normal day before it */
 
-/* Water of h on day d in m3, or -1 without data (or out of the ring). */
-static double day_water(const struct scene_engine *eng, int32_t h, int64_t d)
-{
-    if (d < 0 || d > eng->cur_day || d <= eng->cur_day - SCENE_DAYS)
-        return -1;
-    uint16_t v = eng->use[METRIC_WATER]
-                         [(size_t)h * SCENE_DAYS + (size_t)(d % SCENE_DAYS)];
-    return v == SCENE_NO_DATA ? -1 : v / scene_metric_scale[METRIC_WATER];
-}
+static double day_water(const struct scene_engine *eng, int32_t h, int64_t d);
 
-/* Whether the 2 days before the one that ends at `ts` (complete, in the
- * ring) each used at least NORMAL_DAY_SHARE of the usual: no wind-down. */
+/* Whether the 2 days before the quiet mark's day (complete, in the ring)
+ * each used at least NORMAL_DAY_SHARE of the usual: no wind-down.  Fixed
+ * while the mark stays, so later readings judge the same way. */
 static int normal_days_before(const struct scene_engine *eng, int32_t h,
-                              const struct scene_elderly *e, int64_t ts)
+                              const struct scene_elderly *e)
 {
-    int64_t day = scene_local_day(eng, ts - 1);
+    int64_t day = scene_local_day(eng, e->quiet_since);
     for (int64_t d = day - 2; d < day; d++)
         if (day_water(eng, h, d) < NORMAL_DAY_SHARE * e->usual_m3)
             return 0;
@@ -104,21 +97,22 @@ static int normal_days_before(const struct scene_engine *eng, int32_t h,
 
 /* The use since the quiet mark below which the flat stays quiet at a
  * reading at `ts`: the quiet level; for a daily meter of a flat whose
- * usual use is known and whose 2 days before were normal, also
- * LOW_DAY_SHARE of its usual use over the time since the mark.  A stop
- * before noon leaves less than half a day's use, so a daily meter can
- * alert at the end of that day, within 36 h of any stop; a day at half
- * after days already low is a wind-down before a trip, and waits for a
- * day without use (the gradual-drop check then sees the decline). */
+ * usual use is known and whose 2 days before the mark were normal, also
+ * LOW_DAY_SHARE of its usual use over the time since the mark, at most
+ * one day's worth (so one normal day ends the quiet).  A stop before noon
+ * leaves less than half a day's use, so a daily meter can alert at the
+ * end of that day, within 36 h of any stop; a day at half after days
+ * already low is a wind-down before a trip, and waits for a day without
+ * use (the gradual-drop check then sees the decline). */
 static double quiet_level(const struct scene_engine *eng, int32_t h,
                           const struct scene_elderly *e, int64_t ts)
 {
     double level = eng->cfg.elderly_quiet_m3;
     if (e->interval_s < DAILY_INTERVAL_S || e->usual_m3 < USUAL_MIN_M3 ||
-        !normal_days_before(eng, h, e, ts))
+        !normal_days_before(eng, h, e))
         return level;
-    return fmax(level, LOW_DAY_SHARE * e->usual_m3 *
-                           (double)(ts - e->quiet_since) / 86400.0);
+    double days = fmin(1.0, (double)(ts - e->quiet_since) / 86400.0);
+    return fmax(level, LOW_DAY_SHARE * e->usual_m3 * days);
 }
 
 void scene_elderly_reading(struct scene_engine *eng, int32_t h,
@@ -158,6 +152,16 @@ void scene_elderly_reading(struct scene_engine *eng, int32_t h,
     } else {
         e->quiet_use += (float)use;
     }
+}
+
+/* Water of h on day d in m3, or -1 without data (or out of the ring). */
+static double day_water(const struct scene_engine *eng, int32_t h, int64_t d)
+{
+    if (d < 0 || d > eng->cur_day || d <= eng->cur_day - SCENE_DAYS)
+        return -1;
+    uint16_t v = eng->use[METRIC_WATER]
+                         [(size_t)h * SCENE_DAYS + (size_t)(d % SCENE_DAYS)];
+    return v == SCENE_NO_DATA ? -1 : v / scene_metric_scale[METRIC_WATER];
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -18,6 +18,8 @@
  *     a stop does not come back), and the silent list does not swell at
  *     night (a daily meter read at midnight is not silent at 22:00);
  *   - every alert carries usual_m3_per_day;
+ *   - a stop's alert, once raised, stays open at every later hour until
+ *     the stop's end in the truth file;
  *   - after a restart (the engine freed and a new one made from the state
  *     file, the registry and the last day of readings, as the server
  *     does), the open alerts and their quiet-since times are unchanged.
@@ -247,6 +249,7 @@ static void run_grain(const char *grain, double max_delay_h)
     collect_water(&run, &hs, dir, 1);
     size_t next = 0, stops = 0, late = 0, away_alerted = 0, no_usual = 0;
     size_t within36 = 0, quiet_alerted = 0; /* elders with no event */
+    size_t dropped = 0; /* hours a stop's alert was closed again */
     uint8_t *counted = calloc(hs.n, 1);
     int64_t *first_alert = calloc(hs.n, sizeof(int64_t));
     char *morning = NULL;
@@ -259,10 +262,16 @@ static void run_grain(const char *grain, double max_delay_h)
         char *json = alerts_json(hs.eng);
         for (size_t i = 0; i < run.n_truth; i++) {
             const char *id = scene_engine_household_id(hs.eng, run.truth[i].h);
-            if (!alerted(json, id))
+            if (!alerted(json, id)) {
+                /* until a stop's water returns, its alert stays open */
+                dropped += run.truth[i].event == 1 &&
+                           first_alert[run.truth[i].h] >= run.truth[i].start &&
+                           (!run.truth[i].end || t < run.truth[i].end);
                 continue;
-            if (!first_alert[run.truth[i].h])
-                first_alert[run.truth[i].h] = t;
+            }
+            if (!first_alert[run.truth[i].h] &&
+                (run.truth[i].event != 1 || t >= run.truth[i].start))
+                first_alert[run.truth[i].h] = t; /* a stop's: after it */
             if (run.truth[i].event == 0 && !counted[run.truth[i].h]) {
                 counted[run.truth[i].h] = 1;
                 quiet_alerted++;
@@ -322,9 +331,10 @@ static void run_grain(const char *grain, double max_delay_h)
            "alert-hours while away; %zu "
            "stops alerted at 08:00 but not 22:00; %zu nights the silent list "
            "swelled; %zu alerts without usual use; %zu elders without a "
-           "stop or trip alerted at some hour\n",
+           "stop or trip alerted at some hour; %zu hours a stop's alert "
+           "was closed again\n",
            grain, run.n_truth, stops, late, max_delay_h, within36, away_alerted,
-           inconsistent, swollen, no_usual, quiet_alerted);
+           inconsistent, swollen, no_usual, quiet_alerted, dropped);
     free(counted);
     /* restart: a new engine from the state file, the registry, the last
      * 30 days of daily use and the last day of readings */
@@ -355,6 +365,7 @@ static void run_grain(const char *grain, double max_delay_h)
     assert_int_equal(inconsistent, 0);
     assert_int_equal(swollen, 0);
     assert_int_equal(no_usual, 0);
+    assert_int_equal(dropped, 0);
     sbuf_release(&before);
     sbuf_release(&after);
     free(morning);
