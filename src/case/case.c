@@ -34,8 +34,8 @@ static const struct transition {
 };
 #define N_TRANSITIONS (sizeof(transitions) / sizeof(transitions[0]))
 
-static const char *const source_kinds[] = {"group_rental", "elderly", "event",
-                                           "alert", "manual"};
+static const char *const source_kinds[] = {
+    "group_rental", "elderly", "event", "alert", "manual", "open311"};
 
 static case_publish_fn publisher;
 static void *publisher_ctx;
@@ -66,7 +66,7 @@ int case_visible(struct store *st, const struct token_info *who,
 {
     int64_t id;
     uint32_t feeds;
-    if (who->role == ROLE_PUBLISHER)
+    if (who->role == ROLE_PUBLISHER || who->role == ROLE_CITIZEN_APP)
         return 0;
     if (who->role == ROLE_COMMITTEE)
         return !strcmp(c->unit_kind, "committee") &&

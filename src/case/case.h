@@ -66,7 +66,8 @@
 /* What a new case is made from. */
 struct case_new {
     const char *category;     /* e.g. "group_rental", "garbage" */
-    const char *source_kind;  /* group_rental, elderly, event, alert, manual */
+    const char *source_kind;  /* group_rental, elderly, event, alert, manual,
+                               * open311 (a public request, routes_open311) */
     const char *source_ref;   /* the suspect's household, the alert id, .. */
     const char *household_id; /* NULL or "" when place-based */
     int has_place;

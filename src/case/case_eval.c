@@ -12,8 +12,8 @@
  *   closure               cases verified and closed / registered
  *   on-time handling      handle steps on time / handles
  *   rework                reworks / dispatches
- *   missed report         cases the public reported first (source event) /
- *                         cases
+ *   missed report         cases the public reported first (source event
+ *                         or open311) / cases
  * "On time" compares a step with the one before it: each step has
  * case_step_deadline_min.  The scan reads each case's history; windows of
  * many thousands of cases are slow but bounded by the case table.
@@ -140,7 +140,8 @@ static int eval_case(struct eval *e, const struct case_row *c)
     w.t[1] = unit_tally(e, *c->unit ? c->unit : "(not dispatched)");
     for (int i = 0; i < 2; i++) {
         w.t[i]->cases++;
-        w.t[i]->public_first += !strcmp(c->source_kind, "event");
+        w.t[i]->public_first += !strcmp(c->source_kind, "event") ||
+                                !strcmp(c->source_kind, "open311");
     }
     e->ids[e->n_ids] = c->id;
     snprintf(e->kinds[e->n_ids++], 24, "%s", c->source_kind);

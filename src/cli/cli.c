@@ -279,7 +279,7 @@ static int token_info_from_opts(struct store *st, char **rest, int nrest,
         fprintf(stderr, "error: token create needs --name NAME and --role "
                         "admin|publisher|operator|analyst|committee|"
                         "supervisor|call_taker|shift_lead|dispatcher|"
-                        "department\n");
+                        "department|citizen_app\n");
         return 2;
     }
     snprintf(info->name, sizeof(info->name), "%s", name);

@@ -189,6 +189,13 @@ static const struct config_key config_keys[] = {
     {"photo_quota_mb", CT_INT, F(photo_quota_mb), "512", 1, 10000000,
      "megabytes of photos each residents' committee or department may "
      "store (the other roles share one quota); 507 when full"},
+    {"open311_services", CT_STR, F(open311_services),
+     "garbage=garbage:垃圾堆放,noise=noise:噪声扰民,"
+     "fire_door=fire_door:消防通道堵塞",
+     0, 0,
+     "the public Open311 services (SERVICE_CODE=CASE_CATEGORY:NAME,..): "
+     "what /open311/v2/ offers and the case category each request becomes; "
+     "cases of other categories never appear there"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -84,6 +84,7 @@ struct config {
     char *case_escalate_to;          /* the role overdue cases go to */
     size_t photo_max_bytes;          /* largest photo upload */
     int photo_quota_mb;              /* photo quota per committee/department */
+    char *open311_services;          /* CODE=CATEGORY:NAME,.. (Open311) */
     double resolution[3]; /* <metric>_resolution: raw readings are stored
                              rounded to it (a power of ten) */
 };

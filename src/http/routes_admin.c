@@ -28,7 +28,7 @@ static int token_fields(struct request *req, json_t *obj,
         reply_error(req, 400,
                     "field 'role': one of admin, publisher, "
                     "operator, analyst, committee, supervisor, call_taker, "
-                    "shift_lead, dispatcher, department");
+                    "shift_lead, dispatcher, department, citizen_app");
         return -1;
     }
     info->role = (enum role)r;

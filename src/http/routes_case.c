@@ -72,6 +72,12 @@ void route_case_create(struct request *req)
         return;
     if (case_new_from(req, obj, &in))
         goto out_free;
+    if (!strcmp(in.source_kind, "open311")) {
+        reply_error(req, 400,
+                    "field 'source_kind': open311 requests are "
+                    "filed through /open311/v2/requests.json");
+        goto out_free;
+    }
     int rc =
         case_create(req->srv->store, req->srv->cfg, &req->who, &in, &c, &dup);
     if (rc == CB_EINVAL)

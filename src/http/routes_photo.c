@@ -224,8 +224,9 @@ void route_photo_get(struct request *req)
     sbuf_reset(&req->out);
     int rc = photo_load(req->srv->cfg->data_dir, p.id, t, &req->out);
     if (rc) {
-        log_msg(LOG_ERROR, "photo", "cannot read a photo | photo=%s error=\"%s\"",
-                p.id, cb_strerror(rc));
+        log_msg(LOG_ERROR, "photo",
+                "cannot read a photo | photo=%s error=\"%s\"", p.id,
+                cb_strerror(rc));
         reply_error(req, 500, "cannot read the photo's file");
         return;
     }

@@ -266,11 +266,11 @@ static int png_ihdr(struct parse *ps, size_t off, const unsigned char *d,
         be32(d + 4) > 0x7FFFFFFF)
         return bad(ps, off, "IHDR of a bad length or size");
     unsigned depth = d[8], ct = d[9];
-    int ok = (ct == 0 && (depth == 1 || depth == 2 || depth == 4 ||
-                          depth == 8 || depth == 16)) ||
-             (ct == 3 && (depth == 1 || depth == 2 || depth == 4 ||
-                          depth == 8)) ||
-             ((ct == 2 || ct == 4 || ct == 6) && (depth == 8 || depth == 16));
+    int ok =
+        (ct == 0 && (depth == 1 || depth == 2 || depth == 4 || depth == 8 ||
+                     depth == 16)) ||
+        (ct == 3 && (depth == 1 || depth == 2 || depth == 4 || depth == 8)) ||
+        ((ct == 2 || ct == 4 || ct == 6) && (depth == 8 || depth == 16));
     if (!ok || d[10] != 0 || d[11] != 0 || d[12] > 1)
         return bad(ps, off, "IHDR with a bad depth, colour type or method");
     return 0;

@@ -182,11 +182,13 @@ enum role {
     ROLE_COMMITTEE = 4, /* scoped to one residents' committee */
     /* the case loop's people (src/case/case.h): each worker holds a token
      * of their own, whose name is the person */
-    ROLE_SUPERVISOR = 5, /* supervisor or inspector: collects, verifies */
-    ROLE_CALL_TAKER = 6, /* second check and registration */
-    ROLE_SHIFT_LEAD = 7, /* receives escalations; may do any step */
-    ROLE_DISPATCHER = 8, /* dispatches registered cases */
-    ROLE_DEPARTMENT = 9, /* a handling department: department_id names it */
+    ROLE_SUPERVISOR = 5,   /* supervisor or inspector: collects, verifies */
+    ROLE_CALL_TAKER = 6,   /* second check and registration */
+    ROLE_SHIFT_LEAD = 7,   /* receives escalations; may do any step */
+    ROLE_DISPATCHER = 8,   /* dispatches registered cases */
+    ROLE_DEPARTMENT = 9,   /* a handling department: department_id names it */
+    ROLE_CITIZEN_APP = 10, /* a civic app or 12345 intake: files Open311
+                            * requests (/open311/v2/), nothing under /api/ */
     ROLE_COUNT
 };
 const char *role_name(enum role r);

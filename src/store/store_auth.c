@@ -14,8 +14,9 @@
 #include "util/jsonw.h"
 
 static const char *const role_names[ROLE_COUNT] = {
-    "admin",      "publisher",  "operator",   "analyst",    "committee",
-    "supervisor", "call_taker", "shift_lead", "dispatcher", "department"};
+    "admin",      "publisher",  "operator",   "analyst",
+    "committee",  "supervisor", "call_taker", "shift_lead",
+    "dispatcher", "department", "citizen_app"};
 
 const char *role_name(enum role r)
 {

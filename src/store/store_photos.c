@@ -119,8 +119,8 @@ out_put:
     return rc;
 }
 
-int store_scan_case_photos(struct store *st, int64_t case_id,
-                           store_photo_fn fn, void *ctx)
+int store_scan_case_photos(struct store *st, int64_t case_id, store_photo_fn fn,
+                           void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s;

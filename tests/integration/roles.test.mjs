@@ -13,7 +13,8 @@ import { jpeg } from './photo-bytes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
-  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department'];
+  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department',
+  'citizen_app'];
 
 // [{method, pattern, cells: {role: 'yes'|'own'|'no'}, text: {role: cell}}]
 function docTable() {
@@ -45,7 +46,7 @@ function docTable() {
 // The same from the route table in src/http/routes.c.
 function codeTable() {
   const src = readFileSync(join(root, 'src', 'http', 'routes.c'), 'utf8');
-  const re = /\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(PUB|TOK),\s*\{([^}]*)\}/g;
+  const re = /\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(PUB|TOK|KEY),\s*\{([^}]*)\}/g;
   const word = { Y: 'yes', OWN: 'own', N: 'no' };
   const rows = [];
   for (const m of src.matchAll(re)) {
@@ -88,6 +89,8 @@ before(async () => {
     tok[role] = await makeToken(srv, { name: `${role}-1`, role });
   tok.department = await makeToken(srv, { name: 'dept-1', role: 'department',
     department: 'no-feeds' });
+  tok.citizen_app = await makeToken(srv, { name: 'app-1',
+    role: 'citizen_app' });
   // outside "own": a publisher of no feed, another committee
   tok.publisher_other = await makeToken(srv, { name: 'pub0',
     role: 'publisher', department: 'no-feeds' });
@@ -310,6 +313,23 @@ const samples = {
     return { path: await photo(id),
       other: await photo(await caseAt('OTHER-1', [])) };
   },
+  'GET /open311/v2/services.json': () => ({
+    path: '/open311/v2/services.json' }),
+  'GET /open311/v2/services/{}': () => ({
+    path: '/open311/v2/services/garbage.json' }),
+  'POST /open311/v2/requests.json': () => ({
+    path: '/open311/v2/requests.json', body: 'service_code=garbage&' +
+      `lat=31.${seq++}&long=121.5&description=roles`,
+    contentType: 'application/x-www-form-urlencoded' }),
+  'GET /open311/v2/requests/{}': async () => {
+    const r = await request(srv.base, 'POST', '/open311/v2/requests.json', {
+      body: `api_key=${tok.citizen_app}&service_code=noise&lat=31.1&long=121.4`,
+      contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(r.status, 201, r.text);
+    return { path: `/open311/v2/requests/${r.json[0].service_request_id}.json` };
+  },
+  'GET /open311/v2/requests.json': () => ({
+    path: '/open311/v2/requests.json' }),
   'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
   // a committee's own figures (another unit's: cases.test.mjs)
   'GET /api/v1/evaluation': () => ({ path: '/api/v1/evaluation' }),

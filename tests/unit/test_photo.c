@@ -36,8 +36,8 @@ static void marker(struct sbuf *b, unsigned m)
  * the segments a decoder needs; sof: whether to put the SOF in. */
 static void jpeg_build(struct sbuf *b, int with_meta, int sof)
 {
-    unsigned char dqt[65] = {0}, dht[18] = {0}, sofp[9] = {8, 0, 8, 0, 8, 1,
-                                                         1, 0x11, 0};
+    unsigned char dqt[65] = {0}, dht[18] = {0},
+                  sofp[9] = {8, 0, 8, 0, 8, 1, 1, 0x11, 0};
     unsigned char sos[6] = {1, 1, 0x00, 0, 63, 0};
     unsigned char jfif[14] = {'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0};
     const char exif[] = "Exif\0\0MM\0*GPSLatitude 31.2304 N Canon EOS";
@@ -150,7 +150,10 @@ static void test_jpeg_refused(void **state)
     assert_int_equal(strip(&b, &out, &t), CB_EINVAL);
     /* a segment length past the end */
     sbuf_reset(&b);
-    sbuf_add(&b, "\xFF\xD8\xFF\xE1\xFF\xFF" "Exif", 10);
+    sbuf_add(&b,
+             "\xFF\xD8\xFF\xE1\xFF\xFF"
+             "Exif",
+             10);
     assert_int_equal(strip(&b, &out, &t), CB_EINVAL);
     assert_non_null(strstr(err, "past the end"));
     sbuf_release(&b);
@@ -177,8 +180,8 @@ static void chunk(struct sbuf *b, const char *type, const void *data,
     memcpy(h + 4, type, 4);
     sbuf_add(&td, type, 4);
     sbuf_add(&td, data, n);
-    be32_put(crc, (uint32_t)crc32(0L, (const unsigned char *)td.buf,
-                                  (uInt)td.len));
+    be32_put(crc,
+             (uint32_t)crc32(0L, (const unsigned char *)td.buf, (uInt)td.len));
     sbuf_add(b, h, 8);
     sbuf_add(b, data, n);
     sbuf_add(b, crc, 4);
@@ -190,8 +193,8 @@ static void png_build(struct sbuf *b, int with_meta, int ct, int plte)
 {
     unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, (unsigned char)ct,
                               0, 0, 0};
-    unsigned char idat[] = {0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00,
-                            0x02, 0x00, 0x01};
+    unsigned char idat[] = {0x78, 0x9c, 0x63, 0x60, 0x00,
+                            0x00, 0x00, 0x02, 0x00, 0x01};
     unsigned char time[7] = {0x07, 0xEA, 12, 2, 8, 0, 0};
     sbuf_add(b, "\x89PNG\r\n\x1a\n", 8);
     chunk(b, "IHDR", ihdr, 13);
@@ -296,8 +299,7 @@ static void test_files(void **state)
     assert_non_null(mkdtemp(dir));
     assert_int_equal(photo_new_id(id), 0);
     assert_int_equal(photo_load(dir, id, PHOTO_JPEG, &back), CB_ENOTFOUND);
-    assert_int_equal(photo_save(dir, id, PHOTO_JPEG, "\xFF\xD8\xFF\xD9", 4),
-                     0);
+    assert_int_equal(photo_save(dir, id, PHOTO_JPEG, "\xFF\xD8\xFF\xD9", 4), 0);
     assert_int_equal(photo_load(dir, id, PHOTO_JPEG, &back), 0);
     assert_int_equal(back.len, 4);
     assert_memory_equal(back.buf, "\xFF\xD8\xFF\xD9", 4);
