@@ -420,22 +420,41 @@ static int in_list(const char *list, const char *item)
 static void list_fn(void *ctx, const struct case_row *c)
 {
     struct list_filter *f = ctx;
-    char id[24];
     const struct open311_service *svc = public_service(&f->s, c);
-    if (!svc || f->n >= OPEN311_LIST_MAX)
+    if (!svc || f->n >= OPEN311_LIST_MAX ||
+        (f->codes && !in_list(f->codes, svc->code)) ||
+        (f->statuses &&
+         !in_list(f->statuses, case_closed(c) ? "closed" : "open")))
         return;
-    snprintf(id, sizeof(id), "%lld", (long long)c->id);
-    if (f->ids) {
-        if (!in_list(f->ids, id))
-            return;
-    } else if ((f->codes && !in_list(f->codes, svc->code)) ||
-               (f->statuses &&
-                !in_list(f->statuses, case_closed(c) ? "closed" : "open")) ||
-               c->created_ns < f->from_ns || c->created_ns >= f->to_ns) {
-        return;
-    }
     request_json(f->w, c, svc);
     f->n++;
+}
+
+/* service_request_id=ID,ID,..: those requests, whatever their dates (the
+ * spec ignores the other filters then).  0 or CB_ESTORE. */
+static int list_by_ids(struct request *req, struct list_filter *f)
+{
+    const char *p = f->ids;
+    while (*p && f->n < OPEN311_LIST_MAX) {
+        size_t len = strcspn(p, ",");
+        char id[24], *end;
+        struct case_row c;
+        snprintf(id, sizeof(id), "%.*s", (int)(len < 23 ? len : 23), p);
+        long long n = strtoll(id, &end, 10);
+        int rc = *id && !*end && n > 0 ? store_case_get(req->srv->store, n, &c)
+                                       : CB_ENOTFOUND;
+        if (rc && rc != CB_ENOTFOUND)
+            return rc;
+        if (!rc) {
+            const struct open311_service *svc = public_service(&f->s, &c);
+            if (svc) {
+                request_json(f->w, &c, svc);
+                f->n++;
+            }
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }
 
 /* start_date and end_date; neither: the last OPEN311_DEFAULT_DAYS days.
@@ -459,7 +478,6 @@ static int list_window(struct request *req, struct list_filter *f)
 
 void route_open311_requests(struct request *req)
 {
-    struct case_filter cf = {0};
     struct jsonw w;
     struct list_filter *f = xcalloc(1, sizeof(*f));
     f->req = req;
@@ -472,7 +490,10 @@ void route_open311_requests(struct request *req)
         goto out_free;
     jsonw_init(&w, &req->out);
     jsonw_array_begin(&w);
-    if (store_scan_cases(req->srv->store, &cf, list_fn, f)) {
+    if (f->ids
+            ? list_by_ids(req, f)
+            : store_scan_cases_by_source(req->srv->store, "open311", f->from_ns,
+                                         f->to_ns, 0, list_fn, f)) {
         reply_error(req, 500, "cannot list the requests");
         goto out_free;
     }

@@ -615,6 +615,11 @@ struct case_filter {
 typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
 int store_scan_cases(struct store *st, const struct case_filter *f,
                      store_case_fn fn, void *ctx);
+/* Calls fn for each case of source_kind made in [from_ns, to_ns), newest
+ * first, at most limit (0: no limit).  0 or CB_ESTORE. */
+int store_scan_cases_by_source(struct store *st, const char *source_kind,
+                               int64_t from_ns, int64_t to_ns, int limit,
+                               store_case_fn fn, void *ctx);
 /* Calls fn for each visit reported between from_ns and to_ns (ts_ns in
  * [from, to)), oldest first. */
 typedef void (*store_case_visit_fn)(void *ctx, int64_t case_id,

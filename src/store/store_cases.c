@@ -408,3 +408,36 @@ out_put:
     store__reader_put(st, c);
     return rc;
 }
+
+int store_scan_cases_by_source(struct store *st, const char *source_kind,
+                               int64_t from_ns, int64_t to_ns, int limit,
+                               store_case_fn fn, void *ctx)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT " CASE_COLS " FROM case_file"
+                           " WHERE source_kind = ? AND created_ns >= ?"
+                           " AND created_ns < ? ORDER BY created_ns DESC,"
+                           " id DESC LIMIT ?",
+                           -1, &s, NULL)) {
+        rc = store__sqlerr(c->db, "cases by source");
+        goto out_put;
+    }
+    sqlite3_bind_text(s, 1, source_kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from_ns);
+    sqlite3_bind_int64(s, 3, to_ns);
+    sqlite3_bind_int64(s, 4, limit > 0 ? limit : -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct case_row row;
+        case_from_row(s, &row);
+        fn(ctx, &row);
+    }
+    if (step != SQLITE_DONE)
+        rc = store__sqlerr(c->db, "cases by source");
+    sqlite3_finalize(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}

@@ -432,15 +432,18 @@ static const struct migration migrations[] = {
      NULL},
     /* Photos of cases (store_photos.c): the metadata; the image is a file
      * under DATA/photos/ (src/photo/photo.h).  quota_unit names whose
-     * quota a photo counts in. */
-    {"case photos",
+     * quota a photo counts in.  And cases by source and time, for
+     * Open311's public lists (store_scan_cases_by_source). */
+    {"case photos, cases by source",
      "CREATE TABLE IF NOT EXISTS case_photo(id TEXT PRIMARY KEY,"
      " case_id INTEGER NOT NULL, visit_id TEXT NOT NULL DEFAULT '',"
      " content_type TEXT NOT NULL, bytes INTEGER NOT NULL,"
      " created_ns INTEGER NOT NULL, token_id INTEGER NOT NULL,"
      " who TEXT NOT NULL, quota_unit TEXT NOT NULL) WITHOUT ROWID;"
      "CREATE INDEX IF NOT EXISTS case_photo_case ON case_photo(case_id);"
-     "CREATE INDEX IF NOT EXISTS case_photo_unit ON case_photo(quota_unit);",
+     "CREATE INDEX IF NOT EXISTS case_photo_unit ON case_photo(quota_unit);"
+     "CREATE INDEX IF NOT EXISTS case_file_source"
+     " ON case_file(source_kind, created_ns);",
      NULL},
 };
 

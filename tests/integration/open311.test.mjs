@@ -120,6 +120,12 @@ test('lists by status, service, id and date', async () => {
   assert.deepEqual(r.json, []);
   r = await get(`/open311/v2/requests.json?service_request_id=${noiseId}`);
   assert.deepEqual(r.json.map((q) => q.service_request_id), [noiseId]);
+  // ids: whatever the other filters say (the spec ignores them then)
+  r = await get('/open311/v2/requests.json?service_request_id=' +
+      `${garbageId},${noiseId},x,999999&status=open` +
+      '&start_date=2010-01-01&end_date=2010-01-02');
+  assert.deepEqual(r.json.map((q) => q.service_request_id).sort(),
+      [garbageId, noiseId].sort());
   r = await get('/open311/v2/requests.json?start_date=2010-01-01T00:00:00Z' +
       '&end_date=2010-02-01T00:00:00Z');
   assert.deepEqual(r.json, []);
