@@ -230,6 +230,16 @@ void route_photo_get(struct request *req)
         reply_error(req, 500, "cannot read the photo's file");
         return;
     }
+    /* a photo from inside a flat: kept out of shared caches and the
+     * browser's disk, and never sniffed as anything but an image */
+    req->stream = MHD_create_response_from_buffer(req->out.len, req->out.buf,
+                                                  MHD_RESPMEM_MUST_COPY);
+    if (!req->stream) {
+        reply_error(req, 500, "cannot answer");
+        return;
+    }
+    MHD_add_response_header(req->stream, "Cache-Control", "private, no-store");
+    MHD_add_response_header(req->stream, "X-Content-Type-Options", "nosniff");
     req->status = 200;
     req->content_type = photo_content_type(t);
 }

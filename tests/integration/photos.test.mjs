@@ -56,7 +56,7 @@ async function fetchPhoto(who, id) {
   const res = await fetch(`${srv.base}/api/v1/photos/${id}`,
       { headers: { authorization: `Bearer ${tok[who] || srv.admin}` } });
   return { status: res.status, type: res.headers.get('content-type'),
-    body: Buffer.from(await res.arrayBuffer()) };
+    headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
 test('a JPEG with EXIF GPS is stored and served without its metadata',
@@ -77,6 +77,8 @@ test('a JPEG with EXIF GPS is stored and served without its metadata',
   const got = await fetchPhoto('committee', r.json.id);
   assert.equal(got.status, 200);
   assert.equal(got.type, 'image/jpeg');
+  assert.equal(got.headers.get('cache-control'), 'private, no-store');
+  assert.equal(got.headers.get('x-content-type-options'), 'nosniff');
   for (const needle of ['Exif', 'GPS', 'Canon', 'EOS', 'xmpmeta', '王阿姨',
     '31.2304'])
     assert.ok(!got.body.includes(needle), `served bytes hold '${needle}'`);
