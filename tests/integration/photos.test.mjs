@@ -239,3 +239,22 @@ test('every view is audited: who, which photo, which case', async () => {
   assert.ok(r.json.some((a) => a.action === 'photo.upload' &&
       a.object === `case=${caseOwn} photo=${id}`));
 });
+
+test('the phone page\'s way: a session cookie and X-Requested-With',
+    async () => {
+  const r = await request(srv.base, 'POST', '/api/v1/session', {
+    body: JSON.stringify({ token: tok.committee }),
+    contentType: 'application/json' });
+  assert.equal(r.status, 201, r.text);
+  const cookie = r.headers.get('set-cookie').split(';')[0];
+  let up = await request(srv.base, 'POST', `/api/v1/cases/${caseOwn}/photos`,
+      { body: jpeg(), contentType: 'image/jpeg', headers: { cookie } });
+  assert.equal(up.status, 403, 'a cross-site form cannot upload');
+  up = await request(srv.base, 'POST', `/api/v1/cases/${caseOwn}/photos`,
+      { body: jpeg(), contentType: 'image/jpeg',
+        headers: { cookie, 'x-requested-with': 'fetch' } });
+  assert.equal(up.status, 201, up.text);
+  const res = await fetch(`${srv.base}/api/v1/photos/${up.json.id}`,
+      { headers: { cookie } });
+  assert.equal(res.status, 200);
+});
