@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "render/render.h"
+
 static const char *obj_str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -88,7 +90,7 @@ void route_tokens_create(struct request *req)
 
 void route_tokens_list(struct request *req)
 {
-    if (store_token_list(req->srv->store, &req->out))
+    if (render_tokens(req->srv->store, &req->out))
         reply_error(req, 500, "cannot list tokens");
     else
         reply_json(req, 200);
@@ -232,7 +234,7 @@ void route_departments_create(struct request *req)
 
 void route_departments_list(struct request *req)
 {
-    if (store_department_list(req->srv->store, &req->out))
+    if (render_departments(req->srv->store, &req->out))
         reply_error(req, 500, "cannot list departments");
     else
         reply_json(req, 200);
@@ -243,7 +245,7 @@ void route_audit_list(struct request *req)
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    if (store_audit_list(req->srv->store, limit, &req->out))
+    if (render_audit(req->srv->store, limit, &req->out))
         reply_error(req, 500, "cannot read the audit log");
     else
         reply_json(req, 200);
