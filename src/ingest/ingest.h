@@ -169,8 +169,11 @@ void ingest_error_add(struct ingest_batch *b, int line, int column,
 /* Drops the records whose line has an error (after resolution found some),
  * keeping order.  Used by on_error=skip. */
 void ingest_batch_drop_failed_lines(struct ingest_batch *b);
-/* Appends the errors as a JSON array of
- * {"line":L,"column":C,"field":"...","message":"..."}. */
+/* Writes the errors as a JSON array of
+ * {"line":L,"column":C,"field":"...","message":"..."}: the next value of w
+ * (util/jsonw.h), or appended to out. */
+struct jsonw;
+void ingest_errors_json(const struct ingest_batch *b, struct jsonw *w);
 void ingest_errors_to_json(const struct ingest_batch *b, struct sbuf *out);
 
 /* Timestamp precision of line protocol. */

@@ -54,8 +54,7 @@ static void reading_json(void *ctx, const struct reading *r)
 }
 
 int render_readings(struct store *st, int32_t household, int metric,
-                    int64_t from_ns, int64_t to_ns, int limit,
-                    struct sbuf *out)
+                    int64_t from_ns, int64_t to_ns, int limit, struct sbuf *out)
 {
     struct jsonw w;
     jsonw_init(&w, out);

@@ -168,6 +168,12 @@ void jsonw_int(struct jsonw *w, int64_t v)
     sbuf_addf(w->out, "%lld", (long long)v);
 }
 
+void jsonw_uint(struct jsonw *w, uint64_t v)
+{
+    before_item(w);
+    sbuf_addf(w->out, "%llu", (unsigned long long)v);
+}
+
 void jsonw_double(struct jsonw *w, double v)
 {
     before_item(w);
@@ -285,6 +291,12 @@ void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v)
 {
     jsonw_key(w, key);
     jsonw_int(w, v);
+}
+
+void jsonw_kv_uint(struct jsonw *w, const char *key, uint64_t v)
+{
+    jsonw_key(w, key);
+    jsonw_uint(w, v);
 }
 
 void jsonw_kv_double(struct jsonw *w, const char *key, double v)

@@ -70,6 +70,7 @@ void jsonw_key(struct jsonw *w, const char *key);
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 void jsonw_int(struct jsonw *w, int64_t v);
+void jsonw_uint(struct jsonw *w, uint64_t v); /* all 64 bits, e.g. a seed */
 void jsonw_double(struct jsonw *w, double v); /* %.17g; NaN, inf: null */
 /* v rounded for people to read: jsonw_double_prec with that many digits
  * after the point (printf's %.*f: 2 -> "0.25"), jsonw_double_sig with that
@@ -89,6 +90,7 @@ void jsonw_raw(struct jsonw *w, const char *json, size_t n);
 /* key + value in one call. */
 void jsonw_kv_str(struct jsonw *w, const char *key, const char *s);
 void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
+void jsonw_kv_uint(struct jsonw *w, const char *key, uint64_t v);
 void jsonw_kv_double(struct jsonw *w, const char *key, double v);
 void jsonw_kv_double_prec(struct jsonw *w, const char *key, double v,
                           int decimals);

@@ -106,13 +106,15 @@ static void test_rounded_numbers_and_formatted_strings(void **state)
     jsonw_kv_double_sig(&w, "short", 0.5, 6);
     jsonw_kv_double_sig(&w, "inf", INFINITY, 4);
     jsonw_kv_strf(&w, "day", "%04d-%02u-%02u", 2026, 3u, 9u);
+    jsonw_kv_uint(&w, "seed", UINT64_MAX);
     jsonw_key(&w, "q");
     jsonw_strf(&w, "say \"%s\"", "hi");
     jsonw_object_end(&w);
     assert_string_equal(out.buf,
                         "{\"p\":0.26,\"whole\":2,\"negzero\":0.0,"
                         "\"g\":1.235e+06,\"short\":0.5,\"inf\":null,"
-                        "\"day\":\"2026-03-09\",\"q\":\"say \\\"hi\\\"\"}");
+                        "\"day\":\"2026-03-09\",\"seed\":18446744073709551615,"
+                        "\"q\":\"say \\\"hi\\\"\"}");
     sbuf_release(&out);
 }
 
