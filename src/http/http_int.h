@@ -91,6 +91,8 @@ void reply_json(struct request *req, int status); /* body already in out */
  * of the object w is writing (util/jsonw.h). */
 struct jsonw;
 void whoami_fields(const struct request *req, struct jsonw *w);
+/* Appends {"status":status} to out (reply_json sends it). */
+void reply_status_object(struct request *req, const char *status);
 void reply_error(struct request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A query argument, or NULL. */

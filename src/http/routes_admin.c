@@ -257,6 +257,15 @@ void route_audit_list(struct request *req)
         reply_json(req, 200);
 }
 
+void reply_status_object(struct request *req, const char *status)
+{
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "status", status);
+    jsonw_object_end(&w);
+}
+
 void whoami_fields(const struct request *req, struct jsonw *w)
 {
     jsonw_kv_str(w, "name", req->who.name);
