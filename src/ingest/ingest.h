@@ -74,6 +74,11 @@ enum household_flag {
     HOUSEHOLD_BUSINESS = 1 << 2,      /* "business": registered business */
     HOUSEHOLD_VACANT = 1 << 3,        /* "vacant": declared vacant */
 };
+#define HOUSEHOLD_FLAG_COUNT 4
+/* Writes the flags as the next value of w (util/jsonw.h): an array of
+ * their registry names, ["elderly_alone","vacant"]. */
+struct jsonw;
+void household_flags_json(struct jsonw *w, int flags);
 
 /* One registry record. */
 struct household {

@@ -8,18 +8,18 @@
 
 /* ---- values ---- */
 
-static void add_num(struct jsonw *w, double v)
+static void kv_num(struct jsonw *w, const char *key, double v)
 {
-    jsonw_double_sig(w, v, 12); /* sums of spread use: float noise past 12 */
+    jsonw_kv_double_sig(w, key, v, 12); /* sums of spread use: float noise */
 }
 
 /* ns since the epoch as ISO time, rounded down to the second. */
-static void add_iso_ns(struct jsonw *w, int64_t ns)
+static void kv_iso(struct jsonw *w, const char *key, int64_t ns)
 {
     char iso[32];
     int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
     time_format_iso(s, dclock_tz_offset_minutes(), iso);
-    jsonw_str(w, iso);
+    jsonw_kv_str(w, key, iso);
 }
 
 static void add_feeds(struct jsonw *w, uint32_t feeds)
@@ -37,19 +37,32 @@ static double match_rate(uint64_t total, uint64_t unmatched)
     return total ? (double)(total - unmatched) / (double)total : 1.0;
 }
 
+/* Starts a JSON array at the end of out: the rows' callbacks write into
+ * it; array_close ends it and passes the scan's code on. */
+static struct jsonw *array_open(struct jsonw *w, struct sbuf *out)
+{
+    jsonw_init(w, out);
+    jsonw_array_begin(w);
+    return w;
+}
+
+static int array_close(struct jsonw *w, int rc)
+{
+    jsonw_array_end(w);
+    return rc;
+}
+
 /* ---- readings, daily use, events ---- */
 
 static void reading_json(void *ctx, const struct reading *r)
 {
     struct jsonw *w = ctx;
     jsonw_object_begin(w);
-    jsonw_key(w, "ts");
-    add_iso_ns(w, r->ts_ns);
+    kv_iso(w, "ts", r->ts_ns);
     jsonw_kv_int(w, "ts_ns", r->ts_ns);
     jsonw_kv_str(w, "metric", metric_name(r->metric));
     jsonw_kv_str(w, "field", r->field == READING_DELTA ? "delta" : "index");
-    jsonw_key(w, "value");
-    add_num(w, r->value);
+    kv_num(w, "value", r->value);
     jsonw_object_end(w);
 }
 
@@ -57,12 +70,9 @@ int render_readings(struct store *st, int32_t household, int metric,
                     int64_t from_ns, int64_t to_ns, int limit, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc = store_readings_read(st, household, metric, from_ns, to_ns, limit,
-                                 reading_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(&w, store_readings_read(st, household, metric, from_ns,
+                                               to_ns, limit, reading_json,
+                                               array_open(&w, out)));
 }
 
 static void usage_day_json(void *ctx, const struct store_usage_day *d)
@@ -74,10 +84,8 @@ static void usage_day_json(void *ctx, const struct store_usage_day *d)
     jsonw_object_begin(w);
     jsonw_kv_strf(w, "day", "%04d-%02u-%02u", y, mo, day);
     for (int m = 0; m < METRIC_COUNT; m++)
-        if (d->has & (1u << m)) {
-            jsonw_key(w, metric_name(m));
-            add_num(w, d->use[m]);
-        }
+        if (d->has & (1u << m))
+            kv_num(w, metric_name(m), d->use[m]);
     jsonw_object_end(w);
 }
 
@@ -85,12 +93,9 @@ int render_usage_daily(struct store *st, int32_t household, int64_t from_day,
                        int64_t to_day, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc = store_usage_daily_read(st, household, from_day, to_day,
-                                    usage_day_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(&w, store_usage_daily_read(st, household, from_day,
+                                                  to_day, usage_day_json,
+                                                  array_open(&w, out)));
 }
 
 static void event_json(void *ctx, const struct store_event_row *e)
@@ -100,12 +105,9 @@ static void event_json(void *ctx, const struct store_event_row *e)
     jsonw_kv_str(w, "source", e->source);
     jsonw_kv_str(w, "event_id", e->event_id);
     jsonw_kv_str(w, "type", e->type);
-    jsonw_key(w, "ts");
-    add_iso_ns(w, e->ts_ns);
-    jsonw_key(w, "lat");
-    add_num(w, e->lat);
-    jsonw_key(w, "lon");
-    add_num(w, e->lon);
+    kv_iso(w, "ts", e->ts_ns);
+    kv_num(w, "lat", e->lat);
+    kv_num(w, "lon", e->lon);
     jsonw_kv_str(w, "street", e->street);
     jsonw_kv_bool(w, "placed", e->placed);
     jsonw_key(w, "attrs");
@@ -120,41 +122,22 @@ int render_events(struct store *st, const char *source, int64_t from_ns,
                   int64_t to_ns, int limit, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc =
-        store_events_read(st, source, from_ns, to_ns, limit, event_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(&w, store_events_read(st, source, from_ns, to_ns, limit,
+                                             event_json, array_open(&w, out)));
 }
 
 /* ---- one household ---- */
-
-static void household_flags_json(struct jsonw *w, int flags)
-{
-    static const char *const names[] = {"elderly_alone", "large_family",
-                                        "business", "vacant"};
-    jsonw_key(w, "flags");
-    jsonw_array_begin(w);
-    for (int i = 0; i < 4; i++)
-        if (flags & (1 << i))
-            jsonw_str(w, names[i]);
-    jsonw_array_end(w);
-}
 
 static void meter_json(struct jsonw *w, const struct store_meter_row *m)
 {
     jsonw_key(w, metric_name(m->metric));
     jsonw_object_begin(w);
-    jsonw_key(w, "first");
-    add_iso_ns(w, m->first_ns);
-    jsonw_key(w, "last");
-    add_iso_ns(w, m->last_ns);
-    jsonw_key(w, "last_index");
+    kv_iso(w, "first", m->first_ns);
+    kv_iso(w, "last", m->last_ns);
     if (m->has_index)
-        add_num(w, m->last_index);
+        kv_num(w, "last_index", m->last_index);
     else
-        jsonw_null(w);
+        jsonw_kv_null(w, "last_index");
     jsonw_kv_int(w, "resets", m->resets);
     jsonw_kv_int(w, "replacements", m->replacements);
     jsonw_kv_int(w, "late", m->late);
@@ -171,17 +154,14 @@ static void household_json(void *ctx, const struct store_household_row *h)
     jsonw_kv_str(w, "committee", h->committee);
     jsonw_kv_str(w, "building", h->building);
     jsonw_kv_str(w, "address", h->address);
-    jsonw_key(w, "lat");
-    add_num(w, h->lat);
-    jsonw_key(w, "lon");
-    add_num(w, h->lon);
-    jsonw_key(w, "area_m2");
-    add_num(w, h->area_m2);
+    kv_num(w, "lat", h->lat);
+    kv_num(w, "lon", h->lon);
+    kv_num(w, "area_m2", h->area_m2);
     jsonw_kv_int(w, "rooms", h->rooms);
     jsonw_kv_int(w, "registered_occupants", h->registered_occupants);
+    jsonw_key(w, "flags");
     household_flags_json(w, h->flags);
-    jsonw_key(w, "updated");
-    add_iso_ns(w, h->updated_ns);
+    kv_iso(w, "updated", h->updated_ns);
     jsonw_key(w, "meters");
     jsonw_object_begin(w);
     for (size_t i = 0; i < h->n_meters; i++)
@@ -251,13 +231,6 @@ void render_stats(struct store *st, struct sbuf *out)
 
 /* ---- departments, tokens, audit ---- */
 
-static void add_iso_key(struct jsonw *w, const char *key, int64_t ns)
-{
-    char iso[32];
-    time_format_iso(ns / 1000000000LL, dclock_tz_offset_minutes(), iso);
-    jsonw_kv_str(w, key, iso);
-}
-
 /* "measurements":[..] (all of them when 0),"sources":[..] (null: any) */
 static void add_grants(struct jsonw *w, uint32_t measurements,
                        const char *sources)
@@ -289,7 +262,7 @@ static void department_json(void *ctx, const struct store_department_row *d)
     jsonw_kv_int(w, "id", d->id);
     jsonw_kv_str(w, "name", d->name);
     add_feeds(w, d->feeds);
-    add_iso_key(w, "created", d->created_ns);
+    kv_iso(w, "created", d->created_ns);
     add_grants(w, d->measurements, d->sources);
     jsonw_object_end(w);
 }
@@ -297,11 +270,8 @@ static void department_json(void *ctx, const struct store_department_row *d)
 int render_departments(struct store *st, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc = store_department_scan(st, department_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(
+        &w, store_department_scan(st, department_json, array_open(&w, out)));
 }
 
 static void token_json(void *ctx, const struct store_token_row *t)
@@ -314,9 +284,9 @@ static void token_json(void *ctx, const struct store_token_row *t)
     jsonw_kv_int(w, "department_id", t->department_id);
     add_feeds(w, t->feeds);
     jsonw_kv_str(w, "committee", t->committee);
-    add_iso_key(w, "created", t->created_ns);
+    kv_iso(w, "created", t->created_ns);
     if (t->revoked)
-        add_iso_key(w, "revoked", t->revoked_ns);
+        kv_iso(w, "revoked", t->revoked_ns);
     else
         jsonw_kv_null(w, "revoked");
     jsonw_object_end(w);
@@ -325,11 +295,8 @@ static void token_json(void *ctx, const struct store_token_row *t)
 int render_tokens(struct store *st, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc = store_token_scan(st, token_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(&w,
+                       store_token_scan(st, token_json, array_open(&w, out)));
 }
 
 static void audit_json(void *ctx, const struct store_audit_row *a)
@@ -337,7 +304,7 @@ static void audit_json(void *ctx, const struct store_audit_row *a)
     struct jsonw *w = ctx;
     jsonw_object_begin(w);
     jsonw_kv_int(w, "id", a->id);
-    add_iso_key(w, "ts", a->ts_ns);
+    kv_iso(w, "ts", a->ts_ns);
     jsonw_kv_str(w, "who", a->who);
     if (a->has_token)
         jsonw_kv_int(w, "token_id", a->token_id);
@@ -352,9 +319,6 @@ static void audit_json(void *ctx, const struct store_audit_row *a)
 int render_audit(struct store *st, int limit, struct sbuf *out)
 {
     struct jsonw w;
-    jsonw_init(&w, out);
-    jsonw_array_begin(&w);
-    int rc = store_audit_scan(st, limit, audit_json, &w);
-    jsonw_array_end(&w);
-    return rc;
+    return array_close(
+        &w, store_audit_scan(st, limit, audit_json, array_open(&w, out)));
 }

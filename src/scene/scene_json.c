@@ -450,18 +450,6 @@ int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
 
 /* ---- the household drill-down ---- */
 
-static void flags_json(uint8_t flags, struct jsonw *w)
-{
-    static const char *const names[] = {"elderly_alone", "large_family",
-                                        "business", "vacant"};
-    jsonw_key(w, "flags");
-    jsonw_array_begin(w);
-    for (int i = 0; i < 4; i++)
-        if (flags & (1 << i))
-            jsonw_str(w, names[i]);
-    jsonw_array_end(w);
-}
-
 /* Opens the household's object: the caller ends it. */
 static void registry_json(struct scene_engine *eng, int32_t h, struct jsonw *w)
 {
@@ -478,7 +466,8 @@ static void registry_json(struct scene_engine *eng, int32_t h, struct jsonw *w)
     jsonw_kv_double_prec(w, "area_m2", r->area_dm2 / 10.0, 1);
     jsonw_kv_int(w, "registered_occupants", r->registered);
     jsonw_kv_int(w, "legal_limit", scene_legal_limit(r));
-    flags_json(r->flags, w);
+    jsonw_key(w, "flags");
+    household_flags_json(w, r->flags);
     as_of_json(eng, eng->as_of_s, w);
 }
 
