@@ -113,7 +113,8 @@ integration-asan: build/asan/citybrain web/dist/index.html
 	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
 	    scripts/run-integration.sh
 
-# No SQL or database handle outside the storage layer (src/store/).
+# No SQL or database handle outside the storage layer (src/store/), and
+# no hand-typed JSON keys: output goes through src/util/jsonw.h.
 layers:
 	@scripts/check-layers.sh
 
