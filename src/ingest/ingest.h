@@ -77,7 +77,7 @@ enum household_flag {
 #define HOUSEHOLD_FLAG_COUNT 4
 /* Writes the flags as the next value of w (util/jsonw.h): an array of
  * their registry names, ["elderly_alone","vacant"]. */
-struct jsonw;
+struct jsonw; /* util/jsonw.h */
 void household_flags_json(struct jsonw *w, int flags);
 
 /* One registry record. */
@@ -177,7 +177,6 @@ void ingest_batch_drop_failed_lines(struct ingest_batch *b);
 /* Writes the errors as a JSON array of
  * {"line":L,"column":C,"field":"...","message":"..."}: the next value of w
  * (util/jsonw.h), or appended to out. */
-struct jsonw;
 void ingest_errors_json(const struct ingest_batch *b, struct jsonw *w);
 void ingest_errors_to_json(const struct ingest_batch *b, struct sbuf *out);
 
