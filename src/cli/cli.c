@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "indic/indic.h"
 #include "live/live.h"
+#include "render/render.h"
 #include "scene/scene.h"
 #include "session/session.h"
 #include "store/store.h"
@@ -334,7 +335,7 @@ static int token_command(struct store *st, const char *verb, char **rest,
     if (!strcmp(verb, "list")) {
         struct sbuf out = SBUF_INIT;
         sbuf_init(&out);
-        int rc = store_token_list(st, &out);
+        int rc = render_tokens(st, &out);
         printf("%s\n", out.buf);
         sbuf_release(&out);
         return rc ? 1 : 0;
@@ -387,7 +388,7 @@ static int department_command(struct store *st, const char *verb, char **rest,
     if (!strcmp(verb, "list")) {
         struct sbuf out = SBUF_INIT;
         sbuf_init(&out);
-        int rc = store_department_list(st, &out);
+        int rc = render_departments(st, &out);
         printf("%s\n", out.buf);
         sbuf_release(&out);
         return rc ? 1 : 0;

@@ -73,7 +73,7 @@ static const struct config_key config_keys[] = {
      "read-only store connections for queries"},
     {"indicators_file", CT_OPTSTR, F(indicators_file), "", 0, 0,
      "JSON array of indicator declarations added at start (see "
-     "docs/INDICATORS.md); \"\": DATA/indicators.json when it exists"},
+     "docs/INDICATORS.md); empty: DATA/indicators.json when it exists"},
     {"indicator_defaults", CT_INT, F(indicator_defaults), "1", 0, 1,
      "1: declare the default indicator set at start"},
     {"indicator_grace_s", CT_INT, F(indicator_grace_s), "60", 0, 86400,
@@ -102,9 +102,9 @@ static const struct config_key config_keys[] = {
     {"alert_webhook_backoff_ms", CT_INT, F(alert_webhook_backoff_ms), "1000", 1,
      3600000, "delay before the first retry; doubled each retry"},
     {"alertmanager_url", CT_OPTSTR, F(alertmanager_url), "", 0, 0,
-     "base URL of an Alertmanager that gets the alerts (API v2); \"\": none"},
+     "base URL of an Alertmanager that gets the alerts (API v2); empty: none"},
     {"public_url", CT_OPTSTR, F(public_url), "", 0, 0,
-     "citybrain's URL in the links notifications carry; \"\": "
+     "citybrain's URL in the links notifications carry; empty: "
      "http://LISTEN"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
      "debug, info, warn or error"},

@@ -96,6 +96,12 @@ extern const size_t http_n_routes;
 
 /* Reply helpers: set the status and body that will be sent. */
 void reply_json(struct request *req, int status); /* body already in out */
+/* The caller's "name", "role" and (committee members) "committee", as keys
+ * of the object w is writing (util/jsonw.h). */
+struct jsonw;
+void whoami_fields(const struct request *req, struct jsonw *w);
+/* Appends {"status":status} to out (reply_json sends it). */
+void reply_status_object(struct request *req, const char *status);
 void reply_error(struct request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A query argument, or NULL. */

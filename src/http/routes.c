@@ -173,7 +173,7 @@ const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 
 void route_healthz(struct request *req)
 {
-    sbuf_addstr(&req->out, "{\"status\":\"ok\"}");
+    reply_status_object(req, "ok");
     reply_json(req, 200);
 }
 

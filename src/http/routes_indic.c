@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "indic/indic.h"
+#include "util/jsonw.h"
 
 /* The engine, or NULL after replying 503. */
 static struct indic_engine *engine(struct request *req)
@@ -45,7 +46,7 @@ static void reply_defined(struct request *req, int rc, const char *err,
 {
     if (rc == 0) {
         sbuf_reset(&req->out);
-        sbuf_addf(&req->out, "{\"status\":\"created\"}");
+        reply_status_object(req, "created");
         store_audit_token(req->srv->store, req->who.id, req->who.name, what, "",
                           "");
         reply_json(req, 201);
@@ -145,7 +146,11 @@ void route_silences_create(struct request *req)
     }
     store_audit_token(req->srv->store, req->who.id, req->who.name,
                       "silence.create", id, "");
-    sbuf_addf(&req->out, "{\"id\":\"%s\"}", id);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "id", id);
+    jsonw_object_end(&w);
     reply_json(req, 201);
 }
 

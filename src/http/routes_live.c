@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonw.h"
+
 /* ---- GET /api/v1/stream ---- */
 
 /* One stream: owned by its MHD response (freed by stream_free). */
@@ -158,7 +160,7 @@ static int presented_token_hash(struct request *req, char *OUT_hash)
     if (!ok)
         reply_error(req, 401,
                     "a token is required: Authorization: Bearer TOKEN, or "
-                    "{\"token\":\"cb_...\"} in the body");
+                    "a JSON body with the field 'token'");
     return ok ? 0 : -1;
 }
 
@@ -187,15 +189,12 @@ static int session_open(struct request *req, const char *hash)
 
 static void whoami_json(struct request *req)
 {
-    sbuf_addstr(&req->out, "{\"name\":");
-    sbuf_add_json_str(&req->out, req->who.name);
-    sbuf_addstr(&req->out, ",\"role\":");
-    sbuf_add_json_str(&req->out, role_name(req->who.role));
-    if (req->who.role == ROLE_COMMITTEE) {
-        sbuf_addstr(&req->out, ",\"committee\":");
-        sbuf_add_json_str(&req->out, req->who.committee);
-    }
-    sbuf_addf(&req->out, ",\"expires_in_s\":%d}", req->srv->cfg->session_ttl_s);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    whoami_fields(req, &w);
+    jsonw_kv_int(&w, "expires_in_s", req->srv->cfg->session_ttl_s);
+    jsonw_object_end(&w);
 }
 
 void route_session_create(struct request *req)

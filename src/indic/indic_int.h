@@ -187,7 +187,8 @@ int indic_parse_duration(const char *s, int64_t *OUT_ns);
 int indic_def_parse(const char *json, size_t len, struct indic_def **OUT,
                     char *err, size_t errcap);
 void indic_def_free(struct indic_def *d);
-/* The default set as one JSON array. */
+/* The default set as one JSON array, NUL-terminated: the text of
+ * etc/indicators.default.json, compiled in (build/gen/, scripts/embed.sh). */
 extern const char indic_default_set[];
 
 /* indic_rule.c: under eng->lock */

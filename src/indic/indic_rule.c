@@ -114,8 +114,8 @@ static int rule_parse(json_t *o, struct indic_rule *r, char *err, size_t cap)
             !r->window_ns) {
             if (!*err)
                 snprintf(err, cap,
-                         "'repeat' must be {\"n\": 1..1000, "
-                         "\"window\": a duration}");
+                         "'repeat' must be an object: n, 1..1000, and "
+                         "window, a duration");
             return CB_EINVAL;
         }
         r->repeat_n = (int)json_integer_value(n);
@@ -241,23 +241,21 @@ static int silence_parse(json_t *o, struct indic_silence *s, int64_t now,
     return 0;
 }
 
-static void silence_json(const struct indic_silence *s, struct sbuf *out)
+static void silence_json(const struct indic_silence *s, struct jsonw *w)
 {
-    struct jsonw w;
     char a[40], b[40];
     indic_iso(s->starts, a);
     indic_iso(s->ends, b);
-    jsonw_init(&w, out);
-    jsonw_object_begin(&w);
-    jsonw_kv_str(&w, "id", s->id);
-    jsonw_kv_str(&w, "rule", s->rule);
-    jsonw_kv_str(&w, "subject", s->subject);
-    jsonw_kv_str(&w, "reason", s->reason);
-    jsonw_kv_int(&w, "starts_ns", s->starts);
-    jsonw_kv_int(&w, "ends_ns", s->ends);
-    jsonw_kv_str(&w, "starts_at", a);
-    jsonw_kv_str(&w, "ends_at", b);
-    jsonw_object_end(&w);
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "id", s->id);
+    jsonw_kv_str(w, "rule", s->rule);
+    jsonw_kv_str(w, "subject", s->subject);
+    jsonw_kv_str(w, "reason", s->reason);
+    jsonw_kv_int(w, "starts_ns", s->starts);
+    jsonw_kv_int(w, "ends_ns", s->ends);
+    jsonw_kv_str(w, "starts_at", a);
+    jsonw_kv_str(w, "ends_at", b);
+    jsonw_object_end(w);
 }
 
 int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
@@ -284,7 +282,9 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
     eng->silences[eng->nsilences++] = s;
     pthread_mutex_unlock(&eng->lock);
     struct sbuf doc = SBUF_INIT;
-    silence_json(&s, &doc);
+    struct jsonw w;
+    jsonw_init(&w, &doc);
+    silence_json(&s, &w);
     rc = store_doc_put(eng->st, "silence", s.id, doc.buf);
     sbuf_release(&doc);
     snprintf(OUT_id, cap, "%s", s.id);
@@ -293,14 +293,13 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
 
 void indic_silence_list_json(struct indic_engine *eng, struct sbuf *out)
 {
+    struct jsonw w;
+    jsonw_init(&w, out);
     pthread_mutex_lock(&eng->lock);
-    sbuf_addch(out, '[');
-    for (size_t i = 0; i < eng->nsilences; i++) {
-        if (i)
-            sbuf_addch(out, ',');
-        silence_json(&eng->silences[i], out);
-    }
-    sbuf_addch(out, ']');
+    jsonw_array_begin(&w);
+    for (size_t i = 0; i < eng->nsilences; i++)
+        silence_json(&eng->silences[i], &w);
+    jsonw_array_end(&w);
     pthread_mutex_unlock(&eng->lock);
 }
 
@@ -712,9 +711,11 @@ static int collect(void *ctx, const char *id, const char *json)
     if (l->want_id > 0 && strtoll(id, NULL, 10) != l->want_id)
         return 0;
     if (l->state) {
-        char pat[64];
-        snprintf(pat, sizeof(pat), "\"state\":\"%s\"", l->state);
-        if (!strstr(json, pat))
+        json_t *doc = json_loads(json, 0, NULL);
+        const char *state = json_string_value(json_object_get(doc, "state"));
+        int same = state && strcmp(state, l->state) == 0;
+        json_decref(doc);
+        if (!same)
             return 0;
     }
     if (l->n == l->cap) {
@@ -729,18 +730,17 @@ int indic_alert_list_json(struct indic_engine *eng, const char *state,
                           size_t limit, struct sbuf *out)
 {
     struct alert_list l = {.state = state};
+    struct jsonw w;
     int rc = store_doc_scan(eng->st, "alert", collect, &l);
-    sbuf_addch(out, '[');
+    jsonw_init(&w, out);
+    jsonw_array_begin(&w);
     size_t shown = 0;
     for (size_t i = l.n; i-- > 0;) {
-        if (!rc && shown < limit) {
-            if (shown++)
-                sbuf_addch(out, ',');
-            sbuf_addstr(out, l.docs[i]);
-        }
+        if (!rc && shown++ < limit) /* stored as written by jsonw */
+            jsonw_raw(&w, l.docs[i], strlen(l.docs[i]));
         free(l.docs[i]);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(&w);
     free(l.docs);
     return rc;
 }

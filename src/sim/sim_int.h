@@ -441,6 +441,7 @@ enum sim_out {
 /* What one work unit (a block of households on a day) produces. */
 struct sim_batch {
     struct sbuf out[SIM_OUT_COUNT];
+    struct sbuf scratch; /* a value being formatted (an address) */
     uint64_t n_readings, n_deliveries, n_faults;
     struct sbuf *late; /* the block's 4 late-delivery buffers */
 };

@@ -229,8 +229,19 @@ struct department_grants {
 int store_department_create(struct store *st, const char *name,
                             const struct department_grants *grants,
                             int64_t *OUT_id);
-/* Appends a JSON array of departments to out. */
-int store_department_list(struct store *st, struct sbuf *out);
+/* One department as stored; the strings are borrowed for the call. */
+struct store_department_row {
+    int64_t id;
+    const char *name;
+    uint32_t feeds; /* bit 1 << enum feed */
+    int64_t created_ns;
+    uint32_t measurements; /* as in department_grants */
+    const char *sources;   /* as in department_grants; "" for any */
+};
+typedef void (*store_department_fn)(void *ctx,
+                                    const struct store_department_row *d);
+/* Calls fn for each department, by id.  0 or CB_ESTORE. */
+int store_department_scan(struct store *st, store_department_fn fn, void *ctx);
 /* Looks a department up by name: 0 or CB_ENOTFOUND. */
 int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
                           uint32_t *OUT_feeds);
@@ -250,8 +261,21 @@ int store_token_insert(struct store *st, const char *hash_hex,
 int store_token_find(struct store *st, const char *hash_hex,
                      struct token_info *OUT_info);
 int store_token_revoke(struct store *st, int64_t id); /* CB_ENOTFOUND */
-/* Appends a JSON array of tokens (never their hashes) to out. */
-int store_token_list(struct store *st, struct sbuf *out);
+/* One token as stored, never its hash; strings borrowed for the call. */
+struct store_token_row {
+    int64_t id;
+    const char *name;
+    enum role role;
+    int64_t department_id;
+    uint32_t feeds;
+    const char *committee; /* NULL: none */
+    int64_t created_ns;
+    int revoked; /* revoked_ns is set */
+    int64_t revoked_ns;
+};
+typedef void (*store_token_fn)(void *ctx, const struct store_token_row *t);
+/* Calls fn for each token, by id.  0 or CB_ESTORE. */
+int store_token_scan(struct store *st, store_token_fn fn, void *ctx);
 
 /* Appends one audit record; durable when it returns 0.  token_id: the
  * token that acted (its name is `who`; names are not unique), or 0. */
@@ -260,48 +284,108 @@ int store_audit(struct store *st, const char *who, const char *action,
 int store_audit_token(struct store *st, int64_t token_id, const char *who,
                       const char *action, const char *object,
                       const char *reason);
-/* Appends a JSON array of the newest `limit` audit records to out, newest
- * first: [{"id":N,"ts":"ISO","who":..,"token_id":N|null,"action":..,
- * "object":..,"reason":..}]. */
-int store_audit_list(struct store *st, int limit, struct sbuf *out);
+/* One audit record; the strings (NULL when not stored) are borrowed for
+ * the call and may hold any bytes (a reason from a header). */
+struct store_audit_row {
+    int64_t id;
+    int64_t ts_ns;
+    const char *who, *action, *object, *reason;
+    int has_token; /* token_id is set */
+    int64_t token_id;
+};
+typedef void (*store_audit_fn)(void *ctx, const struct store_audit_row *a);
+/* Calls fn for the newest `limit` (<= 0: 100) audit records, newest first.
+ * 0 or CB_ESTORE. */
+int store_audit_scan(struct store *st, int limit, store_audit_fn fn, void *ctx);
 
-/* ---- reads ---- */
+/* ---- reads ----
+ *
+ * Typed rows through callbacks: the store renders no JSON (the API's JSON
+ * views of these rows are render/render.h).  A row and its strings are
+ * borrowed for the call only.  Each returns 0 or CB_ESTORE. */
 
-/* Appends a JSON array of raw readings of one household (and metric, or
- * -1 for all) with from_ns <= ts < to_ns, oldest first, at most limit:
- * [{"ts":"ISO","ts_ns":N,"metric":"water","field":"index","value":V}].
+/* Calls fn for at most limit (<= 0: 1000) raw readings of one household
+ * (and metric, or -1 for all) with from_ns <= ts < to_ns, oldest first.
  * The table is keyed by time, so this scans the window: keep it short. */
-int store_readings_json(struct store *st, int32_t household, int metric,
+int store_readings_read(struct store *st, int32_t household, int metric,
                         int64_t from_ns, int64_t to_ns, int limit,
-                        struct sbuf *out);
-/* Appends a JSON array of daily use of one household for the district
- * days from_day <= day < to_day (days since 1970-01-01, UTC+8; see
- * time_days_from_civil), with the metrics that have use that day:
- * [{"day":"2026-11-01","water":0.41,"electricity":7.2,"gas":0.5},...]
- * Roll-ups lag the writes by about rollup_flush_ms, more while the roll-up
- * works through a backlog (store_rollup_flush waits for them). */
-int store_usage_daily_json(struct store *st, int32_t household,
-                           int64_t from_day, int64_t to_day, struct sbuf *out);
-/* Appends a JSON array of department events with from_ns <= ts < to_ns,
- * newest first, at most limit, of one source (NULL: all):
- * [{"source":"120","event_id":"..","type":"..","ts":"..+08:00","lat":..,
- *   "lon":..,"street":"..","placed":true,"attrs":{..}},...]
- * "placed" is true when the street was found from the coordinates. */
-int store_events_json(struct store *st, const char *source, int64_t from_ns,
-                      int64_t to_ns, int limit, struct sbuf *out);
+                        void (*fn)(void *ctx, const struct reading *r),
+                        void *ctx);
+
+/* One district day of a household's use: the metrics in `has`. */
+struct store_usage_day {
+    int64_t day;  /* days since 1970-01-01 in district time */
+    unsigned has; /* bit 1 << enum metric: use[metric] is set */
+    double use[METRIC_COUNT];
+};
+typedef void (*store_usage_day_fn)(void *ctx, const struct store_usage_day *d);
+/* Calls fn, oldest first, for each district day from_day <= day < to_day
+ * (see time_days_from_civil) on which the household has use.  Roll-ups lag
+ * the writes by about rollup_flush_ms, more while the roll-up works through
+ * a backlog (store_rollup_flush waits for them). */
+int store_usage_daily_read(struct store *st, int32_t household,
+                           int64_t from_day, int64_t to_day,
+                           store_usage_day_fn fn, void *ctx);
+
+/* One stored department event. */
+struct store_event_row {
+    const char *source, *event_id, *type; /* NULL when not stored */
+    int64_t ts_ns;
+    double lat, lon;
+    const char *street; /* the street's name, or NULL */
+    int placed;         /* the street was found from the coordinates */
+    const char *attrs;  /* compact JSON object as stored, or NULL */
+};
+typedef void (*store_event_row_fn)(void *ctx, const struct store_event_row *e);
+/* Calls fn for at most limit department events with from_ns <= ts < to_ns,
+ * newest first, of one source (NULL: all). */
+int store_events_read(struct store *st, const char *source, int64_t from_ns,
+                      int64_t to_ns, int limit, store_event_row_fn fn,
+                      void *ctx);
 /* Copies the name of a household's committee into out (cap bytes, always
  * NUL-terminated; STORE_NAME_MAX + 1 holds any).  Returns 0, CB_ENOTFOUND
  * (no such household or no committee), CB_ETOOBIG (the name does not fit:
  * out is then not a name to compare) or CB_ESTORE. */
 int store_household_committee(struct store *st, int32_t household, char *out,
                               size_t cap);
-/* Appends a JSON object describing a household (registry fields, meter
- * state: resets and replacements per metric).  CB_ENOTFOUND if unknown. */
-int store_household_json(struct store *st, int32_t household, struct sbuf *out);
-/* Appends a JSON object of per-feed counts and match rates:
- * {"readings":N,"deliveries":N,"deliveries_unmatched":N,
- *  "address_match_rate_by_source":{"MT":0.97,...},"events":N,...} */
-int store_stats_json(struct store *st, struct sbuf *out);
+/* One meter of a household: its state in the roll-up. */
+struct store_meter_row {
+    int metric; /* enum metric */
+    int64_t first_ns, last_ns;
+    int has_index; /* last_index is a register reading */
+    double last_index;
+    int64_t resets, replacements, late;
+};
+/* A household's registry fields and its meters. */
+struct store_household_row {
+    int32_t id;
+    const char *household_id, *street, *committee, *building, *address;
+    double lat, lon, area_m2;
+    int rooms, registered_occupants;
+    int flags; /* enum household_flag bits */
+    int64_t updated_ns;
+    size_t n_meters; /* by metric */
+    struct store_meter_row meters[METRIC_COUNT];
+};
+typedef void (*store_household_row_fn)(void *ctx,
+                                       const struct store_household_row *h);
+/* Calls fn once with the household.  CB_ENOTFOUND if unknown. */
+int store_household_read(struct store *st, int32_t household,
+                         store_household_row_fn fn, void *ctx);
+
+/* Per-feed counts since the store was made (relaxed atomics). */
+struct store_feed_counts {
+    size_t households;
+    uint64_t readings, deliveries, deliveries_unmatched, events;
+};
+void store_feed_counts(struct store *st, struct store_feed_counts *OUT_counts);
+/* Calls fn for each delivery source (platform) with its delivery count and
+ * how many had an address that matched no household, under the tally's
+ * lock: fn must not call the store. */
+void store_delivery_sources(struct store *st,
+                            void (*fn)(void *ctx, const char *source,
+                                       uint64_t total, uint64_t unmatched),
+                            void *ctx);
 
 /* Counters for /metrics, read without locks (relaxed atomics). */
 struct store_stats {
