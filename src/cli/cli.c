@@ -131,6 +131,9 @@ static int open_indicators(const struct config *cfg, struct store *st,
     ic.live = live;
     ic.scenes = scenes;
     ic.scene_sample_s = cfg->indicator_scene_sample_s;
+    ic.ack_within_ns = (int64_t)cfg->alert_ack_within_s * 1000000000LL;
+    ic.alert_routes = cfg->alert_routes;
+    ic.escalate_to = cfg->alert_escalate_to;
     return indic_engine_new(&ic, st, OUT_indic);
 }
 

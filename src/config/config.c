@@ -103,6 +103,14 @@ static const struct config_key config_keys[] = {
      3600000, "delay before the first retry; doubled each retry"},
     {"alertmanager_url", CT_OPTSTR, F(alertmanager_url), "", 0, 0,
      "base URL of an Alertmanager that gets the alerts (API v2); \"\": none"},
+    {"alert_ack_within_s", CT_INT, F(alert_ack_within_s), "900", 0, 604800,
+     "seconds a firing alert may stay unacknowledged before it is escalated "
+     "(a rule's ack_within overrides it); 0: only rules that say"},
+    {"alert_routes", CT_OPTSTR, F(alert_routes), "", 0, 0,
+     "who an unacknowledged alert is escalated to, by rule id or severity "
+     "(KEY=RECIPIENT,..); others go to alert_escalate_to"},
+    {"alert_escalate_to", CT_STR, F(alert_escalate_to), "shift_lead", 0, 0,
+     "the recipient of an unacknowledged alert no alert_routes entry names"},
     {"public_url", CT_OPTSTR, F(public_url), "", 0, 0,
      "citybrain's URL in the links notifications carry; \"\": "
      "http://LISTEN"},

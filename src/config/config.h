@@ -66,6 +66,9 @@ struct config {
     int alert_webhook_backoff_ms;
     char *alertmanager_url;      /* "" none */
     char *public_url;            /* "" http://LISTEN */
+    int alert_ack_within_s;      /* unacknowledged alerts escalate after */
+    char *alert_routes;          /* KEY=RECIPIENT,.. ("" none) */
+    char *alert_escalate_to;     /* the default recipient */
     size_t live_ring_events;     /* live events kept for resuming */
     size_t live_event_max_bytes; /* largest live event */
     int live_max_streams;        /* SSE streams at once (503 above) */

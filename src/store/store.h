@@ -84,6 +84,9 @@
  *             who, role, reason)    every transition of a case, appended
  *   case_visit(case_id, visit_id, ts_ns, outcome, headcount, notes,
  *              token_id, who, PK(case_id, visit_id))  visits reported
+ *   alert_action(id, alert_id, ts_ns, action, token_id, who, role,
+ *                assignee, text, until_ns)  what people (and the
+ *                escalation) did with an alert, appended
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -478,6 +481,10 @@ int store_doc_put(struct store *st, const char *kind, const char *id,
                   const char *json);
 /* Calls fn for each document of kind in id order (strings valid during the
  * call); a nonzero return stops the scan. */
+/* Reads one document: *OUT_json is the caller's to free().  0,
+ * CB_ENOTFOUND or CB_ESTORE. */
+int store_doc_get(struct store *st, const char *kind, const char *id,
+                  char **OUT_json);
 typedef int (*store_doc_fn)(void *ctx, const char *id, const char *json);
 int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
                    void *ctx);
@@ -536,6 +543,27 @@ int store_test_disk_full(struct store *st, int full);
 /* The same for the roll-up's next n checkpoints (each retried a second
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);
+
+/* ---- alert actions (store_alerts.c; the workflow is indic.h's) ---- */
+
+/* One action on an alert.  Strings are borrowed; "" when absent. */
+struct alert_action {
+    int64_t alert_id;
+    int64_t ts_ns;      /* by the district clock */
+    const char *action; /* acknowledge, assign, comment, suppress, escalate */
+    int64_t token_id;   /* 0: citybrain itself (escalate) */
+    const char *who, *role;
+    const char *assignee; /* assign: to whom; escalate: the recipient */
+    const char *text;     /* comment: the text; suppress: the reason */
+    int64_t until_ns;     /* suppress: until when */
+};
+/* Appends action a.  Durable on return; 0 or CB_ESTORE. */
+int store_alert_action_add(struct store *st, const struct alert_action *a);
+/* Calls fn for each action on alert_id, oldest first (strings valid during
+ * the call).  0 or CB_ESTORE. */
+typedef void (*store_alert_action_fn)(void *ctx, const struct alert_action *a);
+int store_scan_alert_actions(struct store *st, int64_t alert_id,
+                             store_alert_action_fn fn, void *ctx);
 
 /* ---- cases (store_cases.c; the lifecycle is src/case/case.h's) ---- */
 
