@@ -103,8 +103,8 @@ static void fold_release(struct workflow *f)
     sbuf_release(&f->actions);
 }
 
-void indic_alert_doc_json(struct indic_engine *eng, int64_t id,
-                          const char *doc, struct sbuf *out)
+void indic_alert_doc_json(struct indic_engine *eng, int64_t id, const char *doc,
+                          struct sbuf *out)
 {
     size_t n = strlen(doc);
     while (n && doc[n - 1] != '}')
@@ -179,8 +179,7 @@ int indic_alerts_load_workflow(struct indic_engine *eng)
 
 /* Publishes alert id as an `alert` event (its stored document with the
  * workflow) into out too, when out is not NULL.  0 or CB_ENOTFOUND. */
-static int alert_publish(struct indic_engine *eng, int64_t id,
-                         struct sbuf *out)
+static int alert_publish(struct indic_engine *eng, int64_t id, struct sbuf *out)
 {
     char key[24], *doc;
     snprintf(key, sizeof(key), "%016lld", (long long)id);
@@ -268,9 +267,12 @@ int indic_alert_action(struct indic_engine *eng, int64_t id,
         return rc;
     int ack = !strcmp(act->action, "acknowledge");
     int assign = !strcmp(act->action, "assign");
-    struct alert_action row = {id,          now,
-                               act->action, act->token_id,
-                               act->who,    act->role,
+    struct alert_action row = {id,
+                               now,
+                               act->action,
+                               act->token_id,
+                               act->who,
+                               act->role,
                                assign ? act->to : "",
                                act->text && !assign && !ack ? act->text : "",
                                act->until_ns};
@@ -334,8 +336,8 @@ static void escalate_one(struct indic_engine *eng, const struct indic_rule *r,
         snprintf(to, sizeof(to), "%s", eng->escalate_to);
     snprintf(why, sizeof(why), "not acknowledged within %llds",
              (long long)(ack_ns / INDIC_NS_S));
-    struct alert_action row = {a->id, now,    "escalate", 0,  "citybrain",
-                               "system", to, why,        0};
+    struct alert_action row = {a->id,    now, "escalate", 0, "citybrain",
+                               "system", to,  why,        0};
     if (store_alert_action_add(eng->st, &row)) {
         log_msg(LOG_WARN, "indic", "escalation not saved | id=%lld",
                 (long long)a->id);
