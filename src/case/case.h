@@ -63,6 +63,28 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/* Reads the SLA table (case_sla) and makes the working calendar
+ * (holidays_file or the built-in etc/holidays-cn.txt, work_hours,
+ * timezone) that step deadlines are counted on (case_sla.c).  Call once at
+ * start, before requests are served; again replaces both.  Returns 0, or
+ * CB_EINVAL / CB_EIO with err saying which setting and why (nothing
+ * loaded: deadlines are then case_step_deadline_min calendar minutes). */
+int case_init(const struct config *cfg, char *err, size_t errcap);
+void case_release(void);
+
+/* The deadline of a step in state that began at from_ns, for a case of
+ * category: the case_sla entry that fits best, in calendar or working
+ * time; case_step_deadline_min calendar minutes when none does. */
+int64_t case_step_deadline(const struct config *cfg, const char *category,
+                           const char *state, int64_t from_ns);
+
+/* Starts the thread that runs case_escalate_overdue every
+ * case_escalate_interval_ms (by the district clock's reading then), and
+ * stops it (before the store closes).  st and cfg are borrowed until
+ * case_timer_stop.  0 or CB_EIO. */
+int case_timer_start(struct store *st, const struct config *cfg);
+void case_timer_stop(void);
+
 /* What a new case is made from. */
 struct case_new {
     const char *category;     /* e.g. "group_rental", "garbage" */
@@ -154,13 +176,23 @@ int case_visible(struct store *st, const struct token_info *who,
  * roles) and, when with_history, "history" (every step, oldest first). */
 int case_json(struct store *st, const struct case_row *c, int with_history,
               struct sbuf *out);
+/* Appends c as a live event: {"id","state","category","source_kind",
+ * "committee","unit_kind","unit","duplicate_of","created","updated",
+ * "deadline","overdue","attempts","escalated_to","lat","lon" (place-based
+ * cases only),"step":{"ts","action","from","to","who","role"}} (its
+ * newest step).  Nothing that names a household. */
+int case_event_json(struct store *st, const struct case_row *c,
+                    struct sbuf *out);
 /* Appends the JSON array of actions allowed from state:
  * [{"action":..,"to":..,"roles":[..]}]. */
 void case_allowed_json(const char *state, struct sbuf *out);
 
-/* Called with ("case", JSON) after every stored change.  json is borrowed
- * for the call. */
-typedef void (*case_publish_fn)(void *ctx, const char *type, const char *json);
+/* Called with ("case", JSON) after every stored change: the JSON is
+ * case_event_json's (no household id, address, position of a flat, title
+ * or reason); committee is the committee the case is dispatched to (the
+ * one committee that may see it), or NULL.  Both borrowed for the call. */
+typedef void (*case_publish_fn)(void *ctx, const char *type, const char *json,
+                                const char *committee);
 void case_set_publisher(case_publish_fn fn, void *ctx);
 
 #endif

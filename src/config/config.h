@@ -85,6 +85,10 @@ struct config {
     int case_no_access_max;          /* no-access visits before escalation */
     char *case_no_access_department; /* where they escalate to */
     char *case_escalate_to;          /* the role overdue cases go to */
+    int case_escalate_interval_ms;   /* the overdue timer's period */
+    char *case_sla;                  /* CATEGORY.STEP=DURATION,.. */
+    char *work_hours;                /* HH:MM-HH:MM[,..] */
+    char *holidays_file;             /* "": the built-in calendar */
     double resolution[3]; /* <metric>_resolution: raw readings are stored
                              rounded to it (a power of ten) */
 };

@@ -50,8 +50,7 @@ static int parse_hours(struct workcal *w, const char *hours, char *err,
             b = clock_time(p + 6);
         }
         if (a < 0 || b < 0 || (p[11] && p[11] != ','))
-            return fail(err, cap, "hours: '%s' is not HH:MM-HH:MM[,..]",
-                        hours);
+            return fail(err, cap, "hours: '%s' is not HH:MM-HH:MM[,..]", hours);
         if (b <= a || w->nspans == WORKCAL_SPANS ||
             (w->nspans && a < w->spans[w->nspans - 1][1]))
             return fail(err, cap,
@@ -122,8 +121,8 @@ static int parse_line(struct workcal *w, const char *s, size_t len, int line,
     return 0;
 }
 
-int workcal_new(const char *text, size_t len, const char *hours,
-                int tz_minutes, struct workcal **OUT, char *err, size_t errcap)
+int workcal_new(const char *text, size_t len, const char *hours, int tz_minutes,
+                struct workcal **OUT, char *err, size_t errcap)
 {
     struct workcal *w = xcalloc(1, sizeof(*w));
     int rc = parse_hours(w, hours, err, errcap), line = 1;

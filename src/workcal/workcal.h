@@ -51,9 +51,8 @@ extern const char workcal_cn_text[];
  * and the district's UTC offset in minutes.  Returns 0; CB_EINVAL with
  * err (errcap bytes) saying "line L, column C: why" or "hours: why", and
  * *OUT NULL.  Free with workcal_free. */
-int workcal_new(const char *text, size_t len, const char *hours,
-                int tz_minutes, struct workcal **OUT, char *err,
-                size_t errcap);
+int workcal_new(const char *text, size_t len, const char *hours, int tz_minutes,
+                struct workcal **OUT, char *err, size_t errcap);
 void workcal_free(struct workcal *w); /* NULL: a no-op */
 
 /* Whether district day (days since 1970-01-01) is a working day. */

@@ -121,9 +121,9 @@ static void test_bad_text_says_where(void **state)
             fail_msg("'%s': got '%s', want '%s'", bad[i].text, err,
                      bad[i].want);
     }
-    static const char *const hours[] = {"9-17", "17:00-09:00", "",
-                                        "09:00-12:00,11:00-13:00",
-                                        "09:00-25:00", "09:00-17:00;"};
+    static const char *const hours[] = {
+        "9-17",        "17:00-09:00", "", "09:00-12:00,11:00-13:00",
+        "09:00-25:00", "09:00-17:00;"};
     for (size_t i = 0; i < sizeof(hours) / sizeof(hours[0]); i++) {
         assert_int_equal(workcal_new("", 0, hours[i], TZ, &w, err, sizeof(err)),
                          CB_EINVAL);
@@ -131,9 +131,9 @@ static void test_bad_text_says_where(void **state)
     }
     /* a range, a name, comments and CRLF are fine */
     const char *ok = "2030-01-07..2030-01-08 off 测试\r\n2030-01-05 work\n";
-    assert_int_equal(workcal_new(ok, strlen(ok), "09:00-17:00", TZ, &w, err,
-                                 sizeof(err)),
-                     0);
+    assert_int_equal(
+        workcal_new(ok, strlen(ok), "09:00-17:00", TZ, &w, err, sizeof(err)),
+        0);
     assert_false(workcal_is_workday(w, time_days_from_civil(2030, 1, 8)));
     assert_true(workcal_is_workday(w, time_days_from_civil(2030, 1, 5)));
     workcal_free(w);
@@ -150,8 +150,8 @@ static void test_time_zone(void **state)
     int64_t mon16 = time_days_from_civil(2026, 11, 30) * 86400 + 21 * 3600;
     int64_t out;
     assert_int_equal(workcal_add(w, mon16, 7200, &out), 0);
-    assert_int_equal(out, time_days_from_civil(2026, 12, 1) * 86400 +
-                              15 * 3600);
+    assert_int_equal(out,
+                     time_days_from_civil(2026, 12, 1) * 86400 + 15 * 3600);
     workcal_free(w);
 }
 
