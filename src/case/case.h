@@ -30,7 +30,9 @@
  *
  * Dispatch routes by place and category: a case about a household goes to
  * the household's residents' committee; any other to the department that
- * the case_routes setting names for its category.  Each step's deadline is
+ * the case_routes setting names for its category.  Each step's deadline
+ * comes from the SLA table (case_sla: per category and step, in calendar
+ * or working time over the holiday calendar; case_sla.c), else
  * case_step_deadline_min after it began.
  *
  * Visits (case_visit): the handling unit reports a visit of a dispatched
@@ -42,8 +44,9 @@
  * visit_id is a new visit.
  *
  * Overdue cases (past the deadline of their step, by the district clock)
- * are escalated once per step to case_escalate_to (case_escalate_overdue):
- * a step "escalate" that leaves the state as it is.
+ * are escalated once per step to case_escalate_to (case_escalate_overdue,
+ * run by the server's timer every case_escalate_interval_ms and before a
+ * list): a step "escalate" that leaves the state as it is.
  *
  * Duplicates: a new case about the same household as an open case is not
  * made; the open one is returned (duplicate).  A new place-based case
@@ -51,7 +54,8 @@
  * made and linked to it (duplicate_of).
  *
  * Every change is handed to the publisher (case_set_publisher) as
- * ("case", JSON of the case), after it is stored.
+ * ("case", case_event_json, the committee it is dispatched to), after it
+ * is stored.
  *
  * Threads: every function is thread-safe; the publisher is set once at
  * start, before requests are served.
