@@ -170,8 +170,7 @@ void case_release(void)
     nsla = 0;
 }
 
-static const struct sla_entry *sla_find(const char *category,
-                                        const char *state)
+static const struct sla_entry *sla_find(const char *category, const char *state)
 {
     const struct sla_entry *best = NULL;
     int best_score = -1;
