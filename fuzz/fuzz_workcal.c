@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = nl ? hlen + 1 : size;
     struct workcal *w = NULL;
     char err[200] = "";
-    int rc = workcal_new(text + off, size - off, hours, 480, &w, err,
-                         sizeof(err));
+    int rc =
+        workcal_new(text + off, size - off, hours, 480, &w, err, sizeof(err));
     if (rc) {
         if (w || !err[0])
             abort();

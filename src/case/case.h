@@ -165,8 +165,9 @@ int case_task_json(struct store *st, const struct case_row *c,
  * "accurate_registration_rate","dispatched","on_time_dispatch_rate",
  * "accurate_dispatch_rate","closure_rate","on_time_handling_rate",
  * "rework_rate","missed_report_rate"}; a rate with no denominator is
- * null.  A step is on time when it came within case_step_deadline_min of
- * the step before it.  Returns 0 or CB_ESTORE. */
+ * null.  A step is on time when it came by the deadline
+ * (case_step_deadline) of the state it left, counted from the step before
+ * it.  Returns 0 or CB_ESTORE. */
 int case_evaluate(struct store *st, const struct config *cfg, int64_t from_ns,
                   int64_t to_ns, const char *unit, struct sbuf *out);
 

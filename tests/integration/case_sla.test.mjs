@@ -80,6 +80,10 @@ test('SLA deadlines skip a public holiday and count a make-up day',
   r = await step(c.id, 'register');
   assert.equal(r.deadline, '2026-10-08T10:00:00+08:00',
       '2 working hours: one on the 30th, one after the holiday');
+  // dispatched on the 8th at 09:30: a week later, yet on time
+  await setClock('2026-10-08T09:30:00+08:00');
+  r = await step(c.id, 'dispatch');
+  assert.equal(r.deadline, '2026-10-09T09:30:00+08:00', '1wd');
   // Friday 2026-10-09 16:00: Saturday the 10th is a make-up working day
   await setClock('2026-10-09T16:00:00+08:00');
   const d = await garbageCase();
@@ -90,6 +94,13 @@ test('SLA deadlines skip a public holiday and count a make-up day',
   r = await step(d.id, 'dispatch');
   assert.equal(r.deadline, '2026-10-10T16:00:00+08:00',
       '1 working day = 8 working hours: 1 on Friday, 7 on the Saturday');
+  // the evaluation counts on time by the same deadlines
+  r = await as('admin', 'GET', '/api/v1/evaluation?from=2026-09-30&to=2026-10-10');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.cases, 2);
+  assert.equal(r.json.overall.dispatched, 2);
+  assert.equal(r.json.overall.on_time_dispatch_rate, 1,
+      'dispatched within the working-time deadline');
 });
 
 test('the timer escalates an overdue case with no one listing cases',
