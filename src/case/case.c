@@ -2,6 +2,7 @@
 #include "case/case.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,10 +607,15 @@ static void overdue_fn(void *ctx, const struct case_row *c)
     o->rows[o->n++] = *c;
 }
 
+/* One escalation pass at a time (the timer and a list can race): a case
+ * is escalated once per step. */
+static pthread_mutex_t escalate_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int case_escalate_overdue(struct store *st, const struct config *cfg,
                           int *OUT_n)
 {
     struct case_filter f = {.open_only = 1};
+    pthread_mutex_lock(&escalate_lock);
     struct overdue_ctx o = {NULL, 0, 0, dclock_now_ns()};
     int rc = store_scan_cases(st, &f, overdue_fn, &o);
     *OUT_n = 0;
@@ -630,6 +636,7 @@ int case_escalate_overdue(struct store *st, const struct config *cfg,
             publish(st, c);
         }
     }
+    pthread_mutex_unlock(&escalate_lock);
     free(o.rows);
     return rc;
 }

@@ -7,7 +7,9 @@
 // missed.  On a simulated district clock.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, makeToken, householdsCsv, request, sleep }
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, makeToken, householdsCsv, request, sleep, tempDir }
   from './lib.mjs';
 
 let srv;
@@ -181,4 +183,22 @@ test('case changes on the live stream, by role, and resumed', async () => {
       .filter((e) => e.event === 'case');
   assert.ok(theirs.some((e) => e.data.id === otherId));
   assert.ok(!theirs.some((e) => e.data.id === id));
+});
+
+test('a bad SLA table, working hours or holiday file stops the start',
+    async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'h.txt'), '2026-01-01 off\n2026-13-01 work\n');
+    for (const [args, re] of [
+      [['--case_sla', 'garbage.dispatched=4x'], /case_sla: 'garbage\.dispatched=4x'/],
+      [['--case_sla', 'garbage.closed=4h'], /case_sla/],
+      [['--work_hours', '9-17'], /hours/],
+      [['--holidays_file', join(dir, 'h.txt')], /line 2, column 1/],
+      [['--holidays_file', join(dir, 'none.txt')], /holidays_file: cannot read/],
+    ]) {
+      await assert.rejects(startServer({ dir, args }), re,
+          `${args.join(' ')} should not start`);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
