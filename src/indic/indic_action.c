@@ -24,8 +24,9 @@
 struct workflow {
     char acked_by[64], assignee[64], escalated_to[64], reason[256];
     int64_t acked_at, suppressed_until;
-    /* list only the newest keep_* comments and actions (live events) */
-    size_t n_comments, n_actions, keep_comments, keep_actions;
+    /* the oldest skip_* comments and actions are left out of the lists
+     * (live events list the newest only) */
+    size_t n_comments, n_actions, skip_comments, skip_actions;
     size_t seen_comments, seen_actions;
     struct sbuf comments, actions; /* JSON arrays' members */
     struct jsonw cw, aw;
@@ -59,7 +60,7 @@ static void fold_fn(void *ctx, const struct alert_action *a)
     } else if (!strcmp(a->action, "assign")) {
         snprintf(f->assignee, sizeof(f->assignee), "%s", a->assignee);
     } else if (!strcmp(a->action, "comment") &&
-               f->seen_comments++ + f->keep_comments >= f->n_comments) {
+               f->seen_comments++ >= f->skip_comments) {
         jsonw_object_begin(&f->cw);
         kv_iso(&f->cw, "ts", a->ts_ns);
         jsonw_kv_str(&f->cw, "who", a->who);
@@ -71,7 +72,7 @@ static void fold_fn(void *ctx, const struct alert_action *a)
     } else if (!strcmp(a->action, "escalate")) {
         snprintf(f->escalated_to, sizeof(f->escalated_to), "%s", a->assignee);
     }
-    if (f->seen_actions++ + f->keep_actions < f->n_actions)
+    if (f->seen_actions++ < f->skip_actions)
         return;
     jsonw_object_begin(&f->aw);
     kv_iso(&f->aw, "ts", a->ts_ns);
@@ -101,10 +102,13 @@ static int fold(struct indic_engine *eng, int64_t id, size_t keep_comments,
                 size_t keep_actions, struct workflow *f)
 {
     memset(f, 0, sizeof(*f));
-    f->keep_comments = keep_comments;
-    f->keep_actions = keep_actions;
-    if (keep_comments < SIZE_MAX || keep_actions < SIZE_MAX)
+    if (keep_comments < SIZE_MAX || keep_actions < SIZE_MAX) {
         store_scan_alert_actions(eng->st, id, count_fn, f);
+        if (f->n_comments > keep_comments)
+            f->skip_comments = f->n_comments - keep_comments;
+        if (f->n_actions > keep_actions)
+            f->skip_actions = f->n_actions - keep_actions;
+    }
     sbuf_init(&f->comments);
     sbuf_init(&f->actions);
     jsonw_init(&f->cw, &f->comments);
