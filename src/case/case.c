@@ -628,7 +628,7 @@ int case_escalate_overdue(struct store *st, const struct config *cfg,
                  cfg->case_escalate_to);
         struct case_step step = {o.now, "escalate",  c->state, c->state,
                                  0,     "citybrain", "system", why};
-        rc = store_case_update(st, c, c->state, &step);
+        rc = store_case_escalate(st, c, &step);
         if (rc == CB_EEXIST) /* moved meanwhile: its new step is not late */
             rc = 0;
         else if (!rc) {

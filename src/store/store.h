@@ -618,6 +618,12 @@ int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
  * changed), CB_ENOTFOUND or CB_ESTORE. */
 int store_case_update(struct store *st, const struct case_row *c,
                       const char *expect_state, const struct case_step *step);
+/* Sets c->escalated_to on case c->id and appends step, only if the stored
+ * case is still in c->state, with c->updated_ns and not escalated: nothing
+ * else of the row is written, so a change made meanwhile is never undone.
+ * 0, CB_EEXIST (it changed meanwhile: nothing done) or CB_ESTORE. */
+int store_case_escalate(struct store *st, const struct case_row *c,
+                        const struct case_step *step);
 /* Records visit v on case c->id and, as store_case_update, replaces the
  * case with c and appends steps[0..n_steps) when the stored state is
  * still expect_state, all in one transaction.  *OUT_repeat is 1 when the

@@ -183,6 +183,34 @@ int store_case_update(struct store *st, const struct case_row *c,
     return rc;
 }
 
+static int case_escalate_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct case_write *a = arg;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(w->db,
+                           "UPDATE case_file SET escalated_to=? WHERE id=?"
+                           " AND state=? AND updated_ns=? AND escalated_to=''",
+                           -1, &s, NULL))
+        return store__sqlerr(w->db, "case escalate");
+    sqlite3_bind_text(s, 1, a->c->escalated_to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, a->c->id);
+    sqlite3_bind_text(s, 3, a->c->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, a->c->updated_ns);
+    int rc = run_stmt(w->db, s, "case escalate");
+    if (rc)
+        return rc;
+    if (sqlite3_changes(w->db) != 1)
+        return CB_EEXIST;
+    return step_insert(w->db, a->c->id, a->step);
+}
+
+int store_case_escalate(struct store *st, const struct case_row *c,
+                        const struct case_step *step)
+{
+    struct case_write a = {c, NULL, step, 0, 1, NULL, 0};
+    return store__call(st, case_escalate_fn, &a);
+}
+
 /* Inserts the visit unless its id is known: 0, or 1 for a repeat. */
 static int visit_insert(sqlite3 *db, int64_t case_id,
                         const struct case_visit *v)
