@@ -614,9 +614,9 @@ static pthread_mutex_t escalate_lock = PTHREAD_MUTEX_INITIALIZER;
 int case_escalate_overdue(struct store *st, const struct config *cfg,
                           int *OUT_n)
 {
-    struct case_filter f = {.open_only = 1};
     pthread_mutex_lock(&escalate_lock);
     struct overdue_ctx o = {NULL, 0, 0, dclock_now_ns()};
+    struct case_filter f = {.open_only = 1, .overdue_at_ns = o.now};
     int rc = store_scan_cases(st, &f, overdue_fn, &o);
     *OUT_n = 0;
     for (size_t i = 0; !rc && i < o.n; i++) {

@@ -642,7 +642,9 @@ int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
 struct case_filter {
     const char *category, *household_id, *unit_kind, *unit, *state;
     int open_only;
-    int limit; /* 0: no limit */
+    int limit;             /* 0: no limit */
+    int64_t overdue_at_ns; /* not 0: only cases past their deadline then
+                              and not escalated */
 };
 typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
 int store_scan_cases(struct store *st, const struct case_filter *f,

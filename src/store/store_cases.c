@@ -339,7 +339,9 @@ int store_scan_cases(struct store *st, const struct case_filter *f,
             " (?1 = '' OR category = ?1) AND (?2 = '' OR household_id = ?2)"
             " AND (?3 = '' OR unit_kind = ?3) AND (?4 = '' OR unit = ?4)"
             " AND (?5 = '' OR state = ?5) AND (?6 = 0 OR state NOT IN"
-            " ('closed','evaluated','void')) ORDER BY id DESC LIMIT ?7",
+            " ('closed','evaluated','void')) AND (?8 = 0 OR (deadline_ns > 0"
+            " AND deadline_ns < ?8 AND escalated_to = ''))"
+            " ORDER BY id DESC LIMIT ?7",
             -1, &s, NULL)) {
         rc = store__sqlerr(c->db, "case scan");
         goto out_put;
@@ -351,6 +353,7 @@ int store_scan_cases(struct store *st, const struct case_filter *f,
     bind_opt(s, 5, f->state);
     sqlite3_bind_int(s, 6, f->open_only);
     sqlite3_bind_int64(s, 7, f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(s, 8, f->overdue_at_ns);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct case_row row;
         case_from_row(s, &row);
