@@ -713,14 +713,11 @@ struct alert_list {
     int64_t *ids;
     size_t n, cap;
     const char *state;
-    int64_t want_id;
 };
 
 static int collect(void *ctx, const char *id, const char *json)
 {
     struct alert_list *l = ctx;
-    if (l->want_id > 0 && strtoll(id, NULL, 10) != l->want_id)
-        return 0;
     if (l->state) {
         char pat[64];
         snprintf(pat, sizeof(pat), "\"state\":\"%s\"", l->state);
