@@ -71,9 +71,8 @@ static void test_working_time_units(void **state)
     config_release(&cfg);
     /* lunch break and a make-up Saturday */
     with_sla(&cfg, "*.*=3wh");
-    assert_int_equal(config_set(&cfg, "work_hours", "09:00-12:00,13:00-17:00",
-                                "test"),
-                     0);
+    assert_int_equal(
+        config_set(&cfg, "work_hours", "09:00-12:00,13:00-17:00", "test"), 0);
     char err[200];
     assert_int_equal(case_init(&cfg, err, sizeof(err)), 0);
     assert_int_equal(
@@ -85,10 +84,15 @@ static void test_working_time_units(void **state)
 
 static void test_bad_tables_say_which(void **state)
 {
-    static const char *const bad[] = {
-        "garbage=4h",           "garbage.dispatched",  "garbage.closed=4h",
-        "garbage.dispatched=0h", "garbage.dispatched=4", "garbage.x=4h",
-        "garbage.dispatched=4wx", ".dispatched=4h",     "g.dispatched=-4h"};
+    static const char *const bad[] = {"garbage=4h",
+                                      "garbage.dispatched",
+                                      "garbage.closed=4h",
+                                      "garbage.dispatched=0h",
+                                      "garbage.dispatched=4",
+                                      "garbage.x=4h",
+                                      "garbage.dispatched=4wx",
+                                      ".dispatched=4h",
+                                      "g.dispatched=-4h"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config cfg;
         char err[400];
