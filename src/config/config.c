@@ -103,6 +103,14 @@ static const struct config_key config_keys[] = {
      3600000, "delay before the first retry; doubled each retry"},
     {"alertmanager_url", CT_OPTSTR, F(alertmanager_url), "", 0, 0,
      "base URL of an Alertmanager that gets the alerts (API v2); empty: none"},
+    {"alert_ack_within_s", CT_INT, F(alert_ack_within_s), "900", 0, 604800,
+     "seconds a firing alert may stay unacknowledged before it is escalated "
+     "(a rule's ack_within overrides it); 0: only rules that say"},
+    {"alert_routes", CT_OPTSTR, F(alert_routes), "", 0, 0,
+     "who an unacknowledged alert is escalated to, by rule id or severity "
+     "(KEY=RECIPIENT,..); others go to alert_escalate_to"},
+    {"alert_escalate_to", CT_STR, F(alert_escalate_to), "shift_lead", 0, 0,
+     "the recipient of an unacknowledged alert no alert_routes entry names"},
     {"public_url", CT_OPTSTR, F(public_url), "", 0, 0,
      "citybrain's URL in the links notifications carry; empty: "
      "http://LISTEN"},
@@ -180,6 +188,20 @@ static const struct config_key config_keys[] = {
      "visits"},
     {"case_escalate_to", CT_STR, F(case_escalate_to), "shift_lead", 0, 0,
      "the role an overdue case is escalated to"},
+    {"case_escalate_interval_ms", CT_INT, F(case_escalate_interval_ms), "1000",
+     10, 3600000,
+     "how often the server escalates overdue cases by the district clock "
+     "(no one has to list them)"},
+    {"case_sla", CT_OPTSTR, F(case_sla), "", 0, 0,
+     "deadlines per category and step (CATEGORY.STEP=DURATION,..; either "
+     "may be *; DURATION 90m, 4h, 2d in calendar time or 30wm, 16wh, 3wd "
+     "in working time); steps no entry fits take case_step_deadline_min"},
+    {"work_hours", CT_STR, F(work_hours), "09:00-17:00", 0, 0,
+     "working hours of a working day (HH:MM-HH:MM[,HH:MM-HH:MM], district "
+     "time) for working-time deadlines"},
+    {"holidays_file", CT_OPTSTR, F(holidays_file), "", 0, 0,
+     "public holidays and make-up working days (format of "
+     "etc/holidays-cn.txt); empty: that file, built in"},
     {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
      "a new place-based case within this many metres of an open case of "
      "its category is marked as its likely duplicate"},

@@ -188,6 +188,7 @@ void route_silences_list(struct request *req);
 void route_silences_create(struct request *req);
 void route_alerts_list(struct request *req);
 void route_alert_get(struct request *req);
+void route_alert_action(struct request *req);
 void route_dead_letters(struct request *req);
 void route_stream(struct request *req);
 void route_session_create(struct request *req);

@@ -105,6 +105,8 @@ const struct route http_routes[] = {
      route_alerts_list,            TOK, {Y, N  , Y, Y, N  , Y, Y, Y, Y, N, N}, NONE, 0},
     {"GET", "/api/v1/alerts/{}",
      route_alert_get,              TOK, {Y, N  , Y, Y, N  , Y, Y, Y, Y, N, N}, NONE, 0},
+    {"POST", "/api/v1/alerts/{}/actions",
+     route_alert_action,           TOK, {Y, N  , Y, N, N  , N, N, Y, Y, N, N}, NONE, 0},
     {"GET", "/api/v1/notifications/dead-letters",
      route_dead_letters,           TOK, {Y, N  , N, N, N  , N, N, N, N, N, N}, NONE, 0},
     {"GET", "/api/v1/stream",

@@ -84,6 +84,9 @@
  *             who, role, reason)    every transition of a case, appended
  *   case_visit(case_id, visit_id, ts_ns, outcome, headcount, notes,
  *              token_id, who, PK(case_id, visit_id))  visits reported
+ *   alert_action(id, alert_id, ts_ns, action, token_id, who, role,
+ *                assignee, text, until_ns)  what people (and the
+ *                escalation) did with an alert, appended
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -564,6 +567,10 @@ int store_doc_put(struct store *st, const char *kind, const char *id,
                   const char *json);
 /* Calls fn for each document of kind in id order (strings valid during the
  * call); a nonzero return stops the scan. */
+/* Reads one document: *OUT_json is the caller's to free().  0,
+ * CB_ENOTFOUND or CB_ESTORE. */
+int store_doc_get(struct store *st, const char *kind, const char *id,
+                  char **OUT_json);
 typedef int (*store_doc_fn)(void *ctx, const char *id, const char *json);
 int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
                    void *ctx);
@@ -623,6 +630,27 @@ int store_test_disk_full(struct store *st, int full);
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);
 
+/* ---- alert actions (store_alerts.c; the workflow is indic.h's) ---- */
+
+/* One action on an alert.  Strings are borrowed; "" when absent. */
+struct alert_action {
+    int64_t alert_id;
+    int64_t ts_ns;      /* by the district clock */
+    const char *action; /* acknowledge, assign, comment, suppress, escalate */
+    int64_t token_id;   /* 0: citybrain itself (escalate) */
+    const char *who, *role;
+    const char *assignee; /* assign: to whom; escalate: the recipient */
+    const char *text;     /* comment: the text; suppress: the reason */
+    int64_t until_ns;     /* suppress: until when */
+};
+/* Appends action a.  Durable on return; 0 or CB_ESTORE. */
+int store_alert_action_add(struct store *st, const struct alert_action *a);
+/* Calls fn for each action on alert_id, oldest first (strings valid during
+ * the call).  0 or CB_ESTORE. */
+typedef void (*store_alert_action_fn)(void *ctx, const struct alert_action *a);
+int store_scan_alert_actions(struct store *st, int64_t alert_id,
+                             store_alert_action_fn fn, void *ctx);
+
 /* ---- cases (store_cases.c; the lifecycle is src/case/case.h's) ---- */
 
 /* One case as stored.  Strings are NUL-terminated, "" when absent. */
@@ -676,6 +704,12 @@ int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
  * changed), CB_ENOTFOUND or CB_ESTORE. */
 int store_case_update(struct store *st, const struct case_row *c,
                       const char *expect_state, const struct case_step *step);
+/* Sets c->escalated_to on case c->id and appends step, only if the stored
+ * case is still in c->state, with c->updated_ns and not escalated: nothing
+ * else of the row is written, so a change made meanwhile is never undone.
+ * 0, CB_EEXIST (it changed meanwhile: nothing done) or CB_ESTORE. */
+int store_case_escalate(struct store *st, const struct case_row *c,
+                        const struct case_step *step);
 /* Records visit v on case c->id and, as store_case_update, replaces the
  * case with c and appends steps[0..n_steps) when the stored state is
  * still expect_state, all in one transaction.  *OUT_repeat is 1 when the
@@ -694,7 +728,9 @@ int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
 struct case_filter {
     const char *category, *household_id, *unit_kind, *unit, *state;
     int open_only;
-    int limit; /* 0: no limit */
+    int limit;             /* 0: no limit */
+    int64_t overdue_at_ns; /* not 0: only cases past their deadline then
+                              and not escalated */
 };
 typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
 int store_scan_cases(struct store *st, const struct case_filter *f,

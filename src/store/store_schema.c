@@ -445,6 +445,16 @@ static const struct migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS case_file_source"
      " ON case_file(source_kind, created_ns);",
      NULL},
+    /* The operators' actions on alerts (store_alerts.c): acknowledge,
+     * assign, comment, suppress, and the engine's escalations. */
+    {"alert actions",
+     "CREATE TABLE IF NOT EXISTS alert_action(id INTEGER PRIMARY KEY,"
+     " alert_id INTEGER NOT NULL, ts_ns INTEGER NOT NULL,"
+     " action TEXT NOT NULL, token_id INTEGER NOT NULL, who TEXT NOT NULL,"
+     " role TEXT NOT NULL, assignee TEXT NOT NULL DEFAULT '',"
+     " text TEXT NOT NULL DEFAULT '', until_ns INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX IF NOT EXISTS alert_action_alert ON alert_action(alert_id, id);",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

@@ -240,6 +240,9 @@ const samples = {
       duration: '1m' }) }),
   'GET /api/v1/alerts': () => ({ path: '/api/v1/alerts' }),
   'GET /api/v1/alerts/{}': () => ({ path: `/api/v1/alerts/${alertId}` }),
+  'POST /api/v1/alerts/{}/actions': () => ({
+    path: `/api/v1/alerts/${alertId}/actions`,
+    body: JSON.stringify({ action: 'comment', text: `roles ${seq++}` }) }),
   'GET /api/v1/notifications/dead-letters': () => ({
     path: '/api/v1/notifications/dead-letters' }),
   'GET /api/v1/stream': () => ({ path: '/api/v1/stream?drain=1' }),
