@@ -369,7 +369,8 @@ int cli_auto_case(int argc, char **argv)
         for (int t = 0; t < o.every_s * 10 && !autocase_stop; t++)
             nanosleep(&(struct timespec){0, 100000000}, NULL);
     }
-    fprintf(stderr, "auto-case: %ld cases made, %ld already open, %ld refused\n",
+    fprintf(stderr,
+            "auto-case: %ld cases made, %ld already open, %ld refused\n",
             a.made, a.duplicates, a.failed);
     for (size_t i = 0; i < a.n_known; i++)
         free(a.known[i]);

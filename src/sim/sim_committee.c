@@ -184,8 +184,7 @@ static void truth_add(struct csim *s, char **f, const int *col, size_t *cap)
     t->group_rental = !strcmp(f[col[1]], "group_rental");
     t->occupants = atoi(f[col[2]]);
     t->stop = !strcmp(f[col[3]], "stop");
-    if (t->stop &&
-        !time_parse_iso(f[col[4]], strlen(f[col[4]]), &ns, NULL))
+    if (t->stop && !time_parse_iso(f[col[4]], strlen(f[col[4]]), &ns, NULL))
         t->stop_from = ns / 1000000000;
 }
 
@@ -262,8 +261,8 @@ static int64_t add_working_hours(int64_t t, double hours, int tz_minutes)
 }
 
 /* A lognormal delay with the given median (hours). */
-static double draw_hours(struct csim *s, uint64_t stream, long long id,
-                         int n, double median)
+static double draw_hours(struct csim *s, uint64_t stream, long long id, int n,
+                         double median)
 {
     struct sim_rng r;
     sim_rng_seed(&r, s->o.seed, stream, (uint64_t)id, (uint64_t)n);
@@ -314,8 +313,8 @@ static json_t *post_json(struct client *c, const char *path,
 /* Makes a token (role, committee may be NULL) through the API; its client
  * or NULL (said). */
 static struct client *mint(struct csim *s, const char *name, const char *role,
-                           const char *committee, char *OUT_token,
-                           size_t cap, long long *OUT_id)
+                           const char *committee, char *OUT_token, size_t cap,
+                           long long *OUT_id)
 {
     struct sbuf body = SBUF_INIT;
     struct jsonw w;
@@ -355,8 +354,9 @@ static int worker_for(struct csim *s, const char *committee, long long id)
             break;
         }
     if (first == s->n_workers) {
-        s->workers = xrealloc(s->workers, (s->n_workers + (size_t)s->o.workers) *
-                                              sizeof(*s->workers));
+        s->workers =
+            xrealloc(s->workers, (s->n_workers + (size_t)s->o.workers) *
+                                     sizeof(*s->workers));
         for (int k = 0; k < s->o.workers; k++) {
             struct csim_worker *w = &s->workers[s->n_workers];
             char name[320];
@@ -417,7 +417,8 @@ static void case_seen(struct csim *s, json_t *c, int64_t now)
 
 static void sync_dispatched(struct csim *s, int64_t now)
 {
-    json_t *j = get_json(s->admin, "/api/v1/cases?state=dispatched&limit=10000");
+    json_t *j =
+        get_json(s->admin, "/api/v1/cases?state=dispatched&limit=10000");
     json_t *c;
     size_t i;
     if (!j)
@@ -440,8 +441,8 @@ static int worker_sees(struct csim *s, struct csim_worker *w, long long id)
         json_t *j = get_json(w->c, "/api/v1/tasks"), *t;
         size_t i;
         w->n_tasks = 0;
-        w->tasks = xrealloc(w->tasks, (json_array_size(j) + 1) *
-                                          sizeof(*w->tasks));
+        w->tasks =
+            xrealloc(w->tasks, (json_array_size(j) + 1) * sizeof(*w->tasks));
         json_array_foreach(j, i, t) w->tasks[w->n_tasks++] =
             (long long)json_integer_value(json_object_get(t, "case_id"));
         json_decref(j);
@@ -583,8 +584,9 @@ static void supervise(struct csim *s, struct csim_case *e)
     jsonw_init(&w, &body);
     jsonw_object_begin(&w);
     jsonw_kv_str(&w, "action", rework ? "rework" : "verify");
-    jsonw_kv_str(&w, "reason", rework ? "spot check: the report is wrong"
-                                      : "spot check: as reported");
+    jsonw_kv_str(&w, "reason",
+                 rework ? "spot check: the report is wrong"
+                        : "spot check: as reported");
     jsonw_object_end(&w);
     snprintf(path, sizeof(path), "/api/v1/cases/%lld/transitions", e->id);
     json_t *j = post_json(s->supervisor, path, &body, &status);
@@ -641,8 +643,8 @@ static void step(struct csim *s, int64_t now)
 static int64_t district_now(struct csim *s)
 {
     json_t *j = get_json(s->admin, "/api/v1/admin/clock");
-    int64_t now = j ? (int64_t)json_integer_value(json_object_get(j, "now_s"))
-                    : -1;
+    int64_t now =
+        j ? (int64_t)json_integer_value(json_object_get(j, "now_s")) : -1;
     json_decref(j);
     return now > 0 ? now : -1;
 }
@@ -664,9 +666,8 @@ static int parse_num(const char *k, const char *v, struct csim_opts *o)
             char *end;
             double d = strtod(v, &end);
             if (*end || end == v || d < nums[i].lo || d > nums[i].hi) {
-                fprintf(stderr,
-                        "error: committee-sim: %s '%s': not in %g-%g\n", k, v,
-                        nums[i].lo, nums[i].hi);
+                fprintf(stderr, "error: committee-sim: %s '%s': not in %g-%g\n",
+                        k, v, nums[i].lo, nums[i].hi);
                 return -1;
             }
             *nums[i].to = d;
