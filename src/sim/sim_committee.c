@@ -434,12 +434,16 @@ static void sync_dispatched(struct csim *s, int64_t now)
 }
 
 /* Whether worker w's task list (read once a step, as a phone would
- * refresh it) shows case id. */
+ * refresh it) shows case id: 1 or 0; -1 when it cannot be read. */
 static int worker_sees(struct csim *s, struct csim_worker *w, long long id)
 {
     if (!w->tasks_fresh) {
         json_t *j = get_json(w->c, "/api/v1/tasks"), *t;
         size_t i;
+        if (!json_is_array(j)) {
+            json_decref(j);
+            return -1;
+        }
         w->n_tasks = 0;
         w->tasks =
             xrealloc(w->tasks, (json_array_size(j) + 1) * sizeof(*w->tasks));
@@ -452,6 +456,12 @@ static int worker_sees(struct csim *s, struct csim_worker *w, long long id)
         if (w->tasks[i] == id)
             return 1;
     return 0;
+}
+
+/* No answer or a server error: worth another try. */
+static int transient(int status)
+{
+    return status == 0 || status >= 500;
 }
 
 static const char *true_outcome(const struct csim_truth *t, int elderly,
@@ -526,9 +536,11 @@ static void visit(struct csim *s, struct csim_case *e, int64_t now)
     const struct csim_truth *t = truth_find(s, e->household);
     char visit_id[64], path[96];
     int wrong, status;
-    if (!worker_sees(s, w, e->id)) {
-        e->phase = PH_DONE; /* no longer its task */
-        return;
+    int sees = worker_sees(s, w, e->id);
+    if (sees <= 0) {
+        if (sees == 0)
+            e->phase = PH_DONE; /* no longer its task */
+        return;                 /* else: try again next step */
     }
     const char *truth = true_outcome(t, e->elderly, now);
     const char *outcome = draw_outcome(s, e, truth, &wrong);
@@ -551,6 +563,8 @@ static void visit(struct csim *s, struct csim_case *e, int64_t now)
     if (!j) {
         fprintf(stderr, "committee-sim: case %lld: visit refused: HTTP %d\n",
                 e->id, status);
+        if (transient(status))
+            return; /* the next step tries again */
         e->phase = PH_DONE;
         return;
     }
@@ -597,6 +611,8 @@ static void supervise(struct csim *s, struct csim_case *e)
                 rework ? "reworked" : "verified");
     }
     json_decref(j);
+    if (!j && transient(status))
+        return;         /* checked again next step */
     e->phase = PH_DONE; /* a rework shows up dispatched again */
     e->verify_due_s = 0;
 }
