@@ -14,8 +14,9 @@
  * reads the district clock, lists the dispatched cases to know which
  * committees have work, and makes (and at exit revokes) one committee
  * token per simulated worker, N per committee (default 2), plus one
- * supervisor token.  Every visit is reported by a worker with its own
- * token, after that worker's GET /api/v1/tasks shows the case.
+ * supervisor token (first revoking any an earlier run left valid).  Every
+ * visit is reported by a worker with its own token, after that worker's
+ * GET /api/v1/tasks shows the case.
  *
  * The model (docs/SIMULATOR.md, "The committee simulator"), driven by the
  * district clock (GET /api/v1/admin/clock), so it moves as fast as the
@@ -234,8 +235,7 @@ static void read_timezone(struct csim *s)
     json_decref(m);
 }
 
-/* t plus hours of working time: Monday to Friday, 09:00-18:00 local. */
-static int64_t add_working_hours(int64_t t, double hours, int tz_minutes)
+int64_t sim_working_hours_add(int64_t t, double hours, int tz_minutes)
 {
     const int64_t open = 9 * 3600, close = 18 * 3600;
     int64_t left = (int64_t)(hours * 3600);
@@ -275,7 +275,7 @@ static void schedule(struct csim *s, struct csim_case *e, int64_t now)
     double h = draw_hours(s, CSIM_STREAM_DELAY, e->id, e->visits,
                           e->elderly ? s->o.urgent_h : s->o.median_h);
     e->due_s = e->elderly ? now + (int64_t)(h * 3600)
-                          : add_working_hours(now, h, s->tz_minutes);
+                          : sim_working_hours_add(now, h, s->tz_minutes);
     e->phase = PH_WAIT;
     e->verify_due_s = 0;
 }
@@ -629,7 +629,7 @@ static void sync_fed_back(struct csim *s, int64_t now)
             s, (long long)json_integer_value(json_object_get(c, "id")));
         if (!e || e->phase != PH_REPORTED || e->verify_due_s)
             continue;
-        e->verify_due_s = add_working_hours(
+        e->verify_due_s = sim_working_hours_add(
             now,
             draw_hours(s, CSIM_STREAM_VERIFY, e->id, e->visits, s->o.verify_h),
             s->tz_minutes);
@@ -788,6 +788,28 @@ static void revoke_all(struct csim *s)
     }
 }
 
+/* Revokes the tokens an earlier run left valid (it was stopped with the
+ * server, before it could revoke them). */
+static void revoke_leftovers(struct csim *s)
+{
+    json_t *j = get_json(s->admin, "/api/v1/tokens"), *t;
+    size_t i;
+    char path[64];
+    int status;
+    json_array_foreach(j, i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        if (!name || !json_is_null(json_object_get(t, "revoked")) ||
+            (strncmp(name, "sim-worker-", 11) &&
+             strcmp(name, "sim-supervisor")))
+            continue;
+        snprintf(path, sizeof(path), "/api/v1/tokens/%lld",
+                 (long long)json_integer_value(json_object_get(t, "id")));
+        client_delete(s->admin, path, &status);
+    }
+    json_decref(j);
+}
+
 static int read_admin_token(const char *path, char *out, size_t cap)
 {
     FILE *f = fopen(path, "r");
@@ -835,6 +857,7 @@ int sim_committee_main(int argc, char **argv)
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     s.admin = client_new(s.o.url, admin);
+    revoke_leftovers(&s);
     if (s.o.verify)
         s.supervisor = mint(&s, "sim-supervisor", "supervisor", NULL, sup,
                             sizeof(sup), &s.supervisor_id);

@@ -128,6 +128,9 @@ let report, summary;
 test('simulated committee workers visit on the district clock and report ' +
     'the truth, less no-access and wrong reports', async () => {
   assert.ok(cases?.length, 'cases were made');
+  // a worker token an earlier run left valid
+  await makeToken(srv, { name: 'sim-worker-1 旧居委', role: 'committee',
+    committee: '旧居委' });
   const reportFile = join(work, 'visits.ndjson');
   const proc = spawn(BIN, ['committee-sim', '--truth', sim, '--url',
     srv.base, '--token-file', join(srv.dir, 'admin.token'), '--seed', '3',
@@ -197,6 +200,8 @@ test('each visit was reported by a worker with its own committee token',
     }
   }
   assert.ok(workers.size > 1);
+  assert.ok(tokens.find((t) => t.name === 'sim-worker-1 旧居委').revoked,
+      'a token an earlier run left is revoked');
   // a no-access visit rescheduled its case
   for (const v of report.filter((x) => x.outcome === 'no_access')) {
     const c = (await srv.req('GET', `/api/v1/cases/${v.case_id}`)).json;
