@@ -384,34 +384,49 @@ static struct csim_case *case_find(struct csim *s, long long id)
     return NULL;
 }
 
-/* A dispatched case seen in the admin's list: new, or back (reworked). */
-static void case_seen(struct csim *s, json_t *c, int64_t now)
+/* The entry of case c (a JSON case of the admin's list) when it is one
+ * this simulator visits: a committee's group-rental or elderly case of a
+ * household in the truth.  A case not seen before gets a new entry
+ * (*OUT_new = 1; its phase is the caller's to set); NULL when it is not
+ * one of those, or its worker's token cannot be made. */
+static struct csim_case *case_adopt(struct csim *s, json_t *c, int *OUT_new)
 {
     long long id = (long long)json_integer_value(json_object_get(c, "id"));
     const char *kind = json_string_value(json_object_get(c, "source_kind"));
     const char *h = json_string_value(json_object_get(c, "household_id"));
     const char *unit_kind = json_string_value(json_object_get(c, "unit_kind"));
     const char *unit = json_string_value(json_object_get(c, "unit"));
+    *OUT_new = 0;
     if (!kind || !h || !unit || !unit_kind || strcmp(unit_kind, "committee") ||
         (strcmp(kind, "group_rental") && strcmp(kind, "elderly")) ||
         !truth_find(s, h))
-        return;
+        return NULL;
     struct csim_case *e = case_find(s, id);
-    if (!e) {
-        int w = worker_for(s, unit, id);
-        if (w < 0)
-            return;
-        s->cases = xrealloc(s->cases, (s->n_cases + 1) * sizeof(*s->cases));
-        e = &s->cases[s->n_cases++];
-        memset(e, 0, sizeof(*e));
-        e->id = id;
-        snprintf(e->household, sizeof(e->household), "%s", h);
-        e->elderly = !strcmp(kind, "elderly");
-        e->worker = w;
-        schedule(s, e, now);
-    } else if (e->phase != PH_WAIT) {
-        schedule(s, e, now); /* reworked: a revisit */
-    }
+    if (e)
+        return e;
+    int w = worker_for(s, unit, id);
+    if (w < 0)
+        return NULL;
+    s->cases = xrealloc(s->cases, (s->n_cases + 1) * sizeof(*s->cases));
+    e = &s->cases[s->n_cases++];
+    memset(e, 0, sizeof(*e));
+    e->id = id;
+    snprintf(e->household, sizeof(e->household), "%s", h);
+    e->elderly = !strcmp(kind, "elderly");
+    e->worker = w;
+    *OUT_new = 1;
+    return e;
+}
+
+/* A dispatched case seen in the admin's list: new, or back (reworked). */
+static void case_seen(struct csim *s, json_t *c, int64_t now)
+{
+    int fresh;
+    struct csim_case *e = case_adopt(s, c, &fresh);
+    if (!e)
+        return;
+    if (fresh || e->phase != PH_WAIT)
+        schedule(s, e, now); /* new, or reworked: a revisit */
     e->seen = 1;
 }
 
@@ -617,7 +632,8 @@ static void supervise(struct csim *s, struct csim_case *e)
     e->verify_due_s = 0;
 }
 
-/* Fed-back cases this simulator reported get a supervisor's check. */
+/* Fed-back cases of the kinds this simulator visits get a supervisor's
+ * check (also those fed back before this run). */
 static void sync_fed_back(struct csim *s, int64_t now)
 {
     json_t *j = get_json(s->admin, "/api/v1/cases?state=fed_back&limit=10000");
@@ -625,8 +641,10 @@ static void sync_fed_back(struct csim *s, int64_t now)
     size_t i;
     json_array_foreach(j, i, c)
     {
-        struct csim_case *e = case_find(
-            s, (long long)json_integer_value(json_object_get(c, "id")));
+        int fresh;
+        struct csim_case *e = case_adopt(s, c, &fresh);
+        if (e && fresh)
+            e->phase = PH_REPORTED; /* fed back before this run */
         if (!e || e->phase != PH_REPORTED || e->verify_due_s)
             continue;
         e->verify_due_s = sim_working_hours_add(
