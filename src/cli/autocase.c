@@ -33,6 +33,11 @@
  * visit: a suspect drops out of the list once visited, and the next one
  * comes in.
  *
+ * At start it waits up to 5 s for its tokens to be accepted (one made
+ * with `citybrain token create` beside a running server reaches it within
+ * a second).  A case that a failed step left short of --until is taken
+ * further in the next round, from the state it is in.
+ *
  * Households it made a case of are remembered for the run (and, at start,
  * read from the cases already there), so a closed case is not re-opened
  * by the policy; a person can.  Progress goes to stderr with case ids
@@ -64,6 +69,8 @@ struct autocase {
     struct client *reader, *checker, *dispatcher;
     char **known; /* households made into cases, sorted for bsearch */
     size_t n_known;
+    long long *pending; /* cases made that a failed step left short */
+    size_t n_pending;
     long made, duplicates, failed;
 };
 
@@ -165,15 +172,52 @@ static int step(struct client *c, long long id, const char *action,
     return j ? 0 : -1;
 }
 
-/* Takes a new case through the steps --until asks for. */
-static void advance(struct autocase *a, long long id, const char *why)
+/* Takes case id from state as far as --until asks for: check and
+ * register (the check token), dispatch (the dispatch token).  Returns 0
+ * when it is there, -1 when a step failed (said). */
+static int advance(struct autocase *a, long long id, const char *state,
+                   const char *why)
 {
-    if (a->o->until >= UNTIL_REGISTERED &&
-        (step(a->checker, id, "check", why) ||
-         step(a->checker, id, "register", why)))
-        return;
-    if (a->o->until >= UNTIL_DISPATCHED)
-        step(a->dispatcher, id, "dispatch", why);
+    static const char *const from[] = {"collected", "second_check",
+                                       "registered"};
+    static const char *const action[] = {"check", "register", "dispatch"};
+    int last = a->o->until == UNTIL_DISPATCHED   ? 3
+               : a->o->until == UNTIL_REGISTERED ? 2
+                                                 : 0;
+    int i = 0;
+    while (i < 3 && strcmp(from[i], state))
+        i++;
+    for (; i < last; i++)
+        if (step(i < 2 ? a->checker : a->dispatcher, id, action[i], why))
+            return -1;
+    return 0;
+}
+
+/* Remembers case id to be taken further in the next round. */
+static void pend(struct autocase *a, long long id)
+{
+    a->pending = xrealloc(a->pending, (a->n_pending + 1) * sizeof(long long));
+    a->pending[a->n_pending++] = id;
+}
+
+/* Takes the cases a failed step left short further (e.g. a token the
+ * server had not picked up yet, a restart); a case someone else moved on
+ * (or voided) is dropped from the list. */
+static void round_pending(struct autocase *a)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < a->n_pending; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/api/v1/cases/%lld", a->pending[i]);
+        json_t *c = get_json(a->reader, path);
+        const char *state = json_string_value(json_object_get(c, "state"));
+        if (!c || (state && advance(a, a->pending[i], state,
+                                    "auto-case: taken further after a "
+                                    "failed step")))
+            a->pending[kept++] = a->pending[i];
+        json_decref(c);
+    }
+    a->n_pending = kept;
 }
 
 /* Makes a case about household (kind: group_rental or elderly). */
@@ -204,7 +248,8 @@ static void make_case(struct autocase *a, const char *kind,
     } else {
         a->made++;
         fprintf(stderr, "auto-case: case %lld (%s) made\n", id, kind);
-        advance(a, id, why);
+        if (advance(a, id, "collected", why))
+            pend(a, id);
     }
     json_decref(j);
 }
@@ -331,6 +376,25 @@ static int parse_opts(int argc, char **argv, struct autocase_opts *o)
     return 0;
 }
 
+/* Whether c's token is accepted: a token just made with `citybrain token
+ * create` reaches a running server within a second, so it is asked for
+ * up to 5 s.  0, or -1 (said). */
+static int token_accepted(struct client *c, const char *what)
+{
+    int status = 0;
+    for (int i = 0; i < 50 && !autocase_stop; i++) {
+        if (client_get(c, "/api/v1/whoami", &status, NULL) == 0 &&
+            status == 200)
+            return 0;
+        if (status != 401 && status != 0)
+            break;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    fprintf(stderr, "error: auto-case: the %s token is refused: HTTP %d\n",
+            what, status);
+    return -1;
+}
+
 /* A client with the token of file (NULL: the main token). */
 static struct client *client_for(struct autocase_opts *o, const char *main,
                                  const char *file)
@@ -358,9 +422,14 @@ int cli_auto_case(int argc, char **argv)
     int rc = a.checker && a.dispatcher ? 0 : 1;
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
+    if (!rc && (token_accepted(a.reader, "main") ||
+                token_accepted(a.checker, "check") ||
+                token_accepted(a.dispatcher, "dispatch")))
+        rc = 1;
     if (!rc)
         read_existing(&a);
     while (!rc && !autocase_stop) {
+        round_pending(&a);
         round_suspects(&a);
         if (o.elderly)
             round_elderly(&a);
@@ -370,13 +439,15 @@ int cli_auto_case(int argc, char **argv)
             nanosleep(&(struct timespec){0, 100000000}, NULL);
     }
     fprintf(stderr,
-            "auto-case: %ld cases made, %ld already open, %ld refused\n",
-            a.made, a.duplicates, a.failed);
+            "auto-case: %ld cases made, %ld already open, %ld refused, "
+            "%zu short of --until\n",
+            a.made, a.duplicates, a.failed, a.n_pending);
     for (size_t i = 0; i < a.n_known; i++)
         free(a.known[i]);
     free(a.known);
+    free(a.pending);
     client_free(a.reader);
     client_free(a.checker);
     client_free(a.dispatcher);
-    return rc || a.failed ? 1 : 0;
+    return rc || a.failed || a.n_pending ? 1 : 0;
 }
