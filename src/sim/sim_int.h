@@ -503,4 +503,10 @@ void sim_events_day(const struct sim_district *d, int day,
                     struct sbuf *truth, uint64_t *OUT_n);
 void sim_incidents_csv(const struct sim_district *d, struct sbuf *out);
 
+/* sim_committee.c: the committee simulator's working time.  t (epoch s)
+ * plus hours of working time, Monday to Friday 09:00-18:00 at UTC offset
+ * tz_minutes; a start outside working time first moves to the next
+ * opening. */
+int64_t sim_working_hours_add(int64_t t, double hours, int tz_minutes);
+
 #endif
