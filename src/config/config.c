@@ -191,6 +191,12 @@ static const struct config_key config_keys[] = {
     {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
      "a new place-based case within this many metres of an open case of "
      "its category is marked as its likely duplicate"},
+    {"photo_max_bytes", CT_SIZE, F(photo_max_bytes), "5242880", 1024,
+     (long long)1 << 30,
+     "largest photo upload (POST /api/v1/cases/{id}/photos; 413 above it)"},
+    {"photo_quota_mb", CT_INT, F(photo_quota_mb), "512", 1, 10000000,
+     "megabytes of photos each residents' committee or department may "
+     "store (the other roles share one quota); 507 when full"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -85,6 +85,8 @@ struct config {
     int case_no_access_max;          /* no-access visits before escalation */
     char *case_no_access_department; /* where they escalate to */
     char *case_escalate_to;          /* the role overdue cases go to */
+    size_t photo_max_bytes;          /* largest photo upload */
+    int photo_quota_mb;              /* photo quota per committee/department */
     double resolution[3]; /* <metric>_resolution: raw readings are stored
                              rounded to it (a power of ten) */
 };

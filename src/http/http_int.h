@@ -119,6 +119,11 @@ void audit_denied(struct request *req, const char *action, const char *object);
  * returns -1 when the record cannot be written. */
 int audit_response(struct request *req, const char *action, const char *scope);
 
+/* The {} segment as a case the caller may see (routes_case.c); otherwise
+ * replies (404, or 403 for a committee or department token, unknown or not
+ * its own) and returns -1. */
+int case_for_caller(struct request *req, struct case_row *OUT);
+
 /* Handlers. */
 void route_healthz(struct request *req);
 void route_metrics(struct request *req);
@@ -175,6 +180,9 @@ void route_web_asset(struct request *req);
 void route_boundaries_put(struct request *req);
 void route_boundaries_get(struct request *req);
 void route_map_clusters(struct request *req);
+void route_case_photo_upload(struct request *req);
+void route_case_photos(struct request *req);
+void route_photo_get(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

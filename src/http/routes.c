@@ -140,6 +140,12 @@ const struct route http_routes[] = {
      route_tasks,                  TOK, {Y, N  , N, N, OWN, N, N, Y, N, OWN}, NONE, 0},
     {"GET", "/api/v1/evaluation",
      route_evaluation,             TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, N  }, NONE, 0},
+    {"POST", "/api/v1/cases/{}/photos",
+     route_case_photo_upload,      TOK, {Y, N  , N, N, OWN, Y, N, Y, N, OWN}, NONE, 0},
+    {"GET", "/api/v1/cases/{}/photos",
+     route_case_photos,            TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
+    {"GET", "/api/v1/photos/{}",
+     route_photo_get,              TOK, {Y, N  , Y, Y, OWN, Y, Y, Y, Y, OWN}, NONE, 0},
 };
 /* clang-format on */
 #undef N

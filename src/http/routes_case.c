@@ -104,10 +104,8 @@ out_free:
     json_decref(obj);
 }
 
-/* The {} segment as a case the caller may see; otherwise replies (404,
- * or 403 for a committee or department token, unknown or not its own)
- * and returns -1. */
-static int case_for_caller(struct request *req, struct case_row *OUT)
+/* http_int.h */
+int case_for_caller(struct request *req, struct case_row *OUT)
 {
     char *end;
     int scoped =

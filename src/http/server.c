@@ -47,6 +47,8 @@ static const char *status_name(int status)
         return "unsupported media type";
     case 429:
         return "too many requests";
+    case 507:
+        return "insufficient storage";
     case 503:
         return "unavailable";
     default:
@@ -227,6 +229,15 @@ static int request_authenticate(struct request *req, const char *method)
     return -1;
 }
 
+/* The largest body the request's route takes: a photo upload has its own
+ * limit. */
+static size_t body_limit(const struct request *req)
+{
+    if (req->route && req->route->handler == route_case_photo_upload)
+        return req->srv->cfg->photo_max_bytes;
+    return req->srv->cfg->max_body_bytes;
+}
+
 /* Checks what can be refused before the body: route, token, size. */
 static void request_precheck(struct request *req, const char *method)
 {
@@ -253,10 +264,10 @@ static void request_precheck(struct request *req, const char *method)
         return;
     }
     const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > req->srv->cfg->max_body_bytes) {
+    if (cl && strtoull(cl, NULL, 10) > body_limit(req)) {
         req->too_big = 1;
         reply_error(req, 413, "body of %s bytes is over the limit of %zu", cl,
-                    req->srv->cfg->max_body_bytes);
+                    body_limit(req));
     }
 }
 
@@ -264,11 +275,11 @@ static void request_body(struct request *req, const char *data, size_t n)
 {
     if (req->too_big)
         return;
-    if (req->body.len + n > req->srv->cfg->max_body_bytes) {
+    if (req->body.len + n > body_limit(req)) {
         req->too_big = 1;
         sbuf_release(&req->body);
         reply_error(req, 413, "body is over the limit of %zu bytes",
-                    req->srv->cfg->max_body_bytes);
+                    body_limit(req));
         return;
     }
     sbuf_add(&req->body, data, n);
@@ -278,11 +289,11 @@ static void request_run(struct request *req)
 {
     const char *enc = req_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (enc && !strcasecmp(enc, "gzip")) {
-        int rc = http_gunzip(&req->body, req->srv->cfg->max_body_bytes);
+        int rc = http_gunzip(&req->body, body_limit(req));
         if (rc == CB_ETOOBIG) {
             req->too_big = 1;
             reply_error(req, 413, "decompressed body is over %zu bytes",
-                        req->srv->cfg->max_body_bytes);
+                        body_limit(req));
             return;
         }
         if (rc) {

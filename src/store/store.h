@@ -653,4 +653,31 @@ int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
 int store_case_household_place(struct store *st, const char *household_id,
                                struct case_row *OUT_c);
 
+/* ---- photos of cases (store_photos.c; the files: src/photo/photo.h) ---- */
+
+/* One photo's metadata.  Strings are NUL-terminated. */
+struct photo_row {
+    char id[32]; /* "P" + 24 hex (photo_new_id) */
+    int64_t case_id;
+    char visit_id[129];    /* the visit it documents, or "" */
+    char content_type[16]; /* image/jpeg or image/png */
+    int64_t bytes;         /* as stored, metadata stripped */
+    int64_t created_ns;
+    int64_t token_id;
+    char who[64];                         /* the uploader's token name */
+    char quota_unit[STORE_NAME_MAX + 32]; /* whose quota it counts in */
+};
+
+/* Stores p if the photos of p->quota_unit, with p, stay within
+ * quota_bytes.  Returns 0, CB_ETOOBIG (the quota is full: nothing
+ * stored; *OUT_used holds the bytes already used), or CB_ESTORE. */
+int store_photo_insert(struct store *st, const struct photo_row *p,
+                       int64_t quota_bytes, int64_t *OUT_used);
+/* Reads photo id into OUT: 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_photo_get(struct store *st, const char *id, struct photo_row *OUT);
+/* Calls fn for each photo of case case_id, oldest first: 0 or CB_ESTORE. */
+typedef void (*store_photo_fn)(void *ctx, const struct photo_row *p);
+int store_scan_case_photos(struct store *st, int64_t case_id, store_photo_fn fn,
+                           void *ctx);
+
 #endif

@@ -440,6 +440,18 @@ static const struct migration migrations[] = {
      " text TEXT NOT NULL DEFAULT '', until_ns INTEGER NOT NULL DEFAULT 0);"
      "CREATE INDEX IF NOT EXISTS alert_action_alert ON alert_action(alert_id, id);",
      NULL},
+    /* Photos of cases (store_photos.c): the metadata; the image is a file
+     * under DATA/photos/ (src/photo/photo.h).  quota_unit names whose
+     * quota a photo counts in. */
+    {"case photos",
+     "CREATE TABLE IF NOT EXISTS case_photo(id TEXT PRIMARY KEY,"
+     " case_id INTEGER NOT NULL, visit_id TEXT NOT NULL DEFAULT '',"
+     " content_type TEXT NOT NULL, bytes INTEGER NOT NULL,"
+     " created_ns INTEGER NOT NULL, token_id INTEGER NOT NULL,"
+     " who TEXT NOT NULL, quota_unit TEXT NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX IF NOT EXISTS case_photo_case ON case_photo(case_id);"
+     "CREATE INDEX IF NOT EXISTS case_photo_unit ON case_photo(quota_unit);",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

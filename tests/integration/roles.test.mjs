@@ -9,6 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, request, makeToken, seedHouseholds, householdsCsv,
   sleep } from './lib.mjs';
+import { jpeg } from './photo-bytes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
@@ -284,6 +285,33 @@ const samples = {
     return { path: `/api/v1/cases/${id}/visits`,
       other: `/api/v1/cases/${other}/visits`,
       body: JSON.stringify({ visit_id: `v${seq++}`, outcome: 'no_access' }) };
+  },
+  'POST /api/v1/cases/{}/photos': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/photos?visit_id=v${seq++}`,
+      other: `/api/v1/cases/${other}/photos`, body: jpeg(),
+      contentType: 'image/jpeg' };
+  },
+  'GET /api/v1/cases/{}/photos': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/photos`,
+      other: `/api/v1/cases/${other}/photos` };
+  },
+  'GET /api/v1/photos/{}': async (role) => {
+    const photo = async (id) => {
+      const r = await srv.req('POST', `/api/v1/cases/${id}/photos`,
+          { body: jpeg(), contentType: 'image/jpeg' });
+      assert.equal(r.status, 201, r.text);
+      return `/api/v1/photos/${r.json.id}`;
+    };
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    return { path: await photo(id),
+      other: await photo(await caseAt('OTHER-1', [])) };
   },
   'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
   // a committee's own figures (another unit's: cases.test.mjs)
