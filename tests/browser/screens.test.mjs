@@ -307,14 +307,12 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
   await lead.context().close();
 });
 
-// PHOTOS: the case photos API (POST /api/v1/cases/{id}/photos) comes with
-// branch issue-15a, not merged here yet.
 test('a committee sees its tasks and sends feedback with a photo',
-    { skip: 'needs POST /api/v1/cases/{id}/photos (issue-15a, not merged)' },
     async () => {
   const page = await signedIn({ name: 'phone', role: 'committee',
     committee }, { width: 390, height: 844 });
   await page.waitForSelector('[data-view="phone"]');
+  await page.screenshot({ path: join(shots, 'phone.png') });
   const tasks = await page.$$eval('[data-task]', (els) =>
     els.map((e) => e.dataset.household));
   const cmp = await makeToken(srv, { name: 'cmp', role: 'committee',
@@ -371,7 +369,7 @@ test('a committee sees its tasks and sends feedback with a photo',
       ` [data-case="${taskCase.id}"] .result .error`);
   assert.equal(await page.textContent(`[data-case="${taskCase.id}"] .result`),
       '已提交，谢谢');
-  await page.screenshot({ path: join(shots, 'phone.png'), fullPage: false });
+  await page.screenshot({ path: join(shots, 'phone-visit.png') });
   const done = (await srv.req('GET', `/api/v1/cases/${taskCase.id}`)).json;
   assert.equal(done.state, 'fed_back', JSON.stringify(done.history));
   const photos = (await srv.req('GET',
@@ -384,6 +382,19 @@ test('a committee sees its tasks and sends feedback with a photo',
       'the stored photo is the one sent');
   assert.deepEqual(page.errors, []);
   await page.context().close();
+  // the supervisor's desk: the case's photo, then verified and closed
+  const desk = await signedIn({ name: 'desk-sup', role: 'supervisor' });
+  await (await desk.waitForSelector(`#pipeline [data-case="${taskCase.id}"]`))
+      .click();
+  await desk.waitForFunction(() => [...document.querySelectorAll(
+      '.modal .photos img')].some((i) => i.complete && i.naturalWidth === 160));
+  await desk.screenshot({ path: join(shots, 'desk-photo.png') });
+  await desk.click('.modal [data-step-action="verify"]');
+  await desk.waitForSelector('.modal [data-case-state="closed"]');
+  assert.equal((await srv.req('GET', `/api/v1/cases/${taskCase.id}`)).json
+      .state, 'closed');
+  assert.deepEqual(desk.errors, []);
+  await desk.context().close();
 });
 
 test('a committee can reach neither the wall nor its data', async () => {

@@ -289,6 +289,10 @@ function drawMap() {
     chart = wall.charts.map = echarts.init(el);
     chart.on('click', (p) => { if (p.seriesType === 'map' && p.name) drillStreet(p.name); });
     chart.on('georoam', () => { // re-cluster for the new view, once it settles
+      if (!wall.roaming) { // the heat layer is redrawn whole each frame: off meanwhile
+        wall.roaming = true;
+        chart.setOption({ series: [{ id: 'heat', data: [] }] });
+      }
       clearTimeout(wall.roamTimer);
       wall.roamTimer = setTimeout(reCluster, 250);
     });
@@ -317,7 +321,7 @@ function drawMap() {
     series: [
       { type: 'map', geoIndex: 0, name: wall.shade,
         data: rows.map((r) => ({ name: r.street, value: value(r) })) },
-      { type: 'heatmap', coordinateSystem: 'geo', name: t('heat'),
+      { type: 'heatmap', coordinateSystem: 'geo', name: t('heat'), id: 'heat',
         data: points.map((p) => p.value), pointSize: 8, blurSize: 14 },
       { type: 'scatter', coordinateSystem: 'geo', name: t('events'),
         data: points, symbolSize: 5, itemStyle: { color: '#ffb020' } },
@@ -360,15 +364,26 @@ function clusterData() {
     value: [c.lon, c.lat, c.count], elderly: c.elderly }));
 }
 
+function heatData() {
+  return wall.events.filter((e) => e.lat != null).map((e) => [e.lon, e.lat, 1]);
+}
+
 async function reCluster() {
   const v = visibleView();
-  if (!v) return;
+  const settled = [];
+  if (wall.roaming) {
+    wall.roaming = false;
+    settled.push({ id: 'heat', data: heatData() });
+  }
   try {
-    wall.clusters = await api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`);
-    wall.clusterView = v;
-  } catch { return; } // a box too large for the zoom (413): keep what is drawn
-  // only the markers change: a merge of that one series, not a redraw
-  wall.charts.map?.setOption({ series: [{ id: 'clusters', data: clusterData() }] });
+    if (v) {
+      wall.clusters = await api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`);
+      wall.clusterView = v;
+    }
+  } catch { /* a box too large for the zoom (413): keep what is drawn */ }
+  // only these series change: a merge of them, not a redraw of the map
+  settled.push({ id: 'clusters', data: clusterData() });
+  wall.charts.map?.setOption({ series: settled });
 }
 
 function drawByStreet() {
