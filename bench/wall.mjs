@@ -142,6 +142,11 @@ const elements100k = await countElements();
 const box = await (await page.$('#map')).boundingBox();
 const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
 await page.evaluate(() => {
+  // main-thread tasks over 50 ms: the page's own work, as opposed to a
+  // frame that waited for a CPU the other processes held
+  window.__long = [];
+  new PerformanceObserver((l) => window.__long.push(...l.getEntries()
+      .map((e) => e.duration))).observe({ type: 'longtask' });
   window.__frames = [];
   let last = performance.now();
   const tick = (now) => {
@@ -151,7 +156,16 @@ await page.evaluate(() => {
   };
   requestAnimationFrame(tick);
 });
+// the control: the same page for 3 s with nobody touching it, so that what
+// the machine's other load does to frames shows apart from the panning
+await page.waitForTimeout(3000);
+const idle = await page.evaluate(() => { const f = window.__frames.slice(1);
+  window.__frames = []; window.__long = []; return f; });
+idle.sort((a, b) => a - b);
 let maxElements = elements100k;
+// PROFILE=1: where the page's CPU goes while panning (top self times)
+const cdp = process.env.PROFILE ? await page.context().newCDPSession(page) : null;
+if (cdp) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.start'); }
 for (let round = 0; round < 4; round++) {
   await page.mouse.move(cx, cy);
   await page.mouse.wheel(0, -300); // zoom in
@@ -168,11 +182,26 @@ for (let round = 0; round < 4; round++) {
   await page.waitForTimeout(400);
   maxElements = Math.max(maxElements, await countElements());
 }
+if (cdp) {
+  const { profile } = await cdp.send('Profiler.stop');
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const k = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber}`;
+    self.set(k, (self.get(k) || 0) + (dt[i] || 0) / 1000);
+  });
+  console.error([...self].sort((a, b) => b[1] - a[1]).slice(0, 25)
+      .map(([k, ms]) => `${ms.toFixed(0).padStart(6)} ms  ${k}`).join('\n'));
+}
 const frames = await page.evaluate(() => { window.__stopFrames = true;
   return window.__frames.slice(1); });
+const longTasks = await page.evaluate(() => window.__long);
 frames.sort((a, b) => a - b);
-const q = (p) => Math.round(frames[Math.min(frames.length - 1,
-    Math.floor(frames.length * p))] * 10) / 10;
+const quant = (xs, p) => Math.round(xs[Math.min(xs.length - 1,
+    Math.floor(xs.length * p))] * 10) / 10;
+const q = (p) => quant(frames, p);
 console.log(JSON.stringify({
   households, load_s: loadS,
   lcp_ms: Math.round(lcp),
@@ -187,7 +216,12 @@ console.log(JSON.stringify({
   with_markers: { markers, in_view_max: maxInView, cluster_requests: clusterRequests,
     map_elements_district: elements100k, map_elements_max: maxElements,
     frames: frames.length, frame_ms: { median: q(0.5), p95: q(0.95), p99: q(0.99),
-      max: Math.round(frames[frames.length - 1] * 10) / 10 } },
+      max: Math.round(frames[frames.length - 1] * 10) / 10 },
+    idle_frame_ms: { frames: idle.length, median: quant(idle, 0.5), p95: quant(idle, 0.95),
+      max: quant(idle, 1) },
+    long_tasks: { count: longTasks.length,
+      max_ms: Math.round(Math.max(0, ...longTasks)) } },
+  loadavg_after: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
 }, null, 1));
 await browser.close();
 await srv.stop();
