@@ -83,11 +83,12 @@ after(async () => {
 
 // A page signed in through a one-time login link of a new token.
 async function signedIn(fields, viewport = { width: 1920, height: 1080 },
-    deviceScaleFactor = 1) {
+    deviceScaleFactor = 1, contextOptions = {}) {
   const link = await srv.req('POST', '/api/v1/login-links',
       { body: JSON.stringify(fields) });
   assert.equal(link.status, 201, link.text);
-  const ctx = await browser.newContext({ viewport, deviceScaleFactor });
+  const ctx = await browser.newContext({ viewport, deviceScaleFactor,
+    ...contextOptions });
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -309,10 +310,22 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
 
 test('a committee sees its tasks and sends feedback with a photo',
     async () => {
+  // the phone stands at the case's door
   const page = await signedIn({ name: 'phone', role: 'committee',
-    committee }, { width: 390, height: 844 });
+    committee }, { width: 390, height: 844 }, 1, { permissions:
+    ['geolocation'], geolocation: { latitude: taskCase.lat,
+    longitude: taskCase.lon } });
   await page.waitForSelector('[data-view="phone"]');
   await page.screenshot({ path: join(shots, 'phone.png') });
+  // most urgent first: the elderly resident's silence before the case
+  const order = () => page.$$eval('#tasks .task', (l) =>
+    l.map((e) => e.dataset.task));
+  const urgent = await order();
+  if (urgent.includes('elderly'))
+    assert.ok(urgent.indexOf('elderly') < urgent.indexOf('case'), urgent);
+  await page.selectOption('#sort', 'near');
+  await page.waitForFunction(() => document.querySelector('#tasks .task')
+      ?.dataset.task === 'case');
   const tasks = await page.$$eval('[data-task]', (els) =>
     els.map((e) => e.dataset.household));
   const cmp = await makeToken(srv, { name: 'cmp', role: 'committee',

@@ -30,7 +30,7 @@ const I18N = {
     headcount: '现场人数', photo: '现场照片', submit: '提交',
     photoNote: '此嫌疑户尚未立案：仅提交走访结果；照片随案件任务上传。', notes: '情况说明',
     caseTask: '案件任务', photoTooBig: '照片超过 5 MB', uploading: '正在上传照片…',
-    denied: '本角色不可查看', overdue: '超时',
+    denied: '本角色不可查看', overdue: '超时', urgentFirst: '最紧急优先', nearestFirst: '最近优先',
     sent: '已提交，谢谢', elderlyTask: '独居老人用水异常', rentalTask: '群租嫌疑',
     quietHours: '已静默', hours: '小时', dept: '部门数据页',
     deptNote: '本页显示本部门各数据源的入库情况（实时）。拒收原因与地址匹配率的历史统计待接入。',
@@ -61,6 +61,7 @@ const I18N = {
     photoNote: 'No case is open for this suspect: the visit outcome is sent; photos go with case tasks.',
     notes: 'Notes', caseTask: 'Case task', photoTooBig: 'The photo is over 5 MB',
     uploading: 'Uploading photos…', denied: 'Not shown to this role', overdue: 'overdue',
+    urgentFirst: 'Most urgent first', nearestFirst: 'Nearest first',
     sent: 'Sent, thank you', elderlyTask: 'Elderly resident: water stopped', rentalTask: 'Group-rental suspect',
     quietHours: 'quiet for', hours: 'h', dept: 'Department page',
     deptNote: "This page shows your department's batches as they arrive. Reject reasons and match-rate history are not yet available.",
@@ -679,7 +680,9 @@ async function showPhone(who) {
   const app = $('#app');
   app.innerHTML = `<div class="phone" data-view="phone"><header><h1>${esc(who.committee)}</h1>
     <span class="spacer"></span>${langButtons()}</header>
-    <h2>${esc(t('tasks'))}</h2><div id="tasks" class="loading">…</div></div>`;
+    <h2>${esc(t('tasks'))}<select id="sort"><option value="urgent">${esc(t('urgentFirst'))}</option>
+      <option value="near">${esc(t('nearestFirst'))}</option></select></h2>
+    <div id="tasks" class="loading">…</div></div>`;
   bindLang(app);
   const R = { reason: 'committee tasks' };
   const [cases, elderly, suspects] = await Promise.all([
@@ -707,6 +710,29 @@ async function showPhone(who) {
       detail: `${t('score')} ${s.score.toFixed(2)} · ` +
         `${t('occupants')} ${s.estimated_occupants} / ${t('limit')} ${s.legal_limit}` })),
   ];
+  tasks.forEach((k, i) => { k.rank = i; });
+  drawTasks(tasks);
+  $('#sort').addEventListener('change', (e) => sortTasks(tasks, e.target.value));
+  window.__cb.ready = true;
+  window.__cb.readyAt = window.__cb.readyAt || performance.now();
+}
+
+// Nearest first: the tasks with a position (cases) by distance from the
+// phone, then the rest in their urgency order.  The position stays in the
+// page; nothing is sent.
+function sortTasks(tasks, how) {
+  const byRank = (a, b) => a.rank - b.rank;
+  if (how !== 'near' || !navigator.geolocation) { drawTasks(tasks.sort(byRank)); return; }
+  navigator.geolocation.getCurrentPosition((pos) => {
+    const { latitude: la, longitude: lo } = pos.coords;
+    const d = (k) => (k.lat == null ? Infinity
+      : Math.hypot((k.lon - lo) * Math.cos(la * Math.PI / 180), k.lat - la));
+    drawTasks(tasks.sort((a, b) => (d(a) - d(b)) || byRank(a, b)));
+  }, () => { $('#sort').value = 'urgent'; drawTasks(tasks.sort(byRank)); },
+  { timeout: 10000, maximumAge: 60000 });
+}
+
+function drawTasks(tasks) {
   const box = $('#tasks');
   box.className = '';
   box.innerHTML = tasks.length ? tasks.map((k, i) => `<div class="task ${k.urgent ? 'urgent' : ''}"
@@ -737,8 +763,6 @@ async function showPhone(who) {
     const card = b.closest('.task');
     if (card.dataset.case) visitForm(card); else feedbackForm(card);
   }));
-  window.__cb.ready = true;
-  window.__cb.readyAt = window.__cb.readyAt || performance.now();
 }
 
 // A phone's photo, ready to send: as it is when small, else re-encoded as a
