@@ -49,6 +49,10 @@ build/obj/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# The built-in holiday calendar is the file itself (src/workcal/workcal_cn.c).
+build/obj/src/workcal/workcal_cn.o build/asan/src/workcal/workcal_cn.o: \
+    etc/holidays-cn.txt
+
 build/libcitybrain.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

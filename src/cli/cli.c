@@ -172,11 +172,15 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     return 0;
 }
 
-/* Case changes go to the live hub, for the staff roles (a case may name a
- * household, so committees and publishers do not get them). */
-static void publish_case(void *ctx, const char *type, const char *json)
+/* Case changes go to the live hub: to the staff roles, and to the one
+ * committee the case is dispatched to (the event names no household). */
+static void publish_case(void *ctx, const char *type, const char *json,
+                         const char *committee)
 {
-    live_publish(ctx, type, json);
+    struct live_audience aud = {LIVE_STAFF, committee, 0};
+    if (committee)
+        aud.roles |= LIVE_ROLE(ROLE_COMMITTEE);
+    live_publish_to(ctx, type, json, &aud);
 }
 
 int cli_serve(int argc, char **argv)
@@ -215,6 +219,12 @@ int cli_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    char err[400];
+    rc = case_init(&cfg, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "error: %s\n", err);
+        goto out;
+    }
     rc = open_store(&cfg, rebuild_rollups, &st);
     if (rc)
         goto out;
@@ -241,8 +251,11 @@ int cli_serve(int argc, char **argv)
     if (!rc)
         rc = indic_engine_start(indic);
     if (!rc)
+        rc = case_timer_start(st, &cfg);
+    if (!rc)
         rc = serve_until_signal(&cfg, st, scenes, indic, live);
 out_store:
+    case_timer_stop();        /* it calls the store */
     indic_engine_stop(indic); /* its threads call the store */
     store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
@@ -251,6 +264,7 @@ out_store:
     live_free(live); /* last: the scenes, indicators and cases publish to it */
     log_msg(LOG_INFO, "main", "stopped");
 out:
+    case_release();
     free(rest);
     config_release(&cfg);
     return rc ? 1 : 0;

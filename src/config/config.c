@@ -188,6 +188,20 @@ static const struct config_key config_keys[] = {
      "visits"},
     {"case_escalate_to", CT_STR, F(case_escalate_to), "shift_lead", 0, 0,
      "the role an overdue case is escalated to"},
+    {"case_escalate_interval_ms", CT_INT, F(case_escalate_interval_ms), "1000",
+     10, 3600000,
+     "how often the server escalates overdue cases by the district clock "
+     "(no one has to list them)"},
+    {"case_sla", CT_OPTSTR, F(case_sla), "", 0, 0,
+     "deadlines per category and step (CATEGORY.STEP=DURATION,..; either "
+     "may be *; DURATION 90m, 4h, 2d in calendar time or 30wm, 16wh, 3wd "
+     "in working time); steps no entry fits take case_step_deadline_min"},
+    {"work_hours", CT_STR, F(work_hours), "09:00-17:00", 0, 0,
+     "working hours of a working day (HH:MM-HH:MM[,HH:MM-HH:MM], district "
+     "time) for working-time deadlines"},
+    {"holidays_file", CT_OPTSTR, F(holidays_file), "", 0, 0,
+     "public holidays and make-up working days (format of "
+     "etc/holidays-cn.txt); \"\": that file, built in"},
     {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
      "a new place-based case within this many metres of an open case of "
      "its category is marked as its likely duplicate"},

@@ -87,6 +87,10 @@ struct config {
     char *case_escalate_to;          /* the role overdue cases go to */
     size_t photo_max_bytes;          /* largest photo upload */
     int photo_quota_mb;              /* photo quota per committee/department */
+    int case_escalate_interval_ms;   /* the overdue timer's period */
+    char *case_sla;                  /* CATEGORY.STEP=DURATION,.. */
+    char *work_hours;                /* HH:MM-HH:MM[,..] */
+    char *holidays_file;             /* "": the built-in calendar */
     double resolution[3]; /* <metric>_resolution: raw readings are stored
                              rounded to it (a power of ten) */
 };

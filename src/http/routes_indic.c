@@ -276,6 +276,8 @@ void route_alert_action(struct request *req)
         reply_error(req, 400, "%s", err);
     else if (rc == CB_ENOTFOUND)
         reply_error(req, 404, "no alert %" PRId64, id);
+    else if (rc == CB_ETOOBIG)
+        reply_error(req, 413, "%s", err);
     else if (rc)
         reply_error(req, 503, "cannot record the action");
     else {

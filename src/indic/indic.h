@@ -166,20 +166,23 @@ int indic_alert_get_json(struct indic_engine *eng, int64_t id,
  * an `alert` event.  Every alert's JSON carries acknowledged_by,
  * acknowledged_at, assignee, comments [{"ts","who","text"}],
  * suppressed_until, suppress_reason, escalated_to (null when not) and
- * actions (every row, oldest first).
+ * actions (every row, oldest first; a comment's text is in comments
+ * only).  A live event lists only the newest 20 comments and 50 actions.
  */
 struct indic_alert_act {
     const char *action; /* acknowledge, assign, comment, suppress */
     const char *to;     /* assign: 1..63 bytes */
-    const char *text;   /* comment: 1..2000 bytes; suppress: the reason,
+    const char *text;   /* comment: 1..1000 bytes; suppress: the reason,
                            1..255 bytes */
     int64_t until_ns;   /* suppress: after now */
     int64_t token_id;   /* who acts */
     const char *who, *role;
 };
+#define INDIC_ALERT_ACTIONS_MAX 200
 /* Applies act to alert id; OUT: the alert's JSON after it.  Returns 0,
- * CB_ENOTFOUND (no such alert), CB_EINVAL (err says which field) or
- * CB_ESTORE. */
+ * CB_ENOTFOUND (no such alert), CB_EINVAL (err says which field),
+ * CB_ETOOBIG (the alert has INDIC_ALERT_ACTIONS_MAX actions: err says so;
+ * nothing recorded) or CB_ESTORE. */
 int indic_alert_action(struct indic_engine *eng, int64_t id,
                        const struct indic_alert_act *act, char *err,
                        size_t errcap, struct sbuf *out);

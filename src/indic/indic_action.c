@@ -11,6 +11,7 @@
  */
 #include "indic/indic_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@
 struct workflow {
     char acked_by[64], assignee[64], escalated_to[64], reason[256];
     int64_t acked_at, suppressed_until;
+    /* list only the newest keep_* comments and actions (live events) */
+    size_t n_comments, n_actions, keep_comments, keep_actions;
+    size_t seen_comments, seen_actions;
     struct sbuf comments, actions; /* JSON arrays' members */
     struct jsonw cw, aw;
 };
@@ -54,7 +58,8 @@ static void fold_fn(void *ctx, const struct alert_action *a)
         f->acked_at = a->ts_ns;
     } else if (!strcmp(a->action, "assign")) {
         snprintf(f->assignee, sizeof(f->assignee), "%s", a->assignee);
-    } else if (!strcmp(a->action, "comment")) {
+    } else if (!strcmp(a->action, "comment") &&
+               f->seen_comments++ + f->keep_comments >= f->n_comments) {
         jsonw_object_begin(&f->cw);
         kv_iso(&f->cw, "ts", a->ts_ns);
         jsonw_kv_str(&f->cw, "who", a->who);
@@ -66,6 +71,8 @@ static void fold_fn(void *ctx, const struct alert_action *a)
     } else if (!strcmp(a->action, "escalate")) {
         snprintf(f->escalated_to, sizeof(f->escalated_to), "%s", a->assignee);
     }
+    if (f->seen_actions++ + f->keep_actions < f->n_actions)
+        return;
     jsonw_object_begin(&f->aw);
     kv_iso(&f->aw, "ts", a->ts_ns);
     jsonw_kv_str(&f->aw, "action", a->action);
@@ -74,17 +81,30 @@ static void fold_fn(void *ctx, const struct alert_action *a)
     jsonw_kv_str(&f->aw, "role", a->role);
     if (*a->assignee)
         jsonw_kv_str(&f->aw, "to", a->assignee);
-    if (*a->text)
+    if (*a->text && strcmp(a->action, "comment")) /* in comments */
         jsonw_kv_str(&f->aw, "text", a->text);
     if (a->until_ns)
         kv_iso(&f->aw, "until", a->until_ns);
     jsonw_object_end(&f->aw);
 }
 
-/* Reads alert id's actions into f (released by fold_release). */
-static int fold(struct indic_engine *eng, int64_t id, struct workflow *f)
+static void count_fn(void *ctx, const struct alert_action *a)
+{
+    struct workflow *f = ctx;
+    f->n_comments += !strcmp(a->action, "comment");
+    f->n_actions++;
+}
+
+/* Reads alert id's actions into f (released by fold_release), listing at
+ * most the newest keep_comments comments and keep_actions actions. */
+static int fold(struct indic_engine *eng, int64_t id, size_t keep_comments,
+                size_t keep_actions, struct workflow *f)
 {
     memset(f, 0, sizeof(*f));
+    f->keep_comments = keep_comments;
+    f->keep_actions = keep_actions;
+    if (keep_comments < SIZE_MAX || keep_actions < SIZE_MAX)
+        store_scan_alert_actions(eng->st, id, count_fn, f);
     sbuf_init(&f->comments);
     sbuf_init(&f->actions);
     jsonw_init(&f->cw, &f->comments);
@@ -103,8 +123,11 @@ static void fold_release(struct workflow *f)
     sbuf_release(&f->actions);
 }
 
-void indic_alert_doc_json(struct indic_engine *eng, int64_t id,
-                          const char *doc, struct sbuf *out)
+/* As indic_alert_doc_json, listing at most the newest keep_comments
+ * comments and keep_actions actions. */
+static void doc_json(struct indic_engine *eng, int64_t id, const char *doc,
+                     size_t keep_comments, size_t keep_actions,
+                     struct sbuf *out)
 {
     size_t n = strlen(doc);
     while (n && doc[n - 1] != '}')
@@ -114,7 +137,7 @@ void indic_alert_doc_json(struct indic_engine *eng, int64_t id,
         return;
     }
     struct workflow f;
-    if (fold(eng, id, &f))
+    if (fold(eng, id, keep_comments, keep_actions, &f))
         log_msg(LOG_WARN, "indic", "alert actions not read | id=%lld",
                 (long long)id);
     struct sbuf tail = SBUF_INIT;
@@ -139,6 +162,18 @@ void indic_alert_doc_json(struct indic_engine *eng, int64_t id,
     sbuf_add(out, tail.buf + 1, tail.len - 1);
     sbuf_release(&tail);
     fold_release(&f);
+}
+
+void indic_alert_doc_json(struct indic_engine *eng, int64_t id, const char *doc,
+                          struct sbuf *out)
+{
+    doc_json(eng, id, doc, SIZE_MAX, SIZE_MAX, out);
+}
+
+void indic_alert_event_json(struct indic_engine *eng, int64_t id,
+                            const char *doc, struct sbuf *out)
+{
+    doc_json(eng, id, doc, INDIC_EVENT_COMMENTS, INDIC_EVENT_ACTIONS, out);
 }
 
 /* ---- the open alerts' flags ---- */
@@ -179,8 +214,7 @@ int indic_alerts_load_workflow(struct indic_engine *eng)
 
 /* Publishes alert id as an `alert` event (its stored document with the
  * workflow) into out too, when out is not NULL.  0 or CB_ENOTFOUND. */
-static int alert_publish(struct indic_engine *eng, int64_t id,
-                         struct sbuf *out)
+static int alert_publish(struct indic_engine *eng, int64_t id, struct sbuf *out)
 {
     char key[24], *doc;
     snprintf(key, sizeof(key), "%016lld", (long long)id);
@@ -188,11 +222,11 @@ static int alert_publish(struct indic_engine *eng, int64_t id,
     if (rc)
         return rc;
     struct sbuf ev = SBUF_INIT;
-    indic_alert_doc_json(eng, id, doc, &ev);
+    indic_alert_event_json(eng, id, doc, &ev);
     if (eng->cfg.live)
         live_publish(eng->cfg.live, "alert", ev.buf);
     if (out)
-        sbuf_add(out, ev.buf, ev.len);
+        indic_alert_doc_json(eng, id, doc, out);
     sbuf_release(&ev);
     free(doc);
     return 0;
@@ -213,9 +247,9 @@ static int act_check(const struct indic_alert_act *act, int64_t now, char *err,
         return CB_EINVAL;
     }
     if (!strcmp(a, "comment")) {
-        if (act->text && *act->text && strlen(act->text) <= 2000)
+        if (act->text && *act->text && strlen(act->text) <= 1000)
             return 0;
-        snprintf(err, cap, "field 'text': 1-2000 bytes");
+        snprintf(err, cap, "field 'text': 1-1000 bytes");
         return CB_EINVAL;
     }
     if (!strcmp(a, "suppress")) {
@@ -245,15 +279,16 @@ static int alert_known(struct indic_engine *eng, int64_t id)
     return rc;
 }
 
-struct first_ack {
-    int found;
+struct so_far {
+    int acked;
+    size_t n;
 };
 
-static void ack_fn(void *ctx, const struct alert_action *a)
+static void so_far_fn(void *ctx, const struct alert_action *a)
 {
-    struct first_ack *f = ctx;
-    if (!strcmp(a->action, "acknowledge"))
-        f->found = 1;
+    struct so_far *f = ctx;
+    f->acked |= !strcmp(a->action, "acknowledge");
+    f->n++;
 }
 
 int indic_alert_action(struct indic_engine *eng, int64_t id,
@@ -268,19 +303,26 @@ int indic_alert_action(struct indic_engine *eng, int64_t id,
         return rc;
     int ack = !strcmp(act->action, "acknowledge");
     int assign = !strcmp(act->action, "assign");
-    struct alert_action row = {id,          now,
-                               act->action, act->token_id,
-                               act->who,    act->role,
+    struct alert_action row = {id,
+                               now,
+                               act->action,
+                               act->token_id,
+                               act->who,
+                               act->role,
                                assign ? act->to : "",
                                act->text && !assign && !ack ? act->text : "",
                                act->until_ns};
     /* under the lock: the tick's escalation sees the flags and the rows
      * in one order */
     pthread_mutex_lock(&eng->lock);
-    struct first_ack f = {0};
-    if (ack)
-        rc = store_scan_alert_actions(eng->st, id, ack_fn, &f);
-    if (!rc && !f.found)
+    struct so_far f = {0, 0};
+    rc = store_scan_alert_actions(eng->st, id, so_far_fn, &f);
+    if (!rc && f.n >= INDIC_ALERT_ACTIONS_MAX && !(ack && f.acked)) {
+        snprintf(err, errcap, "alert %lld has %d actions, the most it keeps",
+                 (long long)id, INDIC_ALERT_ACTIONS_MAX);
+        rc = CB_ETOOBIG;
+    }
+    if (!rc && !(ack && f.acked))
         rc = store_alert_action_add(eng->st, &row);
     struct indic_alert *a = rc ? NULL : open_by_id(eng, id);
     if (a && ack)
@@ -334,8 +376,8 @@ static void escalate_one(struct indic_engine *eng, const struct indic_rule *r,
         snprintf(to, sizeof(to), "%s", eng->escalate_to);
     snprintf(why, sizeof(why), "not acknowledged within %llds",
              (long long)(ack_ns / INDIC_NS_S));
-    struct alert_action row = {a->id, now,    "escalate", 0,  "citybrain",
-                               "system", to, why,        0};
+    struct alert_action row = {a->id,    now, "escalate", 0, "citybrain",
+                               "system", to,  why,        0};
     if (store_alert_action_add(eng->st, &row)) {
         log_msg(LOG_WARN, "indic", "escalation not saved | id=%lld",
                 (long long)a->id);

@@ -210,6 +210,12 @@ size_t indic_alerts_count(struct indic_engine *eng, enum alert_state s);
  * fields folded in from the store (indic.h). */
 void indic_alert_doc_json(struct indic_engine *eng, int64_t id, const char *doc,
                           struct sbuf *out);
+/* The same for a live event: the newest INDIC_EVENT_COMMENTS comments and
+ * INDIC_EVENT_ACTIONS actions only, so that the event stays small. */
+#define INDIC_EVENT_COMMENTS 20
+#define INDIC_EVENT_ACTIONS 50
+void indic_alert_event_json(struct indic_engine *eng, int64_t id,
+                            const char *doc, struct sbuf *out);
 /* Escalates each firing alert nobody acknowledged within its rule's
  * ack_within (under eng->lock). */
 void indic_alerts_escalate(struct indic_engine *eng, int64_t now_ns);

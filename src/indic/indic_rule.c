@@ -385,7 +385,7 @@ static void alert_save(struct indic_engine *eng, const struct indic_rule *r,
     alert_json(r, a, &doc);
     if (eng->cfg.live) {
         struct sbuf ev = SBUF_INIT;
-        indic_alert_doc_json(eng, a->id, doc.buf, &ev);
+        indic_alert_event_json(eng, a->id, doc.buf, &ev);
         live_publish(eng->cfg.live, "alert", ev.buf);
         sbuf_release(&ev);
     }

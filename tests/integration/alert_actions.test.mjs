@@ -224,6 +224,24 @@ test('alert actions, escalation by the tick, and a restart', async () => {
         { now: t0 + HOUR + 60 }) });
     await until('escalation after the suppression', async () =>
       (await get(id.suppressed)).escalated_to === 'shift_lead');
+    // an alert keeps at most 200 actions; its live event lists the newest
+    const n0 = (await get(id.acked)).actions.length;
+    for (let i = n0; i < 200; i++) {
+      r = await act('operator', id.acked, { action: 'comment', text: `c${i}` });
+      assert.equal(r.status, 200, r.text);
+    }
+    r = await act('operator', id.acked, { action: 'comment', text: 'one more' });
+    assert.equal(r.status, 413, r.text);
+    const full = await get(id.acked);
+    assert.equal(full.actions.length, 200);
+    assert.equal(full.comments.at(-1).text, 'c199');
+    r = await request(srv.base, 'GET', '/api/v1/stream?last_event_id=0&drain=1',
+        { token: tok.operator });
+    const ev = parseStream(r.text).filter((e) => e.event === 'alert' &&
+        e.data.id === id.acked).at(-1);
+    assert.equal(ev.data.comments.length, 20);
+    assert.equal(ev.data.comments.at(-1).text, 'c199');
+    assert.equal(ev.data.actions.length, 50);
   } finally {
     await srv.stop();
     rmSync(dir, { recursive: true, force: true });
