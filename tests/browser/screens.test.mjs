@@ -249,16 +249,15 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
   assert.ok(open.length, 'the rule raised no alert');
   const page = await signedIn({ name: 'desk-op', role: 'operator' });
   // the alert: acknowledged from the wall's alert panel
-  const row = await page.waitForSelector(`#alerts [data-alert="${open[0].id}"]`);
-  await (await row.$('[data-act="ack"]')).click();
+  // (clicks by selector: the panel is redrawn as alert events arrive)
+  await page.click(`#alerts [data-alert="${open[0].id}"] [data-act="ack"]`);
   await page.waitForFunction((id) => document.querySelector(
       `#alerts [data-alert="${id}"] [data-alert-status]`)?.textContent
       .includes('desk-op'), open[0].id);
   let a = (await srv.req('GET', `/api/v1/alerts/${open[0].id}`)).json;
   assert.equal(a.acknowledged_by, 'desk-op');
   // assigned and commented in its drill-down, with its indicator's series
-  await (await page.$(`#alerts [data-alert="${open[0].id}"] [data-act="open"]`))
-      .click();
+  await page.click(`#alerts [data-alert="${open[0].id}"] [data-act="open"]`);
   await page.waitForSelector('.modal #alert-series[data-points]');
   await page.fill('.modal input[name="to"]', '王班长');
   await page.click('.modal [data-act="assign"]');
@@ -272,6 +271,16 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
   assert.equal(a.assignee, '王班长');
   assert.ok(a.comments.some((c) => c.text === '已电话联系水务'),
       JSON.stringify(a.comments));
+  // silenced for two hours, with a reason
+  await page.fill('.modal input[name="reason"]', '管道施工');
+  await page.fill('.modal input[name="hours"]', '2');
+  await page.click('.modal [data-act="silence"]');
+  await page.waitForFunction(() => document.querySelector(
+      '.modal [data-alert-state]')?.textContent.includes('已静默'));
+  a = (await srv.req('GET', `/api/v1/alerts/${open[0].id}`)).json;
+  assert.equal(a.suppress_reason, '管道施工');
+  const left = Date.parse(a.suppressed_until) - Date.now();
+  assert.ok(left > 1.5 * 3600e3 && left <= 2 * 3600e3 + 60e3, a.suppressed_until);
   await page.screenshot({ path: join(shots, 'desk-alert.png') });
   await page.click('.modal [data-close]');
   // a case from the top suspect: made by the operator...
