@@ -236,6 +236,25 @@ test('a household drill-down asks a reason and writes an audit record',
   await page.waitForSelector('.modal [data-figure="drill-score"]');
   await page.waitForSelector('.modal #ch-water canvas');
   await page.screenshot({ path: join(shots, 'drill-down.png') });
+  await page.click('.modal #close');
+  // a street: clicked on the map, its figures those of the API
+  const summary = (await srv.req('GET',
+      '/api/v1/scenes/group-rental/summary?by=street')).json;
+  const street = summary.groups.sort((a, b) => b.suspects - a.suspects)[0];
+  const at = await page.evaluate((name) => {
+    const f = wall.geo.features.find((x) => x.properties.name === name);
+    const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0]
+      : f.geometry.coordinates[0][0];
+    const c = ring.slice(1).reduce((a, p) => [a[0] + p[0], a[1] + p[1]], [0, 0])
+        .map((v) => v / (ring.length - 1));
+    return wall.charts.map.convertToPixel({ geoIndex: 0 }, c);
+  }, street.street);
+  const box = await (await page.$('#map')).boundingBox();
+  await page.mouse.click(box.x + at[0], box.y + at[1]);
+  await page.waitForSelector(`.modal[data-street-modal="${street.street}"]`);
+  assert.equal(num(await figure(page, 'street-suspects')), street.suspects);
+  await page.waitForSelector('.modal #street-series[data-points]');
+  await page.screenshot({ path: join(shots, 'drill-street.png') });
   const audit = (await srv.req('GET', '/api/v1/audit?limit=20')).json;
   const rec = audit.find((a) => a.who === 'desk' &&
       a.object.includes(id) && a.reason === 'check before visit 42');

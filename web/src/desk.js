@@ -360,6 +360,7 @@ async function drillCase(id, known) {
 async function drillStreet(name) {
   const r = streetRows().find((x) => x.street === name) ||
       { street: name, suspects: 0, per1000: 0, households: 0, elderly: 0, events: 0 };
+  wall.charts.map?.dispatchAction({ type: 'hideTip' });
   const { m, body } = modal(`${t('streetView')} · ${name}`);
   m.dataset.streetModal = name;
   body.innerHTML = `<table class="figs"><tr><td>${esc(t('households'))}</td><td class="n">${fmt(r.households)}</td>
@@ -367,13 +368,23 @@ async function drillStreet(name) {
     <td>${esc(t('perThousand'))}</td><td class="n">${(r.per1000 || 0).toFixed(1)}</td>
     <td>${esc(t('elderly'))}</td><td class="n">${fmt(r.elderly)}</td>
     <td>${esc(t('events'))}</td><td class="n">${fmt(r.events)}</td></tr></table>
-    <div class="chart" id="street-series"></div>
+    <div class="chart" id="street-series"></div><a href="#" data-indicator>${esc(t('series'))}</a>
     <div class="grid2"><div><h3>${esc(t('streetSuspects'))}</h3><div id="street-top"></div></div>
     <div><h3>${esc(t('streetElderly'))}</h3><ul>${(wall.elderly?.alerts || [])
-      .filter((a) => a.street === name).slice(0, 10).map((a) => `<li>${esc(a.committee)} ·
-      ${esc(t('quietHours'))} ${esc(a.hours)} ${esc(t('hours'))}</li>`).join('')
+      .filter((a) => a.street === name).slice(0, 10).map((a) => `<li data-elderly="${esc(a.household_id)}">
+      ${esc(a.committee)} · ${esc(t('quietHours'))} ${esc(a.hours)} ${esc(t('hours'))}
+      <button class="btn" data-open-case>${esc(t('openCase'))}</button></li>`).join('')
       || `<li class="empty">${esc(t('none'))}</li>`}</ul></div></div>`;
-  indicatorChart($('#street-series', body), 'group_rental_suspects_street', name);
+  body.querySelectorAll('[data-elderly] [data-open-case]').forEach((b) => b.addEventListener('click',
+    () => openCaseFor('elderly', b.parentElement.dataset.elderly)
+        .catch((e) => flash(b.parentElement, e.message))));
+  // the street's daily water use, back-filled from the readings (the
+  // scenes' own per-street series start only when the server does)
+  indicatorChart($('#street-series', body), 'water_use_street', name);
+  $('[data-indicator]', body)?.addEventListener('click', (e) => {
+    e.preventDefault();
+    drillIndicator('water_use_street', name);
+  });
   try {
     const top = await api(`/api/v1/scenes/group-rental/suspects?limit=8&street=${encodeURIComponent(name)}`,
         { reason: 'street drill-down' });
