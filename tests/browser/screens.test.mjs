@@ -183,6 +183,8 @@ test('the wall renders in Chinese and English, with the API\'s figures',
   }));
   metrics.wall_ready_ms = await page.evaluate(() =>
     Math.round(window.__cb.readyAt));
+  metrics.first_sse_event_drawn_ms = await page.evaluate(() =>
+    Math.round(window.__cb.drawn[0]?.at ?? -1));
   await page.click('[data-lang="en"]');
   await page.waitForFunction(() => window.__cb?.ready &&
       document.querySelector('h1')?.textContent.includes('City Brain'));

@@ -541,12 +541,17 @@ async function loadClusters() {
   return api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`).catch(() => null);
 }
 
-let refreshTimer;
+// Reloads the panels an event may have changed: 300 ms after the first
+// event of a burst, and at most every 3 s while batches keep coming (each
+// reload is a few audited reads; the event itself is drawn at once).
+let refreshTimer = null, lastRefresh = 0;
 function refreshSoon() {
-  clearTimeout(refreshTimer);
+  if (refreshTimer) return;
   refreshTimer = setTimeout(async () => {
+    lastRefresh = Date.now();
     try { await loadWall(); drawWall(); } catch { /* next event retries */ }
-  }, 300);
+    refreshTimer = null;
+  }, Math.max(300, lastRefresh + 3000 - Date.now()));
 }
 
 function onWallEvent(type, data, id) {
