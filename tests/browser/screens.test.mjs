@@ -440,6 +440,34 @@ test('a committee sees its tasks and sends feedback with a photo',
   await desk.context().close();
 });
 
+test('a department that handles cases gets its tasks, not the wall',
+    async () => {
+  let r = await srv.req('POST', '/api/v1/departments',
+      { body: JSON.stringify({ name: 'sanitation', feeds: [] }) });
+  assert.equal(r.status, 201, r.text);
+  // garbage goes to sanitation (case_routes' default)
+  r = await srv.req('POST', '/api/v1/cases', { body: JSON.stringify({
+    category: 'garbage', source_kind: 'event', source_ref: 'e-browser-1',
+    lat: taskCase.lat, lon: taskCase.lon }) });
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  for (const action of ['check', 'register', 'dispatch']) {
+    r = await srv.req('POST', `/api/v1/cases/${id}/transitions`,
+        { body: JSON.stringify({ action }) });
+    assert.equal(r.status, 200, r.text);
+  }
+  assert.equal(r.json.unit, 'sanitation');
+  const page = await signedIn({ name: '环卫-赵', role: 'department',
+    department: 'sanitation' }, { width: 390, height: 844 });
+  await page.waitForSelector(`[data-view="phone"] [data-task="case"]` +
+      `[data-case="${id}"]`);
+  assert.equal(await page.$('[data-view="wall"]'), null);
+  assert.deepEqual(await page.$$eval('[data-task]', (l) =>
+    l.map((e) => e.dataset.case)), [String(id)], 'its own case only');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('a committee can reach neither the wall nor its data', async () => {
   const page = await signedIn({ name: 'phone2', role: 'committee',
     committee }, { width: 390, height: 844 });

@@ -683,7 +683,7 @@ function drillHousehold(id) {
 
 async function showPhone(who) {
   const app = $('#app');
-  app.innerHTML = `<div class="phone" data-view="phone"><header><h1>${esc(who.committee)}</h1>
+  app.innerHTML = `<div class="phone" data-view="phone"><header><h1>${esc(who.committee || who.name)}</h1>
     <span class="spacer"></span>${langButtons()}</header>
     <h2>${esc(t('tasks'))}<select id="sort"><option value="urgent">${esc(t('urgentFirst'))}</option>
       <option value="near">${esc(t('nearestFirst'))}</option></select></h2>
@@ -691,9 +691,10 @@ async function showPhone(who) {
   bindLang(app);
   const R = { reason: 'committee tasks' };
   const [cases, elderly, suspects] = await Promise.all([
-    api('/api/v1/tasks', R).catch((e) => { if (e.status === 403) return []; throw e; }),
-    api('/api/v1/scenes/elderly-alone/alerts', R),
-    api('/api/v1/scenes/group-rental/suspects?limit=100', R),
+    orDenied(api('/api/v1/tasks', R)).then((x) => x || []),
+    orDenied(api('/api/v1/scenes/elderly-alone/alerts', R)).then((x) => x || { alerts: [] }),
+    orDenied(api('/api/v1/scenes/group-rental/suspects?limit=100', R))
+        .then((x) => x || { suspects: [] }),
   ]);
   const withCase = new Set(cases.map((c) => c.household_id).filter(Boolean));
   // most urgent first: elderly residents by hours of silence, then the
@@ -894,7 +895,8 @@ async function boot() {
     throw e;
   }
   me = who;
-  if (who.role === 'committee') return showPhone(who);
+  // a committee, or a department that handles cases: their tasks
+  if (who.role === 'committee' || who.role === 'department') return showPhone(who);
   if (who.role === 'publisher') return showDept(who);
   return showWall();
 }
