@@ -325,7 +325,8 @@ function drawMap() {
       { type: 'heatmap', coordinateSystem: 'geo', name: t('heat'), id: 'heat',
         data: points.map((p) => p.value), pointSize: 8, blurSize: 14 },
       { type: 'scatter', coordinateSystem: 'geo', name: t('events'),
-        data: points, symbolSize: 5, itemStyle: { color: '#ffb020' } },
+        data: points, symbolSize: 5, itemStyle: { color: '#ffb020' },
+        large: true, largeThreshold: 200 }, // one batched path, not one shape a point
       // suspects and elderly alerts, clustered by the server
       { type: 'scatter', coordinateSystem: 'geo', name: 'clusters', id: 'clusters',
         data: clusters, symbolSize: (v) => 10 + 5 * Math.sqrt(v[2]),
