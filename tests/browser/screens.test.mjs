@@ -208,6 +208,10 @@ test('the wall renders in Chinese and English, with the API\'s figures',
 test('an ingest reaches the wall live, without a reload', async () => {
   const page = await signedIn({ name: 'wall-live', role: 'analyst' });
   await page.waitForSelector('#live.on');
+  // an analyst sees the alerts, and no buttons it may not use
+  await page.waitForSelector('#alerts [data-alert]');
+  assert.equal(await page.$('#alerts [data-act="ack"]'), null);
+  assert.equal(await page.$('#top [data-open-case]'), null);
   const before = num(await figure(page, 'readings'));
   const n0 = await page.evaluate(() => window.__cb.drawn.length);
   const sent = Date.now();

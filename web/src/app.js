@@ -427,11 +427,12 @@ function drawTop() {
       <td>${esc(s.household_id)}</td><td>${esc(s.street)}</td>
       <td class="n">${s.score.toFixed(2)}</td>
       <td class="n">${s.estimated_occupants} / ${s.legal_limit}</td>
-      <td><button class="btn" data-open-case>${esc(t('openCase'))}</button></td></tr>`).join('')}</table>`
+      <td>${may(CASE_MAKERS) ? `<button class="btn" data-open-case>${esc(t('openCase'))}</button>`
+        : ''}</td></tr>`).join('')}</table>`
     : `<div class="empty">${esc(t(wall.top === null ? 'denied' : 'none'))}</div>`;
   $('#top').querySelectorAll('[data-household]').forEach((tr) => {
     tr.addEventListener('click', () => drillHousehold(tr.dataset.household));
-    $('[data-open-case]', tr).addEventListener('click', (e) => {
+    $('[data-open-case]', tr)?.addEventListener('click', (e) => {
       e.stopPropagation();
       openCaseFor('group_rental', tr.dataset.household)
           .catch((err) => flash(tr.closest('table'), err.message));

@@ -55,6 +55,11 @@ const DESK_I18N = {
   },
 };
 
+// Who may act (docs/API.md's role table; the server decides, these only
+// spare a role buttons that would answer 403).
+const ALERT_ACTORS = ['admin', 'operator', 'shift_lead', 'dispatcher'];
+const CASE_MAKERS = ['admin', 'operator', 'supervisor', 'call_taker', 'shift_lead'];
+const may = (roles) => roles.includes(me?.role);
 const PIPELINE = ['collected', 'second_check', 'registered', 'dispatched', 'handled',
   'fed_back', 'closed'];
 // an action's label: a few share their name with a state
@@ -107,7 +112,8 @@ function drawAlerts() {
       <td class="clip">${esc(a.rule)} · ${esc(a.subject)}</td>
       <td class="n">${esc(typeof a.value === 'number' ? +a.value.toFixed(2) : a.value ?? '–')}</td>
       <td class="clip status" data-alert-status>${esc(alertStatus(a))}</td>
-      <td class="acts">${a.acknowledged_by ? '' : `<button class="btn" data-act="ack">${esc(t('acknowledge'))}</button>`}
+      <td class="acts">${a.acknowledged_by || !may(ALERT_ACTORS) ? ''
+        : `<button class="btn" data-act="ack">${esc(t('acknowledge'))}</button>`}
       <button class="btn" data-act="open">${esc(t('handle'))}</button></td></tr>`).join('')}</table>`
     : `<div class="empty">${esc(t('noAlerts'))}</div>`;
   box.querySelectorAll('[data-alert]').forEach((tr) => {
@@ -167,7 +173,7 @@ function drillAlert(a) {
       <b data-alert-state>${esc(alertStatus(x))}</b> · ${esc(t('value'))} ${esc(x.value ?? '–')}
       · ${esc(t('indicator'))} <a href="#" data-indicator>${esc(x.indicator)}</a></p>
       <div class="chart" id="alert-series"></div>
-      <div class="grid2">
+      <div class="grid2 ${may(ALERT_ACTORS) ? '' : 'readonly'}">
         <div><button class="btn" data-act="ack" ${x.acknowledged_by ? 'disabled' : ''}>
           ${esc(t('acknowledge'))}</button>
         <label>${esc(t('assignee'))}<input name="to" value="${esc(x.assignee || '')}"></label>
@@ -373,7 +379,7 @@ async function drillStreet(name) {
     <div><h3>${esc(t('streetElderly'))}</h3><ul>${(wall.elderly?.alerts || [])
       .filter((a) => a.street === name).slice(0, 10).map((a) => `<li data-elderly="${esc(a.household_id)}">
       ${esc(a.committee)} · ${esc(t('quietHours'))} ${esc(a.hours)} ${esc(t('hours'))}
-      <button class="btn" data-open-case>${esc(t('openCase'))}</button></li>`).join('')
+      ${may(CASE_MAKERS) ? `<button class="btn" data-open-case>${esc(t('openCase'))}</button>` : ''}</li>`).join('')
       || `<li class="empty">${esc(t('none'))}</li>`}</ul></div></div>`;
   body.querySelectorAll('[data-elderly] [data-open-case]').forEach((b) => b.addEventListener('click',
     () => openCaseFor('elderly', b.parentElement.dataset.elderly)
