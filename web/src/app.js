@@ -308,13 +308,14 @@ function drawMap() {
       .map((e) => ({ name: e.type, value: [e.lon, e.lat, 1] }));
   chart.setOption({
     animation: false,
-    tooltip: { trigger: 'item' },
+    tooltip: { trigger: 'item', textStyle: { fontSize: px(14) } },
     geo: { map: 'district', roam: true, center: was?.center, zoom: was?.zoom ?? 1,
       itemStyle: { areaColor: '#10224a',
-      borderColor: '#3fb8ff', borderWidth: .6 }, label: { show: true,
-      color: '#9fb3e6', fontSize: 10 }, emphasis: { label: { color: '#fff' } } },
-    visualMap: [{ min: 0, max, seriesIndex: 0, orient: 'horizontal', left: 10,
-      bottom: 10, calculable: true, textStyle: { color: '#9fb3e6' },
+      borderColor: '#3fb8ff', borderWidth: px(.6) }, label: { show: true,
+      color: '#9fb3e6', fontSize: px(10) }, emphasis: { label: { color: '#fff' } } },
+    visualMap: [{ min: 0, max, seriesIndex: 0, orient: 'horizontal', left: px(10),
+      bottom: px(10), itemWidth: px(20), itemHeight: px(140), calculable: true,
+      textStyle: { color: '#9fb3e6', fontSize: px(12) },
       inRange: { color: ['#10224a', '#1f5fa8', '#ffb020', '#ff4d5e'] } },
     { min: 0, max: 3, seriesIndex: 1, show: false,
       inRange: { color: ['rgba(255,176,32,0)', 'rgba(255,176,32,.5)',
@@ -323,15 +324,15 @@ function drawMap() {
       { type: 'map', geoIndex: 0, name: wall.shade,
         data: rows.map((r) => ({ name: r.street, value: value(r) })) },
       { type: 'heatmap', coordinateSystem: 'geo', name: t('heat'), id: 'heat',
-        data: points.map((p) => p.value), pointSize: 8, blurSize: 14 },
+        data: points.map((p) => p.value), pointSize: px(8), blurSize: px(14) },
       { type: 'scatter', coordinateSystem: 'geo', name: t('events'),
-        data: points, symbolSize: 5, itemStyle: { color: '#ffb020' },
+        data: points, symbolSize: px(5), itemStyle: { color: '#ffb020' },
         large: true, largeThreshold: 200 }, // one batched path, not one shape a point
       // suspects and elderly alerts, clustered by the server
       { type: 'scatter', coordinateSystem: 'geo', name: 'clusters', id: 'clusters',
-        data: clusters, symbolSize: (v) => 10 + 5 * Math.sqrt(v[2]),
+        data: clusters, symbolSize: (v) => px(10 + 5 * Math.sqrt(v[2])),
         label: { show: true, formatter: (p) => p.value[2], color: '#fff',
-          fontSize: 10 },
+          fontSize: px(10) },
         itemStyle: { color: (p) => (p.data.elderly ? '#ff8a00' : '#ff4d5e'),
           borderColor: '#fff', borderWidth: 1, opacity: .9 } },
     ],
@@ -357,6 +358,14 @@ function visibleView() {
     Math.min(E, Math.max(a[0], b[0])), Math.min(N, Math.max(a[1], b[1]))];
   if (box[0] >= box[2] || box[1] >= box[3]) return null;
   return { zoom, bbox: box.map((x) => x.toFixed(6)).join(',') };
+}
+
+// Chart text and marks in the page's scale: the root font follows the
+// viewport (app.css), 15 px on a 1920-wide wall, twice that on 4K; ECharts
+// sizes are in pixels, so they are scaled alike to stay readable.
+function px(n) {
+  const root = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
+  return Math.round(n * Math.max(1, root / 15) * 10) / 10;
 }
 
 // The server's clusters as the map's markers: one element per cell.
@@ -395,12 +404,13 @@ function drawByStreet() {
   const rows = streetRows().sort((a, b) => (b.suspects + b.elderly) -
       (a.suspects + a.elderly)).slice(0, 14);
   chart.setOption({ animation: false,
-    legend: { textStyle: { color: '#9fb3e6' }, top: 0 },
-    grid: { left: 40, right: 10, top: 26, bottom: 40 },
-    tooltip: { trigger: 'axis' },
+    legend: { textStyle: { color: '#9fb3e6', fontSize: px(12) }, top: 0,
+      itemWidth: px(25), itemHeight: px(14) },
+    grid: { left: px(40), right: px(10), top: px(26), bottom: px(40) },
+    tooltip: { trigger: 'axis', textStyle: { fontSize: px(14) } },
     xAxis: { type: 'category', data: rows.map((r) => r.street),
-      axisLabel: { color: '#9fb3e6', rotate: 30, fontSize: 10 } },
-    yAxis: { type: 'value', axisLabel: { color: '#9fb3e6' },
+      axisLabel: { color: '#9fb3e6', rotate: 30, fontSize: px(10) } },
+    yAxis: { type: 'value', axisLabel: { color: '#9fb3e6', fontSize: px(12) },
       splitLine: { lineStyle: { color: '#14234a' } } },
     series: [
       { name: t('suspects'), type: 'bar', data: rows.map((r) => r.suspects),
@@ -610,7 +620,11 @@ async function showWall() {
       lang === 'zh' ? 'zh-CN' : 'en-GB'); };
   tick();
   setInterval(tick, 1000);
-  window.addEventListener('resize', () => Object.values(wall.charts).forEach((c) => c.resize()));
+  window.addEventListener('resize', () => {
+    Object.values(wall.charts).forEach((c) => c.resize());
+    clearTimeout(wall.resizeTimer); // redrawn in the new scale once it settles
+    wall.resizeTimer = setTimeout(() => ['map', 'bystreet'].forEach(drawPanel), 150);
+  });
   // the stream opens while the panels load; an event that arrives first
   // updates what is there and schedules a reload
   connectStream(onWallEvent, (on) => {
