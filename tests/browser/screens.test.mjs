@@ -317,7 +317,8 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
   await page.waitForSelector('.modal [data-case-state="collected"]');
   // ...who may not move it: no step buttons for that role
   assert.equal(await page.$('.modal [data-step-action]'), null);
-  await page.context().close();
+  await page.click('.modal [data-close]');
+  const dispatched = num(await figure(page, 'cases-dispatched'));
   // ...then checked, registered and dispatched at the shift lead's desk
   const lead = await signedIn({ name: 'desk-lead', role: 'shift_lead' });
   await (await lead.waitForSelector(`#pipeline [data-case="${id}"]`)).click();
@@ -340,6 +341,12 @@ test('an operator acknowledges an alert and dispatches a case', async () => {
       '[data-figure="cases-dispatched"]')?.textContent) >= 2);
   assert.deepEqual(lead.errors, []);
   await lead.context().close();
+  // the operator's wall followed live (case events), with no reload
+  await page.waitForFunction((n) => Number(document.querySelector(
+      '[data-figure="cases-dispatched"]')?.textContent) === n + 1, dispatched);
+  assert.match(await page.textContent('#feed'), new RegExp(`#${id} .*派遣`));
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
 });
 
 test('a committee sees its tasks and sends feedback with a photo',

@@ -156,7 +156,7 @@ function connectStream(onEvent, onState) {
   stream = new EventSource('/api/v1/stream?hello=1');
   stream.onopen = () => onState(true);
   stream.onerror = () => onState(false); // EventSource reconnects itself
-  for (const type of ['hello', 'ingest', 'scene', 'alert', 'reset', 'bye'])
+  for (const type of ['hello', 'ingest', 'scene', 'alert', 'case', 'reset', 'bye'])
     stream.addEventListener(type, (m) => {
       let data = null;
       try { data = JSON.parse(m.data); } catch { /* keep null */ }
@@ -600,6 +600,15 @@ function onWallEvent(type, data, id) {
     wall.feedItems.unshift({ kind: 'alert', time: now, label: t('alerts'), fresh: true,
       tag: data.state === 'firing' ? 'bad' : '',
       text: `${data.rule} · ${data.subject} · ${t(data.state)}` });
+    drawFeed();
+  } else if (type === 'case' && data) {
+    // the event names no household: what the wall has of the case stays
+    const old = (wall.cases || []).find((c) => c.id === data.id);
+    onCaseChanged({ ...old, ...data });
+    const step = data.step || {};
+    wall.feedItems.unshift({ kind: 'case', time: now, label: t('cases'), fresh: true,
+      tag: data.overdue ? 'bad' : '', text: `#${data.id} ${category(data.category)} · ` +
+        `${stepLabel(step.action || '')} → ${t(data.state)} · ${step.who || ''}` });
     drawFeed();
   } else if (type === 'reset') {
     refreshSoon();
