@@ -375,6 +375,7 @@ test('a committee sees its tasks and sends feedback with a photo',
       '/api/v1/scenes/group-rental/suspects?limit=100', { token: cmp }))
       .json.suspects.map((s) => s.household_id);
   for (const h of mine) assert.ok(tasks.includes(h), `${h} not a task`);
+  const mine0 = mine;
   // the map's clusters: its own committee's markers only
   const alerts = (await request(srv.base, 'GET',
       '/api/v1/scenes/elderly-alone/alerts', { token: cmp })).json.alerts;
@@ -424,6 +425,20 @@ test('a committee sees its tasks and sends feedback with a photo',
   assert.equal(await page.textContent(`[data-case="${taskCase.id}"] .result`),
       '已提交，谢谢');
   await page.screenshot({ path: join(shots, 'phone-visit.png') });
+  // a case dispatched to it now: offered live, then in the list
+  const taken = new Set((await srv.req('GET', '/api/v1/cases?limit=500'))
+      .json.map((c) => c.household_id));
+  const other = mine0.find((x) => !taken.has(x));
+  let n = await srv.req('POST', '/api/v1/cases', { body: JSON.stringify({
+    category: 'group_rental', source_kind: 'group_rental',
+    source_ref: other }) });
+  assert.equal(n.status, 201, n.text);
+  for (const action of ['check', 'register', 'dispatch'])
+    await srv.req('POST', `/api/v1/cases/${n.json.id}/transitions`,
+        { body: JSON.stringify({ action }) });
+  await page.waitForSelector('#newtasks:not([hidden])');
+  await page.click('#newtasks');
+  await page.waitForSelector(`[data-task="case"][data-case="${n.json.id}"]`);
   const done = (await srv.req('GET', `/api/v1/cases/${taskCase.id}`)).json;
   assert.equal(done.state, 'fed_back', JSON.stringify(done.history));
   const photos = (await srv.req('GET',

@@ -31,6 +31,7 @@ const I18N = {
     photoNote: '此嫌疑户尚未立案：仅提交走访结果；照片随案件任务上传。', notes: '情况说明',
     caseTask: '案件任务', photoTooBig: '照片超过 5 MB', uploading: '正在上传照片…',
     denied: '本角色不可查看', overdue: '超时', urgentFirst: '最紧急优先', nearestFirst: '最近优先',
+    newTasks: '新任务', reload: '点击刷新',
     sent: '已提交，谢谢', elderlyTask: '独居老人用水异常', rentalTask: '群租嫌疑',
     quietHours: '已静默', hours: '小时', dept: '部门数据页',
     deptNote: '本页显示本部门各数据源的入库情况（实时）。拒收原因与地址匹配率的历史统计待接入。',
@@ -62,6 +63,7 @@ const I18N = {
     notes: 'Notes', caseTask: 'Case task', photoTooBig: 'The photo is over 5 MB',
     uploading: 'Uploading photos…', denied: 'Not shown to this role', overdue: 'overdue',
     urgentFirst: 'Most urgent first', nearestFirst: 'Nearest first',
+    newTasks: 'New tasks', reload: 'tap to refresh',
     sent: 'Sent, thank you', elderlyTask: 'Elderly resident: water stopped', rentalTask: 'Group-rental suspect',
     quietHours: 'quiet for', hours: 'h', dept: 'Department page',
     deptNote: "This page shows your department's batches as they arrive. Reject reasons and match-rate history are not yet available.",
@@ -712,6 +714,7 @@ async function showPhone(who) {
     <span class="spacer"></span>${langButtons()}</header>
     <h2>${esc(t('tasks'))}<select id="sort"><option value="urgent">${esc(t('urgentFirst'))}</option>
       <option value="near">${esc(t('nearestFirst'))}</option></select></h2>
+    <button class="banner" id="newtasks" hidden></button>
     <div id="tasks" class="loading">…</div></div>`;
   bindLang(app);
   const R = { reason: 'committee tasks' };
@@ -744,6 +747,18 @@ async function showPhone(who) {
   tasks.forEach((k, i) => { k.rank = i; });
   drawTasks(tasks);
   $('#sort').addEventListener('change', (e) => sortTasks(tasks, e.target.value));
+  // a case dispatched here while the page is open: offered, not forced in
+  // (a form being filled stays as it is)
+  const known = new Set(cases.map((c) => c.case_id));
+  const fresh = new Set();
+  connectStream((type, data, id) => {
+    if (type !== 'case' || !data || data.state !== 'dispatched' || known.has(data.id)) return;
+    fresh.add(data.id);
+    $('#newtasks').hidden = false;
+    $('#newtasks').textContent = `${t('newTasks')} (${fresh.size}) · ${t('reload')}`;
+    window.__cb.drawn.push({ id, type, at: performance.now(), wallclock: Date.now(), data });
+  }, () => {});
+  $('#newtasks').addEventListener('click', () => showPhone(who));
   window.__cb.ready = true;
   window.__cb.readyAt = window.__cb.readyAt || performance.now();
 }
