@@ -25,7 +25,10 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -pthread $(CFLAGS_W)
 LDLIBS    = -lmicrohttpd -ljansson -lsqlite3 -lcrypto -lz -lcurl -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/*/*.c))
+# Data files under etc/ that ship inside the binary: each becomes a C array
+# in build/gen/ (scripts/embed.sh), compiled into the library.
+GEN_SRC  := build/gen/indic_default_set.c
+LIB_SRC  := $(sort $(wildcard src/*/*.c)) $(GEN_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
@@ -45,9 +48,17 @@ all: build/citybrain web/dist/index.html
 web/dist/index.html: $(wildcard web/src/*) web/build.mjs web/package.json
 	@scripts/web-build.sh
 
+build/gen/indic_default_set.c: etc/indicators.default.json scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh indic_default_set $< > $@.tmp && mv $@.tmp $@
+
 build/obj/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The built-in holiday calendar is the file itself (src/workcal/workcal_cn.c).
+build/obj/src/workcal/workcal_cn.o build/asan/src/workcal/workcal_cn.o: \
+    etc/holidays-cn.txt
 
 build/libcitybrain.a: $(LIB_OBJ)
 	@rm -f $@
@@ -106,7 +117,8 @@ integration-asan: build/asan/citybrain web/dist/index.html
 	@CITYBRAIN_BIN=build/asan/citybrain CITYBRAIN_SANITIZED=1 \
 	    scripts/run-integration.sh
 
-# No SQL or database handle outside the storage layer (src/store/).
+# No SQL or database handle outside the storage layer (src/store/), and
+# no hand-typed JSON keys: output goes through src/util/jsonw.h.
 layers:
 	@scripts/check-layers.sh
 

@@ -15,4 +15,12 @@ if [ -n "$hits" ]; then
     echo "$hits"
     exit 1
 fi
-echo "layers: ok (no sqlite3 outside $STORAGE_DIRS)"
+# JSON output goes through the JSON writer (src/util/jsonw.h), which always
+# writes valid UTF-8: no C source types a "\"key\":" literal by hand.
+json=$(grep -rnE '\\"[A-Za-z0-9_]*\\":' src --include='*.c' --include='*.h')
+if [ -n "$json" ]; then
+    echo "layers: hand-typed JSON keys (use jsonw_* from src/util/jsonw.h):"
+    echo "$json"
+    exit 1
+fi
+echo "layers: ok (no sqlite3 outside $STORAGE_DIRS, no hand-typed JSON)"

@@ -20,6 +20,12 @@ static const char usage[] =
     "  load --dir DIR [--url URL] [--token-file F] [--live-from DATE]\n"
     "        post a simulated district to a running server, then stream\n"
     "        the days from DATE on live (a simulated day a minute)\n"
+    "  auto-case [--url URL] [--token-file F] [--min-score P] [--top K]\n"
+    "        make cases of the best suspects and the elderly alerts, and\n"
+    "        dispatch them to their committees\n"
+    "  committee-sim --truth DIR [--url URL] [--token-file ADMIN] [...]\n"
+    "        simulated committee workers visit their tasks and report what\n"
+    "        the district's truth holds (docs/SIMULATOR.md)\n"
     "  detect-series [--probation N] < series.csv\n"
     "        score each row of a timestamp,value CSV for anomaly (0..1)\n"
     "  token create --name NAME --role ROLE [--department D]\n"
@@ -48,6 +54,10 @@ int main(int argc, char **argv)
         return detect_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "load"))
         return cli_load(argc - 2, argv + 2);
+    if (!strcmp(cmd, "auto-case"))
+        return cli_auto_case(argc - 2, argv + 2);
+    if (!strcmp(cmd, "committee-sim"))
+        return sim_committee_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "token"))
         return cli_token(argc - 2, argv + 2);
     if (!strcmp(cmd, "login-link"))

@@ -22,6 +22,10 @@
  *   committee  a list or summary      its own committee's rows only (the
  *                                     route forces the filter)
  *
+ * A citizen_app token (a civic app) files Open311 requests: it is the
+ * `api_key` of POST /open311/v2/requests.json and opens nothing under
+ * /api/ but whoami.
+ *
  * Every response that carries household ids is written to the audit log by
  * the caller (http layer) through store_audit_token.
  */

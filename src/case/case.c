@@ -2,6 +2,7 @@
 #include "case/case.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,8 @@ static const struct transition {
 };
 #define N_TRANSITIONS (sizeof(transitions) / sizeof(transitions[0]))
 
-static const char *const source_kinds[] = {"group_rental", "elderly", "event",
-                                           "alert", "manual"};
+static const char *const source_kinds[] = {
+    "group_rental", "elderly", "event", "alert", "manual", "open311"};
 
 static case_publish_fn publisher;
 static void *publisher_ctx;
@@ -66,7 +67,7 @@ int case_visible(struct store *st, const struct token_info *who,
 {
     int64_t id;
     uint32_t feeds;
-    if (who->role == ROLE_PUBLISHER)
+    if (who->role == ROLE_PUBLISHER || who->role == ROLE_CITIZEN_APP)
         return 0;
     if (who->role == ROLE_COMMITTEE)
         return !strcmp(c->unit_kind, "committee") &&
@@ -84,8 +85,10 @@ static void publish(struct store *st, const struct case_row *c)
         return;
     struct sbuf out;
     sbuf_init(&out);
-    if (!case_json(st, c, 0, &out))
-        publisher(publisher_ctx, "case", out.buf);
+    if (!case_event_json(st, c, &out))
+        publisher(publisher_ctx, "case", out.buf,
+                  !strcmp(c->unit_kind, "committee") && *c->unit ? c->unit
+                                                                 : NULL);
     sbuf_release(&out);
 }
 
@@ -194,8 +197,7 @@ int case_create(struct store *st, const struct config *cfg,
              in->source_ref ? in->source_ref : "");
     snprintf(c.title, sizeof(c.title), "%s", in->title ? in->title : "");
     c.created_ns = c.updated_ns = dclock_now_ns();
-    c.deadline_ns =
-        c.created_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL;
+    c.deadline_ns = case_step_deadline(cfg, c.category, c.state, c.created_ns);
     if (c.has_place && !*c.household_id) {
         struct case_filter f = {.category = c.category, .open_only = 1};
         struct near_ctx n = {&c, cfg->case_duplicate_m, INFINITY, 0};
@@ -291,10 +293,9 @@ int case_transition(struct store *st, const struct config *cfg,
     snprintf(c.state, sizeof(c.state), "%s", t->to);
     c.escalated_to[0] = '\0';
     c.updated_ns = dclock_now_ns();
-    c.deadline_ns =
-        is_open(c.state)
-            ? c.updated_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL
-            : 0;
+    c.deadline_ns = is_open(c.state) ? case_step_deadline(cfg, c.category,
+                                                          c.state, c.updated_ns)
+                                     : 0;
     struct case_step step = {
         c.updated_ns,         action, from, c.state, who->id, who->name,
         role_name(who->role), reason};
@@ -428,11 +429,74 @@ int case_json(struct store *st, const struct case_row *c, int with_history,
     return rc;
 }
 
+/* The newest step of a case, copied. */
+struct last_step {
+    int64_t ts_ns;
+    char action[24], from[24], to[24], who[64], role[24];
+};
+
+static void last_step_fn(void *ctx, const struct case_step *p)
+{
+    struct last_step *l = ctx;
+    l->ts_ns = p->ts_ns;
+    snprintf(l->action, sizeof(l->action), "%s", p->action);
+    snprintf(l->from, sizeof(l->from), "%s", p->from_state);
+    snprintf(l->to, sizeof(l->to), "%s", p->to_state);
+    snprintf(l->who, sizeof(l->who), "%s", p->who);
+    snprintf(l->role, sizeof(l->role), "%s", p->role);
+}
+
+int case_event_json(struct store *st, const struct case_row *c,
+                    struct sbuf *out)
+{
+    struct last_step l = {0};
+    struct jsonw w;
+    int rc = store_scan_case_steps(st, c->id, last_step_fn, &l);
+    if (rc)
+        return rc;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "id", c->id);
+    jsonw_kv_str(&w, "state", c->state);
+    jsonw_kv_str(&w, "category", c->category);
+    jsonw_kv_str(&w, "source_kind", c->source_kind);
+    opt_str(&w, "committee", c->committee);
+    opt_str(&w, "unit_kind", c->unit_kind);
+    opt_str(&w, "unit", c->unit);
+    if (c->duplicate_of)
+        jsonw_kv_int(&w, "duplicate_of", c->duplicate_of);
+    else
+        jsonw_kv_null(&w, "duplicate_of");
+    if (c->has_place && !*c->household_id) { /* a street, not a flat */
+        jsonw_kv_double(&w, "lat", c->lat);
+        jsonw_kv_double(&w, "lon", c->lon);
+    }
+    iso_kv(&w, "created", c->created_ns);
+    iso_kv(&w, "updated", c->updated_ns);
+    iso_kv(&w, "deadline", c->deadline_ns);
+    jsonw_kv_bool(&w, "overdue",
+                  c->deadline_ns && dclock_now_ns() > c->deadline_ns);
+    jsonw_kv_int(&w, "attempts", c->attempts);
+    opt_str(&w, "escalated_to", c->escalated_to);
+    jsonw_key(&w, "step");
+    jsonw_object_begin(&w);
+    iso_kv(&w, "ts", l.ts_ns);
+    jsonw_kv_str(&w, "action", l.action);
+    jsonw_kv_str(&w, "from", l.from);
+    jsonw_kv_str(&w, "to", l.to);
+    jsonw_kv_str(&w, "who", l.who);
+    jsonw_kv_str(&w, "role", l.role);
+    jsonw_object_end(&w);
+    jsonw_object_end(&w);
+    return 0;
+}
+
 /* ---- visits ---- */
 
-static int64_t step_deadline(const struct config *cfg, int64_t from_ns)
+static int64_t step_deadline(const struct config *cfg, const struct case_row *c,
+                             int64_t from_ns)
 {
-    return from_ns + (int64_t)cfg->case_step_minutes * 60 * 1000000000LL;
+    return case_step_deadline(cfg, c->category, c->state, from_ns);
 }
 
 static int visit_check(const struct token_info *who,
@@ -469,10 +533,10 @@ static int visit_steps(const struct config *cfg,
         steps[1].action = "feed_back";
         steps[1].to_state = "fed_back";
         snprintf(c->state, sizeof(c->state), "fed_back");
-        c->deadline_ns = step_deadline(cfg, now);
+        c->deadline_ns = step_deadline(cfg, c, now);
         return 2;
     }
-    c->deadline_ns = step_deadline(cfg, now);
+    c->deadline_ns = step_deadline(cfg, c, now);
     if (++c->attempts < cfg->case_no_access_max) {
         steps[0].action = "reschedule";
         return 1;
@@ -543,11 +607,16 @@ static void overdue_fn(void *ctx, const struct case_row *c)
     o->rows[o->n++] = *c;
 }
 
+/* One escalation pass at a time (the timer and a list can race): a case
+ * is escalated once per step. */
+static pthread_mutex_t escalate_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int case_escalate_overdue(struct store *st, const struct config *cfg,
                           int *OUT_n)
 {
-    struct case_filter f = {.open_only = 1};
+    pthread_mutex_lock(&escalate_lock);
     struct overdue_ctx o = {NULL, 0, 0, dclock_now_ns()};
+    struct case_filter f = {.open_only = 1, .overdue_at_ns = o.now};
     int rc = store_scan_cases(st, &f, overdue_fn, &o);
     *OUT_n = 0;
     for (size_t i = 0; !rc && i < o.n; i++) {
@@ -559,7 +628,7 @@ int case_escalate_overdue(struct store *st, const struct config *cfg,
                  cfg->case_escalate_to);
         struct case_step step = {o.now, "escalate",  c->state, c->state,
                                  0,     "citybrain", "system", why};
-        rc = store_case_update(st, c, c->state, &step);
+        rc = store_case_escalate(st, c, &step);
         if (rc == CB_EEXIST) /* moved meanwhile: its new step is not late */
             rc = 0;
         else if (!rc) {
@@ -567,6 +636,7 @@ int case_escalate_overdue(struct store *st, const struct config *cfg,
             publish(st, c);
         }
     }
+    pthread_mutex_unlock(&escalate_lock);
     free(o.rows);
     return rc;
 }

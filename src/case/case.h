@@ -30,7 +30,9 @@
  *
  * Dispatch routes by place and category: a case about a household goes to
  * the household's residents' committee; any other to the department that
- * the case_routes setting names for its category.  Each step's deadline is
+ * the case_routes setting names for its category.  Each step's deadline
+ * comes from the SLA table (case_sla: per category and step, in calendar
+ * or working time over the holiday calendar; case_sla.c), else
  * case_step_deadline_min after it began.
  *
  * Visits (case_visit): the handling unit reports a visit of a dispatched
@@ -42,8 +44,9 @@
  * visit_id is a new visit.
  *
  * Overdue cases (past the deadline of their step, by the district clock)
- * are escalated once per step to case_escalate_to (case_escalate_overdue):
- * a step "escalate" that leaves the state as it is.
+ * are escalated once per step to case_escalate_to (case_escalate_overdue,
+ * run by the server's timer every case_escalate_interval_ms and before a
+ * list): a step "escalate" that leaves the state as it is.
  *
  * Duplicates: a new case about the same household as an open case is not
  * made; the open one is returned (duplicate).  A new place-based case
@@ -51,7 +54,8 @@
  * made and linked to it (duplicate_of).
  *
  * Every change is handed to the publisher (case_set_publisher) as
- * ("case", JSON of the case), after it is stored.
+ * ("case", case_event_json, the committee it is dispatched to), after it
+ * is stored.
  *
  * Threads: every function is thread-safe; the publisher is set once at
  * start, before requests are served.
@@ -63,10 +67,33 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/* Reads the SLA table (case_sla) and makes the working calendar
+ * (holidays_file or the built-in etc/holidays-cn.txt, work_hours,
+ * timezone) that step deadlines are counted on (case_sla.c).  Call once at
+ * start, before requests are served; again replaces both.  Returns 0, or
+ * CB_EINVAL / CB_EIO with err saying which setting and why (nothing
+ * loaded: deadlines are then case_step_deadline_min calendar minutes). */
+int case_init(const struct config *cfg, char *err, size_t errcap);
+void case_release(void);
+
+/* The deadline of a step in state that began at from_ns, for a case of
+ * category: the case_sla entry that fits best, in calendar or working
+ * time; case_step_deadline_min calendar minutes when none does. */
+int64_t case_step_deadline(const struct config *cfg, const char *category,
+                           const char *state, int64_t from_ns);
+
+/* Starts the thread that runs case_escalate_overdue every
+ * case_escalate_interval_ms (by the district clock's reading then), and
+ * stops it (before the store closes).  st and cfg are borrowed until
+ * case_timer_stop.  0 or CB_EIO. */
+int case_timer_start(struct store *st, const struct config *cfg);
+void case_timer_stop(void);
+
 /* What a new case is made from. */
 struct case_new {
     const char *category;     /* e.g. "group_rental", "garbage" */
-    const char *source_kind;  /* group_rental, elderly, event, alert, manual */
+    const char *source_kind;  /* group_rental, elderly, event, alert, manual,
+                               * open311 (a public request, routes_open311) */
     const char *source_ref;   /* the suspect's household, the alert id, .. */
     const char *household_id; /* NULL or "" when place-based */
     int has_place;
@@ -139,8 +166,9 @@ int case_task_json(struct store *st, const struct case_row *c,
  * "accurate_registration_rate","dispatched","on_time_dispatch_rate",
  * "accurate_dispatch_rate","closure_rate","on_time_handling_rate",
  * "rework_rate","missed_report_rate"}; a rate with no denominator is
- * null.  A step is on time when it came within case_step_deadline_min of
- * the step before it.  Returns 0 or CB_ESTORE. */
+ * null.  A step is on time when it came by the deadline
+ * (case_step_deadline) of the state it left, counted from the step before
+ * it.  Returns 0 or CB_ESTORE. */
 int case_evaluate(struct store *st, const struct config *cfg, int64_t from_ns,
                   int64_t to_ns, const char *unit, struct sbuf *out);
 
@@ -154,13 +182,23 @@ int case_visible(struct store *st, const struct token_info *who,
  * roles) and, when with_history, "history" (every step, oldest first). */
 int case_json(struct store *st, const struct case_row *c, int with_history,
               struct sbuf *out);
+/* Appends c as a live event: {"id","state","category","source_kind",
+ * "committee","unit_kind","unit","duplicate_of","created","updated",
+ * "deadline","overdue","attempts","escalated_to","lat","lon" (place-based
+ * cases only),"step":{"ts","action","from","to","who","role"}} (its
+ * newest step).  Nothing that names a household. */
+int case_event_json(struct store *st, const struct case_row *c,
+                    struct sbuf *out);
 /* Appends the JSON array of actions allowed from state:
  * [{"action":..,"to":..,"roles":[..]}]. */
 void case_allowed_json(const char *state, struct sbuf *out);
 
-/* Called with ("case", JSON) after every stored change.  json is borrowed
- * for the call. */
-typedef void (*case_publish_fn)(void *ctx, const char *type, const char *json);
+/* Called with ("case", JSON) after every stored change: the JSON is
+ * case_event_json's (no household id, address, position of a flat, title
+ * or reason); committee is the committee the case is dispatched to (the
+ * one committee that may see it), or NULL.  Both borrowed for the call. */
+typedef void (*case_publish_fn)(void *ctx, const char *type, const char *json,
+                                const char *committee);
 void case_set_publisher(case_publish_fn fn, void *ctx);
 
 #endif

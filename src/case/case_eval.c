@@ -12,11 +12,13 @@
  *   closure               cases verified and closed / registered
  *   on-time handling      handle steps on time / handles
  *   rework                reworks / dispatches
- *   missed report         cases the public reported first (source event) /
- *                         cases
- * "On time" compares a step with the one before it: each step has
- * case_step_deadline_min.  The scan reads each case's history; windows of
- * many thousands of cases are slow but bounded by the case table.
+ *   missed report         cases the public reported first (source event
+ *                         or open311) / cases
+ * "On time" compares a step with the one before it: the step is on time
+ * when it came by the deadline of the state it left (case_step_deadline:
+ * the SLA table, else case_step_deadline_min).  The scan reads each case's
+ * history; windows of many thousands of cases are slow but bounded by the case
+ * table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +46,8 @@ struct scene_tally {
 
 struct eval {
     struct store *st;
-    int64_t budget_ns, from, to;
+    const struct config *cfg;
+    int64_t from, to;
     const char *unit;
     struct tally overall;
     struct tally *units;
@@ -74,6 +77,7 @@ struct step_walk {
     struct eval *e;
     struct tally *t[2]; /* overall, the case's unit */
     int64_t prev_ns;
+    const char *category;
 };
 
 static void count(struct step_walk *w, size_t field_off, int on_time,
@@ -91,7 +95,9 @@ static void count(struct step_walk *w, size_t field_off, int on_time,
 static void walk_step(void *ctx, const struct case_step *p)
 {
     struct step_walk *w = ctx;
-    int on_time = w->prev_ns && p->ts_ns - w->prev_ns <= w->e->budget_ns;
+    int on_time =
+        w->prev_ns && p->ts_ns <= case_step_deadline(w->e->cfg, w->category,
+                                                     p->from_state, w->prev_ns);
     int r = role_parse(p->role);
     if (r >= 0 && strcmp(p->action, "collect")) {
         w->e->roles[r].steps++;
@@ -136,11 +142,12 @@ static void keep_case(void *ctx, const struct case_row *c)
 
 static int eval_case(struct eval *e, const struct case_row *c)
 {
-    struct step_walk w = {e, {&e->overall, NULL}, 0};
+    struct step_walk w = {e, {&e->overall, NULL}, 0, c->category};
     w.t[1] = unit_tally(e, *c->unit ? c->unit : "(not dispatched)");
     for (int i = 0; i < 2; i++) {
         w.t[i]->cases++;
-        w.t[i]->public_first += !strcmp(c->source_kind, "event");
+        w.t[i]->public_first += !strcmp(c->source_kind, "event") ||
+                                !strcmp(c->source_kind, "open311");
     }
     e->ids[e->n_ids] = c->id;
     snprintf(e->kinds[e->n_ids++], 24, "%s", c->source_kind);
@@ -260,12 +267,8 @@ int case_evaluate(struct store *st, const struct config *cfg, int64_t from_ns,
 {
     struct case_filter f = {0};
     struct case_list l = {NULL, 0, 0, from_ns, to_ns, unit};
-    struct eval e = {.st = st,
-                     .budget_ns =
-                         (int64_t)cfg->case_step_minutes * 60 * 1000000000LL,
-                     .from = from_ns,
-                     .to = to_ns,
-                     .unit = unit};
+    struct eval e = {
+        .st = st, .cfg = cfg, .from = from_ns, .to = to_ns, .unit = unit};
     int rc = store_scan_cases(st, &f, keep_case, &l);
     e.ids = xmalloc((l.n + 1) * sizeof(*e.ids));
     e.kinds = xmalloc((l.n + 1) * sizeof(*e.kinds));

@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "indic/indic.h"
 #include "live/live.h"
+#include "render/render.h"
 #include "scene/scene.h"
 #include "session/session.h"
 #include "store/store.h"
@@ -131,6 +132,9 @@ static int open_indicators(const struct config *cfg, struct store *st,
     ic.live = live;
     ic.scenes = scenes;
     ic.scene_sample_s = cfg->indicator_scene_sample_s;
+    ic.ack_within_ns = (int64_t)cfg->alert_ack_within_s * 1000000000LL;
+    ic.alert_routes = cfg->alert_routes;
+    ic.escalate_to = cfg->alert_escalate_to;
     return indic_engine_new(&ic, st, OUT_indic);
 }
 
@@ -169,11 +173,15 @@ static int serve_until_signal(const struct config *cfg, struct store *st,
     return 0;
 }
 
-/* Case changes go to the live hub, for the staff roles (a case may name a
- * household, so committees and publishers do not get them). */
-static void publish_case(void *ctx, const char *type, const char *json)
+/* Case changes go to the live hub: to the staff roles, and to the one
+ * committee the case is dispatched to (the event names no household). */
+static void publish_case(void *ctx, const char *type, const char *json,
+                         const char *committee)
 {
-    live_publish(ctx, type, json);
+    struct live_audience aud = {LIVE_STAFF, committee, 0};
+    if (committee)
+        aud.roles |= LIVE_ROLE(ROLE_COMMITTEE);
+    live_publish_to(ctx, type, json, &aud);
 }
 
 int cli_serve(int argc, char **argv)
@@ -212,6 +220,12 @@ int cli_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    char err[400];
+    rc = case_init(&cfg, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "error: %s\n", err);
+        goto out;
+    }
     rc = open_store(&cfg, rebuild_rollups, &st);
     if (rc)
         goto out;
@@ -238,8 +252,11 @@ int cli_serve(int argc, char **argv)
     if (!rc)
         rc = indic_engine_start(indic);
     if (!rc)
+        rc = case_timer_start(st, &cfg);
+    if (!rc)
         rc = serve_until_signal(&cfg, st, scenes, indic, live);
 out_store:
+    case_timer_stop();        /* it calls the store */
     indic_engine_stop(indic); /* its threads call the store */
     store_close(st); /* then: the scenes and indicators are its consumers */
     scene_engine_free(scenes);
@@ -248,6 +265,7 @@ out_store:
     live_free(live); /* last: the scenes, indicators and cases publish to it */
     log_msg(LOG_INFO, "main", "stopped");
 out:
+    case_release();
     free(rest);
     config_release(&cfg);
     return rc ? 1 : 0;
@@ -279,7 +297,7 @@ static int token_info_from_opts(struct store *st, char **rest, int nrest,
         fprintf(stderr, "error: token create needs --name NAME and --role "
                         "admin|publisher|operator|analyst|committee|"
                         "supervisor|call_taker|shift_lead|dispatcher|"
-                        "department\n");
+                        "department|citizen_app\n");
         return 2;
     }
     snprintf(info->name, sizeof(info->name), "%s", name);
@@ -334,7 +352,7 @@ static int token_command(struct store *st, const char *verb, char **rest,
     if (!strcmp(verb, "list")) {
         struct sbuf out = SBUF_INIT;
         sbuf_init(&out);
-        int rc = store_token_list(st, &out);
+        int rc = render_tokens(st, &out);
         printf("%s\n", out.buf);
         sbuf_release(&out);
         return rc ? 1 : 0;
@@ -387,7 +405,7 @@ static int department_command(struct store *st, const char *verb, char **rest,
     if (!strcmp(verb, "list")) {
         struct sbuf out = SBUF_INIT;
         sbuf_init(&out);
-        int rc = store_department_list(st, &out);
+        int rc = render_departments(st, &out);
         printf("%s\n", out.buf);
         sbuf_release(&out);
         return rc ? 1 : 0;

@@ -24,4 +24,9 @@ int cli_login_link(int argc, char **argv);
  * optionally streams the later part live on an accelerated clock. */
 int cli_load(int argc, char **argv);
 
+/* citybrain auto-case: the centre's policy that makes cases of the best
+ * unvisited group-rental suspects and the elderly alerts, and dispatches
+ * them (autocase.c has the options). */
+int cli_auto_case(int argc, char **argv);
+
 #endif

@@ -41,6 +41,7 @@
 #include "clock/clock.h"
 #include "ingest/ingest.h"
 #include "util/util.h"
+#include "util/jsonw.h"
 
 struct load_opts {
     const char *dir, *url, *token_file, *token;
@@ -101,13 +102,19 @@ static void read_manifest(struct load_opts *o)
 static void set_server_clock(struct load_state *s, struct client *c,
                              int64_t now_s)
 {
-    char body[64];
+    struct sbuf body = SBUF_INIT;
+    struct jsonw w;
     int status = 0;
     if (s->clock_refused || now_s <= 0)
         return;
-    snprintf(body, sizeof(body), "{\"now\":%lld}", (long long)now_s);
-    client_post(c, "/api/v1/admin/clock", "application/json", body,
-                strlen(body), &status, NULL);
+    sbuf_init(&body);
+    jsonw_init(&w, &body);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "now", now_s);
+    jsonw_object_end(&w);
+    client_post(c, "/api/v1/admin/clock", "application/json", body.buf,
+                body.len, &status, NULL);
+    sbuf_release(&body);
     if (status == 200)
         return;
     s->clock_refused = 1;
@@ -137,17 +144,17 @@ static int64_t record_ts(enum feed feed, const char *line, size_t len)
                    ? v
                    : -1;
     }
-    const char *ts = memmem(line, len, "\"ts\":", 5);
-    if (!ts)
-        return -1;
-    ts += 5;
-    if (*ts != '"')
-        return strtoll(ts, NULL, 10);
-    const char *end = memchr(ts + 1, '"', len - (size_t)(ts + 1 - line));
-    int64_t ns;
-    if (!end || time_parse_iso(ts + 1, (size_t)(end - ts - 1), &ns, NULL))
-        return -1;
-    return ns / 1000000000;
+    json_t *rec = json_loadb(line, len, 0, NULL);
+    json_t *ts = json_object_get(rec, "ts");
+    int64_t ns, s = -1;
+    if (json_is_integer(ts))
+        s = (int64_t)json_integer_value(ts);
+    else if (json_is_string(ts) &&
+             !time_parse_iso(json_string_value(ts), json_string_length(ts), &ns,
+                             NULL))
+        s = ns / 1000000000;
+    json_decref(rec);
+    return s;
 }
 
 static void hold(struct load_state *s, enum feed feed, int64_t ts,

@@ -12,6 +12,7 @@ struct client {
     char *base;
     char auth[400];
     int max_retries;
+    const char *method; /* NULL: GET or POST; else a custom method */
 };
 
 struct client *client_new(const char *base_url, const char *token)
@@ -69,6 +70,8 @@ static int client_once(struct client *c, const char *path,
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 300L);
+    if (c->method)
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, c->method);
     if (body) {
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -116,4 +119,14 @@ int client_get(struct client *c, const char *path, int *OUT_status,
 {
     long retry_after;
     return client_once(c, path, NULL, NULL, 0, OUT_status, &retry_after, out);
+}
+
+int client_delete(struct client *c, const char *path, int *OUT_status)
+{
+    long retry_after;
+    c->method = "DELETE";
+    int rc =
+        client_once(c, path, NULL, NULL, 0, OUT_status, &retry_after, NULL);
+    c->method = NULL;
+    return rc;
 }

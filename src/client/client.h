@@ -31,5 +31,7 @@ int client_post(struct client *c, const char *path, const char *content_type,
 /* GETs base_url + path, as client_post. */
 int client_get(struct client *c, const char *path, int *OUT_status,
                struct sbuf *out);
+/* DELETEs base_url + path (no body kept), as client_get. */
+int client_delete(struct client *c, const char *path, int *OUT_status);
 
 #endif

@@ -73,7 +73,7 @@ static const struct config_key config_keys[] = {
      "read-only store connections for queries"},
     {"indicators_file", CT_OPTSTR, F(indicators_file), "", 0, 0,
      "JSON array of indicator declarations added at start (see "
-     "docs/INDICATORS.md); \"\": DATA/indicators.json when it exists"},
+     "docs/INDICATORS.md); empty: DATA/indicators.json when it exists"},
     {"indicator_defaults", CT_INT, F(indicator_defaults), "1", 0, 1,
      "1: declare the default indicator set at start"},
     {"indicator_grace_s", CT_INT, F(indicator_grace_s), "60", 0, 86400,
@@ -102,9 +102,17 @@ static const struct config_key config_keys[] = {
     {"alert_webhook_backoff_ms", CT_INT, F(alert_webhook_backoff_ms), "1000", 1,
      3600000, "delay before the first retry; doubled each retry"},
     {"alertmanager_url", CT_OPTSTR, F(alertmanager_url), "", 0, 0,
-     "base URL of an Alertmanager that gets the alerts (API v2); \"\": none"},
+     "base URL of an Alertmanager that gets the alerts (API v2); empty: none"},
+    {"alert_ack_within_s", CT_INT, F(alert_ack_within_s), "900", 0, 604800,
+     "seconds a firing alert may stay unacknowledged before it is escalated "
+     "(a rule's ack_within overrides it); 0: only rules that say"},
+    {"alert_routes", CT_OPTSTR, F(alert_routes), "", 0, 0,
+     "who an unacknowledged alert is escalated to, by rule id or severity "
+     "(KEY=RECIPIENT,..); others go to alert_escalate_to"},
+    {"alert_escalate_to", CT_STR, F(alert_escalate_to), "shift_lead", 0, 0,
+     "the recipient of an unacknowledged alert no alert_routes entry names"},
     {"public_url", CT_OPTSTR, F(public_url), "", 0, 0,
-     "citybrain's URL in the links notifications carry; \"\": "
+     "citybrain's URL in the links notifications carry; empty: "
      "http://LISTEN"},
     {"log_level", CT_LEVEL, F(log_level), "info", 0, 0,
      "debug, info, warn or error"},
@@ -180,9 +188,36 @@ static const struct config_key config_keys[] = {
      "visits"},
     {"case_escalate_to", CT_STR, F(case_escalate_to), "shift_lead", 0, 0,
      "the role an overdue case is escalated to"},
+    {"case_escalate_interval_ms", CT_INT, F(case_escalate_interval_ms), "1000",
+     10, 3600000,
+     "how often the server escalates overdue cases by the district clock "
+     "(no one has to list them)"},
+    {"case_sla", CT_OPTSTR, F(case_sla), "", 0, 0,
+     "deadlines per category and step (CATEGORY.STEP=DURATION,..; either "
+     "may be *; DURATION 90m, 4h, 2d in calendar time or 30wm, 16wh, 3wd "
+     "in working time); steps no entry fits take case_step_deadline_min"},
+    {"work_hours", CT_STR, F(work_hours), "09:00-17:00", 0, 0,
+     "working hours of a working day (HH:MM-HH:MM[,HH:MM-HH:MM], district "
+     "time) for working-time deadlines"},
+    {"holidays_file", CT_OPTSTR, F(holidays_file), "", 0, 0,
+     "public holidays and make-up working days (format of "
+     "etc/holidays-cn.txt); empty: that file, built in"},
     {"case_duplicate_m", CT_INT, F(case_duplicate_m), "50", 0, 100000,
      "a new place-based case within this many metres of an open case of "
      "its category is marked as its likely duplicate"},
+    {"photo_max_bytes", CT_SIZE, F(photo_max_bytes), "5242880", 1024,
+     (long long)1 << 30,
+     "largest photo upload (POST /api/v1/cases/{id}/photos; 413 above it)"},
+    {"photo_quota_mb", CT_INT, F(photo_quota_mb), "512", 1, 10000000,
+     "megabytes of photos each residents' committee or department may "
+     "store (the other roles share one quota); 507 when full"},
+    {"open311_services", CT_STR, F(open311_services),
+     "garbage=garbage:垃圾堆放,noise=noise:噪声扰民,"
+     "fire_door=fire_door:消防通道堵塞",
+     0, 0,
+     "the public Open311 services (SERVICE_CODE=CASE_CATEGORY:NAME,..): "
+     "what /open311/v2/ offers and the case category each request becomes; "
+     "cases of other categories never appear there"},
 };
 #undef F
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -66,6 +66,9 @@ struct config {
     int alert_webhook_backoff_ms;
     char *alertmanager_url;      /* "" none */
     char *public_url;            /* "" http://LISTEN */
+    int alert_ack_within_s;      /* unacknowledged alerts escalate after */
+    char *alert_routes;          /* KEY=RECIPIENT,.. ("" none) */
+    char *alert_escalate_to;     /* the default recipient */
     size_t live_ring_events;     /* live events kept for resuming */
     size_t live_event_max_bytes; /* largest live event */
     int live_max_streams;        /* SSE streams at once (503 above) */
@@ -82,6 +85,13 @@ struct config {
     int case_no_access_max;          /* no-access visits before escalation */
     char *case_no_access_department; /* where they escalate to */
     char *case_escalate_to;          /* the role overdue cases go to */
+    size_t photo_max_bytes;          /* largest photo upload */
+    int photo_quota_mb;              /* photo quota per committee/department */
+    char *open311_services;          /* CODE=CATEGORY:NAME,.. (Open311) */
+    int case_escalate_interval_ms;   /* the overdue timer's period */
+    char *case_sla;                  /* CATEGORY.STEP=DURATION,.. */
+    char *work_hours;                /* HH:MM-HH:MM[,..] */
+    char *holidays_file;             /* "": the built-in calendar */
     double resolution[3]; /* <metric>_resolution: raw readings are stored
                              rounded to it (a power of ten) */
 };

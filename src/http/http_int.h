@@ -20,8 +20,12 @@ struct request;
 typedef void (*route_fn)(struct request *req);
 
 enum route_auth {
-    ROUTE_PUBLIC, /* no token needed */
-    ROUTE_TOKEN,  /* a valid token with the route's action */
+    ROUTE_PUBLIC,  /* no token needed */
+    ROUTE_TOKEN,   /* a valid token with the route's action */
+    ROUTE_API_KEY, /* Open311: as ROUTE_TOKEN, but the token may also come
+                    * as `api_key`, in the query or the body; with none in
+                    * the query or the headers the handler checks it after
+                    * the body (req_api_key) */
 };
 
 struct route {
@@ -33,8 +37,12 @@ struct route {
      * before the body is read */
     unsigned char access[ROLE_COUNT];
     int feed;   /* the enum feed an ingest route writes, or -1 */
-    int influx; /* errors in InfluxDB's JSON shape */
+    int influx; /* ROUTE_ERR_INFLUX (1): errors in InfluxDB's JSON shape;
+                 * ROUTE_ERR_OPEN311 (2): in Open311's */
 };
+
+#define ROUTE_ERR_INFLUX 1
+#define ROUTE_ERR_OPEN311 2 /* [{"code":STATUS,"description":MESSAGE}] */
 
 struct conn_watch;
 
@@ -69,6 +77,7 @@ struct request {
     struct token_info who; /* valid when route->auth != ROUTE_PUBLIC */
     struct sbuf body;      /* request body so far (bounded) */
     int too_big;           /* body passed max_body_bytes */
+    int key_deferred;      /* ROUTE_API_KEY: no token yet (req_api_key) */
     int responded;         /* a response is queued */
     int64_t start_ns;
     /* the response */
@@ -87,6 +96,12 @@ extern const size_t http_n_routes;
 
 /* Reply helpers: set the status and body that will be sent. */
 void reply_json(struct request *req, int status); /* body already in out */
+/* The caller's "name", "role" and (committee members) "committee", as keys
+ * of the object w is writing (util/jsonw.h). */
+struct jsonw;
+void whoami_fields(const struct request *req, struct jsonw *w);
+/* Appends {"status":status} to out (reply_json sends it). */
+void reply_status_object(struct request *req, const char *status);
 void reply_error(struct request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A query argument, or NULL. */
@@ -96,6 +111,11 @@ const char *req_header(struct request *req, const char *key);
  * on a bad value replies 400 naming the argument and returns -1. */
 int req_int_arg(struct request *req, const char *key, int64_t min, int64_t max,
                 int64_t def, int64_t *OUT_v);
+/* For a ROUTE_API_KEY route whose token was not in the query or the
+ * headers: authenticates api_key (from the body; NULL: none) and checks
+ * the route's cell for its role.  Returns 0 (also when the token was
+ * checked before the body), or replies 401/403 and returns -1. */
+int req_api_key(struct request *req, const char *api_key);
 /* Parses the body as a JSON object (a json_t *, declared void * so that
  * this header needs no Jansson); on error replies 400 with the line and
  * column and returns NULL.  The caller frees the result with json_decref. */
@@ -118,6 +138,11 @@ void audit_denied(struct request *req, const char *action, const char *object);
  * body is built and before replying; like audit_read it replies 503 and
  * returns -1 when the record cannot be written. */
 int audit_response(struct request *req, const char *action, const char *scope);
+
+/* The {} segment as a case the caller may see (routes_case.c); otherwise
+ * replies (404, or 403 for a committee or department token, unknown or not
+ * its own) and returns -1. */
+int case_for_caller(struct request *req, struct case_row *OUT);
 
 /* Handlers. */
 void route_healthz(struct request *req);
@@ -163,6 +188,7 @@ void route_silences_list(struct request *req);
 void route_silences_create(struct request *req);
 void route_alerts_list(struct request *req);
 void route_alert_get(struct request *req);
+void route_alert_action(struct request *req);
 void route_dead_letters(struct request *req);
 void route_stream(struct request *req);
 void route_session_create(struct request *req);
@@ -174,6 +200,14 @@ void route_web_asset(struct request *req);
 void route_boundaries_put(struct request *req);
 void route_boundaries_get(struct request *req);
 void route_map_clusters(struct request *req);
+void route_case_photo_upload(struct request *req);
+void route_case_photos(struct request *req);
+void route_photo_get(struct request *req);
+void route_open311_services(struct request *req);
+void route_open311_service(struct request *req);
+void route_open311_create(struct request *req);
+void route_open311_request(struct request *req);
+void route_open311_requests(struct request *req);
 
 /* Decompresses a gzip body in place, bounded by limit: 0, CB_ETOOBIG or
  * CB_EINVAL. */

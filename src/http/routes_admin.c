@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock/clock.h"
+#include "render/render.h"
+#include "util/jsonw.h"
+
 static const char *obj_str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -28,7 +32,7 @@ static int token_fields(struct request *req, json_t *obj,
         reply_error(req, 400,
                     "field 'role': one of admin, publisher, "
                     "operator, analyst, committee, supervisor, call_taker, "
-                    "shift_lead, dispatcher, department");
+                    "shift_lead, dispatcher, department, citizen_app");
         return -1;
     }
     info->role = (enum role)r;
@@ -71,13 +75,14 @@ void route_tokens_create(struct request *req)
         if (rc) {
             reply_error(req, 500, "cannot create token: %s", cb_strerror(rc));
         } else {
-            sbuf_addf(&req->out,
-                      "{\"id\":%lld,\"token\":\"%s\",\"role\":", (long long)id,
-                      token);
-            sbuf_add_json_str(&req->out, role_name(info.role));
-            sbuf_addstr(&req->out, ",\"name\":");
-            sbuf_add_json_str(&req->out, info.name);
-            sbuf_addstr(&req->out, "}");
+            struct jsonw w;
+            jsonw_init(&w, &req->out);
+            jsonw_object_begin(&w);
+            jsonw_kv_int(&w, "id", id);
+            jsonw_kv_str(&w, "token", token);
+            jsonw_kv_str(&w, "role", role_name(info.role));
+            jsonw_kv_str(&w, "name", info.name);
+            jsonw_object_end(&w);
             reply_json(req, 201);
             store_audit_token(req->srv->store, req->who.id, req->who.name,
                               "token.create", info.name, role_name(info.role));
@@ -88,7 +93,7 @@ void route_tokens_create(struct request *req)
 
 void route_tokens_list(struct request *req)
 {
-    if (store_token_list(req->srv->store, &req->out))
+    if (render_tokens(req->srv->store, &req->out))
         reply_error(req, 500, "cannot list tokens");
     else
         reply_json(req, 200);
@@ -218,9 +223,12 @@ void route_departments_create(struct request *req)
         } else if (rc) {
             reply_error(req, 500, "cannot create: %s", cb_strerror(rc));
         } else {
-            sbuf_addf(&req->out, "{\"id\":%lld,\"name\":", (long long)id);
-            sbuf_add_json_str(&req->out, name);
-            sbuf_addstr(&req->out, "}");
+            struct jsonw w;
+            jsonw_init(&w, &req->out);
+            jsonw_object_begin(&w);
+            jsonw_kv_int(&w, "id", id);
+            jsonw_kv_str(&w, "name", name);
+            jsonw_object_end(&w);
             reply_json(req, 201);
             store_audit_token(req->srv->store, req->who.id, req->who.name,
                               "department.create", name, "");
@@ -232,7 +240,7 @@ void route_departments_create(struct request *req)
 
 void route_departments_list(struct request *req)
 {
-    if (store_department_list(req->srv->store, &req->out))
+    if (render_departments(req->srv->store, &req->out))
         reply_error(req, 500, "cannot list departments");
     else
         reply_json(req, 200);
@@ -243,23 +251,36 @@ void route_audit_list(struct request *req)
     int64_t limit;
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
-    if (store_audit_list(req->srv->store, limit, &req->out))
+    if (render_audit(req->srv->store, limit, &req->out))
         reply_error(req, 500, "cannot read the audit log");
     else
         reply_json(req, 200);
 }
 
+void reply_status_object(struct request *req, const char *status)
+{
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "status", status);
+    jsonw_object_end(&w);
+}
+
+void whoami_fields(const struct request *req, struct jsonw *w)
+{
+    jsonw_kv_str(w, "name", req->who.name);
+    jsonw_kv_str(w, "role", role_name(req->who.role));
+    if (req->who.role == ROLE_COMMITTEE)
+        jsonw_kv_str(w, "committee", req->who.committee);
+}
+
 void route_whoami(struct request *req)
 {
-    sbuf_addstr(&req->out, "{\"name\":");
-    sbuf_add_json_str(&req->out, req->who.name);
-    sbuf_addstr(&req->out, ",\"role\":");
-    sbuf_add_json_str(&req->out, role_name(req->who.role));
-    if (req->who.role == ROLE_COMMITTEE) {
-        sbuf_addstr(&req->out, ",\"committee\":");
-        sbuf_add_json_str(&req->out, req->who.committee);
-    }
-    sbuf_addstr(&req->out, "}");
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    whoami_fields(req, &w);
+    jsonw_object_end(&w);
     reply_json(req, 200);
 }
 
@@ -291,13 +312,15 @@ void route_login_links_create(struct request *req)
         reply_error(req, 500, "cannot make the link: %s", cb_strerror(rc));
         goto out_obj;
     }
-    time_format_iso(expires_ns / 1000000000, 480, when);
-    sbuf_addf(&req->out,
-              "{\"url\":\"/login?once=%s\",\"expires\":\"%s\","
-              "\"token_id\":%lld,\"role\":",
-              code, when, (long long)token_id);
-    sbuf_add_json_str(&req->out, role_name(info.role));
-    sbuf_addstr(&req->out, "}");
+    time_format_iso(expires_ns / 1000000000, dclock_tz_offset_minutes(), when);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_strf(&w, "url", "/login?once=%s", code);
+    jsonw_kv_str(&w, "expires", when);
+    jsonw_kv_int(&w, "token_id", token_id);
+    jsonw_kv_str(&w, "role", role_name(info.role));
+    jsonw_object_end(&w);
     reply_json(req, 201);
     store_audit_token(req->srv->store, req->who.id, req->who.name,
                       "login_link.create", info.name, role_name(info.role));

@@ -29,6 +29,61 @@ static void reply_case(struct request *req, const struct case_row *c,
         reply_json(req, status);
 }
 
+/* Appends "key": the JSON of obj's member key (null when absent). */
+static void raw_member(struct jsonw *w, json_t *obj, const char *key)
+{
+    char *text =
+        json_dumps(json_object_get(obj, key), JSON_COMPACT | JSON_ENCODE_ANY);
+    jsonw_key(w, key);
+    if (text)
+        jsonw_raw(w, text, strlen(text));
+    else
+        jsonw_null(w);
+    free(text);
+}
+
+/* After a change of a case: the live event `evaluation` (docs/API.md,
+ * Live events), for the staff roles: the figures GET /api/v1/evaluation
+ * answers without arguments, less the per-unit and per-role parts, and
+ * the group-rental scene's measured precision.  A failure only skips the
+ * event.  Cost: one evaluation (a scan of the cases) per change. */
+static void publish_evaluation(struct request *req)
+{
+    struct sbuf eval, prec, ev;
+    struct jsonw w;
+    char as_of[32];
+    json_t *e = NULL;
+    if (!req->srv->live)
+        return;
+    sbuf_init(&eval);
+    sbuf_init(&prec);
+    sbuf_init(&ev);
+    if (case_evaluate(req->srv->store, req->srv->cfg, 0, INT64_MAX, NULL,
+                      &eval) ||
+        !(e = json_loadb(eval.buf, eval.len, 0, NULL)))
+        goto out;
+    time_format_iso(dclock_now_ns() / 1000000000, dclock_tz_offset_minutes(),
+                    as_of);
+    jsonw_init(&w, &ev);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "as_of", as_of);
+    raw_member(&w, e, "cases");
+    raw_member(&w, e, "overall");
+    raw_member(&w, e, "scenes");
+    if (req->srv->scenes &&
+        !scene_group_rental_precision_json(req->srv->scenes, &prec)) {
+        jsonw_key(&w, "group_rental_learning");
+        jsonw_raw(&w, prec.buf, prec.len);
+    }
+    jsonw_object_end(&w);
+    live_publish(req->srv->live, "evaluation", ev.buf);
+out:
+    json_decref(e);
+    sbuf_release(&eval);
+    sbuf_release(&prec);
+    sbuf_release(&ev);
+}
+
 static int case_new_from(struct request *req, json_t *obj, struct case_new *in)
 {
     json_t *lat = json_object_get(obj, "lat"),
@@ -72,6 +127,12 @@ void route_case_create(struct request *req)
         return;
     if (case_new_from(req, obj, &in))
         goto out_free;
+    if (!strcmp(in.source_kind, "open311")) {
+        reply_error(req, 400,
+                    "field 'source_kind': open311 requests are "
+                    "filed through /open311/v2/requests.json");
+        goto out_free;
+    }
     int rc =
         case_create(req->srv->store, req->srv->cfg, &req->who, &in, &c, &dup);
     if (rc == CB_EINVAL)
@@ -99,15 +160,14 @@ void route_case_create(struct request *req)
         json_decref(j);
     } else {
         reply_case(req, &c, "case.create", 201);
+        publish_evaluation(req);
     }
 out_free:
     json_decref(obj);
 }
 
-/* The {} segment as a case the caller may see; otherwise replies (404,
- * or 403 for a committee or department token, unknown or not its own)
- * and returns -1. */
-static int case_for_caller(struct request *req, struct case_row *OUT)
+/* http_int.h */
+int case_for_caller(struct request *req, struct case_row *OUT)
 {
     char *end;
     int scoped =
@@ -194,8 +254,10 @@ void route_case_transition(struct request *req)
                     action);
     else if (rc)
         reply_error(req, 500, "cannot store the transition");
-    else
+    else {
         reply_case(req, &c, "case.transition", 200);
+        publish_evaluation(req);
+    }
 out_free:
     json_decref(obj);
 }
@@ -335,6 +397,8 @@ void route_case_visit(struct request *req)
         jsonw_object_end(&w);
         if (audit_response(req, "case.visit", "case") == 0)
             reply_json(req, 200);
+        if (!repeat)
+            publish_evaluation(req);
     }
 out_free:
     json_decref(obj);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clock/clock.h"
+#include "util/jsonw.h"
 
 static void clock_reply(struct request *req)
 {
@@ -22,9 +23,14 @@ static void clock_reply(struct request *req)
     int off = dclock_tz_offset_minutes();
     time_format_iso(now_s, off, now);
     time_format_iso(0, off, tz); /* the offset is its last 6 bytes */
-    sbuf_addf(&req->out, "{\"clock\":\"%s\",\"now\":\"%s\",\"now_s\":%lld,",
-              dclock_mode_name(dclock_current_mode()), now, (long long)now_s);
-    sbuf_addf(&req->out, "\"timezone\":\"%s\"}", tz + strlen(tz) - 6);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "clock", dclock_mode_name(dclock_current_mode()));
+    jsonw_kv_str(&w, "now", now);
+    jsonw_kv_int(&w, "now_s", now_s);
+    jsonw_kv_str(&w, "timezone", tz + strlen(tz) - 6);
+    jsonw_object_end(&w);
     reply_json(req, 200);
 }
 
@@ -53,8 +59,8 @@ static int body_now(struct request *req, int64_t *OUT_ns)
     json_decref(obj);
     if (rc)
         reply_error(req, 400,
-                    "the body must be {\"now\": ISO 8601 time or epoch "
-                    "seconds since 1970}");
+                    "the body must be an object whose field 'now' is an "
+                    "ISO 8601 time or epoch seconds since 1970");
     return rc;
 }
 

@@ -2,10 +2,13 @@
 #include "http/http_int.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "clock/clock.h"
 #include "indic/indic.h"
+#include "util/jsonw.h"
 
 /* The engine, or NULL after replying 503. */
 static struct indic_engine *engine(struct request *req)
@@ -45,7 +48,7 @@ static void reply_defined(struct request *req, int rc, const char *err,
 {
     if (rc == 0) {
         sbuf_reset(&req->out);
-        sbuf_addf(&req->out, "{\"status\":\"created\"}");
+        reply_status_object(req, "created");
         store_audit_token(req->srv->store, req->who.id, req->who.name, what, "",
                           "");
         reply_json(req, 201);
@@ -145,7 +148,11 @@ void route_silences_create(struct request *req)
     }
     store_audit_token(req->srv->store, req->who.id, req->who.name,
                       "silence.create", id, "");
-    sbuf_addf(&req->out, "{\"id\":\"%s\"}", id);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "id", id);
+    jsonw_object_end(&w);
     reply_json(req, 201);
 }
 
@@ -208,4 +215,83 @@ void route_dead_letters(struct request *req)
         return;
     }
     reply_json(req, 200);
+}
+
+/* The body's 'until': epoch seconds (a number or digits), a date (its
+ * first instant in the district), or ISO 8601, as the from/to arguments.
+ * 0 when absent; -1 after replying 400. */
+static int64_t until_field(struct request *req, json_t *v)
+{
+    const char *s = json_string_value(v);
+    int64_t n, day;
+    int col = 1;
+    if (!v)
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) > 0 &&
+        json_integer_value(v) <= CB_TS_MAX_S)
+        return json_integer_value(v) * 1000000000LL;
+    if (s && !parse_int64(s, strlen(s), &n) && n > 0 && n <= CB_TS_MAX_S)
+        return n * 1000000000LL;
+    if (s && !time_parse_date(s, strlen(s), &day))
+        return (day * 86400 - (int64_t)dclock_tz_offset_minutes() * 60) *
+               1000000000LL;
+    if (s && !time_parse_iso(s, strlen(s), &n, &col) && n > 0)
+        return n;
+    reply_error(req, 400,
+                "field 'until': epoch seconds, a date or ISO 8601 (column "
+                "%d)",
+                col);
+    return -1;
+}
+
+void route_alert_action(struct request *req)
+{
+    struct indic_engine *eng = engine(req);
+    int64_t id;
+    if (!eng)
+        return;
+    if (parse_int64(req->param, strlen(req->param), &id) || id <= 0) {
+        reply_error(req, 400, "alert id '%s' is not a positive integer",
+                    req->param);
+        return;
+    }
+    json_t *obj = req_body_object(req);
+    if (!obj)
+        return;
+    const char *action = json_string_value(json_object_get(obj, "action"));
+    struct indic_alert_act act = {
+        .action = action,
+        .to = json_string_value(json_object_get(obj, "to")),
+        .text = json_string_value(json_object_get(obj, "text")),
+        .token_id = req->who.id,
+        .who = req->who.name,
+        .role = role_name(req->who.role),
+    };
+    if (action && !strcmp(action, "suppress")) {
+        act.text = json_string_value(json_object_get(obj, "reason"));
+        act.until_ns = until_field(req, json_object_get(obj, "until"));
+    }
+    char err[200] = "";
+    int rc = act.until_ns < 0 ? 0
+                              : indic_alert_action(eng, id, &act, err,
+                                                   sizeof(err), &req->out);
+    if (act.until_ns < 0)
+        ; /* replied */
+    else if (rc == CB_EINVAL)
+        reply_error(req, 400, "%s", err);
+    else if (rc == CB_ENOTFOUND)
+        reply_error(req, 404, "no alert %" PRId64, id);
+    else if (rc == CB_ETOOBIG)
+        reply_error(req, 413, "%s", err);
+    else if (rc)
+        reply_error(req, 503, "cannot record the action");
+    else {
+        char what[48], object[32];
+        snprintf(what, sizeof(what), "alert.%s", action);
+        snprintf(object, sizeof(object), "alert %" PRId64, id);
+        store_audit_token(req->srv->store, req->who.id, req->who.name, what,
+                          object, "");
+        reply_json(req, 200);
+    }
+    json_decref(obj);
 }

@@ -15,6 +15,7 @@
 
 #include "clock/clock.h"
 #include "metrics/metrics.h"
+#include "util/jsonw.h"
 
 /* Seconds a client is asked to wait when the disk is full: an operator
  * has to free space, which takes longer than a busy queue. */
@@ -113,26 +114,24 @@ static int cmp_error_line(const void *a, const void *b)
 
 static void reply_rejected(struct request *req, struct ingest_batch *b)
 {
+    struct jsonw w;
     qsort(b->errors, b->n_errors, sizeof(b->errors[0]), cmp_error_line);
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
     if (req->route->influx) {
         const struct ingest_error *e = &b->errors[0];
-        sbuf_addf(&req->out,
-                  "{\"code\":\"invalid\",\"line\":%d,"
-                  "\"message\":",
-                  e->line);
-        char msg[300];
-        snprintf(msg, sizeof(msg), "line %d, column %d, field %s: %s", e->line,
-                 e->column, e->field, e->message);
-        sbuf_add_json_str(&req->out, msg);
-        sbuf_addstr(&req->out, ",\"errors\":");
+        jsonw_kv_str(&w, "code", "invalid");
+        jsonw_kv_int(&w, "line", e->line);
+        jsonw_kv_strf(&w, "message", "line %d, column %d, field %s: %s",
+                      e->line, e->column, e->field, e->message);
     } else {
-        sbuf_addf(&req->out,
-                  "{\"error\":\"batch rejected\","
-                  "\"error_count\":%zu,\"stored\":0,\"errors\":",
-                  b->errors_total);
+        jsonw_kv_str(&w, "error", "batch rejected");
+        jsonw_kv_int(&w, "error_count", (int64_t)b->errors_total);
+        jsonw_kv_int(&w, "stored", 0);
     }
-    ingest_errors_to_json(b, &req->out);
-    sbuf_addstr(&req->out, "}");
+    jsonw_key(&w, "errors");
+    ingest_errors_json(b, &w);
+    jsonw_object_end(&w);
     reply_json(req, 400);
 }
 
@@ -143,16 +142,20 @@ static void reply_stored(struct request *req, struct ingest_batch *b,
         req->status = 204;
         return;
     }
-    sbuf_addf(&req->out, "{\"accepted\":%zu,\"duplicates\":%zu", res->accepted,
-              res->duplicates);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "accepted", (int64_t)res->accepted);
+    jsonw_kv_int(&w, "duplicates", (int64_t)res->duplicates);
     if (b->feed == FEED_DELIVERIES)
-        sbuf_addf(&req->out, ",\"unmatched\":%zu", res->unmatched);
+        jsonw_kv_int(&w, "unmatched", (int64_t)res->unmatched);
     if (b->errors_total) {
         qsort(b->errors, b->n_errors, sizeof(b->errors[0]), cmp_error_line);
-        sbuf_addf(&req->out, ",\"rejected\":%zu,\"errors\":", b->errors_total);
-        ingest_errors_to_json(b, &req->out);
+        jsonw_kv_int(&w, "rejected", (int64_t)b->errors_total);
+        jsonw_key(&w, "errors");
+        ingest_errors_json(b, &w);
     }
-    sbuf_addstr(&req->out, "}");
+    jsonw_object_end(&w);
     reply_json(req, 200);
 }
 
@@ -186,22 +189,25 @@ static void publish_ingest(struct request *req, const struct ingest_batch *b,
     if (!req->srv->live)
         return;
     struct sbuf ev = SBUF_INIT;
+    struct jsonw w;
     sbuf_init(&ev);
-    sbuf_addf(&ev,
-              "{\"feed\":\"%s\",\"seq\":%lld,\"accepted\":%zu,"
-              "\"duplicates\":%zu,\"rejected\":%zu",
-              feed_name(b->feed), (long long)res->seq, res->accepted,
-              res->duplicates, b->errors_total);
+    jsonw_init(&w, &ev);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "feed", feed_name(b->feed));
+    jsonw_kv_int(&w, "seq", (int64_t)res->seq);
+    jsonw_kv_int(&w, "accepted", (int64_t)res->accepted);
+    jsonw_kv_int(&w, "duplicates", (int64_t)res->duplicates);
+    jsonw_kv_int(&w, "rejected", (int64_t)b->errors_total);
     if (b->feed == FEED_DELIVERIES)
-        sbuf_addf(&ev, ",\"unmatched\":%zu", res->unmatched);
+        jsonw_kv_int(&w, "unmatched", (int64_t)res->unmatched);
     int64_t newest = batch_newest_ns(b);
     if (newest != INT64_MIN) {
         char iso[32];
-        time_format_iso(newest / 1000000000, 480, iso);
-        sbuf_addf(&ev, ",\"newest\":\"%s\",\"newest_ns\":%lld", iso,
-                  (long long)newest);
+        time_format_iso(newest / 1000000000, dclock_tz_offset_minutes(), iso);
+        jsonw_kv_str(&w, "newest", iso);
+        jsonw_kv_int(&w, "newest_ns", newest);
     }
-    sbuf_addch(&ev, '}');
+    jsonw_object_end(&w);
     struct live_audience aud = {LIVE_STAFF, NULL, 0};
     if (req->who.role == ROLE_PUBLISHER) {
         aud.roles |= LIVE_ROLE(ROLE_PUBLISHER);

@@ -8,14 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "render/render.h"
+#include "util/jsonw.h"
+
 /* ---- GET /api/v1/stream ---- */
 
 /* One stream: owned by its MHD response (freed by stream_free). */
 struct stream {
     struct MHD_Connection *conn;
     struct live_reader *reader;
-    int drain;   /* ?drain=1: end instead of waiting */
-    int drained; /* the reader had nothing more (drain mode) */
+    int drain;         /* ?drain=1: end instead of waiting */
+    int drained;       /* the reader had nothing more (drain mode) */
+    struct sbuf hello; /* ?hello=1: the greeting, sent first */
+    size_t hello_off;
 };
 
 static void stream_park(void *ctx)
@@ -54,6 +59,14 @@ static int stream_gone(void *ctx)
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
+    if (s->hello_off < s->hello.len) {
+        size_t n = s->hello.len - s->hello_off;
+        if (n > max)
+            n = max;
+        memcpy(buf, s->hello.buf + s->hello_off, n);
+        s->hello_off += n;
+        return (ssize_t)n;
+    }
     ssize_t n = live_reader_read(s->reader, buf, max);
     if (n == LIVE_END || (n == 0 && s->drained))
         return MHD_CONTENT_READER_END_OF_STREAM;
@@ -64,7 +77,39 @@ static void stream_free(void *cls)
 {
     struct stream *s = cls;
     live_reader_close(s->reader);
+    sbuf_release(&s->hello);
     free(s);
+}
+
+/* The greeting a screen asks for with ?hello=1, so that it is live at
+ * once rather than at the next batch: an event `hello` (no id: resuming
+ * is unchanged) with the newest event's id and, for the roles that may
+ * read GET /api/v1/stats/ingest, its counts as they are now. */
+static void stream_hello(struct request *req, struct sbuf *out)
+{
+    struct live_stats ls;
+    live_get_stats(req->srv->live, &ls);
+    enum role role = req->who.role;
+    int stats = role == ROLE_ADMIN || role == ROLE_OPERATOR ||
+                role == ROLE_ANALYST || role == ROLE_COMMITTEE;
+    struct jsonw w;
+    sbuf_addstr(out, "event: hello\ndata: ");
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "newest");
+    jsonw_int(&w, ls.newest_seq);
+    if (stats) {
+        struct sbuf counts = SBUF_INIT;
+        sbuf_init(&counts);
+        render_stats(req->srv->store, &counts);
+        if (counts.len) {
+            jsonw_key(&w, "stats");
+            jsonw_raw(&w, counts.buf, counts.len);
+        }
+        sbuf_release(&counts);
+    }
+    jsonw_object_end(&w);
+    sbuf_addstr(out, "\n\n");
 }
 
 /* The id to resume after: Last-Event-ID or ?last_event_id=, else -1.
@@ -88,18 +133,21 @@ static int64_t last_event_id(struct request *req)
 
 void route_stream(struct request *req)
 {
-    int64_t drain;
+    int64_t drain, hello;
     int64_t after = last_event_id(req);
-    if (after == -2 || req_int_arg(req, "drain", 0, 1, 0, &drain))
+    if (after == -2 || req_int_arg(req, "drain", 0, 1, 0, &drain) ||
+        req_int_arg(req, "hello", 0, 1, 0, &hello))
         return;
     struct stream *s = xcalloc(1, sizeof(*s));
     s->conn = req->conn;
     s->drain = (int)drain;
+    sbuf_init(&s->hello);
     struct live_viewer who = {req->who.role, req->who.committee,
                               req->who.department_id};
     struct live_waker waker = {stream_park, stream_wake, stream_gone, s};
     int rc = live_reader_open(req->srv->live, &who, after, &waker, &s->reader);
     if (rc) {
+        sbuf_release(&s->hello);
         free(s);
         req->retry_after = 5;
         reply_error(req, 503, "%s",
@@ -108,6 +156,8 @@ void route_stream(struct request *req)
                                    : "the server is stopping");
         return;
     }
+    if (hello)
+        stream_hello(req, &s->hello);
     req->stream = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, 16384, stream_read, s, stream_free);
     if (!req->stream) {
@@ -158,7 +208,7 @@ static int presented_token_hash(struct request *req, char *OUT_hash)
     if (!ok)
         reply_error(req, 401,
                     "a token is required: Authorization: Bearer TOKEN, or "
-                    "{\"token\":\"cb_...\"} in the body");
+                    "a JSON body with the field 'token'");
     return ok ? 0 : -1;
 }
 
@@ -187,15 +237,12 @@ static int session_open(struct request *req, const char *hash)
 
 static void whoami_json(struct request *req)
 {
-    sbuf_addstr(&req->out, "{\"name\":");
-    sbuf_add_json_str(&req->out, req->who.name);
-    sbuf_addstr(&req->out, ",\"role\":");
-    sbuf_add_json_str(&req->out, role_name(req->who.role));
-    if (req->who.role == ROLE_COMMITTEE) {
-        sbuf_addstr(&req->out, ",\"committee\":");
-        sbuf_add_json_str(&req->out, req->who.committee);
-    }
-    sbuf_addf(&req->out, ",\"expires_in_s\":%d}", req->srv->cfg->session_ttl_s);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    whoami_fields(req, &w);
+    jsonw_kv_int(&w, "expires_in_s", req->srv->cfg->session_ttl_s);
+    jsonw_object_end(&w);
 }
 
 void route_session_create(struct request *req)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock/clock.h"
+#include "render/render.h"
 
 int32_t household_for_read(struct request *req, const char *what)
 {
@@ -111,7 +112,7 @@ void route_household_get(struct request *req)
     int32_t hh = household_for_read(req, "household.read");
     if (hh < 0)
         return;
-    if (store_household_json(req->srv->store, hh, &req->out))
+    if (render_household(req->srv->store, hh, &req->out))
         reply_error(req, 500, "cannot read household");
     else
         reply_json(req, 200);
@@ -159,8 +160,8 @@ void route_household_readings(struct request *req)
     int32_t hh = household_for_read(req, "household.readings");
     if (hh < 0)
         return;
-    if (store_readings_json(req->srv->store, hh, metric, from, to, limit,
-                            &req->out))
+    if (render_readings(req->srv->store, hh, metric, from, to, limit,
+                        &req->out))
         reply_error(req, 500, "cannot read readings");
     else
         reply_json(req, 200);
@@ -196,7 +197,7 @@ void route_household_usage(struct request *req)
     int32_t hh = household_for_read(req, "household.usage");
     if (hh < 0)
         return;
-    if (store_usage_daily_json(req->srv->store, hh, from, to, &req->out))
+    if (render_usage_daily(req->srv->store, hh, from, to, &req->out))
         reply_error(req, 500, "cannot read usage");
     else
         reply_json(req, 200);
@@ -204,10 +205,8 @@ void route_household_usage(struct request *req)
 
 void route_ingest_stats(struct request *req)
 {
-    if (store_stats_json(req->srv->store, &req->out))
-        reply_error(req, 500, "cannot read statistics");
-    else
-        reply_json(req, 200);
+    render_stats(req->srv->store, &req->out);
+    reply_json(req, 200);
 }
 
 /* What an event shows to analysts and committees: the street, not the
@@ -245,8 +244,7 @@ void route_events_list(struct request *req)
     if (req_int_arg(req, "limit", 1, 10000, 100, &limit))
         return;
     const char *source = req_arg(req, "source");
-    if (store_events_json(req->srv->store, source, from, to, limit,
-                          &req->out)) {
+    if (render_events(req->srv->store, source, from, to, limit, &req->out)) {
         reply_error(req, 500, "cannot read events");
         return;
     }

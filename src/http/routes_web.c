@@ -23,6 +23,7 @@
 
 #include "map/map.h"
 #include "scene/scene.h"
+#include "util/jsonw.h"
 
 #define BOUNDARIES_KEY "map.boundaries"
 /* Files the UI serves are small; a bigger one is refused, not streamed. */
@@ -208,7 +209,11 @@ void route_boundaries_put(struct request *req)
         reply_error(req, 503, "the boundaries could not be stored");
         return;
     }
-    sbuf_addf(&req->out, "{\"features\":%zu}", n);
+    struct jsonw w;
+    jsonw_init(&w, &req->out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "features", (int64_t)n);
+    jsonw_object_end(&w);
     reply_json(req, 200);
     store_audit_token(req->srv->store, req->who.id, req->who.name,
                       "map.boundaries", "put", NULL);
@@ -217,10 +222,16 @@ void route_boundaries_put(struct request *req)
 void route_boundaries_get(struct request *req)
 {
     int rc = store_kv_get(req->srv->store, BOUNDARIES_KEY, &req->out);
-    if (rc == CB_ENOTFOUND)
-        sbuf_addstr(&req->out, "{\"type\":\"FeatureCollection\","
-                               "\"features\":[]}");
-    else if (rc) {
+    if (rc == CB_ENOTFOUND) {
+        struct jsonw w;
+        jsonw_init(&w, &req->out);
+        jsonw_object_begin(&w);
+        jsonw_kv_str(&w, "type", "FeatureCollection");
+        jsonw_key(&w, "features");
+        jsonw_array_begin(&w);
+        jsonw_array_end(&w);
+        jsonw_object_end(&w);
+    } else if (rc) {
         reply_error(req, 503, "the boundaries could not be read");
         return;
     }

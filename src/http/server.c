@@ -47,6 +47,8 @@ static const char *status_name(int status)
         return "unsupported media type";
     case 429:
         return "too many requests";
+    case 507:
+        return "insufficient storage";
     case 503:
         return "unavailable";
     default:
@@ -64,6 +66,16 @@ void reply_error(struct request *req, int status, const char *fmt, ...)
     sbuf_reset(&req->out);
     struct jsonw w;
     jsonw_init(&w, &req->out);
+    if (req->route && req->route->influx == ROUTE_ERR_OPEN311) {
+        jsonw_array_begin(&w);
+        jsonw_object_begin(&w);
+        jsonw_kv_int(&w, "code", status);
+        jsonw_kv_str(&w, "description", msg);
+        jsonw_object_end(&w);
+        jsonw_array_end(&w);
+        reply_json(req, status);
+        return;
+    }
     jsonw_object_begin(&w);
     if (req->route && req->route->influx) {
         const char *code = status == 401   ? "unauthorized"
@@ -227,6 +239,76 @@ static int request_authenticate(struct request *req, const char *method)
     return -1;
 }
 
+/* The largest body the request's route takes: a photo upload has its own
+ * limit, and an Open311 request (read before its api_key is known) a
+ * small one. */
+static size_t body_limit(const struct request *req)
+{
+    if (req->route && req->route->handler == route_case_photo_upload)
+        return req->srv->cfg->photo_max_bytes;
+    if (req->route && req->route->handler == route_open311_create)
+        return 65536;
+    return req->srv->cfg->max_body_bytes;
+}
+
+/* Authenticates token (an api_key's value) as if it came in the header:
+ * 0, or replies 401 and returns -1. */
+static int authenticate_key(struct request *req, const char *token)
+{
+    char authz[AUTH_TOKEN_LEN + 16];
+    if (token && strlen(token) <= AUTH_TOKEN_LEN) {
+        snprintf(authz, sizeof(authz), "Bearer %s", token);
+        if (!auth_authenticate(req->srv->store, authz, &req->who))
+            return 0;
+    }
+    reply_error(req, 401, "a valid api_key is required");
+    return -1;
+}
+
+/* Authenticates the caller for the route and checks its cell: 0, or
+ * replies 401/403 and returns -1.  An Open311 route without a token in
+ * the headers or the query waits for the body (key_deferred). */
+static int request_authorize(struct request *req, const char *method)
+{
+    int rc;
+    if (req->route->auth == ROUTE_API_KEY &&
+        !req_header(req, MHD_HTTP_HEADER_AUTHORIZATION)) {
+        const char *key = req_arg(req, "api_key");
+        if (!key) {
+            /* nobody until req_api_key: no role passes a route's cells */
+            req->who.role = (enum role)ROLE_COUNT;
+            req->key_deferred = 1;
+            return 0;
+        }
+        rc = authenticate_key(req, key);
+    } else {
+        rc = request_authenticate(req, method);
+    }
+    if (rc)
+        return rc;
+    if (auth_check_route(&req->who, req->route->access, req->route->feed)) {
+        reply_error(req, 403, "role '%s' may not use %s %s",
+                    role_name(req->who.role), method, req->route->pattern);
+        return -1;
+    }
+    return 0;
+}
+
+int req_api_key(struct request *req, const char *api_key)
+{
+    if (!req->key_deferred)
+        return 0;
+    if (authenticate_key(req, api_key))
+        return -1;
+    req->key_deferred = 0;
+    if (auth_check_route(&req->who, req->route->access, req->route->feed)) {
+        reply_error(req, 403, "role '%s' may not use %s",
+                    role_name(req->who.role), req->route->pattern);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks what can be refused before the body: route, token, size. */
 static void request_precheck(struct request *req, const char *method)
 {
@@ -245,18 +327,13 @@ static void request_precheck(struct request *req, const char *method)
     }
     if (req->route->auth == ROUTE_PUBLIC)
         return;
-    if (request_authenticate(req, method))
+    if (request_authorize(req, method))
         return;
-    if (auth_check_route(&req->who, req->route->access, req->route->feed)) {
-        reply_error(req, 403, "role '%s' may not use %s %s",
-                    role_name(req->who.role), method, req->route->pattern);
-        return;
-    }
     const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > req->srv->cfg->max_body_bytes) {
+    if (cl && strtoull(cl, NULL, 10) > body_limit(req)) {
         req->too_big = 1;
         reply_error(req, 413, "body of %s bytes is over the limit of %zu", cl,
-                    req->srv->cfg->max_body_bytes);
+                    body_limit(req));
     }
 }
 
@@ -264,11 +341,11 @@ static void request_body(struct request *req, const char *data, size_t n)
 {
     if (req->too_big)
         return;
-    if (req->body.len + n > req->srv->cfg->max_body_bytes) {
+    if (req->body.len + n > body_limit(req)) {
         req->too_big = 1;
         sbuf_release(&req->body);
         reply_error(req, 413, "body is over the limit of %zu bytes",
-                    req->srv->cfg->max_body_bytes);
+                    body_limit(req));
         return;
     }
     sbuf_add(&req->body, data, n);
@@ -278,11 +355,11 @@ static void request_run(struct request *req)
 {
     const char *enc = req_header(req, MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (enc && !strcasecmp(enc, "gzip")) {
-        int rc = http_gunzip(&req->body, req->srv->cfg->max_body_bytes);
+        int rc = http_gunzip(&req->body, body_limit(req));
         if (rc == CB_ETOOBIG) {
             req->too_big = 1;
             reply_error(req, 413, "decompressed body is over %zu bytes",
-                        req->srv->cfg->max_body_bytes);
+                        body_limit(req));
             return;
         }
         if (rc) {

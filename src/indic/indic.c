@@ -41,6 +41,9 @@ void indic_config_defaults(struct indic_config *cfg)
     cfg->webhook_backoff_ms = 1000;
     cfg->alertmanager_url = "";
     cfg->public_url = "http://127.0.0.1:8080";
+    cfg->ack_within_ns = 900 * INDIC_NS_S;
+    cfg->alert_routes = "";
+    cfg->escalate_to = "shift_lead";
 }
 
 /* ---- a string map ---- */
@@ -1098,6 +1101,10 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
     eng->cfg.webhook_urls = eng->webhook_urls;
     eng->cfg.alertmanager_url = eng->am_url;
     eng->cfg.public_url = eng->public_url;
+    eng->alert_routes = dup_or_empty(cfg->alert_routes);
+    eng->escalate_to = dup_or_empty(cfg->escalate_to);
+    eng->cfg.alert_routes = eng->alert_routes;
+    eng->cfg.escalate_to = eng->escalate_to;
     eng->st = st;
     eng->next_alert_id = 1;
     eng->keep_from =
@@ -1188,6 +1195,8 @@ void indic_engine_free(struct indic_engine *eng)
     free(eng->defs_file);
     free(eng->webhook_urls);
     free(eng->am_url);
+    free(eng->alert_routes);
+    free(eng->escalate_to);
     free(eng->public_url);
     pthread_mutex_destroy(&eng->lock);
     pthread_mutex_destroy(&eng->nlock);

@@ -84,6 +84,11 @@ struct indic_config {
                                      `indicator` events, or NULL */
     struct scene_engine *scenes;  /* sampled for feed "scenes", or NULL */
     int scene_sample_s;           /* how often */
+    int64_t ack_within_ns;        /* default ack_within of a rule; 0: no
+                                     escalation unless the rule says */
+    const char *alert_routes;     /* "KEY=RECIPIENT,..": KEY a rule id or a
+                                     severity (copied) */
+    const char *escalate_to;      /* recipient when no route names one */
 };
 void indic_config_defaults(struct indic_config *cfg);
 
@@ -141,6 +146,47 @@ int indic_alert_list_json(struct indic_engine *eng, const char *state,
 /* One alert by id: 0 or CB_ENOTFOUND. */
 int indic_alert_get_json(struct indic_engine *eng, int64_t id,
                          struct sbuf *out);
+/*
+ * The operators' workflow on an alert (docs/INDICATORS.md):
+ *
+ *   action       fields         effect
+ *   -----------  -------------  -----------------------------------------
+ *   acknowledge                 acknowledged_by/_at (the first one stands:
+ *                               a repeat records nothing)
+ *   assign       to             assignee (the last one stands)
+ *   comment      text           appended to comments
+ *   suppress     reason, until  no notification and no escalation until
+ *                               then (the alert reads "silenced")
+ *   escalate     (the engine)   an open firing alert nobody acknowledged
+ *                               within its rule's ack_within goes, once,
+ *                               to the recipient alert_routes names
+ *
+ * Every action is one alert_action row (who, token id, role, when by the
+ * district clock), so the workflow survives a restart, and is published as
+ * an `alert` event.  Every alert's JSON carries acknowledged_by,
+ * acknowledged_at, assignee, comments [{"ts","who","text"}],
+ * suppressed_until, suppress_reason, escalated_to (null when not) and
+ * actions (every row, oldest first; a comment's text is in comments
+ * only).  A live event lists only the newest 20 comments and 50 actions.
+ */
+struct indic_alert_act {
+    const char *action; /* acknowledge, assign, comment, suppress */
+    const char *to;     /* assign: 1..63 bytes */
+    const char *text;   /* comment: 1..1000 bytes; suppress: the reason,
+                           1..255 bytes */
+    int64_t until_ns;   /* suppress: after now */
+    int64_t token_id;   /* who acts */
+    const char *who, *role;
+};
+#define INDIC_ALERT_ACTIONS_MAX 200
+/* Applies act to alert id; OUT: the alert's JSON after it.  Returns 0,
+ * CB_ENOTFOUND (no such alert), CB_EINVAL (err says which field),
+ * CB_ETOOBIG (the alert has INDIC_ALERT_ACTIONS_MAX actions: err says so;
+ * nothing recorded) or CB_ESTORE. */
+int indic_alert_action(struct indic_engine *eng, int64_t id,
+                       const struct indic_alert_act *act, char *err,
+                       size_t errcap, struct sbuf *out);
+
 /* Notifications that exhausted their retries. */
 int indic_dead_letters_json(struct indic_engine *eng, struct sbuf *out);
 

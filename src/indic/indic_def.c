@@ -1,4 +1,5 @@
-/* indic_def.c - indicator declarations: parsing, checking, the default set. */
+/* indic_def.c - indicator declarations: parsing and checking.  The default
+ * set is etc/indicators.default.json, compiled in (indic_int.h). */
 #include "indic/indic_int.h"
 
 #include <jansson.h>
@@ -132,8 +133,8 @@ static int parse_measure(json_t *o, struct indic_def *d, char *err, size_t cap)
         json_t *w = json_object_get(o, "where");
         if (!json_is_object(w))
             return bad(err, cap,
-                       "measure ratio needs '%s': {\"type\":..} or "
-                       "{\"matched\":true}",
+                       "measure ratio needs '%s': an object with a type, "
+                       "or matched true",
                        "where");
         if (get_str(w, "type", d->where_type, sizeof(d->where_type), err, cap))
             return CB_EINVAL;
@@ -230,86 +231,3 @@ void indic_def_free(struct indic_def *d)
         free(d->json);
     free(d);
 }
-
-/* The default set: every feed, docs/INDICATORS.md explains each. */
-const char indic_default_set[] =
-    "["
-    "{\"id\":\"water_use_street\",\"title\":\"Water use per street (m3)\","
-    "\"feed\":\"usage\",\"filter\":{\"metric\":\"water\"},\"measure\":\"sum\","
-    "\"bucket\":\"1d\",\"group\":\"street\"},"
-    "{\"id\":\"power_use_street\",\"title\":\"Electricity use per street "
-    "(kWh)\",\"feed\":\"usage\",\"filter\":{\"metric\":\"electricity\"},"
-    "\"measure\":\"sum\",\"bucket\":\"1d\",\"group\":\"street\"},"
-    "{\"id\":\"gas_use_street\",\"title\":\"Gas use per street (m3)\","
-    "\"feed\":\"usage\",\"filter\":{\"metric\":\"gas\"},\"measure\":\"sum\","
-    "\"bucket\":\"1d\",\"group\":\"street\"},"
-    "{\"id\":\"water_use_committee\",\"title\":\"Water use per committee "
-    "(m3)\",\"feed\":\"usage\",\"filter\":{\"metric\":\"water\"},"
-    "\"measure\":\"sum\",\"bucket\":\"1d\",\"group\":\"committee\"},"
-    "{\"id\":\"meter_readings_street\",\"title\":\"Meter readings received "
-    "per street\",\"feed\":\"readings\",\"measure\":\"count\",\"bucket\":"
-    "\"1h\",\"group\":\"street\"},"
-    "{\"id\":\"meter_faults_street\",\"title\":\"Meter faults (index went "
-    "backwards) per street\",\"feed\":\"readings\",\"filter\":{\"type\":"
-    "\"fault\"},\"measure\":\"count\",\"bucket\":\"1h\",\"group\":"
-    "\"street\"},"
-    "{\"id\":\"deliveries_district\",\"title\":\"Delivery orders\","
-    "\"feed\":\"deliveries\",\"measure\":\"count\",\"bucket\":\"1h\","
-    "\"group\":\"district\"},"
-    "{\"id\":\"deliveries_street\",\"title\":\"Delivery orders per "
-    "street\",\"feed\":\"deliveries\",\"measure\":\"count\",\"bucket\":"
-    "\"1d\",\"group\":\"street\"},"
-    "{\"id\":\"delivery_recipients_committee\",\"title\":\"Distinct "
-    "delivery recipients per committee\",\"feed\":\"deliveries\","
-    "\"measure\":\"distinct\",\"field\":\"recipient\",\"bucket\":\"1d\","
-    "\"group\":\"committee\"},"
-    "{\"id\":\"address_match_rate\",\"title\":\"Delivery address match "
-    "rate per platform\",\"feed\":\"deliveries\",\"measure\":\"ratio\","
-    "\"where\":{\"matched\":true},\"bucket\":\"1d\",\"group\":\"source\"},"
-    "{\"id\":\"calls_110_type\",\"title\":\"110 police calls by type\","
-    "\"feed\":\"events\",\"filter\":{\"source\":\"110\"},\"measure\":"
-    "\"count\",\"bucket\":\"1h\",\"group\":\"category\"},"
-    "{\"id\":\"calls_110_street\",\"title\":\"110 police calls per "
-    "street\",\"feed\":\"events\",\"filter\":{\"source\":\"110\"},"
-    "\"measure\":\"count\",\"bucket\":\"1h\",\"group\":\"street\"},"
-    "{\"id\":\"calls_119_type\",\"title\":\"119 fire calls by type\","
-    "\"feed\":\"events\",\"filter\":{\"source\":\"119\"},\"measure\":"
-    "\"count\",\"bucket\":\"1h\",\"group\":\"category\"},"
-    "{\"id\":\"calls_120_type\",\"title\":\"120 ambulance calls by type\","
-    "\"feed\":\"events\",\"filter\":{\"source\":\"120\"},\"measure\":"
-    "\"count\",\"bucket\":\"1h\",\"group\":\"category\"},"
-    "{\"id\":\"calls_120_street\",\"title\":\"120 ambulance calls per "
-    "street\",\"feed\":\"events\",\"filter\":{\"source\":\"120\"},"
-    "\"measure\":\"count\",\"bucket\":\"1h\",\"group\":\"street\"},"
-    "{\"id\":\"hotline_12345_category\",\"title\":\"12345 hotline cases by "
-    "category\",\"feed\":\"events\",\"filter\":{\"source\":\"12345\"},"
-    "\"measure\":\"count\",\"bucket\":\"1h\",\"group\":\"category\"},"
-    "{\"id\":\"hotline_12345_street\",\"title\":\"12345 hotline cases per "
-    "street\",\"feed\":\"events\",\"filter\":{\"source\":\"12345\"},"
-    "\"measure\":\"count\",\"bucket\":\"1d\",\"group\":\"street\"},"
-    "{\"id\":\"urban_management_street\",\"title\":\"Urban-management cases "
-    "per street\",\"feed\":\"events\",\"filter\":{\"source\":"
-    "\"urban_management\"},\"measure\":\"count\",\"bucket\":\"1h\","
-    "\"group\":\"street\"},"
-    "{\"id\":\"urban_management_type\",\"title\":\"Urban-management cases "
-    "by type\",\"feed\":\"events\",\"filter\":{\"source\":"
-    "\"urban_management\"},\"measure\":\"count\",\"bucket\":\"1d\","
-    "\"group\":\"category\"},"
-    "{\"id\":\"events_by_source\",\"title\":\"Department events per "
-    "source\",\"feed\":\"events\",\"measure\":\"count\",\"bucket\":\"1h\","
-    "\"group\":\"source\"},"
-    "{\"id\":\"feed_freshness\",\"title\":\"Seconds since each "
-    "department's feed last sent data\",\"feed\":\"ingest\",\"measure\":"
-    "\"freshness\",\"bucket\":\"5m\",\"group\":\"source\"},"
-    "{\"id\":\"elderly_alerts_street\",\"title\":\"Open elderly-alone "
-    "alerts per street (mean of samples)\",\"feed\":\"scenes\",\"filter\":"
-    "{\"type\":\"elderly_alerts\"},\"measure\":\"mean\",\"bucket\":\"1h\","
-    "\"group\":\"street\"},"
-    "{\"id\":\"group_rental_suspects_street\",\"title\":\"Group-rental "
-    "suspects per street (mean of samples)\",\"feed\":\"scenes\","
-    "\"filter\":{\"type\":\"suspects\"},\"measure\":\"mean\",\"bucket\":"
-    "\"1h\",\"group\":\"street\"},"
-    "{\"id\":\"ingest_records_source\",\"title\":\"Records accepted per "
-    "feed source\",\"feed\":\"ingest\",\"measure\":\"count\",\"bucket\":"
-    "\"1h\",\"group\":\"source\"}"
-    "]";

@@ -102,7 +102,9 @@ struct indic_rule {
     char op[3];
     double value;
     int64_t for_ns, keep_ns, stale_ns, window_ns;
-    int repeat_n; /* 0: no repeat condition */
+    int repeat_n;   /* 0: no repeat condition */
+    int64_t ack_ns; /* ack_within: escalated when not acknowledged; 0:
+                       the engine's default */
 };
 
 struct indic_alert {
@@ -117,6 +119,10 @@ struct indic_alert {
     int silenced;
     int notified;    /* AS_INACTIVE, AS_FIRING or AS_RESOLVED */
     int64_t am_sent; /* last push to Alertmanager */
+    /* the operators' workflow (indic_action.c), folded from alert_action */
+    int acked;                /* acknowledged by someone */
+    int escalated;            /* escalated once already */
+    int64_t suppressed_until; /* notifications held until then; 0: none */
 };
 
 struct indic_silence {
@@ -179,6 +185,9 @@ struct indic_engine {
     int stopping;
     pthread_t ticker, notifier;
     int started;
+    /* the alert workflow: escalation routes "KEY=RECIPIENT,.." (KEY a rule
+     * id or a severity) and the default recipient */
+    char *alert_routes, *escalate_to;
 };
 
 /* indic_def.c */
@@ -187,7 +196,8 @@ int indic_parse_duration(const char *s, int64_t *OUT_ns);
 int indic_def_parse(const char *json, size_t len, struct indic_def **OUT,
                     char *err, size_t errcap);
 void indic_def_free(struct indic_def *d);
-/* The default set as one JSON array. */
+/* The default set as one JSON array, NUL-terminated: the text of
+ * etc/indicators.default.json, compiled in (build/gen/, scripts/embed.sh). */
 extern const char indic_default_set[];
 
 /* indic_rule.c: under eng->lock */
@@ -195,6 +205,23 @@ int indic_rules_load(struct indic_engine *eng);
 void indic_rules_eval(struct indic_engine *eng, int64_t now_ns);
 void indic_rules_free(struct indic_engine *eng);
 size_t indic_alerts_count(struct indic_engine *eng, enum alert_state s);
+
+/* indic_action.c: the operators' workflow on alerts */
+/* Appends doc (alert id's stored JSON object) to out with the workflow
+ * fields folded in from the store (indic.h). */
+void indic_alert_doc_json(struct indic_engine *eng, int64_t id, const char *doc,
+                          struct sbuf *out);
+/* The same for a live event: the newest INDIC_EVENT_COMMENTS comments and
+ * INDIC_EVENT_ACTIONS actions only, so that the event stays small. */
+#define INDIC_EVENT_COMMENTS 20
+#define INDIC_EVENT_ACTIONS 50
+void indic_alert_event_json(struct indic_engine *eng, int64_t id,
+                            const char *doc, struct sbuf *out);
+/* Escalates each firing alert nobody acknowledged within its rule's
+ * ack_within (under eng->lock). */
+void indic_alerts_escalate(struct indic_engine *eng, int64_t now_ns);
+/* Folds the stored actions into the open alerts (at load). */
+int indic_alerts_load_workflow(struct indic_engine *eng);
 
 /* indic_notify.c */
 void indic_notify_alert(struct indic_engine *eng, const struct indic_rule *r,

@@ -317,24 +317,16 @@ void indic_notify_free(struct indic_engine *eng)
 
 static int dead_doc(void *ctx, const char *id, const char *json)
 {
-    struct sbuf *out = ctx;
-    if (out->len > 1)
-        sbuf_addch(out, ',');
-    sbuf_addstr(out, json);
+    jsonw_raw(ctx, json, strlen(json)); /* stored as written by jsonw */
     return 0;
 }
 
 int indic_dead_letters_json(struct indic_engine *eng, struct sbuf *out)
 {
-    size_t start = out->len;
-    sbuf_addch(out, '[');
-    struct sbuf tmp = SBUF_INIT;
-    sbuf_addch(&tmp, '[');
-    int rc = store_doc_scan(eng->st, "dead_letter", dead_doc, &tmp);
-    (void)start;
-    sbuf_reset(out);
-    sbuf_add(out, tmp.buf, tmp.len);
-    sbuf_addch(out, ']');
-    sbuf_release(&tmp);
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_array_begin(&w);
+    int rc = store_doc_scan(eng->st, "dead_letter", dead_doc, &w);
+    jsonw_array_end(&w);
     return rc;
 }

@@ -80,7 +80,8 @@ static int rule_parse(json_t *o, struct indic_rule *r, char *err, size_t cap)
     r->kind = (enum rule_kind)k;
     if (get_duration(o, "for", &r->for_ns, err, cap) ||
         get_duration(o, "keep_firing_for", &r->keep_ns, err, cap) ||
-        get_duration(o, "stale", &r->stale_ns, err, cap))
+        get_duration(o, "stale", &r->stale_ns, err, cap) ||
+        get_duration(o, "ack_within", &r->ack_ns, err, cap))
         return CB_EINVAL;
     if (r->kind == RK_NODATA && !r->stale_ns) {
         snprintf(err, cap, "kind nodata needs 'stale' (a duration)");
@@ -114,8 +115,8 @@ static int rule_parse(json_t *o, struct indic_rule *r, char *err, size_t cap)
             !r->window_ns) {
             if (!*err)
                 snprintf(err, cap,
-                         "'repeat' must be {\"n\": 1..1000, "
-                         "\"window\": a duration}");
+                         "'repeat' must be an object: n, 1..1000, and "
+                         "window, a duration");
             return CB_EINVAL;
         }
         r->repeat_n = (int)json_integer_value(n);
@@ -241,23 +242,21 @@ static int silence_parse(json_t *o, struct indic_silence *s, int64_t now,
     return 0;
 }
 
-static void silence_json(const struct indic_silence *s, struct sbuf *out)
+static void silence_json(const struct indic_silence *s, struct jsonw *w)
 {
-    struct jsonw w;
     char a[40], b[40];
     indic_iso(s->starts, a);
     indic_iso(s->ends, b);
-    jsonw_init(&w, out);
-    jsonw_object_begin(&w);
-    jsonw_kv_str(&w, "id", s->id);
-    jsonw_kv_str(&w, "rule", s->rule);
-    jsonw_kv_str(&w, "subject", s->subject);
-    jsonw_kv_str(&w, "reason", s->reason);
-    jsonw_kv_int(&w, "starts_ns", s->starts);
-    jsonw_kv_int(&w, "ends_ns", s->ends);
-    jsonw_kv_str(&w, "starts_at", a);
-    jsonw_kv_str(&w, "ends_at", b);
-    jsonw_object_end(&w);
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "id", s->id);
+    jsonw_kv_str(w, "rule", s->rule);
+    jsonw_kv_str(w, "subject", s->subject);
+    jsonw_kv_str(w, "reason", s->reason);
+    jsonw_kv_int(w, "starts_ns", s->starts);
+    jsonw_kv_int(w, "ends_ns", s->ends);
+    jsonw_kv_str(w, "starts_at", a);
+    jsonw_kv_str(w, "ends_at", b);
+    jsonw_object_end(w);
 }
 
 int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
@@ -284,7 +283,9 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
     eng->silences[eng->nsilences++] = s;
     pthread_mutex_unlock(&eng->lock);
     struct sbuf doc = SBUF_INIT;
-    silence_json(&s, &doc);
+    struct jsonw w;
+    jsonw_init(&w, &doc);
+    silence_json(&s, &w);
     rc = store_doc_put(eng->st, "silence", s.id, doc.buf);
     sbuf_release(&doc);
     snprintf(OUT_id, cap, "%s", s.id);
@@ -293,14 +294,13 @@ int indic_silence_add(struct indic_engine *eng, const char *json, size_t len,
 
 void indic_silence_list_json(struct indic_engine *eng, struct sbuf *out)
 {
+    struct jsonw w;
+    jsonw_init(&w, out);
     pthread_mutex_lock(&eng->lock);
-    sbuf_addch(out, '[');
-    for (size_t i = 0; i < eng->nsilences; i++) {
-        if (i)
-            sbuf_addch(out, ',');
-        silence_json(&eng->silences[i], out);
-    }
-    sbuf_addch(out, ']');
+    jsonw_array_begin(&w);
+    for (size_t i = 0; i < eng->nsilences; i++)
+        silence_json(&eng->silences[i], &w);
+    jsonw_array_end(&w);
     pthread_mutex_unlock(&eng->lock);
 }
 
@@ -382,8 +382,12 @@ static void alert_save(struct indic_engine *eng, const struct indic_rule *r,
     struct sbuf doc = SBUF_INIT;
     char id[24];
     alert_json(r, a, &doc);
-    if (eng->cfg.live)
-        live_publish(eng->cfg.live, "alert", doc.buf);
+    if (eng->cfg.live) {
+        struct sbuf ev = SBUF_INIT;
+        indic_alert_event_json(eng, a->id, doc.buf, &ev);
+        live_publish(eng->cfg.live, "alert", ev.buf);
+        sbuf_release(&ev);
+    }
     snprintf(id, sizeof(id), "%016lld", (long long)a->id);
     if (store_doc_put(eng->st, "alert", id, doc.buf))
         log_msg(LOG_WARN, "indic", "alert not saved | id=%lld",
@@ -522,7 +526,8 @@ static int step(struct indic_engine *eng, const struct indic_rule *r,
         eng->resolved_count++;
         save = 1;
     }
-    int sil = silenced(eng, r->id, a->subject, now);
+    int sil =
+        silenced(eng, r->id, a->subject, now) || a->suppressed_until > now;
     if (sil != a->silenced) {
         a->silenced = sil;
         save = a->state != AS_INACTIVE;
@@ -589,6 +594,7 @@ void indic_rules_eval(struct indic_engine *eng, int64_t now_ns)
                 eval_series(eng, r, s, now_ns);
         }
     }
+    indic_alerts_escalate(eng, now_ns);
 }
 
 size_t indic_alerts_count(struct indic_engine *eng, enum alert_state st)
@@ -682,6 +688,8 @@ int indic_rules_load(struct indic_engine *eng)
         rc = store_doc_scan(eng->st, "silence", load_silence, eng);
     if (!rc)
         rc = store_doc_scan(eng->st, "alert", load_alert, eng);
+    if (!rc)
+        rc = indic_alerts_load_workflow(eng);
     return rc;
 }
 
@@ -701,26 +709,28 @@ void indic_rules_free(struct indic_engine *eng)
 
 struct alert_list {
     char **docs;
+    int64_t *ids;
     size_t n, cap;
     const char *state;
-    int64_t want_id;
 };
 
 static int collect(void *ctx, const char *id, const char *json)
 {
     struct alert_list *l = ctx;
-    if (l->want_id > 0 && strtoll(id, NULL, 10) != l->want_id)
-        return 0;
     if (l->state) {
-        char pat[64];
-        snprintf(pat, sizeof(pat), "\"state\":\"%s\"", l->state);
-        if (!strstr(json, pat))
+        json_t *doc = json_loads(json, 0, NULL);
+        const char *state = json_string_value(json_object_get(doc, "state"));
+        int same = state && strcmp(state, l->state) == 0;
+        json_decref(doc);
+        if (!same)
             return 0;
     }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->docs = xrealloc(l->docs, l->cap * sizeof(char *));
+        l->ids = xrealloc(l->ids, l->cap * sizeof(int64_t));
     }
+    l->ids[l->n] = strtoll(id, NULL, 10);
     l->docs[l->n++] = strdup(json);
     return 0;
 }
@@ -729,32 +739,32 @@ int indic_alert_list_json(struct indic_engine *eng, const char *state,
                           size_t limit, struct sbuf *out)
 {
     struct alert_list l = {.state = state};
+    struct jsonw w;
     int rc = store_doc_scan(eng->st, "alert", collect, &l);
-    sbuf_addch(out, '[');
+    jsonw_init(&w, out);
+    jsonw_array_begin(&w);
     size_t shown = 0;
     for (size_t i = l.n; i-- > 0;) {
         if (!rc && shown < limit) {
             if (shown++)
                 sbuf_addch(out, ',');
-            sbuf_addstr(out, l.docs[i]);
+            indic_alert_doc_json(eng, l.ids[i], l.docs[i], out);
         }
         free(l.docs[i]);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(&w);
     free(l.docs);
+    free(l.ids);
     return rc;
 }
 
 int indic_alert_get_json(struct indic_engine *eng, int64_t id, struct sbuf *out)
 {
-    struct alert_list l = {.want_id = id};
-    int rc = store_doc_scan(eng->st, "alert", collect, &l);
-    if (!rc && !l.n)
-        rc = CB_ENOTFOUND;
+    char key[24], *doc;
+    snprintf(key, sizeof(key), "%016lld", (long long)id);
+    int rc = store_doc_get(eng->st, "alert", key, &doc);
     if (!rc)
-        sbuf_addstr(out, l.docs[0]);
-    for (size_t i = 0; i < l.n; i++)
-        free(l.docs[i]);
-    free(l.docs);
+        indic_alert_doc_json(eng, id, doc, out);
+    free(doc);
     return rc;
 }

@@ -33,6 +33,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/jsonw.h"
+
 enum hh_col {
     HH_ID,
     HH_STREET,
@@ -184,10 +186,21 @@ static int32_t hh_int(struct hh_row *row, int k, int64_t min)
     return (int32_t)n;
 }
 
+static const char *const flag_names[HOUSEHOLD_FLAG_COUNT] = {
+    "elderly_alone", "large_family", "business", "vacant"};
+
+void household_flags_json(struct jsonw *w, int flags)
+{
+    jsonw_array_begin(w);
+    for (int i = 0; i < HOUSEHOLD_FLAG_COUNT; i++)
+        if (flags & (1 << i))
+            jsonw_str(w, flag_names[i]);
+    jsonw_array_end(w);
+}
+
 static int32_t hh_flags(struct hh_row *row)
 {
-    static const char *const names[] = {"elderly_alone", "large_family",
-                                        "business", "vacant"};
+    const char *const *names = flag_names;
     char q[INGEST_EXCERPT_CAP];
     const struct hh_value *v = &row->v[HH_FLAGS];
     int32_t flags = 0;

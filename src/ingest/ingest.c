@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock/clock.h"
+#include "util/jsonw.h"
 
 /* ---- names ---- */
 
@@ -283,19 +284,26 @@ void ingest_batch_drop_failed_lines(struct ingest_batch *b)
     b->n = kept;
 }
 
-void ingest_errors_to_json(const struct ingest_batch *b, struct sbuf *out)
+void ingest_errors_json(const struct ingest_batch *b, struct jsonw *w)
 {
-    sbuf_addch(out, '[');
+    jsonw_array_begin(w);
     for (size_t i = 0; i < b->n_errors; i++) {
         const struct ingest_error *e = &b->errors[i];
-        sbuf_addf(out, "%s{\"line\":%d,\"column\":%d,\"field\":", i ? "," : "",
-                  (int)e->line, (int)e->column);
-        sbuf_add_json_str(out, e->field);
-        sbuf_addstr(out, ",\"message\":");
-        sbuf_add_json_str(out, e->message);
-        sbuf_addch(out, '}');
+        jsonw_object_begin(w);
+        jsonw_kv_int(w, "line", e->line);
+        jsonw_kv_int(w, "column", e->column);
+        jsonw_kv_str(w, "field", e->field);
+        jsonw_kv_str(w, "message", e->message);
+        jsonw_object_end(w);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(w);
+}
+
+void ingest_errors_to_json(const struct ingest_batch *b, struct sbuf *out)
+{
+    struct jsonw w;
+    jsonw_init(&w, out);
+    ingest_errors_json(b, &w);
 }
 
 /* ---- text ---- */

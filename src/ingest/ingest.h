@@ -74,6 +74,11 @@ enum household_flag {
     HOUSEHOLD_BUSINESS = 1 << 2,      /* "business": registered business */
     HOUSEHOLD_VACANT = 1 << 3,        /* "vacant": declared vacant */
 };
+#define HOUSEHOLD_FLAG_COUNT 4
+/* Writes the flags as the next value of w (util/jsonw.h): an array of
+ * their registry names, ["elderly_alone","vacant"]. */
+struct jsonw; /* util/jsonw.h */
+void household_flags_json(struct jsonw *w, int flags);
 
 /* One registry record. */
 struct household {
@@ -169,8 +174,10 @@ void ingest_error_add(struct ingest_batch *b, int line, int column,
 /* Drops the records whose line has an error (after resolution found some),
  * keeping order.  Used by on_error=skip. */
 void ingest_batch_drop_failed_lines(struct ingest_batch *b);
-/* Appends the errors as a JSON array of
- * {"line":L,"column":C,"field":"...","message":"..."}. */
+/* Writes the errors as a JSON array of
+ * {"line":L,"column":C,"field":"...","message":"..."}: the next value of w
+ * (util/jsonw.h), or appended to out. */
+void ingest_errors_json(const struct ingest_batch *b, struct jsonw *w);
 void ingest_errors_to_json(const struct ingest_batch *b, struct sbuf *out);
 
 /* Timestamp precision of line protocol. */

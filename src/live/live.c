@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/jsonw.h"
+
 /* A reader fills its pending text from the ring up to about this much. */
 #define LIVE_FILL_BYTES 32768
 
@@ -275,9 +277,13 @@ int live_reader_open(struct live *hub, const struct live_viewer *who,
 
 static void add_bye(struct live_reader *r, const char *reason)
 {
-    sbuf_addstr(&r->pending, "event: bye\ndata: {\"reason\":");
-    sbuf_add_json_str(&r->pending, reason);
-    sbuf_addstr(&r->pending, "}\n\n");
+    struct jsonw w;
+    sbuf_addstr(&r->pending, "event: bye\ndata: ");
+    jsonw_init(&w, &r->pending);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "reason", reason);
+    jsonw_object_end(&w);
+    sbuf_addstr(&r->pending, "\n\n");
     r->finished = 1;
 }
 
@@ -298,11 +304,15 @@ static void fill_locked(struct live_reader *r)
         return;
     }
     if (r->reset_due) {
-        sbuf_addf(&r->pending,
-                  "id: %lld\nevent: reset\ndata: {\"oldest\":%lld,"
-                  "\"newest\":%lld}\n\n",
-                  (long long)(r->next_seq - 1), (long long)oldest_seq(hub),
-                  (long long)hub->newest_seq);
+        struct jsonw w;
+        sbuf_addf(&r->pending, "id: %lld\nevent: reset\ndata: ",
+                  (long long)(r->next_seq - 1));
+        jsonw_init(&w, &r->pending);
+        jsonw_object_begin(&w);
+        jsonw_kv_int(&w, "oldest", oldest_seq(hub));
+        jsonw_kv_int(&w, "newest", hub->newest_seq);
+        jsonw_object_end(&w);
+        sbuf_addstr(&r->pending, "\n\n");
         r->reset_due = 0;
     }
     int64_t lag = hub->newest_seq - r->next_seq + 1;

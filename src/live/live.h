@@ -65,9 +65,14 @@
 
 #define LIVE_TYPE_MAX 32
 #define LIVE_ROLE(r) (1u << (r))
-/* The staff roles: what live_publish's events reach. */
+/* The staff roles: what live_publish's events reach (the case loop's
+ * desk roles too: docs/API.md's role table gives them every staff
+ * event). */
 #define LIVE_STAFF                                                             \
-    (LIVE_ROLE(ROLE_ADMIN) | LIVE_ROLE(ROLE_OPERATOR) | LIVE_ROLE(ROLE_ANALYST))
+    (LIVE_ROLE(ROLE_ADMIN) | LIVE_ROLE(ROLE_OPERATOR) |                        \
+     LIVE_ROLE(ROLE_ANALYST) | LIVE_ROLE(ROLE_SUPERVISOR) |                    \
+     LIVE_ROLE(ROLE_CALL_TAKER) | LIVE_ROLE(ROLE_SHIFT_LEAD) |                 \
+     LIVE_ROLE(ROLE_DISPATCHER))
 /* live_reader_read: the stream is over. */
 #define LIVE_END (-1)
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonw.h"
+
 struct map_cell {
     double lat_sum, lon_sum;
     uint32_t count;
@@ -48,13 +50,15 @@ int map_view_parse_bbox(const char *bbox, struct map_view *v, char *why,
 
 static void cluster_json(const struct map_cell *c,
                          const char *const *kind_names, size_t n_kinds,
-                         struct sbuf *out)
+                         struct jsonw *w)
 {
-    sbuf_addf(out, "{\"lat\":%.6f,\"lon\":%.6f,\"count\":%u",
-              c->lat_sum / c->count, c->lon_sum / c->count, c->count);
+    jsonw_object_begin(w);
+    jsonw_kv_double_prec(w, "lat", c->lat_sum / c->count, 6);
+    jsonw_kv_double_prec(w, "lon", c->lon_sum / c->count, 6);
+    jsonw_kv_int(w, "count", c->count);
     for (size_t k = 0; k < n_kinds; k++)
-        sbuf_addf(out, ",\"%s\":%u", kind_names[k], c->by_kind[k]);
-    sbuf_addch(out, '}');
+        jsonw_kv_int(w, kind_names[k], c->by_kind[k]);
+    jsonw_object_end(w);
 }
 
 int map_cluster_json(const struct map_marker *m, size_t n,
@@ -89,20 +93,19 @@ int map_cluster_json(const struct map_marker *m, size_t n,
         c->by_kind[m[i].kind]++;
         in_view++;
     }
-    sbuf_addf(out,
-              "{\"zoom\":%d,\"cell_deg\":%.6g,\"markers\":%zu,"
-              "\"clusters\":[",
-              v->zoom, cell, in_view);
-    int first = 1;
-    for (size_t i = 0; i < ncells; i++) {
-        if (!cells[i].count)
-            continue;
-        if (!first)
-            sbuf_addch(out, ',');
-        first = 0;
-        cluster_json(&cells[i], kind_names, n_kinds, out);
-    }
-    sbuf_addstr(out, "]}");
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "zoom", v->zoom);
+    jsonw_kv_double_sig(&w, "cell_deg", cell, 6);
+    jsonw_kv_int(&w, "markers", (int64_t)in_view);
+    jsonw_key(&w, "clusters");
+    jsonw_array_begin(&w);
+    for (size_t i = 0; i < ncells; i++)
+        if (cells[i].count)
+            cluster_json(&cells[i], kind_names, n_kinds, &w);
+    jsonw_array_end(&w);
+    jsonw_object_end(&w);
     free(cells);
     return 0;
 }

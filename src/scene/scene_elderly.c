@@ -63,6 +63,7 @@
  * flat wrongly flagged (not living alone) behaves like any other.
  */
 #include "scene/scene_int.h"
+#include "util/jsonw.h"
 
 #include <errno.h>
 #include <math.h>
@@ -280,11 +281,11 @@ static int matches(struct scene_engine *eng, int32_t h, const char *street,
 }
 
 static void iso_field(struct scene_engine *eng, const char *key, int64_t ts,
-                      struct sbuf *out)
+                      struct jsonw *w)
 {
     char iso[32];
     time_format_iso(ts, eng->cfg.tz_offset_minutes, iso);
-    sbuf_addf(out, ",\"%s\":\"%s\"", key, iso);
+    jsonw_kv_str(w, key, iso);
 }
 
 /* The start of the reading interval the water stopped in: the one that
@@ -299,64 +300,70 @@ static int64_t stopped_from(const struct scene_engine *eng,
 }
 
 static void item_json(struct scene_engine *eng, const struct elderly_item *it,
-                      struct sbuf *out)
+                      struct jsonw *w)
 {
     const struct scene_elderly *e = &eng->elderly[eng->elderly_slot[it->h]];
     const struct scene_reg *r = &eng->reg[it->h];
-    sbuf_addstr(out, "{\"household_id\":");
-    sbuf_add_json_str(out, scene_household_id(eng, it->h));
-    sbuf_addstr(out, ",\"street\":");
-    sbuf_add_json_str(out,
-                      eng->streets.name[eng->committee_street[r->committee]]);
-    sbuf_addstr(out, ",\"committee\":");
-    sbuf_add_json_str(out,
-                      scene_display_name(eng->committees.name[r->committee]));
-    iso_field(eng, "quiet_since", e->quiet_since, out);
-    sbuf_addf(out, ",\"hours\":%.1f,\"water_m3_since\":%.4f", it->hours,
-              (double)e->quiet_use);
-    iso_field(eng, "last_reading", e->last_ts, out);
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "household_id", scene_household_id(eng, it->h));
+    jsonw_kv_str(w, "street",
+                 eng->streets.name[eng->committee_street[r->committee]]);
+    jsonw_kv_str(w, "committee",
+                 scene_display_name(eng->committees.name[r->committee]));
+    iso_field(eng, "quiet_since", e->quiet_since, w);
+    jsonw_kv_double_prec(w, "hours", it->hours, 1);
+    jsonw_kv_double_prec(w, "water_m3_since", (double)e->quiet_use, 4);
+    iso_field(eng, "last_reading", e->last_ts, w);
     if (e->interval_s)
-        sbuf_addf(out, ",\"reading_interval_hours\":%.2g",
-                  e->interval_s / 3600.0);
+        jsonw_kv_double_sig(w, "reading_interval_hours", e->interval_s / 3600.0,
+                            2);
     if (it->state == ELDERLY_ALERT || it->state == ELDERLY_SUPPRESSED) {
         double quiet_s = eng->cfg.elderly_quiet_hours * 3600.0;
         int64_t from = stopped_from(eng, e);
         int64_t known = (int64_t)e->quiet_since +
                         (int64_t)fmax(quiet_s, (double)e->interval_s);
-        sbuf_addstr(out, ",\"water_stopped_between\":[");
         char a[32], b[32];
         time_format_iso(from, eng->cfg.tz_offset_minutes, a);
         time_format_iso(from + e->interval_s, eng->cfg.tz_offset_minutes, b);
-        sbuf_addf(out, "\"%s\",\"%s\"]", a, b);
-        iso_field(eng, "known_since", known, out);
-        sbuf_addf(out, ",\"delay_hours_max\":%.0f", (known - from) / 3600.0);
+        jsonw_key(w, "water_stopped_between");
+        jsonw_array_begin(w);
+        jsonw_str(w, a);
+        jsonw_str(w, b);
+        jsonw_array_end(w);
+        iso_field(eng, "known_since", known, w);
+        jsonw_kv_double_prec(w, "delay_hours_max", (known - from) / 3600.0, 0);
     }
-    if (it->usual >= 0)
-        sbuf_addf(out, ",\"usual_m3_per_day\":%.3f", it->usual);
-    else if (e->usual_m3 >= 0)
-        sbuf_addf(out, ",\"usual_m3_per_day\":%.3f", (double)e->usual_m3);
-    else
-        sbuf_addstr(out, ",\"usual_m3_per_day\":null,\"usual_unknown\":"
-                         "\"fewer than 5 days of water seen for this flat\"");
+    if (it->usual >= 0) {
+        jsonw_kv_double_prec(w, "usual_m3_per_day", it->usual, 3);
+    } else if (e->usual_m3 >= 0) {
+        jsonw_kv_double_prec(w, "usual_m3_per_day", (double)e->usual_m3, 3);
+    } else {
+        jsonw_kv_null(w, "usual_m3_per_day");
+        jsonw_kv_str(w, "usual_unknown",
+                     "fewer than 5 days of water seen for this flat");
+    }
     if (it->recent >= 0)
-        sbuf_addf(out, ",\"last_3_days_m3_per_day\":%.3f", it->recent);
-    sbuf_addstr(out, ",\"reason\":");
-    sbuf_add_json_str(out, it->why);
-    sbuf_addch(out, '}');
+        jsonw_kv_double_prec(w, "last_3_days_m3_per_day", it->recent, 3);
+    jsonw_kv_str(w, "reason", it->why);
+    jsonw_object_end(w);
 }
 
 int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
                               const char *committee, struct sbuf *out)
 {
     static const char *const key[] = {NULL, "alerts", "suppressed", "silent"};
+    struct jsonw w;
     pthread_mutex_lock(&eng->lock);
     char as_of[32];
     time_format_iso(eng->as_of_s, eng->cfg.tz_offset_minutes, as_of);
-    sbuf_addf(out, "{\"as_of\":\"%s\",\"quiet_m3\":%g,\"quiet_hours\":%d",
-              as_of, eng->cfg.elderly_quiet_m3, eng->cfg.elderly_quiet_hours);
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "as_of", as_of);
+    jsonw_kv_double_sig(&w, "quiet_m3", eng->cfg.elderly_quiet_m3, 6);
+    jsonw_kv_int(&w, "quiet_hours", eng->cfg.elderly_quiet_hours);
     for (int state = ELDERLY_ALERT; state <= ELDERLY_SILENT; state++) {
-        sbuf_addf(out, ",\"%s\":[", key[state]);
-        int first = 1;
+        jsonw_key(&w, key[state]);
+        jsonw_array_begin(&w);
         for (size_t h = 0; h < eng->n; h++) {
             struct elderly_item it;
             if (eng->elderly_slot[h] < 0 ||
@@ -364,14 +371,11 @@ int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
                 !matches(eng, (int32_t)h, street, committee) ||
                 classify(eng, (int32_t)h, &it) != (enum elderly_state)state)
                 continue;
-            if (!first)
-                sbuf_addch(out, ',');
-            first = 0;
-            item_json(eng, &it, out);
+            item_json(eng, &it, &w);
         }
-        sbuf_addch(out, ']');
+        jsonw_array_end(&w);
     }
-    sbuf_addch(out, '}');
+    jsonw_object_end(&w);
     pthread_mutex_unlock(&eng->lock);
     return 0;
 }

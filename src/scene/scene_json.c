@@ -7,6 +7,7 @@
  * its read lock; the drill-down reads the live arrays under eng->lock.
  */
 #include "scene/scene_int.h"
+#include "util/jsonw.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -30,15 +31,10 @@ static const char *confidence_of(const struct scene_suspect *s)
     return s->score >= 0.7 ? "medium" : "low";
 }
 
-static void add_num(struct sbuf *out, const char *key, double v)
+/* A measured figure: four significant digits, null when not finite. */
+static void add_num(struct jsonw *w, const char *key, double v)
 {
-    sbuf_addf(out, ",\"%s\":", key);
-    if (v == 0)
-        v = 0; /* never "-0" */
-    if (isfinite(v))
-        sbuf_addf(out, "%.4g", v);
-    else
-        sbuf_addstr(out, "null");
+    jsonw_kv_double_sig(w, key, v, 4);
 }
 
 static const char *signal_name(int signal)
@@ -50,87 +46,86 @@ static const char *signal_name(int signal)
     return metric_name(signal == 1 ? 0 : signal == 2 ? 1 : 2);
 }
 
-/* The signals that carry values, then ,"unusable":[{signal, reason}] for
+/* The signals that carry values, then "unusable":[{signal, reason}] for
  * those that could not be measured: no value is ever a stand-in. */
-static void evidence_json(const struct scene_suspect *s, struct sbuf *out)
+static void evidence_json(const struct scene_suspect *s, struct jsonw *w)
 {
-    sbuf_addch(out, '[');
-    int first = 1;
+    jsonw_array_begin(w);
     for (int m = 0; m < METRIC_COUNT; m++) {
         if (s->unusable & (1 << m))
             continue;
-        sbuf_addf(out, "%s{\"signal\":\"%s\"", first ? "" : ",",
-                  metric_name(m));
-        first = 0;
-        add_num(out, "value", s->level[m]);
-        sbuf_addf(out, ",\"unit\":\"%s\"", metric_units[m]);
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", metric_name(m));
+        add_num(w, "value", s->level[m]);
+        jsonw_kv_str(w, "unit", metric_units[m]);
         if (s->peer_level[m] > 0) {
-            add_num(out, "peer_median", s->peer_level[m]);
-            add_num(out, "ratio", s->level[m] / s->peer_level[m]);
+            add_num(w, "peer_median", s->peer_level[m]);
+            add_num(w, "ratio", s->level[m] / s->peer_level[m]);
         }
-        sbuf_addf(out, ",\"peers\":%u", s->peers);
+        jsonw_kv_int(w, "peers", s->peers);
         if (s->occ[m] >= 0)
-            add_num(out, "occupants", s->occ[m]);
-        add_num(out, "per_person", s->per_capita[m]);
-        sbuf_addch(out, '}');
+            add_num(w, "occupants", s->occ[m]);
+        add_num(w, "per_person", s->per_capita[m]);
+        jsonw_object_end(w);
     }
     if (!(s->unusable & SIGNAL_RECIPIENTS)) {
-        sbuf_addf(out, "%s{\"signal\":\"distinct_recipients_30d\"",
-                  first ? "" : ",");
-        add_num(out, "value", round(fmax(s->recipients, 0)));
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", "distinct_recipients_30d");
+        add_num(w, "value", round(fmax(s->recipients, 0)));
         if (s->peer_recipients >= 0)
-            add_num(out, "peer_median", round(s->peer_recipients));
-        sbuf_addstr(out, "},{\"signal\":\"orders_30d\"");
-        add_num(out, "value", s->orders_30d);
-        sbuf_addch(out, '}');
-        first = 0;
+            add_num(w, "peer_median", round(s->peer_recipients));
+        jsonw_object_end(w);
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", "orders_30d");
+        add_num(w, "value", s->orders_30d);
+        jsonw_object_end(w);
     }
     if (s->complaints) {
-        sbuf_addf(out,
-                  "%s{\"signal\":\"complaints_12345_60d\",\"value\":%u,"
-                  "\"about\":\"building\"}",
-                  first ? "" : ",", s->complaints);
-        first = 0;
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", "complaints_12345_60d");
+        jsonw_kv_int(w, "value", s->complaints);
+        jsonw_kv_str(w, "about", "building");
+        jsonw_object_end(w);
     }
     if (!(s->unusable & SIGNAL_NIGHT_SHARE)) {
-        sbuf_addf(out, "%s{\"signal\":\"electricity_night_share\"",
-                  first ? "" : ",");
-        add_num(out, "value", s->night_share);
-        sbuf_addch(out, '}');
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", "electricity_night_share");
+        add_num(w, "value", s->night_share);
+        jsonw_object_end(w);
     }
-    sbuf_addstr(out, "],\"unusable\":[");
-    first = 1;
+    jsonw_array_end(w);
+    jsonw_key(w, "unusable");
+    jsonw_array_begin(w);
     for (int bit = 1; bit <= SIGNAL_NIGHT_SHARE; bit <<= 1) {
         const char *why = scene_gr_unusable_reason(s, bit);
         if (!why)
             continue;
-        sbuf_addf(out, "%s{\"signal\":\"%s\",\"reason\":", first ? "" : ",",
-                  signal_name(bit));
-        sbuf_add_json_str(out, why);
-        sbuf_addch(out, '}');
-        first = 0;
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "signal", signal_name(bit));
+        jsonw_kv_str(w, "reason", why);
+        jsonw_object_end(w);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(w);
 }
 
 /* One confounder check: {"confounder":..,"rejected":bool,"why":..}. */
-static void check_json(struct sbuf *out, int *first, const char *name,
-                       int fired, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void check_json(struct jsonw *w, const char *name, int fired,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void check_json(struct sbuf *out, int *first, const char *name,
-                       int fired, const char *fmt, ...)
+static void check_json(struct jsonw *w, const char *name, int fired,
+                       const char *fmt, ...)
 {
     char why[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    sbuf_addf(out, "%s{\"confounder\":\"%s\",\"explains\":%s,\"why\":",
-              *first ? "" : ",", name, fired ? "true" : "false");
-    sbuf_add_json_str(out, why);
-    sbuf_addch(out, '}');
-    *first = 0;
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "confounder", name);
+    jsonw_kv_bool(w, "explains", fired);
+    jsonw_kv_str(w, "why", why);
+    jsonw_object_end(w);
 }
 
 /* People the water says, for the check messages. */
@@ -143,9 +138,8 @@ static void water_people(const struct scene_suspect *s, char *buf, size_t cap)
         snprintf(buf, cap, "no usable water to count people at a time");
 }
 
-static void checks_json(const struct scene_suspect *s, struct sbuf *out)
+static void checks_json(const struct scene_suspect *s, struct jsonw *w)
 {
-    int f = 1;
     uint8_t c = s->checks;
     double a = allowed_of(s), oe = s->occ[METRIC_ELECTRICITY];
     char water[96], elec[64], ratio[96];
@@ -159,107 +153,86 @@ static void checks_json(const struct scene_suspect *s, struct sbuf *out)
                  s->level[METRIC_WATER] / s->peer_level[METRIC_WATER]);
     else
         ratio[0] = '\0';
-    sbuf_addch(out, '[');
-    check_json(out, &f, "large_family", c & CHECK_LARGE_FAMILY,
+    jsonw_array_begin(w);
+    check_json(w, "large_family", c & CHECK_LARGE_FAMILY,
                "%d registered occupants %s an estimate of %.1f", s->registered,
                (c & CHECK_LARGE_FAMILY) ? "explain" : "cannot explain",
                s->shown);
-    check_json(out, &f, "business", c & CHECK_BUSINESS,
+    check_json(w, "business", c & CHECK_BUSINESS,
                (c & CHECK_BUSINESS)
                    ? "use of %.1f people (gas like a kitchen, or twice the "
                      "allowed) but only %.0f recipients: a home business"
                    : "use of %.1f people and %.0f recipients: no business "
                      "pattern",
                s->consumption, s->recipients);
-    check_json(out, &f, "short_term_rental", c & CHECK_SHORT_TERM,
+    check_json(w, "short_term_rental", c & CHECK_SHORT_TERM,
                (c & CHECK_SHORT_TERM)
                    ? "%.0f recipients but %s: guests come and go"
                    : "%.0f recipients and %s",
                s->recipients, water);
-    check_json(out, &f, "leak_or_meter", c & CHECK_WATER_ONLY,
+    check_json(w, "leak_or_meter", c & CHECK_WATER_ONLY,
                (c & CHECK_WATER_ONLY)
                    ? "only water is high (%s, %.0f recipients): a leak or a "
                      "faulty meter"
                    : "%s and %.0f recipients, read with the water",
                elec, s->recipients);
-    check_json(out, &f, "meter_fault", c & CHECK_METER_FAULT,
+    check_json(w, "meter_fault", c & CHECK_METER_FAULT,
                (c & CHECK_METER_FAULT)
                    ? "a reset or spike and the line is crossed on few days"
                    : "%s; the level is a median of %d days",
                s->faults ? "a reset was seen and ignored" : "no reset seen",
                s->days_water);
     if (ratio[0])
-        check_json(out, &f, "building_swing", c & CHECK_BUILDING_SWING,
+        check_json(w, "building_swing", c & CHECK_BUILDING_SWING,
                    (c & CHECK_BUILDING_SWING)
                        ? "its peers as a whole use more per person; the "
                          "flat is %s its peers"
                        : "the flat is %s its building peers",
                    ratio);
     else
-        check_json(out, &f, "building_swing", 0,
+        check_json(w, "building_swing", 0,
                    "no peer water median to compare with");
-    check_json(out, &f, "vacancy", 0,
+    check_json(w, "vacancy", 0,
                (c & CHECK_VACANT) ? "declared vacant, yet %s" : "in use: %s",
                water);
-    sbuf_addf(out, "],\"allowed\":%.0f", a);
+    jsonw_array_end(w);
+    jsonw_kv_double_prec(w, "allowed", a, 0);
 }
 
-static void reasons_json(const struct scene_suspect *s, struct sbuf *out)
+static void reasons_json(const struct scene_suspect *s, struct jsonw *w)
 {
-    sbuf_addstr(out, ",\"reasons\":[");
-    int first = 1;
-    char line[256];
-    if (!(s->unusable & (1 << METRIC_WATER)) &&
-        s->peer_level[METRIC_WATER] > 0) {
-        snprintf(line, sizeof(line),
-                 "water %.2f m3/day = %.1fx the median of its %u peers",
-                 s->level[METRIC_WATER],
-                 s->level[METRIC_WATER] / s->peer_level[METRIC_WATER],
-                 s->peers);
-        sbuf_add_json_str(out, line);
-        first = 0;
-    }
-    if (!(s->unusable & SIGNAL_RECIPIENTS)) {
-        snprintf(line, sizeof(line),
-                 "%.0f distinct delivery recipients in 30 days", s->recipients);
-        if (!first)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, line);
-        first = 0;
-    }
-    if (s->complaints) {
-        snprintf(line, sizeof(line),
-                 "%u 12345 complaint%s of group renting at its building in "
-                 "60 days",
-                 s->complaints, s->complaints > 1 ? "s" : "");
-        if (!first)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, line);
-        first = 0;
-    }
-    snprintf(line, sizeof(line),
-             "estimated %.1f occupants against a legal limit of %d and %d "
-             "registered",
-             s->shown, s->legal_limit, s->registered);
-    if (!first)
-        sbuf_addch(out, ',');
-    sbuf_add_json_str(out, line);
-    if (s->estimate > s->consumption && s->estimate > 0) {
-        snprintf(line, sizeof(line),
-                 "water and electricity alone say %.1f; the recipients "
-                 "raise it",
-                 s->consumption * s->shown / s->estimate);
-        sbuf_addch(out, ',');
-        sbuf_add_json_str(out, line);
-    }
-    sbuf_addch(out, ']');
+    jsonw_key(w, "reasons");
+    jsonw_array_begin(w);
+    if (!(s->unusable & (1 << METRIC_WATER)) && s->peer_level[METRIC_WATER] > 0)
+        jsonw_strf(w, "water %.2f m3/day = %.1fx the median of its %u peers",
+                   s->level[METRIC_WATER],
+                   s->level[METRIC_WATER] / s->peer_level[METRIC_WATER],
+                   s->peers);
+    if (!(s->unusable & SIGNAL_RECIPIENTS))
+        jsonw_strf(w, "%.0f distinct delivery recipients in 30 days",
+                   s->recipients);
+    if (s->complaints)
+        jsonw_strf(w,
+                   "%u 12345 complaint%s of group renting at its building in "
+                   "60 days",
+                   s->complaints, s->complaints > 1 ? "s" : "");
+    jsonw_strf(w,
+               "estimated %.1f occupants against a legal limit of %d and %d "
+               "registered",
+               s->shown, s->legal_limit, s->registered);
+    if (s->estimate > s->consumption && s->estimate > 0)
+        jsonw_strf(w,
+                   "water and electricity alone say %.1f; the recipients "
+                   "raise it",
+                   s->consumption * s->shown / s->estimate);
+    jsonw_array_end(w);
 }
 
 /* How many people over the allowed count the estimate is, with an
  * interval: the estimate's spread is that of the signals that made it
  * (their per-person figures vary about 25% within a peer group, and the
  * signals disagree), at least 15% of the estimate and half a person. */
-static void over_limit_json(const struct scene_suspect *s, struct sbuf *out)
+static void over_limit_json(const struct scene_suspect *s, struct jsonw *w)
 {
     double allowed = allowed_of(s), est = s->shown, lo_sig = est, hi_sig = est;
     double scale = s->estimate > 0 ? s->shown / s->estimate : 1;
@@ -271,34 +244,35 @@ static void over_limit_json(const struct scene_suspect *s, struct sbuf *out)
     }
     double spread = fmax(fmax(0.15 * est, 0.5), 0.5 * (hi_sig - lo_sig));
     double lo = fmax(est - spread - allowed, 0), hi = est + spread - allowed;
-    sbuf_addf(out,
-              ",\"people_over_limit\":{\"estimate\":%.1f,\"low\":%.1f,"
-              "\"high\":%.1f,\"allowed\":%.0f}",
-              fmax(est - allowed, 0), lo, fmax(hi, 0), allowed);
+    jsonw_key(w, "people_over_limit");
+    jsonw_object_begin(w);
+    jsonw_kv_double_prec(w, "estimate", fmax(est - allowed, 0), 1);
+    jsonw_kv_double_prec(w, "low", lo, 1);
+    jsonw_kv_double_prec(w, "high", fmax(hi, 0), 1);
+    jsonw_kv_double_prec(w, "allowed", allowed, 0);
+    jsonw_object_end(w);
 }
 
-static void suspect_json(const struct scene_suspect *s, struct sbuf *out)
+static void suspect_json(const struct scene_suspect *s, struct jsonw *w)
 {
-    sbuf_addstr(out, "{\"household_id\":");
-    sbuf_add_json_str(out, s->household_id ? s->household_id : "");
-    sbuf_addf(out,
-              ",\"score\":%.4f,\"estimated_occupants\":%.1f,"
-              "\"legal_limit\":%d,\"registered_occupants\":%d,"
-              "\"confidence\":\"%s\",\"street\":",
-              s->score, s->shown, s->legal_limit, s->registered,
-              confidence_of(s));
-    sbuf_add_json_str(out, s->street ? s->street : "");
-    sbuf_addstr(out, ",\"committee\":");
-    sbuf_add_json_str(out, s->committee ? s->committee : "");
-    over_limit_json(s, out);
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "household_id", s->household_id ? s->household_id : "");
+    jsonw_kv_double_prec(w, "score", s->score, 4);
+    jsonw_kv_double_prec(w, "estimated_occupants", s->shown, 1);
+    jsonw_kv_int(w, "legal_limit", s->legal_limit);
+    jsonw_kv_int(w, "registered_occupants", s->registered);
+    jsonw_kv_str(w, "confidence", confidence_of(s));
+    jsonw_kv_str(w, "street", s->street ? s->street : "");
+    jsonw_kv_str(w, "committee", s->committee ? s->committee : "");
+    over_limit_json(s, w);
     if (s->visit)
-        sbuf_addf(out, ",\"visited\":\"%s\"", scene_outcome_name(s->visit - 1));
-    sbuf_addstr(out, ",\"evidence\":");
-    evidence_json(s, out);
-    sbuf_addstr(out, ",\"checks\":");
-    checks_json(s, out);
-    reasons_json(s, out);
-    sbuf_addch(out, '}');
+        jsonw_kv_str(w, "visited", scene_outcome_name(s->visit - 1));
+    jsonw_key(w, "evidence");
+    evidence_json(s, w);
+    jsonw_key(w, "checks");
+    checks_json(s, w);
+    reasons_json(s, w);
+    jsonw_object_end(w);
 }
 
 int scene_visit_filter_parse(const char *s)
@@ -339,11 +313,11 @@ static int listed(const struct scene_suspect_query *q, double min_score,
 }
 
 static void as_of_json(const struct scene_engine *eng, int64_t as_of,
-                       struct sbuf *out)
+                       struct jsonw *w)
 {
     char iso[32];
     time_format_iso(as_of, eng->cfg.tz_offset_minutes, iso);
-    sbuf_addf(out, "\"as_of\":\"%s\"", iso);
+    jsonw_kv_str(w, "as_of", iso);
 }
 
 int scene_group_rental_suspects_query_json(struct scene_engine *eng,
@@ -356,18 +330,22 @@ int scene_group_rental_suspects_query_json(struct scene_engine *eng,
         return CB_EINVAL;
     double min_score = q->min_score >= 0 ? q->min_score : eng->cfg.min_score;
     struct scene_ranking *r = scene_ranking_get(eng);
-    sbuf_addch(out, '{');
-    as_of_json(eng, r->as_of_s, out);
-    sbuf_addf(out, ",\"min_score\":%g,\"suspects\":[", min_score);
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    as_of_json(eng, r->as_of_s, &w);
+    jsonw_kv_double_sig(&w, "min_score", min_score, 6);
+    jsonw_key(&w, "suspects");
+    jsonw_array_begin(&w);
     int n = 0;
     for (size_t i = 0; i < r->n && n < q->limit; i++) {
         if (!listed(q, min_score, &r->items[i]))
             continue;
-        if (n++)
-            sbuf_addch(out, ',');
-        suspect_json(&r->items[i], out);
+        n++;
+        suspect_json(&r->items[i], &w);
     }
-    sbuf_addstr(out, "]}");
+    jsonw_array_end(&w);
+    jsonw_object_end(&w);
     scene_ranking_put(eng);
     return 0;
 }
@@ -402,23 +380,23 @@ static void summary_add(struct summary_group *g, size_t item,
 
 static void summary_group_json(const struct scene_ranking *r, const char *by,
                                const char *name, uint32_t households,
-                               const struct summary_group *g, struct sbuf *out)
+                               const struct summary_group *g, struct jsonw *w)
 {
-    sbuf_addf(out, "{\"%s\":", by);
-    sbuf_add_json_str(out, name);
-    sbuf_addf(out,
-              ",\"households\":%u,\"suspects\":%u,"
-              "\"high_confidence\":%u,\"per_1000\":%.2f,"
-              "\"mean_score\":%.3f,\"top\":[",
-              households, g->suspects, g->high,
-              households ? 1000.0 * g->suspects / households : 0.0,
-              g->suspects ? g->score_sum / g->suspects : 0.0);
-    for (uint32_t k = 0; k < g->n_top; k++) {
-        if (k)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, r->items[g->top[k]].household_id);
-    }
-    sbuf_addstr(out, "]}");
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, by, name);
+    jsonw_kv_int(w, "households", households);
+    jsonw_kv_int(w, "suspects", g->suspects);
+    jsonw_kv_int(w, "high_confidence", g->high);
+    jsonw_kv_double_prec(
+        w, "per_1000", households ? 1000.0 * g->suspects / households : 0.0, 2);
+    jsonw_kv_double_prec(w, "mean_score",
+                         g->suspects ? g->score_sum / g->suspects : 0.0, 3);
+    jsonw_key(w, "top");
+    jsonw_array_begin(w);
+    for (uint32_t k = 0; k < g->n_top; k++)
+        jsonw_str(w, r->items[g->top[k]].household_id);
+    jsonw_array_end(w);
+    jsonw_object_end(w);
 }
 
 int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
@@ -444,10 +422,13 @@ int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
         if (key < n_keys)
             summary_add(&g[key], i, s);
     }
-    sbuf_addch(out, '{');
-    as_of_json(eng, r->as_of_s, out);
-    sbuf_addf(out, ",\"by\":\"%s\",\"groups\":[", by);
-    int first = 1;
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    as_of_json(eng, r->as_of_s, &w);
+    jsonw_kv_str(&w, "by", by);
+    jsonw_key(&w, "groups");
+    jsonw_array_begin(&w);
     for (uint32_t k = 0; k < n_keys; k++) {
         if (!by_street && street &&
             (street_id < 0 || r->committee_street[k] != street_id))
@@ -455,15 +436,13 @@ int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
         const char *name = by_street
                                ? r->street_names[k]
                                : scene_display_name(r->committee_names[k]);
-        if (!first)
-            sbuf_addch(out, ',');
-        first = 0;
         summary_group_json(r, by, name,
                            by_street ? r->street_households[k]
                                      : r->committee_households[k],
-                           &g[k], out);
+                           &g[k], &w);
     }
-    sbuf_addstr(out, "]}");
+    jsonw_array_end(&w);
+    jsonw_object_end(&w);
     free(g);
     scene_ranking_put(eng);
     return 0;
@@ -471,57 +450,42 @@ int scene_group_rental_summary_json(struct scene_engine *eng, const char *by,
 
 /* ---- the household drill-down ---- */
 
-static void flags_json(uint8_t flags, struct sbuf *out)
-{
-    static const char *const names[] = {"elderly_alone", "large_family",
-                                        "business", "vacant"};
-    sbuf_addstr(out, ",\"flags\":[");
-    int first = 1;
-    for (int i = 0; i < 4; i++) {
-        if (!(flags & (1 << i)))
-            continue;
-        sbuf_addf(out, "%s\"%s\"", first ? "" : ",", names[i]);
-        first = 0;
-    }
-    sbuf_addch(out, ']');
-}
-
-static void registry_json(struct scene_engine *eng, int32_t h, struct sbuf *out)
+/* Opens the household's object: the caller ends it. */
+static void registry_json(struct scene_engine *eng, int32_t h, struct jsonw *w)
 {
     const struct scene_reg *r = &eng->reg[h];
-    sbuf_addstr(out, "{\"household_id\":");
-    sbuf_add_json_str(out, scene_household_id(eng, h));
-    sbuf_addstr(out, ",\"street\":");
-    sbuf_add_json_str(out,
-                      eng->streets.name[eng->committee_street[r->committee]]);
-    sbuf_addstr(out, ",\"committee\":");
-    sbuf_add_json_str(out,
-                      scene_display_name(eng->committees.name[r->committee]));
-    sbuf_addstr(out, ",\"building\":");
-    sbuf_add_json_str(out,
-                      scene_display_name(eng->buildings.name[r->building]));
-    sbuf_addf(out,
-              ",\"rooms\":%d,\"area_m2\":%.1f,"
-              "\"registered_occupants\":%d,\"legal_limit\":%d",
-              r->rooms, r->area_dm2 / 10.0, r->registered,
-              scene_legal_limit(r));
-    flags_json(r->flags, out);
-    sbuf_addch(out, ',');
-    as_of_json(eng, eng->as_of_s, out);
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "household_id", scene_household_id(eng, h));
+    jsonw_kv_str(w, "street",
+                 eng->streets.name[eng->committee_street[r->committee]]);
+    jsonw_kv_str(w, "committee",
+                 scene_display_name(eng->committees.name[r->committee]));
+    jsonw_kv_str(w, "building",
+                 scene_display_name(eng->buildings.name[r->building]));
+    jsonw_kv_int(w, "rooms", r->rooms);
+    jsonw_kv_double_prec(w, "area_m2", r->area_dm2 / 10.0, 1);
+    jsonw_kv_int(w, "registered_occupants", r->registered);
+    jsonw_kv_int(w, "legal_limit", scene_legal_limit(r));
+    jsonw_key(w, "flags");
+    household_flags_json(w, r->flags);
+    as_of_json(eng, eng->as_of_s, w);
 }
 
 static void breakdown_json(struct scene_engine *eng, const double *x,
-                           struct sbuf *out)
+                           struct jsonw *w)
 {
-    sbuf_addstr(out, ",\"score_breakdown\":[");
+    jsonw_key(w, "score_breakdown");
+    jsonw_array_begin(w);
     for (int i = 0; i < SCENE_NF; i++) {
-        double w = eng->learn.w[i];
-        sbuf_addf(out,
-                  "%s{\"feature\":\"%s\",\"value\":%.4f,"
-                  "\"weight\":%.4f,\"contribution\":%.4f}",
-                  i ? "," : "", scene_gr_feature_name(i), x[i], w, w * x[i]);
+        double weight = eng->learn.w[i];
+        jsonw_object_begin(w);
+        jsonw_kv_str(w, "feature", scene_gr_feature_name(i));
+        jsonw_kv_double_prec(w, "value", x[i], 4);
+        jsonw_kv_double_prec(w, "weight", weight, 4);
+        jsonw_kv_double_prec(w, "contribution", weight * x[i], 4);
+        jsonw_object_end(w);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(w);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -542,7 +506,7 @@ static double quantile(const float *v, size_t n, double q)
  * [last - SCENE_HIST_DAYS + 1, last]. */
 static void series_json(struct scene_engine *eng, int32_t h, int m,
                         int64_t last, const struct scene_group *g,
-                        float *scratch, struct sbuf *out)
+                        float *scratch, struct jsonw *w)
 {
     static const char *const keys[] = {"value", "peer_p25", "peer_median",
                                        "peer_p75"};
@@ -566,28 +530,27 @@ static void series_json(struct scene_engine *eng, int32_t h, int m,
         for (int q = 1; q <= 3; q++)
             band[q][k] = n >= 3 ? quantile(scratch, n, 0.25 * q) : NAN;
     }
-    sbuf_addf(out, "\"%s\":{\"unit\":\"%s\"", metric_name(m), metric_units[m]);
+    jsonw_key(w, metric_name(m));
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "unit", metric_units[m]);
     for (int q = 0; q < 4; q++) {
-        sbuf_addf(out, ",\"%s\":[", keys[q]);
-        for (int k = 0; k < SCENE_HIST_DAYS; k++) {
-            if (k)
-                sbuf_addch(out, ',');
-            if (isnan(band[q][k]))
-                sbuf_addstr(out, "null");
-            else
-                sbuf_addf(out, "%.4g", band[q][k]);
-        }
-        sbuf_addch(out, ']');
+        jsonw_key(w, keys[q]);
+        jsonw_array_begin(w);
+        for (int k = 0; k < SCENE_HIST_DAYS; k++)
+            jsonw_double_sig(w, band[q][k], 4);
+        jsonw_array_end(w);
     }
-    sbuf_addch(out, '}');
+    jsonw_object_end(w);
 }
 
 static void deliveries_json(struct scene_engine *eng, int32_t h,
-                            struct sbuf *out)
+                            struct jsonw *w)
 {
-    sbuf_addf(out, ",\"deliveries\":{\"block_days\":%d,\"blocks\":[",
-              SCENE_BLOCK_DAYS);
-    int first = 1;
+    jsonw_key(w, "deliveries");
+    jsonw_object_begin(w);
+    jsonw_kv_int(w, "block_days", SCENE_BLOCK_DAYS);
+    jsonw_key(w, "blocks");
+    jsonw_array_begin(w);
     for (int64_t b = eng->cur_block - SCENE_BLOCKS + 1;
          eng->cur_block >= 0 && b <= eng->cur_block; b++) {
         if (b < 0)
@@ -599,17 +562,18 @@ static void deliveries_json(struct scene_engine *eng, int32_t h,
         int y;
         unsigned mo, d;
         time_civil_from_days(b * SCENE_BLOCK_DAYS, &y, &mo, &d);
-        sbuf_addf(out,
-                  "%s{\"from\":\"%04d-%02u-%02u\",\"orders\":%u,"
-                  "\"distinct_recipients\":%.0f}",
-                  first ? "" : ",", y, mo, d, eng->orders[i], distinct);
-        first = 0;
+        jsonw_object_begin(w);
+        jsonw_kv_strf(w, "from", "%04d-%02u-%02u", y, mo, d);
+        jsonw_kv_int(w, "orders", eng->orders[i]);
+        jsonw_kv_double_prec(w, "distinct_recipients", distinct, 0);
+        jsonw_object_end(w);
     }
-    sbuf_addstr(out, "]}");
+    jsonw_array_end(w);
+    jsonw_object_end(w);
 }
 
 static void all_series_json(struct scene_engine *eng, int32_t h,
-                            struct sbuf *out)
+                            struct jsonw *w)
 {
     int64_t last = scene_last_full_day(eng);
     const struct scene_group *g = scene_gr_group_of(eng, h, 0);
@@ -617,26 +581,30 @@ static void all_series_json(struct scene_engine *eng, int32_t h,
         g = scene_gr_group_of(eng, h, 1);
     size_t n_peers = g ? g->count : 0;
     float *scratch = xmalloc((n_peers + 1) * sizeof(float));
-    sbuf_addf(out, ",\"peer_group\":{\"kind\":\"%s\",\"households\":%zu}",
-              !g                     ? "none"
-              : g->size_class == 255 ? "building"
-                                     : "building_size_class",
-              n_peers);
-    sbuf_addstr(out, ",\"series\":{\"days\":[");
+    jsonw_key(w, "peer_group");
+    jsonw_object_begin(w);
+    jsonw_kv_str(w, "kind",
+                 !g                     ? "none"
+                 : g->size_class == 255 ? "building"
+                                        : "building_size_class");
+    jsonw_kv_int(w, "households", (int64_t)n_peers);
+    jsonw_object_end(w);
+    jsonw_key(w, "series");
+    jsonw_object_begin(w);
+    jsonw_key(w, "days");
+    jsonw_array_begin(w);
     for (int k = 0; k < SCENE_HIST_DAYS; k++) {
         int y;
         unsigned mo, d;
         time_civil_from_days(last - SCENE_HIST_DAYS + 1 + k, &y, &mo, &d);
-        sbuf_addf(out, "%s\"%04d-%02u-%02u\"", k ? "," : "", y, mo, d);
+        jsonw_strf(w, "%04d-%02u-%02u", y, mo, d);
     }
-    sbuf_addch(out, ']');
-    for (int m = 0; m < METRIC_COUNT; m++) {
-        sbuf_addch(out, ',');
-        series_json(eng, h, m, last, g, scratch, out);
-    }
-    sbuf_addch(out, '}');
+    jsonw_array_end(w);
+    for (int m = 0; m < METRIC_COUNT; m++)
+        series_json(eng, h, m, last, g, scratch, w);
+    jsonw_object_end(w);
     free(scratch);
-    deliveries_json(eng, h, out);
+    deliveries_json(eng, h, w);
 }
 
 int scene_group_rental_evidence_json(struct scene_engine *eng,
@@ -652,23 +620,24 @@ int scene_group_rental_evidence_json(struct scene_engine *eng,
     double x[SCENE_NF];
     struct scene_suspect s;
     int err = scene_gr_features(eng, h, x, &s);
-    registry_json(eng, h, out);
-    sbuf_addf(out, ",\"candidate\":%s",
-              eng->res[h].candidate ? "true" : "false");
+    struct jsonw w;
+    jsonw_init(&w, out);
+    registry_json(eng, h, &w);
+    jsonw_kv_bool(&w, "candidate", eng->res[h].candidate);
     if (!err) {
-        sbuf_addf(out,
-                  ",\"score\":%.4f,\"estimated_occupants\":%.1f,"
-                  "\"confidence\":\"%s\",\"evidence\":",
-                  eng->res[h].candidate ? s.score : 0.0, s.shown,
-                  confidence_of(&s));
-        evidence_json(&s, out);
-        sbuf_addstr(out, ",\"checks\":");
-        checks_json(&s, out);
-        reasons_json(&s, out);
-        breakdown_json(eng, x, out);
+        jsonw_kv_double_prec(&w, "score", eng->res[h].candidate ? s.score : 0.0,
+                             4);
+        jsonw_kv_double_prec(&w, "estimated_occupants", s.shown, 1);
+        jsonw_kv_str(&w, "confidence", confidence_of(&s));
+        jsonw_key(&w, "evidence");
+        evidence_json(&s, &w);
+        jsonw_key(&w, "checks");
+        checks_json(&s, &w);
+        reasons_json(&s, &w);
+        breakdown_json(eng, x, &w);
     }
-    all_series_json(eng, h, out);
-    sbuf_addch(out, '}');
+    all_series_json(eng, h, &w);
+    jsonw_object_end(&w);
     pthread_mutex_unlock(&eng->lock);
     return 0;
 }

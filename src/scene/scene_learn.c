@@ -66,6 +66,7 @@
  * A file of another version (2 had no visits) is logged and ignored.
  */
 #include "scene/scene_int.h"
+#include "util/jsonw.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -486,6 +487,32 @@ int scene_group_rental_feedback(struct scene_engine *eng,
     return scene_group_rental_visit(eng, &v, &repeat);
 }
 
+/* {"window":N,"visits":N,..,"precision":P|null,..,"weights":{..}} */
+static void precision_json(struct scene_engine *eng, struct jsonw *w)
+{
+    struct scene_ranking *r = scene_ranking_get(eng);
+    uint32_t judged = r->confirmed + r->not_found;
+    jsonw_object_begin(w);
+    jsonw_kv_int(w, "window", r->precision_window);
+    jsonw_kv_int(w, "visits", r->visits);
+    jsonw_kv_int(w, "confirmed", r->confirmed);
+    jsonw_kv_int(w, "not_found", r->not_found);
+    jsonw_kv_int(w, "no_access", r->no_access);
+    if (judged)
+        jsonw_kv_double_prec(w, "precision", (double)r->confirmed / judged, 4);
+    else
+        jsonw_kv_null(w, "precision");
+    jsonw_kv_int(w, "examples", r->examples);
+    jsonw_kv_double_prec(w, "occupancy_scale", r->occupancy_scale, 4);
+    jsonw_key(w, "weights");
+    jsonw_object_begin(w);
+    for (int i = 0; i < SCENE_NF; i++)
+        jsonw_kv_double_prec(w, scene_gr_feature_name(i), r->weights[i], 4);
+    jsonw_object_end(w);
+    jsonw_object_end(w);
+    scene_ranking_put(eng);
+}
+
 int scene_group_rental_feedback_json(struct scene_engine *eng, const char *body,
                                      size_t len, struct sbuf *out)
 {
@@ -517,17 +544,21 @@ int scene_group_rental_feedback_json(struct scene_engine *eng, const char *body,
     if (!why && v.outcome < 0)
         why = "outcome must be confirmed, not_found or no_access";
     int err = CB_EINVAL, repeat = 0;
+    struct jsonw w;
+    jsonw_init(&w, out);
     if (why) {
-        sbuf_addstr(out, "{\"error\":");
-        sbuf_add_json_str(out, why);
-        sbuf_addch(out, '}');
+        jsonw_object_begin(&w);
+        jsonw_kv_str(&w, "error", why);
+        jsonw_object_end(&w);
     } else {
         err = scene_group_rental_visit(eng, &v, &repeat);
         if (!err || err == CB_EIO) {
-            sbuf_addf(out, "{\"ok\":true,\"repeat\":%s,\"precision\":",
-                      repeat ? "true" : "false");
-            scene_group_rental_precision_json(eng, out);
-            sbuf_addch(out, '}');
+            jsonw_object_begin(&w);
+            jsonw_kv_bool(&w, "ok", 1);
+            jsonw_kv_bool(&w, "repeat", repeat);
+            jsonw_key(&w, "precision");
+            precision_json(eng, &w);
+            jsonw_object_end(&w);
         }
     }
     json_decref(root);
@@ -537,24 +568,9 @@ int scene_group_rental_feedback_json(struct scene_engine *eng, const char *body,
 int scene_group_rental_precision_json(struct scene_engine *eng,
                                       struct sbuf *out)
 {
-    struct scene_ranking *r = scene_ranking_get(eng);
-    uint32_t judged = r->confirmed + r->not_found;
-    sbuf_addf(out,
-              "{\"window\":%u,\"visits\":%u,\"confirmed\":%u,"
-              "\"not_found\":%u,\"no_access\":%u,\"precision\":",
-              r->precision_window, r->visits, r->confirmed, r->not_found,
-              r->no_access);
-    if (judged)
-        sbuf_addf(out, "%.4f", (double)r->confirmed / judged);
-    else
-        sbuf_addstr(out, "null");
-    sbuf_addf(out, ",\"examples\":%u,\"occupancy_scale\":%.4f,\"weights\":{",
-              r->examples, r->occupancy_scale);
-    for (int i = 0; i < SCENE_NF; i++)
-        sbuf_addf(out, "%s\"%s\":%.4f", i ? "," : "", scene_gr_feature_name(i),
-                  r->weights[i]);
-    sbuf_addstr(out, "}}");
-    scene_ranking_put(eng);
+    struct jsonw w;
+    jsonw_init(&w, out);
+    precision_json(eng, &w);
     return 0;
 }
 

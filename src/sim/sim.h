@@ -41,4 +41,15 @@
  */
 int sim_main(int argc, char **argv);
 
+/*
+ * Runs `citybrain committee-sim ...` (argv: the options after the command
+ * word): simulated committee workers visit the cases dispatched to their
+ * committees and report, through the HTTP API with a token each, what the
+ * district's truth holds, with a share of no-access visits and wrong
+ * reports, on the district clock (sim_committee.c has the model).  Runs
+ * until SIGINT or SIGTERM, then revokes its tokens and prints a JSON
+ * summary.  Returns 0, 2 for a bad argument, 1 when it cannot start.
+ */
+int sim_committee_main(int argc, char **argv);
+
 #endif

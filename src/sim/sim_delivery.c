@@ -23,6 +23,7 @@
  * order's household and form.
  */
 #include "sim/sim_int.h"
+#include "util/jsonw.h"
 
 #include <string.h>
 
@@ -153,18 +154,19 @@ static char *fmt_hex16(char *p, uint64_t v)
     return p + 16;
 }
 
-static void add_hex16(struct sbuf *sb, uint64_t v)
+/* "H0000001": 8 bytes, no NUL. */
+static void fmt_household_id(char id[8], uint32_t h)
 {
-    char buf[16];
-    sbuf_add(sb, buf, (size_t)(fmt_hex16(buf, v) - buf));
+    uint32_t n = h + 1;
+    id[0] = 'H';
+    for (int k = 7; k >= 1; k--, n /= 10)
+        id[k] = (char)('0' + n % 10);
 }
 
 static void add_household_id(struct sbuf *sb, uint32_t h)
 {
-    char id[8] = {'H'};
-    uint32_t n = h + 1;
-    for (int k = 7; k >= 1; k--, n /= 10)
-        id[k] = (char)('0' + n % 10);
+    char id[8];
+    fmt_household_id(id, h);
     sbuf_add(sb, id, 8);
 }
 
@@ -189,12 +191,15 @@ struct order {
 
 /* "MT-" or "EL-" and 16 hex digits of a bijection of (day, household,
  * seq): unique, and unordered-looking like a platform's ids. */
-static void add_order_id(struct sbuf *sb, const struct order *o, int mt)
+/* "MT-" or "EL-" and 16 hex digits: 19 bytes, no NUL. */
+#define ORDER_ID_LEN 19
+
+static void fmt_order_id(char id[ORDER_ID_LEN], const struct order *o, int mt)
 {
     uint64_t key = ((uint64_t)o->day << 40) | ((uint64_t)o->h << 6) |
                    (uint64_t)(o->seq & 63);
-    sbuf_addstr(sb, mt ? "MT-" : "EL-");
-    add_hex16(sb, sim_mix64(key));
+    memcpy(id, mt ? "MT-" : "EL-", 3);
+    fmt_hex16(id + 3, sim_mix64(key));
 }
 
 static void write_order(const struct sim_district *d, const struct order *o,
@@ -202,38 +207,43 @@ static void write_order(const struct sim_district *d, const struct order *o,
 {
     struct sbuf *sb = &b->out[SIM_OUT_DELIVERIES];
     int mt = sim_rng_unit(r) < ((o->recipient >> 7) % 10 < 7 ? 0.8 : 0.2);
-    sbuf_addstr(sb, "{\"order_id\":\"");
-    add_order_id(sb, o, mt);
+    char order_id[ORDER_ID_LEN], household_id[8], recipient[16];
+    struct jsonw w;
+    fmt_order_id(order_id, o, mt);
+    jsonw_init(&w, sb);
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "order_id");
+    jsonw_strn(&w, order_id, ORDER_ID_LEN);
     if (mt) {
         char iso[32];
-        sbuf_addstr(sb, "\",\"ts\":\"");
-        sbuf_add(sb, iso, (size_t)(sim_fmt_iso(iso, o->ts) - iso));
-        sbuf_addch(sb, '"');
+        jsonw_key(&w, "ts");
+        jsonw_strn(&w, iso, (size_t)(sim_fmt_iso(iso, o->ts) - iso));
     } else {
-        char num[24];
-        sbuf_addstr(sb, "\",\"ts\":");
-        sbuf_add(sb, num, (size_t)(sim_fmt_u64(num, (uint64_t)o->ts) - num));
+        jsonw_kv_int(&w, "ts", o->ts); /* a platform that sends epoch s */
     }
     if (mt && sim_rng_unit(r) < 0.9) {
-        sbuf_addstr(sb, ",\"household_id\":\"");
-        add_household_id(sb, o->h);
-        sbuf_addch(sb, '"');
+        fmt_household_id(household_id, o->h);
+        jsonw_key(&w, "household_id");
+        jsonw_strn(&w, household_id, 8);
     } else {
         int form = sim_rng_pick(r, form_weight, SIM_ADDR_FORMS);
         struct sbuf *map = &b->out[SIM_OUT_ADDRESS_MAP];
-        sbuf_addstr(sb, ",\"address\":\"");
-        sim_address_text(d, o->h, form, (int)sim_rng_below(r, 4), sb);
-        sbuf_addch(sb, '"');
-        add_order_id(map, o, mt);
+        sbuf_reset(&b->scratch);
+        sim_address_text(d, o->h, form, (int)sim_rng_below(r, 4), &b->scratch);
+        jsonw_key(&w, "address");
+        jsonw_strn(&w, b->scratch.buf, b->scratch.len);
+        sbuf_add(map, order_id, ORDER_ID_LEN);
         sbuf_addch(map, ',');
         add_household_id(map, o->h);
         sbuf_addch(map, ',');
         sbuf_addstr(map, form_names[form]);
         sbuf_addch(map, '\n');
     }
-    sbuf_addstr(sb, ",\"recipient\":\"");
-    add_hex16(sb, o->recipient);
-    sbuf_addstr(sb, "\"}\n");
+    jsonw_key(&w, "recipient");
+    jsonw_strn(&w, recipient,
+               (size_t)(fmt_hex16(recipient, o->recipient) - recipient));
+    jsonw_object_end(&w);
+    sbuf_addch(sb, '\n');
     b->n_deliveries++;
 }
 

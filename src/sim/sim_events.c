@@ -32,6 +32,7 @@
  * (0.8% of group-rental flat-days), at their building.
  */
 #include "sim/sim_int.h"
+#include "util/jsonw.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -345,45 +346,51 @@ static int event_cmp(const void *a, const void *b)
     return x->lat < y->lat ? -1 : x->lat > y->lat;
 }
 
-static void event_attrs(const struct event *e, struct sbuf *out)
+static void event_attrs(const struct event *e, struct jsonw *w)
 {
     static const char *const channels[] = {"phone", "app", "web", "wechat"};
     static const char *const priority[] = {"A", "B", "C"};
+    jsonw_object_begin(w);
     switch (e->source) {
     case SRC_110:
-        sbuf_addf(out, "{\"priority\":\"%d\"}", e->level + 1);
+        jsonw_kv_strf(w, "priority", "%d", e->level + 1);
         break;
     case SRC_119:
-        sbuf_addf(out, "{\"level\":\"%d\"}", e->level + 1);
+        jsonw_kv_strf(w, "level", "%d", e->level + 1);
         break;
     case SRC_120:
-        sbuf_addf(out, "{\"priority\":\"%s\",\"reason\":\"%s\"}",
-                  priority[e->level], e->reason ? e->reason : "other");
+        jsonw_kv_str(w, "priority", priority[e->level]);
+        jsonw_kv_str(w, "reason", e->reason ? e->reason : "other");
         break;
     case SRC_12345:
-        sbuf_addf(out, "{\"channel\":\"%s\"}",
-                  channels[(e->ts / 7 + e->level) % 4]);
+        jsonw_kv_str(w, "channel", channels[(e->ts / 7 + e->level) % 4]);
         break;
     default:
-        sbuf_addf(out, "{\"reported_by\":\"%s\"}",
-                  e->level ? "grid_inspector" : "camera");
+        jsonw_kv_str(w, "reported_by", e->level ? "grid_inspector" : "camera");
     }
+    jsonw_object_end(w);
 }
 
 static void write_event(const struct sim_district *d, const struct event *e,
                         const char *id, struct sbuf *out)
 {
     char iso[32];
+    struct jsonw w;
     *sim_fmt_iso(iso, e->ts) = '\0';
-    sbuf_addf(out,
-              "{\"event_id\":\"%s\",\"source\":\"%s\",\"type\":\"%s\","
-              "\"ts\":\"%s\",\"lat\":%.6f,\"lon\":%.6f",
-              id, source_name[e->source], e->type, iso, e->lat, e->lon);
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "event_id", id);
+    jsonw_kv_str(&w, "source", source_name[e->source]);
+    jsonw_kv_str(&w, "type", e->type);
+    jsonw_kv_str(&w, "ts", iso);
+    jsonw_kv_double_prec(&w, "lat", e->lat, 6);
+    jsonw_kv_double_prec(&w, "lon", e->lon, 6);
     if (!e->omit_street)
-        sbuf_addf(out, ",\"street\":\"%s\"", d->streets[e->street].name);
-    sbuf_addstr(out, ",\"attrs\":");
-    event_attrs(e, out);
-    sbuf_addstr(out, "}\n");
+        jsonw_kv_str(&w, "street", d->streets[e->street].name);
+    jsonw_key(&w, "attrs");
+    event_attrs(e, &w);
+    jsonw_object_end(&w);
+    sbuf_addch(out, '\n');
 }
 
 static void write_events(struct day_events *de, struct sim_event_counter *c,

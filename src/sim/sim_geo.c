@@ -14,6 +14,7 @@
  * run.  Clipping is Sutherland-Hodgman against one half-plane at a time.
  */
 #include "sim/sim_int.h"
+#include "util/jsonw.h"
 
 #include <math.h>
 #include <string.h>
@@ -170,33 +171,51 @@ static double signed_area(const struct sim_poly *p)
     return a / 2;
 }
 
-static void ring_to_json(const struct sim_poly *p, struct sbuf *out)
+static void ring_to_json(const struct sim_poly *p, struct jsonw *w)
 {
     int ccw = signed_area(p) > 0; /* RFC 7946: exterior rings CCW */
-    sbuf_addch(out, '[');
+    jsonw_array_begin(w);
     for (int k = 0; k <= p->n; k++) {
         int i = ccw ? k % p->n : (p->n - k) % p->n;
-        sbuf_addf(out, "%s[%.6f,%.6f]", k ? "," : "", p->x[i], p->y[i]);
+        jsonw_array_begin(w);
+        jsonw_double_prec(w, p->x[i], 6);
+        jsonw_double_prec(w, p->y[i], 6);
+        jsonw_array_end(w);
     }
-    sbuf_addch(out, ']');
+    jsonw_array_end(w);
 }
 
 void sim_geo_to_json(const struct sim_district *d, struct sbuf *out)
 {
-    sbuf_addstr(out, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "type", "FeatureCollection");
+    jsonw_key(&w, "features");
+    jsonw_array_begin(&w);
     for (int s = 0; s < d->n_streets; s++) {
         const struct sim_street *st = &d->streets[s];
-        sbuf_addstr(out, "{\"type\":\"Feature\",\"properties\":{\"id\":");
-        sbuf_add_json_str(out, st->id);
-        sbuf_addstr(out, ",\"name\":");
-        sbuf_add_json_str(out, st->name);
-        sbuf_addf(out,
-                  ",\"kind\":\"%s\",\"households\":%u,\"committees\":%u},"
-                  "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[",
-                  st->urban ? "street" : "town", st->household_count,
-                  st->committee_count);
-        ring_to_json(&st->poly, out);
-        sbuf_addf(out, "]}}%s\n", s + 1 < d->n_streets ? "," : "");
+        jsonw_object_begin(&w);
+        jsonw_kv_str(&w, "type", "Feature");
+        jsonw_key(&w, "properties");
+        jsonw_object_begin(&w);
+        jsonw_kv_str(&w, "id", st->id);
+        jsonw_kv_str(&w, "name", st->name);
+        jsonw_kv_str(&w, "kind", st->urban ? "street" : "town");
+        jsonw_kv_int(&w, "households", st->household_count);
+        jsonw_kv_int(&w, "committees", st->committee_count);
+        jsonw_object_end(&w);
+        jsonw_key(&w, "geometry");
+        jsonw_object_begin(&w);
+        jsonw_kv_str(&w, "type", "Polygon");
+        jsonw_key(&w, "coordinates");
+        jsonw_array_begin(&w);
+        ring_to_json(&st->poly, &w);
+        jsonw_array_end(&w);
+        jsonw_object_end(&w);
+        jsonw_object_end(&w);
     }
-    sbuf_addstr(out, "]}\n");
+    jsonw_array_end(&w);
+    jsonw_object_end(&w);
+    sbuf_addch(out, '\n');
 }

@@ -441,6 +441,7 @@ enum sim_out {
 /* What one work unit (a block of households on a day) produces. */
 struct sim_batch {
     struct sbuf out[SIM_OUT_COUNT];
+    struct sbuf scratch; /* a value being formatted (an address) */
     uint64_t n_readings, n_deliveries, n_faults;
     struct sbuf *late; /* the block's 4 late-delivery buffers */
 };
@@ -501,5 +502,11 @@ void sim_events_day(const struct sim_district *d, int day,
                     struct sim_event_counter *c, struct sbuf *events,
                     struct sbuf *truth, uint64_t *OUT_n);
 void sim_incidents_csv(const struct sim_district *d, struct sbuf *out);
+
+/* sim_committee.c: the committee simulator's working time.  t (epoch s)
+ * plus hours of working time, Monday to Friday 09:00-18:00 at UTC offset
+ * tz_minutes; a start outside working time first moves to the next
+ * opening. */
+int64_t sim_working_hours_add(int64_t t, double hours, int tz_minutes);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "sim/sim.h"
 #include "sim/sim_int.h"
+#include "util/jsonw.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -375,21 +376,21 @@ static int write_registry(const struct sim_district *d)
 
 /* The variant options, only those off their defaults (so that a default
  * run's manifest stays as it was). */
-static void manifest_variant(const struct sim_options *o, struct sbuf *sb)
+static void manifest_variant(const struct sim_options *o, struct jsonw *w)
 {
     if (o->tenant_water != 1)
-        sbuf_addf(sb, ",\"tenant_water\":%g", o->tenant_water);
+        jsonw_kv_double_sig(w, "tenant_water", o->tenant_water, 6);
     if (o->tenant_power != 1)
-        sbuf_addf(sb, ",\"tenant_power\":%g", o->tenant_power);
+        jsonw_kv_double_sig(w, "tenant_power", o->tenant_power, 6);
     if (o->tenant_orders != 1)
-        sbuf_addf(sb, ",\"tenant_orders\":%g", o->tenant_orders);
+        jsonw_kv_double_sig(w, "tenant_orders", o->tenant_orders, 6);
     if (o->tenant_order_share >= 0)
-        sbuf_addf(sb, ",\"tenant_order_share\":%g", o->tenant_order_share);
+        jsonw_kv_double_sig(w, "tenant_order_share", o->tenant_order_share, 6);
     if (o->excess_max > 0)
-        sbuf_addf(sb, ",\"rental_excess\":\"%d-%d\"", o->excess_min,
-                  o->excess_max);
+        jsonw_kv_strf(w, "rental_excess", "%d-%d", o->excess_min,
+                      o->excess_max);
     if (o->confounders != 1)
-        sbuf_addf(sb, ",\"confounders\":%g", o->confounders);
+        jsonw_kv_double_sig(w, "confounders", o->confounders, 6);
 }
 
 static void manifest(const struct sim_district *d, struct sbuf *sb)
@@ -397,26 +398,40 @@ static void manifest(const struct sim_district *d, struct sbuf *sb)
     static const char *const compress_names[] = {"none", "zstd", "gzip", "lz4"};
     static const char *const gas_names[] = {"1d", "none", "1mo"};
     const struct sim_options *o = d->opt;
-    sbuf_addf(
-        sb,
-        "{\"generator\":\"citybrain simulate\",\"format\":1,"
-        "\"households\":%u,\"days\":%d,\"seed\":%llu,"
-        "\"start\":\"%s\",\"timezone\":\"+08:00\","
-        "\"electricity_grain\":\"%s\",\"water_grain\":\"%s\","
-        "\"gas_grain\":\"%s\",\"split_days\":%s,\"compress\":\"%s\"",
-        o->households, o->days, (unsigned long long)o->seed, d->days[0].date,
-        o->elec_interval_s == 900    ? "15m"
-        : o->elec_interval_s == 3600 ? "1h"
-                                     : "1d",
-        o->water_interval_s == 3600 ? "1h" : "1d", gas_names[o->gas_grain],
-        o->split_days ? "true" : "false", compress_names[o->compress]);
-    manifest_variant(o, sb);
-    sbuf_addf(sb,
-              ",\n \"district\":{\"streets\":%d,\"committees\":%u,"
-              "\"compounds\":%u,\"buildings\":%u,\"persons\":%u},\n"
-              " \"counts\":%s}\n",
-              d->n_streets, d->n_committees, d->n_compounds, d->n_buildings,
-              d->n_persons, d->counts_json ? d->counts_json : "{}");
+    struct jsonw w;
+    jsonw_init(&w, sb);
+    jsonw_object_begin(&w);
+    jsonw_kv_str(&w, "generator", "citybrain simulate");
+    jsonw_kv_int(&w, "format", 1);
+    jsonw_kv_int(&w, "households", o->households);
+    jsonw_kv_int(&w, "days", o->days);
+    jsonw_kv_uint(&w, "seed", o->seed);
+    jsonw_kv_str(&w, "start", d->days[0].date);
+    jsonw_kv_str(&w, "timezone", "+08:00");
+    jsonw_kv_str(&w, "electricity_grain",
+                 o->elec_interval_s == 900    ? "15m"
+                 : o->elec_interval_s == 3600 ? "1h"
+                                              : "1d");
+    jsonw_kv_str(&w, "water_grain", o->water_interval_s == 3600 ? "1h" : "1d");
+    jsonw_kv_str(&w, "gas_grain", gas_names[o->gas_grain]);
+    jsonw_kv_bool(&w, "split_days", o->split_days);
+    jsonw_kv_str(&w, "compress", compress_names[o->compress]);
+    manifest_variant(o, &w);
+    jsonw_key(&w, "district");
+    jsonw_object_begin(&w);
+    jsonw_kv_int(&w, "streets", d->n_streets);
+    jsonw_kv_int(&w, "committees", d->n_committees);
+    jsonw_kv_int(&w, "compounds", d->n_compounds);
+    jsonw_kv_int(&w, "buildings", d->n_buildings);
+    jsonw_kv_int(&w, "persons", d->n_persons);
+    jsonw_object_end(&w);
+    jsonw_key(&w, "counts"); /* sim_run_feeds wrote it with jsonw */
+    if (d->counts_json)
+        jsonw_raw(&w, d->counts_json, strlen(d->counts_json));
+    else
+        jsonw_raw(&w, "{}", 2);
+    jsonw_object_end(&w);
+    sbuf_addch(sb, '\n');
 }
 
 static int write_epilogue(const struct sim_district *d)

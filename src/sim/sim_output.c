@@ -18,6 +18,7 @@
  * big feeds go through a pipe to `zstd -1` or `gzip -1`.
  */
 #include "sim/sim_int.h"
+#include "util/jsonw.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -432,9 +433,11 @@ static void pipeline_init(struct pipeline *p, struct sim_district *d)
     p->n_slots = p->n_slots > p->n_blocks ? p->n_blocks : p->n_slots;
     p->slots = xcalloc((size_t)p->n_slots, sizeof(*p->slots));
     p->late = xcalloc((size_t)p->n_blocks, sizeof(*p->late));
-    for (int s = 0; s < p->n_slots; s++)
+    for (int s = 0; s < p->n_slots; s++) {
         for (int k = 0; k < SIM_OUT_COUNT; k++)
             sbuf_init(&p->slots[s].batch.out[k]);
+        sbuf_init(&p->slots[s].batch.scratch);
+    }
     for (int b = 0; b < p->n_blocks; b++)
         for (int k = 0; k < 4; k++)
             sbuf_init(&p->late[b][k]);
@@ -443,9 +446,11 @@ static void pipeline_init(struct pipeline *p, struct sim_district *d)
 
 static void pipeline_release(struct pipeline *p)
 {
-    for (int s = 0; s < p->n_slots; s++)
+    for (int s = 0; s < p->n_slots; s++) {
         for (int k = 0; k < SIM_OUT_COUNT; k++)
             sbuf_release(&p->slots[s].batch.out[k]);
+        sbuf_release(&p->slots[s].batch.scratch);
+    }
     for (int b = 0; b < p->n_blocks; b++)
         for (int k = 0; k < 4; k++)
             sbuf_release(&p->late[b][k]);
@@ -472,13 +477,15 @@ static int run_threads(struct pipeline *p)
 
 static void write_manifest_counts(const struct pipeline *p, struct sbuf *sb)
 {
-    sbuf_addf(sb,
-              "{\"readings\":%llu,\"deliveries\":%llu,\"events\":%llu,"
-              "\"faults\":%llu,\"readings_bytes\":%llu}",
-              (unsigned long long)p->n_readings,
-              (unsigned long long)p->n_deliveries,
-              (unsigned long long)p->n_events, (unsigned long long)p->n_faults,
-              (unsigned long long)p->files[F_READINGS].bytes);
+    struct jsonw w;
+    jsonw_init(&w, sb);
+    jsonw_object_begin(&w);
+    jsonw_kv_uint(&w, "readings", p->n_readings);
+    jsonw_kv_uint(&w, "deliveries", p->n_deliveries);
+    jsonw_kv_uint(&w, "events", p->n_events);
+    jsonw_kv_uint(&w, "faults", p->n_faults);
+    jsonw_kv_uint(&w, "readings_bytes", p->files[F_READINGS].bytes);
+    jsonw_object_end(&w);
 }
 
 int sim_run_feeds(struct sim_district *d)

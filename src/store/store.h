@@ -84,6 +84,9 @@
  *             who, role, reason)    every transition of a case, appended
  *   case_visit(case_id, visit_id, ts_ns, outcome, headcount, notes,
  *              token_id, who, PK(case_id, visit_id))  visits reported
+ *   alert_action(id, alert_id, ts_ns, action, token_id, who, role,
+ *                assignee, text, until_ns)  what people (and the
+ *                escalation) did with an alert, appended
  *   kv(key PK, value)                   small settings, e.g. scene weights
  *   tally(name PK, n)                   row counts: readings, deliveries,
  *                                       deliveries_unmatched, events
@@ -182,11 +185,13 @@ enum role {
     ROLE_COMMITTEE = 4, /* scoped to one residents' committee */
     /* the case loop's people (src/case/case.h): each worker holds a token
      * of their own, whose name is the person */
-    ROLE_SUPERVISOR = 5, /* supervisor or inspector: collects, verifies */
-    ROLE_CALL_TAKER = 6, /* second check and registration */
-    ROLE_SHIFT_LEAD = 7, /* receives escalations; may do any step */
-    ROLE_DISPATCHER = 8, /* dispatches registered cases */
-    ROLE_DEPARTMENT = 9, /* a handling department: department_id names it */
+    ROLE_SUPERVISOR = 5,   /* supervisor or inspector: collects, verifies */
+    ROLE_CALL_TAKER = 6,   /* second check and registration */
+    ROLE_SHIFT_LEAD = 7,   /* receives escalations; may do any step */
+    ROLE_DISPATCHER = 8,   /* dispatches registered cases */
+    ROLE_DEPARTMENT = 9,   /* a handling department: department_id names it */
+    ROLE_CITIZEN_APP = 10, /* a civic app or 12345 intake: files Open311
+                            * requests (/open311/v2/), nothing under /api/ */
     ROLE_COUNT
 };
 const char *role_name(enum role r);
@@ -227,8 +232,19 @@ struct department_grants {
 int store_department_create(struct store *st, const char *name,
                             const struct department_grants *grants,
                             int64_t *OUT_id);
-/* Appends a JSON array of departments to out. */
-int store_department_list(struct store *st, struct sbuf *out);
+/* One department as stored; the strings are borrowed for the call. */
+struct store_department_row {
+    int64_t id;
+    const char *name;
+    uint32_t feeds; /* bit 1 << enum feed */
+    int64_t created_ns;
+    uint32_t measurements; /* as in department_grants */
+    const char *sources;   /* as in department_grants; "" for any */
+};
+typedef void (*store_department_fn)(void *ctx,
+                                    const struct store_department_row *d);
+/* Calls fn for each department, by id.  0 or CB_ESTORE. */
+int store_department_scan(struct store *st, store_department_fn fn, void *ctx);
 /* Looks a department up by name: 0 or CB_ENOTFOUND. */
 int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
                           uint32_t *OUT_feeds);
@@ -248,8 +264,21 @@ int store_token_insert(struct store *st, const char *hash_hex,
 int store_token_find(struct store *st, const char *hash_hex,
                      struct token_info *OUT_info);
 int store_token_revoke(struct store *st, int64_t id); /* CB_ENOTFOUND */
-/* Appends a JSON array of tokens (never their hashes) to out. */
-int store_token_list(struct store *st, struct sbuf *out);
+/* One token as stored, never its hash; strings borrowed for the call. */
+struct store_token_row {
+    int64_t id;
+    const char *name;
+    enum role role;
+    int64_t department_id;
+    uint32_t feeds;
+    const char *committee; /* NULL: none */
+    int64_t created_ns;
+    int revoked; /* revoked_ns is set */
+    int64_t revoked_ns;
+};
+typedef void (*store_token_fn)(void *ctx, const struct store_token_row *t);
+/* Calls fn for each token, by id.  0 or CB_ESTORE. */
+int store_token_scan(struct store *st, store_token_fn fn, void *ctx);
 
 /* Appends one audit record; durable when it returns 0.  token_id: the
  * token that acted (its name is `who`; names are not unique), or 0. */
@@ -258,48 +287,108 @@ int store_audit(struct store *st, const char *who, const char *action,
 int store_audit_token(struct store *st, int64_t token_id, const char *who,
                       const char *action, const char *object,
                       const char *reason);
-/* Appends a JSON array of the newest `limit` audit records to out, newest
- * first: [{"id":N,"ts":"ISO","who":..,"token_id":N|null,"action":..,
- * "object":..,"reason":..}]. */
-int store_audit_list(struct store *st, int limit, struct sbuf *out);
+/* One audit record; the strings (NULL when not stored) are borrowed for
+ * the call and may hold any bytes (a reason from a header). */
+struct store_audit_row {
+    int64_t id;
+    int64_t ts_ns;
+    const char *who, *action, *object, *reason;
+    int has_token; /* token_id is set */
+    int64_t token_id;
+};
+typedef void (*store_audit_fn)(void *ctx, const struct store_audit_row *a);
+/* Calls fn for the newest `limit` (<= 0: 100) audit records, newest first.
+ * 0 or CB_ESTORE. */
+int store_audit_scan(struct store *st, int limit, store_audit_fn fn, void *ctx);
 
-/* ---- reads ---- */
+/* ---- reads ----
+ *
+ * Typed rows through callbacks: the store renders no JSON (the API's JSON
+ * views of these rows are render/render.h).  A row and its strings are
+ * borrowed for the call only.  Each returns 0 or CB_ESTORE. */
 
-/* Appends a JSON array of raw readings of one household (and metric, or
- * -1 for all) with from_ns <= ts < to_ns, oldest first, at most limit:
- * [{"ts":"ISO","ts_ns":N,"metric":"water","field":"index","value":V}].
+/* Calls fn for at most limit (<= 0: 1000) raw readings of one household
+ * (and metric, or -1 for all) with from_ns <= ts < to_ns, oldest first.
  * The table is keyed by time, so this scans the window: keep it short. */
-int store_readings_json(struct store *st, int32_t household, int metric,
+int store_readings_read(struct store *st, int32_t household, int metric,
                         int64_t from_ns, int64_t to_ns, int limit,
-                        struct sbuf *out);
-/* Appends a JSON array of daily use of one household for the district
- * days from_day <= day < to_day (days since 1970-01-01, UTC+8; see
- * time_days_from_civil), with the metrics that have use that day:
- * [{"day":"2026-11-01","water":0.41,"electricity":7.2,"gas":0.5},...]
- * Roll-ups lag the writes by about rollup_flush_ms, more while the roll-up
- * works through a backlog (store_rollup_flush waits for them). */
-int store_usage_daily_json(struct store *st, int32_t household,
-                           int64_t from_day, int64_t to_day, struct sbuf *out);
-/* Appends a JSON array of department events with from_ns <= ts < to_ns,
- * newest first, at most limit, of one source (NULL: all):
- * [{"source":"120","event_id":"..","type":"..","ts":"..+08:00","lat":..,
- *   "lon":..,"street":"..","placed":true,"attrs":{..}},...]
- * "placed" is true when the street was found from the coordinates. */
-int store_events_json(struct store *st, const char *source, int64_t from_ns,
-                      int64_t to_ns, int limit, struct sbuf *out);
+                        void (*fn)(void *ctx, const struct reading *r),
+                        void *ctx);
+
+/* One district day of a household's use: the metrics in `has`. */
+struct store_usage_day {
+    int64_t day;  /* days since 1970-01-01 in district time */
+    unsigned has; /* bit 1 << enum metric: use[metric] is set */
+    double use[METRIC_COUNT];
+};
+typedef void (*store_usage_day_fn)(void *ctx, const struct store_usage_day *d);
+/* Calls fn, oldest first, for each district day from_day <= day < to_day
+ * (see time_days_from_civil) on which the household has use.  Roll-ups lag
+ * the writes by about rollup_flush_ms, more while the roll-up works through
+ * a backlog (store_rollup_flush waits for them). */
+int store_usage_daily_read(struct store *st, int32_t household,
+                           int64_t from_day, int64_t to_day,
+                           store_usage_day_fn fn, void *ctx);
+
+/* One stored department event. */
+struct store_event_row {
+    const char *source, *event_id, *type; /* NULL when not stored */
+    int64_t ts_ns;
+    double lat, lon;
+    const char *street; /* the street's name, or NULL */
+    int placed;         /* the street was found from the coordinates */
+    const char *attrs;  /* compact JSON object as stored, or NULL */
+};
+typedef void (*store_event_row_fn)(void *ctx, const struct store_event_row *e);
+/* Calls fn for at most limit department events with from_ns <= ts < to_ns,
+ * newest first, of one source (NULL: all). */
+int store_events_read(struct store *st, const char *source, int64_t from_ns,
+                      int64_t to_ns, int limit, store_event_row_fn fn,
+                      void *ctx);
 /* Copies the name of a household's committee into out (cap bytes, always
  * NUL-terminated; STORE_NAME_MAX + 1 holds any).  Returns 0, CB_ENOTFOUND
  * (no such household or no committee), CB_ETOOBIG (the name does not fit:
  * out is then not a name to compare) or CB_ESTORE. */
 int store_household_committee(struct store *st, int32_t household, char *out,
                               size_t cap);
-/* Appends a JSON object describing a household (registry fields, meter
- * state: resets and replacements per metric).  CB_ENOTFOUND if unknown. */
-int store_household_json(struct store *st, int32_t household, struct sbuf *out);
-/* Appends a JSON object of per-feed counts and match rates:
- * {"readings":N,"deliveries":N,"deliveries_unmatched":N,
- *  "address_match_rate_by_source":{"MT":0.97,...},"events":N,...} */
-int store_stats_json(struct store *st, struct sbuf *out);
+/* One meter of a household: its state in the roll-up. */
+struct store_meter_row {
+    int metric; /* enum metric */
+    int64_t first_ns, last_ns;
+    int has_index; /* last_index is a register reading */
+    double last_index;
+    int64_t resets, replacements, late;
+};
+/* A household's registry fields and its meters. */
+struct store_household_row {
+    int32_t id;
+    const char *household_id, *street, *committee, *building, *address;
+    double lat, lon, area_m2;
+    int rooms, registered_occupants;
+    int flags; /* enum household_flag bits */
+    int64_t updated_ns;
+    size_t n_meters; /* by metric */
+    struct store_meter_row meters[METRIC_COUNT];
+};
+typedef void (*store_household_row_fn)(void *ctx,
+                                       const struct store_household_row *h);
+/* Calls fn once with the household.  CB_ENOTFOUND if unknown. */
+int store_household_read(struct store *st, int32_t household,
+                         store_household_row_fn fn, void *ctx);
+
+/* Per-feed counts since the store was made (relaxed atomics). */
+struct store_feed_counts {
+    size_t households;
+    uint64_t readings, deliveries, deliveries_unmatched, events;
+};
+void store_feed_counts(struct store *st, struct store_feed_counts *OUT_counts);
+/* Calls fn for each delivery source (platform) with its delivery count and
+ * how many had an address that matched no household, under the tally's
+ * lock: fn must not call the store. */
+void store_delivery_sources(struct store *st,
+                            void (*fn)(void *ctx, const char *source,
+                                       uint64_t total, uint64_t unmatched),
+                            void *ctx);
 
 /* Counters for /metrics, read without locks (relaxed atomics). */
 struct store_stats {
@@ -478,6 +567,10 @@ int store_doc_put(struct store *st, const char *kind, const char *id,
                   const char *json);
 /* Calls fn for each document of kind in id order (strings valid during the
  * call); a nonzero return stops the scan. */
+/* Reads one document: *OUT_json is the caller's to free().  0,
+ * CB_ENOTFOUND or CB_ESTORE. */
+int store_doc_get(struct store *st, const char *kind, const char *id,
+                  char **OUT_json);
 typedef int (*store_doc_fn)(void *ctx, const char *id, const char *json);
 int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
                    void *ctx);
@@ -537,6 +630,27 @@ int store_test_disk_full(struct store *st, int full);
  * later). */
 void store_test_fail_rollup_checkpoints(struct store *st, int n);
 
+/* ---- alert actions (store_alerts.c; the workflow is indic.h's) ---- */
+
+/* One action on an alert.  Strings are borrowed; "" when absent. */
+struct alert_action {
+    int64_t alert_id;
+    int64_t ts_ns;      /* by the district clock */
+    const char *action; /* acknowledge, assign, comment, suppress, escalate */
+    int64_t token_id;   /* 0: citybrain itself (escalate) */
+    const char *who, *role;
+    const char *assignee; /* assign: to whom; escalate: the recipient */
+    const char *text;     /* comment: the text; suppress: the reason */
+    int64_t until_ns;     /* suppress: until when */
+};
+/* Appends action a.  Durable on return; 0 or CB_ESTORE. */
+int store_alert_action_add(struct store *st, const struct alert_action *a);
+/* Calls fn for each action on alert_id, oldest first (strings valid during
+ * the call).  0 or CB_ESTORE. */
+typedef void (*store_alert_action_fn)(void *ctx, const struct alert_action *a);
+int store_scan_alert_actions(struct store *st, int64_t alert_id,
+                             store_alert_action_fn fn, void *ctx);
+
 /* ---- cases (store_cases.c; the lifecycle is src/case/case.h's) ---- */
 
 /* One case as stored.  Strings are NUL-terminated, "" when absent. */
@@ -590,6 +704,12 @@ int store_case_get(struct store *st, int64_t id, struct case_row *OUT);
  * changed), CB_ENOTFOUND or CB_ESTORE. */
 int store_case_update(struct store *st, const struct case_row *c,
                       const char *expect_state, const struct case_step *step);
+/* Sets c->escalated_to on case c->id and appends step, only if the stored
+ * case is still in c->state, with c->updated_ns and not escalated: nothing
+ * else of the row is written, so a change made meanwhile is never undone.
+ * 0, CB_EEXIST (it changed meanwhile: nothing done) or CB_ESTORE. */
+int store_case_escalate(struct store *st, const struct case_row *c,
+                        const struct case_step *step);
 /* Records visit v on case c->id and, as store_case_update, replaces the
  * case with c and appends steps[0..n_steps) when the stored state is
  * still expect_state, all in one transaction.  *OUT_repeat is 1 when the
@@ -608,11 +728,18 @@ int store_scan_case_steps(struct store *st, int64_t id, store_case_step_fn fn,
 struct case_filter {
     const char *category, *household_id, *unit_kind, *unit, *state;
     int open_only;
-    int limit; /* 0: no limit */
+    int limit;             /* 0: no limit */
+    int64_t overdue_at_ns; /* not 0: only cases past their deadline then
+                              and not escalated */
 };
 typedef void (*store_case_fn)(void *ctx, const struct case_row *c);
 int store_scan_cases(struct store *st, const struct case_filter *f,
                      store_case_fn fn, void *ctx);
+/* Calls fn for each case of source_kind made in [from_ns, to_ns), newest
+ * first, at most limit (0: no limit).  0 or CB_ESTORE. */
+int store_scan_cases_by_source(struct store *st, const char *source_kind,
+                               int64_t from_ns, int64_t to_ns, int limit,
+                               store_case_fn fn, void *ctx);
 /* Calls fn for each visit reported between from_ns and to_ns (ts_ns in
  * [from, to)), oldest first. */
 typedef void (*store_case_visit_fn)(void *ctx, int64_t case_id,
@@ -624,5 +751,32 @@ int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
  * 0, CB_ENOTFOUND or CB_ESTORE. */
 int store_case_household_place(struct store *st, const char *household_id,
                                struct case_row *OUT_c);
+
+/* ---- photos of cases (store_photos.c; the files: src/photo/photo.h) ---- */
+
+/* One photo's metadata.  Strings are NUL-terminated. */
+struct photo_row {
+    char id[32]; /* "P" + 24 hex (photo_new_id) */
+    int64_t case_id;
+    char visit_id[129];    /* the visit it documents, or "" */
+    char content_type[16]; /* image/jpeg or image/png */
+    int64_t bytes;         /* as stored, metadata stripped */
+    int64_t created_ns;
+    int64_t token_id;
+    char who[64];                         /* the uploader's token name */
+    char quota_unit[STORE_NAME_MAX + 32]; /* whose quota it counts in */
+};
+
+/* Stores p if the photos of p->quota_unit, with p, stay within
+ * quota_bytes.  Returns 0, CB_ETOOBIG (the quota is full: nothing
+ * stored; *OUT_used holds the bytes already used), or CB_ESTORE. */
+int store_photo_insert(struct store *st, const struct photo_row *p,
+                       int64_t quota_bytes, int64_t *OUT_used);
+/* Reads photo id into OUT: 0, CB_ENOTFOUND or CB_ESTORE. */
+int store_photo_get(struct store *st, const char *id, struct photo_row *OUT);
+/* Calls fn for each photo of case case_id, oldest first: 0 or CB_ESTORE. */
+typedef void (*store_photo_fn)(void *ctx, const struct photo_row *p);
+int store_scan_case_photos(struct store *st, int64_t case_id, store_photo_fn fn,
+                           void *ctx);
 
 #endif

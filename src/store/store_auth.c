@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "store/store_int.h"
-#include "util/jsonw.h"
 
 static const char *const role_names[ROLE_COUNT] = {
-    "admin",      "publisher",  "operator",   "analyst",    "committee",
-    "supervisor", "call_taker", "shift_lead", "dispatcher", "department"};
+    "admin",      "publisher",  "operator",   "analyst",
+    "committee",  "supervisor", "call_taker", "shift_lead",
+    "dispatcher", "department", "citizen_app"};
 
 const char *role_name(enum role r)
 {
@@ -30,86 +30,34 @@ int role_parse(const char *s)
     return -1;
 }
 
-static void add_iso(struct sbuf *out, const char *key, int64_t ns, int null)
-{
-    char iso[32];
-    sbuf_addf(out, ",\"%s\":", key);
-    if (null) {
-        sbuf_addstr(out, "null");
-        return;
-    }
-    time_format_iso(ns / 1000000000LL, dclock_tz_offset_minutes(), iso);
-    sbuf_add_json_str(out, iso);
-}
-
-static void add_feeds(struct sbuf *out, uint32_t feeds)
-{
-    int first = 1;
-    sbuf_addstr(out, ",\"feeds\":[");
-    for (int f = 0; f < FEED_COUNT; f++) {
-        if (!(feeds & (1u << f)))
-            continue;
-        if (!first)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, feed_name((enum feed)f));
-        first = 0;
-    }
-    sbuf_addch(out, ']');
-}
-
 static const char *col_text(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     return t ? (const char *)t : "";
 }
 
-/* ,"measurements":[..] (all three when 0),"sources":[..] (null: any) */
-static void add_grants(struct sbuf *out, uint32_t measurements,
-                       const char *sources)
+/* The text of a column, or NULL when the column is NULL. */
+static const char *col_text_or_null(sqlite3_stmt *s, int col)
 {
-    sbuf_addstr(out, ",\"measurements\":[");
-    for (int m = 0, n = 0; m < METRIC_COUNT; m++) {
-        if (measurements && !(measurements & (1u << m)))
-            continue;
-        if (n++)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, metric_name(m));
-    }
-    sbuf_addstr(out, "],\"sources\":");
-    if (!*sources) {
-        sbuf_addstr(out, "null");
-        return;
-    }
-    sbuf_addch(out, '[');
-    for (const char *p = sources; *p;) {
-        size_t n = strcspn(p, ",");
-        char one[STORE_NAME_MAX + 1];
-        snprintf(one, sizeof(one), "%.*s", (int)n, p);
-        if (p != sources)
-            sbuf_addch(out, ',');
-        sbuf_add_json_str(out, one);
-        p += n + (p[n] == ',');
-    }
-    sbuf_addch(out, ']');
+    return (const char *)sqlite3_column_text(s, col);
 }
 
-/* Runs a read statement on a pool connection, calling row() per row. */
-typedef void (*row_fn)(sqlite3_stmt *s, struct sbuf *out, int first);
+/* Runs a read statement on a pool connection, calling row() per row; cb
+ * points at the caller's typed callback, which row() calls with ctx. */
+typedef void (*row_fn)(sqlite3_stmt *s, const void *cb, void *ctx);
 
-static int list_json(struct store *st, enum store_stmt id, int limit,
-                     row_fn row, struct sbuf *out)
+static int scan_rows(struct store *st, enum store_stmt id, int limit,
+                     row_fn row, const void *cb, void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s = store__stmt(c, id);
-    int rc = CB_ESTORE, step, n = 0;
+    int rc = CB_ESTORE, step;
     if (!s)
         goto out_put;
     if (limit > 0)
         sqlite3_bind_int(s, 1, limit);
-    sbuf_addch(out, '[');
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        row(s, out, n++ == 0);
-    sbuf_addch(out, ']');
+        row(s, cb, ctx);
     sqlite3_reset(s);
     rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "list");
 out_put:
@@ -159,20 +107,22 @@ int store_department_create(struct store *st, const char *name,
     return rc;
 }
 
-static void dept_row(sqlite3_stmt *s, struct sbuf *out, int first)
+static void dept_row(sqlite3_stmt *s, const void *cb, void *ctx)
 {
-    sbuf_addf(out, "%s{\"id\":%lld,\"name\":", first ? "" : ",",
-              (long long)sqlite3_column_int64(s, 0));
-    sbuf_add_json_str(out, col_text(s, 1));
-    add_feeds(out, (uint32_t)sqlite3_column_int64(s, 2));
-    add_iso(out, "created", sqlite3_column_int64(s, 3), 0);
-    add_grants(out, (uint32_t)sqlite3_column_int64(s, 4), col_text(s, 5));
-    sbuf_addch(out, '}');
+    struct store_department_row d = {
+        .id = sqlite3_column_int64(s, 0),
+        .name = col_text(s, 1),
+        .feeds = (uint32_t)sqlite3_column_int64(s, 2),
+        .created_ns = sqlite3_column_int64(s, 3),
+        .measurements = (uint32_t)sqlite3_column_int64(s, 4),
+        .sources = col_text(s, 5),
+    };
+    (*(const store_department_fn *)cb)(ctx, &d);
 }
 
-int store_department_list(struct store *st, struct sbuf *out)
+int store_department_scan(struct store *st, store_department_fn fn, void *ctx)
 {
-    return list_json(st, STMT_DEPT_LIST, 0, dept_row, out);
+    return scan_rows(st, STMT_DEPT_LIST, 0, dept_row, &fn, ctx);
 }
 
 int store_department_find(struct store *st, const char *name, int64_t *OUT_id,
@@ -332,30 +282,25 @@ int store_token_revoke(struct store *st, int64_t id)
     return 0;
 }
 
-static void token_row(sqlite3_stmt *s, struct sbuf *out, int first)
+static void token_row(sqlite3_stmt *s, const void *cb, void *ctx)
 {
-    sbuf_addf(out, "%s{\"id\":%lld,\"name\":", first ? "" : ",",
-              (long long)sqlite3_column_int64(s, 0));
-    sbuf_add_json_str(out, col_text(s, 1));
-    sbuf_addstr(out, ",\"role\":");
-    sbuf_add_json_str(out, role_name((enum role)sqlite3_column_int(s, 2)));
-    sbuf_addf(out, ",\"department_id\":%lld",
-              (long long)sqlite3_column_int64(s, 3));
-    add_feeds(out, (uint32_t)sqlite3_column_int64(s, 4));
-    sbuf_addstr(out, ",\"committee\":");
-    if (sqlite3_column_type(s, 5) == SQLITE_NULL)
-        sbuf_addstr(out, "null");
-    else
-        sbuf_add_json_str(out, col_text(s, 5));
-    add_iso(out, "created", sqlite3_column_int64(s, 6), 0);
-    add_iso(out, "revoked", sqlite3_column_int64(s, 7),
-            sqlite3_column_type(s, 7) == SQLITE_NULL);
-    sbuf_addch(out, '}');
+    struct store_token_row t = {
+        .id = sqlite3_column_int64(s, 0),
+        .name = col_text(s, 1),
+        .role = (enum role)sqlite3_column_int(s, 2),
+        .department_id = sqlite3_column_int64(s, 3),
+        .feeds = (uint32_t)sqlite3_column_int64(s, 4),
+        .committee = col_text_or_null(s, 5),
+        .created_ns = sqlite3_column_int64(s, 6),
+        .revoked = sqlite3_column_type(s, 7) != SQLITE_NULL,
+        .revoked_ns = sqlite3_column_int64(s, 7),
+    };
+    (*(const store_token_fn *)cb)(ctx, &t);
 }
 
-int store_token_list(struct store *st, struct sbuf *out)
+int store_token_scan(struct store *st, store_token_fn fn, void *ctx)
 {
-    return list_json(st, STMT_TOKEN_LIST, 0, token_row, out);
+    return scan_rows(st, STMT_TOKEN_LIST, 0, token_row, &fn, ctx);
 }
 
 static void token_load_row(struct store *st, sqlite3_stmt *s)
@@ -487,41 +432,25 @@ int store_audit(struct store *st, const char *who, const char *action,
     return store_audit_token(st, 0, who, action, object, reason);
 }
 
-/* One audit record, written with jsonw: stored text (a reason from a
- * header, an id from a path) may hold any bytes, the output is UTF-8. */
-static void audit_row(sqlite3_stmt *s, struct sbuf *out, int first)
+static void audit_row(sqlite3_stmt *s, const void *cb, void *ctx)
 {
-    static const struct {
-        const char *key;
-        int col;
-    } text[] = {{"who", 2}, {"action", 3}, {"object", 4}, {"reason", 5}};
-    char iso[32];
-    struct jsonw w;
-    if (!first)
-        sbuf_addch(out, ',');
-    jsonw_init(&w, out);
-    jsonw_object_begin(&w);
-    jsonw_kv_int(&w, "id", sqlite3_column_int64(s, 0));
-    time_format_iso(sqlite3_column_int64(s, 1) / 1000000000LL, 480, iso);
-    jsonw_kv_str(&w, "ts", iso);
-    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
-        jsonw_key(&w, text[i].key);
-        if (sqlite3_column_type(s, text[i].col) == SQLITE_NULL)
-            jsonw_null(&w);
-        else
-            jsonw_str(&w, col_text(s, text[i].col));
-        if (i == 0 && sqlite3_column_type(s, 6) == SQLITE_NULL)
-            jsonw_kv_null(&w, "token_id");
-        else if (i == 0)
-            jsonw_kv_int(&w, "token_id", sqlite3_column_int64(s, 6));
-    }
-    jsonw_object_end(&w);
+    struct store_audit_row a = {
+        .id = sqlite3_column_int64(s, 0),
+        .ts_ns = sqlite3_column_int64(s, 1),
+        .who = col_text_or_null(s, 2),
+        .action = col_text_or_null(s, 3),
+        .object = col_text_or_null(s, 4),
+        .reason = col_text_or_null(s, 5),
+        .has_token = sqlite3_column_type(s, 6) != SQLITE_NULL,
+        .token_id = sqlite3_column_int64(s, 6),
+    };
+    (*(const store_audit_fn *)cb)(ctx, &a);
 }
 
-int store_audit_list(struct store *st, int limit, struct sbuf *out)
+int store_audit_scan(struct store *st, int limit, store_audit_fn fn, void *ctx)
 {
-    return list_json(st, STMT_AUDIT_LIST, limit > 0 ? limit : 100, audit_row,
-                     out);
+    return scan_rows(st, STMT_AUDIT_LIST, limit > 0 ? limit : 100, audit_row,
+                     &fn, ctx);
 }
 
 struct kv_arg {

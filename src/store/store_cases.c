@@ -183,6 +183,34 @@ int store_case_update(struct store *st, const struct case_row *c,
     return rc;
 }
 
+static int case_escalate_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct case_write *a = arg;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(w->db,
+                           "UPDATE case_file SET escalated_to=? WHERE id=?"
+                           " AND state=? AND updated_ns=? AND escalated_to=''",
+                           -1, &s, NULL))
+        return store__sqlerr(w->db, "case escalate");
+    sqlite3_bind_text(s, 1, a->c->escalated_to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, a->c->id);
+    sqlite3_bind_text(s, 3, a->c->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, a->c->updated_ns);
+    int rc = run_stmt(w->db, s, "case escalate");
+    if (rc)
+        return rc;
+    if (sqlite3_changes(w->db) != 1)
+        return CB_EEXIST;
+    return step_insert(w->db, a->c->id, a->step);
+}
+
+int store_case_escalate(struct store *st, const struct case_row *c,
+                        const struct case_step *step)
+{
+    struct case_write a = {c, NULL, step, 0, 1, NULL, 0};
+    return store__call(st, case_escalate_fn, &a);
+}
+
 /* Inserts the visit unless its id is known: 0, or 1 for a repeat. */
 static int visit_insert(sqlite3 *db, int64_t case_id,
                         const struct case_visit *v)
@@ -311,7 +339,9 @@ int store_scan_cases(struct store *st, const struct case_filter *f,
             " (?1 = '' OR category = ?1) AND (?2 = '' OR household_id = ?2)"
             " AND (?3 = '' OR unit_kind = ?3) AND (?4 = '' OR unit = ?4)"
             " AND (?5 = '' OR state = ?5) AND (?6 = 0 OR state NOT IN"
-            " ('closed','evaluated','void')) ORDER BY id DESC LIMIT ?7",
+            " ('closed','evaluated','void')) AND (?8 = 0 OR (deadline_ns > 0"
+            " AND deadline_ns < ?8 AND escalated_to = ''))"
+            " ORDER BY id DESC LIMIT ?7",
             -1, &s, NULL)) {
         rc = store__sqlerr(c->db, "case scan");
         goto out_put;
@@ -323,6 +353,7 @@ int store_scan_cases(struct store *st, const struct case_filter *f,
     bind_opt(s, 5, f->state);
     sqlite3_bind_int(s, 6, f->open_only);
     sqlite3_bind_int64(s, 7, f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(s, 8, f->overdue_at_ns);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct case_row row;
         case_from_row(s, &row);
@@ -403,6 +434,39 @@ int store_scan_case_visits(struct store *st, int64_t from_ns, int64_t to_ns,
     }
     if (step != SQLITE_DONE)
         rc = store__sqlerr(c->db, "case visits");
+    sqlite3_finalize(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
+int store_scan_cases_by_source(struct store *st, const char *source_kind,
+                               int64_t from_ns, int64_t to_ns, int limit,
+                               store_case_fn fn, void *ctx)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT " CASE_COLS " FROM case_file"
+                           " WHERE source_kind = ? AND created_ns >= ?"
+                           " AND created_ns < ? ORDER BY created_ns DESC,"
+                           " id DESC LIMIT ?",
+                           -1, &s, NULL)) {
+        rc = store__sqlerr(c->db, "cases by source");
+        goto out_put;
+    }
+    sqlite3_bind_text(s, 1, source_kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from_ns);
+    sqlite3_bind_int64(s, 3, to_ns);
+    sqlite3_bind_int64(s, 4, limit > 0 ? limit : -1);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct case_row row;
+        case_from_row(s, &row);
+        fn(ctx, &row);
+    }
+    if (step != SQLITE_DONE)
+        rc = store__sqlerr(c->db, "cases by source");
     sqlite3_finalize(s);
 out_put:
     store__reader_put(st, c);

@@ -113,6 +113,36 @@ out_put:
     return rc;
 }
 
+int store_doc_get(struct store *st, const char *kind, const char *id,
+                  char **OUT_json)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = CB_ENOTFOUND;
+    *OUT_json = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT json FROM indic_doc WHERE kind = ?1 AND"
+                           " id = ?2",
+                           -1, &s, NULL)) {
+        rc = store__sqlerr(c->db, "prepare indic_doc get");
+        goto out_put;
+    }
+    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(s, 0);
+        *OUT_json = xstrdup(json ? json : "{}");
+        rc = 0;
+    } else if (step != SQLITE_DONE) {
+        rc = store__sqlerr(c->db, "get indic_doc");
+    }
+    sqlite3_finalize(s);
+out_put:
+    store__reader_put(st, c);
+    return rc;
+}
+
 /* ---- points ---- */
 
 struct points_arg {

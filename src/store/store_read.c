@@ -1,13 +1,14 @@
 /*
- * store_read.c - the pool of read-only connections and the JSON reads.
+ * store_read.c - the pool of read-only connections and the typed reads
+ * behind the API (rows through callbacks; render/render.h makes the JSON).
  *
  * A borrower takes a connection off the free stack (waiting when all are
  * out), uses it alone and gives it back.  Each connection keeps its own
- * statement cache, so the JSON reads below prepare nothing per request.
+ * statement cache, so the reads below prepare nothing per request.
  * In WAL mode readers never block the writer, nor it them.
  *
  * Raw readings are keyed by time first (the write path needs it), so
- * store_readings_json scans the time range and filters by household: keep
+ * store_readings_read scans the time range and filters by household: keep
  * its windows short (days).  Daily use comes from usage_daily, keyed by day
  * first, read by one point lookup a day.
  */
@@ -78,75 +79,21 @@ void store_read_end(struct store *st, void *db)
         }
 }
 
-/* ---- JSON helpers ---- */
-
-static void add_num(struct sbuf *out, double v)
+static const char *col_text(sqlite3_stmt *s, int col)
 {
-    if (isfinite(v))
-        sbuf_addf(out, "%.12g",
-                  v); /* sums of spread use carry float noise past 12 digits */
-    else
-        sbuf_addstr(out, "null");
-}
-
-static void add_iso_ns(struct sbuf *out, int64_t ns)
-{
-    char iso[32];
-    int64_t s = ns / 1000000000LL - (ns % 1000000000LL < 0);
-    time_format_iso(s, dclock_tz_offset_minutes(), iso);
-    sbuf_add_json_str(out, iso);
-}
-
-static void add_day(struct sbuf *out, int64_t day)
-{
-    int y;
-    unsigned m, d;
-    time_civil_from_days(day, &y, &m, &d);
-    sbuf_addf(out, "\"%04d-%02u-%02u\"", y, m, d);
-}
-
-static void add_col_text(struct sbuf *out, sqlite3_stmt *s, int col)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    if (t)
-        sbuf_add_json_str(out, (const char *)t);
-    else
-        sbuf_addstr(out, "null");
+    return (const char *)sqlite3_column_text(s, col);
 }
 
 /* ---- readings ---- */
 
-struct readings_out {
-    struct sbuf *out;
-    int n;
-};
-
-static void reading_row(void *ctx, const struct reading *r)
-{
-    struct readings_out *ro = ctx;
-    struct sbuf *out = ro->out;
-    sbuf_addstr(out, ro->n++ ? ",{\"ts\":" : "{\"ts\":");
-    add_iso_ns(out, r->ts_ns);
-    sbuf_addf(out,
-              ",\"ts_ns\":%lld,\"metric\":\"%s\",\"field\":\"%s\","
-              "\"value\":",
-              (long long)r->ts_ns, metric_name(r->metric),
-              r->field == READING_DELTA ? "delta" : "index");
-    add_num(out, r->value);
-    sbuf_addch(out, '}');
-}
-
-int store_readings_json(struct store *st, int32_t household, int metric,
+int store_readings_read(struct store *st, int32_t household, int metric,
                         int64_t from_ns, int64_t to_ns, int limit,
-                        struct sbuf *out)
+                        void (*fn)(void *ctx, const struct reading *r),
+                        void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
-    struct readings_out ro = {out, 0};
-    sbuf_addch(out, '[');
     int rc = store__blocks_read(c, household, metric, from_ns, to_ns,
-                                (size_t)(limit > 0 ? limit : 1000), reading_row,
-                                &ro);
-    sbuf_addch(out, ']');
+                                (size_t)(limit > 0 ? limit : 1000), fn, ctx);
     store__reader_put(st, c);
     return rc;
 }
@@ -176,76 +123,65 @@ static int usage_day_span(struct store_conn *c, int64_t *from, int64_t *to)
     return 0;
 }
 
-/* Appends one day's object if the household has use that day. */
+/* Calls fn with one day if the household has use that day. */
 static int usage_one_day(struct store_conn *c, sqlite3_stmt *s,
-                         int32_t household, int64_t day, int *first,
-                         struct sbuf *out)
+                         int32_t household, int64_t day, store_usage_day_fn fn,
+                         void *ctx)
 {
-    int step, found = 0;
+    struct store_usage_day d = {.day = day};
+    int step;
     sqlite3_bind_int(s, 1, household);
     sqlite3_bind_int64(s, 2, day);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!found) {
-            sbuf_addstr(out, *first ? "{\"day\":" : ",{\"day\":");
-            add_day(out, day);
-            *first = 0;
-            found = 1;
-        }
-        sbuf_addf(out, ",\"%s\":", metric_name(sqlite3_column_int(s, 0)));
-        add_num(out, sqlite3_column_double(s, 1));
+        int m = sqlite3_column_int(s, 0);
+        if (m < 0 || m >= METRIC_COUNT)
+            continue;
+        d.has |= 1u << m;
+        d.use[m] = sqlite3_column_double(s, 1);
     }
-    if (found)
-        sbuf_addch(out, '}');
     sqlite3_reset(s);
-    return step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read usage");
+    if (step != SQLITE_DONE)
+        return store__sqlerr(c->db, "read usage");
+    if (d.has)
+        fn(ctx, &d);
+    return 0;
 }
 
-int store_usage_daily_json(struct store *st, int32_t household,
-                           int64_t from_day, int64_t to_day, struct sbuf *out)
+int store_usage_daily_read(struct store *st, int32_t household,
+                           int64_t from_day, int64_t to_day,
+                           store_usage_day_fn fn, void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s = store__stmt(c, STMT_USAGE_DAILY);
     int rc = s ? usage_day_span(c, &from_day, &to_day) : CB_ESTORE;
-    int first = 1;
-    sbuf_addch(out, '[');
     for (int64_t day = from_day; !rc && day < to_day; day++)
-        rc = usage_one_day(c, s, household, day, &first, out);
-    sbuf_addch(out, ']');
+        rc = usage_one_day(c, s, household, day, fn, ctx);
     store__reader_put(st, c);
     return rc;
 }
 
 /* ---- events ---- */
 
-static void add_event(struct sbuf *out, sqlite3_stmt *s)
+static void event_row(sqlite3_stmt *s, struct store_event_row *e)
 {
-    static const char *const keys[] = {"source", "event_id", "type"};
-    for (int i = 0; i < 3; i++) {
-        sbuf_addf(out, "%s\"%s\":", i ? "," : "{", keys[i]);
-        add_col_text(out, s, i);
-    }
-    sbuf_addstr(out, ",\"ts\":");
-    add_iso_ns(out, sqlite3_column_int64(s, 3));
-    sbuf_addstr(out, ",\"lat\":");
-    add_num(out, sqlite3_column_double(s, 4));
-    sbuf_addstr(out, ",\"lon\":");
-    add_num(out, sqlite3_column_double(s, 5));
-    sbuf_addstr(out, ",\"street\":");
-    add_col_text(out, s, 6);
-    sbuf_addstr(out, sqlite3_column_int(s, 7) ? ",\"placed\":true"
-                                              : ",\"placed\":false");
-    const char *attrs = (const char *)sqlite3_column_text(s, 8);
-    sbuf_addstr(out, ",\"attrs\":");
-    sbuf_addstr(out, attrs ? attrs : "null"); /* stored as compact JSON */
-    sbuf_addch(out, '}');
+    e->source = col_text(s, 0);
+    e->event_id = col_text(s, 1);
+    e->type = col_text(s, 2);
+    e->ts_ns = sqlite3_column_int64(s, 3);
+    e->lat = sqlite3_column_double(s, 4);
+    e->lon = sqlite3_column_double(s, 5);
+    e->street = col_text(s, 6);
+    e->placed = sqlite3_column_int(s, 7);
+    e->attrs = col_text(s, 8);
 }
 
-int store_events_json(struct store *st, const char *source, int64_t from_ns,
-                      int64_t to_ns, int limit, struct sbuf *out)
+int store_events_read(struct store *st, const char *source, int64_t from_ns,
+                      int64_t to_ns, int limit, store_event_row_fn fn,
+                      void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s = store__stmt(c, STMT_EVENTS);
-    int rc = CB_ESTORE, step, n = 0;
+    int rc = CB_ESTORE, step;
     if (!s)
         goto out_put;
     sqlite3_bind_int64(s, 1, from_ns);
@@ -253,13 +189,11 @@ int store_events_json(struct store *st, const char *source, int64_t from_ns,
     if (source)
         sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, limit);
-    sbuf_addch(out, '[');
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n++)
-            sbuf_addch(out, ',');
-        add_event(out, s);
+        struct store_event_row e;
+        event_row(s, &e);
+        fn(ctx, &e);
     }
-    sbuf_addch(out, ']');
     sqlite3_clear_bindings(s);
     sqlite3_reset(s);
     rc = step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read events");
@@ -296,75 +230,55 @@ out_put:
     return rc;
 }
 
-static void add_flags(struct sbuf *out, int flags)
+static void household_fields(sqlite3_stmt *s, int32_t id,
+                             struct store_household_row *h)
 {
-    static const char *const names[] = {"elderly_alone", "large_family",
-                                        "business", "vacant"};
-    int first = 1;
-    sbuf_addstr(out, ",\"flags\":[");
-    for (int i = 0; i < 4; i++)
-        if (flags & (1 << i)) {
-            sbuf_addstr(out, first ? "" : ",");
-            sbuf_add_json_str(out, names[i]);
-            first = 0;
-        }
-    sbuf_addch(out, ']');
+    h->id = id;
+    h->household_id = col_text(s, 0);
+    h->street = col_text(s, 1);
+    h->committee = col_text(s, 2);
+    h->building = col_text(s, 3);
+    h->address = col_text(s, 4);
+    h->lat = sqlite3_column_double(s, 5);
+    h->lon = sqlite3_column_double(s, 6);
+    h->area_m2 = sqlite3_column_double(s, 7);
+    h->rooms = sqlite3_column_int(s, 8);
+    h->registered_occupants = sqlite3_column_int(s, 9);
+    h->flags = sqlite3_column_int(s, 10);
+    h->updated_ns = sqlite3_column_int64(s, 11);
 }
 
-static void household_fields(sqlite3_stmt *s, int32_t id, struct sbuf *out)
-{
-    static const char *const text_keys[] = {"household_id", "street",
-                                            "committee", "building", "address"};
-    static const char *const num_keys[] = {"lat", "lon", "area_m2"};
-    sbuf_addf(out, "{\"id\":%d", id);
-    for (int i = 0; i < 5; i++) {
-        sbuf_addf(out, ",\"%s\":", text_keys[i]);
-        add_col_text(out, s, i);
-    }
-    for (int i = 0; i < 3; i++) {
-        sbuf_addf(out, ",\"%s\":", num_keys[i]);
-        add_num(out, sqlite3_column_double(s, 5 + i));
-    }
-    sbuf_addf(out, ",\"rooms\":%d,\"registered_occupants\":%d",
-              sqlite3_column_int(s, 8), sqlite3_column_int(s, 9));
-    add_flags(out, sqlite3_column_int(s, 10));
-    sbuf_addstr(out, ",\"updated\":");
-    add_iso_ns(out, sqlite3_column_int64(s, 11));
-}
-
-static int household_meters(struct store_conn *c, int32_t id, struct sbuf *out)
+static int household_meters(struct store_conn *c, struct store_household_row *h)
 {
     sqlite3_stmt *s = store__stmt(c, STMT_METERS_OF);
-    int step, n = 0;
+    int step;
     if (!s)
         return CB_ESTORE;
-    sqlite3_bind_int(s, 1, id);
-    sbuf_addstr(out, ",\"meters\":{");
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        sbuf_addf(out, "%s\"%s\":{\"first\":", n++ ? "," : "",
-                  metric_name(sqlite3_column_int(s, 0)));
-        add_iso_ns(out, sqlite3_column_int64(s, 1));
-        sbuf_addstr(out, ",\"last\":");
-        add_iso_ns(out, sqlite3_column_int64(s, 2));
-        sbuf_addstr(out, ",\"last_index\":");
-        if (sqlite3_column_int(s, 4) & 2 /* METER_INDEX */)
-            add_num(out, sqlite3_column_double(s, 3));
-        else
-            sbuf_addstr(out, "null");
-        sbuf_addf(out, ",\"resets\":%lld,\"replacements\":%lld,\"late\":%lld}",
-                  (long long)sqlite3_column_int64(s, 5),
-                  (long long)sqlite3_column_int64(s, 6),
-                  (long long)sqlite3_column_int64(s, 7));
+    sqlite3_bind_int(s, 1, h->id);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW &&
+           h->n_meters < METRIC_COUNT) {
+        struct store_meter_row *m = &h->meters[h->n_meters++];
+        m->metric = sqlite3_column_int(s, 0);
+        m->first_ns = sqlite3_column_int64(s, 1);
+        m->last_ns = sqlite3_column_int64(s, 2);
+        m->has_index = (sqlite3_column_int(s, 4) & 2 /* METER_INDEX */) != 0;
+        m->last_index = sqlite3_column_double(s, 3);
+        m->resets = sqlite3_column_int64(s, 5);
+        m->replacements = sqlite3_column_int64(s, 6);
+        m->late = sqlite3_column_int64(s, 7);
     }
-    sbuf_addch(out, '}');
     sqlite3_reset(s);
-    return step == SQLITE_DONE ? 0 : store__sqlerr(c->db, "read meters");
+    return step == SQLITE_DONE || step == SQLITE_ROW
+               ? 0
+               : store__sqlerr(c->db, "read meters");
 }
 
-int store_household_json(struct store *st, int32_t household, struct sbuf *out)
+int store_household_read(struct store *st, int32_t household,
+                         store_household_row_fn fn, void *ctx)
 {
     struct store_conn *c = store__reader_get(st);
     sqlite3_stmt *s = store__stmt(c, STMT_HOUSEHOLD_GET);
+    struct store_household_row h = {0};
     int rc = CB_ESTORE;
     if (!s)
         goto out_put;
@@ -373,70 +287,38 @@ int store_household_json(struct store *st, int32_t household, struct sbuf *out)
     if (step != SQLITE_ROW) {
         rc = step == SQLITE_DONE ? CB_ENOTFOUND
                                  : store__sqlerr(c->db, "read household");
-        sqlite3_reset(s);
-        goto out_put;
+        goto out_reset;
     }
-    household_fields(s, household, out);
+    household_fields(s, household, &h);
+    rc = household_meters(c, &h);
+    if (!rc)
+        fn(ctx, &h); /* the household's text lives until the reset */
+out_reset:
     sqlite3_reset(s);
-    rc = household_meters(c, household, out);
-    sbuf_addch(out, '}');
 out_put:
     store__reader_put(st, c);
     return rc;
 }
 
-/* ---- stats ---- */
+/* ---- counts ---- */
 
-static double rate(uint64_t total, uint64_t unmatched)
+void store_feed_counts(struct store *st, struct store_feed_counts *OUT_counts)
 {
-    return total ? (double)(total - unmatched) / (double)total : 1.0;
+    OUT_counts->households = store_household_count(st);
+    OUT_counts->readings = atomic_load(&st->n_readings);
+    OUT_counts->deliveries = atomic_load(&st->n_deliveries);
+    OUT_counts->deliveries_unmatched = atomic_load(&st->n_unmatched);
+    OUT_counts->events = atomic_load(&st->n_events);
 }
 
-static void add_sources(struct store *st, struct sbuf *out)
+void store_delivery_sources(struct store *st,
+                            void (*fn)(void *ctx, const char *source,
+                                       uint64_t total, uint64_t unmatched),
+                            void *ctx)
 {
     pthread_mutex_lock(&st->src_lock);
-    sbuf_addstr(out, ",\"address_match_rate_by_source\":{");
-    for (size_t i = 0; i < st->n_sources; i++) {
-        sbuf_addstr(out, i ? "," : "");
-        sbuf_add_json_str(out, st->sources[i].name);
-        sbuf_addf(out, ":%.4f",
-                  rate(st->sources[i].total, st->sources[i].unmatched));
-    }
-    sbuf_addstr(out, "},\"deliveries_by_source\":{");
-    for (size_t i = 0; i < st->n_sources; i++) {
-        sbuf_addstr(out, i ? "," : "");
-        sbuf_add_json_str(out, st->sources[i].name);
-        sbuf_addf(out, ":{\"total\":%llu,\"unmatched\":%llu}",
-                  (unsigned long long)st->sources[i].total,
-                  (unsigned long long)st->sources[i].unmatched);
-    }
-    sbuf_addch(out, '}');
+    for (size_t i = 0; i < st->n_sources; i++)
+        fn(ctx, st->sources[i].name, st->sources[i].total,
+           st->sources[i].unmatched);
     pthread_mutex_unlock(&st->src_lock);
-}
-
-int store_stats_json(struct store *st, struct sbuf *out)
-{
-    struct store_stats s;
-    store_get_stats(st, &s);
-    uint64_t deliveries = atomic_load(&st->n_deliveries);
-    uint64_t unmatched = atomic_load(&st->n_unmatched);
-    sbuf_addf(out,
-              "{\"households\":%zu,\"readings\":%llu,\"deliveries\":%llu,"
-              "\"deliveries_unmatched\":%llu,\"address_match_rate\":%.4f",
-              store_household_count(st),
-              (unsigned long long)atomic_load(&st->n_readings),
-              (unsigned long long)deliveries, (unsigned long long)unmatched,
-              rate(deliveries, unmatched));
-    add_sources(st, out);
-    sbuf_addf(out,
-              ",\"events\":%llu,\"log_seq\":%llu,\"rollup_seq\":%llu,"
-              "\"meter_resets\":%llu,\"meter_replacements\":%llu,"
-              "\"late_readings\":%llu,\"spread_resets\":%llu}",
-              (unsigned long long)atomic_load(&st->n_events),
-              (unsigned long long)s.log_seq, (unsigned long long)s.rollup_seq,
-              (unsigned long long)s.meter_resets,
-              (unsigned long long)s.meter_replacements,
-              (unsigned long long)s.late_readings,
-              (unsigned long long)s.spread_resets);
-    return 0;
 }

@@ -430,6 +430,31 @@ static const struct migration migrations[] = {
      "CREATE UNIQUE INDEX IF NOT EXISTS reading_day_key ON reading_day(block, day);"
      "CREATE INDEX IF NOT EXISTS reading_day_time ON reading_day(day);",
      NULL},
+    /* Photos of cases (store_photos.c): the metadata; the image is a file
+     * under DATA/photos/ (src/photo/photo.h).  quota_unit names whose
+     * quota a photo counts in.  And cases by source and time, for
+     * Open311's public lists (store_scan_cases_by_source). */
+    {"case photos, cases by source",
+     "CREATE TABLE IF NOT EXISTS case_photo(id TEXT PRIMARY KEY,"
+     " case_id INTEGER NOT NULL, visit_id TEXT NOT NULL DEFAULT '',"
+     " content_type TEXT NOT NULL, bytes INTEGER NOT NULL,"
+     " created_ns INTEGER NOT NULL, token_id INTEGER NOT NULL,"
+     " who TEXT NOT NULL, quota_unit TEXT NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX IF NOT EXISTS case_photo_case ON case_photo(case_id);"
+     "CREATE INDEX IF NOT EXISTS case_photo_unit ON case_photo(quota_unit);"
+     "CREATE INDEX IF NOT EXISTS case_file_source"
+     " ON case_file(source_kind, created_ns);",
+     NULL},
+    /* The operators' actions on alerts (store_alerts.c): acknowledge,
+     * assign, comment, suppress, and the engine's escalations. */
+    {"alert actions",
+     "CREATE TABLE IF NOT EXISTS alert_action(id INTEGER PRIMARY KEY,"
+     " alert_id INTEGER NOT NULL, ts_ns INTEGER NOT NULL,"
+     " action TEXT NOT NULL, token_id INTEGER NOT NULL, who TEXT NOT NULL,"
+     " role TEXT NOT NULL, assignee TEXT NOT NULL DEFAULT '',"
+     " text TEXT NOT NULL DEFAULT '', until_ns INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX IF NOT EXISTS alert_action_alert ON alert_action(alert_id, id);",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

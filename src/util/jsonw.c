@@ -2,7 +2,9 @@
 #include "util/jsonw.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t jsonw_utf8_len(const unsigned char *s, size_t n)
@@ -166,6 +168,12 @@ void jsonw_int(struct jsonw *w, int64_t v)
     sbuf_addf(w->out, "%lld", (long long)v);
 }
 
+void jsonw_uint(struct jsonw *w, uint64_t v)
+{
+    before_item(w);
+    sbuf_addf(w->out, "%llu", (unsigned long long)v);
+}
+
 void jsonw_double(struct jsonw *w, double v)
 {
     before_item(w);
@@ -173,6 +181,86 @@ void jsonw_double(struct jsonw *w, double v)
         sbuf_addf(w->out, "%.17g", v);
     else
         sbuf_addstr(w->out, "null");
+}
+
+/* fmt is "%.*f" or "%.*g", chosen below: never a caller's text. */
+static void add_rounded(struct jsonw *w, int fixed, double v, int digits)
+{
+    before_item(w);
+    if (!isfinite(v)) {
+        sbuf_addstr(w->out, "null");
+        return;
+    }
+    if (v == 0)
+        v = 0; /* never "-0" */
+    if (digits < 0)
+        digits = 0;
+    if (fixed)
+        sbuf_addf(w->out, "%.*f", digits, v);
+    else
+        sbuf_addf(w->out, "%.*g", digits, v);
+}
+
+void jsonw_double_prec(struct jsonw *w, double v, int decimals)
+{
+    add_rounded(w, 1, v, decimals);
+}
+
+void jsonw_double_sig(struct jsonw *w, double v, int digits)
+{
+    add_rounded(w, 0, v, digits);
+}
+
+static void add_vstrf(struct jsonw *w, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void add_vstrf(struct jsonw *w, const char *fmt, va_list ap)
+{
+    char buf[256];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof(buf)) {
+        jsonw_strn(w, buf, (size_t)n);
+    } else if (n >= 0) {
+        char *big = xmalloc((size_t)n + 1);
+        vsnprintf(big, (size_t)n + 1, fmt, ap2);
+        jsonw_strn(w, big, (size_t)n);
+        free(big);
+    } else {
+        jsonw_str(w, "");
+    }
+    va_end(ap2);
+}
+
+void jsonw_strf(struct jsonw *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_vstrf(w, fmt, ap);
+    va_end(ap);
+}
+
+void jsonw_kv_strf(struct jsonw *w, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    jsonw_key(w, key);
+    va_start(ap, fmt);
+    add_vstrf(w, fmt, ap);
+    va_end(ap);
+}
+
+void jsonw_kv_double_prec(struct jsonw *w, const char *key, double v,
+                          int decimals)
+{
+    jsonw_key(w, key);
+    jsonw_double_prec(w, v, decimals);
+}
+
+void jsonw_kv_double_sig(struct jsonw *w, const char *key, double v, int digits)
+{
+    jsonw_key(w, key);
+    jsonw_double_sig(w, v, digits);
 }
 
 void jsonw_bool(struct jsonw *w, int v)
@@ -203,6 +291,12 @@ void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v)
 {
     jsonw_key(w, key);
     jsonw_int(w, v);
+}
+
+void jsonw_kv_uint(struct jsonw *w, const char *key, uint64_t v)
+{
+    jsonw_key(w, key);
+    jsonw_uint(w, v);
 }
 
 void jsonw_kv_double(struct jsonw *w, const char *key, double v)

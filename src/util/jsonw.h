@@ -70,9 +70,19 @@ void jsonw_key(struct jsonw *w, const char *key);
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 void jsonw_int(struct jsonw *w, int64_t v);
+void jsonw_uint(struct jsonw *w, uint64_t v); /* all 64 bits, e.g. a seed */
 void jsonw_double(struct jsonw *w, double v); /* %.17g; NaN, inf: null */
+/* v rounded for people to read: jsonw_double_prec with that many digits
+ * after the point (printf's %.*f: 2 -> "0.25"), jsonw_double_sig with that
+ * many significant digits (%.*g: 4 -> "0.2468", "1.235e+06").  Both write
+ * NaN and infinities as null, and a zero as 0, never -0. */
+void jsonw_double_prec(struct jsonw *w, double v, int decimals);
+void jsonw_double_sig(struct jsonw *w, double v, int digits);
 void jsonw_bool(struct jsonw *w, int v);
 void jsonw_null(struct jsonw *w);
+/* A string value formatted by printf, then escaped like any other. */
+void jsonw_strf(struct jsonw *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* A fragment that is already JSON (e.g. a nested object built elsewhere),
  * copied as is: the caller vouches for it. */
 void jsonw_raw(struct jsonw *w, const char *json, size_t n);
@@ -80,7 +90,14 @@ void jsonw_raw(struct jsonw *w, const char *json, size_t n);
 /* key + value in one call. */
 void jsonw_kv_str(struct jsonw *w, const char *key, const char *s);
 void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
+void jsonw_kv_uint(struct jsonw *w, const char *key, uint64_t v);
 void jsonw_kv_double(struct jsonw *w, const char *key, double v);
+void jsonw_kv_double_prec(struct jsonw *w, const char *key, double v,
+                          int decimals);
+void jsonw_kv_double_sig(struct jsonw *w, const char *key, double v,
+                         int digits);
+void jsonw_kv_strf(struct jsonw *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void jsonw_kv_bool(struct jsonw *w, const char *key, int v);
 void jsonw_kv_null(struct jsonw *w, const char *key);
 

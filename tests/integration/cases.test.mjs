@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { startServer, makeToken, householdsCsv } from './lib.mjs';
 
 const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
-  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department'];
+  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department',
+  'citizen_app'];
 // The lifecycle as docs/CASES.md states it: [from, action, to, roles].
 // committee and department act only on cases dispatched to them.
 const LEADS = ['shift_lead', 'admin'];
@@ -69,6 +70,8 @@ before(async () => {
     department: 'sanitation' });
   tok.department_other = await makeToken(srv, { name: '城管-钱',
     role: 'department', department: 'urban-management' });
+  tok.citizen_app = await makeToken(srv, { name: '12345-app',
+    role: 'citizen_app' });
 });
 after(async () => { await srv.stop(); srv.cleanup(); });
 

@@ -117,6 +117,29 @@ test('an ingest reaches an open stream as an `ingest` event', async () => {
   s.close();
 });
 
+test('?hello=1 greets at once, with the counts only for who may read them',
+    async () => {
+  const stats = (await srv.req('GET', '/api/v1/stats/ingest')).json;
+  const op = openStream(srv.base, { token: tok.operator, query: '?hello=1' });
+  const water = openStream(srv.base, { token: tok.water, query: '?hello=1' });
+  const plain = openStream(srv.base, { token: tok.operator });
+  await Promise.all([op.ready, water.ready, plain.ready]);
+  const hi = await op.until((e) => e.event === 'hello', 'hello', 2000);
+  assert.equal(op.events[0], hi, 'the greeting comes first');
+  assert.equal(hi.id, undefined, 'no id: resuming is unchanged');
+  assert.equal(hi.data.stats.households, stats.households);
+  assert.ok(hi.data.newest >= 0);
+  const wh = await water.until((e) => e.event === 'hello', 'hello', 2000);
+  assert.equal(wh.data.stats, undefined, 'a publisher reads no counts');
+  await write();
+  await plain.until((e) => e.event === 'ingest', 'ingest');
+  assert.ok(!plain.events.some((e) => e.event === 'hello'));
+  const bad = await request(srv.base, 'GET', '/api/v1/stream?hello=2',
+      { token: tok.operator });
+  assert.equal(bad.status, 400);
+  for (const s of [op, water, plain]) s.close();
+});
+
 test('Last-Event-ID resumes after the id; an unknown id gets `reset`',
     async () => {
   const a = openStream(srv.base, { token: tok.operator });

@@ -9,10 +9,12 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, request, makeToken, seedHouseholds, householdsCsv,
   sleep } from './lib.mjs';
+import { jpeg } from './photo-bytes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ROLES = ['admin', 'publisher', 'operator', 'analyst', 'committee',
-  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department'];
+  'supervisor', 'call_taker', 'shift_lead', 'dispatcher', 'department',
+  'citizen_app'];
 
 // [{method, pattern, cells: {role: 'yes'|'own'|'no'}, text: {role: cell}}]
 function docTable() {
@@ -44,7 +46,7 @@ function docTable() {
 // The same from the route table in src/http/routes.c.
 function codeTable() {
   const src = readFileSync(join(root, 'src', 'http', 'routes.c'), 'utf8');
-  const re = /\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(PUB|TOK),\s*\{([^}]*)\}/g;
+  const re = /\{"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*(PUB|TOK|KEY),\s*\{([^}]*)\}/g;
   const word = { Y: 'yes', OWN: 'own', N: 'no' };
   const rows = [];
   for (const m of src.matchAll(re)) {
@@ -87,6 +89,8 @@ before(async () => {
     tok[role] = await makeToken(srv, { name: `${role}-1`, role });
   tok.department = await makeToken(srv, { name: 'dept-1', role: 'department',
     department: 'no-feeds' });
+  tok.citizen_app = await makeToken(srv, { name: 'app-1',
+    role: 'citizen_app' });
   // outside "own": a publisher of no feed, another committee
   tok.publisher_other = await makeToken(srv, { name: 'pub0',
     role: 'publisher', department: 'no-feeds' });
@@ -236,6 +240,9 @@ const samples = {
       duration: '1m' }) }),
   'GET /api/v1/alerts': () => ({ path: '/api/v1/alerts' }),
   'GET /api/v1/alerts/{}': () => ({ path: `/api/v1/alerts/${alertId}` }),
+  'POST /api/v1/alerts/{}/actions': () => ({
+    path: `/api/v1/alerts/${alertId}/actions`,
+    body: JSON.stringify({ action: 'comment', text: `roles ${seq++}` }) }),
   'GET /api/v1/notifications/dead-letters': () => ({
     path: '/api/v1/notifications/dead-letters' }),
   'GET /api/v1/stream': () => ({ path: '/api/v1/stream?drain=1' }),
@@ -282,6 +289,50 @@ const samples = {
       other: `/api/v1/cases/${other}/visits`,
       body: JSON.stringify({ visit_id: `v${seq++}`, outcome: 'no_access' }) };
   },
+  'POST /api/v1/cases/{}/photos': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/photos?visit_id=v${seq++}`,
+      other: `/api/v1/cases/${other}/photos`, body: jpeg(),
+      contentType: 'image/jpeg' };
+  },
+  'GET /api/v1/cases/{}/photos': async (role) => {
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    const other = await caseAt('OTHER-1', []);
+    return { path: `/api/v1/cases/${id}/photos`,
+      other: `/api/v1/cases/${other}/photos` };
+  },
+  'GET /api/v1/photos/{}': async (role) => {
+    const photo = async (id) => {
+      const r = await srv.req('POST', `/api/v1/cases/${id}/photos`,
+          { body: jpeg(), contentType: 'image/jpeg' });
+      assert.equal(r.status, 201, r.text);
+      return `/api/v1/photos/${r.json.id}`;
+    };
+    const id = await caseAt(role === 'department' ? 'place' : await flatCase(),
+        DISPATCHED);
+    return { path: await photo(id),
+      other: await photo(await caseAt('OTHER-1', [])) };
+  },
+  'GET /open311/v2/services.json': () => ({
+    path: '/open311/v2/services.json' }),
+  'GET /open311/v2/services/{}': () => ({
+    path: '/open311/v2/services/garbage.json' }),
+  'POST /open311/v2/requests.json': () => ({
+    path: '/open311/v2/requests.json', body: 'service_code=garbage&' +
+      `lat=31.${seq++}&long=121.5&description=roles`,
+    contentType: 'application/x-www-form-urlencoded' }),
+  'GET /open311/v2/requests/{}': async () => {
+    const r = await request(srv.base, 'POST', '/open311/v2/requests.json', {
+      body: `api_key=${tok.citizen_app}&service_code=noise&lat=31.1&long=121.4`,
+      contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(r.status, 201, r.text);
+    return { path: `/open311/v2/requests/${r.json[0].service_request_id}.json` };
+  },
+  'GET /open311/v2/requests.json': () => ({
+    path: '/open311/v2/requests.json' }),
   'GET /api/v1/tasks': () => ({ path: '/api/v1/tasks' }),
   // a committee's own figures (another unit's: cases.test.mjs)
   'GET /api/v1/evaluation': () => ({ path: '/api/v1/evaluation' }),

@@ -497,8 +497,8 @@ static int old_hours(struct store *st)
 static int readings_of(struct store *st, int32_t h)
 {
     struct sbuf sb = SBUF_INIT;
-    assert_int_equal(
-        store_readings_json(st, h, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(render_readings(st, h, -1, INT64_MIN, INT64_MAX, 0, &sb),
+                     0);
     int n = 0;
     for (const char *p = sb.buf; (p = strstr(p, "\"ts_ns\"")); p++)
         n++;

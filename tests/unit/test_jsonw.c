@@ -92,6 +92,32 @@ static void test_structure_and_commas(void **state)
     sbuf_release(&out);
 }
 
+static void test_rounded_numbers_and_formatted_strings(void **state)
+{
+    struct sbuf out = SBUF_INIT;
+    sbuf_init(&out);
+    struct jsonw w;
+    jsonw_init(&w, &out);
+    jsonw_object_begin(&w);
+    jsonw_kv_double_prec(&w, "p", 0.256, 2);
+    jsonw_kv_double_prec(&w, "whole", 2.5, 0);
+    jsonw_kv_double_prec(&w, "negzero", -0.0, 1);
+    jsonw_kv_double_sig(&w, "g", 1234567.0, 4);
+    jsonw_kv_double_sig(&w, "short", 0.5, 6);
+    jsonw_kv_double_sig(&w, "inf", INFINITY, 4);
+    jsonw_kv_strf(&w, "day", "%04d-%02u-%02u", 2026, 3u, 9u);
+    jsonw_kv_uint(&w, "seed", UINT64_MAX);
+    jsonw_key(&w, "q");
+    jsonw_strf(&w, "say \"%s\"", "hi");
+    jsonw_object_end(&w);
+    assert_string_equal(out.buf,
+                        "{\"p\":0.26,\"whole\":2,\"negzero\":0.0,"
+                        "\"g\":1.235e+06,\"short\":0.5,\"inf\":null,"
+                        "\"day\":\"2026-03-09\",\"seed\":18446744073709551615,"
+                        "\"q\":\"say \\\"hi\\\"\"}");
+    sbuf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_is_replaced),
         cmocka_unit_test(test_sbuf_json_str_is_the_same_escaper),
         cmocka_unit_test(test_structure_and_commas),
+        cmocka_unit_test(test_rounded_numbers_and_formatted_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -917,6 +917,36 @@ static void test_spring_festival_exodus(void **state)
     rm_tree(dir);
 }
 
+/* The committee simulator's delays run in working time (docs/SIMULATOR.md):
+ * Monday to Friday, 09:00-18:00 district time. */
+static void test_committee_working_hours(void **state)
+{
+    (void)state;
+    const int tz = 8 * 60;
+    int64_t ns;
+    /* 2026-12-02 is a Wednesday */
+    assert_int_equal(time_parse_iso("2026-12-02T10:00:00+08:00", 25, &ns, NULL),
+                     0);
+    int64_t wed10 = ns / 1000000000, hour = 3600, day = 86400;
+    /* within the day */
+    assert_int_equal(sim_working_hours_add(wed10, 2, tz), wed10 + 2 * hour);
+    /* past 18:00: the rest the next morning from 09:00 */
+    assert_int_equal(sim_working_hours_add(wed10, 10, tz),
+                     wed10 + day - hour + 2 * hour);
+    /* at night: from the next opening */
+    assert_int_equal(sim_working_hours_add(wed10 + 12 * hour, 1, tz),
+                     wed10 + day);
+    /* Friday 17:00 + 3 h: Monday 11:00 */
+    assert_int_equal(sim_working_hours_add(wed10 + 2 * day + 7 * hour, 3, tz),
+                     wed10 + 5 * day + hour);
+    /* a Saturday start waits for Monday 09:00 */
+    assert_int_equal(sim_working_hours_add(wed10 + 3 * day, 0.5, tz),
+                     wed10 + 5 * day - hour + hour / 2);
+    /* no time: no move, even out of hours */
+    assert_int_equal(sim_working_hours_add(wed10 + 3 * day, 0, tz),
+                     wed10 + 3 * day);
+}
+
 int main(void)
 {
     const struct CMUnitTest district[] = {
@@ -938,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_incidents_have_truth),
     };
     const struct CMUnitTest standalone[] = {
+        cmocka_unit_test(test_committee_working_hours),
         cmocka_unit_test(test_streets_tile_the_outline),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_same_arguments_same_bytes),

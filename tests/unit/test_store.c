@@ -90,7 +90,7 @@ static void test_readings_idempotent(void **state)
     assert_int_equal(res.duplicates, 300);
     assert_int_equal(res.seq, 0);
     struct sbuf sb = SBUF_INIT;
-    store_stats_json(fx->st, &sb);
+    render_stats(fx->st, &sb);
     assert_non_null(strstr(sb.buf, "\"readings\":300,"));
     sbuf_release(&sb);
     ingest_batch_release(&b);
@@ -183,11 +183,11 @@ static void test_registry_upsert_keeps_dense_ids(void **state)
     assert_int_equal(store_household_resolve(fx->st, "H0000004"), id[3]);
     assert_int_equal(store_address_match(fx->st, "张杨路200弄9号909室"), id[2]);
     struct sbuf sb = SBUF_INIT;
-    assert_int_equal(store_household_json(fx->st, id[2], &sb), 0);
+    assert_int_equal(render_household(fx->st, id[2], &sb), 0);
     assert_non_null(strstr(sb.buf, "\"registered_occupants\":5"));
     assert_non_null(strstr(sb.buf, "\"committee\":\"东昌居委会\""));
     sbuf_release(&sb);
-    assert_int_equal(store_household_json(fx->st, 999, &sb), CB_ENOTFOUND);
+    assert_int_equal(render_household(fx->st, 999, &sb), CB_ENOTFOUND);
     sbuf_release(&sb);
     fx_free(fx);
 }
@@ -261,7 +261,7 @@ static void test_deliveries_and_events(void **state)
     assert_int_equal((int)placed, 2);
 
     struct sbuf sb = SBUF_INIT;
-    store_stats_json(fx->st, &sb);
+    render_stats(fx->st, &sb);
     assert_non_null(strstr(sb.buf, "\"deliveries\":3,"));
     assert_non_null(strstr(sb.buf, "\"deliveries_unmatched\":1,"));
     assert_non_null(strstr(sb.buf, "\"MT\":0.5000"));
@@ -274,7 +274,7 @@ static void test_deliveries_and_events(void **state)
     assert_int_equal(seen.records[FEED_EVENTS], 2);
     assert_int_equal(seen.records[FEED_REGISTRY], 4);
     fx_reopen(fx); /* tallies survive */
-    store_stats_json(fx->st, &sb);
+    render_stats(fx->st, &sb);
     assert_non_null(strstr(sb.buf, "\"MT\":0.5000"));
     assert_non_null(strstr(sb.buf, "\"deliveries\":3,"));
     sbuf_release(&sb);
@@ -420,7 +420,7 @@ static void test_readings_late_and_after_restart(void **state)
     write_expect(fx->st, &more, 0, 3);
     struct sbuf sb = SBUF_INIT;
     assert_int_equal(
-        store_readings_json(fx->st, 256, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+        render_readings(fx->st, 256, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
     assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 5);
     /* (ts, metric) order: 3h, 5h water, 5h gas, 10h, 11h */
     const char *w5 = strstr(sb.buf, "\"metric\":\"water\",\"field\":\"index\","
@@ -432,14 +432,14 @@ static void test_readings_late_and_after_restart(void **state)
     assert_true(g5 < strstr(sb.buf, "\"value\":7"));
     assert_true(strstr(sb.buf, "\"value\":7") < strstr(sb.buf, "\"value\":8"));
     sbuf_reset(&sb);
-    assert_int_equal(store_readings_json(fx->st, 256, METRIC_WATER, t0,
-                                         t0 + 11 * HOUR_NS, 2, &sb),
+    assert_int_equal(render_readings(fx->st, 256, METRIC_WATER, t0,
+                                     t0 + 11 * HOUR_NS, 2, &sb),
                      0);
     assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2); /* the limit */
     assert_null(strstr(sb.buf, "gas"));
     sbuf_reset(&sb);
     assert_int_equal(
-        store_readings_json(fx->st, 255, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+        render_readings(fx->st, 255, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
     assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2);
     sbuf_release(&sb);
     ingest_batch_release(&now);
@@ -526,7 +526,7 @@ static void test_readings_compacted_by_day(void **state)
      * values at the water resolution (0.001 m3) */
     struct sbuf sb = SBUF_INIT;
     assert_int_equal(
-        store_readings_json(fx->st, 64, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+        render_readings(fx->st, 64, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
     assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 97);
     assert_non_null(strstr(sb.buf, "\"value\":10.057}"));
     assert_non_null(strstr(sb.buf, "\"value\":10.023}")); /* 10.0228 */
@@ -671,7 +671,7 @@ static void test_migrate_v6_readings(void **state)
     assert_int_equal(table_count(fx->st, "main", "reading"), 0);
     struct sbuf sb = SBUF_INIT;
     assert_int_equal(
-        store_readings_json(fx->st, 300, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+        render_readings(fx->st, 300, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
     assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 2);
     assert_non_null(strstr(sb.buf, "\"field\":\"delta\",\"value\":0.25"));
     sbuf_release(&sb);
@@ -753,7 +753,7 @@ static void test_failed_commit_rolls_back(void **state)
     store_test_fail_commits(fx->st, 1);
     assert_int_equal(store_audit(fx->st, "a", "b", "c", "d"), CB_ESTORE);
     struct sbuf sb = SBUF_INIT;
-    store_stats_json(fx->st, &sb);
+    render_stats(fx->st, &sb);
     assert_non_null(strstr(sb.buf, "\"readings\":6,"));
     sbuf_release(&sb);
     fx_free(fx);
@@ -824,11 +824,11 @@ static void test_retention_keeps_rollups(void **state)
     assert_int_equal(store_retention_run(fx->st, &dropped), 0);
     assert_int_equal(dropped, 2);
     struct sbuf sb = SBUF_INIT;
-    store_readings_json(fx->st, 1, -1, 0, INT64_MAX, 100, &sb);
+    render_readings(fx->st, 1, -1, 0, INT64_MAX, 100, &sb);
     assert_null(strstr(sb.buf, "\"value\":100"));
     assert_non_null(strstr(sb.buf, "\"value\":151"));
     sbuf_reset(&sb);
-    store_stats_json(fx->st, &sb);
+    render_stats(fx->st, &sb);
     assert_non_null(strstr(sb.buf, "\"readings\":2,"));
     sbuf_release(&sb);
     assert_true(old_use > 0.99 && old_use < 1.01);
@@ -882,11 +882,11 @@ static void test_tokens(void **state)
     assert_int_equal(store_token_find(fx->st, "aa11", &got), CB_ENOTFOUND);
     assert_int_equal(store_token_revoke(fx->st, 12345), CB_ENOTFOUND);
     struct sbuf sb = SBUF_INIT;
-    assert_int_equal(store_token_list(fx->st, &sb), 0);
+    assert_int_equal(render_tokens(fx->st, &sb), 0);
     assert_non_null(strstr(sb.buf, "\"water-feed\""));
     assert_null(strstr(sb.buf, "aa11"));
     sbuf_reset(&sb);
-    assert_int_equal(store_department_list(fx->st, &sb), 0);
+    assert_int_equal(render_departments(fx->st, &sb), 0);
     assert_non_null(strstr(sb.buf, "\"feeds\":[\"readings\"]"));
     assert_non_null(strstr(sb.buf, "\"measurements\":[\"water\","
                                    "\"electricity\",\"gas\"],"
@@ -987,7 +987,7 @@ static void test_audit_and_settings(void **state)
         store_audit(fx->st, "cy", "token.revoke", "token:3", "leak \"quoted\""),
         0);
     struct sbuf sb = SBUF_INIT;
-    assert_int_equal(store_audit_list(fx->st, 2, &sb), 0);
+    assert_int_equal(render_audit(fx->st, 2, &sb), 0);
     char *cy = strstr(sb.buf, "\"cy\""), *bob = strstr(sb.buf, "\"bob\"");
     assert_non_null(cy);
     assert_non_null(bob);
@@ -1000,7 +1000,7 @@ static void test_audit_and_settings(void **state)
     assert_int_equal(store_audit_token(fx->st, 42, "twin", "household.read",
                                        "household:H3", "why \xff"),
                      0);
-    assert_int_equal(store_audit_list(fx->st, 1, &sb), 0);
+    assert_int_equal(render_audit(fx->st, 1, &sb), 0);
     assert_non_null(strstr(sb.buf, "\"who\":\"twin\",\"token_id\":42"));
     assert_non_null(strstr(sb.buf, "why \xEF\xBF\xBD")); /* valid UTF-8 */
     sbuf_reset(&sb);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
+#include "render/render.h"
 #include "store/store.h"
 
 #define NS 1000000000LL

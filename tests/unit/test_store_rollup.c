@@ -75,12 +75,12 @@ static void test_index_rollover_and_replacement(void **state)
     assert_int_equal(stats.meter_resets, 1);
     assert_int_equal(stats.meter_replacements, 2);
     struct sbuf sb = SBUF_INIT;
-    assert_int_equal(store_usage_daily_json(fx->st, 1, nov(2), nov(4), &sb), 0);
+    assert_int_equal(render_usage_daily(fx->st, 1, nov(2), nov(4), &sb), 0);
     assert_string_equal(sb.buf, "[{\"day\":\"2026-11-02\",\"water\":7,"
                                 "\"gas\":0},{\"day\":\"2026-11-03\","
                                 "\"water\":7,\"gas\":5}]");
     sbuf_reset(&sb);
-    assert_int_equal(store_household_json(fx->st, 1, &sb), 0);
+    assert_int_equal(render_household(fx->st, 1, &sb), 0);
     assert_non_null(strstr(sb.buf, "\"water\":{"));
     assert_non_null(strstr(sb.buf, "\"resets\":1"));
     sbuf_release(&sb);
