@@ -113,6 +113,11 @@ struct store_config {
     size_t queue_max;               /* batches waiting for the writer (>=1) */
     size_t commit_max_rows;         /* rows per group commit, soft (>=1) */
     int retention_days;             /* raw readings kept this long (>=1) */
+    int hourly_retention_days;      /* usage_hours kept this long (0: always) */
+    int daily_retention_days;       /* usage_daily kept this long (0: always) */
+    int log_keep_hours;             /* ingest_log kept this long after the
+                                       roll-up has checkpointed past it (0:
+                                       dropped in segments at once) */
     int rollup_flush_ms;            /* roll-up consumer checkpoint period (see
                                        store_rollup.c) */
     size_t rollup_max_lag;          /* batches the roll-up may trail the log by
@@ -444,8 +449,11 @@ int store_scan_events(struct store_snapshot *snap, int64_t from_ns,
                       store_event_fn fn, void *ctx, int64_t *OUT_seq);
 
 /* Runs retention now: drops raw readings older than retention_days (their
- * roll-ups are kept) and ingest_log entries the roll-up has checkpointed
- * past (its position committed in rollup.db), in
+ * roll-ups are kept), ingest_log entries the roll-up has checkpointed
+ * past (its position committed in rollup.db) and older than
+ * log_keep_hours, then hourly and daily use older than
+ * hourly_retention_days / daily_retention_days (with the roll-up's next
+ * checkpoint, waited for), in
  * chunks of ~50,000 rows, each its own transaction (ingest goes on in
  * between).  The writer also runs it hourly.  *OUT_dropped (may be NULL)
  * counts the readings dropped. */

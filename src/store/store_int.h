@@ -122,6 +122,8 @@ enum store_stmt {
     STMT_DAY_PUT,
     STMT_DAY_NEWEST,
     STMT_RETAIN_DAYS,
+    STMT_RETAIN_HOURS_USE, /* rollup.db */
+    STMT_RETAIN_DAILY_USE, /* rollup.db */
     STMT_HOT_SPAN,
     STMT_HOT_DAY_ROWS,
     STMT_HOT_DAY_MAX_BLOCK,
@@ -269,6 +271,17 @@ void store__writer_stop(struct store *st);
  * OUT_log count what it deleted (both 0: nothing left to do). */
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log);
+/* Wakes the writer: the roll-up has checkpointed, the log behind it may go
+ * (any thread). */
+void store__writer_notify(struct store *st);
+/* Runs the retention of the tiers of use (store_rollup.c) with the
+ * roll-up's next checkpoint and waits for it: 0 (also when the roll-up has
+ * not started), or CB_ECLOSED when it stopped first. */
+int store__rollup_retain(struct store *st);
+/* Drops every log row the roll-up has checkpointed past (and kept
+ * log_keep_hours), through writer calls: store_close, after the roll-up's
+ * final checkpoint.  0 or the error of a call. */
+int store__log_trim_all(struct store *st);
 
 /* ---- feed inserts (store_feeds.c), writer thread, inside a txn ---- */
 
@@ -542,6 +555,8 @@ struct store {
     struct writer_call *c_head, *c_tail;
     int closing, writer_stop, writer_stopped, writer_busy, test_paused;
     int retention_pending, retention_turn;
+    int64_t log_trimmed; /* writer thread: no log row <= this is left */
+    int log_trim_turn;
     size_t retention_dropped; /* writer thread: this hourly run's count */
     int64_t retention_next_ns;
     pthread_t writer_thread;

@@ -105,6 +105,8 @@
 #define CHECKPOINT_ADDS ((size_t)15 << 17)
 #define CHECKPOINT_READINGS ((size_t)1 << 22) /* ~2 s to replay */
 #define CHECKPOINT_SPACING 2
+#define RETAIN_USE_DAYS 8 /* days of a tier of use a checkpoint drops */
+#define RETAIN_USE_PERIOD_NS (3600LL * 1000000000LL)
 
 /* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
  * KEY_SLOT_BITS | slot, so that sorting the keys sorts the additions by
@@ -139,7 +141,9 @@ struct rollup {
     size_t n_applied; /* readings since the last checkpoint */
     _Atomic size_t max_adds, max_readings; /* the size triggers */
     _Atomic int test_fail;                 /* checkpoints left to fail */
-    struct meter *meters; /* by household * METRIC_COUNT + metric */
+    _Atomic int retain_now; /* store_retention_run asks (lock to clear) */
+    int64_t retain_next_ns; /* roll-up thread: next retention of use */
+    struct meter *meters;   /* by household * METRIC_COUNT + metric */
     size_t n_meters;
     uint32_t *dirty; /* meters changed since the last checkpoint */
     size_t n_dirty, cap_dirty;
@@ -697,10 +701,44 @@ static int index_cmp(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
+/* Retention of the tiers of use: drops the district days of hourly and of
+ * daily use older than hourly_retention_days / daily_retention_days (0:
+ * kept) on the district clock, like the raw readings' retention: hourly
+ * (the first a minute after open) and at store_retention_run, with the
+ * next checkpoint.  RETAIN_USE_DAYS days a checkpoint at most; while there
+ * is more, the next checkpoint goes on.  The tables are keyed by day first,
+ * so each delete is one range of the b-tree. */
+static int retain_use(struct store *st, struct rollup *ru, struct store_conn *w)
+{
+    int64_t now = time_monotonic_ns();
+    if (!atomic_load(&ru->retain_now) && now < ru->retain_next_ns)
+        return 0;
+    ru->retain_next_ns = now + RETAIN_USE_PERIOD_NS;
+
+    static const enum store_stmt ids[2] = {STMT_RETAIN_HOURS_USE,
+                                           STMT_RETAIN_DAILY_USE};
+    int days[2] = {st->cfg.hourly_retention_days, st->cfg.daily_retention_days};
+    int64_t today = store__day_of(dclock_now_ns());
+    for (int i = 0; i < 2; i++) {
+        if (!days[i])
+            continue;
+        sqlite3_stmt *s = store__stmt(w, ids[i]);
+        if (!s)
+            return CB_ESTORE;
+        sqlite3_bind_int64(s, 1, today - days[i]);
+        sqlite3_bind_int64(s, 2, RETAIN_USE_DAYS);
+        if (store__exec_stmt(w, s, "retain use"))
+            return CB_ESTORE;
+        if (sqlite3_changes64(w->db))
+            ru->retain_next_ns = 0; /* maybe more: again next time */
+    }
+    return 0;
+}
+
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
-    if (put_usage(w, ru))
+    if (put_usage(w, ru) || retain_use(st, ru, w))
         return CB_ESTORE;
     if (ru->n_dirty)
         qsort(ru->dirty, ru->n_dirty, sizeof(*ru->dirty), index_cmp);
@@ -758,8 +796,11 @@ static void checkpoint(struct store *st, struct rollup *ru)
                           memory_order_release);
     pthread_mutex_lock(&ru->lock);
     ru->saved = ru->pos;
+    if (ru->retain_next_ns) /* done, nothing more to drop */
+        atomic_store(&ru->retain_now, 0);
     pthread_cond_broadcast(&ru->flushed);
     pthread_mutex_unlock(&ru->lock);
+    store__writer_notify(st); /* the log behind the checkpoint may go */
 }
 
 /* ---- the thread ---- */
@@ -768,11 +809,14 @@ static void checkpoint(struct store *st, struct rollup *ru)
  * applied (0: caught up with the log). */
 static int checkpoint_due(struct store *st, struct rollup *ru, size_t got)
 {
-    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
+    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty ||
+                  atomic_load(&ru->retain_now);
     int64_t now = time_monotonic_ns();
     if (!pending || ru->stop || now < ru->retry_after_ns)
         return 0; /* when stopping, the final checkpoint follows */
     if (ru->flush_target > ru->saved && (!got || ru->pos >= ru->flush_target))
+        return 1;
+    if (atomic_load(&ru->retain_now) && !got)
         return 1;
     if (size_due(ru))
         return 1;
@@ -786,7 +830,9 @@ static void wait_for_log(struct store *st, struct rollup *ru)
 {
     int64_t committed =
         (int64_t)atomic_load_explicit(&st->log_seq, memory_order_acquire);
-    if (committed > ru->pos || ru->flush_target > ru->saved || ru->stop)
+    if (committed > ru->pos || ru->flush_target > ru->saved || ru->stop ||
+        (atomic_load(&ru->retain_now) &&
+         time_monotonic_ns() >= ru->retry_after_ns))
         return;
     int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
     int64_t wait_ns =
@@ -921,6 +967,8 @@ int store__rollup_load(struct store *st)
                 " not rolled up | position=%lld log_seq=%lld",
                 (long long)ru->pos, (long long)committed);
     ru->last_flush_ns = time_monotonic_ns();
+    /* the first retention of use a minute after open, as the readings' */
+    ru->retain_next_ns = ru->last_flush_ns + 60LL * 1000000000LL;
     atomic_store(&st->rollup_seq, (uint64_t)ru->pos);
     atomic_store(&st->rollup_saved, (uint64_t)ru->pos);
     return 0;
@@ -982,6 +1030,25 @@ int store_rollup_flush(struct store *st)
     while (ru->saved < target && !ru->exited)
         pthread_cond_wait(&ru->flushed, &ru->lock);
     int rc = ru->saved >= target ? 0 : CB_ECLOSED;
+    pthread_mutex_unlock(&ru->lock);
+    return rc;
+}
+
+int store__rollup_retain(struct store *st)
+{
+    struct rollup *ru = st->rollup;
+    if (!ru)
+        return CB_ECLOSED;
+    pthread_mutex_lock(&ru->lock);
+    if (!ru->started) { /* it runs a minute after the roll-up starts */
+        pthread_mutex_unlock(&ru->lock);
+        return 0;
+    }
+    atomic_store(&ru->retain_now, 1);
+    pthread_cond_signal(&ru->wake);
+    while (atomic_load(&ru->retain_now) && !ru->exited)
+        pthread_cond_wait(&ru->flushed, &ru->lock);
+    int rc = atomic_load(&ru->retain_now) ? CB_ECLOSED : 0;
     pthread_mutex_unlock(&ru->lock);
     return rc;
 }

@@ -136,9 +136,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RETAIN_READINGS] =
         "DELETE FROM reading_block WHERE id IN (SELECT id FROM reading_block"
         " WHERE hour<?1 ORDER BY hour LIMIT ?2) RETURNING n",
+    /* At most ?1 of the oldest log rows, up to seq ?2, written before ?3. */
     [STMT_RETAIN_LOG] =
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
-        " ingest_log)+?1)",
+        " ingest_log)+?1) AND ts_ns<?3",
+    /* The oldest ?2 district days of use, those before day ?1. */
+    [STMT_RETAIN_HOURS_USE] =
+        "DELETE FROM usage_hours WHERE day<min(?1,(SELECT min(day) FROM"
+        " usage_hours)+?2)",
+    [STMT_RETAIN_DAILY_USE] =
+        "DELETE FROM usage_daily WHERE day<min(?1,(SELECT min(day) FROM"
+        " usage_daily)+?2)",
     [STMT_DAY_GET] = "SELECT data FROM reading_day WHERE block=?1 AND day=?2",
     [STMT_DAY_PUT] =
         "INSERT INTO reading_day(day,block,n,data) VALUES(?1,?2,?3,?4)"

@@ -269,11 +269,14 @@ static void assert_two_households_again(struct fixture *fx, double daily,
 }
 
 /* rollup.db lost: the roll-up starts from position 0 and rebuilds from the
- * ingest log, as long as retention has not dropped the log; after that it
- * cannot (the raw readings are still there, but the roll-up reads the log). */
+ * ingest log, as long as the log is kept (log_keep_hours) and retention has
+ * not dropped it; after that it cannot (the raw readings are still there,
+ * but the roll-up reads the log). */
 static void test_rollup_rebuilt_from_log(void **state)
 {
     struct fixture *fx = fx_new(60000);
+    fx->cfg.log_keep_hours = 1; /* a clean stop keeps the log */
+    fx_reopen(fx);
     write_two_households(fx);
     double daily = total_use(fx->st), hourly = total_hourly(fx->st);
     assert_true(NEAR(daily, 14));
@@ -287,6 +290,8 @@ static void test_rollup_rebuilt_from_log(void **state)
 
     /* retention drops the log the roll-up has passed: a lost rollup.db
      * then comes back empty */
+    fx->cfg.log_keep_hours = 0;
+    fx_reopen(fx);
     assert_int_equal(store_retention_run(fx->st, NULL), 0);
     assert_int_equal((int)query_double(fx->st,
                                        "SELECT count(*) FROM ingest_log"
@@ -328,6 +333,115 @@ static void test_retention_waits_for_checkpoint(void **state)
     fx_reopen(fx);
     assert_int_equal(store_rollup_flush(fx->st), 0);
     assert_true(NEAR(total_use(fx->st), before + 5));
+    fx_free(fx);
+}
+
+static double log_rows(struct store *st)
+{
+    return query_double(st,
+                        "SELECT count(*) FROM ingest_log WHERE ?1=?1 AND"
+                        " ?2=?2 AND ?3=?3",
+                        0, 0, 0);
+}
+
+/* Writes n batches of one hourly delta reading of household 1 each. */
+static void write_hourly_batches(struct store *st, int64_t t0, int n,
+                                 int64_t *OUT_seq)
+{
+    for (int i = 0; i < n; i++) {
+        struct ingest_batch b;
+        batch_new(&b, FEED_READINGS, 1);
+        set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA,
+                    t0 + i * HOUR_NS, 1.0);
+        struct store_write_result res;
+        assert_int_equal(store_write(st, &b, "m", &res), 0);
+        ingest_batch_release(&b);
+        if (OUT_seq)
+            *OUT_seq = res.seq;
+    }
+}
+
+/* With log_keep_hours 0, the log goes in segments as soon as the roll-up
+ * has checkpointed past them, and the rest at a clean stop; what the
+ * roll-up has applied but not checkpointed stays, and a crash replays it. */
+static void test_log_trimmed_behind_checkpoint(void **state)
+{
+    struct fixture *fx = fx_new(60000); /* checkpoints only on demand */
+    add_households(fx->st, 1);
+    int64_t t0 = local_midnight(2026, 11, 1);
+    write_hourly_batches(fx->st, t0, 100, NULL);
+    assert_true(log_rows(fx->st) >= 100);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    /* the writer trims after the checkpoint, in turns: wait (bounded) */
+    for (int i = 0; i < 10000 && log_rows(fx->st) > 0; i++)
+        usleep(1000);
+    assert_true(log_rows(fx->st) == 0);
+
+    /* applied, not checkpointed: kept, and replayed after a crash */
+    int64_t seq;
+    write_hourly_batches(fx->st, t0 + 100 * HOUR_NS, 40, &seq);
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+    assert_true(log_rows(fx->st) == 40);
+    store_test_skip_checkpoint(fx->st);
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), 140));
+    /* the first delta's interval is unknown: a day's use, no hour's */
+    assert_true(NEAR(total_hourly(fx->st), 139));
+
+    /* a clean stop leaves no log behind the final checkpoint */
+    write_hourly_batches(fx->st, t0 + 140 * HOUR_NS, 3, NULL);
+    fx_reopen(fx);
+    assert_true(log_rows(fx->st) == 0);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), 143));
+    fx_free(fx);
+}
+
+/* Retention per tier of use: hourly use older than hourly_retention_days
+ * and daily use older than daily_retention_days go at a checkpoint, each
+ * tier on its own; 0 keeps a tier. */
+static void test_use_retention_per_tier(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    fx->cfg.hourly_retention_days = 3;
+    fx->cfg.daily_retention_days = 6;
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    int64_t today = store__day_of(time_now_ns());
+    static const int ago[] = {10, 5, 1};
+    for (int i = 0; i < 3; i++) {
+        /* two readings an hour apart at 10:00 of the district day */
+        int64_t t = (today - ago[i]) * DAY_NS - 8 * HOUR_NS + 10 * HOUR_NS;
+        write_hourly_batches(fx->st, t, 2, NULL);
+    }
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    /* not before retention runs (hourly, or now) */
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 10), 2));
+    assert_true(usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, today - 10) >
+                0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        int64_t day = today - ago[i];
+        double daily = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
+        double hourly = usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, day);
+        assert_true(NEAR(daily, ago[i] > 6 ? 0 : 2));
+        assert_true(NEAR(hourly, ago[i] > 3 ? 0 : 2));
+    }
+    /* 0: kept */
+    fx->cfg.hourly_retention_days = 0;
+    fx->cfg.daily_retention_days = 0;
+    fx_reopen(fx);
+    write_hourly_batches(fx->st, (today - 20) * DAY_NS, 2, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, today - 20) >
+                0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 20) > 0);
     fx_free(fx);
 }
 
@@ -946,6 +1060,8 @@ int main(void)
         cmocka_unit_test(test_rollup_survives_restart_and_crash),
         cmocka_unit_test(test_rollup_rebuilt_from_log),
         cmocka_unit_test(test_retention_waits_for_checkpoint),
+        cmocka_unit_test(test_log_trimmed_behind_checkpoint),
+        cmocka_unit_test(test_use_retention_per_tier),
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
