@@ -64,8 +64,10 @@ static const struct config_key config_keys[] = {
      "process crashes only"},
     {"retention_days", CT_INT, F(retention_days), "90", 1, 36500,
      "days raw readings are kept (the tiers of use have their own)"},
-    {"hourly_retention_days", CT_INT, F(hourly_retention_days), "400", 0, 36500,
-     "days hourly use (the roll-up's usage_hours) is kept; 0: always"},
+    {"hourly_retention_days", CT_INT, F(hourly_retention_days), "90", 0, 36500,
+     "days hourly use (the roll-up's usage_hours) is kept; 0: always.  As "
+     "long as the raw readings by default: a year of Pudong's hourly rows "
+     "alone would take about 300 GB"},
     {"daily_retention_days", CT_INT, F(daily_retention_days), "0", 0, 36500,
      "days daily use (usage_daily) is kept; 0: always.  The scenes read the "
      "last 30 days, so keep at least that"},

@@ -25,7 +25,7 @@ void store_config_defaults(struct store_config *cfg)
     cfg->queue_max = 64;
     cfg->commit_max_rows = 200000;
     cfg->retention_days = 90;
-    cfg->hourly_retention_days = 400;
+    cfg->hourly_retention_days = 90;
     cfg->daily_retention_days = 0;
     cfg->log_keep_hours = 0;
     cfg->rollup_flush_ms = 1000;
