@@ -65,6 +65,14 @@
  *             n: readings in the day; h<i>: use in hour i of the day
  *             (hour day * 24 - 8 + i since the epoch), NULL: none
  *             (both WITHOUT ROWID, time first: checkpoints append)
+ *   usage_daily_block(household, metric, block, data,
+ *               PK(block, household, metric))  daily use of past district
+ *             days (older than 40 days, compacted from usage_daily by the
+ *             roll-up), a row per meter and 32 days (block = day >> 5);
+ *             data: store_int.h.  A late row in usage_daily adds to it.
+ *   usage_daily_all(household, metric, day, use, n)  a VIEW of both tiers
+ *             (a row per meter, day and tier: sum them); reads blocks with
+ *             the store connections' SQL functions cb_day_use, cb_day_n
  *   usage_hourly(household, metric, hour, use)  a VIEW of usage_hours, a
  *             row per non-NULL hour, as the table it replaced (rollup
  *             schema 2); it scans usage_hours: select by day there

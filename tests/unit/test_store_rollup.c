@@ -175,8 +175,8 @@ static void test_out_of_order_readings(void **state)
 static double total_use(struct store *st)
 {
     return query_double(st,
-                        "SELECT coalesce(sum(use),0) FROM usage_daily WHERE"
-                        " ?1=?1 AND ?2=?2 AND ?3=?3",
+                        "SELECT coalesce(sum(use),0) FROM usage_daily_all"
+                        " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                         0, 0, 0);
 }
 
@@ -445,6 +445,186 @@ static void test_use_retention_per_tier(void **state)
     fx_free(fx);
 }
 
+/* The block format of daily use: a round trip is exact, and a block cut
+ * short, with bytes left over or a varint that never ends is refused. */
+static void test_daily_block_format(void **state)
+{
+    struct daily_block b, back;
+    struct sbuf sb = SBUF_INIT;
+    memset(&b, 0, sizeof(b));
+    b.mask = 1u | 1u << 7 | 1u << 31;
+    b.use[0] = 0.1 + 0.2; /* not a round number: kept to the bit */
+    b.use[7] = -3.5;
+    b.use[31] = 1e300;
+    b.n[0] = 1;
+    b.n[7] = 300; /* a two-byte varint */
+    b.n[31] = 0;
+    store__daily_block_encode(&b, &sb);
+    assert_int_equal(sb.len, 4 + 3 * 9 + 1);
+    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back), 0);
+    assert_int_equal(back.mask, b.mask);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
+        assert_memory_equal(&back.use[d], &b.use[d], sizeof(double));
+        assert_true(back.n[d] == b.n[d]);
+    }
+    for (size_t len = 0; len < sb.len; len++)
+        assert_int_equal(store__daily_block_decode(sb.buf, len, &back),
+                         CB_EINVAL);
+    sbuf_addch(&sb, 0);
+    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back),
+                     CB_EINVAL);
+    static const unsigned char endless[] = {1, 0, 0, 0, 0, 0,    0,
+                                            0, 0, 0, 0, 0, 0x80, 0x80};
+    assert_int_equal(store__daily_block_decode(endless, sizeof(endless), &back),
+                     CB_EINVAL);
+    assert_int_equal(store__daily_block_decode(NULL, 0, &back), CB_EINVAL);
+    assert_true(store__daily_block_of(-1) == -1);
+    assert_true(store__daily_block_of(31) == 0);
+    assert_true(store__daily_block_of(32) == 1);
+    sbuf_release(&sb);
+}
+
+/* What a scan of daily use hands on, in order. */
+struct day_seen {
+    int32_t household[2048];
+    int metric[2048];
+    int64_t day[2048];
+    double use[2048];
+    int n;
+};
+
+static void see_day(void *ctx, int32_t household, int metric, int64_t day,
+                    double use)
+{
+    struct day_seen *ds = ctx;
+    assert_true(ds->n < 2048);
+    ds->household[ds->n] = household;
+    ds->metric[ds->n] = metric;
+    ds->day[ds->n] = day;
+    ds->use[ds->n++] = use;
+}
+
+static void scan_days(struct store *st, int64_t from, struct day_seen *OUT,
+                      int64_t *OUT_newest)
+{
+    struct store_snapshot *snap;
+    memset(OUT, 0, sizeof(*OUT));
+    assert_int_equal(store_snapshot_begin(st, &snap), 0);
+    assert_int_equal(store_scan_usage_daily(snap, from, see_day, OUT, NULL), 0);
+    assert_int_equal(store_scan_newest_day(snap, OUT_newest, NULL), 0);
+    store_snapshot_end(snap);
+}
+
+static double rows_before(struct store *st, const char *table, int64_t day)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %s WHERE day < ?1 AND ?2=?2 AND ?3=?3",
+             table);
+    return query_double(st, sql, day, 0, 0);
+}
+
+/* Daily use of past district days moves into blocks of 32 days per meter
+ * (at retention, hourly or store_retention_run); every reader sees the
+ * same values before and after: the day's JSON, the typed scan (same
+ * values in the same order), the newest day.  A late reading into a
+ * compacted day adds to it, is seen at once, and joins the block at the
+ * next compaction; a restart keeps all of it.  Meters read once a day:
+ * 100 days of electricity (delta) for 3 households. */
+static void test_daily_use_compacted_into_blocks(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 3);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 300);
+    for (int d = 0; d < 100; d++)
+        for (int h = 0; h < 3; h++)
+            set_reading(&b, (size_t)(d * 3 + h), h + 1, METRIC_ELECTRICITY,
+                        READING_DELTA, (today - 100 + d) * DAY_NS + 4 * HOUR_NS,
+                        1 + d % 7 + h * 0.25 + 0.001 * d);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    struct sbuf before = SBUF_INIT, after = SBUF_INIT;
+    assert_int_equal(
+        store_usage_daily_json(fx->st, 2, today - 120, today + 1, &before), 0);
+    static struct day_seen seen_before, seen_after;
+    int64_t newest_before, newest_after;
+    scan_days(fx->st, today - 120, &seen_before, &newest_before);
+    assert_int_equal(seen_before.n, 300);
+    double total = total_use(fx->st);
+
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    int64_t cut = store__daily_block_of(today - 40) * STORE_DAILY_BLOCK_DAYS;
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_block WHERE"
+                             " ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) > 0);
+    assert_true(rows_before(fx->st, "usage_daily_all", cut) > 100);
+    assert_int_equal(
+        store_usage_daily_json(fx->st, 2, today - 120, today + 1, &after), 0);
+    assert_string_equal(after.buf, before.buf);
+    scan_days(fx->st, today - 120, &seen_after, &newest_after);
+    assert_int_equal(seen_after.n, seen_before.n);
+    for (int i = 0; i < seen_before.n; i++) {
+        assert_int_equal(seen_after.household[i], seen_before.household[i]);
+        assert_int_equal(seen_after.metric[i], seen_before.metric[i]);
+        assert_true(seen_after.day[i] == seen_before.day[i]);
+        assert_memory_equal(&seen_after.use[i], &seen_before.use[i],
+                            sizeof(double));
+    }
+    assert_true(newest_after == newest_before);
+    assert_true(fabs(total_use(fx->st) - total) < 1e-9 * total);
+
+    /* a late reading into a compacted day: (day - 1 day, day] */
+    int64_t late_day = today - 90;
+    double was = usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day);
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 2, METRIC_ELECTRICITY, READING_DELTA,
+                late_day * DAY_NS - 8 * HOUR_NS + DAY_NS, 5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(
+        NEAR(usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day), was + 5));
+    /* rows again: its use, and its n in the day it is stamped in */
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 2);
+    scan_days(fx->st, today - 120, &seen_after, &newest_after);
+    double sum = 0;
+    for (int i = 0; i < seen_after.n; i++) {
+        assert_true(i == 0 || seen_after.day[i] >= seen_after.day[i - 1]);
+        sum += seen_after.use[i];
+    }
+    assert_true(NEAR(sum, total + 5));
+    sbuf_reset(&after);
+    assert_int_equal(
+        store_usage_daily_json(fx->st, 2, late_day, late_day + 1, &after), 0);
+    const char *e = strstr(after.buf, "\"electricity\"");
+    assert_non_null(e);
+    assert_null(strstr(e + 1, "\"electricity\""));
+    /* the next compaction takes it into the block; a restart keeps all */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 0);
+    fx_reopen(fx);
+    assert_true(
+        NEAR(usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day), was + 5));
+    assert_true(NEAR(total_use(fx->st), total + 5));
+    /* daily_retention_days drops whole blocks whose days are all past it */
+    fx->cfg.daily_retention_days = 50;
+    fx_reopen(fx);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    int64_t kept = store__daily_block_of(today - 50) * STORE_DAILY_BLOCK_DAYS;
+    assert_true(rows_before(fx->st, "usage_daily_all", kept) == 0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 50) > 0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 2) > 0);
+    sbuf_release(&before);
+    sbuf_release(&after);
+    fx_free(fx);
+}
+
 static void exec_ok(sqlite3 *db, const char *sql)
 {
     char *err = NULL;
@@ -624,7 +804,8 @@ static void test_migrate_rollup_v1_hourly(void **state)
     fx_open(fx);
     fx_start(fx);
     assert_int_equal(
-        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0), 2);
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
+        store__rollup_schema_version());
     char *after = dump(fx->st, hourly_sql);
     assert_string_equal(after, before);
     free(after);
@@ -669,6 +850,56 @@ static void test_migrate_rollup_v1_hourly(void **state)
 
 /* The view usage_hourly takes inserts (added to the hour) and deletes (of
  * that hour only), as main migration 6 needs. */
+/* A rollup.db made by the code before daily blocks (version 2: usage_daily
+ * rows only) migrates in place: its rows stay where they are and read the
+ * same, and compaction then moves the past ones into blocks. */
+static void test_migrate_rollup_v2_daily_blocks(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 2);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 160);
+    for (int d = 0; d < 80; d++)
+        for (int h = 0; h < 2; h++)
+            set_reading(&b, (size_t)(d * 2 + h), h + 1, METRIC_WATER,
+                        READING_INDEX, (today - 80 + d) * DAY_NS + 4 * HOUR_NS,
+                        100 + d * (1.5 + h));
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    static const char *const daily_sql =
+        "SELECT household, metric, day, printf('%.9f', use), n FROM"
+        " usage_daily_all ORDER BY household, metric, day";
+    char *before = dump(fx->st, daily_sql);
+    store_close(fx->st);
+    fx->st = NULL;
+    exec_rollup_db(fx, "BEGIN;"
+                       "DROP VIEW usage_daily_all;"
+                       "DROP TABLE usage_daily_block;"
+                       "PRAGMA user_version=2;"
+                       "COMMIT;");
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
+        store__rollup_schema_version());
+    char *after = dump(fx->st, daily_sql);
+    assert_string_equal(after, before);
+    free(after);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_block WHERE"
+                             " ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) > 0);
+    after = dump(fx->st, daily_sql);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    fx_free(fx);
+}
+
 static void test_hourly_view_writes(void **state)
 {
     struct fixture *fx = fx_new(60000);
@@ -1062,6 +1293,9 @@ int main(void)
         cmocka_unit_test(test_retention_waits_for_checkpoint),
         cmocka_unit_test(test_log_trimmed_behind_checkpoint),
         cmocka_unit_test(test_use_retention_per_tier),
+        cmocka_unit_test(test_daily_block_format),
+        cmocka_unit_test(test_daily_use_compacted_into_blocks),
+        cmocka_unit_test(test_migrate_rollup_v2_daily_blocks),
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
