@@ -877,11 +877,13 @@ static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return store__sqlerr(w->db, "read daily block");
     if (bad) {
+        /* unreadable already (readers skip it): the rows replace it, so
+         * that one bad block does not stop the roll-up's checkpoints */
         log_msg(LOG_ERROR, "rollup",
-                "corrupt block of daily use: not compacted into | block=%lld"
-                " household=%d metric=%d",
+                "corrupt block of daily use replaced by the day rows | "
+                "block=%lld household=%d metric=%d",
                 (long long)ru->dc_block, r->household, r->metric);
-        return CB_ESTORE;
+        memset(&b, 0, sizeof(b));
     }
     for (size_t k = i; k < j; k++) {
         int d =
@@ -951,7 +953,24 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
         atomic_store(&ru->dc_due, 0); /* nothing (more) to compact */
         return 0;
     }
-    int64_t h0 = ru->dc_household, h1 = h0 + DC_HOUSEHOLDS;
+    /* from the next household that has rows: a few late rows in an old
+     * block cost a chunk each, not a pass over every household */
+    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_NEXT);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
+    sqlite3_bind_int64(s, 2, ru->dc_household);
+    int step = sqlite3_step(s);
+    int more = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    int64_t h0 = more ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW)
+        return store__sqlerr(w->db, "next daily rows");
+    if (!more) {
+        ru->dc_block = DC_NONE; /* the block is done: look again */
+        return 0;
+    }
+    int64_t h1 = h0 + DC_HOUSEHOLDS;
     if (dc_read(ru, w, h0, h1))
         return CB_ESTORE;
     if (ru->n_dc_rows)
@@ -965,8 +984,7 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
         if (dc_put(ru, w, i, j))
             return CB_ESTORE;
     }
-    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_DROP);
-    if (!s)
+    if (!(s = store__stmt(w, STMT_DAILY_BLOCK_DROP)))
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
     sqlite3_bind_int64(s, 2, h0);
@@ -974,8 +992,6 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
     if (store__exec_stmt(w, s, "drop compacted daily use"))
         return CB_ESTORE;
     ru->dc_household = h1;
-    if (h1 >= MAX_HOUSEHOLD || (size_t)h1 * METRIC_COUNT >= ru->n_meters)
-        ru->dc_block = DC_NONE; /* the block is done: look again */
     return 0;
 }
 

@@ -69,6 +69,13 @@ _Static_assert(STORE_ROWS_PER_STMT == 16, "ROWS_PER_STMT writes 16 rows");
     "?1,?1+1,?1+2,?1+3,?1+4,?1+5,?1+6,?1+7,?1+8,?1+9,?1+10,?1+11,?1+12,"      \
     "?1+13,?1+14,?1+15,?1+16,?1+17,?1+18,?1+19,?1+20,?1+21,?1+22,?1+23,"      \
     "?1+24,?1+25,?1+26,?1+27,?1+28,?1+29,?1+30,?1+31"
+/* The first household >= ?2 with a row in day ?1 + k: one seek each. */
+#define DC_NEXT(k)                                                             \
+    " UNION ALL SELECT (SELECT min(household) FROM usage_daily WHERE"          \
+    " day=?1+" #k " AND household>=?2)"
+#define DC_NEXT_8(a, b, c, d, e, f, g, h)                                      \
+    DC_NEXT(a) DC_NEXT(b) DC_NEXT(c) DC_NEXT(d) DC_NEXT(e) DC_NEXT(f)          \
+    DC_NEXT(g) DC_NEXT(h)
 /* The 24 hours of the UTC day whose first hour is ?1. */
 #define DAY_HOURS_IN                                                           \
     "?1,?1+1,?1+2,?1+3,?1+4,?1+5,?1+6,?1+7,?1+8,?1+9,?1+10,?1+11,?1+12,"      \
@@ -158,6 +165,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "DELETE FROM usage_daily WHERE day IN (" DAILY_BLOCK_IN ") AND"
         " household>=?2 AND household<?3",
     [STMT_DAILY_MIN_DAY] = "SELECT min(day) FROM usage_daily",
+    /* The first household >= ?2 with rows in the 32 days from ?1. */
+    [STMT_DAILY_BLOCK_NEXT] =
+        "SELECT min(h) FROM (SELECT (SELECT min(household) FROM usage_daily"
+        " WHERE day=?1 AND household>=?2) AS h"
+        DC_NEXT_8(1, 2, 3, 4, 5, 6, 7, 8) DC_NEXT_8(9, 10, 11, 12, 13, 14, 15, 16)
+        DC_NEXT_8(17, 18, 19, 20, 21, 22, 23, 24)
+        DC_NEXT(25) DC_NEXT(26) DC_NEXT(27) DC_NEXT(28) DC_NEXT(29)
+        DC_NEXT(30) DC_NEXT(31) ")",
     /* The oldest block of daily use, when it is before block ?1. */
     [STMT_RETAIN_DAILY_BLOCKS] =
         "DELETE FROM usage_daily_block WHERE block<min(?1,(SELECT min(block)"

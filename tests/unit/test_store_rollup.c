@@ -900,6 +900,59 @@ static void test_migrate_rollup_v2_daily_blocks(void **state)
     fx_free(fx);
 }
 
+/* A corrupt block of daily use is skipped by every reader, and the next
+ * compaction into it replaces it: the roll-up's checkpoints go on. */
+static void test_corrupt_daily_block(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 1);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 100);
+    for (int d = 0; d < 100; d++)
+        set_reading(&b, (size_t)d, 1, METRIC_GAS, READING_DELTA,
+                    (today - 100 + d) * DAY_NS + 4 * HOUR_NS, 2);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    int64_t bad_day = today - 98; /* 2 (half and half of two readings) */
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "UPDATE usage_daily_block SET data=x'0100' WHERE block=%lld;",
+             (long long)store__daily_block_of(bad_day));
+    exec_rollup_db(fx, sql);
+    fx_open(fx);
+    fx_start(fx);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day + 64), 2));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day), 0));
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(
+        store_usage_daily_json(fx->st, 1, today - 120, today + 1, &sb), 0);
+    sbuf_release(&sb);
+    static struct day_seen seen;
+    int64_t newest;
+    scan_days(fx->st, today - 120, &seen, &newest);
+    assert_true(seen.n > 0);
+    /* a late reading of that day; compaction replaces the block */
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_GAS, READING_DELTA,
+                bad_day * DAY_NS - 8 * HOUR_NS + DAY_NS, 5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day), 5));
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily WHERE day=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             bad_day, 0, 0) == 0);
+    fx_free(fx);
+}
+
 static void test_hourly_view_writes(void **state)
 {
     struct fixture *fx = fx_new(60000);
@@ -1296,6 +1349,7 @@ int main(void)
         cmocka_unit_test(test_daily_block_format),
         cmocka_unit_test(test_daily_use_compacted_into_blocks),
         cmocka_unit_test(test_migrate_rollup_v2_daily_blocks),
+        cmocka_unit_test(test_corrupt_daily_block),
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
