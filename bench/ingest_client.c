@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 struct job {
-    int kind;       /* 0 lp, 1 deliveries, 2 resend, 3 late */
+    int kind;         /* 0 lp, 1 deliveries, 2 resend, 3 late */
     long long rounds; /* resend: the lp run's requests per connection */
     const char *host, *token;
     int port, households, batch, conn_id;
@@ -139,14 +139,13 @@ static void *run(void *arg)
     size_t len, *offs;
     char *body = build_body(j, &len, &offs);
     char head[512], resp[65536];
-    int hl =
-        snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
-                 "%s\r\nContent-Type: text/plain\r\nContent-Length: "
-                 "%zu\r\n\r\n",
-                 j->kind == 1 ? "/api/v1/deliveries"
-                              : "/api/v1/write?precision=s",
-                 j->host, j->token, len);
+    int hl = snprintf(head, sizeof(head),
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
+                      "%s\r\nContent-Type: text/plain\r\nContent-Length: "
+                      "%zu\r\n\r\n",
+                      j->kind == 1 ? "/api/v1/deliveries"
+                                   : "/api/v1/write?precision=s",
+                      j->host, j->token, len);
     int fd = connect_to(j);
     double end = now() + j->seconds;
     long long round = 0, base = ((long long)time(NULL) / 86400 - 2) * 86400;

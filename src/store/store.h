@@ -431,8 +431,12 @@ int store_scan_readings(struct store_snapshot *snap, int64_t from_ns,
 /* The newest district day with daily use (-1 when none). */
 int store_scan_newest_day(struct store_snapshot *snap, int64_t *OUT_day,
                           int64_t *OUT_seq);
-/* Daily use (usage_daily) of the days >= from_day, in day order: fn gets
- * household, metric, day and use (day as in store_usage_fn). */
+/* Daily use of the days >= from_day, in day order: fn gets household,
+ * metric, day and use (day as in store_usage_fn).  Both tiers: blocks of
+ * past days (usage_daily_block) and rows (usage_daily); a meter's day
+ * comes once, except a late row of a day already in a block, which comes
+ * as a second value of that day until the next compaction (add them up).
+ * A scan from more than 40 days back decodes each block once a day. */
 int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq);
 /* Hourly use of the district days >= from_day, in day order: fn gets
