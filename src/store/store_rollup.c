@@ -62,7 +62,10 @@
  * the changed meters' meter_state rows in key order, then the position.
  * An hourly meter thus costs a row per day, not a row per reading.  A
  * failed checkpoint keeps the additions and changed meters for the next
- * try; its buckets are closed, so nothing is counted twice.
+ * try; its buckets are closed, so nothing is counted twice.  The same
+ * transaction runs, hourly, the retention of the tiers of use (retain_use)
+ * and moves daily use older than 40 days into blocks of 32 days per meter
+ * (compact_daily), a bounded chunk each time.
  *
  * When to checkpoint:
  *
