@@ -6,11 +6,17 @@
  * fixed time, and counts the records the server acknowledged (2xx).  Bodies
  * are built once; each request patches fixed-width timestamps (or order
  * ids) in place, so every record is new and the client spends little CPU.
- * Readings start two days ago and each request of a connection is 64 s
- * after its previous one, so a run stays inside the retention window
- * (older readings would be deleted under it).
+ * Readings start at midnight UTC two days ago and each request of a
+ * connection is 64 s after its previous one, so a run stays inside the
+ * retention window (older readings would be deleted under it).  Two more
+ * kinds of line protocol: "resend" sends the first ROUNDS requests of each
+ * connection of an lp run again, in a loop (every reading a duplicate);
+ * "late" sends new readings one day before the lp run's (older than each
+ * meter's newest reading: late, 1 to 3 days old).
  *
- *   ingest_client lp|deliveries HOST PORT TOKEN HOUSEHOLDS BATCH CONNS SECS
+ *   ingest_client lp|late|deliveries HOST PORT TOKEN HOUSEHOLDS BATCH CONNS
+ *                 SECS
+ *   ingest_client resend HOST PORT TOKEN HOUSEHOLDS BATCH CONNS SECS ROUNDS
  *   ingest_client sqlite-ceiling DIR ROWS
  *
  * Prints one line: "<kind> <records/s> <records> <seconds> <non2xx>".
@@ -28,7 +34,8 @@
 #include <unistd.h>
 
 struct job {
-    int kind; /* 0 lp, 1 deliveries */
+    int kind;         /* 0 lp, 1 deliveries, 2 resend, 3 late */
+    long long rounds; /* resend: the lp run's requests per connection */
     const char *host, *token;
     int port, households, batch, conn_id;
     double seconds;
@@ -56,7 +63,7 @@ static char *build_body(struct job *j, size_t *len, size_t **offs)
     *offs = malloc(sizeof(size_t) * (size_t)j->batch);
     for (int i = 0; i < j->batch; i++) {
         int h = (j->conn_id * 7919 + i) % j->households + 1;
-        if (j->kind == 0) {
+        if (j->kind != 1) {
             n += (size_t)sprintf(b + n,
                                  "electricity,household=B%07d delta=0.25 ", h);
             (*offs)[i] = n;
@@ -132,20 +139,25 @@ static void *run(void *arg)
     size_t len, *offs;
     char *body = build_body(j, &len, &offs);
     char head[512], resp[65536];
-    int hl =
-        snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
-                 "%s\r\nContent-Type: text/plain\r\nContent-Length: "
-                 "%zu\r\n\r\n",
-                 j->kind ? "/api/v1/deliveries" : "/api/v1/write?precision=s",
-                 j->host, j->token, len);
+    int hl = snprintf(head, sizeof(head),
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
+                      "%s\r\nContent-Type: text/plain\r\nContent-Length: "
+                      "%zu\r\n\r\n",
+                      j->kind == 1 ? "/api/v1/deliveries"
+                                   : "/api/v1/write?precision=s",
+                      j->host, j->token, len);
     int fd = connect_to(j);
     double end = now() + j->seconds;
-    long long round = 0, base = (long long)time(NULL) - 2 * 86400;
+    long long round = 0, base = ((long long)time(NULL) / 86400 - 2) * 86400;
+    if (j->kind == 3)
+        base -= 86400;
     while (fd >= 0 && now() < end) {
-        long long slot = round++ * 64 + j->conn_id;
+        long long r = round++;
+        if (j->kind == 2)
+            r %= j->rounds > 0 ? j->rounds : 1;
+        long long slot = r * 64 + j->conn_id;
         for (int i = 0; i < j->batch; i++)
-            if (j->kind)
+            if (j->kind == 1)
                 put_digits(body + offs[i], slot * 100000 + i, 15);
             else
                 put_digits(body + offs[i], base + slot, 10);
@@ -203,17 +215,24 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "sqlite-ceiling"))
         return sqlite_ceiling(argv[2], atol(argv[3]));
-    if (argc != 9) {
-        fprintf(stderr, "usage: ingest_client lp|deliveries HOST PORT TOKEN "
-                        "HOUSEHOLDS BATCH CONNS SECS\n");
+    int resend = argc == 10 && !strcmp(argv[1], "resend");
+    if (argc != 9 && !resend) {
+        fprintf(stderr, "usage: ingest_client lp|late|deliveries HOST PORT "
+                        "TOKEN HOUSEHOLDS BATCH CONNS SECS, or resend ... "
+                        "SECS ROUNDS\n");
         return 2;
     }
+    int kind = !strcmp(argv[1], "deliveries") ? 1
+               : resend                       ? 2
+               : !strcmp(argv[1], "late")     ? 3
+                                              : 0;
     int conns = atoi(argv[7]);
     struct job *jobs = calloc((size_t)conns, sizeof(*jobs));
     pthread_t *t = calloc((size_t)conns, sizeof(*t));
     double t0 = now();
     for (int i = 0; i < conns; i++) {
-        jobs[i] = (struct job){.kind = !strcmp(argv[1], "deliveries"),
+        jobs[i] = (struct job){.kind = kind,
+                               .rounds = resend ? atoll(argv[9]) : 0,
                                .host = argv[2],
                                .port = atoi(argv[3]),
                                .token = argv[4],

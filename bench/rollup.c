@@ -272,8 +272,8 @@ static int timed_rebuild(struct bench *bn, size_t rows, double *OUT_rate)
                "use %.4f n %.0f rows %.0f | hourly use %.4f rows %.0f | "
                "seen %.4f\n",
                bn->pattern, rows, secs, *OUT_rate,
-               query(st, "SELECT sum(use) FROM usage_daily"),
-               query(st, "SELECT sum(n) FROM usage_daily"),
+               query(st, "SELECT sum(use) FROM usage_daily_all"),
+               query(st, "SELECT sum(n) FROM usage_daily_all"),
                query(st, "SELECT count(*) FROM usage_daily"),
                query(st, "SELECT sum(use) FROM usage_hourly"),
                query(st, "SELECT count(*) FROM usage_hourly"), bn->seen_use);

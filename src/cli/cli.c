@@ -60,6 +60,9 @@ static int open_store(const struct config *cfg, int rebuild_rollups,
     sc.queue_max = (size_t)cfg->queue_max;
     sc.commit_max_rows = cfg->commit_max_rows;
     sc.retention_days = cfg->retention_days;
+    sc.hourly_retention_days = cfg->hourly_retention_days;
+    sc.daily_retention_days = cfg->daily_retention_days;
+    sc.log_keep_hours = cfg->log_keep_hours;
     sc.rollup_flush_ms = cfg->rollup_flush_ms;
     sc.rollup_max_lag = cfg->rollup_max_lag;
     sc.read_connections = cfg->read_connections;

@@ -63,7 +63,18 @@ static const struct config_key config_keys[] = {
      "full: fsync each commit (survives power loss); normal: survives "
      "process crashes only"},
     {"retention_days", CT_INT, F(retention_days), "90", 1, 36500,
-     "days raw readings are kept; daily and hourly roll-ups are kept"},
+     "days raw readings are kept (the tiers of use have their own)"},
+    {"hourly_retention_days", CT_INT, F(hourly_retention_days), "90", 0, 36500,
+     "days hourly use (the roll-up's usage_hours) is kept; 0: always.  As "
+     "long as the raw readings by default: a year of Pudong's hourly rows "
+     "alone would take about 300 GB"},
+    {"daily_retention_days", CT_INT, F(daily_retention_days), "0", 0, 36500,
+     "days daily use (usage_daily) is kept; 0: always.  The scenes read the "
+     "last 30 days, so keep at least that"},
+    {"log_keep_hours", CT_INT, F(log_keep_hours), "0", 0, 8760,
+     "hours the ingest log is kept after the roll-up has checkpointed past "
+     "it; 0: dropped at once, in segments (a lost rollup.db then cannot be "
+     "rebuilt from the log)"},
     {"rollup_max_lag", CT_SIZE, F(rollup_max_lag), "1000", 1, 100000000,
      "batches the roll-up may trail the ingest log by before writes get "
      "503"},

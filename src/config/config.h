@@ -38,6 +38,9 @@ struct config {
     size_t commit_max_rows;     /* rows per group commit */
     int sync_full;              /* sync = full | normal */
     int retention_days;         /* raw readings kept this long */
+    int hourly_retention_days;  /* hourly use kept this long (0: always) */
+    int daily_retention_days;   /* daily use kept this long (0: always) */
+    int log_keep_hours;         /* ingest log kept after the roll-up */
     int rollup_flush_ms;        /* roll-up checkpoint period */
     size_t rollup_max_lag;      /* batches the roll-up may trail by (503) */
     int read_connections;       /* read-only SQLite connections */

@@ -25,6 +25,9 @@ void store_config_defaults(struct store_config *cfg)
     cfg->queue_max = 64;
     cfg->commit_max_rows = 200000;
     cfg->retention_days = 90;
+    cfg->hourly_retention_days = 90;
+    cfg->daily_retention_days = 0;
+    cfg->log_keep_hours = 0;
     cfg->rollup_flush_ms = 1000;
     cfg->rollup_max_lag = 1000;
     cfg->read_connections = 4;
@@ -46,6 +49,12 @@ static int config_check(const struct store_config *cfg)
         bad = "commit_max_rows";
     else if (cfg->retention_days < 1)
         bad = "retention_days";
+    else if (cfg->hourly_retention_days < 0)
+        bad = "hourly_retention_days";
+    else if (cfg->daily_retention_days < 0)
+        bad = "daily_retention_days";
+    else if (cfg->log_keep_hours < 0)
+        bad = "log_keep_hours";
     else if (cfg->rollup_flush_ms < 1)
         bad = "rollup_flush_ms";
     else if (cfg->rollup_max_lag < 1)
@@ -247,6 +256,9 @@ void store_close(struct store *st)
         return;
     store__writer_drain(st);
     store__rollup_close(st);
+    /* the log the roll-up's final checkpoint has passed (log_keep_hours) */
+    if (!st->test_skip_checkpoint && st->writer_started)
+        store__log_trim_all(st);
     store__writer_stop(st);
     if (!st->test_skip_checkpoint)
         sqlite3_exec(st->writer.db, "PRAGMA optimize", NULL, NULL, NULL);

@@ -65,6 +65,14 @@
  *             n: readings in the day; h<i>: use in hour i of the day
  *             (hour day * 24 - 8 + i since the epoch), NULL: none
  *             (both WITHOUT ROWID, time first: checkpoints append)
+ *   usage_daily_block(household, metric, block, data,
+ *               PK(block, household, metric))  daily use of past district
+ *             days (older than 40 days, compacted from usage_daily by the
+ *             roll-up), a row per meter and 32 days (block = day >> 5);
+ *             data: store_int.h.  A late row in usage_daily adds to it.
+ *   usage_daily_all(household, metric, day, use, n)  a VIEW of both tiers
+ *             (a row per meter, day and tier: sum them); reads blocks with
+ *             the store connections' SQL functions cb_day_use, cb_day_n
  *   usage_hourly(household, metric, hour, use)  a VIEW of usage_hours, a
  *             row per non-NULL hour, as the table it replaced (rollup
  *             schema 2); it scans usage_hours: select by day there
@@ -116,6 +124,11 @@ struct store_config {
     size_t queue_max;               /* batches waiting for the writer (>=1) */
     size_t commit_max_rows;         /* rows per group commit, soft (>=1) */
     int retention_days;             /* raw readings kept this long (>=1) */
+    int hourly_retention_days;      /* usage_hours kept this long (0: always) */
+    int daily_retention_days;       /* usage_daily kept this long (0: always) */
+    int log_keep_hours;             /* ingest_log kept this long after the
+                                       roll-up has checkpointed past it (0:
+                                       dropped in segments at once) */
     int rollup_flush_ms;            /* roll-up consumer checkpoint period (see
                                        store_rollup.c) */
     size_t rollup_max_lag;          /* batches the roll-up may trail the log by
@@ -507,8 +520,12 @@ int store_scan_readings(struct store_snapshot *snap, int64_t from_ns,
 /* The newest district day with daily use (-1 when none). */
 int store_scan_newest_day(struct store_snapshot *snap, int64_t *OUT_day,
                           int64_t *OUT_seq);
-/* Daily use (usage_daily) of the days >= from_day, in day order: fn gets
- * household, metric, day and use (day as in store_usage_fn). */
+/* Daily use of the days >= from_day, in day order: fn gets household,
+ * metric, day and use (day as in store_usage_fn).  Both tiers: blocks of
+ * past days (usage_daily_block) and rows (usage_daily); a meter's day
+ * comes once, except a late row of a day already in a block, which comes
+ * as a second value of that day until the next compaction (add them up).
+ * A scan from more than 40 days back decodes each block once a day. */
 int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq);
 /* Hourly use of the district days >= from_day, in day order: fn gets
@@ -533,8 +550,11 @@ int store_scan_events(struct store_snapshot *snap, int64_t from_ns,
                       store_event_fn fn, void *ctx, int64_t *OUT_seq);
 
 /* Runs retention now: drops raw readings older than retention_days (their
- * roll-ups are kept) and ingest_log entries the roll-up has checkpointed
- * past (its position committed in rollup.db), in
+ * roll-ups are kept), ingest_log entries the roll-up has checkpointed
+ * past (its position committed in rollup.db) and older than
+ * log_keep_hours, then hourly and daily use older than
+ * hourly_retention_days / daily_retention_days (with the roll-up's next
+ * checkpoint, waited for), in
  * chunks of ~50,000 rows, each its own transaction (ingest goes on in
  * between).  The writer also runs it hourly.  *OUT_dropped (may be NULL)
  * counts the readings dropped. */

@@ -122,6 +122,15 @@ enum store_stmt {
     STMT_DAY_PUT,
     STMT_DAY_NEWEST,
     STMT_RETAIN_DAYS,
+    STMT_RETAIN_HOURS_USE, /* rollup.db */
+    STMT_RETAIN_DAILY_USE, /* rollup.db */
+    STMT_DAILY_BLOCK_READ, /* rollup.db: compaction of daily use */
+    STMT_DAILY_BLOCK_GET,
+    STMT_DAILY_BLOCK_PUT,
+    STMT_DAILY_BLOCK_DROP,
+    STMT_DAILY_MIN_DAY,
+    STMT_DAILY_BLOCK_NEXT,
+    STMT_RETAIN_DAILY_BLOCKS,
     STMT_HOT_SPAN,
     STMT_HOT_DAY_ROWS,
     STMT_HOT_DAY_MAX_BLOCK,
@@ -269,6 +278,44 @@ void store__writer_stop(struct store *st);
  * OUT_log count what it deleted (both 0: nothing left to do). */
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log);
+/* Wakes the writer: the roll-up has checkpointed, the log behind it may go
+ * (any thread). */
+void store__writer_notify(struct store *st);
+/* Daily use of past district days in blocks of STORE_DAILY_BLOCK_DAYS
+ * days per meter (usage_daily_block, store_rollup.c):
+ *
+ *   bytes        what
+ *   -----------  ----------------------------------------------------
+ *   4            mask: bit i set = day block * 32 + i has a value
+ *   per set bit  use (IEEE double, little-endian, 8 bytes, exact) and n
+ *   in order     (readings stamped in the day, unsigned LEB128 varint)
+ *
+ * The decoder checks every length: anything left over or missing is
+ * CB_EINVAL. */
+#define STORE_DAILY_BLOCK_DAYS 32
+struct daily_block {
+    uint32_t mask;
+    double use[STORE_DAILY_BLOCK_DAYS];
+    uint64_t n[STORE_DAILY_BLOCK_DAYS];
+};
+void store__daily_block_encode(const struct daily_block *b, struct sbuf *out);
+int store__daily_block_decode(const void *data, size_t len,
+                              struct daily_block *OUT);
+/* The block of a district day, and the day's index in it. */
+int64_t store__daily_block_of(int64_t day);
+/* Registers the SQL functions that read blocks on db:
+ * cb_day_use(data, i) and cb_day_n(data, i) (NULL: no value that day or a
+ * corrupt block).  Every store connection has them. */
+int store__daily_block_functions(sqlite3 *db);
+
+/* Runs the retention of the tiers of use (store_rollup.c) with the
+ * roll-up's next checkpoint and waits for it: 0 (also when the roll-up has
+ * not started), or CB_ECLOSED when it stopped first. */
+int store__rollup_retain(struct store *st);
+/* Drops every log row the roll-up has checkpointed past (and kept
+ * log_keep_hours), through writer calls: store_close, after the roll-up's
+ * final checkpoint.  0 or the error of a call. */
+int store__log_trim_all(struct store *st);
 
 /* ---- feed inserts (store_feeds.c), writer thread, inside a txn ---- */
 
@@ -542,6 +589,8 @@ struct store {
     struct writer_call *c_head, *c_tail;
     int closing, writer_stop, writer_stopped, writer_busy, test_paused;
     int retention_pending, retention_turn;
+    int64_t log_trimmed; /* writer thread: no log row <= this is left */
+    int log_trim_turn;
     size_t retention_dropped; /* writer thread: this hourly run's count */
     int64_t retention_next_ns;
     pthread_t writer_thread;

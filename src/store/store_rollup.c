@@ -24,9 +24,15 @@
  *
  *   interval (t0, t1]           hourly buckets           daily buckets
  *   --------------------------  -----------------------  ---------------
- *   known, <= 1 day             uniform over the hours   uniform over days
- *   known, > 1 day              none (grain too coarse)  uniform over days
+ *   known, <= 12 hours          uniform over the hours   uniform over days
+ *   known, > 12 hours           none (grain too coarse)  uniform over days
  *   unknown (t0 == t1)          none                     day of t1
+ *
+ * So a meter read once a day (or twice) has no hourly rows at all: its
+ * readings say nothing about its hours, and spreading them uniformly cost
+ * a 24-column usage_hours row per meter and day (174 B a daily reading).
+ * The 12 hours leave room for a daily meter's jitter (a read at 23:50 after
+ * one at 00:10).
  *
  * Days are district days (the timezone setting, clock.h); hours are epoch
  * hours (the offset is a whole number of hours, so they are district hours
@@ -56,7 +62,10 @@
  * the changed meters' meter_state rows in key order, then the position.
  * An hourly meter thus costs a row per day, not a row per reading.  A
  * failed checkpoint keeps the additions and changed meters for the next
- * try; its buckets are closed, so nothing is counted twice.
+ * try; its buckets are closed, so nothing is counted twice.  The same
+ * transaction runs, hourly, the retention of the tiers of use (retain_use)
+ * and moves daily use older than 40 days into blocks of 32 days per meter
+ * (compact_daily), a bounded chunk each time.
  *
  * When to checkpoint:
  *
@@ -91,12 +100,20 @@
 #define LOG_ROWS_PER_READ 16
 #define MAX_HOUSEHOLD (1 << 28)
 #define TZ_HOURS (STORE_TZ_OFFSET_NS / STORE_HOUR_NS)
+/* The longest interval spread over hours (see the essay). */
+#define HOURLY_MAX_SPAN_NS (12 * STORE_HOUR_NS)
 /* Checkpoint triggers (see the essay). */
 /* 1.9 M additions: with a 5,000-reading batch's overshoot they still fit in
  * 2^21 (32 MiB, twice while sorting) */
 #define CHECKPOINT_ADDS ((size_t)15 << 17)
 #define CHECKPOINT_READINGS ((size_t)1 << 22) /* ~2 s to replay */
 #define CHECKPOINT_SPACING 2
+#define RETAIN_USE_DAYS 8 /* days of a tier of use a checkpoint drops */
+#define RETAIN_USE_PERIOD_NS (3600LL * 1000000000LL)
+/* Compaction of daily use (see compact_daily). */
+#define DAILY_HOT_DAYS 40  /* kept as rows: the scenes read 30 */
+#define DC_HOUSEHOLDS 1024 /* households a chunk (a checkpoint) */
+#define DC_NONE INT64_MIN
 
 /* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
  * KEY_SLOT_BITS | slot, so that sorting the keys sorts the additions by
@@ -131,6 +148,16 @@ struct rollup {
     size_t n_applied; /* readings since the last checkpoint */
     _Atomic size_t max_adds, max_readings; /* the size triggers */
     _Atomic int test_fail;                 /* checkpoints left to fail */
+    _Atomic int retain_now; /* store_retention_run asks (lock to clear) */
+    int64_t retain_next_ns; /* roll-up thread: next retention of use */
+    /* compaction of daily use into blocks (roll-up thread, but dc_due) */
+    _Atomic int dc_due;     /* a chunk at the next checkpoint */
+    int64_t dc_next_ns;     /* next look for days to compact */
+    int64_t dc_block;       /* the block being compacted; DC_NONE: none */
+    int64_t dc_household;   /* its next household */
+    struct dc_row *dc_rows; /* one chunk's rows */
+    size_t n_dc_rows, cap_dc_rows;
+    struct sbuf dc_buf;
     struct meter *meters; /* by household * METRIC_COUNT + metric */
     size_t n_meters;
     uint32_t *dirty; /* meters changed since the last checkpoint */
@@ -313,7 +340,7 @@ static void credit(struct store *st, struct rollup *ru, struct meter *m,
         return;
     }
     spread(st, ru, m, r, 1, u->t0, u->t1, u->use);
-    if (u->t1 - u->t0 <= STORE_DAY_NS)
+    if (u->t1 - u->t0 <= HOURLY_MAX_SPAN_NS)
         spread(st, ru, m, r, 0, u->t0, u->t1, u->use);
 }
 
@@ -689,10 +716,337 @@ static int index_cmp(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
+/* ---- daily use in blocks (format in store_int.h) ---- */
+
+int64_t store__daily_block_of(int64_t day)
+{
+    return store__floor_div(day, STORE_DAILY_BLOCK_DAYS);
+}
+
+void store__daily_block_encode(const struct daily_block *b, struct sbuf *out)
+{
+    unsigned char buf[8];
+    for (int i = 0; i < 4; i++)
+        buf[i] = (unsigned char)(b->mask >> (8 * i));
+    sbuf_add(out, buf, 4);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
+        if (!(b->mask >> d & 1))
+            continue;
+        uint64_t u;
+        memcpy(&u, &b->use[d], sizeof(u));
+        for (int i = 0; i < 8; i++)
+            buf[i] = (unsigned char)(u >> (8 * i));
+        sbuf_add(out, buf, 8);
+        uint64_t n = b->n[d];
+        do {
+            unsigned char c = (unsigned char)(n & 0x7f);
+            n >>= 7;
+            sbuf_addch(out, (char)(n ? c | 0x80 : c));
+        } while (n);
+    }
+}
+
+int store__daily_block_decode(const void *data, size_t len,
+                              struct daily_block *OUT)
+{
+    const unsigned char *p = data;
+    memset(OUT, 0, sizeof(*OUT));
+    if (!p || len < 4)
+        return CB_EINVAL;
+    const unsigned char *end = p + len;
+    for (int i = 0; i < 4; i++)
+        OUT->mask |= (uint32_t)p[i] << (8 * i);
+    p += 4;
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
+        if (!(OUT->mask >> d & 1))
+            continue;
+        if (end - p < 9)
+            return CB_EINVAL;
+        uint64_t u = 0, n = 0;
+        for (int i = 0; i < 8; i++)
+            u |= (uint64_t)p[i] << (8 * i);
+        memcpy(&OUT->use[d], &u, sizeof(u));
+        p += 8;
+        for (int shift = 0;; shift += 7) {
+            if (p == end || shift > 63)
+                return CB_EINVAL;
+            unsigned char c = *p++;
+            n |= (uint64_t)(c & 0x7f) << shift;
+            if (!(c & 0x80))
+                break;
+        }
+        OUT->n[d] = n;
+    }
+    return p == end ? 0 : CB_EINVAL;
+}
+
+/* cb_day_use(data, i) / cb_day_n(data, i): the value of day i of a block,
+ * NULL when it has none (or the block is corrupt). */
+static void day_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct daily_block b;
+    int64_t i = sqlite3_value_int64(argv[1]);
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || i < 0 ||
+        i >= STORE_DAILY_BLOCK_DAYS ||
+        store__daily_block_decode(sqlite3_value_blob(argv[0]),
+                                  (size_t)sqlite3_value_bytes(argv[0]), &b) ||
+        !(b.mask >> i & 1)) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    if (sqlite3_user_data(cx))
+        sqlite3_result_int64(cx, (sqlite3_int64)b.n[i]);
+    else
+        sqlite3_result_double(cx, b.use[i]);
+}
+
+int store__daily_block_functions(sqlite3 *db)
+{
+    static int n_flag = 1;
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    if (sqlite3_create_function(db, "cb_day_use", 2, flags, NULL, day_fn, NULL,
+                                NULL) ||
+        sqlite3_create_function(db, "cb_day_n", 2, flags, &n_flag, day_fn, NULL,
+                                NULL))
+        return store__sqlerr(db, "register functions");
+    return 0;
+}
+
+/* A usage_daily row read for compaction. */
+struct dc_row {
+    int32_t household;
+    int32_t metric;
+    int64_t day;
+    double use;
+    int64_t n;
+};
+
+static int dc_row_cmp(const void *pa, const void *pb)
+{
+    const struct dc_row *a = pa, *b = pb;
+    if (a->household != b->household)
+        return a->household < b->household ? -1 : 1;
+    if (a->metric != b->metric)
+        return a->metric < b->metric ? -1 : 1;
+    return (a->day > b->day) - (a->day < b->day);
+}
+
+/* Reads the chunk's rows: households [h0, h1) of block ru->dc_block. */
+static int dc_read(struct rollup *ru, struct store_conn *w, int64_t h0,
+                   int64_t h1)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_READ);
+    int step;
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
+    sqlite3_bind_int64(s, 2, h0);
+    sqlite3_bind_int64(s, 3, h1);
+    ru->n_dc_rows = 0;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (ru->n_dc_rows == ru->cap_dc_rows) {
+            ru->cap_dc_rows = ru->cap_dc_rows ? ru->cap_dc_rows * 2 : 4096;
+            ru->dc_rows =
+                xrealloc(ru->dc_rows, ru->cap_dc_rows * sizeof(*ru->dc_rows));
+        }
+        ru->dc_rows[ru->n_dc_rows++] = (struct dc_row){
+            sqlite3_column_int(s, 0), sqlite3_column_int(s, 1),
+            sqlite3_column_int64(s, 2), sqlite3_column_double(s, 3),
+            sqlite3_column_int64(s, 4)};
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : store__sqlerr(w->db, "read daily use");
+}
+
+/* Adds rows [i, j) (one meter) to its block row and writes it. */
+static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
+{
+    const struct dc_row *r = &ru->dc_rows[i];
+    struct daily_block b;
+    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_GET);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block);
+    sqlite3_bind_int(s, 2, r->household);
+    sqlite3_bind_int(s, 3, r->metric);
+    int step = sqlite3_step(s), bad = 0;
+    if (step == SQLITE_ROW)
+        bad = store__daily_block_decode(sqlite3_column_blob(s, 0),
+                                        (size_t)sqlite3_column_bytes(s, 0),
+                                        &b) != 0;
+    else
+        memset(&b, 0, sizeof(b));
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return store__sqlerr(w->db, "read daily block");
+    if (bad) {
+        /* unreadable already (readers skip it): the rows replace it, so
+         * that one bad block does not stop the roll-up's checkpoints */
+        log_msg(LOG_ERROR, "rollup",
+                "corrupt block of daily use replaced by the day rows | "
+                "block=%lld household=%d metric=%d",
+                (long long)ru->dc_block, r->household, r->metric);
+        memset(&b, 0, sizeof(b));
+    }
+    for (size_t k = i; k < j; k++) {
+        int d =
+            (int)(ru->dc_rows[k].day - ru->dc_block * STORE_DAILY_BLOCK_DAYS);
+        if (!(b.mask >> d & 1))
+            b.use[d] = 0, b.n[d] = 0;
+        b.mask |= 1u << d;
+        b.use[d] += ru->dc_rows[k].use;
+        b.n[d] += (uint64_t)ru->dc_rows[k].n;
+    }
+    sbuf_reset(&ru->dc_buf);
+    store__daily_block_encode(&b, &ru->dc_buf);
+    if (!(s = store__stmt(w, STMT_DAILY_BLOCK_PUT)))
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block);
+    sqlite3_bind_int(s, 2, r->household);
+    sqlite3_bind_int(s, 3, r->metric);
+    sqlite3_bind_blob(s, 4, ru->dc_buf.buf, (int)ru->dc_buf.len, SQLITE_STATIC);
+    return store__exec_stmt(w, s, "put daily block");
+}
+
+/* The next block to compact: the oldest day of usage_daily's, when all of
+ * its block is older than DAILY_HOT_DAYS (else DC_NONE). */
+static int dc_next_block(struct rollup *ru, struct store_conn *w)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_MIN_DAY);
+    if (!s)
+        return CB_ESTORE;
+    int step = sqlite3_step(s);
+    int any = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    int64_t min_day = any ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW)
+        return store__sqlerr(w->db, "oldest daily use");
+    int64_t hot = store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS;
+    int64_t block = store__daily_block_of(min_day);
+    ru->dc_block = DC_NONE;
+    if (any && (block + 1) * STORE_DAILY_BLOCK_DAYS <= hot) {
+        ru->dc_block = block;
+        ru->dc_household = 0;
+    }
+    return 0;
+}
+
+/* Compaction of daily use: the rows of district days older than
+ * DAILY_HOT_DAYS move into blocks of 32 days per meter (a row per meter
+ * and block instead of a row per meter and day).  It runs inside the
+ * checkpoint's transaction, a chunk of DC_HOUSEHOLDS households of one
+ * block a checkpoint; it looks for work hourly (the first a minute after
+ * open) and at store_retention_run, and goes on at the next checkpoints
+ * while there is more (at once when the roll-up has caught up with the
+ * log, at its pace while it applies a backlog).  A late row for a compacted day
+ * (the roll-up only writes rows) is added into its block the next time. Readers
+ * see both tiers (store_snapshot.c, STMT_USAGE_DAILY, the view
+ * usage_daily_all). */
+static int compact_daily(struct rollup *ru, struct store_conn *w)
+{
+    int64_t now = time_monotonic_ns();
+    if (!atomic_load(&ru->dc_due) && now < ru->dc_next_ns)
+        return 0;
+    if (!atomic_load(&ru->dc_due))
+        ru->dc_next_ns = now + RETAIN_USE_PERIOD_NS;
+    atomic_store(&ru->dc_due, 1);
+    if (ru->dc_block == DC_NONE && dc_next_block(ru, w))
+        return CB_ESTORE;
+    if (ru->dc_block == DC_NONE) {
+        atomic_store(&ru->dc_due, 0); /* nothing (more) to compact */
+        return 0;
+    }
+    /* from the next household that has rows: a few late rows in an old
+     * block cost a chunk each, not a pass over every household */
+    sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_NEXT);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
+    sqlite3_bind_int64(s, 2, ru->dc_household);
+    int step = sqlite3_step(s);
+    int more = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    int64_t h0 = more ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW)
+        return store__sqlerr(w->db, "next daily rows");
+    if (!more) {
+        ru->dc_block = DC_NONE; /* the block is done: look again */
+        return 0;
+    }
+    int64_t h1 = h0 + DC_HOUSEHOLDS;
+    if (dc_read(ru, w, h0, h1))
+        return CB_ESTORE;
+    if (ru->n_dc_rows)
+        qsort(ru->dc_rows, ru->n_dc_rows, sizeof(*ru->dc_rows), dc_row_cmp);
+    for (size_t i = 0, j; i < ru->n_dc_rows; i = j) {
+        for (j = i + 1; j < ru->n_dc_rows &&
+                        ru->dc_rows[j].household == ru->dc_rows[i].household &&
+                        ru->dc_rows[j].metric == ru->dc_rows[i].metric;
+             j++)
+            ;
+        if (dc_put(ru, w, i, j))
+            return CB_ESTORE;
+    }
+    if (!(s = store__stmt(w, STMT_DAILY_BLOCK_DROP)))
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
+    sqlite3_bind_int64(s, 2, h0);
+    sqlite3_bind_int64(s, 3, h1);
+    if (store__exec_stmt(w, s, "drop compacted daily use"))
+        return CB_ESTORE;
+    ru->dc_household = h1;
+    return 0;
+}
+
+/* Retention of the tiers of use: drops the district days of hourly and of
+ * daily use older than hourly_retention_days / daily_retention_days (0:
+ * kept) on the district clock, like the raw readings' retention: hourly
+ * (the first a minute after open) and at store_retention_run, with the
+ * next checkpoint.  RETAIN_USE_DAYS days a checkpoint at most; while there
+ * is more, the next checkpoint goes on.  The tables are keyed by day first,
+ * so each delete is one range of the b-tree. */
+static int retain_use(struct store *st, struct rollup *ru, struct store_conn *w)
+{
+    int64_t now = time_monotonic_ns();
+    if (!atomic_load(&ru->retain_now) && now < ru->retain_next_ns)
+        return 0;
+    ru->retain_next_ns = now + RETAIN_USE_PERIOD_NS;
+
+    static const enum store_stmt ids[2] = {STMT_RETAIN_HOURS_USE,
+                                           STMT_RETAIN_DAILY_USE};
+    int days[2] = {st->cfg.hourly_retention_days, st->cfg.daily_retention_days};
+    int64_t today = store__day_of(dclock_now_ns());
+    for (int i = 0; i < 2; i++) {
+        if (!days[i])
+            continue;
+        sqlite3_stmt *s = store__stmt(w, ids[i]);
+        if (!s)
+            return CB_ESTORE;
+        sqlite3_bind_int64(s, 1, today - days[i]);
+        sqlite3_bind_int64(s, 2, RETAIN_USE_DAYS);
+        if (store__exec_stmt(w, s, "retain use"))
+            return CB_ESTORE;
+        if (sqlite3_changes64(w->db))
+            ru->retain_next_ns = 0; /* maybe more: again next time */
+    }
+    if (!days[1])
+        return 0;
+    /* blocks of daily use whose days are all past the cutoff, one a time */
+    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_DAILY_BLOCKS);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, store__daily_block_of(today - days[1]));
+    if (store__exec_stmt(w, s, "retain daily blocks"))
+        return CB_ESTORE;
+    if (sqlite3_changes64(w->db))
+        ru->retain_next_ns = 0;
+    return 0;
+}
+
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
-    if (put_usage(w, ru))
+    if (put_usage(w, ru) || retain_use(st, ru, w) || compact_daily(ru, w))
         return CB_ESTORE;
     if (ru->n_dirty)
         qsort(ru->dirty, ru->n_dirty, sizeof(*ru->dirty), index_cmp);
@@ -750,8 +1104,11 @@ static void checkpoint(struct store *st, struct rollup *ru)
                           memory_order_release);
     pthread_mutex_lock(&ru->lock);
     ru->saved = ru->pos;
+    if (ru->retain_next_ns && !atomic_load(&ru->dc_due))
+        atomic_store(&ru->retain_now, 0); /* done, nothing more to do */
     pthread_cond_broadcast(&ru->flushed);
     pthread_mutex_unlock(&ru->lock);
+    store__writer_notify(st); /* the log behind the checkpoint may go */
 }
 
 /* ---- the thread ---- */
@@ -760,12 +1117,18 @@ static void checkpoint(struct store *st, struct rollup *ru)
  * applied (0: caught up with the log). */
 static int checkpoint_due(struct store *st, struct rollup *ru, size_t got)
 {
-    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
     int64_t now = time_monotonic_ns();
+    /* the hourly retention and compaction of use ride on checkpoints */
+    int timers = now >= ru->retain_next_ns || now >= ru->dc_next_ns;
+    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty ||
+                  atomic_load(&ru->retain_now) || atomic_load(&ru->dc_due) ||
+                  timers;
     if (!pending || ru->stop || now < ru->retry_after_ns)
         return 0; /* when stopping, the final checkpoint follows */
     if (ru->flush_target > ru->saved && (!got || ru->pos >= ru->flush_target))
         return 1;
+    if ((atomic_load(&ru->retain_now) || atomic_load(&ru->dc_due)) && !got)
+        return 1; /* caught up: retention and compaction chunks go on */
     if (size_due(ru))
         return 1;
     int64_t since = now - ru->last_flush_ns;
@@ -778,9 +1141,12 @@ static void wait_for_log(struct store *st, struct rollup *ru)
 {
     int64_t committed =
         (int64_t)atomic_load_explicit(&st->log_seq, memory_order_acquire);
-    if (committed > ru->pos || ru->flush_target > ru->saved || ru->stop)
+    if (committed > ru->pos || ru->flush_target > ru->saved || ru->stop ||
+        ((atomic_load(&ru->retain_now) || atomic_load(&ru->dc_due)) &&
+         time_monotonic_ns() >= ru->retry_after_ns))
         return;
-    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty;
+    int pending = ru->pos > ru->saved || ru->n_adds || ru->n_dirty ||
+                  atomic_load(&ru->dc_due);
     int64_t wait_ns =
         pending ? (int64_t)st->cfg.rollup_flush_ms * 1000000LL : 1000000000LL;
     int64_t until = time_now_ns() + wait_ns;
@@ -880,6 +1246,8 @@ static void rollup_free(struct rollup *ru)
     free(ru->meters);
     free(ru->dirty);
     free(ru->adds);
+    free(ru->dc_rows);
+    sbuf_release(&ru->dc_buf);
     free(ru);
 }
 
@@ -888,6 +1256,8 @@ int store__rollup_open(struct store *st)
     struct rollup *ru = xcalloc(1, sizeof(*ru));
     ru->max_adds = CHECKPOINT_ADDS;
     ru->max_readings = CHECKPOINT_READINGS;
+    ru->dc_block = DC_NONE;
+    sbuf_init(&ru->dc_buf);
     pthread_mutex_init(&ru->lock, NULL);
     pthread_cond_init(&ru->wake, NULL);
     pthread_cond_init(&ru->flushed, NULL);
@@ -913,6 +1283,10 @@ int store__rollup_load(struct store *st)
                 " not rolled up | position=%lld log_seq=%lld",
                 (long long)ru->pos, (long long)committed);
     ru->last_flush_ns = time_monotonic_ns();
+    /* the first retention of use a minute after open, as the readings' */
+    ru->retain_next_ns = ru->last_flush_ns + 60LL * 1000000000LL;
+    ru->dc_next_ns = ru->retain_next_ns; /* compaction of daily use too */
+    ru->dc_block = DC_NONE;
     atomic_store(&st->rollup_seq, (uint64_t)ru->pos);
     atomic_store(&st->rollup_saved, (uint64_t)ru->pos);
     return 0;
@@ -974,6 +1348,26 @@ int store_rollup_flush(struct store *st)
     while (ru->saved < target && !ru->exited)
         pthread_cond_wait(&ru->flushed, &ru->lock);
     int rc = ru->saved >= target ? 0 : CB_ECLOSED;
+    pthread_mutex_unlock(&ru->lock);
+    return rc;
+}
+
+int store__rollup_retain(struct store *st)
+{
+    struct rollup *ru = st->rollup;
+    if (!ru)
+        return CB_ECLOSED;
+    pthread_mutex_lock(&ru->lock);
+    if (!ru->started) { /* it runs a minute after the roll-up starts */
+        pthread_mutex_unlock(&ru->lock);
+        return 0;
+    }
+    atomic_store(&ru->dc_due, 1);
+    atomic_store(&ru->retain_now, 1);
+    pthread_cond_signal(&ru->wake);
+    while (atomic_load(&ru->retain_now) && !ru->exited)
+        pthread_cond_wait(&ru->flushed, &ru->lock);
+    int rc = atomic_load(&ru->retain_now) ? CB_ECLOSED : 0;
     pthread_mutex_unlock(&ru->lock);
     return rc;
 }

@@ -64,6 +64,18 @@
     "grain_ns) VALUES" rows
 _Static_assert(STORE_ROWS_PER_STMT == 16, "ROWS_PER_STMT writes 16 rows");
 
+/* The 32 district days of a block of daily use whose first day is ?1. */
+#define DAILY_BLOCK_IN                                                         \
+    "?1,?1+1,?1+2,?1+3,?1+4,?1+5,?1+6,?1+7,?1+8,?1+9,?1+10,?1+11,?1+12,"      \
+    "?1+13,?1+14,?1+15,?1+16,?1+17,?1+18,?1+19,?1+20,?1+21,?1+22,?1+23,"      \
+    "?1+24,?1+25,?1+26,?1+27,?1+28,?1+29,?1+30,?1+31"
+/* The first household >= ?2 with a row in day ?1 + k: one seek each. */
+#define DC_NEXT(k)                                                             \
+    " UNION ALL SELECT (SELECT min(household) FROM usage_daily WHERE"          \
+    " day=?1+" #k " AND household>=?2)"
+#define DC_NEXT_8(a, b, c, d, e, f, g, h)                                      \
+    DC_NEXT(a) DC_NEXT(b) DC_NEXT(c) DC_NEXT(d) DC_NEXT(e) DC_NEXT(f)          \
+    DC_NEXT(g) DC_NEXT(h)
 /* The 24 hours of the UTC day whose first hour is ?1. */
 #define DAY_HOURS_IN                                                           \
     "?1,?1+1,?1+2,?1+3,?1+4,?1+5,?1+6,?1+7,?1+8,?1+9,?1+10,?1+11,?1+12,"      \
@@ -136,9 +148,42 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RETAIN_READINGS] =
         "DELETE FROM reading_block WHERE id IN (SELECT id FROM reading_block"
         " WHERE hour<?1 ORDER BY hour LIMIT ?2) RETURNING n",
+    /* At most ?1 of the oldest log rows, up to seq ?2, written before ?3. */
     [STMT_RETAIN_LOG] =
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
-        " ingest_log)+?1)",
+        " ingest_log)+?1) AND ts_ns<?3",
+    /* Daily use: the rows of households [?2, ?3) in the 32 days from ?1. */
+    [STMT_DAILY_BLOCK_READ] =
+        "SELECT household,metric,day,use,n FROM usage_daily WHERE day IN ("
+        DAILY_BLOCK_IN ") AND household>=?2 AND household<?3",
+    [STMT_DAILY_BLOCK_GET] = "SELECT data FROM usage_daily_block WHERE"
+                             " block=?1 AND household=?2 AND metric=?3",
+    [STMT_DAILY_BLOCK_PUT] =
+        "INSERT OR REPLACE INTO usage_daily_block(block,household,metric,data)"
+        " VALUES(?1,?2,?3,?4)",
+    [STMT_DAILY_BLOCK_DROP] =
+        "DELETE FROM usage_daily WHERE day IN (" DAILY_BLOCK_IN ") AND"
+        " household>=?2 AND household<?3",
+    [STMT_DAILY_MIN_DAY] = "SELECT min(day) FROM usage_daily",
+    /* The first household >= ?2 with rows in the 32 days from ?1. */
+    [STMT_DAILY_BLOCK_NEXT] =
+        "SELECT min(h) FROM (SELECT (SELECT min(household) FROM usage_daily"
+        " WHERE day=?1 AND household>=?2) AS h"
+        DC_NEXT_8(1, 2, 3, 4, 5, 6, 7, 8) DC_NEXT_8(9, 10, 11, 12, 13, 14, 15, 16)
+        DC_NEXT_8(17, 18, 19, 20, 21, 22, 23, 24)
+        DC_NEXT(25) DC_NEXT(26) DC_NEXT(27) DC_NEXT(28) DC_NEXT(29)
+        DC_NEXT(30) DC_NEXT(31) ")",
+    /* The oldest block of daily use, when it is before block ?1. */
+    [STMT_RETAIN_DAILY_BLOCKS] =
+        "DELETE FROM usage_daily_block WHERE block<min(?1,(SELECT min(block)"
+        " FROM usage_daily_block)+1)",
+    /* The oldest ?2 district days of use, those before day ?1. */
+    [STMT_RETAIN_HOURS_USE] =
+        "DELETE FROM usage_hours WHERE day<min(?1,(SELECT min(day) FROM"
+        " usage_hours)+?2)",
+    [STMT_RETAIN_DAILY_USE] =
+        "DELETE FROM usage_daily WHERE day<min(?1,(SELECT min(day) FROM"
+        " usage_daily)+?2)",
     [STMT_DAY_GET] = "SELECT data FROM reading_day WHERE block=?1 AND day=?2",
     [STMT_DAY_PUT] =
         "INSERT INTO reading_day(day,block,n,data) VALUES(?1,?2,?3,?4)"
@@ -182,10 +227,18 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BLOCK_NEWEST_HOUR] = "SELECT max(hour) FROM reading_block",
     [STMT_DAY_RANGE] = "SELECT day,data FROM reading_day WHERE block=?1 AND"
                        " day BETWEEN ?2 AND ?3 ORDER BY day",
+    /* Both tiers of daily use: rows of recent days, blocks of past ones
+     * (a late row of a compacted day adds to its block's value). */
     [STMT_USAGE_DAILY] =
-        "SELECT metric,use FROM usage_daily WHERE day=?2 AND household=?1"
+        "SELECT metric,sum(use) FROM (SELECT metric,use FROM usage_daily"
+        " WHERE day=?2 AND household=?1 UNION ALL SELECT metric,"
+        "cb_day_use(data,?2-block*32) FROM usage_daily_block WHERE"
+        " block=?2>>5 AND household=?1) WHERE use IS NOT NULL GROUP BY metric"
         " ORDER BY metric",
-    [STMT_USAGE_DAYS] = "SELECT min(day),max(day) FROM usage_daily",
+    [STMT_USAGE_DAYS] =
+        "SELECT min(d0),max(d1) FROM (SELECT min(day) AS d0,max(day) AS d1"
+        " FROM usage_daily UNION ALL SELECT min(block)*32,max(block)*32+31"
+        " FROM usage_daily_block)",
     [STMT_EVENTS] =
         "SELECT e.source,e.event_id,e.type,e.ts_ns,e.lat,e.lon,"
         "coalesce(s.name,e.street),e.street IS NULL,e.attrs"
@@ -529,6 +582,24 @@ static const struct migration rollup_migrations[] = {
      " DELETE FROM usage_hours WHERE " V2_OLD_ROW
      " AND coalesce(h0" EACH_HOUR_BUT_0(V2_NAME) ") IS NULL; END;",
      v2_copy_hours},
+    /* Daily use of past district days in blocks of 32 days per meter
+     * (block = day >> 5; format in store_int.h), compacted from usage_daily
+     * by the roll-up (store_rollup.c): a row per meter and day cost ~24 B
+     * a daily reading.  usage_daily keeps recent days and late rows.  The
+     * view usage_daily_all is both tiers, a row per meter, day and tier
+     * (sum them); it needs the cb_day_* functions of store connections. */
+    {"daily use in blocks",
+     "CREATE TABLE IF NOT EXISTS usage_daily_block(household INTEGER NOT NULL,"
+     " metric INTEGER NOT NULL, block INTEGER NOT NULL, data BLOB NOT NULL,"
+     " PRIMARY KEY(block, household, metric)) WITHOUT ROWID;"
+     "CREATE VIEW IF NOT EXISTS usage_daily_all(household, metric, day, use, n) AS"
+     " SELECT household, metric, day, use, n FROM usage_daily UNION ALL"
+     " SELECT b.household, b.metric, b.block * 32 + s.i,"
+     " cb_day_use(b.data, s.i), cb_day_n(b.data, s.i)"
+     " FROM usage_daily_block AS b, (WITH RECURSIVE r(i) AS (SELECT 0"
+     " UNION ALL SELECT i + 1 FROM r WHERE i < 31) SELECT i FROM r) AS s"
+     " WHERE cb_day_n(b.data, s.i) IS NOT NULL;",
+     NULL},
 };
 /* clang-format on */
 
@@ -597,7 +668,8 @@ int store__conn_open(struct store_conn *conn, const char *path, int readonly,
         store__sqlerr(conn->db, "open");
         goto out_close;
     }
-    if (apply_pragmas(conn->db, readonly, cfg))
+    if (apply_pragmas(conn->db, readonly, cfg) ||
+        store__daily_block_functions(conn->db))
         goto out_close;
     return 0;
 out_close:

@@ -11,7 +11,17 @@
  *      in one transaction (store__group_apply) and committed;
  *   3. one retention chunk (1,000 reading blocks), when retention is due
  *      (hourly); groups and chunks take turns, so sustained ingest cannot
- *      starve retention, nor retention ingest.
+ *      starve retention, nor retention ingest;
+ *   4. one chunk of log trimming, when the roll-up's checkpoint
+ *      (rollup_saved) has passed a whole segment (LOG_SEGMENT_ROWS rows) of
+ *      the ingest log that is still there, and log_keep_hours is 0; in
+ *      turns with groups too.  The consumers other than the roll-up keep
+ *      nothing durable (they reload from a snapshot at start), so the
+ *      roll-up's checkpoint is the position every consumer has passed: a
+ *      crash before it still replays the log from there.  So the log holds
+ *      what the roll-up has not checkpointed, plus one segment at most,
+ *      instead of an hour of ingest.  store_close drops the rest after the
+ *      roll-up's final checkpoint.
  * A group whose transaction fails is rolled back and, when it held more
  * than one batch, each batch is retried in a transaction of its own, so
  * one bad batch cannot fail the others.  Only after COMMIT (or the final
@@ -31,6 +41,8 @@
  * turn short (a 256-row chunk stalled a back-fill for 10 s). */
 #define RETAIN_LOG_CHUNK 16
 #define RETENTION_PERIOD_NS (3600LL * 1000000000LL)
+/* Log rows (batches) the roll-up's checkpoint passes before they go. */
+#define LOG_SEGMENT_ROWS 32
 
 static size_t batch_rows(const struct ingest_batch *b)
 {
@@ -141,6 +153,25 @@ static size_t take_group(struct store *st, struct write_req ***reqs,
 
 /* ---- retention ---- */
 
+/* Deletes one chunk of the log rows the roll-up has durably passed (it
+ * replays from there) and that are older than log_keep_hours. */
+static int retain_log(struct store *st, struct store_conn *w, size_t *OUT_log)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_LOG);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
+    sqlite3_bind_int64(
+        s, 2,
+        (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire));
+    sqlite3_bind_int64(
+        s, 3, time_now_ns() - (int64_t)st->cfg.log_keep_hours * STORE_HOUR_NS);
+    if (store__exec_stmt(w, s, "retain log"))
+        return CB_ESTORE;
+    *OUT_log = (size_t)sqlite3_changes64(w->db);
+    return 0;
+}
+
 int store__retain_chunk(struct store *st, struct store_conn *w,
                         size_t *OUT_readings, size_t *OUT_log)
 {
@@ -153,16 +184,8 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
         store__days_retain(w, cutoff, RETAIN_CHUNK_DAYS, &days))
         return CB_ESTORE;
     *OUT_readings += days;
-    if (!(s = store__stmt(w, STMT_RETAIN_LOG)))
+    if (retain_log(st, w, OUT_log))
         return CB_ESTORE;
-    sqlite3_bind_int64(s, 1, RETAIN_LOG_CHUNK);
-    /* only what the roll-up has durably passed: it replays from there */
-    sqlite3_bind_int64(
-        s, 2,
-        (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire));
-    if (store__exec_stmt(w, s, "retain log"))
-        return CB_ESTORE;
-    *OUT_log = (size_t)sqlite3_changes64(w->db);
     if (!*OUT_readings)
         return 0;
     if (!(s = store__stmt(w, STMT_TALLY_ADD)))
@@ -220,11 +243,66 @@ int store_retention_run(struct store *st, size_t *OUT_dropped)
             total += ra.readings;
         }
     } while (!rc && (ra.readings || ra.log));
+    if (!rc && st->rollup)
+        rc = store__rollup_retain(st);
     if (OUT_dropped)
         *OUT_dropped = total;
     if (!rc && total)
         log_msg(LOG_INFO, "store", "retention dropped readings | n=%zu", total);
     return rc;
+}
+
+/* ---- log trimming ---- */
+
+static int log_trim_due(struct store *st)
+{
+    int64_t saved =
+        (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire);
+    return !st->cfg.log_keep_hours &&
+           saved >= st->log_trimmed + LOG_SEGMENT_ROWS;
+}
+
+struct log_trim {
+    int64_t saved; /* rollup_saved when the chunk started */
+    size_t n;      /* rows deleted */
+};
+
+static int log_trim_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    struct log_trim *lt = arg;
+    lt->saved =
+        (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire);
+    return retain_log(st, w, &lt->n);
+}
+
+/* One chunk; the log up to the checkpoint is gone once a chunk deletes
+ * nothing (on an error too: the hourly retention tries again). */
+static void run_log_trim_chunk(struct store *st)
+{
+    struct log_trim lt = {0, 0};
+    int rc = run_in_txn(st, log_trim_fn, &lt);
+    if (rc)
+        st->log_trimmed += LOG_SEGMENT_ROWS; /* not again at once */
+    else if (!lt.n)
+        st->log_trimmed = lt.saved;
+}
+
+int store__log_trim_all(struct store *st)
+{
+    struct log_trim lt;
+    int rc;
+    do {
+        lt.n = 0;
+        rc = store__call(st, log_trim_fn, &lt);
+    } while (!rc && lt.n);
+    return rc;
+}
+
+void store__writer_notify(struct store *st)
+{
+    pthread_mutex_lock(&st->q_lock);
+    pthread_cond_signal(&st->q_wake);
+    pthread_mutex_unlock(&st->q_lock);
 }
 
 /* ---- the writer thread ---- */
@@ -256,7 +334,8 @@ static void run_compact_chunk(struct store *st)
 static int has_work(struct store *st)
 {
     return st->c_head || (st->q_head && !st->test_paused) ||
-           st->retention_pending || compact_due(st) || st->writer_stop;
+           st->retention_pending || compact_due(st) || log_trim_due(st) ||
+           st->writer_stop;
 }
 
 static void retention_check(struct store *st)
@@ -297,6 +376,7 @@ static void group_step(struct store *st, struct write_req ***reqs, size_t *cap)
     st->writer_busy = 1;
     st->retention_turn = 1;
     st->compact_turn = 1;
+    st->log_trim_turn = 1;
     pthread_mutex_unlock(&st->q_lock);
     run_group(st, *reqs, n);
     pthread_mutex_lock(&st->q_lock);
@@ -326,6 +406,10 @@ static int writer_step(struct store *st, struct write_req ***reqs, size_t *cap)
         st->compact_turn = 0;
         pthread_mutex_unlock(&st->q_lock);
         run_compact_chunk(st);
+    } else if (log_trim_due(st) && (!group_ready || st->log_trim_turn)) {
+        st->log_trim_turn = 0;
+        pthread_mutex_unlock(&st->q_lock);
+        run_log_trim_chunk(st);
     } else if (group_ready) {
         group_step(st, reqs, cap);
     } else {

@@ -575,6 +575,21 @@ static void test_ddf8f34_store_upgrades(void **state)
         assert_int_equal(n, i == 1 ? 5 : i == 2 ? 2 : 0);
     }
     upgraded_readings_compact(r.fx.st, day0);
+    /* a clean stop drops the log the roll-up has checkpointed past; the
+     * upgraded store's use stays */
+    run_stop(&r, 0);
+    run_attach(&r);
+    assert_true(query_double(r.fx.st,
+                             "SELECT count(*) FROM ingest_log WHERE ?1=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) == 0);
+    for (int i = 1; i <= 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "C%07d", i);
+        int32_t h = store_household_resolve(r.fx.st, id);
+        assert_true(fabs(usage_day(r.fx.st, h, METRIC_ELECTRICITY, day0) -
+                         24.0 * i) < 1e-9);
+    }
     run_free(&r);
 }
 

@@ -38,7 +38,8 @@ static void test_migrations_from_empty(void **state)
         "case_file",     "case_step"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {"consumer", "meter_state",
-                                                "usage_daily", "usage_hours"};
+                                                "usage_daily", "usage_hours",
+                                                "usage_daily_block"};
     for (int pass = 0; pass < 2; pass++) {
         double version =
             query_double(fx->st,
@@ -47,12 +48,13 @@ static void test_migrations_from_empty(void **state)
                          0, 0, 0);
         assert_int_equal((int)version, store__schema_version());
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
-        assert_int_equal((int)version, 2);
+        assert_int_equal((int)version, store__rollup_schema_version());
+        assert_int_equal((int)version, 3);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
             assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);
         }
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 5; i++) {
             assert_int_equal(table_count(fx->st, "main", rollup_tables[i]), 0);
             assert_int_equal(table_count(fx->st, "rollup", rollup_tables[i]),
                              1);

@@ -163,7 +163,7 @@ static inline double usage_day(struct store *st, int32_t hh, int metric,
                                int64_t day)
 {
     return query_double(st,
-                        "SELECT coalesce(sum(use),0) FROM usage_daily"
+                        "SELECT coalesce(sum(use),0) FROM usage_daily_all"
                         " WHERE household=?1 AND metric=?2 AND day=?3",
                         hh, metric, day);
 }

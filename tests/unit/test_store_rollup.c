@@ -58,13 +58,17 @@ static void test_index_rollover_and_replacement(void **state)
     for (int d = 0; d < 5; d++) {
         assert_true(NEAR(usage_day(fx->st, 1, METRIC_WATER, nov(1 + d)),
                          want_water[d]));
+        /* a meter read once a day has no hourly rows */
         assert_true(
-            NEAR(usage_hours_of_day(fx->st, 1, METRIC_WATER, nov(1 + d)),
-                 want_water[d]));
+            NEAR(usage_hours_of_day(fx->st, 1, METRIC_WATER, nov(1 + d)), 0));
         assert_true(
             NEAR(usage_day(fx->st, 1, METRIC_GAS, nov(1 + d)), want_gas[d]));
     }
     assert_true(NEAR(seen_use, 22.5 + 17));
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_hours WHERE"
+                             " household=?1 AND ?2=?2 AND ?3=?3",
+                             1, 0, 0) == 0);
     assert_int_equal((int)meter_field(fx->st, "resets", 1, METRIC_WATER), 1);
     assert_int_equal((int)meter_field(fx->st, "replacements", 1, METRIC_WATER),
                      1);
@@ -171,8 +175,8 @@ static void test_out_of_order_readings(void **state)
 static double total_use(struct store *st)
 {
     return query_double(st,
-                        "SELECT coalesce(sum(use),0) FROM usage_daily WHERE"
-                        " ?1=?1 AND ?2=?2 AND ?3=?3",
+                        "SELECT coalesce(sum(use),0) FROM usage_daily_all"
+                        " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
                         0, 0, 0);
 }
 
@@ -265,15 +269,18 @@ static void assert_two_households_again(struct fixture *fx, double daily,
 }
 
 /* rollup.db lost: the roll-up starts from position 0 and rebuilds from the
- * ingest log, as long as retention has not dropped the log; after that it
- * cannot (the raw readings are still there, but the roll-up reads the log). */
+ * ingest log, as long as the log is kept (log_keep_hours) and retention has
+ * not dropped it; after that it cannot (the raw readings are still there,
+ * but the roll-up reads the log). */
 static void test_rollup_rebuilt_from_log(void **state)
 {
     struct fixture *fx = fx_new(60000);
+    fx->cfg.log_keep_hours = 1; /* a clean stop keeps the log */
+    fx_reopen(fx);
     write_two_households(fx);
     double daily = total_use(fx->st), hourly = total_hourly(fx->st);
     assert_true(NEAR(daily, 14));
-    assert_true(hourly > 0);
+    assert_true(NEAR(hourly, 0)); /* meters read once a day: no hours */
     store_close(fx->st);
     fx->st = NULL;
     remove_rollup_db(fx);
@@ -283,6 +290,8 @@ static void test_rollup_rebuilt_from_log(void **state)
 
     /* retention drops the log the roll-up has passed: a lost rollup.db
      * then comes back empty */
+    fx->cfg.log_keep_hours = 0;
+    fx_reopen(fx);
     assert_int_equal(store_retention_run(fx->st, NULL), 0);
     assert_int_equal((int)query_double(fx->st,
                                        "SELECT count(*) FROM ingest_log"
@@ -324,6 +333,295 @@ static void test_retention_waits_for_checkpoint(void **state)
     fx_reopen(fx);
     assert_int_equal(store_rollup_flush(fx->st), 0);
     assert_true(NEAR(total_use(fx->st), before + 5));
+    fx_free(fx);
+}
+
+static double log_rows(struct store *st)
+{
+    return query_double(st,
+                        "SELECT count(*) FROM ingest_log WHERE ?1=?1 AND"
+                        " ?2=?2 AND ?3=?3",
+                        0, 0, 0);
+}
+
+/* Writes n batches of one hourly delta reading of household 1 each. */
+static void write_hourly_batches(struct store *st, int64_t t0, int n,
+                                 int64_t *OUT_seq)
+{
+    for (int i = 0; i < n; i++) {
+        struct ingest_batch b;
+        batch_new(&b, FEED_READINGS, 1);
+        set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA,
+                    t0 + i * HOUR_NS, 1.0);
+        struct store_write_result res;
+        assert_int_equal(store_write(st, &b, "m", &res), 0);
+        ingest_batch_release(&b);
+        if (OUT_seq)
+            *OUT_seq = res.seq;
+    }
+}
+
+/* With log_keep_hours 0, the log goes in segments as soon as the roll-up
+ * has checkpointed past them, and the rest at a clean stop; what the
+ * roll-up has applied but not checkpointed stays, and a crash replays it. */
+static void test_log_trimmed_behind_checkpoint(void **state)
+{
+    struct fixture *fx = fx_new(60000); /* checkpoints only on demand */
+    add_households(fx->st, 1);
+    int64_t t0 = local_midnight(2026, 11, 1);
+    write_hourly_batches(fx->st, t0, 100, NULL);
+    assert_true(log_rows(fx->st) >= 100);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    /* the writer trims after the checkpoint, in turns: wait (bounded) */
+    for (int i = 0; i < 10000 && log_rows(fx->st) > 0; i++)
+        usleep(1000);
+    assert_true(log_rows(fx->st) == 0);
+
+    /* applied, not checkpointed: kept, and replayed after a crash */
+    int64_t seq;
+    write_hourly_batches(fx->st, t0 + 100 * HOUR_NS, 40, &seq);
+    struct store_stats stats;
+    do {
+        usleep(1000);
+        store_get_stats(fx->st, &stats);
+    } while ((int64_t)stats.rollup_seq < seq);
+    assert_true(log_rows(fx->st) == 40);
+    store_test_skip_checkpoint(fx->st);
+    fx_reopen(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), 140));
+    /* the first delta's interval is unknown: a day's use, no hour's */
+    assert_true(NEAR(total_hourly(fx->st), 139));
+
+    /* a clean stop leaves no log behind the final checkpoint */
+    write_hourly_batches(fx->st, t0 + 140 * HOUR_NS, 3, NULL);
+    fx_reopen(fx);
+    assert_true(log_rows(fx->st) == 0);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(total_use(fx->st), 143));
+    fx_free(fx);
+}
+
+/* Retention per tier of use: hourly use older than hourly_retention_days
+ * and daily use older than daily_retention_days go at a checkpoint, each
+ * tier on its own; 0 keeps a tier. */
+static void test_use_retention_per_tier(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    fx->cfg.hourly_retention_days = 3;
+    fx->cfg.daily_retention_days = 6;
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    int64_t today = store__day_of(time_now_ns());
+    static const int ago[] = {10, 5, 1};
+    for (int i = 0; i < 3; i++) {
+        /* two readings an hour apart at 10:00 of the district day */
+        int64_t t = (today - ago[i]) * DAY_NS - 8 * HOUR_NS + 10 * HOUR_NS;
+        write_hourly_batches(fx->st, t, 2, NULL);
+    }
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    /* not before retention runs (hourly, or now) */
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 10), 2));
+    assert_true(usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, today - 10) >
+                0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        int64_t day = today - ago[i];
+        double daily = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
+        double hourly = usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, day);
+        assert_true(NEAR(daily, ago[i] > 6 ? 0 : 2));
+        assert_true(NEAR(hourly, ago[i] > 3 ? 0 : 2));
+    }
+    /* 0: kept */
+    fx->cfg.hourly_retention_days = 0;
+    fx->cfg.daily_retention_days = 0;
+    fx_reopen(fx);
+    write_hourly_batches(fx->st, (today - 20) * DAY_NS, 2, NULL);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, today - 20) >
+                0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 20) > 0);
+    fx_free(fx);
+}
+
+/* The block format of daily use: a round trip is exact, and a block cut
+ * short, with bytes left over or a varint that never ends is refused. */
+static void test_daily_block_format(void **state)
+{
+    struct daily_block b, back;
+    struct sbuf sb = SBUF_INIT;
+    memset(&b, 0, sizeof(b));
+    b.mask = 1u | 1u << 7 | 1u << 31;
+    b.use[0] = 0.1 + 0.2; /* not a round number: kept to the bit */
+    b.use[7] = -3.5;
+    b.use[31] = 1e300;
+    b.n[0] = 1;
+    b.n[7] = 300; /* a two-byte varint */
+    b.n[31] = 0;
+    store__daily_block_encode(&b, &sb);
+    assert_int_equal(sb.len, 4 + 3 * 9 + 1);
+    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back), 0);
+    assert_int_equal(back.mask, b.mask);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
+        assert_memory_equal(&back.use[d], &b.use[d], sizeof(double));
+        assert_true(back.n[d] == b.n[d]);
+    }
+    for (size_t len = 0; len < sb.len; len++)
+        assert_int_equal(store__daily_block_decode(sb.buf, len, &back),
+                         CB_EINVAL);
+    sbuf_addch(&sb, 0);
+    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back),
+                     CB_EINVAL);
+    static const unsigned char endless[] = {1, 0, 0, 0, 0, 0,    0,
+                                            0, 0, 0, 0, 0, 0x80, 0x80};
+    assert_int_equal(store__daily_block_decode(endless, sizeof(endless), &back),
+                     CB_EINVAL);
+    assert_int_equal(store__daily_block_decode(NULL, 0, &back), CB_EINVAL);
+    assert_true(store__daily_block_of(-1) == -1);
+    assert_true(store__daily_block_of(31) == 0);
+    assert_true(store__daily_block_of(32) == 1);
+    sbuf_release(&sb);
+}
+
+/* What a scan of daily use hands on, in order. */
+struct day_seen {
+    int32_t household[2048];
+    int metric[2048];
+    int64_t day[2048];
+    double use[2048];
+    int n;
+};
+
+static void see_day(void *ctx, int32_t household, int metric, int64_t day,
+                    double use)
+{
+    struct day_seen *ds = ctx;
+    assert_true(ds->n < 2048);
+    ds->household[ds->n] = household;
+    ds->metric[ds->n] = metric;
+    ds->day[ds->n] = day;
+    ds->use[ds->n++] = use;
+}
+
+static void scan_days(struct store *st, int64_t from, struct day_seen *OUT,
+                      int64_t *OUT_newest)
+{
+    struct store_snapshot *snap;
+    memset(OUT, 0, sizeof(*OUT));
+    assert_int_equal(store_snapshot_begin(st, &snap), 0);
+    assert_int_equal(store_scan_usage_daily(snap, from, see_day, OUT, NULL), 0);
+    assert_int_equal(store_scan_newest_day(snap, OUT_newest, NULL), 0);
+    store_snapshot_end(snap);
+}
+
+static double rows_before(struct store *st, const char *table, int64_t day)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %s WHERE day < ?1 AND ?2=?2 AND ?3=?3",
+             table);
+    return query_double(st, sql, day, 0, 0);
+}
+
+/* Daily use of past district days moves into blocks of 32 days per meter
+ * (at retention, hourly or store_retention_run); every reader sees the
+ * same values before and after: the day's JSON, the typed scan (same
+ * values in the same order), the newest day.  A late reading into a
+ * compacted day adds to it, is seen at once, and joins the block at the
+ * next compaction; a restart keeps all of it.  Meters read once a day:
+ * 100 days of electricity (delta) for 3 households. */
+static void test_daily_use_compacted_into_blocks(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 3);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 300);
+    for (int d = 0; d < 100; d++)
+        for (int h = 0; h < 3; h++)
+            set_reading(&b, (size_t)(d * 3 + h), h + 1, METRIC_ELECTRICITY,
+                        READING_DELTA, (today - 100 + d) * DAY_NS + 4 * HOUR_NS,
+                        1 + d % 7 + h * 0.25 + 0.001 * d);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    struct sbuf before = SBUF_INIT, after = SBUF_INIT;
+    assert_int_equal(
+        render_usage_daily(fx->st, 2, today - 120, today + 1, &before), 0);
+    static struct day_seen seen_before, seen_after;
+    int64_t newest_before, newest_after;
+    scan_days(fx->st, today - 120, &seen_before, &newest_before);
+    assert_int_equal(seen_before.n, 300);
+    double total = total_use(fx->st);
+
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    int64_t cut = store__daily_block_of(today - 40) * STORE_DAILY_BLOCK_DAYS;
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_block WHERE"
+                             " ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) > 0);
+    assert_true(rows_before(fx->st, "usage_daily_all", cut) > 100);
+    assert_int_equal(
+        render_usage_daily(fx->st, 2, today - 120, today + 1, &after), 0);
+    assert_string_equal(after.buf, before.buf);
+    scan_days(fx->st, today - 120, &seen_after, &newest_after);
+    assert_int_equal(seen_after.n, seen_before.n);
+    for (int i = 0; i < seen_before.n; i++) {
+        assert_int_equal(seen_after.household[i], seen_before.household[i]);
+        assert_int_equal(seen_after.metric[i], seen_before.metric[i]);
+        assert_true(seen_after.day[i] == seen_before.day[i]);
+        assert_memory_equal(&seen_after.use[i], &seen_before.use[i],
+                            sizeof(double));
+    }
+    assert_true(newest_after == newest_before);
+    assert_true(fabs(total_use(fx->st) - total) < 1e-9 * total);
+
+    /* a late reading into a compacted day: (day - 1 day, day] */
+    int64_t late_day = today - 90;
+    double was = usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day);
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 2, METRIC_ELECTRICITY, READING_DELTA,
+                late_day * DAY_NS - 8 * HOUR_NS + DAY_NS, 5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(
+        NEAR(usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day), was + 5));
+    /* rows again: its use, and its n in the day it is stamped in */
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 2);
+    scan_days(fx->st, today - 120, &seen_after, &newest_after);
+    double sum = 0;
+    for (int i = 0; i < seen_after.n; i++) {
+        assert_true(i == 0 || seen_after.day[i] >= seen_after.day[i - 1]);
+        sum += seen_after.use[i];
+    }
+    assert_true(NEAR(sum, total + 5));
+    sbuf_reset(&after);
+    assert_int_equal(
+        render_usage_daily(fx->st, 2, late_day, late_day + 1, &after), 0);
+    const char *e = strstr(after.buf, "\"electricity\"");
+    assert_non_null(e);
+    assert_null(strstr(e + 1, "\"electricity\""));
+    /* the next compaction takes it into the block; a restart keeps all */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(rows_before(fx->st, "usage_daily", cut) == 0);
+    fx_reopen(fx);
+    assert_true(
+        NEAR(usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day), was + 5));
+    assert_true(NEAR(total_use(fx->st), total + 5));
+    /* daily_retention_days drops whole blocks whose days are all past it */
+    fx->cfg.daily_retention_days = 50;
+    fx_reopen(fx);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    int64_t kept = store__daily_block_of(today - 50) * STORE_DAILY_BLOCK_DAYS;
+    assert_true(rows_before(fx->st, "usage_daily_all", kept) == 0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 50) > 0);
+    assert_true(usage_day(fx->st, 1, METRIC_ELECTRICITY, today - 2) > 0);
+    sbuf_release(&before);
+    sbuf_release(&after);
     fx_free(fx);
 }
 
@@ -506,7 +804,8 @@ static void test_migrate_rollup_v1_hourly(void **state)
     fx_open(fx);
     fx_start(fx);
     assert_int_equal(
-        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0), 2);
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
+        store__rollup_schema_version());
     char *after = dump(fx->st, hourly_sql);
     assert_string_equal(after, before);
     free(after);
@@ -551,6 +850,109 @@ static void test_migrate_rollup_v1_hourly(void **state)
 
 /* The view usage_hourly takes inserts (added to the hour) and deletes (of
  * that hour only), as main migration 6 needs. */
+/* A rollup.db made by the code before daily blocks (version 2: usage_daily
+ * rows only) migrates in place: its rows stay where they are and read the
+ * same, and compaction then moves the past ones into blocks. */
+static void test_migrate_rollup_v2_daily_blocks(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 2);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 160);
+    for (int d = 0; d < 80; d++)
+        for (int h = 0; h < 2; h++)
+            set_reading(&b, (size_t)(d * 2 + h), h + 1, METRIC_WATER,
+                        READING_INDEX, (today - 80 + d) * DAY_NS + 4 * HOUR_NS,
+                        100 + d * (1.5 + h));
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    static const char *const daily_sql =
+        "SELECT household, metric, day, printf('%.9f', use), n FROM"
+        " usage_daily_all ORDER BY household, metric, day";
+    char *before = dump(fx->st, daily_sql);
+    store_close(fx->st);
+    fx->st = NULL;
+    exec_rollup_db(fx, "BEGIN;"
+                       "DROP VIEW usage_daily_all;"
+                       "DROP TABLE usage_daily_block;"
+                       "PRAGMA user_version=2;"
+                       "COMMIT;");
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
+        store__rollup_schema_version());
+    char *after = dump(fx->st, daily_sql);
+    assert_string_equal(after, before);
+    free(after);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_block WHERE"
+                             " ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) > 0);
+    after = dump(fx->st, daily_sql);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    fx_free(fx);
+}
+
+/* A corrupt block of daily use is skipped by every reader, and the next
+ * compaction into it replaces it: the roll-up's checkpoints go on. */
+static void test_corrupt_daily_block(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 1);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 100);
+    for (int d = 0; d < 100; d++)
+        set_reading(&b, (size_t)d, 1, METRIC_GAS, READING_DELTA,
+                    (today - 100 + d) * DAY_NS + 4 * HOUR_NS, 2);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    int64_t bad_day = today - 98; /* 2 (half and half of two readings) */
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "UPDATE usage_daily_block SET data=x'0100' WHERE block=%lld;",
+             (long long)store__daily_block_of(bad_day));
+    exec_rollup_db(fx, sql);
+    fx_open(fx);
+    fx_start(fx);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day + 64), 2));
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day), 0));
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(render_usage_daily(fx->st, 1, today - 120, today + 1, &sb),
+                     0);
+    sbuf_release(&sb);
+    static struct day_seen seen;
+    int64_t newest;
+    scan_days(fx->st, today - 120, &seen, &newest);
+    assert_true(seen.n > 0);
+    /* a late reading of that day; compaction replaces the block */
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_GAS, READING_DELTA,
+                bad_day * DAY_NS - 8 * HOUR_NS + DAY_NS, 5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(NEAR(usage_day(fx->st, 1, METRIC_GAS, bad_day), 5));
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily WHERE day=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             bad_day, 0, 0) == 0);
+    fx_free(fx);
+}
+
 static void test_hourly_view_writes(void **state)
 {
     struct fixture *fx = fx_new(60000);
@@ -942,6 +1344,12 @@ int main(void)
         cmocka_unit_test(test_rollup_survives_restart_and_crash),
         cmocka_unit_test(test_rollup_rebuilt_from_log),
         cmocka_unit_test(test_retention_waits_for_checkpoint),
+        cmocka_unit_test(test_log_trimmed_behind_checkpoint),
+        cmocka_unit_test(test_use_retention_per_tier),
+        cmocka_unit_test(test_daily_block_format),
+        cmocka_unit_test(test_daily_use_compacted_into_blocks),
+        cmocka_unit_test(test_migrate_rollup_v2_daily_blocks),
+        cmocka_unit_test(test_corrupt_daily_block),
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
