@@ -1108,6 +1108,8 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
     int rc = store_indic_tables(st);
     if (!rc)
         rc = load_defs(eng);
+    if (!rc && eng->cfg.with_default_rules)
+        rc = indic_rules_add_defaults(eng); /* stored rules replace them */
     if (!rc)
         rc = indic_rules_load(eng);
     if (!rc) {

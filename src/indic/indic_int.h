@@ -192,6 +192,14 @@ extern const char indic_default_set[];
 
 /* indic_rule.c: under eng->lock */
 int indic_rules_load(struct indic_engine *eng);
+/* Adds or replaces a rule (JSON) without storing it: 0 or CB_EINVAL with
+ * err.  For the default rules, which stored rules then replace. */
+int indic_rule_add_unstored(struct indic_engine *eng, const char *json,
+                            size_t len, char *err, size_t errcap);
+/* indic_rule_defaults.c: the default rules (a JSON array) and their
+ * loading; 0 or CB_EINVAL (logged). */
+extern const char indic_default_rules[];
+int indic_rules_add_defaults(struct indic_engine *eng);
 void indic_rules_eval(struct indic_engine *eng, int64_t now_ns);
 void indic_rules_free(struct indic_engine *eng);
 size_t indic_alerts_count(struct indic_engine *eng, enum alert_state s);

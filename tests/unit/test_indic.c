@@ -18,11 +18,14 @@ struct env {
     int64_t t0; /* an even hour (UTC) two days ago */
 };
 
+static int g_default_rules; /* env_start: the default set and rules */
+
 static void env_start(struct env *e)
 {
     struct indic_config ic;
     indic_config_defaults(&ic);
-    ic.with_defaults = 0;
+    ic.with_defaults = g_default_rules;
+    ic.with_default_rules = g_default_rules;
     ic.grace_ns = 0;
     assert_int_equal(store_open(&e->fx.cfg, &e->fx.st), 0);
     assert_int_equal(indic_engine_new(&ic, e->fx.st, &e->eng), 0);
@@ -352,6 +355,49 @@ static void test_default_set(void **state)
     json_decref(a);
 }
 
+/* The default rules parse, name default indicators, load at start, and a
+ * stored rule with a default's id replaces it, also after a restart. */
+static void test_default_rules(void **state)
+{
+    json_t *rules = json_loads(indic_default_rules, 0, NULL);
+    json_t *set = json_loads(indic_default_set, 0, NULL);
+    assert_true(json_array_size(rules) >= 5);
+    size_t i, k;
+    json_t *v, *d;
+    json_array_foreach(rules, i, v)
+    {
+        const char *ind = json_string_value(json_object_get(v, "indicator"));
+        int found = 0;
+        json_array_foreach(set, k, d) found |=
+            !strcmp(ind, json_string_value(json_object_get(d, "id")));
+        if (!found)
+            fail_msg("default rule %zu: indicator '%s' is not a default", i,
+                     ind);
+    }
+    g_default_rules = 1;
+    struct env *e = env_new();
+    struct sbuf out = SBUF_INIT;
+    indic_rule_list_json(e->eng, &out);
+    json_array_foreach(rules, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        assert_non_null(strstr(out.buf, id));
+    }
+    assert_null(strstr(out.buf, "\"threshold\""));
+    rule(e, "{\"id\":\"calls_110_street_anomaly\",\"indicator\":"
+            "\"calls_110_street\",\"kind\":\"threshold\",\"value\":50}");
+    env_stop(e);
+    env_start(e);
+    sbuf_reset(&out);
+    indic_rule_list_json(e->eng, &out);
+    assert_non_null(strstr(out.buf, "\"threshold\""));
+    sbuf_release(&out);
+    env_free(e);
+    g_default_rules = 0;
+    json_decref(rules);
+    json_decref(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_repeat_nodata_silence),
         cmocka_unit_test(test_anomaly),
         cmocka_unit_test(test_default_set),
+        cmocka_unit_test(test_default_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
