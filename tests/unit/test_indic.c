@@ -355,6 +355,44 @@ static void test_default_set(void **state)
     json_decref(a);
 }
 
+/* A category that first appears in numbers is scored against zeros for
+ * the buckets the indicator ran without it, not learned during probation:
+ * its series starts at the indicator's first bucket, and the burst scores
+ * high. */
+static void test_new_group_from_zeros(void **state)
+{
+    struct env *e = env_new();
+    define(e, "{\"id\":\"bytype\",\"feed\":\"events\",\"filter\":"
+              "{\"source\":\"110\"},\"measure\":\"count\",\"bucket\":"
+              "\"1h\",\"group\":\"category\"}");
+    int steady[40];
+    for (int h = 0; h < 40; h++)
+        steady[h] = 1 + h % 2;
+    write_events(e, "theft", steady, 40, 1);
+    indic_tick(e->eng, e->t0 + 40 * HOUR_NS);
+    int burst[41] = {0};
+    burst[40] = 20;
+    write_events(e, "crowd_control", burst, 41, 1000);
+    indic_tick(e->eng, e->t0 + 41 * HOUR_NS);
+    double v[48];
+    size_t n = series(e, "bytype", "crowd_control", v, 48);
+    assert_int_equal(n, 41);
+    for (int h = 0; h < 40; h++)
+        assert_true(v[h] == 0);
+    assert_true(v[40] == 20);
+    struct sbuf out = SBUF_INIT;
+    assert_int_equal(indic_series_json(e->eng, "bytype", "crowd_control",
+                                       e->t0 + 40 * HOUR_NS, INT64_MAX, 10,
+                                       &out),
+                     0);
+    json_t *o = json_loads(out.buf, 0, NULL);
+    json_t *last = json_array_get(json_object_get(o, "points"), 0);
+    assert_true(json_number_value(json_object_get(last, "score")) >= 0.999);
+    json_decref(o);
+    sbuf_release(&out);
+    env_free(e);
+}
+
 /* The default rules parse, name default indicators, load at start, and a
  * stored rule with a default's id replaces it, also after a restart. */
 static void test_default_rules(void **state)
@@ -407,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_anomaly),
         cmocka_unit_test(test_default_set),
         cmocka_unit_test(test_default_rules),
+        cmocka_unit_test(test_new_group_from_zeros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
