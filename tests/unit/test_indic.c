@@ -370,10 +370,13 @@ static void test_new_group_from_zeros(void **state)
         steady[h] = 1 + h % 2;
     write_events(e, "theft", steady, 40, 1);
     indic_tick(e->eng, e->t0 + 40 * HOUR_NS);
+    rule(e, "{\"id\":\"odd\",\"indicator\":\"bytype\",\"kind\":"
+            "\"anomaly\",\"value\":0.999}");
     int burst[41] = {0};
     burst[40] = 20;
     write_events(e, "crowd_control", burst, 41, 1000);
     indic_tick(e->eng, e->t0 + 41 * HOUR_NS);
+    assert_string_equal(alert_state(e, "odd", NULL, NULL), "firing");
     double v[48];
     size_t n = series(e, "bytype", "crowd_control", v, 48);
     assert_int_equal(n, 41);
