@@ -60,6 +60,21 @@
  *                with P learned per hour of day and decays by 0.9 a point;
  *                exp(-surprise) is its tail probability directly.
  *
+ *   drift        optional (detect_params.drift): a 3-hour mean of the
+ *                deseasonalised value (value less the season) against a
+ *                3-day robust baseline with its own slow Holt trend, over
+ *                a week-long noise scale or the mean's own current noise
+ *                if larger (a new shape or more noise is not a drift).
+ *                Its histogram learns only from points with p >= 0.01, so
+ *                a ramp does not teach it that ramps are normal; it waits
+ *                three days, and skips times of the week not yet seen on
+ *                an earlier day.  Flagged for 6 hours, a drift is
+ *                accepted: the baseline jumps to the mean, the scale
+ *                widens to put that deviation at 3 sigma, and the baseline
+ *                follows the mean for two days.  Off by default: on the
+ *                labelled set it catches drifts on smooth series but costs
+ *                more false flags than it gains (docs/DETECTOR.md).
+ *
  * The calibration.  For the first three a decayed histogram (0.2-wide bins,
  * memory about four weeks, 2,000 to 20,000 points) gives the empirical tail
  * below its 98th percentile u.  Beyond u, where a few weeks hold too few
@@ -71,8 +86,9 @@
  * noise ratio), a little above the Gaussian's, so a light-tailed series is
  * judged conservatively.  Each histogram starts with 30 pseudo-points of a
  * Laplace tail, so a young series needs a large surprise to score high.
- * The four tail probabilities are combined as p = min(1, 4 * min(p_i))
- * (Bonferroni), and score = 1 - p.  Like Numenta's anomaly likelihood
+ * The four tail probabilities (five with the drift) are combined as
+ * p = min(1, k * min(p_i)) with k their number (Bonferroni), and
+ * score = 1 - p.  Like Numenta's anomaly likelihood
  * (Ahmad et al., "Unsupervised real-time anomaly detection for streaming
  * data", Neurocomputing 262, 2017), the score is a likelihood against the
  * series' own recent behaviour rather than a fixed function of a z-score.
