@@ -6,17 +6,17 @@
  * The rules are data, like the default indicators: one JSON array in the
  * form of POST /api/v1/alert-rules (docs/INDICATORS.md).  They are not
  * stored: a rule stored with the same id (an operator's edit through the
- * API) replaces its default at start.  The threshold 0.999 and the one
- * bucket of `keep_firing_for` were measured on the simulated district by
- * bench/demo_alerts (docs/BENCHMARKS.md): every injected incident alerted
- * within two buckets with at most one false alert per series a week.
+ * API) replaces its default at start.  The threshold 0.999 keeps every
+ * series under one false alert a simulated week on the simulated district
+ * (node bench/demo_alerts.mjs, docs/BENCHMARKS.md); of the simulator's
+ * incidents it catches the storm and the festival within two buckets, not
+ * the small water main break or the heat or cold wave.
  */
 #include "indic/indic_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* street level: the incident's own street; district level: a category or
  * a source over the whole district */
