@@ -197,9 +197,9 @@ int indic_rules_load(struct indic_engine *eng);
  * err.  For the default rules, which stored rules then replace. */
 int indic_rule_add_unstored(struct indic_engine *eng, const char *json,
                             size_t len, char *err, size_t errcap);
-/* indic_rule_defaults.c: the default rules (a JSON array) and their
- * loading; 0 or CB_EINVAL (logged). */
-extern const char indic_default_rules[];
+/* indic_rule_defaults.c: the default rules, appended to out as a JSON
+ * array; their loading: 0 or CB_EINVAL (logged). */
+void indic_default_rules_json(struct sbuf *out);
 int indic_rules_add_defaults(struct indic_engine *eng);
 void indic_rules_eval(struct indic_engine *eng, int64_t now_ns);
 void indic_rules_free(struct indic_engine *eng);

@@ -400,7 +400,10 @@ static void test_new_group_from_zeros(void **state)
  * stored rule with a default's id replaces it, also after a restart. */
 static void test_default_rules(void **state)
 {
-    json_t *rules = json_loads(indic_default_rules, 0, NULL);
+    struct sbuf text = SBUF_INIT;
+    indic_default_rules_json(&text);
+    json_t *rules = json_loads(text.buf, 0, NULL);
+    sbuf_release(&text);
     json_t *set = json_loads(indic_default_set, 0, NULL);
     assert_true(json_array_size(rules) >= 5);
     size_t i, k;
