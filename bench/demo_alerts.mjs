@@ -43,7 +43,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, tempDir, BIN, request } from
+import { startServer, BIN, request } from
   '../tests/integration/lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,8 +93,7 @@ async function run() {
       '--days', String(days), '--seed', String(seed), '--start', START,
       '--water-grain', '1d', '--electricity-grain', '1d', '--gas-grain',
       'none', '--quiet', '--out', dir], { stdio: 'inherit' });
-  const srv = await startServer({ dir: tempDir('citybrain-bench-alerts-'),
-    args: ['--clock', 'simulated', '--alert_rule_defaults', '1',
+  const srv = await startServer({ args: ['--clock', 'simulated', '--alert_rule_defaults', '1',
       '--indicator_tick_ms', '20', '--indicator_grace_s', String(GRACE_S),
       '--sync', 'normal'] });
   const t0 = Date.now();
@@ -121,6 +120,7 @@ async function run() {
     out.points[rule] = (r && r.points) || [];
   }
   await srv.stop();
+  srv.cleanup();
   writeFileSync(saved, JSON.stringify(out));
   return out;
 }
