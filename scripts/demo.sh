@@ -41,7 +41,7 @@ fi
 # The district clock is simulated: the loader moves it as it streams, so
 # the plausibility windows and the scenes follow the simulated days.
 build/citybrain serve --data "$store" --listen "$LISTEN" --sync normal \
-    --clock simulated --log_level warn &
+    --clock simulated --alert_rule_defaults 1 --log_level warn &
 server=$!
 loader=
 autocase=

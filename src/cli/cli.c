@@ -120,6 +120,7 @@ static int open_indicators(const struct config *cfg, struct store *st,
         ic.defs_file = access(defs, R_OK) ? NULL : defs;
     }
     ic.with_defaults = cfg->indicator_defaults;
+    ic.with_default_rules = cfg->alert_rule_defaults;
     ic.grace_ns = (int64_t)cfg->indicator_grace_s * 1000000000LL;
     ic.retention_days = cfg->indicator_retention_days;
     ic.backfill_days = cfg->indicator_backfill_days;

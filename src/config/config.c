@@ -87,6 +87,9 @@ static const struct config_key config_keys[] = {
      "docs/INDICATORS.md); empty: DATA/indicators.json when it exists"},
     {"indicator_defaults", CT_INT, F(indicator_defaults), "1", 0, 1,
      "1: declare the default indicator set at start"},
+    {"alert_rule_defaults", CT_INT, F(alert_rule_defaults), "0", 0, 1,
+     "1: add the default alert rules at start (anomaly rules on the "
+     "departments' event indicators; docs/INDICATORS.md)"},
     {"indicator_grace_s", CT_INT, F(indicator_grace_s), "60", 0, 86400,
      "seconds after its end that an indicator bucket closes and is scored"},
     {"indicator_retention_days", CT_INT, F(indicator_retention_days), "35", 1,

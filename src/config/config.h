@@ -49,15 +49,16 @@ struct config {
     int clock_simulated; /* clock = wall | simulated */
     int tz_minutes;      /* timezone: the district's UTC offset */
     /* plausible data (refused at ingest, with the line and why) */
-    int future_s;           /* max_future_s: beyond now + this */
-    int horizon_days;       /* max_age_days: older than now - this */
-    double max_index[3];    /* <metric>_max_index, by enum metric */
-    double max_delta[3];    /* <metric>_max_delta */
-    int max_spread_days;    /* longest interval one reading spreads over */
-    int drain_s;            /* shutdown_drain_s: SIGTERM waits this long */
-    char *indicators_file;  /* indicator declarations (JSON array) */
-    int indicator_defaults; /* 1: the default set */
-    int indicator_grace_s;  /* a bucket closes this long after its end */
+    int future_s;            /* max_future_s: beyond now + this */
+    int horizon_days;        /* max_age_days: older than now - this */
+    double max_index[3];     /* <metric>_max_index, by enum metric */
+    double max_delta[3];     /* <metric>_max_delta */
+    int max_spread_days;     /* longest interval one reading spreads over */
+    int drain_s;             /* shutdown_drain_s: SIGTERM waits this long */
+    char *indicators_file;   /* indicator declarations (JSON array) */
+    int indicator_defaults;  /* 1: the default set */
+    int alert_rule_defaults; /* 1: the default alert rules */
+    int indicator_grace_s;   /* a bucket closes this long after its end */
     int indicator_retention_days; /* indicator points kept */
     int indicator_backfill_days;  /* stored data read for indicators */
     size_t indicator_max_series;  /* series at most */

@@ -60,6 +60,21 @@
  *                with P learned per hour of day and decays by 0.9 a point;
  *                exp(-surprise) is its tail probability directly.
  *
+ *   drift        optional (detect_params.drift): a 3-hour mean of the
+ *                deseasonalised value (value less the season) against a
+ *                3-day robust baseline with its own slow Holt trend, over
+ *                a week-long noise scale or the mean's own current noise
+ *                if larger (a new shape or more noise is not a drift).
+ *                Its histogram learns only from points with p >= 0.01, so
+ *                a ramp does not teach it that ramps are normal; it waits
+ *                three days, and skips times of the week not yet seen on
+ *                an earlier day.  Flagged for 6 hours, a drift is
+ *                accepted: the baseline jumps to the mean, the scale
+ *                widens to put that deviation at 3 sigma, and the baseline
+ *                follows the mean for two days.  Off by default: on the
+ *                labelled set it catches drifts on smooth series but costs
+ *                more false flags than it gains (docs/DETECTOR.md).
+ *
  * The calibration.  For the first three a decayed histogram (0.2-wide bins,
  * memory about four weeks, 2,000 to 20,000 points) gives the empirical tail
  * below its 98th percentile u.  Beyond u, where a few weeks hold too few
@@ -71,8 +86,9 @@
  * noise ratio), a little above the Gaussian's, so a light-tailed series is
  * judged conservatively.  Each histogram starts with 30 pseudo-points of a
  * Laplace tail, so a young series needs a large surprise to score high.
- * The four tail probabilities are combined as p = min(1, 4 * min(p_i))
- * (Bonferroni), and score = 1 - p.  Like Numenta's anomaly likelihood
+ * The four tail probabilities (five with the drift) are combined as
+ * p = min(1, k * min(p_i)) with k their number (Bonferroni), and
+ * score = 1 - p.  Like Numenta's anomaly likelihood
  * (Ahmad et al., "Unsupervised real-time anomaly detection for streaming
  * data", Neurocomputing 262, 2017), the score is a likelihood against the
  * series' own recent behaviour rather than a fixed function of a z-score.
@@ -161,6 +177,11 @@ static const double TAIL_PRIOR_N = 30;   /* pseudo-points of Laplace tail */
 static const double SURPRISING_P = 0.01; /* points that teach less */
 static const int STATISTICS = 4;         /* Bonferroni factor */
 static const double TAIL_ENOUGH = 0.25;  /* 1 / STATISTICS */
+static const double DRIFT_MID_S = 3 * 3600.0;    /* the drift's mean */
+static const double DRIFT_BASE_S = 3 * 86400.0;  /* its baseline */
+static const double DRIFT_SCALE_S = 604800.0;    /* its noise scale */
+static const double DRIFT_TREND_BETA = 0.01;     /* its trend's gain */
+static const double DRIFT_ACCEPT_S = 6 * 3600.0; /* surprise accepted after */
 
 /* What detect__observe works out about one point. */
 struct detect_point {
@@ -278,6 +299,7 @@ static void detect__tail_add(struct detect_tail *t, double s, double a, long n)
 void detect_params_init(struct detect_params *params)
 {
     params->probation_rows = -1;
+    params->drift = 0;
 }
 
 void detect_init(struct detector *det, const struct detect_params *params)
@@ -292,6 +314,7 @@ void detect_init(struct detector *det, const struct detect_params *params)
     detect__tail_init(&det->tail_point, TAIL_B_MIN);
     detect__tail_init(&det->tail_mean, TAIL_B_MIN);
     detect__tail_init(&det->tail_noise, NOISE_B_MIN);
+    detect__tail_init(&det->tail_drift, TAIL_B_MIN);
 }
 
 void detect_release(struct detector *det)
@@ -379,6 +402,9 @@ static void detect__set_step(struct detector *d, double step)
     d->trend_keep = exp(-step / TREND_KEEP_S);
     d->shift_len =
         (int)detect__clamp(round(2 * 3600.0 / step), 4, DETECT_SHIFT_RING);
+    d->a_mid = 1.0 / detect__clamp(DRIFT_MID_S / step, 2, 100);
+    d->a_base = detect__clamp(step / DRIFT_BASE_S, 1e-4, 0.2);
+    d->drift_len = (int)detect__clamp(round(DRIFT_ACCEPT_S / step), 4, 1000);
 }
 
 /* Keeps the sampling step current for gap handling (not slot sizes). */
@@ -552,6 +578,44 @@ static double detect__cusum(struct detector *d, const struct detect_point *p,
     return d->cusum_up >= d->cusum_down ? d->cusum_up : -d->cusum_down;
 }
 
+/* The drift's baseline and scale rest on less than its time constant. */
+static int detect__drift_young(const struct detector *d)
+{
+    return (double)d->drift_n * d->step < DRIFT_BASE_S || d->drift_n < 64;
+}
+
+/* The point's time of the week was seen on an earlier day: the first
+ * week's new weekdays say nothing about a drift. */
+static int detect__drift_seen(const struct detector *d,
+                              const struct detect_point *p)
+{
+    if (!d->week_on)
+        return 1;
+    return d->week_visits[p->week_slot] > fmax(1.0, 3600.0 / d->step);
+}
+
+/* Advances the hours-long mean of the deseasonalised value with this
+ * point; returns how far it is from the slow baseline, in its own noise
+ * scale (signed), or 0 while the baseline is young. */
+static double detect__drift(struct detector *d, const struct detect_point *p,
+                            double value)
+{
+    double y = value - p->season;
+    if (d->drift_n == 0)
+        d->drift_mid = d->drift_base = y;
+    double bound = p->ready ? MEAN_CLIP * p->sig_resid : INFINITY;
+    double dev = detect__clip(y - d->drift_mid, bound);
+    double r = detect__rate(d->a_mid, (double)d->drift_n + 1.0);
+    d->drift_mid += r * dev;
+    d->drift_spread += r * (fabs(dev) - d->drift_spread);
+    if (detect__drift_young(d))
+        return 0;
+    /* the mean's own noise now: a new shape or more noise is not a drift */
+    double now = GAUSS_MAD * d->drift_spread * sqrt(d->a_mid);
+    double sig = fmax(fmax(GAUSS_MAD * d->mad_drift, now), p->floor);
+    return (d->drift_mid - d->drift_base) / sig;
+}
+
 /* Computes the verdict, advancing the short mean, the CUSUM and the flat
  * surprise (all include the point itself). */
 static void detect__score(struct detector *d, const struct detect_point *p,
@@ -569,6 +633,8 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     res->p_value = 1;
     res->z_point = res->z_sustained = res->noise_ratio = 0;
     res->z_flat = sqrt(2.0 * surprise);
+    int drift_counts = d->params.drift && counts && detect__drift_seen(d, p);
+    res->z_drift = drift_counts ? detect__drift(d, p, value) : 0;
     if (!p->ready)
         return;
     res->z_point = innov / p->sig_innov;
@@ -581,7 +647,9 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     double pp = detect__tail_p(&d->tail_point, fabs(res->z_point));
     double pm = detect__tail_p(&d->tail_mean, 0.5 * fabs(res->z_sustained));
     double pn = detect__tail_p(&d->tail_noise, res->noise_ratio);
-    double pv = STATISTICS * fmin(fmin(pp, pm), fmin(pn, p_flat));
+    double pd = detect__tail_p(&d->tail_drift, fabs(res->z_drift));
+    int tests = STATISTICS + (d->params.drift ? 1 : 0);
+    double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)), pd);
     pv = fmin(1.0, pv);
     res->p_value = pv;
     res->score = detect__clamp(1.0 - pv, 0.0, 1.0);
@@ -758,6 +826,52 @@ static void detect__shift(struct detector *d, const struct detect_point *p,
     d->shift_sign = 0;
 }
 
+/* The drift's baseline follows the deseasonalised value slowly (and the
+ * trend, in detect__observe); its noise scale and calibration learn from
+ * the points not flagged.  A drift flagged for drift_len points is
+ * accepted: the baseline jumps to the recent mean, as a level shift
+ * re-bases the level. */
+static void detect__learn_drift(struct detector *d,
+                                const struct detect_point *p, double value,
+                                double z_drift, double bound)
+{
+    double y = value - p->season;
+    d->drift_n++;
+    double rb = detect__rate(d->a_base, (double)d->drift_n);
+    double e = detect__clip(y - d->drift_base, bound);
+    d->drift_base += rb * e;
+    d->drift_trend += rb * DRIFT_TREND_BETA * e; /* Holt, slow */
+    if (d->drift_follow > 0) {
+        /* an accepted drift may go on: follow it for a day */
+        d->drift_follow--;
+        d->drift_base = d->drift_mid;
+        return;
+    }
+    int young = detect__drift_young(d);
+    double pd = young ? 1.0 : detect__tail_p(&d->tail_drift, fabs(z_drift));
+    if ((STATISTICS + 1) * pd < SURPRISING_P) {
+        if (++d->drift_flagged >= d->drift_len) {
+            /* the new normal: this deviation, at 3 sigma, sets the scale
+             * (which forgets it in a week), and the baseline follows */
+            double dev = fabs(d->drift_mid - d->drift_base);
+            d->mad_drift = fmax(d->mad_drift, dev / (3 * GAUSS_MAD));
+            d->drift_base = d->drift_mid;
+            d->drift_flagged = 0;
+            d->drift_follow = (int)fmin(2 * DAY_S / d->step, 1e6);
+        }
+        return;
+    }
+    if (d->drift_flagged > 0)
+        d->drift_flagged--;
+    double dev = fabs(d->drift_mid - d->drift_base);
+    double w = d->mad_drift > 0 ? WINSOR * d->mad_drift : INFINITY;
+    double rs =
+        detect__rate(fmax(d->step / DRIFT_SCALE_S, 1e-4), (double)d->drift_n);
+    d->mad_drift += rs * (fmin(dev, w) - d->mad_drift);
+    if (!young)
+        detect__tail_add(&d->tail_drift, fabs(z_drift), d->a_tail, d->drift_n);
+}
+
 static void detect__learn(struct detector *d, const struct detect_point *p,
                           double value, double innov, double resid,
                           const struct detect_result *res)
@@ -781,6 +895,8 @@ static void detect__learn(struct detector *d, const struct detect_point *p,
         detect__tail_add(&d->tail_noise, res->noise_ratio, d->a_tail,
                          d->scale_n);
     }
+    if (d->params.drift && p->own && detect__drift_seen(d, p))
+        detect__learn_drift(d, p, value, res->z_drift, bound);
     detect__learn_season(d, p, shape, bound, trust);
     if (!p->own) {
         d->ar_resid = 0; /* a first visit: its residual says nothing */
@@ -804,6 +920,7 @@ static void detect__observe(struct detector *d, int64_t ts, double value,
         d->level = value;
     detect__gap(d, &p);
     d->level += d->trend * p.steps;
+    d->drift_base += d->drift_trend * p.steps;
     d->trend *= p.steps == 1.0 ? d->trend_keep : pow(d->trend_keep, p.steps);
     detect__season(d, &p);
     detect__sigmas(d, &p);
@@ -871,7 +988,7 @@ static void detect__result_idle(struct detect_result *res)
     res->score = 0;
     res->p_value = 1;
     res->expected = NAN;
-    res->z_point = res->z_sustained = res->z_flat = 0;
+    res->z_point = res->z_sustained = res->z_flat = res->z_drift = 0;
     res->noise_ratio = 0;
     res->learning = 1;
 }

@@ -44,13 +44,17 @@
 #define DETECT_BUF_ROWS 32    /* warm-up rows that settle the step */
 #define DETECT_SHIFT_RING 12  /* residuals kept to re-base a level shift */
 #define DETECT_GAP_RING 15    /* recent gaps that keep the step current */
-#define DETECT_TAIL_BINS 60   /* calibration histogram of |z|, 0.2 wide */
+#define DETECT_TAIL_BINS 50   /* calibration histogram of |z|, 0.2 wide */
 
 /* Tunables; fill with detect_params_init and change what you need. */
 struct detect_params {
     /* Rows scored 0 while learning; negative picks the default (one day of
      * data and at least 32 rows). */
     long probation_rows;
+    /* 1 adds the drift statistic (a 3-hour mean of the deseasonalised
+     * value against a 3-day baseline, see detect.c); default 0: on the
+     * labelled set it catches drifts but costs false flags (DETECTOR.md). */
+    int drift;
 };
 
 /* The verdict on one point. */
@@ -60,6 +64,7 @@ struct detect_result {
     double expected;    /* the forecast for this point; NAN before any */
     double z_point;     /* innovation z-score (signed) */
     double z_sustained; /* CUSUM of the innovations, sigmas (signed) */
+    double z_drift;     /* hours-mean less the slow baseline (signed) */
     double z_flat;      /* stuck-value surprise, sqrt(2 * -log P) */
     double noise_ratio; /* recent noise over the usual (>= 0) */
     int learning;       /* 1 while in probation: score is 0 */
@@ -112,9 +117,14 @@ struct detector {
     double shift_run;
     float gap_ring[DETECT_GAP_RING];
     int gap_n, gap_pos;
-    struct detect_tail tail_point, tail_mean, tail_noise;
+    struct detect_tail tail_point, tail_mean, tail_noise, tail_drift;
+    /* the drift statistic: a 3-hour mean of the deseasonalised value
+     * against a slow baseline with its own slow trend */
+    double drift_mid, drift_base, drift_trend, mad_drift, drift_spread;
+    long drift_n;
+    int drift_flagged, drift_len, drift_follow;
     double a_level, a_day, a_week, a_scale, a_fast, a_mean, a_noise;
-    double a_repeat, a_tail, a_err, trend_keep;
+    double a_repeat, a_tail, a_err, trend_keep, a_mid, a_base;
 };
 
 /* Sets params to the defaults. */

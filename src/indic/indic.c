@@ -947,6 +947,27 @@ static void live_bucket(struct indic_engine *eng, const struct indic_def *d,
     sbuf_release(&ev);
 }
 
+/* Where a new series of d with its first bucket at first starts closing.
+ * A count, sum or distinct count was 0 in the buckets before its first
+ * record while the indicator ran (a category or street that had no record
+ * yet), so its detector starts from those zeros, up to a week back: a new
+ * kind of call arriving in numbers is then scored against its own quiet
+ * past, not learned as normal during the detector's probation. */
+static int64_t series_first_close(struct indic_def *d, int64_t first)
+{
+    int64_t from = first;
+    if (additive(d->measure) && d->first_close && d->first_close < first) {
+        int64_t back = 7 * 86400 * INDIC_NS_S;
+        if (back > 1000 * d->bucket_ns)
+            back = 1000 * d->bucket_ns;
+        from = d->first_close > first - back ? d->first_close
+                                             : bucket_start(d, first - back);
+    }
+    if (!d->first_close || first < d->first_close)
+        d->first_close = first;
+    return from;
+}
+
 /* Closes the buckets of s that end before limit, in order, scoring each;
  * returns how many it closed. */
 static size_t series_close(struct indic_engine *eng, struct indic_series *s,
@@ -957,7 +978,7 @@ static size_t series_close(struct indic_engine *eng, struct indic_series *s,
     if (s->next_close == INT64_MIN) {
         if (!s->nb)
             return 0;
-        s->next_close = s->b[0].start;
+        s->next_close = series_first_close(eng->defs[s->def], s->b[0].start);
     }
     if (s->next_close < keep_from)
         s->next_close = bucket_start(d, keep_from);
@@ -1115,6 +1136,8 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
     int rc = store_indic_tables(st);
     if (!rc)
         rc = load_defs(eng);
+    if (!rc && eng->cfg.with_default_rules)
+        rc = indic_rules_add_defaults(eng); /* stored rules replace them */
     if (!rc)
         rc = indic_rules_load(eng);
     if (!rc) {

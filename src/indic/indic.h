@@ -69,6 +69,7 @@ struct scene_engine;
 struct indic_config {
     const char *defs_file;    /* declarations to add at start, or NULL */
     int with_defaults;        /* 1: the default set too */
+    int with_default_rules;   /* 1: the default alert rules too */
     int64_t grace_ns;         /* a bucket closes this long after its end */
     int retention_days;       /* points kept (memory and store) */
     int backfill_days;        /* stored data read at start / new indicator */

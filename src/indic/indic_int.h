@@ -51,6 +51,7 @@ struct indic_def {
     double p;            /* percentile, 0..100 */
     int64_t bucket_ns;
     int64_t skip_seq;          /* batches up to this seq are in its back-fill */
+    int64_t first_close;       /* earliest bucket any series closed; 0: none */
     struct indic_series *last; /* the series of its last record (a cache) */
 };
 
@@ -202,6 +203,14 @@ extern const char indic_default_set[];
 
 /* indic_rule.c: under eng->lock */
 int indic_rules_load(struct indic_engine *eng);
+/* Adds or replaces a rule (JSON) without storing it: 0 or CB_EINVAL with
+ * err.  For the default rules, which stored rules then replace. */
+int indic_rule_add_unstored(struct indic_engine *eng, const char *json,
+                            size_t len, char *err, size_t errcap);
+/* indic_rule_defaults.c: the default rules, appended to out as a JSON
+ * array; their loading: 0 or CB_EINVAL (logged). */
+void indic_default_rules_json(struct sbuf *out);
+int indic_rules_add_defaults(struct indic_engine *eng);
 void indic_rules_eval(struct indic_engine *eng, int64_t now_ns);
 void indic_rules_free(struct indic_engine *eng);
 size_t indic_alerts_count(struct indic_engine *eng, enum alert_state s);

@@ -189,6 +189,16 @@ int indic_rule_define(struct indic_engine *eng, const char *json, size_t len,
     return rc;
 }
 
+int indic_rule_add_unstored(struct indic_engine *eng, const char *json,
+                            size_t len, char *err, size_t errcap)
+{
+    struct indic_rule *r;
+    pthread_mutex_lock(&eng->lock);
+    int rc = rule_add(eng, json, len, err, errcap, &r);
+    pthread_mutex_unlock(&eng->lock);
+    return rc;
+}
+
 void indic_rule_list_json(struct indic_engine *eng, struct sbuf *out)
 {
     struct jsonw w;

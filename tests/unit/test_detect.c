@@ -232,6 +232,51 @@ static void test_causal_and_deterministic(void **state)
     }
 }
 
+/* A flat noisy series (10-minute steps, sd 1) that ramps by +10 sd over
+ * two days from row onset; returns the first row at or after onset that
+ * scores >= 0.9999 (-1 if none), and checks causality: a prefix run gives
+ * the same scores. */
+static int drift_first_flag(int drift, int onset, int rows)
+{
+    static double first[6000];
+    struct detect_params params;
+    detect_params_init(&params);
+    params.drift = drift;
+    int found = -1;
+    for (int run = 0; run < 2; run++) {
+        struct detector *det = detect_new(&params);
+        struct gen_rng rng = {12345};
+        int n = run == 0 ? rows : rows / 2 + 7;
+        for (int i = 0; i < n; i++) {
+            double noise = gen_normal(&rng);
+            double ramp = i < onset ? 0 : fmin(10.0, 10.0 * (i - onset) / 288);
+            struct detect_result res;
+            detect_update(det, 1767571200 + (int64_t)i * 600, 42 + noise + ramp,
+                          &res);
+            if (run == 0) {
+                first[i] = res.score;
+                if (found < 0 && i >= onset && res.score >= 0.9999)
+                    found = i;
+            } else {
+                assert_true(res.score == first[i]);
+            }
+        }
+        detect_free(det);
+    }
+    return found;
+}
+
+/* The optional drift statistic flags a slow ramp inside its two days that
+ * the default statistics follow without a flag, and stays causal. */
+static void test_drift_statistic(void **state)
+{
+    int onset = 4000, rows = 6000;
+    int with = drift_first_flag(1, onset, rows);
+    assert_true(with >= onset && with < onset + 288);
+    int without = drift_first_flag(0, onset, rows);
+    assert_true(without < 0 || without > with);
+}
+
 /* The state is one caller-owned struct of at most 4 KB with no pointers:
  * a byte copy taken mid-series continues exactly as the original. */
 static void test_state_fits_4k(void **state)
@@ -643,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_spiky_series_learns),
         cmocka_unit_test(test_random_walks),
         cmocka_unit_test(test_causal_and_deterministic),
+        cmocka_unit_test(test_drift_statistic),
         cmocka_unit_test(test_state_fits_4k),
         cmocka_unit_test(test_noise_free_and_calibrated),
         cmocka_unit_test(test_probation_scores_zero),

@@ -18,11 +18,14 @@ struct env {
     int64_t t0; /* an even hour (UTC) two days ago */
 };
 
+static int g_default_rules; /* env_start: the default set and rules */
+
 static void env_start(struct env *e)
 {
     struct indic_config ic;
     indic_config_defaults(&ic);
-    ic.with_defaults = 0;
+    ic.with_defaults = g_default_rules;
+    ic.with_default_rules = g_default_rules;
     ic.grace_ns = 0;
     assert_int_equal(store_open(&e->fx.cfg, &e->fx.st), 0);
     assert_int_equal(indic_engine_new(&ic, e->fx.st, &e->eng), 0);
@@ -352,6 +355,93 @@ static void test_default_set(void **state)
     json_decref(a);
 }
 
+/* A category that first appears in numbers is scored against zeros for
+ * the buckets the indicator ran without it, not learned during probation:
+ * its series starts at the indicator's first bucket, and the burst scores
+ * high. */
+static void test_new_group_from_zeros(void **state)
+{
+    struct env *e = env_new();
+    define(e, "{\"id\":\"bytype\",\"feed\":\"events\",\"filter\":"
+              "{\"source\":\"110\"},\"measure\":\"count\",\"bucket\":"
+              "\"1h\",\"group\":\"category\"}");
+    int steady[40];
+    for (int h = 0; h < 40; h++)
+        steady[h] = 1 + h % 2;
+    write_events(e, "theft", steady, 40, 1);
+    indic_tick(e->eng, e->t0 + 40 * HOUR_NS);
+    rule(e, "{\"id\":\"odd\",\"indicator\":\"bytype\",\"kind\":"
+            "\"anomaly\",\"value\":0.999}");
+    int burst[41] = {0};
+    burst[40] = 20;
+    write_events(e, "crowd_control", burst, 41, 1000);
+    indic_tick(e->eng, e->t0 + 41 * HOUR_NS);
+    assert_string_equal(alert_state(e, "odd", NULL, NULL), "firing");
+    double v[48];
+    size_t n = series(e, "bytype", "crowd_control", v, 48);
+    assert_int_equal(n, 41);
+    for (int h = 0; h < 40; h++)
+        assert_true(v[h] == 0);
+    assert_true(v[40] == 20);
+    struct sbuf out = SBUF_INIT;
+    assert_int_equal(indic_series_json(e->eng, "bytype", "crowd_control",
+                                       e->t0 + 40 * HOUR_NS, INT64_MAX, 10,
+                                       &out),
+                     0);
+    json_t *o = json_loads(out.buf, 0, NULL);
+    json_t *last = json_array_get(json_object_get(o, "points"), 0);
+    assert_true(json_number_value(json_object_get(last, "score")) >= 0.999);
+    json_decref(o);
+    sbuf_release(&out);
+    env_free(e);
+}
+
+/* The default rules parse, name default indicators, load at start, and a
+ * stored rule with a default's id replaces it, also after a restart. */
+static void test_default_rules(void **state)
+{
+    struct sbuf text = SBUF_INIT;
+    indic_default_rules_json(&text);
+    json_t *rules = json_loads(text.buf, 0, NULL);
+    sbuf_release(&text);
+    json_t *set = json_loads(indic_default_set, 0, NULL);
+    assert_true(json_array_size(rules) >= 5);
+    size_t i, k;
+    json_t *v, *d;
+    json_array_foreach(rules, i, v)
+    {
+        const char *ind = json_string_value(json_object_get(v, "indicator"));
+        int found = 0;
+        json_array_foreach(set, k, d) found |=
+            !strcmp(ind, json_string_value(json_object_get(d, "id")));
+        if (!found)
+            fail_msg("default rule %zu: indicator '%s' is not a default", i,
+                     ind);
+    }
+    g_default_rules = 1;
+    struct env *e = env_new();
+    struct sbuf out = SBUF_INIT;
+    indic_rule_list_json(e->eng, &out);
+    json_array_foreach(rules, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        assert_non_null(strstr(out.buf, id));
+    }
+    assert_null(strstr(out.buf, "\"threshold\""));
+    rule(e, "{\"id\":\"calls_110_street_anomaly\",\"indicator\":"
+            "\"calls_110_street\",\"kind\":\"threshold\",\"value\":50}");
+    env_stop(e);
+    env_start(e);
+    sbuf_reset(&out);
+    indic_rule_list_json(e->eng, &out);
+    assert_non_null(strstr(out.buf, "\"threshold\""));
+    sbuf_release(&out);
+    env_free(e);
+    g_default_rules = 0;
+    json_decref(rules);
+    json_decref(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +450,8 @@ int main(void)
         cmocka_unit_test(test_repeat_nodata_silence),
         cmocka_unit_test(test_anomaly),
         cmocka_unit_test(test_default_set),
+        cmocka_unit_test(test_default_rules),
+        cmocka_unit_test(test_new_group_from_zeros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
