@@ -968,6 +968,27 @@ static int64_t series_first_close(struct indic_def *d, int64_t first)
     return from;
 }
 
+/* Keeps a bucket just closed for the rules when it became due (its end
+ * plus the grace) after their last evaluation: each such bucket is then
+ * evaluated, in order, even when several close in one tick (a late tick,
+ * a lagging clock).  Buckets due before it (a back-fill, the zeros a new
+ * series starts from) are history, not news: the rules see only the
+ * newest of them, as before the first evaluation. */
+static void fresh_add(struct indic_engine *eng, struct indic_series *s,
+                      int64_t start, double value, double score)
+{
+    const struct indic_def *d = eng->defs[s->def];
+    if (!eng->last_eval ||
+        start + d->bucket_ns + eng->cfg.grace_ns <= eng->last_eval)
+        return;
+    if (s->nfresh == s->cfresh) {
+        s->cfresh = s->cfresh ? 2 * s->cfresh : 4;
+        s->fresh = xrealloc(s->fresh, s->cfresh * sizeof(*s->fresh));
+    }
+    s->fresh[s->nfresh++] =
+        (struct indic_closed){.start = start, .value = value, .score = score};
+}
+
 /* Closes the buckets of s that end before limit, in order, scoring each;
  * returns how many it closed. */
 static size_t series_close(struct indic_engine *eng, struct indic_series *s,
@@ -975,6 +996,7 @@ static size_t series_close(struct indic_engine *eng, struct indic_series *s,
 {
     size_t closed = 0;
     const struct indic_def *d = eng->defs[s->def];
+    s->nfresh = 0;
     if (s->next_close == INT64_MIN) {
         if (!s->nb)
             return 0;
@@ -1008,6 +1030,7 @@ static size_t series_close(struct indic_engine *eng, struct indic_series *s,
         s->last_bucket = t;
         s->last_value = v;
         s->last_score = r.score;
+        fresh_add(eng, s, t, v, r.score);
         live_bucket(eng, d, s, t, v, r.score);
     }
     return closed;
@@ -1199,6 +1222,7 @@ void indic_engine_free(struct indic_engine *eng)
         for (size_t k = 0; k < s->nb; k++)
             bucket_free(&s->b[k]);
         free(s->b);
+        free(s->fresh);
         free(s->group);
         detect_free(s->det);
         free(s);

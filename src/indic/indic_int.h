@@ -66,6 +66,12 @@ struct indic_bucket {
     uint8_t dirty, closed;
 };
 
+/* A bucket closed in this tick, for the rules (indic_rules_eval). */
+struct indic_closed {
+    int64_t start;
+    double value, score;
+};
+
 struct indic_series {
     int def;
     char *group;
@@ -77,6 +83,10 @@ struct indic_series {
     int64_t last_ts;     /* newest record's ts (freshness, no-data) */
     int64_t last_bucket; /* newest closed bucket with a value */
     double last_value, last_score;
+    /* the buckets with a value closed in this tick that became due after
+     * the rules' last evaluation, oldest first; the newest is last_* */
+    struct indic_closed *fresh;
+    size_t nfresh, cfresh;
 };
 
 /* A string-keyed open-addressing map of pointers. */
@@ -176,6 +186,7 @@ struct indic_engine {
     size_t nsilences;
     int64_t next_alert_id;
     uint64_t resolved_count;
+    int64_t last_eval; /* now of the rules' last evaluation; 0: none */
     int64_t last_retain;
     /* notifications */
     pthread_mutex_t nlock;

@@ -446,9 +446,11 @@ static void hits_prune(struct indic_alert *a, int64_t from)
     a->nhits = k;
 }
 
-/* The condition of r on series s now; sets *OUT_value. */
+/* The condition of r on series s at now, for the closed bucket pt (its
+ * start INT64_MIN: none yet); sets *OUT_value. */
 static int condition(struct indic_engine *eng, const struct indic_rule *r,
-                     const struct indic_series *s, struct indic_alert **pa,
+                     const struct indic_series *s,
+                     const struct indic_closed *pt, struct indic_alert **pa,
                      const char *key, int64_t now, double *OUT_value)
 {
     if (r->kind == RK_NODATA) {
@@ -458,13 +460,13 @@ static int condition(struct indic_engine *eng, const struct indic_rule *r,
         *OUT_value = (double)(now - last) / 1e9;
         return now - last >= r->stale_ns;
     }
-    *OUT_value = s->last_value;
-    double x = r->kind == RK_ANOMALY ? s->last_score : s->last_value;
-    int c = s->last_bucket != INT64_MIN && cmp_op(r->op, x, r->value);
+    *OUT_value = pt->value;
+    double x = r->kind == RK_ANOMALY ? pt->score : pt->value;
+    int c = pt->start != INT64_MIN && cmp_op(r->op, x, r->value);
     if (!r->repeat_n)
         return c;
     struct indic_alert *a = *pa;
-    if (c && (!a || a->last_bucket != s->last_bucket)) {
+    if (c && (!a || a->last_bucket != pt->start)) {
         if (!a) {
             a = xcalloc(1, sizeof(*a));
             snprintf(a->rule, sizeof(a->rule), "%s", r->id);
@@ -474,12 +476,12 @@ static int condition(struct indic_engine *eng, const struct indic_rule *r,
             *pa = a;
         }
         a->hits = xrealloc(a->hits, (a->nhits + 1) * sizeof(int64_t));
-        a->hits[a->nhits++] = s->last_bucket;
+        a->hits[a->nhits++] = pt->start;
     }
     if (!a)
         return 0;
-    a->last_bucket = s->last_bucket;
-    hits_prune(a, s->last_bucket - r->window_ns + 1);
+    a->last_bucket = pt->start;
+    hits_prune(a, pt->start - r->window_ns + 1);
     return a->nhits >= (size_t)r->repeat_n;
 }
 
@@ -545,14 +547,16 @@ static int step(struct indic_engine *eng, const struct indic_rule *r,
     return save;
 }
 
-static void eval_series(struct indic_engine *eng, const struct indic_rule *r,
-                        const struct indic_series *s, int64_t now)
+/* Evaluates r on series s for the closed bucket pt at now. */
+static void eval_point(struct indic_engine *eng, const struct indic_rule *r,
+                       const struct indic_series *s,
+                       const struct indic_closed *pt, int64_t now)
 {
     char key[INDIC_ID_MAX + 300];
     open_key(r->id, s->group, key, sizeof(key));
     struct indic_alert *a = indic_map_get(&eng->open, key);
     double value = NAN;
-    int c = condition(eng, r, s, &a, key, now, &value);
+    int c = condition(eng, r, s, pt, &a, key, now, &value);
     if (!a && !c)
         return;
     if (!a) {
@@ -562,7 +566,7 @@ static void eval_series(struct indic_engine *eng, const struct indic_rule *r,
         a->state = AS_INACTIVE;
         indic_map_put(&eng->open, key, a);
     }
-    int save = step(eng, r, a, c, value, s->last_score, now);
+    int save = step(eng, r, a, c, value, pt->score, now);
     if (save) /* stored before any receiver hears of it */
         alert_save(eng, r, a);
     int notified = a->notified;
@@ -588,6 +592,29 @@ static void eval_series(struct indic_engine *eng, const struct indic_rule *r,
     }
 }
 
+/* Evaluates r on s: each bucket closed since the last evaluation in
+ * order, at the time it became due (its end plus the grace, within the
+ * last evaluation and now), so that a bucket in the middle of several
+ * closed in one tick is seen; then the newest at now, as every tick does
+ * (for, keep_firing_for and nodata go on in time between closes). */
+static void eval_series(struct indic_engine *eng, const struct indic_rule *r,
+                        const struct indic_series *s, int64_t now)
+{
+    const struct indic_def *d = eng->defs[s->def];
+    if (r->kind != RK_NODATA)
+        for (size_t i = 0; i + 1 < s->nfresh; i++) {
+            const struct indic_closed *pt = &s->fresh[i];
+            int64_t due = pt->start + d->bucket_ns + eng->cfg.grace_ns;
+            if (due < eng->last_eval)
+                due = eng->last_eval;
+            eval_point(eng, r, s, pt, due < now ? due : now);
+        }
+    struct indic_closed newest = {.start = s->last_bucket,
+                                  .value = s->last_value,
+                                  .score = s->last_score};
+    eval_point(eng, r, s, &newest, now);
+}
+
 void indic_rules_eval(struct indic_engine *eng, int64_t now_ns)
 {
     for (size_t i = 0; i < eng->nrules; i++) {
@@ -605,6 +632,7 @@ void indic_rules_eval(struct indic_engine *eng, int64_t now_ns)
         }
     }
     indic_alerts_escalate(eng, now_ns);
+    eng->last_eval = now_ns;
 }
 
 size_t indic_alerts_count(struct indic_engine *eng, enum alert_state st)

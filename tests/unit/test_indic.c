@@ -332,6 +332,89 @@ static void test_anomaly(void **state)
     env_free(e);
 }
 
+/* Whether rule id's only alert ever fired (fired_at set). */
+static int alert_fired(struct env *e, const char *rule_id)
+{
+    struct sbuf out = SBUF_INIT;
+    assert_int_equal(indic_alert_list_json(e->eng, NULL, 1000, &out), 0);
+    json_t *a = json_loads(out.buf, 0, NULL);
+    size_t i, n = 0;
+    int fired = 0;
+    json_t *x;
+    json_array_foreach(a, i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "rule")), rule_id))
+            continue;
+        n++;
+        fired = json_is_string(json_object_get(x, "fired_at"));
+    }
+    assert_true(n <= 1);
+    json_decref(a);
+    sbuf_release(&out);
+    return fired;
+}
+
+/* Several buckets close in one tick (a late tick): each is evaluated in
+ * order at the time it became due, so a high bucket in the middle alerts
+ * (and a for of one bucket, keep_firing_for and repeat see its time), not
+ * only the newest. */
+static void test_buckets_closed_together(void **state)
+{
+    struct env *e = env_new();
+    define(e, calls);
+    rule(e, "{\"id\":\"plain\",\"indicator\":\"calls\",\"kind\":"
+            "\"threshold\",\"value\":2}");
+    rule(e, "{\"id\":\"held\",\"indicator\":\"calls\",\"kind\":"
+            "\"threshold\",\"value\":2,\"for\":\"1h\"}");
+    rule(e, "{\"id\":\"sticky\",\"indicator\":\"calls\",\"kind\":"
+            "\"threshold\",\"value\":2,\"keep_firing_for\":\"3h\"}");
+    rule(e, "{\"id\":\"twice\",\"indicator\":\"calls\",\"kind\":"
+            "\"threshold\",\"value\":2,\"repeat\":{\"n\":2,"
+            "\"window\":\"2h\"}}");
+    static const int counts[] = {1, 1, 5, 5, 0, 0, 1};
+    write_events(e, "theft", counts, 7, 1);
+    indic_tick(e->eng, e->t0 + HOUR_NS); /* hour 0: quiet */
+    assert_string_equal(alert_state(e, "plain", NULL, NULL), "");
+    /* hours 1..5 close together; 2 and 3 are high, 5 is quiet */
+    indic_tick(e->eng, e->t0 + 6 * HOUR_NS);
+    size_t open;
+    assert_string_equal(alert_state(e, "plain", &open, NULL), "resolved");
+    assert_int_equal(open, 0);
+    assert_true(alert_fired(e, "plain"));
+    assert_string_equal(alert_state(e, "held", NULL, NULL), "resolved");
+    assert_true(alert_fired(e, "held")); /* pending at 3h, firing at 4h */
+    /* fired when hour 3 became due (4h), last true then: 2 h < 3 h */
+    assert_string_equal(alert_state(e, "sticky", &open, NULL), "firing");
+    assert_int_equal(open, 1);
+    assert_string_equal(alert_state(e, "twice", NULL, NULL), "resolved");
+    assert_true(alert_fired(e, "twice"));
+    indic_tick(e->eng, e->t0 + 7 * HOUR_NS); /* 3 h after hour 3's close */
+    assert_string_equal(alert_state(e, "sticky", &open, NULL), "resolved");
+    assert_int_equal(open, 0);
+    env_free(e);
+}
+
+/* An anomaly in a middle bucket of several closed in one tick alerts. */
+static void test_anomaly_in_middle_bucket(void **state)
+{
+    struct env *e = env_new();
+    e->t0 -= 24 * HOUR_NS * 4; /* six days ago */
+    define(e, calls);
+    rule(e, "{\"id\":\"odd\",\"indicator\":\"calls\",\"kind\":\"anomaly\","
+            "\"value\":0.9}");
+    int counts[24 * 5 + 4];
+    for (int h = 0; h < 24 * 5 + 4; h++)
+        counts[h] = 4 + (h % 3 == 0);
+    counts[24 * 5 + 1] = 60;
+    write_events(e, "theft", counts, 24 * 5 + 4, 1);
+    indic_tick(e->eng, e->t0 + (24 * 5 + 1) * HOUR_NS);
+    assert_string_equal(alert_state(e, "odd", NULL, NULL), "");
+    indic_tick(e->eng, e->t0 + (24 * 5 + 4) * HOUR_NS);
+    assert_string_equal(alert_state(e, "odd", NULL, NULL), "resolved");
+    assert_true(alert_fired(e, "odd"));
+    env_free(e);
+}
+
 static void test_default_set(void **state)
 {
     json_t *a = json_loads(indic_default_set, 0, NULL);
@@ -449,6 +532,8 @@ int main(void)
         cmocka_unit_test(test_threshold_for_keep_restart),
         cmocka_unit_test(test_repeat_nodata_silence),
         cmocka_unit_test(test_anomaly),
+        cmocka_unit_test(test_buckets_closed_together),
+        cmocka_unit_test(test_anomaly_in_middle_bucket),
         cmocka_unit_test(test_default_set),
         cmocka_unit_test(test_default_rules),
         cmocka_unit_test(test_new_group_from_zeros),
