@@ -63,13 +63,17 @@ const H = 3600000000000n;
 const streetRules = {
   calls_110_street_anomaly: H, calls_120_street_anomaly: H,
   urban_management_street_anomaly: H, hotline_12345_street_anomaly: 24n * H,
+  hotline_12345_street_category_anomaly: H,
 };
 const districtRules = {
   calls_110_type_anomaly: H, calls_119_type_anomaly: H,
-  calls_120_type_anomaly: H, hotline_12345_category_anomaly: H,
+  calls_120_type_anomaly: H, calls_120_daily_anomaly: 24n * H,
+  hotline_12345_category_anomaly: H,
   events_by_source_anomaly: H,
 };
 const bucketOf = (rule) => streetRules[rule] || districtRules[rule];
+// the street of a street-level subject: "street" or "street/category"
+const streetOf = (subject) => subject.split('/')[0];
 
 function isoDay(day, k) {
   const t = new Date(`${day}T00:00:00Z`);
@@ -158,7 +162,8 @@ const raised = alerts.filter((a) => bucketOf(a.rule) &&
 });
 
 function explains(inc, a, street) {
-  if (street && inc.street && a.subject !== inc.street) return false;
+  if (street && inc.street && streetOf(a.subject) !== inc.street)
+    return false;
   const until = inc.end + 3n * H + 2n * a.b;
   return a.bucket + a.b > inc.start && a.bucket < until;
 }
@@ -175,11 +180,12 @@ function score(list) {
       const streets = new Set();
       for (const a of list) {
         if (!rules[a.rule]) continue;
-        if (rules === streetRules && inc.street && a.subject !== inc.street)
+        if (rules === streetRules && inc.street &&
+          streetOf(a.subject) !== inc.street)
           continue;
         const delay = Number((a.bucket - floorBucket(inc.start, a.b)) / a.b);
         if (delay < 0 || delay > 2) continue;
-        streets.add(a.subject);
+        streets.add(streetOf(a.subject));
         if (best === null || delay < best.delay)
           best = { delay, rule: a.rule, subject: a.subject };
       }
@@ -238,7 +244,8 @@ const topOf = (inc, rules) => {
     const b = bucketOf(rule), first = floorBucket(inc.start, b);
     for (const p of points[rule]) {
       if (p.ts < first || p.ts > first + 2n * b) continue;
-      if (rules === streetRules && inc.street && p.group !== inc.street)
+      if (rules === streetRules && inc.street &&
+        streetOf(p.group) !== inc.street)
         continue;
       if (!top || p.score > top.score) top = { ...p, rule };
     }

@@ -327,6 +327,7 @@ struct obs {
     int64_t ts;
     double value; /* use (usage), reading value */
     const char *recipient;
+    char pair[320]; /* a "street/category" group */
 };
 
 static double attr_number(struct obs *o, const char *key, int *OUT_ok)
@@ -377,6 +378,12 @@ static int def_matches(const struct indic_def *d, const struct obs *o)
     return 1;
 }
 
+static const char *obs_category(struct obs *o)
+{
+    const char *c = o->feed == IF_EVENTS ? attr_string(o, "category") : NULL;
+    return c ? c : o->type ? o->type : "(none)";
+}
+
 static const char *obs_group(const struct indic_def *d, struct obs *o)
 {
     switch (d->group) {
@@ -388,11 +395,12 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
         return o->committee ? o->committee : "(none)";
     case IG_SOURCE:
         return o->source ? o->source : "(none)";
-    case IG_CATEGORY: {
-        const char *c =
-            o->feed == IF_EVENTS ? attr_string(o, "category") : NULL;
-        return c ? c : o->type ? o->type : "(none)";
-    }
+    case IG_CATEGORY:
+        return obs_category(o);
+    case IG_STREET_CATEGORY:
+        snprintf(o->pair, sizeof(o->pair), "%s/%s",
+                 o->street ? o->street : "(unplaced)", obs_category(o));
+        return o->pair;
     }
     return "district";
 }

@@ -149,8 +149,9 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
 {
     static const char *const feeds[] = {"events",   "deliveries", "usage",
                                         "readings", "ingest",     "scenes"};
-    static const char *const groups[] = {"district", "street", "committee",
-                                         "source", "category"};
+    static const char *const groups[] = {"district",  "street",
+                                         "committee", "source",
+                                         "category",  "street_category"};
     char s[32];
     if (!json_is_object(o))
         return bad(err, cap, "%s", "a declaration must be a JSON object");
@@ -180,14 +181,15 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
         return bad(err, cap, "%s", "feed usage has daily buckets: bucket 1d");
     if (get_str(o, "group", s, sizeof(s), err, cap))
         return CB_EINVAL;
-    k = pick(*s ? s : "district", groups, 5);
+    k = pick(*s ? s : "district", groups, 6);
     if (k < 0)
         return bad(err, cap,
-                   "group '%s' is not district, street, committee, source or "
-                   "category",
+                   "group '%s' is not district, street, committee, source, "
+                   "category or street_category",
                    s);
     d->group = (enum indic_group)k;
-    if ((d->group == IG_STREET || d->group == IG_COMMITTEE) &&
+    if ((d->group == IG_STREET || d->group == IG_COMMITTEE ||
+         d->group == IG_STREET_CATEGORY) &&
         d->feed == IF_INGEST)
         return bad(err, cap, "%s", "feed ingest groups by source or district");
     if (d->feed == IF_SCENES &&

@@ -35,7 +35,8 @@ enum indic_group {
     IG_STREET,
     IG_COMMITTEE,
     IG_SOURCE,
-    IG_CATEGORY
+    IG_CATEGORY,
+    IG_STREET_CATEGORY /* "street/category" */
 };
 
 struct indic_def {

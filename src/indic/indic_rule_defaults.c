@@ -28,9 +28,12 @@ static const struct default_rule default_rules[] = {
     {"calls_120_street_anomaly", "calls_120_street", "1h"},
     {"urban_management_street_anomaly", "urban_management_street", "1h"},
     {"hotline_12345_street_anomaly", "hotline_12345_street", "1d"},
+    {"hotline_12345_street_category_anomaly", "hotline_12345_street_category",
+     "1h"},
     {"calls_110_type_anomaly", "calls_110_type", "1h"},
     {"calls_119_type_anomaly", "calls_119_type", "1h"},
     {"calls_120_type_anomaly", "calls_120_type", "1h"},
+    {"calls_120_daily_anomaly", "calls_120_daily", "1d"},
     {"hotline_12345_category_anomaly", "hotline_12345_category", "1h"},
     {"events_by_source_anomaly", "events_by_source", "1h"},
 };

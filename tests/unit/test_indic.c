@@ -332,6 +332,31 @@ static void test_anomaly(void **state)
     env_free(e);
 }
 
+/* group street_category: one series per street and category, its group
+ * "street/category"; an ingest feed cannot group by it. */
+static void test_street_category_group(void **state)
+{
+    struct env *e = env_new();
+    define(e, "{\"id\":\"pairs\",\"feed\":\"events\",\"measure\":"
+              "\"count\",\"bucket\":\"1h\",\"group\":\"street_category\"}");
+    static const int thefts[] = {2, 0, 1};
+    static const int noise[] = {0, 3, 0};
+    write_events(e, "theft", thefts, 3, 1);
+    write_events(e, "noise", noise, 3, 100);
+    indic_tick(e->eng, e->t0 + 3 * HOUR_NS);
+    double v[4];
+    assert_int_equal(series(e, "pairs", "S1/theft", v, 4), 3);
+    assert_true(v[0] == 2 && v[1] == 0 && v[2] == 1);
+    assert_int_equal(series(e, "pairs", "S1/noise", v, 4), 3);
+    assert_true(v[1] == 3);
+    char err[200];
+    const char *bad = "{\"id\":\"y\",\"feed\":\"ingest\",\"measure\":"
+                      "\"count\",\"group\":\"street_category\"}";
+    assert_int_equal(indic_define(e->eng, bad, strlen(bad), err, sizeof(err)),
+                     CB_EINVAL);
+    env_free(e);
+}
+
 /* Whether rule id's only alert ever fired (fired_at set). */
 static int alert_fired(struct env *e, const char *rule_id)
 {
@@ -533,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_repeat_nodata_silence),
         cmocka_unit_test(test_anomaly),
         cmocka_unit_test(test_buckets_closed_together),
+        cmocka_unit_test(test_street_category_group),
         cmocka_unit_test(test_anomaly_in_middle_bucket),
         cmocka_unit_test(test_default_set),
         cmocka_unit_test(test_default_rules),
