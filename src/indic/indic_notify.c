@@ -2,8 +2,8 @@
  * indic_notify.c - outbound notifications: Alertmanager-shaped webhooks
  * with retries and a dead-letter list, and the push to an Alertmanager's
  * API v2.  Payloads are aggregate only: the rule, the indicator, the
- * subject (a street, committee, source or category), the figures and a
- * link back; never a household.
+ * subject (a street, committee, source, category or street/category), the
+ * figures and a link back; never a household.
  */
 #include "indic/indic_int.h"
 
