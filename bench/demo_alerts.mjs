@@ -20,7 +20,8 @@
 // before (bucket end + indicator_grace_s).  An incident is caught at a
 // level when a rule of that level raised an alert from a bucket at most 2
 // buckets after the one holding the incident's start (delay 0, 1 or 2) on
-// a right subject: the incident's street for street-level rules (any
+// a right subject: the incident's street for street-level rules (a
+// "street/category" subject counts for its street; any
 // street for a district-wide incident: then the share of streets alerted
 // is reported too), any subject for district-level rules (a category or a
 // source over the district).  An alert that starts outside every
