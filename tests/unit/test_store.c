@@ -37,9 +37,9 @@ static void test_migrations_from_empty(void **state)
         "audit",         "kv",          "tally",          "delivery_source",
         "case_file",     "case_step"};
     /* rollup.db: written by the roll-up thread alone */
-    static const char *const rollup_tables[] = {"consumer", "meter_state",
-                                                "usage_daily", "usage_hours",
-                                                "usage_daily_block"};
+    static const char *const rollup_tables[] = {
+        "consumer", "meter_state", "usage_daily", "usage_hour_data",
+        "usage_daily_block"};
     for (int pass = 0; pass < 2; pass++) {
         double version =
             query_double(fx->st,
@@ -49,7 +49,7 @@ static void test_migrations_from_empty(void **state)
         assert_int_equal((int)version, store__schema_version());
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, store__rollup_schema_version());
-        assert_int_equal((int)version, 3);
+        assert_int_equal((int)version, 4);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
             assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);
@@ -59,8 +59,10 @@ static void test_migrations_from_empty(void **state)
             assert_int_equal(table_count(fx->st, "rollup", rollup_tables[i]),
                              1);
         }
-        /* usage_hourly is a view of usage_hours since rollup.db version 2 */
+        /* usage_hourly is a view since rollup.db version 2, usage_hours one
+         * of usage_hour_data since version 4 */
         assert_int_equal(table_count(fx->st, "rollup", "usage_hourly"), 0);
+        assert_int_equal(table_count(fx->st, "rollup", "usage_hours"), 0);
         assert_int_equal(query_double(fx->st,
                                       "SELECT count(*) FROM"
                                       " rollup.sqlite_master WHERE"
