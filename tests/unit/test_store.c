@@ -122,6 +122,46 @@ static void test_readings_duplicated_within_batch(void **state)
     fx_free(fx);
 }
 
+/* Readings of one hour and block stored by several commits (a row each),
+ * then re-sent in another order with new ones among them: exactly the
+ * stored ones are duplicates. */
+static void test_resend_over_many_commits(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 40);
+    int64_t t = local_midnight(2026, 11, 2) + 3 * HOUR_NS;
+    struct ingest_batch b;
+    struct store_write_result res;
+    for (int k = 0; k < 5; k++) { /* commit k: households k+1, k+6, ... */
+        batch_new(&b, FEED_READINGS, 8 * 3);
+        size_t n = 0;
+        for (int h = k + 1; h <= 40; h += 5)
+            for (int q = 0; q < 3; q++)
+                set_reading(&b, n++, h, q == 2 ? METRIC_GAS : METRIC_WATER,
+                            READING_INDEX, t + (k * 3 + q) * 60 * NS, h + q);
+        assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+        assert_int_equal(res.accepted, 24);
+        ingest_batch_release(&b);
+    }
+    /* all 120 again, backwards, and 40 new: a minute no commit used */
+    batch_new(&b, FEED_READINGS, 160);
+    size_t n = 0;
+    for (int k = 4; k >= 0; k--)
+        for (int h = 40 - (4 - k); h >= 1; h -= 5)
+            for (int q = 2; q >= 0; q--)
+                set_reading(&b, n++, h, q == 2 ? METRIC_GAS : METRIC_WATER,
+                            READING_INDEX, t + (k * 3 + q) * 60 * NS, h + q);
+    assert_int_equal(n, 120);
+    for (int h = 1; h <= 40; h++)
+        set_reading(&b, n++, h, METRIC_WATER, READING_INDEX, t + 59 * 60 * NS,
+                    99);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    assert_int_equal(res.duplicates, 120);
+    assert_int_equal(res.accepted, 40);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
 static void test_readings_need_resolved_households(void **state)
 {
     struct fixture *fx = fx_new(50);
@@ -1026,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_tokens_changed_by_another_handle),
         cmocka_unit_test(test_readings_idempotent),
         cmocka_unit_test(test_readings_duplicated_within_batch),
+        cmocka_unit_test(test_resend_over_many_commits),
         cmocka_unit_test(test_readings_late_and_after_restart),
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),
