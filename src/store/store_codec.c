@@ -328,10 +328,10 @@ void codec_hours_encode(struct sbuf *out, const struct codec_hours *h,
 int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
                        int *OUT_digits)
 {
-    struct cursor c = {data, (const unsigned char *)data + len};
     memset(OUT, 0, sizeof(*OUT));
     if (!data || len < 4)
         return CB_ESTORE;
+    struct cursor c = {data, (const unsigned char *)data + len};
     unsigned kind = c.p[0];
     int raw = (kind & HOURS_KIND_RAW) != 0, digits = (int)(kind & 0xf);
     if ((kind & ~(HOURS_KIND_RAW | 0xfu)) || digits > CODEC_MAX_DIGITS ||
