@@ -145,9 +145,9 @@ struct store_config {
                                        roll-ups are then rebuilt from the log) */
     int max_spread_days;            /* longest interval one reading's use is
                                        spread over (>=1); longer: a reset */
-    int value_digits[METRIC_COUNT]; /* raw readings are stored rounded to
-                                       10^-digits of their unit (0..9), by
-                                       enum metric */
+    int value_digits[METRIC_COUNT]; /* raw readings and hourly use are
+                                       stored rounded to 10^-digits of their
+                                       unit (0..9), by enum metric */
 };
 /* Fills cfg with the defaults (dir "./citybrain-data"). */
 void store_config_defaults(struct store_config *cfg);
