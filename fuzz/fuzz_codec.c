@@ -4,7 +4,9 @@
  * Checks: decoding any bytes either fails cleanly or gives readings that,
  * encoded again, decode to the same readings (timestamps exactly, values
  * equal, or equal once rounded to the resolution, or both NaN); the filtered
- * decode of one household gives exactly that household's readings.
+ * decode of one household gives exactly that household's readings.  The
+ * same bytes as a meter-day of hourly use: refused cleanly, or encoded
+ * again at their resolution they decode to the same hours.
  */
 #include <math.h>
 #include <stdint.h>
@@ -22,8 +24,28 @@ static int same_value(double a, double b)
     return a == b || (isnan(a) && isnan(b));
 }
 
+static void check_hours(const uint8_t *data, size_t size)
+{
+    struct codec_hours h, again;
+    struct sbuf blob = SBUF_INIT;
+    int d, d2;
+    if (codec_hours_decode(data, size, &h, &d))
+        return;
+    codec_hours_encode(&blob, &h, d);
+    if (blob.len > CODEC_HOURS_MAX ||
+        codec_hours_decode(blob.buf, blob.len, &again, &d2) ||
+        again.mask != h.mask)
+        abort();
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if ((h.mask >> i & 1) && !same_value(h.use[i], again.use[i]) &&
+            !same_value(codec_round(h.use[i], d), again.use[i]))
+            abort();
+    sbuf_release(&blob);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_hours(data, size);
     struct codec_out a = {NULL, 0, 0}, b = {NULL, 0, 0}, c = {NULL, 0, 0};
     struct sbuf blob = SBUF_INIT;
     if (codec_decode(data, size, 100, 1000, -1, &a))

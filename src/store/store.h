@@ -59,12 +59,17 @@
  *               last_index, flags, resets, replacements, late, grain_ns,
  *               PK(household, metric))   (model: store_meter.h)
  *   usage_daily(household, metric, day, use, n, PK(day, household, metric))
- *   usage_hours(household, metric, day, h0, .., h23,
+ *   usage_hour_data(household, metric, day, data,
  *               PK(day, household, metric))
  *             day: days since 1970-01-01 in district time (UTC+8);
- *             n: readings in the day; h<i>: use in hour i of the day
- *             (hour day * 24 - 8 + i since the epoch), NULL: none
+ *             n: readings in the day; data: the use in each hour i of the
+ *             day (hour day * 24 - 8 + i since the epoch) that has any, at
+ *             the metric's resolution (value_digits; format and rounding:
+ *             store_codec.h; rows migrated from version 3 exact)
  *             (both WITHOUT ROWID, time first: checkpoints append)
+ *   usage_hours(household, metric, day, h0, .., h23)  a VIEW of
+ *             usage_hour_data (rollup schema 4), h<i> NULL: none; reads
+ *             it with the store connections' SQL function cb_hour_use
  *   usage_daily_block(household, metric, block, data,
  *               PK(block, household, metric))  daily use of past district
  *             days (older than 40 days, compacted from usage_daily by the
@@ -73,9 +78,10 @@
  *   usage_daily_all(household, metric, day, use, n)  a VIEW of both tiers
  *             (a row per meter, day and tier: sum them); reads blocks with
  *             the store connections' SQL functions cb_day_use, cb_day_n
- *   usage_hourly(household, metric, hour, use)  a VIEW of usage_hours, a
- *             row per non-NULL hour, as the table it replaced (rollup
- *             schema 2); it scans usage_hours: select by day there
+ *   usage_hourly(household, metric, hour, use)  a VIEW of
+ *             usage_hour_data, a row per hour with use, as the table it
+ *             replaced (rollup schema 2); it scans usage_hour_data: select
+ *             by day there
  *  in citybrain.db again:
  *   department(id, name UNIQUE, feeds, created_ns, measurements, sources)
  *             feeds: bit per enum feed; measurements: bit per enum metric
@@ -139,9 +145,9 @@ struct store_config {
                                        roll-ups are then rebuilt from the log) */
     int max_spread_days;            /* longest interval one reading's use is
                                        spread over (>=1); longer: a reset */
-    int value_digits[METRIC_COUNT]; /* raw readings are stored rounded to
-                                       10^-digits of their unit (0..9), by
-                                       enum metric */
+    int value_digits[METRIC_COUNT]; /* raw readings and hourly use are
+                                       stored rounded to 10^-digits of their
+                                       unit (0..9), by enum metric */
 };
 /* Fills cfg with the defaults (dir "./citybrain-data"). */
 void store_config_defaults(struct store_config *cfg);

@@ -27,7 +27,8 @@
  * mark cannot be stored yet: it is new, with no lookup (the common case:
  * meters report in time order).  A reading at or before its mark, a late
  * reading or a resend, is looked up in the rows of its (hour, block) --
- * decoded once for all the readings of the group that fall there.  Within
+ * read once for all the readings of the group that fall there, as merged
+ * integer keys (struct probe).  Within
  * a group, readings are sorted by (hour, household, metric, ts, batch,
  * position), so a repeat sits next to its first copy: the earlier-queued
  * batch wins, as before.
@@ -259,12 +260,110 @@ static struct reading_ref *collect_refs(struct write_req **reqs, size_t n,
     return refs;
 }
 
-/* The rows of one (hour, block), decoded and sorted for lookups. */
+/* The rows of one (hour, block) as sorted keys for lookups: a reading's
+ * key is (household & 255) << 44 | metric << 42 | its ns into the hour
+ * (< 2^42), so a lookup compares integers, not readings.  Each row is
+ * sorted by (household, metric, ts), so its keys are an ascending run; the
+ * runs of the rows (one a commit) are merged, not sorted: a full resend
+ * looks up every reading, and sorting whole decoded readings was most of
+ * its time. */
 struct probe {
     int64_t hour, block;
     int loaded;
-    struct block_entries v;
+    uint64_t *key, *tmp;
+    size_t n, cap;
+    size_t *run; /* run[i]: where row i's keys start; run[nrun] = n */
+    size_t nrun, cap_run;
 };
+
+static uint64_t probe_key(const struct reading *r, int64_t hour)
+{
+    uint64_t into = (uint64_t)(r->ts_ns - hour * STORE_HOUR_NS);
+    return (uint64_t)(r->household & (STORE_BLOCK_SIZE - 1)) << 44 |
+           (uint64_t)r->metric << 42 | into;
+}
+
+/* Appends one row's keys (a run); CB_ESTORE for a malformed row. */
+static int probe_add_row(struct probe *p, const unsigned char *d, size_t len)
+{
+    size_t n = len / BLOCK_ENTRY;
+    if (len % BLOCK_ENTRY)
+        return CB_ESTORE;
+    if (p->n + n > p->cap) {
+        p->cap = (p->n + n) * 2;
+        p->key = xrealloc(p->key, p->cap * sizeof(*p->key));
+        p->tmp = xrealloc(p->tmp, p->cap * sizeof(*p->tmp));
+    }
+    if (p->nrun + 2 > p->cap_run) {
+        p->cap_run = (p->nrun + 2) * 2;
+        p->run = xrealloc(p->run, p->cap_run * sizeof(*p->run));
+    }
+    p->run[p->nrun++] = p->n;
+    for (size_t i = 0; i < n; i++, d += BLOCK_ENTRY) {
+        struct reading r = {.household = d[0], .metric = d[1]};
+        r.ts_ns = (int64_t)get_le(d + 4);
+        if (d[1] >= METRIC_COUNT || d[2] > READING_DELTA)
+            return CB_ESTORE;
+        /* a row's readings are in its hour; one that is not matches no
+         * lookup (a key would alias), and keeps its run ascending */
+        if (store__hour_of(r.ts_ns) == p->hour)
+            p->key[p->n++] = probe_key(&r, p->hour);
+    }
+    return 0;
+}
+
+/* Merges the runs pairwise until one is left (n log(runs)). */
+static void probe_merge(struct probe *p)
+{
+    while (p->nrun > 1) {
+        size_t out = 0, k = 0;
+        for (size_t i = 0; i < p->nrun; i += 2) {
+            size_t a = p->run[i], am = p->run[i + 1];
+            size_t b = am, bm = i + 1 < p->nrun ? p->run[i + 2] : am;
+            p->run[k++] = out;
+            while (a < am && b < bm)
+                p->tmp[out++] =
+                    p->key[a] <= p->key[b] ? p->key[a++] : p->key[b++];
+            while (a < am)
+                p->tmp[out++] = p->key[a++];
+            while (b < bm)
+                p->tmp[out++] = p->key[b++];
+        }
+        uint64_t *t = p->key;
+        p->key = p->tmp, p->tmp = t;
+        p->nrun = k;
+        p->run[k] = p->n;
+    }
+}
+
+static int probe_load(struct store_conn *w, struct probe *p, int64_t hour,
+                      int64_t block)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_BLOCK_GET);
+    int rc = 0, step = SQLITE_DONE;
+    if (!s)
+        return CB_ESTORE;
+    p->hour = hour, p->block = block, p->n = 0, p->nrun = 0;
+    sqlite3_bind_int64(s, 1, hour);
+    sqlite3_bind_int64(s, 2, block);
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = probe_add_row(p, sqlite3_column_blob(s, 0),
+                           (size_t)sqlite3_column_bytes(s, 0));
+    sqlite3_reset(s);
+    if (rc) {
+        log_msg(LOG_ERROR, "store",
+                "corrupt reading block | hour=%lld block=%lld", (long long)hour,
+                (long long)block);
+        return rc;
+    }
+    if (step != SQLITE_DONE)
+        return store__sqlerr(w->db, "read reading block");
+    if (p->nrun)
+        p->run[p->nrun] = p->n;
+    probe_merge(p);
+    p->loaded = 1;
+    return 0;
+}
 
 static int probe_has(struct store_conn *w, struct probe *p,
                      const struct reading *r, int *OUT_has)
@@ -273,17 +372,19 @@ static int probe_has(struct store_conn *w, struct probe *p,
     int64_t block = r->household / STORE_BLOCK_SIZE;
     if (!p->loaded || p->hour != hour || p->block != block) {
         p->loaded = 0;
-        if (load_rows(w, hour, block, &p->v))
+        if (probe_load(w, p, hour, block))
             return CB_ESTORE;
-        if (p->v.n)
-            qsort(p->v.e, p->v.n, sizeof(*p->v.e), series_cmp);
-        p->hour = hour;
-        p->block = block;
-        p->loaded = 1;
     }
-    struct reading key = *r;
-    *OUT_has =
-        p->v.n && bsearch(&key, p->v.e, p->v.n, sizeof(*p->v.e), series_cmp);
+    uint64_t key = probe_key(r, hour);
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->key[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *OUT_has = lo < p->n && p->key[lo] == key;
     return 0;
 }
 
@@ -346,7 +447,7 @@ int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
 {
     size_t nrefs;
     struct reading_ref *refs = collect_refs(reqs, n, &nrefs);
-    struct probe p = {0, 0, 0, {NULL, 0, 0}};
+    struct probe p = {.loaded = 0};
     struct day_probe dp = {0, 0, st->newest_day, 0, {NULL, 0, 0}};
     struct pending pd = {0, 0, 0, SBUF_INIT};
     int rc = 0;
@@ -370,7 +471,9 @@ int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
     if (!rc)
         rc = pending_flush(&st->writer, &pd);
     sbuf_release(&pd.data);
-    free(p.v.e);
+    free(p.key);
+    free(p.tmp);
+    free(p.run);
     free(dp.v.e);
     free(refs);
     return rc;

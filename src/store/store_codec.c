@@ -273,3 +273,93 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
     }
     return c.p == c.end ? 0 : CB_ESTORE;
 }
+
+/* ---- hourly use of a meter-day ---- */
+
+#define HOURS_KIND_RAW 0x10
+#define HOURS_MASK_ALL ((1u << CODEC_HOURS) - 1)
+
+static void put_f64(struct sbuf *out, double v)
+{
+    unsigned char b[8];
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    for (int j = 0; j < 8; j++)
+        b[j] = (unsigned char)(bits >> (8 * j));
+    sbuf_add(out, b, 8);
+}
+
+/* 1 when every set hour of h is stored as a count of 10^-digits. */
+static int hours_fit(const struct codec_hours *h, int digits)
+{
+    int64_t u;
+    if (digits < 0 || digits > CODEC_MAX_DIGITS)
+        return 0;
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if (h->mask >> i & 1 && !value_count(h->use[i], digits, &u))
+            return 0;
+    return 1;
+}
+
+void codec_hours_encode(struct sbuf *out, const struct codec_hours *h,
+                        int digits)
+{
+    int raw = !hours_fit(h, digits);
+    uint32_t mask = h->mask & HOURS_MASK_ALL;
+    unsigned char head[4] = {
+        (unsigned char)(raw ? HOURS_KIND_RAW : (unsigned)digits),
+        (unsigned char)mask, (unsigned char)(mask >> 8),
+        (unsigned char)(mask >> 16)};
+    int64_t u = 0, prev = 0;
+    sbuf_add(out, head, sizeof(head));
+    for (int i = 0; i < CODEC_HOURS; i++) {
+        if (!(mask >> i & 1))
+            continue;
+        if (raw) {
+            put_f64(out, h->use[i]);
+            continue;
+        }
+        value_count(h->use[i], digits, &u);
+        put_varint(out, zigzag((uint64_t)u - (uint64_t)prev));
+        prev = u;
+    }
+}
+
+int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
+                       int *OUT_digits)
+{
+    memset(OUT, 0, sizeof(*OUT));
+    if (!data || len < 4)
+        return CB_ESTORE;
+    struct cursor c = {data, (const unsigned char *)data + len};
+    unsigned kind = c.p[0];
+    int raw = (kind & HOURS_KIND_RAW) != 0, digits = (int)(kind & 0xf);
+    if ((kind & ~(HOURS_KIND_RAW | 0xfu)) || digits > CODEC_MAX_DIGITS ||
+        (raw && digits))
+        return CB_ESTORE;
+    OUT->mask =
+        (uint32_t)c.p[1] | (uint32_t)c.p[2] << 8 | (uint32_t)c.p[3] << 16;
+    c.p += 4;
+    uint64_t prev = 0, v;
+    for (int i = 0; i < CODEC_HOURS; i++) {
+        if (!(OUT->mask >> i & 1))
+            continue;
+        if (raw) {
+            uint64_t bits = 0;
+            if (c.end - c.p < 8)
+                return CB_ESTORE;
+            for (int j = 7; j >= 0; j--)
+                bits = bits << 8 | c.p[j];
+            c.p += 8;
+            memcpy(&OUT->use[i], &bits, sizeof(bits));
+            continue;
+        }
+        if (get_varint(&c, &v))
+            return CB_ESTORE;
+        prev += unzigzag(v);
+        OUT->use[i] = (double)(int64_t)prev / pow10_table[digits];
+    }
+    if (OUT_digits)
+        *OUT_digits = raw ? -1 : digits;
+    return c.p == c.end ? 0 : CB_ESTORE;
+}

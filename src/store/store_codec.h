@@ -79,4 +79,43 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
  * it would be stored raw). */
 double codec_round(double v, int digits);
 
+/*
+ * Hourly use of one meter and district day (the roll-up's
+ * usage_hour_data.data), the values at a resolution as in a series block:
+ *
+ *   part     layout                                   notes
+ *   -------  ---------------------------------------  ---------------------
+ *   hours    u8 kind | 3 bytes mask | value*          mask: bit i (little
+ *                                                     endian) = hour i has
+ *                                                     use; a value each
+ *   kind     bits 0-3 digits (0..9), bit 4 raw        other bits 0
+ *   value    raw = 0: zz(u_i - u_prev), u_prev of     u = round(use *
+ *            the previous set hour (0 first)          10^digits)
+ *            raw = 1: little-endian f64
+ *
+ * A day of an hourly meter costs 4 + 24 bytes or so where a row of 24
+ * REALs cost about 200.  Use is rounded to the resolution (half away from
+ * zero) each time it is stored: additions to a stored day (late data, an
+ * hour open at a checkpoint) are rounded once more each.  Raw when a value
+ * is not finite or its count would reach 2^53, or when asked (digits < 0).
+ */
+#define CODEC_HOURS 24
+#define CODEC_HOURS_MAX (4 + CODEC_HOURS * 10) /* bytes, at most */
+
+struct codec_hours {
+    uint32_t mask;           /* bit i: use[i] is set */
+    double use[CODEC_HOURS]; /* use of hour i of the day (mask only) */
+};
+
+/* Appends the encoding of h at 10^-digits (digits 0..9; < 0: raw, exact)
+ * to out. */
+void codec_hours_encode(struct sbuf *out, const struct codec_hours *h,
+                        int digits);
+
+/* Decodes a day of hours into *OUT and its digits into *OUT_digits (-1:
+ * raw; may be NULL): 0, or CB_ESTORE for a malformed value (truncated,
+ * trailing bytes, a bad kind or mask, an over-long varint). */
+int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
+                       int *OUT_digits);
+
 #endif

@@ -18,7 +18,7 @@
  * A consumer's positions come from the snapshot it loaded: its log seq for
  * batches (the registry, readings, deliveries and events of citybrain.db
  * already hold them) and its usage seq for use (usage_daily and
- * usage_hours hold the roll-up's checkpoint).  The roll-up's own checkpoint
+ * usage_hour_data hold the roll-up's checkpoint).  The roll-up's own checkpoint
  * is never ahead of a snapshot taken after store_open (it reads only
  * committed entries), so starting the log at the roll-up's checkpoint
  * reaches every consumer's position.  The positions live in memory: a

@@ -32,7 +32,7 @@
  * audit, retention) is a "call" that the writer runs inside its own
  * transaction (store__call).  Calls do not count against queue_max:
  * backpressure is for ingest, not for the audit log.  Only the roll-up
- * thread writes rollup.db (usage_daily, usage_hours, meter_state and its
+ * thread writes rollup.db (usage_daily, usage_hour_data, meter_state and its
  * position), in its own checkpoint transactions on its own connection, so
  * the two writers run on two cores and never wait for each other's locks.
  * All other connections are read-only (the read pool attaches rollup.db as
@@ -305,7 +305,11 @@ int store__daily_block_decode(const void *data, size_t len,
 int64_t store__daily_block_of(int64_t day);
 /* Registers the SQL functions that read blocks on db:
  * cb_day_use(data, i) and cb_day_n(data, i) (NULL: no value that day or a
- * corrupt block).  Every store connection has them. */
+ * corrupt block), and those of hourly use (usage_hour_data.data, format
+ * store_codec.h): cb_hour_use(data, i) (NULL: none, or corrupt),
+ * cb_hours_add(data, more) (the checkpoint's upsert), cb_hours_one(slot,
+ * use) and cb_hours_drop(data, slot) (usage_hourly's triggers).  Every
+ * store connection has them. */
 int store__daily_block_functions(sqlite3 *db);
 
 /* Runs the retention of the tiers of use (store_rollup.c) with the

@@ -34,6 +34,15 @@
  * The 12 hours leave room for a daily meter's jitter (a read at 23:50 after
  * one at 00:10).
  *
+ * Hourly use is stored at the metric's resolution (value_digits, as raw
+ * readings; usage_hour_data, format store_codec.h): about 30 B a meter and
+ * day where 24 REAL columns cost about 200.  Each part of a reading spread
+ * over an hour is rounded to the resolution before it is added, so an
+ * hour's stored use is a sum of counts that does not depend on where
+ * checkpoints split it (replays and crashes change nothing); it may differ
+ * from the exact spread by half a unit per part (an hourly meter: one or
+ * two parts an hour).  Daily use stays exact.
+ *
  * Days are district days (the timezone setting, clock.h); hours are epoch
  * hours (the offset is a whole number of hours, so they are district hours
  * too).  An interval longer than max_spread_days is a reset: its use goes
@@ -50,14 +59,14 @@
  *
  *   key = (day + 2^20) << 35 | meter << 5 | slot      meter = household *
  *                                                     METRIC_COUNT + metric
- *   slot 0..23  use of that hour of the district day  -> usage_hours.h<slot>
+ *   slot 0..23  use of that hour of the district day  -> usage_hour_data
  *   slot 24     use of the day                        -> usage_daily.use
  *   slot 25     readings stamped in the day           -> usage_daily.n
  *
  * A checkpoint closes every open bucket (only changed meters have one),
  * radix-sorts the additions by key, which orders them by (day, household,
  * metric), the primary key of both tables, and groups each row's
- * additions: one usage_daily and one usage_hours row per meter and day,
+ * additions: one usage_daily and one usage_hour_data row per meter and day,
  * written in key order (local in the b-trees), 16 rows a statement, then
  * the changed meters' meter_state rows in key order, then the position.
  * An hourly meter thus costs a row per day, not a row per reading.  A
@@ -94,6 +103,7 @@
  */
 #include <string.h>
 
+#include "store/store_codec.h"
 #include "store/store_int.h"
 #include "store/store_meter.h"
 
@@ -117,8 +127,8 @@
 
 /* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
  * KEY_SLOT_BITS | slot, so that sorting the keys sorts the additions by
- * (day, household, metric), the primary keys of usage_daily and usage_hours,
- * and groups each row's additions. */
+ * (day, household, metric), the primary keys of usage_daily and
+ * usage_hour_data, and groups each row's additions. */
 enum { SLOT_DAY_USE = 24, SLOT_DAY_N = 25 };
 #define KEY_SLOT_BITS 5
 #define KEY_METER_BITS 30
@@ -316,8 +326,9 @@ static void spread(struct store *st, struct rollup *ru, struct meter *m,
         double part = use * (double)(z - a) / dur;
         if (z > a && daily)
             add_day(st, ru, m, r, b, part);
-        else if (z > a)
-            hour_add(ru, m, b, part);
+        else if (z > a) /* at the resolution hourly use is stored at */
+            hour_add(ru, m, b,
+                     codec_round(part, st->cfg.value_digits[r->metric]));
         if (hi >= t1)
             break;
     }
@@ -552,7 +563,7 @@ struct daily_row {
     double use, n;
 };
 
-/* A usage_hours row's: set has a bit per hour of use[] added to. */
+/* A usage_hour_data row's: set has a bit per hour of use[] added to. */
 struct hours_row {
     int64_t day;
     uint32_t meter;
@@ -571,17 +582,24 @@ static void bind_daily(sqlite3_stmt *s, int p, const void *item,
     sqlite3_bind_int64(s, p + 4, (int64_t)u->n);
 }
 
-/* Hours without additions stay unbound: NULL, which adds nothing. */
+/* The hours with additions, at their metric's resolution (ctx: the
+ * digits, store_config.value_digits; format: store_codec.h). */
 static void bind_hours(sqlite3_stmt *s, int p, const void *item,
                        const void *ctx)
 {
     const struct hours_row *u = item;
+    const int *digits = ctx;
+    int metric = (int)(u->meter % METRIC_COUNT);
+    struct codec_hours h = {.mask = u->set};
+    struct sbuf data;
+    memcpy(h.use, u->use, sizeof(h.use));
+    sbuf_init(&data);
+    codec_hours_encode(&data, &h, digits[metric]);
     sqlite3_bind_int(s, p, (int)(u->meter / METRIC_COUNT));
-    sqlite3_bind_int(s, p + 1, (int)(u->meter % METRIC_COUNT));
+    sqlite3_bind_int(s, p + 1, metric);
     sqlite3_bind_int64(s, p + 2, u->day);
-    for (int h = 0; h < 24; h++)
-        if (u->set >> h & 1)
-            sqlite3_bind_double(s, p + 3 + h, u->use[h]);
+    sqlite3_bind_blob(s, p + 3, data.buf, (int)data.len, SQLITE_TRANSIENT);
+    sbuf_release(&data);
 }
 
 /* item: a meter's index; ctx: the meters. */
@@ -623,7 +641,7 @@ static const struct row_kind daily_rows = {.one = STMT_DAILY_ADD,
                                            .what = "add daily use"};
 static const struct row_kind hours_rows = {.one = STMT_HOURS_ADD,
                                            .many = STMT_HOURS_ADD_MANY,
-                                           .params = 27,
+                                           .params = 4,
                                            .size = sizeof(struct hours_row),
                                            .bind = bind_hours,
                                            .what = "add hourly use"};
@@ -661,7 +679,7 @@ struct row_queue {
 };
 
 /* Gathers the additions of the row starting at *i into the next free rows
- * of q (usage_daily, usage_hours or both) and moves *i past them. */
+ * of q (usage_daily, usage_hour_data or both) and moves *i past them. */
 static void gather_row(const struct usage_add *a, size_t n, size_t *i,
                        struct row_queue *q)
 {
@@ -690,7 +708,8 @@ static void gather_row(const struct usage_add *a, size_t n, size_t *i,
 
 /* Writes the sorted additions, row by row in primary-key order: each
  * checkpoint's upserts stay local in the b-trees. */
-static int put_usage(struct store_conn *w, const struct rollup *ru)
+static int put_usage(struct store_conn *w, const struct rollup *ru,
+                     const int *digits)
 {
     struct row_queue q = {.n_daily = 0};
     int rc = 0;
@@ -701,13 +720,13 @@ static int put_usage(struct store_conn *w, const struct rollup *ru)
             q.n_daily = 0;
         }
         if (!rc && q.n_hours == STORE_ROWS_PER_STMT) {
-            rc = put_rows(w, &hours_rows, q.hours, q.n_hours, NULL);
+            rc = put_rows(w, &hours_rows, q.hours, q.n_hours, digits);
             q.n_hours = 0;
         }
     }
     if (!rc)
         rc = put_rows(w, &daily_rows, q.daily, q.n_daily, NULL);
-    return rc ? rc : put_rows(w, &hours_rows, q.hours, q.n_hours, NULL);
+    return rc ? rc : put_rows(w, &hours_rows, q.hours, q.n_hours, digits);
 }
 
 static int index_cmp(const void *pa, const void *pb)
@@ -800,6 +819,92 @@ static void day_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
         sqlite3_result_double(cx, b.use[i]);
 }
 
+/* cb_hour_use(data, i): the use of hour i of a usage_hour_data row, NULL
+ * when it has none (or the value is corrupt). */
+static void hour_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct codec_hours h;
+    int64_t i = sqlite3_value_int64(argv[1]);
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || i < 0 ||
+        i >= CODEC_HOURS ||
+        codec_hours_decode(sqlite3_value_blob(argv[0]),
+                           (size_t)sqlite3_value_bytes(argv[0]), &h, NULL) ||
+        !(h.mask >> i & 1)) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    sqlite3_result_double(cx, h.use[i]);
+}
+
+/* cb_hours_add(stored, more): the hours of both, summed, at more's
+ * resolution (the checkpoint's upsert).  A corrupt stored value is
+ * replaced by more (logged), so that one bad row does not stop the
+ * roll-up's checkpoints; a corrupt more is an error. */
+static void hours_add_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct codec_hours a, b;
+    int digits;
+    struct sbuf out;
+    if (codec_hours_decode(sqlite3_value_blob(argv[1]),
+                           (size_t)sqlite3_value_bytes(argv[1]), &b, &digits)) {
+        sqlite3_result_error(cx, "cb_hours_add: malformed hours", -1);
+        return;
+    }
+    if (codec_hours_decode(sqlite3_value_blob(argv[0]),
+                           (size_t)sqlite3_value_bytes(argv[0]), &a, NULL)) {
+        log_msg(LOG_ERROR, "rollup",
+                "corrupt hourly use replaced by the new hours");
+        a.mask = 0;
+    }
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if (a.mask >> i & 1)
+            b.use[i] = (b.mask >> i & 1) ? a.use[i] + b.use[i] : a.use[i];
+    b.mask |= a.mask;
+    sbuf_init(&out);
+    codec_hours_encode(&out, &b, digits);
+    sqlite3_result_blob(cx, out.buf, (int)out.len, SQLITE_TRANSIENT);
+    sbuf_release(&out);
+}
+
+/* cb_hours_one(slot, use): hours with use (exact) in that one hour;
+ * cb_hours_drop(data, slot): the hours without that one, NULL when no
+ * other is left (or the value is corrupt).  For usage_hourly's triggers. */
+static void hours_one_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct codec_hours h = {.mask = 0};
+    int64_t i = sqlite3_value_int64(argv[0]);
+    struct sbuf out;
+    if (i < 0 || i >= CODEC_HOURS) {
+        sqlite3_result_error(cx, "cb_hours_one: no such hour", -1);
+        return;
+    }
+    h.mask = 1u << i;
+    h.use[i] = sqlite3_value_double(argv[1]);
+    sbuf_init(&out);
+    codec_hours_encode(&out, &h, -1);
+    sqlite3_result_blob(cx, out.buf, (int)out.len, SQLITE_TRANSIENT);
+    sbuf_release(&out);
+}
+
+static void hours_drop_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct codec_hours h;
+    int digits;
+    int64_t i = sqlite3_value_int64(argv[1]);
+    struct sbuf out;
+    if (codec_hours_decode(sqlite3_value_blob(argv[0]),
+                           (size_t)sqlite3_value_bytes(argv[0]), &h, &digits) ||
+        i < 0 || i >= CODEC_HOURS || !(h.mask & ~(1u << i))) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    h.mask &= ~(1u << i);
+    sbuf_init(&out);
+    codec_hours_encode(&out, &h, digits);
+    sqlite3_result_blob(cx, out.buf, (int)out.len, SQLITE_TRANSIENT);
+    sbuf_release(&out);
+}
+
 int store__daily_block_functions(sqlite3 *db)
 {
     static int n_flag = 1;
@@ -807,7 +912,15 @@ int store__daily_block_functions(sqlite3 *db)
     if (sqlite3_create_function(db, "cb_day_use", 2, flags, NULL, day_fn, NULL,
                                 NULL) ||
         sqlite3_create_function(db, "cb_day_n", 2, flags, &n_flag, day_fn, NULL,
-                                NULL))
+                                NULL) ||
+        sqlite3_create_function(db, "cb_hour_use", 2, flags, NULL, hour_fn,
+                                NULL, NULL) ||
+        sqlite3_create_function(db, "cb_hours_add", 2, flags, NULL,
+                                hours_add_fn, NULL, NULL) ||
+        sqlite3_create_function(db, "cb_hours_one", 2, flags, NULL,
+                                hours_one_fn, NULL, NULL) ||
+        sqlite3_create_function(db, "cb_hours_drop", 2, flags, NULL,
+                                hours_drop_fn, NULL, NULL))
         return store__sqlerr(db, "register functions");
     return 0;
 }
@@ -1046,7 +1159,8 @@ static int retain_use(struct store *st, struct rollup *ru, struct store_conn *w)
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
-    if (put_usage(w, ru) || retain_use(st, ru, w) || compact_daily(ru, w))
+    if (put_usage(w, ru, st->cfg.value_digits) || retain_use(st, ru, w) ||
+        compact_daily(ru, w))
         return CB_ESTORE;
     if (ru->n_dirty)
         qsort(ru->dirty, ru->n_dirty, sizeof(*ru->dirty), index_cmp);

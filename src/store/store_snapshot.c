@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "store/store_codec.h"
 #include "store/store_int.h"
 
 struct store_snapshot {
@@ -307,18 +308,28 @@ int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                      end, daily_row, &us, "scan daily use");
 }
 
-/* A usage_hours row: hour i of district day d is epoch hour
- * d * 24 - 8 + i (UTC+8). */
+/* A usage_hour_data row: hour i of district day d is epoch hour
+ * d * 24 - 8 + i (UTC+8).  A corrupt value is skipped (logged). */
 static void hours_row(void *ctx, sqlite3_stmt *q)
 {
     struct usage_scan *us = ctx;
     int64_t day = sqlite3_column_int64(q, 2);
     int64_t tz_hours = STORE_TZ_OFFSET_NS / STORE_HOUR_NS;
-    for (int i = 0; i < 24; i++)
-        if (sqlite3_column_type(q, 3 + i) != SQLITE_NULL)
+    struct codec_hours h;
+    if (codec_hours_decode(sqlite3_column_blob(q, 3),
+                           (size_t)sqlite3_column_bytes(q, 3), &h, NULL)) {
+        log_msg(LOG_ERROR, "store",
+                "corrupt hourly use skipped | household=%d metric=%d"
+                " day=%lld",
+                sqlite3_column_int(q, 0), sqlite3_column_int(q, 1),
+                (long long)day);
+        return;
+    }
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if (h.mask >> i & 1)
             us->hourly(us->ctx, sqlite3_column_int(q, 0),
                        sqlite3_column_int(q, 1), day * 24 - tz_hours + i,
-                       sqlite3_column_double(q, 3 + i));
+                       h.use[i]);
 }
 
 int store_scan_usage_hourly(struct store_snapshot *snap, int64_t from_day,
@@ -327,10 +338,8 @@ int store_scan_usage_hourly(struct store_snapshot *snap, int64_t from_day,
     struct usage_scan us = {.hourly = fn, .ctx = ctx};
     put_seq(OUT_seq, snap->usage_seq);
     return scan_rows(snap,
-                     "SELECT household, metric, day, h0, h1, h2, h3, h4, h5,"
-                     " h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16,"
-                     " h17, h18, h19, h20, h21, h22, h23 FROM usage_hours"
-                     " WHERE day >= ?1 ORDER BY day",
+                     "SELECT household, metric, day, data FROM"
+                     " usage_hour_data WHERE day >= ?1 ORDER BY day",
                      from_day, hours_row, &us, "scan hourly use");
 }
 

@@ -1,5 +1,5 @@
-/* test_codec.c - the compressed series block: round trip, resolution,
- * corrupt input refused. */
+/* test_codec.c - the compressed series block and the hours of a meter-day:
+ * round trip, resolution, corrupt input refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +169,85 @@ static void test_corrupt_refused(void **state)
     free(out.e);
 }
 
+/* Hourly use of a meter-day: round trip at a resolution (values rounded
+ * to it), raw when a value cannot be counted, unset hours kept unset. */
+static void test_hours_round_trip(void **state)
+{
+    struct codec_hours h = {.mask = 0}, back;
+    struct sbuf blob = SBUF_INIT;
+    int d;
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if (i != 3 && i != 17) {
+            h.mask |= 1u << i;
+            h.use[i] = 0.25 + 0.013 * i - (i == 9 ? 2.0 : 0);
+        }
+    codec_hours_encode(&blob, &h, 2);
+    /* 4 bytes of head and about a byte an hour */
+    assert_true(blob.len <= 4 + 2 * 22);
+    assert_int_equal(codec_hours_decode(blob.buf, blob.len, &back, &d), 0);
+    assert_int_equal(d, 2);
+    assert_int_equal(back.mask, h.mask);
+    for (int i = 0; i < CODEC_HOURS; i++)
+        if (h.mask >> i & 1)
+            assert_true(back.use[i] == codec_round(h.use[i], 2));
+        else
+            assert_true(back.use[i] == 0);
+    /* raw: asked (digits < 0), or a value that cannot be counted */
+    for (int pass = 0; pass < 2; pass++) {
+        sbuf_reset(&blob);
+        if (pass)
+            h.use[5] = INFINITY;
+        codec_hours_encode(&blob, &h, pass ? 3 : -1);
+        assert_int_equal(blob.len, 4 + 8 * 22);
+        assert_int_equal(codec_hours_decode(blob.buf, blob.len, &back, &d), 0);
+        assert_int_equal(d, -1);
+        for (int i = 0; i < CODEC_HOURS; i++)
+            assert_true(back.use[i] == h.use[i]);
+    }
+    /* no hours at all */
+    sbuf_reset(&blob);
+    h.mask = 0;
+    codec_hours_encode(&blob, &h, 3);
+    assert_int_equal(blob.len, 4);
+    assert_int_equal(codec_hours_decode(blob.buf, blob.len, &back, NULL), 0);
+    assert_int_equal(back.mask, 0);
+    sbuf_release(&blob);
+}
+
+static void test_hours_corrupt_refused(void **state)
+{
+    struct codec_hours h = {.mask = 0xffffff}, back;
+    struct sbuf blob = SBUF_INIT;
+    for (int i = 0; i < CODEC_HOURS; i++)
+        h.use[i] = 1000.0 * i;
+    codec_hours_encode(&blob, &h, 3);
+    unsigned char *copy = malloc(blob.len + 1);
+    memcpy(copy, blob.buf, blob.len);
+    for (size_t len = 0; len < blob.len; len++)
+        assert_int_equal(codec_hours_decode(copy, len, &back, NULL), CB_ESTORE);
+    copy[blob.len] = 0; /* a trailing byte */
+    assert_int_equal(codec_hours_decode(copy, blob.len + 1, &back, NULL),
+                     CB_ESTORE);
+    copy[0] = 10; /* digits 10 */
+    assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
+                     CB_ESTORE);
+    copy[0] = 0x20; /* an unknown bit */
+    assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
+                     CB_ESTORE);
+    copy[0] = 0x13; /* raw with digits */
+    assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
+                     CB_ESTORE);
+    assert_int_equal(codec_hours_decode(NULL, 0, &back, NULL), CB_ESTORE);
+    /* flipped bytes never crash */
+    for (size_t i = 0; i < blob.len; i++) {
+        memcpy(copy, blob.buf, blob.len);
+        copy[i] ^= 0xa5;
+        (void)codec_hours_decode(copy, blob.len, &back, NULL);
+    }
+    free(copy);
+    sbuf_release(&blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_odd_values_and_times),
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_corrupt_refused),
+        cmocka_unit_test(test_hours_round_trip),
+        cmocka_unit_test(test_hours_corrupt_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

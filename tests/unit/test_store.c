@@ -37,9 +37,9 @@ static void test_migrations_from_empty(void **state)
         "audit",         "kv",          "tally",          "delivery_source",
         "case_file",     "case_step"};
     /* rollup.db: written by the roll-up thread alone */
-    static const char *const rollup_tables[] = {"consumer", "meter_state",
-                                                "usage_daily", "usage_hours",
-                                                "usage_daily_block"};
+    static const char *const rollup_tables[] = {
+        "consumer", "meter_state", "usage_daily", "usage_hour_data",
+        "usage_daily_block"};
     for (int pass = 0; pass < 2; pass++) {
         double version =
             query_double(fx->st,
@@ -49,7 +49,7 @@ static void test_migrations_from_empty(void **state)
         assert_int_equal((int)version, store__schema_version());
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, store__rollup_schema_version());
-        assert_int_equal((int)version, 3);
+        assert_int_equal((int)version, 4);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
             assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);
@@ -59,8 +59,10 @@ static void test_migrations_from_empty(void **state)
             assert_int_equal(table_count(fx->st, "rollup", rollup_tables[i]),
                              1);
         }
-        /* usage_hourly is a view of usage_hours since rollup.db version 2 */
+        /* usage_hourly is a view since rollup.db version 2, usage_hours one
+         * of usage_hour_data since version 4 */
         assert_int_equal(table_count(fx->st, "rollup", "usage_hourly"), 0);
+        assert_int_equal(table_count(fx->st, "rollup", "usage_hours"), 0);
         assert_int_equal(query_double(fx->st,
                                       "SELECT count(*) FROM"
                                       " rollup.sqlite_master WHERE"
@@ -116,6 +118,46 @@ static void test_readings_duplicated_within_batch(void **state)
     assert_int_equal(store_write(fx->st, &b, "meters", &res), 0);
     assert_int_equal(res.accepted, 4);
     assert_int_equal(res.duplicates, 2);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+/* Readings of one hour and block stored by several commits (a row each),
+ * then re-sent in another order with new ones among them: exactly the
+ * stored ones are duplicates. */
+static void test_resend_over_many_commits(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 40);
+    int64_t t = local_midnight(2026, 11, 2) + 3 * HOUR_NS;
+    struct ingest_batch b;
+    struct store_write_result res;
+    for (int k = 0; k < 5; k++) { /* commit k: households k+1, k+6, ... */
+        batch_new(&b, FEED_READINGS, 8 * 3);
+        size_t n = 0;
+        for (int h = k + 1; h <= 40; h += 5)
+            for (int q = 0; q < 3; q++)
+                set_reading(&b, n++, h, q == 2 ? METRIC_GAS : METRIC_WATER,
+                            READING_INDEX, t + (k * 3 + q) * 60 * NS, h + q);
+        assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+        assert_int_equal(res.accepted, 24);
+        ingest_batch_release(&b);
+    }
+    /* all 120 again, backwards, and 40 new: a minute no commit used */
+    batch_new(&b, FEED_READINGS, 160);
+    size_t n = 0;
+    for (int k = 4; k >= 0; k--)
+        for (int h = 40 - (4 - k); h >= 1; h -= 5)
+            for (int q = 2; q >= 0; q--)
+                set_reading(&b, n++, h, q == 2 ? METRIC_GAS : METRIC_WATER,
+                            READING_INDEX, t + (k * 3 + q) * 60 * NS, h + q);
+    assert_int_equal(n, 120);
+    for (int h = 1; h <= 40; h++)
+        set_reading(&b, n++, h, METRIC_WATER, READING_INDEX, t + 59 * 60 * NS,
+                    99);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    assert_int_equal(res.duplicates, 120);
+    assert_int_equal(res.accepted, 40);
     ingest_batch_release(&b);
     fx_free(fx);
 }
@@ -1024,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_tokens_changed_by_another_handle),
         cmocka_unit_test(test_readings_idempotent),
         cmocka_unit_test(test_readings_duplicated_within_batch),
+        cmocka_unit_test(test_resend_over_many_commits),
         cmocka_unit_test(test_readings_late_and_after_restart),
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),

@@ -649,6 +649,7 @@ static void test_migrate_v5_rollups(void **state)
     snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(store__daily_block_functions(db), 0);
     snprintf(path, sizeof(path), "ATTACH '%s/rollup.db' AS r", fx->dir);
     exec_ok(db, path);
     exec_ok(db,
@@ -717,6 +718,7 @@ static void exec_rollup_db(struct fixture *fx, const char *sql)
     snprintf(path, sizeof(path), "%s/rollup.db", fx->dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(store__daily_block_functions(db), 0);
     exec_ok(db, sql);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -756,6 +758,7 @@ static char *dump_rollup_db(struct fixture *fx, const char *sql)
     snprintf(path, sizeof(path), "%s/rollup.db", fx->dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(store__daily_block_functions(db), 0);
     char *rows = dump_db(db, sql);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
     return rows;
@@ -791,7 +794,8 @@ static void test_migrate_rollup_v1_hourly(void **state)
                    " WITHOUT ROWID;"
                    "INSERT INTO old_hourly SELECT * FROM usage_hourly;"
                    "DROP VIEW usage_hourly;"
-                   "DROP TABLE usage_hours;"
+                   "DROP VIEW usage_hours;"
+                   "DROP TABLE usage_hour_data;"
                    "ALTER TABLE old_hourly RENAME TO usage_hourly;"
                    "INSERT INTO usage_hourly VALUES(900, 2, -33, 0.5),"
                    " (900, 2, -9, 1.25), (900, 2, -8, 2.5), (900, 2, 15, 4),"
@@ -845,6 +849,134 @@ static void test_migrate_rollup_v1_hourly(void **state)
                      50 + 23.5));
     free(before);
     free(after);
+    fx_free(fx);
+}
+
+/* A rollup.db made by the code before compact hourly use (version 3:
+ * usage_hours a table, a REAL column per hour) migrates in place: every
+ * hour reads the same (copied exact), usage_hours and usage_hourly become
+ * views of usage_hour_data, and the roll-up goes on adding to them. */
+static void test_migrate_rollup_v3_hours(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    write_two_households(fx);
+    int64_t t = local_midnight(2026, 11, 5), day = store__day_of(t) + 1;
+    struct ingest_batch b;
+    struct store_write_result res;
+    double daily = total_use(fx->st);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* version 3's table, from the current rows, and odd values */
+    struct sbuf sql = SBUF_INIT, every_hour = SBUF_INIT;
+    sbuf_addstr(&sql, "BEGIN; CREATE TABLE old_hours(household INTEGER NOT"
+                      " NULL, metric INTEGER NOT NULL, day INTEGER NOT NULL");
+    sbuf_addstr(&every_hour, "SELECT household, metric, day");
+    for (int h = 0; h < 24; h++) {
+        sbuf_addf(&sql, ", h%d REAL", h);
+        sbuf_addf(&every_hour, ", printf('%%.17g', h%d)", h);
+    }
+    sbuf_addf(&sql,
+              ", PRIMARY KEY(day, household, metric)) WITHOUT ROWID;"
+              "INSERT INTO old_hours SELECT * FROM usage_hours;"
+              "INSERT INTO old_hours(household, metric, day, h0, h5,"
+              " h23) VALUES(900, 2, -1, NULL, 0.1, 1e300),"
+              " (901, 0, 7, 1.0000001, NULL, -2.5),"
+              " (902, 1, 8, NULL, NULL, NULL);"
+              "INSERT INTO old_hours(household, metric, day, h6)"
+              " VALUES(1, %d, %lld, 2.5);"
+              "DROP VIEW usage_hourly; DROP VIEW usage_hours;"
+              "DROP TABLE usage_hour_data;"
+              "ALTER TABLE old_hours RENAME TO usage_hours;"
+              "CREATE VIEW usage_hourly AS SELECT 1;"
+              "PRAGMA user_version=3; COMMIT;",
+              METRIC_ELECTRICITY, (long long)day);
+    sbuf_addstr(&every_hour, " FROM usage_hours WHERE household<>902"
+                             " ORDER BY day, household, metric");
+    exec_rollup_db(fx, sql.buf);
+    char *before = dump_rollup_db(fx, every_hour.buf);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
+        store__rollup_schema_version());
+    assert_int_equal(store__rollup_schema_version(), 4);
+    char *after = dump(fx->st, every_hour.buf);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    sbuf_release(&sql);
+    sbuf_release(&every_hour);
+    /* the empty row is gone */
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM usage_hour_data"
+                                       " WHERE household>=?1 AND ?2=?2"
+                                       " AND ?3=?3",
+                                       900, 0, 0),
+                     2);
+    assert_true(NEAR(total_use(fx->st), daily));
+    /* more use for a migrated hour (06:00-07:00 of Nov 6) adds to it */
+    batch_new(&b, FEED_READINGS, 2);
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA, t + 30 * HOUR_NS,
+                7);
+    set_reading(&b, 1, 1, METRIC_ELECTRICITY, READING_DELTA, t + 31 * HOUR_NS,
+                100);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_true(NEAR(query_double(fx->st,
+                                  "SELECT use FROM usage_hourly WHERE"
+                                  " household=?1 AND metric=?2 AND hour=?3",
+                                  1, METRIC_ELECTRICITY, day * 24 - 8 + 6),
+                     102.5));
+    fx_free(fx);
+}
+
+/* Hourly use is stored at its metric's resolution (0.01 kWh by default),
+ * daily use exact; the snapshot scan hands on the values usage_hourly
+ * reads. */
+struct hour_seen {
+    double sum;
+    int n;
+};
+
+static void count_hour(void *ctx, int32_t household, int metric, int64_t hour,
+                       double use)
+{
+    struct hour_seen *seen = ctx;
+    seen->sum += use;
+    seen->n++;
+}
+
+static void test_hourly_use_at_resolution(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 1);
+    int64_t t = local_midnight(2026, 11, 5);
+    struct ingest_batch b;
+    struct store_write_result res;
+    batch_new(&b, FEED_READINGS, 2);
+    /* 0.13 kWh over 01:00-02:30: 2/3 in hour 1, 1/3 in hour 2 */
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_INDEX, t + HOUR_NS, 10);
+    set_reading(&b, 1, 1, METRIC_ELECTRICITY, READING_INDEX,
+                t + 5 * HOUR_NS / 2, 10.13);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    char *rows = dump(fx->st, "SELECT h0, h1, h2 FROM usage_hours");
+    assert_string_equal(rows, "-,0.09,0.04\n");
+    free(rows);
+    assert_true(
+        NEAR(usage_day(fx->st, 1, METRIC_ELECTRICITY, store__day_of(t)), 0.13));
+    struct store_snapshot *snap = NULL;
+    struct hour_seen seen = {0, 0};
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_usage_hourly(snap, store__day_of(t) - 1,
+                                             count_hour, &seen, NULL),
+                     0);
+    store_snapshot_end(snap);
+    assert_int_equal(seen.n, 2);
+    assert_true(NEAR(seen.sum, 0.13));
+    assert_true(NEAR(total_hourly(fx->st), 0.13));
     fx_free(fx);
 }
 
@@ -1353,6 +1485,8 @@ int main(void)
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
+        cmocka_unit_test(test_migrate_rollup_v3_hours),
+        cmocka_unit_test(test_hourly_use_at_resolution),
         cmocka_unit_test(test_checkpoint_by_size),
         cmocka_unit_test(test_checkpoints_and_crash_change_nothing),
         cmocka_unit_test(test_pending_additions_compacted),
