@@ -148,12 +148,14 @@ static const struct config_key config_keys[] = {
     {"electricity_max_delta", CT_DOUBLE, F(max_delta[1]), "100000", 0, 0,
      "largest plausible electricity use in one delta reading (kWh)"},
     {"water_resolution", CT_DOUBLE, F(resolution[0]), "0.001", 0, 0,
-     "raw water readings are stored rounded to this (m3; a power of ten)"},
+     "raw water readings and hourly use are stored rounded to this (m3; a "
+     "power of ten)"},
     {"electricity_resolution", CT_DOUBLE, F(resolution[1]), "0.01", 0, 0,
-     "raw electricity readings are stored rounded to this (kWh; a power of "
-     "ten)"},
+     "raw electricity readings and hourly use are stored rounded to this "
+     "(kWh; a power of ten)"},
     {"gas_resolution", CT_DOUBLE, F(resolution[2]), "0.001", 0, 0,
-     "raw gas readings are stored rounded to this (m3; a power of ten)"},
+     "raw gas readings and hourly use are stored rounded to this (m3; a "
+     "power of ten)"},
     {"gas_max_index", CT_DOUBLE, F(max_index[2]), "100000000", 0, 0,
      "largest plausible gas register (m3)"},
     {"gas_max_delta", CT_DOUBLE, F(max_delta[2]), "10000", 0, 0,
