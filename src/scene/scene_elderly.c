@@ -26,7 +26,7 @@
  * it), the flat is listed under "suppressed" with that reason instead of
  * alerting; so is a flat declared vacant.  An abrupt stop from a normal level
  * (a fall, an illness) alerts.  (On the simulator, docs/SCENES.md: trips' 2-day
- * means lie at 0.33-0.65 of usual, most under 0.55; stops' at 0.86-1.56.)
+ * means lie at 0.33-0.65 of usual but for two; stops' at 0.86-1.56.)
  *
  * Meters of any grain.  Each flat learns its meter's reading interval
  * (the shortest gap between two of its readings).  With hourly water the
@@ -360,6 +360,8 @@ static void item_json(struct scene_engine *eng, const struct elderly_item *it,
     }
     if (it->recent >= 0)
         jsonw_kv_double_prec(w, "last_3_days_m3_per_day", it->recent, 3);
+    if (it->recent2 >= 0)
+        jsonw_kv_double_prec(w, "last_2_days_m3_per_day", it->recent2, 3);
     jsonw_kv_str(w, "reason", it->why);
     jsonw_object_end(w);
 }
