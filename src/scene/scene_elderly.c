@@ -19,10 +19,14 @@
  * Travelling with family.  An elderly person who leaves with family
  * usually does not vanish from one hour to the next: the days before show
  * a gradual drop (packing, meals elsewhere).  When the mean water of the 3
- * days before the quiet day is at most 60% of the usual level (the median
- * of days 4 to 21 before), the flat is listed under "suppressed" with that
- * reason instead of alerting; so is a flat declared vacant.  An abrupt
- * stop from a normal level (a fall, an illness) alerts.
+ * days before the quiet day (for a daily meter: before the last day with
+ * use, which may hold a partial day of a stop) is at most 60% of the usual
+ * level (the median of days 4 to 21 before), or that of the 2 days before at
+ * most 70% (the deepest part of a wind-down, less diluted by the first day of
+ * it), the flat is listed under "suppressed" with that reason instead of
+ * alerting; so is a flat declared vacant.  An abrupt stop from a normal level
+ * (a fall, an illness) alerts.  (On the simulator, docs/SCENES.md: trips' 2-day
+ * means lie at 0.33-0.65 of usual but for two; stops' at 0.86-1.56.)
  *
  * Meters of any grain.  Each flat learns its meter's reading interval
  * (the shortest gap between two of its readings).  With hourly water the
@@ -74,7 +78,8 @@
 #include <unistd.h>
 
 #define GRADUAL_DROP_RATIO 0.6
-#define USUAL_MIN_M3 0.03 /* below this the usual level says nothing */
+#define GRADUAL_DROP_RATIO_2D 0.7 /* the 2 days before the quiet day */
+#define USUAL_MIN_M3 0.03         /* below this the usual level says nothing */
 #define USUAL_MIN_DAYS 5
 #define SAVE_EVERY_S 10
 #define DAILY_INTERVAL_S 43200 /* a meter read this seldom is "daily" */
@@ -171,10 +176,12 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Usual daily water before quiet day qd (median of days qd-21..qd-4) and
- * the mean of the 3 days before it; -1 when unknown. */
+/* Usual daily water before quiet day qd (median of days qd-21..qd-4), the
+ * mean of the 3 days before it and that of the 2 days before it; -1 when
+ * unknown. */
 static void usual_and_recent(const struct scene_engine *eng, int32_t h,
-                             int64_t qd, double *OUT_usual, double *OUT_recent)
+                             int64_t qd, double *OUT_usual, double *OUT_recent,
+                             double *OUT_recent2)
 {
     double v[18];
     size_t n = 0;
@@ -191,12 +198,15 @@ static void usual_and_recent(const struct scene_engine *eng, int32_t h,
     }
     double sum = 0;
     int cnt = 0;
-    for (int64_t d = qd - 3; d <= qd - 1; d++) {
+    *OUT_recent2 = -1;
+    for (int64_t d = qd - 1; d >= qd - 3; d--) {
         double w = day_water(eng, h, d);
         if (w >= 0) {
             sum += w;
             cnt++;
         }
+        if (d == qd - 2 && cnt == 2)
+            *OUT_recent2 = sum / cnt;
     }
     *OUT_recent = cnt >= 2 ? sum / cnt : -1;
 }
@@ -211,7 +221,7 @@ enum elderly_state {
 struct elderly_item {
     int32_t h;
     enum elderly_state state;
-    double hours, usual, recent;
+    double hours, usual, recent, recent2;
     const char *why;
 };
 
@@ -244,16 +254,22 @@ static enum elderly_state classify(struct scene_engine *eng, int32_t h,
         it->why = "no water readings: the meter or its network is silent";
         return ELDERLY_SILENT;
     }
-    usual_and_recent(eng, h, scene_local_day(eng, e->quiet_since), &it->usual,
-                     &it->recent);
+    /* the days before the last day with use: at hourly grain the quiet
+     * mark's own day; a daily meter's mark is the midnight after that day
+     * (the partial day of a stop must not count as a wind-down) */
+    int64_t qd = scene_local_day(
+        eng, e->quiet_since - (e->interval_s >= DAILY_INTERVAL_S ? 1 : 0));
+    usual_and_recent(eng, h, qd, &it->usual, &it->recent, &it->recent2);
     if (e->usual_m3 >= 0)
         it->usual = e->usual_m3;
     if (eng->reg[h].flags & HOUSEHOLD_VACANT) {
         it->why = "declared vacant";
         return ELDERLY_SUPPRESSED;
     }
-    if (it->usual >= USUAL_MIN_M3 && it->recent >= 0 &&
-        it->recent <= GRADUAL_DROP_RATIO * it->usual) {
+    if (it->usual >= USUAL_MIN_M3 &&
+        ((it->recent >= 0 && it->recent <= GRADUAL_DROP_RATIO * it->usual) ||
+         (it->recent2 >= 0 &&
+          it->recent2 <= GRADUAL_DROP_RATIO_2D * it->usual))) {
         it->why = "gradual drop in the days before: likely away with family";
         return ELDERLY_SUPPRESSED;
     }
@@ -344,6 +360,8 @@ static void item_json(struct scene_engine *eng, const struct elderly_item *it,
     }
     if (it->recent >= 0)
         jsonw_kv_double_prec(w, "last_3_days_m3_per_day", it->recent, 3);
+    if (it->recent2 >= 0)
+        jsonw_kv_double_prec(w, "last_2_days_m3_per_day", it->recent2, 3);
     jsonw_kv_str(w, "reason", it->why);
     jsonw_object_end(w);
 }

@@ -83,8 +83,12 @@
  *
  * CONFOUNDERS (checks; each adds its indicator and a reason)
  *
- *    large_family   registered > legal limit and the estimate within 1.3x
- *                   of registered: registered people explain the use
+ *    large_family   registered >= legal limit (or the flag) and the
+ *                   estimate within 1.3x of registered + 0.5: registered
+ *                   people explain the use (a flat registered at its
+ *                   limit - commuters, students sharing legally - whose
+ *                   meters read a little high is no lead; the registry is
+ *                   evidence independent of the orders)
  *    business       at most max(3, allowed / 2) recipients while gas per
  *                   person is >= 1.3x what the water says (a kitchen) or
  *                   water and electricity say >= 2x allowed (a shop or a
@@ -402,7 +406,7 @@ static uint8_t confounder_checks(struct scene_engine *eng, int32_t h,
     double occ_w = s->occ[METRIC_WATER], occ_e = s->occ[METRIC_ELECTRICITY];
     double few = fmax(3, allowed / 2); /* "a couple of phones" */
     uint8_t c = 0;
-    if ((s->registered > s->legal_limit ||
+    if ((s->registered >= s->legal_limit ||
          (r->flags & HOUSEHOLD_LARGE_FAMILY)) &&
         s->estimate <= 1.3 * s->registered + 0.5)
         c |= CHECK_LARGE_FAMILY;

@@ -357,8 +357,11 @@ static void climate_use(struct sim_use *u, const struct day_ctx *c,
     }
 }
 
+/* A load of washing: 12% a day per person at home (x1.6 on rest days),
+ * scaled by the person's activity, so the fade before a trip fades the
+ * laundry too. */
 static void laundry(struct sim_use *u, const struct day_ctx *c,
-                    uint32_t awake_home, int people, struct sim_rng *r)
+                    uint32_t awake_home, double people, struct sim_rng *r)
 {
     double p = 0.12 * people * (c->rest_day ? 1.6 : 1.0);
     if (!awake_home || sim_rng_unit(r) >= (p > 0.9 ? 0.9 : p))
@@ -387,6 +390,7 @@ struct people_acc {
     uint8_t n_awake[24], n_asleep[24];
     uint32_t awake_home;
     double gas, litres;
+    double active; /* present people weighted by their activity */
     int wake, present;
 };
 
@@ -410,6 +414,7 @@ static void add_person_day(struct sim_use *u, const struct day_ctx *c,
     acc->awake_home |= pr.home & pr.awake;
     acc->wake = acc->wake < 0 ? pr.wake : acc->wake;
     acc->present++;
+    acc->active += pr.activity;
     if (u->n_present < SIM_MAX_PERSONS && recipient) {
         u->home[u->n_present] = pr.home;
         u->recipient[u->n_present] = recipient;
@@ -484,11 +489,16 @@ static void business_use(struct sim_use *u, const struct day_ctx *c,
 }
 
 /* A household's trips: a golden-week holiday (20%), a weekend away (3%),
- * or the Spring Festival with family elsewhere (12%). */
+ * or the Spring Festival with family elsewhere (12%).  Not for an elder
+ * living alone: an elder's trips are the "travel" event, which the truth
+ * file records (a weekend away that the truth did not name would look, on
+ * the meters, like water stopping days before the recorded trip). */
 static uint32_t household_away(const struct day_ctx *c)
 {
     const struct sim_day *day = c->day;
     uint64_t h = c->hidx;
+    if (c->h->type == SIM_H_ELDERLY_ALONE)
+        return 0;
     if (day->sf_offset >= -1 && day->sf_offset <= 4)
         return hash_unit(trip_hash(c, h, 200000 + day->year)) < 0.12 ? ALL_HOURS
                                                                      : 0;
@@ -614,7 +624,7 @@ void sim_model_day(const struct sim_district *d, uint32_t h, int day,
     acc.wake = -1;
     household_people(OUT, &c, &acc, &r);
     if (acc.present)
-        laundry(OUT, &c, acc.awake_home, acc.present, &r);
+        laundry(OUT, &c, acc.awake_home, acc.active, &r);
     climate_use(OUT, &c, acc.n_awake, acc.n_asleep);
     cooking_use(OUT, &c,
                 acc.gas * c.h->cook_pct * 0.01 * sim_rng_jitter(&r, 0.2),

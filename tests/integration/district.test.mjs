@@ -282,8 +282,8 @@ test('the elderly scene flags the simulator\'s elders who stopped, not ' +
   for (const e of away.filter((x) => byId.has(x.id)))
     assert.ok(byId.get(e.id).reason, 'a suppression says why');
   // Other alerts are elders whose water really stopped for 12 hours with
-  // no drop before (the simulator's weekend outings): the rule flags
-  // them, rightly, and the committee checks; they are not asserted.
+  // no drop before: the rule flags them, rightly, and the committee
+  // checks; they are not asserted.
 });
 
 test('what a scene learned survives a restart', async () => {
