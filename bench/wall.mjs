@@ -35,7 +35,7 @@ const dir = tempDir('citybrain-bench-wall-');
 execFileSync(BIN, ['simulate', '--households', String(households), '--days',
   '8', '--seed', '11', '--start', '2026-11-20', '--water-grain', '1d', '--out',
   join(dir, 'sim')], { stdio: 'ignore' });
-const srv = await startServer({ args: ['--web_dir',
+const srv = await startServer({ args: ['--web_dir', process.env.WEB_DIST ||
   join(root, 'web', 'dist'), '--sync', 'normal'] });
 const t0 = Date.now();
 execFileSync(BIN, ['load', '--dir', join(dir, 'sim'), '--url', srv.base,
