@@ -17,6 +17,8 @@
 //     centroids) over MARKERS markers placed among the district's streets;
 //     the server's own time for that is bench/map_cluster.
 // Run from the repository root after `make`.  Prints one JSON object.
+// WEB_DIST=DIR serves another build of the page (default web/dist), to
+// compare two revisions' pages on the same server build.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
