@@ -9,6 +9,8 @@
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench    run every benchmark under bench/ (minutes)
+#   make readme-shots  the README's pictures, from the browser tests on the
+#                 demo's district (docs/img/; minutes)
 #   make format   reformat the C sources with clang-format
 #
 # Every C source under src/<module>/ is part of libcitybrain; src/main.c is
@@ -40,7 +42,7 @@ SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -g -O1
 
 .PHONY: all deps test unit asan-unit fuzz-replay integration integration-asan \
-        layers browser format format-check demo fuzz bench clean
+        layers browser readme-shots format format-check demo fuzz bench clean
 
 all: build/citybrain web/dist/index.html
 
@@ -111,6 +113,9 @@ integration: build/citybrain web/dist/index.html
 browser: build/citybrain web/dist/index.html
 	@scripts/run-browser.sh
 
+readme-shots: build/citybrain web/dist/index.html
+	@scripts/readme-shots.sh
+
 # The same integration suite against the ASan+UBSan server: any sanitizer
 # report in the server's stderr fails the test.
 integration-asan: build/asan/citybrain web/dist/index.html
@@ -151,6 +156,7 @@ bench: build/citybrain
 	@bench/scene
 	@bench/detect
 	@bench/map_cluster
+	@node bench/map_clusters_http.mjs
 	@bench/abuse
 	@bench/indicators
 

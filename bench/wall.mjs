@@ -17,6 +17,8 @@
 //     centroids) over MARKERS markers placed among the district's streets;
 //     the server's own time for that is bench/map_cluster.
 // Run from the repository root after `make`.  Prints one JSON object.
+// WEB_DIST=DIR serves another build of the page (default web/dist), to
+// compare two revisions' pages on the same server build.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -35,7 +37,7 @@ const dir = tempDir('citybrain-bench-wall-');
 execFileSync(BIN, ['simulate', '--households', String(households), '--days',
   '8', '--seed', '11', '--start', '2026-11-20', '--water-grain', '1d', '--out',
   join(dir, 'sim')], { stdio: 'ignore' });
-const srv = await startServer({ args: ['--web_dir',
+const srv = await startServer({ args: ['--web_dir', process.env.WEB_DIST ||
   join(root, 'web', 'dist'), '--sync', 'normal'] });
 const t0 = Date.now();
 execFileSync(BIN, ['load', '--dir', join(dir, 'sim'), '--url', srv.base,

@@ -398,6 +398,31 @@ int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
     return 0;
 }
 
+size_t scene_elderly_alert_households(struct scene_engine *eng,
+                                      const char *committee,
+                                      int32_t **OUT_households)
+{
+    size_t n = 0, cap = 0;
+    *OUT_households = NULL;
+    pthread_mutex_lock(&eng->lock);
+    for (size_t h = 0; h < eng->n; h++) {
+        struct elderly_item it;
+        if (eng->elderly_slot[h] < 0 ||
+            !(eng->reg[h].flags & HOUSEHOLD_ELDERLY_ALONE) ||
+            !matches(eng, (int32_t)h, NULL, committee) ||
+            classify(eng, (int32_t)h, &it) != ELDERLY_ALERT)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            *OUT_households =
+                xrealloc(*OUT_households, cap * sizeof(**OUT_households));
+        }
+        (*OUT_households)[n++] = (int32_t)h;
+    }
+    pthread_mutex_unlock(&eng->lock);
+    return n;
+}
+
 /* ---- usual use ---- */
 
 void scene_elderly_days(struct scene_engine *eng)

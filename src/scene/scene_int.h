@@ -403,6 +403,13 @@ int scene_elderly_save(struct scene_engine *eng, int force);
 /* After a full pass: each elder's usual daily water from its own days
  * before it went quiet. */
 void scene_elderly_days(struct scene_engine *eng);
+/* The flats with an open elderly alert (those scene_elderly_alerts_json
+ * lists under "alerts"), of one committee when committee is not NULL, in
+ * household order: returns their count and sets *OUT_households to an
+ * array the caller frees (NULL when none).  Takes eng->lock. */
+size_t scene_elderly_alert_households(struct scene_engine *eng,
+                                      const char *committee,
+                                      int32_t **OUT_households);
 
 /* Publishes the `scene` live event if it changed (scene_live.c); call
  * without eng->lock held. */

@@ -1,7 +1,9 @@
 // Browser tests of the screens: playwright-core driving Debian's chromium
 // (/usr/bin/chromium, headless) against the real server on a small
-// simulated district.  Screenshots are kept in build/browser/ (the README's
-// come from here), with the figures measured (metrics.json).
+// simulated district (or the demo's: CB_BROWSER_DISTRICT below).
+// Screenshots are kept in build/browser/ (the README's come from here, on
+// the demo's district: `make readme-shots`), with the figures measured
+// (metrics.json).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,12 +20,22 @@ const shots = join(root, 'build', 'browser');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 mkdirSync(shots, { recursive: true });
 const metrics = {};
+// CB_BROWSER_DISTRICT=demo (scripts/readme-shots.sh): the district `make
+// demo` simulates (50,000 households, seed 2026, its 60 days of history up
+// to today, a file a day), for the README's pictures; otherwise a small
+// one, so that `make test` stays quick.
+const DEMO = process.env.CB_BROWSER_DISTRICT === 'demo';
+const day = (d) => new Date(Date.now() + d * 86400000).toISOString().slice(0, 10);
+const simulation = DEMO
+  ? ['--households', '50000', '--days', '60', '--seed', '2026', '--start',
+    day(-60), '--split-days']
+  : ['--households', '1500', '--days', '8', '--seed', '7', '--start',
+    '2026-11-20'];
 
 let srv, browser, district, committee, taskCase;
 before(async () => {
   district = tempDir('citybrain-browser-');
-  execFileSync(BIN, ['simulate', '--households', '1500', '--days', '8',
-    '--seed', '7', '--start', '2026-11-20', '--water-grain', '1d',
+  execFileSync(BIN, ['simulate', ...simulation, '--water-grain', '1d',
     '--out', join(district, 'sim')], { stdio: 'ignore' });
   srv = await startServer({ args: ['--web_dir', join(root, 'web', 'dist'),
     '--sync', 'normal', '--indicator_tick_ms', '200'] });
@@ -34,7 +46,7 @@ before(async () => {
   const r = await srv.req('PUT', '/api/v1/map/boundaries', { body: geo });
   assert.equal(r.status, 200, r.text);
   // the scene has scored the loaded district
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < (DEMO ? 600 : 100); i++) {
     const s = await srv.req('GET', '/api/v1/scenes/group-rental/suspects' +
         '?limit=1', { headers: { 'x-audit-reason': 'test' } });
     if (s.json?.suspects?.length) break;

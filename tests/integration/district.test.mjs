@@ -286,6 +286,28 @@ test('the elderly scene flags the simulator\'s elders who stopped, not ' +
   // checks; they are not asserted.
 });
 
+test('the map\'s clusters count the open elderly alerts, all or a ' +
+    'committee\'s own', async () => {
+  const clusters = async (token) => (await request(srv.base, 'GET',
+      '/api/v1/map/clusters?zoom=10&bbox=120,30,123,33', { token })).json;
+  const sum = (c, k) => c.clusters.reduce((a, x) => a + x[k], 0);
+  const alerts = (await srv.req('GET', '/api/v1/scenes/elderly-alone/alerts'))
+    .json.alerts;
+  assert.ok(alerts.length >= 1, 'no elderly alert to count');
+  const all = await clusters(srv.admin);
+  assert.equal(sum(all, 'elderly'), alerts.length);
+  assert.ok(sum(all, 'suspects') >= 1);
+  assert.equal(all.markers, sum(all, 'elderly') + sum(all, 'suspects'));
+  const mine = alerts[0].committee;
+  const cm = await makeToken(srv, { name: 'cm-map', role: 'committee',
+    committee: mine });
+  const own = await clusters(cm);
+  assert.equal(sum(own, 'elderly'),
+      alerts.filter((a) => a.committee === mine).length);
+  assert.ok(sum(own, 'elderly') < sum(all, 'elderly') ||
+      alerts.every((a) => a.committee === mine));
+});
+
 test('what a scene learned survives a restart', async () => {
   const before_ = (await srv.req('GET',
       '/api/v1/scenes/group-rental/precision')).json;

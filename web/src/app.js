@@ -292,10 +292,12 @@ function drawMap() {
     chart = wall.charts.map = echarts.init(el);
     chart.on('click', (p) => { if (p.seriesType === 'map' && p.name) drillStreet(p.name); });
     chart.on('georoam', () => { // re-cluster for the new view, once it settles
-      if (!wall.roaming) { // the heat layer is redrawn whole each frame: off meanwhile
-        wall.roaming = true;
-        chart.setOption({ series: [{ id: 'heat', data: [] }] });
+      if (!wall.roaming) { // off while the map moves, back once it settles:
+        wall.roaming = true; // the heat layer (redrawn whole each frame) and
+        chart.setOption({ series: [{ id: 'heat', data: [] }, // the clusters'
+          { id: 'clusters', label: { show: false }, silent: true }] }); // labels
       }
+      wall.roamGen = (wall.roamGen || 0) + 1;
       clearTimeout(wall.roamTimer);
       wall.roamTimer = setTimeout(reCluster, 250);
     });
@@ -383,19 +385,23 @@ function heatData() {
 
 async function reCluster() {
   const v = visibleView();
-  const settled = [];
+  const gen = wall.roamGen;
+  let clusters = wall.clusters;
+  try {
+    if (v) {
+      clusters = await api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`);
+      wall.clusterView = v;
+    }
+  } catch { /* a box too large for the zoom (413): keep what is drawn */ }
+  if (gen !== wall.roamGen) return; // moved again meanwhile: its own turn comes
+  wall.clusters = clusters;
+  // only these series change: a merge of them, not a redraw of the map
+  const settled = [{ id: 'clusters', data: clusterData(), label: { show: true },
+    silent: false }];
   if (wall.roaming) {
     wall.roaming = false;
     settled.push({ id: 'heat', data: heatData() });
   }
-  try {
-    if (v) {
-      wall.clusters = await api(`/api/v1/map/clusters?zoom=${v.zoom}&bbox=${v.bbox}`);
-      wall.clusterView = v;
-    }
-  } catch { /* a box too large for the zoom (413): keep what is drawn */ }
-  // only these series change: a merge of them, not a redraw of the map
-  settled.push({ id: 'clusters', data: clusterData() });
   wall.charts.map?.setOption({ series: settled });
 }
 
