@@ -164,8 +164,13 @@ static int retain_log(struct store *st, struct store_conn *w, size_t *OUT_log)
     sqlite3_bind_int64(
         s, 2,
         (int64_t)atomic_load_explicit(&st->rollup_saved, memory_order_acquire));
-    sqlite3_bind_int64(
-        s, 3, time_now_ns() - (int64_t)st->cfg.log_keep_hours * STORE_HOUR_NS);
+    /* log_keep_hours 0: no age condition at all, so that a wall clock
+     * stepped back (a VM's time sync) cannot keep checkpointed rows */
+    sqlite3_bind_int64(s, 3,
+                       st->cfg.log_keep_hours
+                           ? time_now_ns() -
+                                 (int64_t)st->cfg.log_keep_hours * STORE_HOUR_NS
+                           : INT64_MAX);
     if (store__exec_stmt(w, s, "retain log"))
         return CB_ESTORE;
     *OUT_log = (size_t)sqlite3_changes64(w->db);
