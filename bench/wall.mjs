@@ -20,7 +20,7 @@
 // WEB_DIST=DIR serves another build of the page (default web/dist), to
 // compare two revisions' pages on the same server build.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -228,3 +228,4 @@ console.log(JSON.stringify({
 await browser.close();
 await srv.stop();
 srv.cleanup();
+rmSync(dir, { recursive: true, force: true }); // the simulated district
