@@ -117,35 +117,10 @@ static void remember(struct autocase *a, const char *household)
     qsort(a->known, a->n_known, sizeof(char *), cmp_str);
 }
 
-/* GETs path as JSON; NULL (said once per call) when it cannot. */
+/* GETs path as JSON; NULL (said) when it cannot. */
 static json_t *get_json(struct client *c, const char *path)
 {
-    struct sbuf body = SBUF_INIT;
-    int status = 0;
-    sbuf_init(&body);
-    json_t *j = NULL;
-    if (client_get(c, path, &status, &body) == 0 && status == 200)
-        j = json_loadb(body.buf, body.len, 0, NULL);
-    if (!j)
-        fprintf(stderr, "auto-case: GET %.80s: HTTP %d\n", path, status);
-    sbuf_release(&body);
-    return j;
-}
-
-/* POSTs a JSON body; the answer's JSON (status 200 or 201) or NULL. */
-static json_t *post_json(struct client *c, const char *path,
-                         const struct sbuf *body, int *OUT_status)
-{
-    struct sbuf resp = SBUF_INIT;
-    sbuf_init(&resp);
-    json_t *j = NULL;
-    *OUT_status = 0;
-    if (client_post(c, path, "application/json", body->buf, body->len,
-                    OUT_status, &resp) == 0 &&
-        (*OUT_status == 200 || *OUT_status == 201))
-        j = json_loadb(resp.buf, resp.len, 0, NULL);
-    sbuf_release(&resp);
-    return j;
+    return client_get_json(c, path, "auto-case");
 }
 
 /* Applies one transition to case id; 0 or -1 (said). */
@@ -163,7 +138,7 @@ static int step(struct client *c, long long id, const char *action,
     jsonw_kv_str(&w, "reason", reason);
     jsonw_object_end(&w);
     snprintf(path, sizeof(path), "/api/v1/cases/%lld/transitions", id);
-    json_t *j = post_json(c, path, &body, &status);
+    json_t *j = client_post_json(c, path, &body, &status);
     sbuf_release(&body);
     if (!j)
         fprintf(stderr, "auto-case: case %lld: '%s' refused: HTTP %d\n", id,
@@ -235,7 +210,7 @@ static void make_case(struct autocase *a, const char *kind,
     jsonw_kv_str(&w, "source_ref", household);
     jsonw_kv_str(&w, "reason", why);
     jsonw_object_end(&w);
-    json_t *j = post_json(a->reader, "/api/v1/cases", &body, &status);
+    json_t *j = client_post_json(a->reader, "/api/v1/cases", &body, &status);
     sbuf_release(&body);
     remember(a, household);
     long long id = (long long)json_integer_value(json_object_get(j, "id"));

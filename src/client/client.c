@@ -130,3 +130,32 @@ int client_delete(struct client *c, const char *path, int *OUT_status)
     c->method = NULL;
     return rc;
 }
+
+json_t *client_get_json(struct client *c, const char *path, const char *who)
+{
+    struct sbuf body = SBUF_INIT;
+    int status = 0;
+    sbuf_init(&body);
+    json_t *j = NULL;
+    if (client_get(c, path, &status, &body) == 0 && status == 200)
+        j = json_loadb(body.buf, body.len, 0, NULL);
+    if (!j)
+        fprintf(stderr, "%s: GET %.80s: HTTP %d\n", who, path, status);
+    sbuf_release(&body);
+    return j;
+}
+
+json_t *client_post_json(struct client *c, const char *path,
+                         const struct sbuf *body, int *OUT_status)
+{
+    struct sbuf resp = SBUF_INIT;
+    sbuf_init(&resp);
+    json_t *j = NULL;
+    *OUT_status = 0;
+    if (client_post(c, path, "application/json", body->buf, body->len,
+                    OUT_status, &resp) == 0 &&
+        (*OUT_status == 200 || *OUT_status == 201))
+        j = json_loadb(resp.buf, resp.len, 0, NULL);
+    sbuf_release(&resp);
+    return j;
+}

@@ -11,6 +11,7 @@
 #ifndef CB_CLIENT_H
 #define CB_CLIENT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "util/util.h"
@@ -33,5 +34,13 @@ int client_get(struct client *c, const char *path, int *OUT_status,
                struct sbuf *out);
 /* DELETEs base_url + path (no body kept), as client_get. */
 int client_delete(struct client *c, const char *path, int *OUT_status);
+
+/* GETs path and parses an answer of status 200 as JSON: the caller owns
+ * it.  NULL when there is none, said on stderr as "WHO: GET PATH: HTTP N". */
+json_t *client_get_json(struct client *c, const char *path, const char *who);
+/* POSTs body as application/json; the answer's JSON (owned by the caller)
+ * when its status is 200 or 201, else NULL.  *OUT_status as client_post. */
+json_t *client_post_json(struct client *c, const char *path,
+                         const struct sbuf *body, int *OUT_status);
 
 #endif

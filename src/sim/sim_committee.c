@@ -280,34 +280,10 @@ static void schedule(struct csim *s, struct csim_case *e, int64_t now)
     e->verify_due_s = 0;
 }
 
-/* GETs path as JSON with c; NULL when it cannot (said). */
+/* GETs path as JSON; NULL (said) when it cannot. */
 static json_t *get_json(struct client *c, const char *path)
 {
-    struct sbuf body = SBUF_INIT;
-    int status = 0;
-    sbuf_init(&body);
-    json_t *j = NULL;
-    if (client_get(c, path, &status, &body) == 0 && status == 200)
-        j = json_loadb(body.buf, body.len, 0, NULL);
-    if (!j)
-        fprintf(stderr, "committee-sim: GET %.80s: HTTP %d\n", path, status);
-    sbuf_release(&body);
-    return j;
-}
-
-static json_t *post_json(struct client *c, const char *path,
-                         const struct sbuf *body, int *OUT_status)
-{
-    struct sbuf resp = SBUF_INIT;
-    sbuf_init(&resp);
-    json_t *j = NULL;
-    *OUT_status = 0;
-    if (client_post(c, path, "application/json", body->buf, body->len,
-                    OUT_status, &resp) == 0 &&
-        (*OUT_status == 200 || *OUT_status == 201))
-        j = json_loadb(resp.buf, resp.len, 0, NULL);
-    sbuf_release(&resp);
-    return j;
+    return client_get_json(c, path, "committee-sim");
 }
 
 /* Makes a token (role, committee may be NULL) through the API; its client
@@ -327,7 +303,7 @@ static struct client *mint(struct csim *s, const char *name, const char *role,
     if (committee)
         jsonw_kv_str(&w, "committee", committee);
     jsonw_object_end(&w);
-    json_t *j = post_json(s->admin, "/api/v1/tokens", &body, &status);
+    json_t *j = client_post_json(s->admin, "/api/v1/tokens", &body, &status);
     sbuf_release(&body);
     const char *tok = json_string_value(json_object_get(j, "token"));
     struct client *c = NULL;
@@ -573,7 +549,7 @@ static void visit(struct csim *s, struct csim_case *e, int64_t now)
     jsonw_kv_str(&jw, "notes", "模拟走访 (committee-sim)");
     jsonw_object_end(&jw);
     snprintf(path, sizeof(path), "/api/v1/cases/%lld/visits", e->id);
-    json_t *j = post_json(w->c, path, &body, &status);
+    json_t *j = client_post_json(w->c, path, &body, &status);
     sbuf_release(&body);
     if (!j) {
         fprintf(stderr, "committee-sim: case %lld: visit refused: HTTP %d\n",
@@ -618,7 +594,7 @@ static void supervise(struct csim *s, struct csim_case *e)
                         : "spot check: as reported");
     jsonw_object_end(&w);
     snprintf(path, sizeof(path), "/api/v1/cases/%lld/transitions", e->id);
-    json_t *j = post_json(s->supervisor, path, &body, &status);
+    json_t *j = client_post_json(s->supervisor, path, &body, &status);
     sbuf_release(&body);
     if (j) {
         rework ? s->reworked++ : s->verified++;
