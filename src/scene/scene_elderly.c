@@ -366,6 +366,18 @@ static void item_json(struct scene_engine *eng, const struct elderly_item *it,
     jsonw_object_end(w);
 }
 
+/* Whether flat h is an elderly-alone flat in the street and committee
+ * (NULL: any) whose classification is state; *OUT_it is filled. */
+static int in_state(struct scene_engine *eng, int32_t h, const char *street,
+                    const char *committee, enum elderly_state state,
+                    struct elderly_item *OUT_it)
+{
+    return eng->elderly_slot[h] >= 0 &&
+           (eng->reg[h].flags & HOUSEHOLD_ELDERLY_ALONE) &&
+           matches(eng, h, street, committee) &&
+           classify(eng, h, OUT_it) == state;
+}
+
 int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
                               const char *committee, struct sbuf *out)
 {
@@ -384,10 +396,8 @@ int scene_elderly_alerts_json(struct scene_engine *eng, const char *street,
         jsonw_array_begin(&w);
         for (size_t h = 0; h < eng->n; h++) {
             struct elderly_item it;
-            if (eng->elderly_slot[h] < 0 ||
-                !(eng->reg[h].flags & HOUSEHOLD_ELDERLY_ALONE) ||
-                !matches(eng, (int32_t)h, street, committee) ||
-                classify(eng, (int32_t)h, &it) != (enum elderly_state)state)
+            if (!in_state(eng, (int32_t)h, street, committee,
+                          (enum elderly_state)state, &it))
                 continue;
             item_json(eng, &it, &w);
         }
@@ -407,10 +417,7 @@ size_t scene_elderly_alert_households(struct scene_engine *eng,
     pthread_mutex_lock(&eng->lock);
     for (size_t h = 0; h < eng->n; h++) {
         struct elderly_item it;
-        if (eng->elderly_slot[h] < 0 ||
-            !(eng->reg[h].flags & HOUSEHOLD_ELDERLY_ALONE) ||
-            !matches(eng, (int32_t)h, NULL, committee) ||
-            classify(eng, (int32_t)h, &it) != ELDERLY_ALERT)
+        if (!in_state(eng, (int32_t)h, NULL, committee, ELDERLY_ALERT, &it))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
