@@ -103,6 +103,14 @@ static int step_insert(sqlite3 *db, int64_t case_id, const struct case_step *p)
     return run_stmt(db, s, "case step");
 }
 
+/* case_file's written columns, in case_bind's order: the insert and the
+ * update (a row-value SET) share them. */
+#define CASE_COLUMNS                                                           \
+    "state,category,source_kind,source_ref,household_id,committee,building,"   \
+    "address,has_place,lat,lon,unit_kind,unit,duplicate_of,title,"             \
+    "created_ns,updated_ns,deadline_ns,attempts,escalated_to"
+#define CASE_VALUES "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
 struct case_write {
     const struct case_row *c;
     const char *expect_state;
@@ -117,14 +125,9 @@ static int case_insert_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct case_write *a = arg;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(w->db,
-                           "INSERT INTO case_file(state,category,source_kind,"
-                           "source_ref,household_id,committee,building,"
-                           "address,has_place,lat,lon,unit_kind,unit,"
-                           "duplicate_of,title,created_ns,updated_ns,"
-                           "deadline_ns,attempts,escalated_to) VALUES(?,?,"
-                           "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s, NULL))
+    if (sqlite3_prepare_v2(
+            w->db, "INSERT INTO case_file(" CASE_COLUMNS ") VALUES" CASE_VALUES,
+            -1, &s, NULL))
         return store__sqlerr(w->db, "case insert");
     case_bind(s, a->c, 1);
     int rc = run_stmt(w->db, s, "case insert");
@@ -149,12 +152,8 @@ static int case_update_fn(struct store *st, struct store_conn *w, void *arg)
     struct case_write *a = arg;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(w->db,
-                           "UPDATE case_file SET state=?,category=?,"
-                           "source_kind=?,source_ref=?,household_id=?,"
-                           "committee=?,building=?,address=?,has_place=?,"
-                           "lat=?,lon=?,unit_kind=?,unit=?,duplicate_of=?,"
-                           "title=?,created_ns=?,updated_ns=?,deadline_ns=?,"
-                           "attempts=?,escalated_to=? WHERE id=? AND state=?",
+                           "UPDATE case_file SET(" CASE_COLUMNS ")=" CASE_VALUES
+                           " WHERE id=? AND state=?",
                            -1, &s, NULL))
         return store__sqlerr(w->db, "case update");
     case_bind(s, a->c, 1);
