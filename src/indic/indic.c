@@ -1209,12 +1209,14 @@ void indic_engine_stop(struct indic_engine *eng)
 {
     if (!eng || !eng->started)
         return;
+    indic_notify_drain(eng, INDIC_STOP_DRAIN_MS);
     pthread_mutex_lock(&eng->nlock);
     eng->stopping = 1;
     pthread_cond_broadcast(&eng->nwake);
     pthread_mutex_unlock(&eng->nlock);
     pthread_join(eng->ticker, NULL);
     pthread_join(eng->notifier, NULL);
+    indic_notify_abandon(eng);
     eng->started = 0;
 }
 

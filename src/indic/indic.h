@@ -199,7 +199,9 @@ struct indic_stats {
 };
 void indic_get_stats(struct indic_engine *eng, struct indic_stats *OUT);
 
-/* Waits until the notification queue is empty (tests, shutdown). */
+/* Waits until the notification queue is empty, at most timeout_ms
+ * (indic_engine_stop waits INDIC_STOP_DRAIN_MS, then moves what is left to
+ * the dead letters). */
 void indic_notify_drain(struct indic_engine *eng, int timeout_ms);
 
 #endif

@@ -251,6 +251,11 @@ void indic_notify_am(struct indic_engine *eng, const struct indic_rule *r,
                      const struct indic_alert *a, int64_t now_ns);
 void *indic_notify_thread(void *arg);
 void indic_notify_free(struct indic_engine *eng);
+/* Moves every note still queued (the notifier stopped) to the dead letters,
+ * with the reason that the server stopped. */
+void indic_notify_abandon(struct indic_engine *eng);
+/* How long a stop waits for queued notifications to go out. */
+#define INDIC_STOP_DRAIN_MS 2000
 void indic_iso(int64_t ns, char *out); /* "2026-11-01T08:00:00Z" */
 
 #endif

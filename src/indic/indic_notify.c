@@ -192,8 +192,9 @@ static long post(const char *url, const char *body)
     return status;
 }
 
+/* Saves n in the dead letters; reason: why it was given up. */
 static void dead_letter(struct indic_engine *eng, struct indic_note *n,
-                        long status)
+                        long status, const char *reason)
 {
     struct sbuf doc = SBUF_INIT;
     struct jsonw w;
@@ -206,10 +207,12 @@ static void dead_letter(struct indic_engine *eng, struct indic_note *n,
     jsonw_kv_str(&w, "failed_at", t);
     jsonw_kv_int(&w, "attempts", n->attempt);
     jsonw_kv_int(&w, "last_status", status);
+    jsonw_kv_str(&w, "reason", reason);
     jsonw_key(&w, "payload");
     jsonw_raw(&w, n->body, strlen(n->body));
     jsonw_object_end(&w);
-    snprintf(id, sizeof(id), "%020lld", (long long)now);
+    static _Atomic unsigned serial; /* two letters in one clock tick */
+    snprintf(id, sizeof(id), "%020lld-%08x", (long long)now, serial++);
     if (store_doc_put(eng->st, "dead_letter", id, doc.buf))
         log_msg(LOG_WARN, "indic", "dead letter not saved | url=%s", n->url);
     log_msg(LOG_WARN, "indic", "notification dead | url=%s attempts=%d", n->url,
@@ -264,7 +267,7 @@ void *indic_notify_thread(void *arg)
         int ok = status >= 200 && status < 300;
         int dead = !ok && n->attempt > eng->cfg.webhook_retries;
         if (dead)
-            dead_letter(eng, n, status);
+            dead_letter(eng, n, status, "retries exhausted");
         pthread_mutex_lock(&eng->nlock);
         if (ok) {
             eng->sent++;
@@ -304,6 +307,22 @@ void indic_notify_drain(struct indic_engine *eng, int timeout_ms)
         pthread_cond_timedwait(&eng->nwake, &eng->nlock, &ts);
     }
     pthread_mutex_unlock(&eng->nlock);
+}
+
+void indic_notify_abandon(struct indic_engine *eng)
+{
+    pthread_mutex_lock(&eng->nlock);
+    struct indic_note *left = eng->queue;
+    eng->queue = NULL;
+    eng->dead += eng->queued;
+    eng->queued = 0;
+    pthread_mutex_unlock(&eng->nlock);
+    while (left) {
+        struct indic_note *n = left;
+        left = n->next;
+        dead_letter(eng, n, 0, "not delivered before the server stopped");
+        note_free(n);
+    }
 }
 
 void indic_notify_free(struct indic_engine *eng)

@@ -108,6 +108,43 @@ test('an indicator added through the API is back-filled and live', async () => {
   } finally { await srv.stop(); srv.cleanup(); }
 });
 
+test('notifications still queued at a clean stop go to the dead letters', async () => {
+  const dead = await deadPort();
+  const dir = mkdtempSync(join(tmpdir(), 'citybrain-alerts-'));
+  // many retries a minute apart: the note is still queued when the server stops
+  const args = ['--indicator_grace_s', '0', '--indicator_tick_ms', '100',
+    '--alert_webhook_urls', dead, '--alert_webhook_retries', '50',
+    '--alert_webhook_backoff_ms', '60000'];
+  let srv = await startServer({ dir, args });
+  try {
+    await seedHouseholds(srv, 2);
+    let r = await srv.req('POST', '/api/v1/events', { body: events(3, 'q') });
+    assert.equal(r.status, 200, r.text);
+    r = await srv.req('POST', '/api/v1/indicators', { body: JSON.stringify(indicator) });
+    assert.equal(r.status, 201, r.text);
+    r = await srv.req('POST', '/api/v1/alert-rules', { body: JSON.stringify({
+      id: 'busy', indicator: 'calls_s', kind: 'threshold', op: '>', value: 2 }) });
+    assert.equal(r.status, 201, r.text);
+    await until('a failed delivery', async () => {
+      const m = await srv.req('GET', '/metrics');
+      return /citybrain_notifications_failed_total [1-9]/.test(m.text);
+    });
+    r = await srv.req('GET', '/api/v1/notifications/dead-letters');
+    assert.equal(r.json.length, 0, 'not dead yet: 50 retries left');
+    await srv.stop();
+    srv = await startServer({ dir, args: ['--indicator_grace_s', '0'] });
+    r = await srv.req('GET', '/api/v1/notifications/dead-letters');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.length, 1, r.text);
+    assert.equal(r.json[0].url, dead);
+    assert.equal(r.json[0].reason, 'not delivered before the server stopped');
+    assert.equal(r.json[0].payload.status, 'firing');
+    assert.equal(r.json[0].payload.alerts[0].labels.alertname, 'busy');
+  } finally {
+    await srv.stop(); rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('rules fire, notify with retries and dead letters, resolve, and survive a restart', async () => {
   const flaky = await receiver(2);
   const dead = await deadPort();
@@ -153,6 +190,7 @@ test('rules fire, notify with retries and dead letters, resolve, and survive a r
     });
     assert.equal(letters[0].url, dead);
     assert.equal(letters[0].attempts, 4);
+    assert.equal(letters[0].reason, 'retries exhausted');
     // the live stream carries the alert and the indicator's buckets
     const live = await srv.req('GET', '/api/v1/stream?last_event_id=0&drain=1');
     assert.equal(live.status, 200, live.text);
