@@ -123,8 +123,25 @@ static void calibration_add(struct calibration_table *c, struct harness *hs,
         c->n[d]++;
         c->predicted[d] += score;
         c->rentals[d] += h >= 0 && is_rental(hs, h);
-        if (getenv("SCENE_GRID_DUMP"))
-            printf("@ %.6f %d\n", score, h >= 0 && is_rental(hs, h));
+        if (getenv("SCENE_GRID_DUMP")) {
+            double est = 0, lo = 0, hi = 0, allowed = 0, occ = 0;
+            int reg = 0;
+            const char *o = strstr(p, "\"people_over_limit\":{");
+            const char *e = strstr(p, "\"estimated_occupants\":");
+            const char *r = strstr(p, "\"registered_occupants\":");
+            if (o)
+                sscanf(o, "\"people_over_limit\":{\"estimate\":%lf,\"low\":%lf,"
+                          "\"high\":%lf,\"allowed\":%lf",
+                       &est, &lo, &hi, &allowed);
+            if (e)
+                sscanf(e, "\"estimated_occupants\":%lf", &occ);
+            if (r)
+                sscanf(r, "\"registered_occupants\":%d", &reg);
+            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s\n", score,
+                   h >= 0 && is_rental(hs, h), est, lo, hi, allowed, occ, reg,
+                   h >= 0 ? hs->over[h] : 0,
+                   h >= 0 && hs->type[h] ? hs->type[h] : "?");
+        }
     }
 }
 
