@@ -220,6 +220,10 @@ struct scene_district {
     float per_capita[METRIC_COUNT];
     struct scene_peer size_class[SCENE_SIZE_CLASSES];
     float night_share;
+    /* share of the weak positives (3+ people more than registered) whose
+     * recipients reach their consumption estimate; scales the recipient
+     * deficit feature (scene_group_rental.c); 1 without evidence */
+    float order_share;
 };
 
 struct scene_engine {

@@ -130,17 +130,18 @@ static void calibration_add(struct calibration_table *c, struct harness *hs,
             const char *e = strstr(p, "\"estimated_occupants\":");
             const char *r = strstr(p, "\"registered_occupants\":");
             if (o)
-                sscanf(o, "\"people_over_limit\":{\"estimate\":%lf,\"low\":%lf,"
-                          "\"high\":%lf,\"allowed\":%lf",
+                sscanf(o,
+                       "\"people_over_limit\":{\"estimate\":%lf,\"low\":%lf,"
+                       "\"high\":%lf,\"allowed\":%lf",
                        &est, &lo, &hi, &allowed);
             if (e)
                 sscanf(e, "\"estimated_occupants\":%lf", &occ);
             if (r)
                 sscanf(r, "\"registered_occupants\":%d", &reg);
-            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s\n", score,
+            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s %d\n", score,
                    h >= 0 && is_rental(hs, h), est, lo, hi, allowed, occ, reg,
                    h >= 0 ? hs->over[h] : 0,
-                   h >= 0 && hs->type[h] ? hs->type[h] : "?");
+                   h >= 0 && hs->type[h] ? hs->type[h] : "?", h);
         }
     }
 }
@@ -238,6 +239,10 @@ static void test_grid(void **state)
         harness_load(&hs, dir, NULL);
         struct grid_figures f;
         grid_measure(&hs, &f);
+        if (getenv("SCENE_GRID_DUMP") && getenv("SCENE_GRID_DUMP")[0] == '2')
+            for (size_t h = 0; h < hs.n; h++)
+                printf("$ %zu %s %d\n", h, hs.type[h] ? hs.type[h] : "?",
+                       hs.over[h]);
         print_row(grid[v].name, &f);
         if (getenv("SCENE_GRID_DEBUG"))
             print_misses(&hs, &f);
