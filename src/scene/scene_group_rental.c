@@ -75,7 +75,11 @@
  *    last 14); the share of days above the allowed line (consistency);
  *    the weekend shape; 12345 group-renting complaints at its building in
  *    60 days (scene_complaints.c); and one indicator per confounder
- *    check.  Its output is a probability: the prior model's output goes
+ *    check.  The recipient deficit is multiplied by the district's
+ *    ordering share (district_order_share, measured each full pass on
+ *    the flats the registry says hold 3+ unregistered people): where
+ *    tenants seldom order, a deficit is the rule for rentals, not a sign
+ *    of a kitchen.  Its output is a probability: the prior model's output goes
  *    through a fixed calibration map (scene_learn.c); the default weights
  *    are set by hand to physical expectations (and agree in sign and size with
  * logistic fits on two independent generators, each tested on the other), then
@@ -98,7 +102,8 @@
  *                   recipients: guests come and go
  *    water_only     water >= 1.5x allowed while electricity says at most
  *                   max(1.25x allowed, a third of the water estimate) and
- *                   recipients are within it: a leak or a meter fault
+ *                   recipients, divided by the district's ordering share,
+ *                   are within allowed + 1: a leak or a meter fault
  *    meter_fault    a reset or a spike (a day >= 5x the median and >=
  *                   0.5 m3) and fewer than 60% of days above the line
  *    building_swing the flat's peers (those that calibrated it) use >=
@@ -405,6 +410,9 @@ static uint8_t confounder_checks(struct scene_engine *eng, int32_t h,
     double allowed = allowed_of(s);
     double occ_w = s->occ[METRIC_WATER], occ_e = s->occ[METRIC_ELECTRICITY];
     double few = fmax(3, allowed / 2); /* "a couple of phones" */
+    /* the recipients as if every tenant ordered (district_order_share):
+     * where few do, few recipients do not say "nobody extra lives here" */
+    double recipients = s->recipients / fmax(eng->district.order_share, 0.1);
     uint8_t c = 0;
     if ((s->registered >= s->legal_limit ||
          (r->flags & HOUSEHOLD_LARGE_FAMILY)) &&
@@ -419,7 +427,7 @@ static uint8_t confounder_checks(struct scene_engine *eng, int32_t h,
         c |= CHECK_SHORT_TERM;
     if (occ_w >= 1.5 * allowed &&
         (occ_e < 0 || occ_e <= fmax(1.25 * allowed, occ_w / 3)) &&
-        s->recipients <= allowed + 1)
+        recipients <= allowed + 1)
         c |= CHECK_WATER_ONLY;
     if ((s->faults || shape->spike) && shape->consistency < 0.6)
         c |= CHECK_METER_FAULT;

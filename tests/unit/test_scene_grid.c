@@ -138,10 +138,25 @@ static void calibration_add(struct calibration_table *c, struct harness *hs,
                 sscanf(e, "\"estimated_occupants\":%lf", &occ);
             if (r)
                 sscanf(r, "\"registered_occupants\":%d", &reg);
-            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s %d\n", score,
+            const char *next = strstr(p + 1, "{\"household_id\":\"");
+            char fired[128] = "-";
+            size_t nf = 0;
+            for (const char *cf = strstr(p, "\"confounder\":\"");
+                 cf && (!next || cf < next) && nf + 24 < sizeof(fired);
+                 cf = strstr(cf + 1, "\"confounder\":\"")) {
+                char name[24];
+                const char *ex = strstr(cf, "\"explains\":");
+                if (sscanf(cf, "\"confounder\":\"%23[^\"]", name) == 1 && ex &&
+                    strncmp(ex, "\"explains\":true", 15) == 0)
+                    nf += (size_t)snprintf(fired + nf, sizeof(fired) - nf,
+                                           "%s%s", nf ? "," : "", name);
+            }
+            if (!nf)
+                strcpy(fired, "-");
+            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s %d %s\n", score,
                    h >= 0 && is_rental(hs, h), est, lo, hi, allowed, occ, reg,
                    h >= 0 ? hs->over[h] : 0,
-                   h >= 0 && hs->type[h] ? hs->type[h] : "?", h);
+                   h >= 0 && hs->type[h] ? hs->type[h] : "?", h, fired);
         }
     }
 }
