@@ -693,6 +693,7 @@ void scene_publish(struct scene_engine *eng, struct scene_cands *c)
 {
     struct scene_ranking *r = xcalloc(1, sizeof(*r));
     r->as_of_s = eng->as_of_s;
+    r->order_share = eng->district.order_share;
     if (c->n)
         qsort(c->items, c->n, sizeof(*c->items), cmp_suspect);
     r->items = c->items;

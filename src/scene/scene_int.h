@@ -183,6 +183,7 @@ struct scene_ranking {
     /* learning summary, copied for lock-free reading */
     double weights[SCENE_NF];
     double occupancy_scale;
+    double order_share; /* the district's, at publication */
     uint32_t visits, confirmed, not_found, no_access, examples;
     uint32_t precision_window;
 };

@@ -261,6 +261,19 @@ static void test_grid(void **state)
         print_row(grid[v].name, &f);
         if (getenv("SCENE_GRID_DEBUG"))
             print_misses(&hs, &f);
+        struct sbuf model = SBUF_INIT;
+        scene_group_rental_precision_json(hs.eng, &model);
+        const char *os = strstr(model.buf, "\"order_share\":");
+        assert_non_null(os);
+        double share = atof(os + strlen("\"order_share\":"));
+        printf("# %s: ordering share %.3f\n", grid[v].name, share);
+        /* half the tenants ordering at 0.6 of the rate: most rentals'
+         * recipients stay under their consumption estimate */
+        if (strstr(grid[v].args, "--tenant-order-share"))
+            assert_true(share < 0.6);
+        else
+            assert_true(share >= 0.6);
+        sbuf_release(&model);
         char *json = all_suspects(hs.eng);
         calibration_add(&cal, &hs, json);
         assert_int_equal(count_sentinels(json), 0);
