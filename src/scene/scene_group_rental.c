@@ -255,11 +255,12 @@ static void calibration_of(const struct scene_engine *eng,
         OUT->per_capita[m] = (float)per_capita_of(eng, g, b, m, &OUT->peers);
 }
 
-/* Levels, calibrations and occupancy estimates of h into s (the fields
- * every household needs; the rest is filled for candidates).  Returns 0,
- * or CB_ENOTFOUND when neither water nor electricity has a level. */
-static int estimate_from(struct scene_engine *eng, int32_t h,
-                         const struct calibration *c, struct scene_suspect *s)
+/* Levels, calibrations, per-signal occupancy and the consumption
+ * estimate of h into s (no recipients yet).  Returns 0, or CB_ENOTFOUND
+ * when neither water nor electricity has a level. */
+static int consumption_from(struct scene_engine *eng, int32_t h,
+                            const struct calibration *c,
+                            struct scene_suspect *s)
 {
     const struct scene_reg *r = &eng->reg[h];
     memset(s, 0, sizeof(*s));
@@ -285,13 +286,32 @@ static int estimate_from(struct scene_engine *eng, int32_t h,
     }
     if (weight <= 0)
         return CB_ENOTFOUND;
+    s->consumption = (float)(sum / weight);
+    return 0;
+}
+
+/* The recipients, complaints and occupancy estimate of h into s
+ * (consumption_from done). */
+static void estimate_rest(struct scene_engine *eng, int32_t h,
+                          struct scene_suspect *s)
+{
     s->recipients = (float)scene_gr_distinct_recipients(eng, h);
     s->complaints = scene_gr_complaints(eng, h);
     if (eng->cur_block < 0)
         s->unusable |= SIGNAL_RECIPIENTS;
-    s->consumption = (float)(sum / weight);
     s->estimate = (float)fuse_recipients(s->consumption, s->recipients);
-    return 0;
+}
+
+/* Levels, calibrations and occupancy estimates of h into s (the fields
+ * every household needs; the rest is filled for candidates).  Returns 0,
+ * or CB_ENOTFOUND when neither water nor electricity has a level. */
+static int estimate_from(struct scene_engine *eng, int32_t h,
+                         const struct calibration *c, struct scene_suspect *s)
+{
+    int err = consumption_from(eng, h, c, s);
+    if (!err)
+        estimate_rest(eng, h, s);
+    return err;
 }
 
 static int estimate_of(struct scene_engine *eng, int32_t h,
@@ -637,10 +657,11 @@ static void district_order_share(struct scene_engine *eng)
                 struct scene_suspect s;
                 double x[SCENE_NF];
                 int32_t h = eng->peer_order[g->start + i];
-                if (!eng->reg[h].rooms || estimate_from(eng, h, &c, &s) ||
+                if (!eng->reg[h].rooms || consumption_from(eng, h, &c, &s) ||
                     s.consumption < s.registered + UNREG_GATE_PEOPLE ||
                     s.consumption < allowed_of(&s) + 0.5)
                     continue;
+                estimate_rest(eng, h, &s);
                 features_of(eng, h, &s, x);
                 if (s.checks & (CHECK_BUSINESS | CHECK_WATER_ONLY |
                                 CHECK_SHORT_TERM | CHECK_METER_FAULT))
