@@ -12,7 +12,10 @@
  * in docs/SCENES.md.
  * SCENE_GRID_HOUSEHOLDS, SCENE_GRID_DAYS and SCENE_GRID_SEED change the
  * districts, SCENE_GRID_ONLY=NAME runs the variants whose name holds NAME,
- * SCENE_GRID_DEBUG lists the misses.
+ * SCENE_GRID_DEBUG lists the misses, SCENE_GRID_DUMP=1 prints every listed
+ * flat ("@ score rental over-estimate low high allowed shown registered
+ * true-excess type id checks"; bench/scene_grid_dump.mjs reads it), =2
+ * also every household's truth ("$ id type excess").
  *
  * Every suspect's JSON on every variant is scanned for stand-in values
  * (-1, NaN, "0.0x"), and on the missing-gas variant gas must be named in
