@@ -130,6 +130,7 @@ int scene_engine_new(const struct scene_config *cfg,
     eng->scored_day = -1;
     eng->elderly_file_as_of = -1;
     scene_learn_init(&eng->learn);
+    eng->district.order_share = 1; /* until a full pass measures it */
     if (eng->learned_path) {
         int err = scene_learn_load(eng, eng->learned_path);
         if (err && err != CB_ENOTFOUND)
@@ -692,6 +693,7 @@ void scene_publish(struct scene_engine *eng, struct scene_cands *c)
 {
     struct scene_ranking *r = xcalloc(1, sizeof(*r));
     r->as_of_s = eng->as_of_s;
+    r->order_share = eng->district.order_share;
     if (c->n)
         qsort(c->items, c->n, sizeof(*c->items), cmp_suspect);
     r->items = c->items;

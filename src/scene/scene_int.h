@@ -183,6 +183,7 @@ struct scene_ranking {
     /* learning summary, copied for lock-free reading */
     double weights[SCENE_NF];
     double occupancy_scale;
+    double order_share; /* the district's, at publication */
     uint32_t visits, confirmed, not_found, no_access, examples;
     uint32_t precision_window;
 };
@@ -220,6 +221,10 @@ struct scene_district {
     float per_capita[METRIC_COUNT];
     struct scene_peer size_class[SCENE_SIZE_CLASSES];
     float night_share;
+    /* share of the weak positives (3+ people more than registered) whose
+     * recipients reach their consumption estimate; scales the recipient
+     * deficit feature (scene_group_rental.c); 1 without evidence */
+    float order_share;
 };
 
 struct scene_engine {

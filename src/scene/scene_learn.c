@@ -506,6 +506,7 @@ static void precision_json(struct scene_engine *eng, struct jsonw *w)
         jsonw_kv_null(w, "precision");
     jsonw_kv_int(w, "examples", r->examples);
     jsonw_kv_double_prec(w, "occupancy_scale", r->occupancy_scale, 4);
+    jsonw_kv_double_prec(w, "order_share", r->order_share, 4);
     jsonw_key(w, "weights");
     jsonw_object_begin(w);
     for (int i = 0; i < SCENE_NF; i++)

@@ -12,7 +12,10 @@
  * in docs/SCENES.md.
  * SCENE_GRID_HOUSEHOLDS, SCENE_GRID_DAYS and SCENE_GRID_SEED change the
  * districts, SCENE_GRID_ONLY=NAME runs the variants whose name holds NAME,
- * SCENE_GRID_DEBUG lists the misses.
+ * SCENE_GRID_DEBUG lists the misses, SCENE_GRID_DUMP=1 prints every listed
+ * flat ("@ score rental over-estimate low high allowed shown registered
+ * true-excess type id checks"; bench/scene_grid_dump.mjs reads it), =2
+ * also every household's truth ("$ id type excess").
  *
  * Every suspect's JSON on every variant is scanned for stand-in values
  * (-1, NaN, "0.0x"), and on the missing-gas variant gas must be named in
@@ -123,8 +126,41 @@ static void calibration_add(struct calibration_table *c, struct harness *hs,
         c->n[d]++;
         c->predicted[d] += score;
         c->rentals[d] += h >= 0 && is_rental(hs, h);
-        if (getenv("SCENE_GRID_DUMP"))
-            printf("@ %.6f %d\n", score, h >= 0 && is_rental(hs, h));
+        if (getenv("SCENE_GRID_DUMP")) {
+            double est = 0, lo = 0, hi = 0, allowed = 0, occ = 0;
+            int reg = 0;
+            const char *o = strstr(p, "\"people_over_limit\":{");
+            const char *e = strstr(p, "\"estimated_occupants\":");
+            const char *r = strstr(p, "\"registered_occupants\":");
+            if (o)
+                sscanf(o,
+                       "\"people_over_limit\":{\"estimate\":%lf,\"low\":%lf,"
+                       "\"high\":%lf,\"allowed\":%lf",
+                       &est, &lo, &hi, &allowed);
+            if (e)
+                sscanf(e, "\"estimated_occupants\":%lf", &occ);
+            if (r)
+                sscanf(r, "\"registered_occupants\":%d", &reg);
+            const char *next = strstr(p + 1, "{\"household_id\":\"");
+            char fired[128] = "-";
+            size_t nf = 0;
+            for (const char *cf = strstr(p, "\"confounder\":\"");
+                 cf && (!next || cf < next) && nf + 24 < sizeof(fired);
+                 cf = strstr(cf + 1, "\"confounder\":\"")) {
+                char name[24];
+                const char *ex = strstr(cf, "\"explains\":");
+                if (sscanf(cf, "\"confounder\":\"%23[^\"]", name) == 1 && ex &&
+                    strncmp(ex, "\"explains\":true", 15) == 0)
+                    nf += (size_t)snprintf(fired + nf, sizeof(fired) - nf,
+                                           "%s%s", nf ? "," : "", name);
+            }
+            if (!nf)
+                strcpy(fired, "-");
+            printf("@ %.6f %d %.1f %.1f %.1f %.0f %.1f %d %d %s %d %s\n", score,
+                   h >= 0 && is_rental(hs, h), est, lo, hi, allowed, occ, reg,
+                   h >= 0 ? hs->over[h] : 0,
+                   h >= 0 && hs->type[h] ? hs->type[h] : "?", h, fired);
+        }
     }
 }
 
@@ -221,9 +257,26 @@ static void test_grid(void **state)
         harness_load(&hs, dir, NULL);
         struct grid_figures f;
         grid_measure(&hs, &f);
+        if (getenv("SCENE_GRID_DUMP") && getenv("SCENE_GRID_DUMP")[0] == '2')
+            for (size_t h = 0; h < hs.n; h++)
+                printf("$ %zu %s %d\n", h, hs.type[h] ? hs.type[h] : "?",
+                       hs.over[h]);
         print_row(grid[v].name, &f);
         if (getenv("SCENE_GRID_DEBUG"))
             print_misses(&hs, &f);
+        struct sbuf model = SBUF_INIT;
+        scene_group_rental_precision_json(hs.eng, &model);
+        const char *os = strstr(model.buf, "\"order_share\":");
+        assert_non_null(os);
+        double share = atof(os + strlen("\"order_share\":"));
+        printf("# %s: ordering share %.3f\n", grid[v].name, share);
+        /* half the tenants ordering at 0.6 of the rate: most rentals'
+         * recipients stay under their consumption estimate */
+        if (strstr(grid[v].args, "--tenant-order-share"))
+            assert_true(share < 0.6);
+        else
+            assert_true(share >= 0.6);
+        sbuf_release(&model);
         char *json = all_suspects(hs.eng);
         calibration_add(&cal, &hs, json);
         assert_int_equal(count_sentinels(json), 0);
