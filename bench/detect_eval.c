@@ -350,6 +350,23 @@ static void print_table(struct cell cells[SHAPES][FAMILIES], double thr)
         }
         printf(" %.2f |\n", per5000(&all));
     }
+    printf("\nfalse flags per 5,000 normal rows, by shape and family\n\n");
+    printf("| shape |");
+    for (int f = 0; f < FAMILIES; f++)
+        printf(" %s |", family_names[f]);
+    printf("\n|---|");
+    for (int f = 0; f < FAMILIES; f++)
+        printf("---|");
+    printf("\n");
+    for (int sh = 0; sh < SHAPES; sh++) {
+        printf("| %s |", shape_names[sh]);
+        for (int f = 0; f < FAMILIES; f++)
+            if (!cells[sh][f].series)
+                printf(" n/a |");
+            else
+                printf(" %.2f |", per5000(&cells[sh][f]));
+        printf("\n");
+    }
 }
 
 static int run_accuracy(int seeds, int first_seed, double show)

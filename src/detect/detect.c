@@ -182,9 +182,12 @@ static const double DRIFT_BASE_S = 3 * 86400.0;  /* its baseline */
 static const double DRIFT_SCALE_S = 604800.0;    /* its noise scale */
 static const double DRIFT_TREND_BETA = 0.01;     /* its trend's gain */
 static const double DRIFT_ACCEPT_S = 6 * 3600.0; /* surprise accepted after */
+static const double DRIFT_SUDDEN = 2.5; /* a re-base this big is no drift */
+static const double DRIFT_DELAY_S = 2 * 86400.0; /* its calibration's lag */
 
 /* What detect__observe works out about one point. */
 struct detect_point {
+    int64_t ts;
     int day_slot, week_slot, hour;
     double steps; /* steps since the last point; 0 for back */
     int known;    /* the day profile has a value here, maybe a neighbour's */
@@ -405,6 +408,8 @@ static void detect__set_step(struct detector *d, double step)
     d->a_mid = 1.0 / detect__clamp(DRIFT_MID_S / step, 2, 100);
     d->a_base = detect__clamp(step / DRIFT_BASE_S, 1e-4, 0.2);
     d->drift_len = (int)detect__clamp(round(DRIFT_ACCEPT_S / step), 4, 1000);
+    d->drift_delay = (uint8_t)detect__clamp(
+        round(DRIFT_DELAY_S / fmax(3600.0, step)), 4, DETECT_DRIFT_RING);
 }
 
 /* Keeps the sampling step current for gap handling (not slot sizes). */
@@ -428,6 +433,7 @@ static void detect__locate(const struct detector *d, int64_t ts,
     if (sod < 0)
         sod += 86400;
     int64_t dow = ((days % 7) + 7 + 3) % 7; /* 0 = Monday */
+    p->ts = ts;
     p->day_slot = (int)(sod * d->day_slots / 86400);
     p->hour = (int)(sod / 3600);
     p->week_slot = (int)(dow * 24 + p->hour);
@@ -611,7 +617,8 @@ static double detect__drift(struct detector *d, const struct detect_point *p,
     if (detect__drift_young(d))
         return 0;
     /* the mean's own noise now: a new shape or more noise is not a drift */
-    double now = GAUSS_MAD * d->drift_spread * sqrt(d->a_mid);
+    double now = GAUSS_MAD * d->drift_spread *
+                 sqrt(d->a_mid * (1 + d->phi) / (1 - d->phi));
     double sig = fmax(fmax(GAUSS_MAD * d->mad_drift, now), p->floor);
     return (d->drift_mid - d->drift_base) / sig;
 }
@@ -818,12 +825,52 @@ static void detect__shift(struct detector *d, const struct detect_point *p,
     for (int k = 0; k < n; k++)
         recent[k] = d->shift_ring[(d->shift_pos - 1 - k + DETECT_SHIFT_RING) %
                                   DETECT_SHIFT_RING];
-    d->level += detect__median_f(recent, n);
+    double jump = detect__median_f(recent, n);
+    d->level += jump;
+    /* the drift statistic is told: a shift is not a drift */
+    double slow = GAUSS_MAD * p->noise_mult * d->mad_resid;
+    if (fabs(jump) > DRIFT_SUDDEN * slow) {
+        d->drift_base += jump;
+        d->drift_mid = d->drift_base;
+    }
     d->ar_resid = 0;
     d->resid_mean = 0;
     d->cusum_up = d->cusum_down = 0;
     d->shift_run = 0;
     d->shift_sign = 0;
+}
+
+/* The drift's calibration lags: each hour (or step, if longer) keeps its
+ * largest |z_drift| as a histogram bin, and an hour is learned only
+ * drift_delay hours later.  A ramp in progress is then scored against a
+ * history that does not hold it yet, while every value, the surprising
+ * ones too, is learned in the end, so the natural tail is not understated
+ * (learning only unsurprising points understated it). */
+static void detect__drift_calibrate(struct detector *d, int64_t ts, double z)
+{
+    double period = fmax(3600.0, d->step);
+    double since = ((double)ts - (double)d->first_ts) / period;
+    int32_t slot = (int32_t)detect__clamp(floor(since), 0, 2e9);
+    int bin = (int)fmin(fabs(z) / TAIL_BIN, DETECT_TAIL_BINS - 1) + 1;
+    if (slot == d->drift_slot) {
+        if (bin > d->drift_slot_max)
+            d->drift_slot_max = (uint8_t)bin;
+        return;
+    }
+    if (d->drift_slot_max) {
+        int n = d->drift_delay, pos = d->drift_ring_pos;
+        int old = d->drift_ring_n >= n ? d->drift_ring[pos] : 0;
+        d->drift_ring[pos] = d->drift_slot_max;
+        d->drift_ring_pos = (uint8_t)((pos + 1) % n);
+        if (d->drift_ring_n < n)
+            d->drift_ring_n++;
+        if (old) {
+            double a = 1.0 / detect__clamp(4 * WEEK_S / period, 200, 20000);
+            detect__tail_add(&d->tail_drift, TAIL_BIN * (old - 0.5), a, 0);
+        }
+    }
+    d->drift_slot = slot;
+    d->drift_slot_max = (uint8_t)bin;
 }
 
 /* The drift's baseline follows the deseasonalised value slowly (and the
@@ -848,6 +895,8 @@ static void detect__learn_drift(struct detector *d,
         return;
     }
     int young = detect__drift_young(d);
+    if (!young)
+        detect__drift_calibrate(d, p->ts, z_drift);
     double pd = young ? 1.0 : detect__tail_p(&d->tail_drift, fabs(z_drift));
     if ((STATISTICS + 1) * pd < SURPRISING_P) {
         if (++d->drift_flagged >= d->drift_len) {
@@ -868,8 +917,6 @@ static void detect__learn_drift(struct detector *d,
     double rs =
         detect__rate(fmax(d->step / DRIFT_SCALE_S, 1e-4), (double)d->drift_n);
     d->mad_drift += rs * (fmin(dev, w) - d->mad_drift);
-    if (!young)
-        detect__tail_add(&d->tail_drift, fabs(z_drift), d->a_tail, d->drift_n);
 }
 
 static void detect__learn(struct detector *d, const struct detect_point *p,

@@ -45,6 +45,7 @@
 #define DETECT_SHIFT_RING 12  /* residuals kept to re-base a level shift */
 #define DETECT_GAP_RING 15    /* recent gaps that keep the step current */
 #define DETECT_TAIL_BINS 50   /* calibration histogram of |z|, 0.2 wide */
+#define DETECT_DRIFT_RING 48  /* hours the drift's calibration lags by */
 
 /* Tunables; fill with detect_params_init and change what you need. */
 struct detect_params {
@@ -123,6 +124,11 @@ struct detector {
     double drift_mid, drift_base, drift_trend, mad_drift, drift_spread;
     long drift_n;
     int drift_flagged, drift_len, drift_follow;
+    /* its calibration lags: each hour's largest |z| (histogram bin + 1,
+     * 0 for none) waits drift_delay hours before it is learned */
+    int32_t drift_slot; /* the hour being summarised, from first_ts */
+    uint8_t drift_slot_max, drift_ring_pos, drift_ring_n, drift_delay;
+    uint8_t drift_ring[DETECT_DRIFT_RING];
     double a_level, a_day, a_week, a_scale, a_fast, a_mean, a_noise;
     double a_repeat, a_tail, a_err, trend_keep, a_mid, a_base;
 };
