@@ -167,21 +167,31 @@ static const double TREND_BETA = 0.02;  /* trend gain over level gain */
 static const double TREND_KEEP_S = 3 * 86400.0; /* trend damping time */
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
-static const double FLAT_SURE = 10.0;    /* surprise of a run that flags */
-static const double GAUSS_MAD = 1.2533;  /* sigma / E|x| for a Gaussian */
-static const double TAIL_BIN = 0.2;      /* width of a histogram bin */
-static const double TAIL_Q = 0.02;       /* the tail is extrapolated above */
-static const double TAIL_B_MIN = 0.4;    /* smallest exponential scale */
-static const double NOISE_B_MIN = 0.15;  /* the same for the noise ratio */
-static const double TAIL_PRIOR_N = 30;   /* pseudo-points of Laplace tail */
-static const double SURPRISING_P = 0.01; /* points that teach less */
-static const int STATISTICS = 4;         /* Bonferroni factor */
-static const double TAIL_ENOUGH = 0.25;  /* 1 / STATISTICS */
+static const double FLAT_SURE = 10.0;       /* surprise of a run that flags */
+static const double GAUSS_MAD = 1.2533;     /* sigma / E|x| for a Gaussian */
+static const double TAIL_BIN = 0.2;         /* width of a histogram bin */
+static const double TAIL_Q = 0.02;          /* the tail is extrapolated above */
+static const double TAIL_P_U = (float)0.02; /* its mass there */
+static const double TAIL_B_MIN = 0.4;       /* smallest exponential scale */
+static const double NOISE_B_MIN = 0.15;     /* the same for the noise ratio */
+static const double TAIL_PRIOR_N = 30;      /* pseudo-points of Laplace tail */
+static const double SURPRISING_P = 0.01;    /* points that teach less */
+static const int STATISTICS = 4;            /* Bonferroni factor */
+static const double TAIL_ENOUGH = 0.25;     /* 1 / STATISTICS */
 static const double DRIFT_MID_S = 3 * 3600.0;    /* the drift's mean */
 static const double DRIFT_BASE_S = 3 * 86400.0;  /* its baseline */
 static const double DRIFT_SCALE_S = 604800.0;    /* its noise scale */
 static const double DRIFT_TREND_BETA = 0.01;     /* its trend's gain */
 static const double DRIFT_ACCEPT_S = 6 * 3600.0; /* surprise accepted after */
+static const double COUNT_MU_MIN = 0.05;  /* smallest forecast of a count */
+static const double COUNT_DISP0 = 2.0;    /* dispersion before any data */
+static const double COUNT_PRIOR_N = 8;    /* pseudo-points of it */
+static const double COUNT_DISP_MIN = 0.5; /* less: far from a Poisson */
+static const double COUNT_DISP_MAX = 1.5; /* more: the tail's shape unknown */
+static const int COUNT_TESTS = 2;
+static const double COUNT_AFTER_S = 2 * 604800.0;
+    /* the week shape known */          /* the point and two points */
+static const double COUNT_FROM_Z = 3.0; /* tails computed beyond */
 static const double DRIFT_SUDDEN = 2.5; /* a re-base this big is no drift */
 static const double DRIFT_DELAY_S = 2 * 86400.0; /* its calibration's lag */
 
@@ -241,7 +251,6 @@ static void detect__tail_refresh(struct detect_tail *t)
     double m = detect__tail_point(t, 0.5 * TAIL_Q * t->total);
     t->u = (float)u;
     t->b = (float)fmax(t->b_min, (m - u) / M_LN2);
-    t->p_u = (float)TAIL_Q;
 }
 
 static void detect__tail_init(struct detect_tail *t, double b_min)
@@ -267,7 +276,7 @@ static double detect__tail_p(const struct detect_tail *t, double s)
     if (!(s > 0))
         return 1.0;
     if (s >= t->u)
-        return t->p_u * exp(-(s - t->u) / t->b);
+        return TAIL_P_U * exp(-(s - t->u) / t->b);
     int k = (int)(s / TAIL_BIN);
     if (k >= DETECT_TAIL_BINS)
         k = DETECT_TAIL_BINS - 1;
@@ -275,7 +284,7 @@ static double detect__tail_p(const struct detect_tail *t, double s)
     double mass = t->bin[k] * ((k + 1) * TAIL_BIN - s) / TAIL_BIN;
     for (int j = k + 1; j < DETECT_TAIL_BINS && mass < enough; j++)
         mass += t->bin[j];
-    return detect__clamp(mass / t->total, t->p_u, TAIL_ENOUGH);
+    return detect__clamp(mass / t->total, TAIL_P_U, TAIL_ENOUGH);
 }
 
 /* Adds s with exponential forgetting (the weight of new points grows,
@@ -318,6 +327,7 @@ void detect_init(struct detector *det, const struct detect_params *params)
     detect__tail_init(&det->tail_mean, TAIL_B_MIN);
     detect__tail_init(&det->tail_noise, NOISE_B_MIN);
     detect__tail_init(&det->tail_drift, TAIL_B_MIN);
+    det->count_disp = (float)COUNT_DISP0;
 }
 
 void detect_release(struct detector *det)
@@ -623,6 +633,85 @@ static double detect__drift(struct detector *d, const struct detect_point *p,
     return (d->drift_mid - d->drift_base) / sig;
 }
 
+/* P(X >= a) for X Poisson with mean x, continued to real a > x: the
+ * regularised lower incomplete gamma function P(a, x), by its series
+ * (Numerical Recipes' gser), which converges fast for x < a. */
+static double detect__gamma_p(double a, double x)
+{
+    double sum = 1.0 / a, term = sum;
+    for (int n = 1; n < 2000; n++) {
+        term *= x / (a + n);
+        sum += term;
+        if (term < sum * 1e-10)
+            break;
+    }
+    double log_p = a * log(x) - x - lgamma(a) + log(sum);
+    return fmin(1.0, exp(log_p));
+}
+
+/* Upper tail of a count-like sum s with mean m and variance v (v >= m):
+ * a Poisson scaled by the dispersion v / m (a quasi-Poisson, moments
+ * matched); 1 below COUNT_FROM_Z standard deviations, where it could not
+ * matter. */
+static double detect__count_tail(double s, double m, double v)
+{
+    if (!(m > 0) || !(s > m + COUNT_FROM_Z * sqrt(v)))
+        return 1.0;
+    double disp = v / m;
+    return detect__gamma_p(s / disp, m / disp);
+}
+
+/* Count series (every value a whole number >= 0): the tail probability of
+ * the point's excess over its forecast, and of this point and the one
+ * before together over theirs (a short daily series' two-day excess), given
+ * a dispersion learned from the errors (at least 1, the Poisson's; the
+ * errors winsorised at 3 sigma, and surprising points teaching at a
+ * quarter of the rate, as the profiles learn), and never narrower than the
+ * model's recent errors.  Model-based, so it needs no weeks of history to
+ * score a clear excess.  On (detect__count_on) only while the dispersion
+ * is near a Poisson's: below COUNT_DISP_MIN the counts are far less noisy
+ * than a Poisson (large smooth counts: the tail would never fire and only
+ * cost its share of the false-flag budget), from COUNT_DISP_MAX up the
+ * series is overdispersed and the shape of its tail is not known from its
+ * variance (bursts).  Returns 1 when off. */
+static int detect__count_on(const struct detector *d,
+                            const struct detect_point *p)
+{
+    return !d->not_count && d->count_disp >= COUNT_DISP_MIN &&
+           d->count_disp < COUNT_DISP_MAX &&
+           (double)p->ts - (double)d->first_ts >= COUNT_AFTER_S;
+}
+
+static double detect__count(struct detector *d, const struct detect_point *p,
+                            double value, double forecast, int on)
+{
+    if (d->not_count)
+        return 1.0;
+    double mu = fmax(forecast, COUNT_MU_MIN);
+    double disp = fmax(d->count_disp, 1.0);
+    double fast = FAST_SHARE * GAUSS_MAD * d->fast_innov;
+    double local = fast * fast, pv = 1.0;
+    if (p->ready && on) {
+        /* no sharper than the model's recent errors (before the points
+         * tested): where the forecast is poor for a while the errors are
+         * not a Poisson's */
+        pv = detect__count_tail(value, mu, fmax(disp * mu, local));
+        if (d->count_prev_mu > 0 && p->steps > 0.5 && p->steps <= 1.5) {
+            double m2 = mu + d->count_prev_mu;
+            double v2 = fmax(disp * m2, 2 * d->count_prev_local);
+            pv = fmin(pv, detect__count_tail(value + d->count_prev, m2, v2));
+        }
+    }
+    d->count_prev = (float)value;
+    d->count_prev_mu = (float)mu;
+    d->count_prev_local = (float)local;
+    double e = fmin((value - mu) * (value - mu) / mu, WINSOR * WINSOR * disp);
+    double trust = COUNT_TESTS * pv < SURPRISING_P ? 0.25 : 1.0;
+    double r = detect__rate(d->a_scale, (double)d->model_n + COUNT_PRIOR_N);
+    d->count_disp += (float)(trust * r * (e - d->count_disp));
+    return pv;
+}
+
 /* Computes the verdict, advancing the short mean, the CUSUM and the flat
  * surprise (all include the point itself). */
 static void detect__score(struct detector *d, const struct detect_point *p,
@@ -640,6 +729,8 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     res->p_value = 1;
     res->z_point = res->z_sustained = res->noise_ratio = 0;
     res->z_flat = sqrt(2.0 * surprise);
+    int count_on = detect__count_on(d, p);
+    res->p_count = detect__count(d, p, value, value - innov, count_on);
     int drift_counts = d->params.drift && counts && detect__drift_seen(d, p);
     res->z_drift = drift_counts ? detect__drift(d, p, value) : 0;
     if (!p->ready)
@@ -655,8 +746,10 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     double pm = detect__tail_p(&d->tail_mean, 0.5 * fabs(res->z_sustained));
     double pn = detect__tail_p(&d->tail_noise, res->noise_ratio);
     double pd = detect__tail_p(&d->tail_drift, fabs(res->z_drift));
-    int tests = STATISTICS + (d->params.drift ? 1 : 0);
-    double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)), pd);
+    int tests =
+        STATISTICS + (d->params.drift ? 1 : 0) + (count_on ? COUNT_TESTS : 0);
+    double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)),
+                             fmin(pd, res->p_count));
     pv = fmin(1.0, pv);
     res->p_value = pv;
     res->score = detect__clamp(1.0 - pv, 0.0, 1.0);
@@ -1037,6 +1130,7 @@ static void detect__result_idle(struct detect_result *res)
     res->expected = NAN;
     res->z_point = res->z_sustained = res->z_flat = res->z_drift = 0;
     res->noise_ratio = 0;
+    res->p_count = 1;
     res->learning = 1;
 }
 
@@ -1050,6 +1144,8 @@ int detect_update(struct detector *det, int64_t ts_s, double value,
             *OUT_result = res;
         return CB_EINVAL;
     }
+    if (value < 0 || value > 1e9 || value != floor(value))
+        det->not_count = 1;
     if (det->rows++ == 0)
         det->first_ts = ts_s;
     if (det->step == 0) {

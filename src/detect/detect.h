@@ -67,6 +67,8 @@ struct detect_result {
     double z_sustained; /* CUSUM of the innovations, sigmas (signed) */
     double z_drift;     /* hours-mean less the slow baseline (signed) */
     double z_flat;      /* stuck-value surprise, sqrt(2 * -log P) */
+    double p_count;     /* count series: the excess's tail probability
+                           given the forecast and the dispersion; 1 else */
     double noise_ratio; /* recent noise over the usual (>= 0) */
     int learning;       /* 1 while in probation: score is 0 */
 };
@@ -77,7 +79,6 @@ struct detect_tail {
     float weight;                /* weight of the next sample */
     float total;                 /* sum of bin[] */
     float u, b;                  /* tail start and exponential scale */
-    float p_u;                   /* empirical tail mass beyond u */
     float b_min;                 /* smallest b */
 };
 
@@ -129,6 +130,12 @@ struct detector {
     int32_t drift_slot; /* the hour being summarised, from first_ts */
     uint8_t drift_slot_max, drift_ring_pos, drift_ring_n, drift_delay;
     uint8_t drift_ring[DETECT_DRIFT_RING];
+    /* counts: every value so far a whole number >= 0 (not_count 0); the
+     * dispersion (variance / mean of the forecast errors), and the last
+     * point's value, forecast (prev_mu 0: none adjacent) and the recent
+     * errors' variance before it */
+    uint8_t not_count;
+    float count_disp, count_prev, count_prev_mu, count_prev_local;
     double a_level, a_day, a_week, a_scale, a_fast, a_mean, a_noise;
     double a_repeat, a_tail, a_err, trend_keep, a_mid, a_base;
 };
