@@ -182,17 +182,20 @@ static const double DRIFT_MID_S = 3 * 3600.0;    /* the drift's mean */
 static const double DRIFT_BASE_S = 3 * 86400.0;  /* its baseline */
 static const double DRIFT_SCALE_S = 604800.0;    /* its noise scale */
 static const double DRIFT_TREND_BETA = 0.01;     /* its trend's gain */
-static const double DRIFT_ACCEPT_S = 6 * 3600.0; /* surprise accepted after */
-static const double COUNT_MU_MIN = 0.05;  /* smallest forecast of a count */
-static const double COUNT_DISP0 = 2.0;    /* dispersion before any data */
-static const double COUNT_PRIOR_N = 8;    /* pseudo-points of it */
-static const double COUNT_DISP_MIN = 0.5; /* less: far from a Poisson */
-static const double COUNT_DISP_MAX = 1.5; /* more: the tail's shape unknown */
+static const double DRIFT_ACCEPT_S = 3 * 3600.0; /* surprise accepted after */
+static const double COUNT_MU_MIN = 0.05; /* smallest forecast of a count */
+static const double COUNT_DISP0 = 2.0;   /* dispersion before any data */
+static const double COUNT_PRIOR_N = 8;   /* pseudo-points of it */
+static const double COUNT_RATE_MAX = 1.0 / 60; /* over 60 points at least */
+static const double COUNT_DISP_MIN = 0.5;      /* less: far from a Poisson */
+static const double COUNT_DISP_MAX = 1.75; /* more: the tail's shape unknown */
 static const int COUNT_TESTS = 2;
 static const double COUNT_AFTER_S = 2 * 604800.0;
-    /* the week shape known */          /* the point and two points */
+/* the week shape known */              /* the point and two points */
 static const double COUNT_FROM_Z = 3.0; /* tails computed beyond */
 static const double DRIFT_SUDDEN = 2.5; /* a re-base this big is no drift */
+static const double DRIFT_SCORE_AFTER_S = 2 * 604800.0; /* scored after */
+static const double DRIFT_CLEAR_P = 1e-4; /* a clear flag: accepted sooner */
 static const double DRIFT_DELAY_S = 2 * 86400.0; /* its calibration's lag */
 
 /* What detect__observe works out about one point. */
@@ -311,7 +314,7 @@ static void detect__tail_add(struct detect_tail *t, double s, double a, long n)
 void detect_params_init(struct detect_params *params)
 {
     params->probation_rows = -1;
-    params->drift = 0;
+    params->drift = 1;
 }
 
 void detect_init(struct detector *det, const struct detect_params *params)
@@ -691,24 +694,27 @@ static double detect__count(struct detector *d, const struct detect_point *p,
     double disp = fmax(d->count_disp, 1.0);
     double fast = FAST_SHARE * GAUSS_MAD * d->fast_innov;
     double local = fast * fast, pv = 1.0;
+    int adjacent = d->count_prev_mu > 0 && p->steps > 0.5 && p->steps <= 1.5;
     if (p->ready && on) {
         /* no sharper than the model's recent errors (before the points
          * tested): where the forecast is poor for a while the errors are
          * not a Poisson's */
         pv = detect__count_tail(value, mu, fmax(disp * mu, local));
-        if (d->count_prev_mu > 0 && p->steps > 0.5 && p->steps <= 1.5) {
+        if (adjacent) {
             double m2 = mu + d->count_prev_mu;
             double v2 = fmax(disp * m2, 2 * d->count_prev_local);
             pv = fmin(pv, detect__count_tail(value + d->count_prev, m2, v2));
         }
     }
+    double bound = WINSOR * sqrt(disp);
+    double z = detect__clip((value - mu) / sqrt(mu), bound);
+    double trust = COUNT_TESTS * pv < SURPRISING_P ? 0.25 : 1.0;
+    double r = detect__rate(fmin(d->a_scale, COUNT_RATE_MAX),
+                            (double)d->model_n + COUNT_PRIOR_N);
+    d->count_disp += (float)(trust * r * (z * z - d->count_disp));
     d->count_prev = (float)value;
     d->count_prev_mu = (float)mu;
     d->count_prev_local = (float)local;
-    double e = fmin((value - mu) * (value - mu) / mu, WINSOR * WINSOR * disp);
-    double trust = COUNT_TESTS * pv < SURPRISING_P ? 0.25 : 1.0;
-    double r = detect__rate(d->a_scale, (double)d->model_n + COUNT_PRIOR_N);
-    d->count_disp += (float)(trust * r * (e - d->count_disp));
     return pv;
 }
 
@@ -745,9 +751,14 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     double pp = detect__tail_p(&d->tail_point, fabs(res->z_point));
     double pm = detect__tail_p(&d->tail_mean, 0.5 * fabs(res->z_sustained));
     double pn = detect__tail_p(&d->tail_noise, res->noise_ratio);
-    double pd = detect__tail_p(&d->tail_drift, fabs(res->z_drift));
-    int tests =
-        STATISTICS + (d->params.drift ? 1 : 0) + (count_on ? COUNT_TESTS : 0);
+    /* the drift is scored from the third week: in the second the weekly
+     * profile is still learning the first weekends, which look like drifts
+     * of the deseasonalised level (it learns from the first) */
+    int drift_on = d->params.drift &&
+                   (double)p->ts - (double)d->first_ts >= DRIFT_SCORE_AFTER_S;
+    double pd =
+        drift_on ? detect__tail_p(&d->tail_drift, fabs(res->z_drift)) : 1.0;
+    int tests = STATISTICS + (drift_on ? 1 : 0) + (count_on ? COUNT_TESTS : 0);
     double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)),
                              fmin(pd, res->p_count));
     pv = fmin(1.0, pv);
@@ -992,19 +1003,24 @@ static void detect__learn_drift(struct detector *d,
         detect__drift_calibrate(d, p->ts, z_drift);
     double pd = young ? 1.0 : detect__tail_p(&d->tail_drift, fabs(z_drift));
     if ((STATISTICS + 1) * pd < SURPRISING_P) {
-        if (++d->drift_flagged >= d->drift_len) {
+        if ((STATISTICS + 1) * pd < DRIFT_CLEAR_P)
+            d->drift_clear = 1;
+        d->drift_flagged++;
+        if (d->drift_flagged >= 2 * d->drift_len ||
+            (d->drift_flagged >= d->drift_len && d->drift_clear)) {
             /* the new normal: this deviation, at 3 sigma, sets the scale
              * (which forgets it in a week), and the baseline follows */
             double dev = fabs(d->drift_mid - d->drift_base);
             d->mad_drift = fmax(d->mad_drift, dev / (3 * GAUSS_MAD));
             d->drift_base = d->drift_mid;
             d->drift_flagged = 0;
+            d->drift_clear = 0;
             d->drift_follow = (int)fmin(2 * DAY_S / d->step, 1e6);
         }
         return;
     }
-    if (d->drift_flagged > 0)
-        d->drift_flagged--;
+    if (d->drift_flagged > 0 && --d->drift_flagged == 0)
+        d->drift_clear = 0;
     double dev = fabs(d->drift_mid - d->drift_base);
     double w = d->mad_drift > 0 ? WINSOR * d->mad_drift : INFINITY;
     double rs =

@@ -52,9 +52,9 @@ struct detect_params {
     /* Rows scored 0 while learning; negative picks the default (one day of
      * data and at least 32 rows). */
     long probation_rows;
-    /* 1 adds the drift statistic (a 3-hour mean of the deseasonalised
-     * value against a 3-day baseline, see detect.c); default 0: on the
-     * labelled set it catches drifts but costs false flags (DETECTOR.md). */
+    /* 1 (the default) adds the drift statistic (a 3-hour mean of the
+     * deseasonalised value against a 3-day baseline, see detect.c); 0
+     * leaves it out (docs/DETECTOR.md has both on the labelled set). */
     int drift;
 };
 
@@ -125,6 +125,7 @@ struct detector {
     double drift_mid, drift_base, drift_trend, mad_drift, drift_spread;
     long drift_n;
     int drift_flagged, drift_len, drift_follow;
+    int drift_clear; /* the flagged run had a clear flag (p < 1e-4) */
     /* its calibration lags: each hour's largest |z| (histogram bin + 1,
      * 0 for none) waits drift_delay hours before it is learned */
     int32_t drift_slot; /* the hour being summarised, from first_ts */
