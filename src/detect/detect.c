@@ -87,7 +87,9 @@
  *                forecast errors are near a Poisson's (variance / mean
  *                from 0.5 to 1.75), from the third week: the upper tail
  *                of the point, and of the point and the one before
- *                together, given the forecast as the mean and a learned
+ *                together (when the point itself is a sigma high: not the
+ *                row after a one-point spike), given the forecast as the
+ *                mean and a learned
  *                dispersion (quasi-Poisson: a Poisson of x / D with mean
  *                mu / D, by the regularised incomplete gamma function),
  *                never narrower than the model's recent errors (the fast
@@ -668,11 +670,18 @@ static double detect__drift(struct detector *d, const struct detect_point *p,
 static double detect__gamma_p(double a, double x)
 {
     double sum = 1.0 / a, term = sum;
-    for (int n = 1; n < 2000; n++) {
+    int n = 1;
+    for (; n < 2000; n++) {
         term *= x / (a + n);
         sum += term;
         if (term < sum * 1e-10)
             break;
+    }
+    if (n == 2000) {
+        /* very large counts: bound the rest by a geometric series, so
+         * that the tail is never understated */
+        double r = x / (a + n);
+        sum += r < 1 ? term * r / (1 - r) : INFINITY;
     }
     double log_p = a * log(x) - x - lgamma(a) + log(sum);
     return fmin(1.0, exp(log_p));
@@ -726,7 +735,9 @@ static double detect__count(struct detector *d, const struct detect_point *p,
          * tested): where the forecast is poor for a while the errors are
          * not a Poisson's */
         pv = detect__count_tail(value, mu, fmax(disp * mu, local));
-        if (adjacent) {
+        /* the two points together, when this one is high too (not only
+         * the row after a one-point spike) */
+        if (adjacent && value - mu > sqrt(fmax(disp * mu, local))) {
             double m2 = mu + d->count_prev_mu;
             double v2 = fmax(disp * m2, 2 * d->count_prev_local);
             pv = fmin(pv, detect__count_tail(value + d->count_prev, m2, v2));
