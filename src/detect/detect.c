@@ -217,10 +217,9 @@ static const double COUNT_PRIOR_N = 8;   /* pseudo-points of it */
 static const double COUNT_RATE_MAX = 1.0 / 60; /* over 60 points at least */
 static const double COUNT_DISP_MIN = 0.5;      /* less: far from a Poisson */
 static const double COUNT_DISP_MAX = 1.75; /* more: the tail's shape unknown */
-static const int COUNT_TESTS = 2;
-static const double COUNT_AFTER_S = 2 * 604800.0;
-/* the week shape known */              /* the point and two points */
-static const double COUNT_FROM_Z = 3.0; /* tails computed beyond */
+static const int COUNT_TESTS = 2;          /* the point, and two points */
+static const double COUNT_AFTER_S = 2 * 604800.0; /* the weeks known */
+static const double COUNT_FROM_Z = 3.0;           /* tails computed beyond */
 static const double DRIFT_SUDDEN = 2.5; /* a re-base this big is no drift */
 static const double DRIFT_SCORE_AFTER_S = 2 * 604800.0; /* scored after */
 static const double DRIFT_CLEAR_P = 1e-4; /* a clear flag: accepted sooner */
