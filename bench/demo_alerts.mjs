@@ -37,9 +37,12 @@
 //
 // Caveat: the loader streams at 12,000x, and the log's consumer that feeds
 // the indicators can lag the simulated clock by hours under load; buckets
-// close 3 simulated hours after their end (indicator_grace_s) so that they
-// hold their records, but a real alert is attributed to the bucket that
-// closed just before it, which is off when the consumer lags further.
+// close 3 simulated hours after their end (indicator_grace_s;
+// DEMO_ALERTS_GRACE_S=SECONDS changes it) so that they hold their records,
+// but a real alert is attributed to the bucket that closed just before it,
+// which is off when the consumer lags further.  A bucket is scored once,
+// when it closes: records that arrive later change its stored value (what
+// the report shows) but not its score.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -56,7 +59,9 @@ const START = '2026-09-01';
 // a bucket closes 3 simulated hours after its end: at 12,000x the log's
 // consumer can lag the clock by hours, and a bucket closed before its
 // records were applied would be scored on part of them
-const GRACE_S = 10800;
+// (DEMO_ALERTS_GRACE_S sets it: a longer grace shows what the rules say
+// on complete buckets when the consumer lags further)
+const GRACE_S = Number(process.env.DEMO_ALERTS_GRACE_S || 10800);
 const SPEED = 12000; // half a simulated hour per 150 ms step
 const STEP_MS = 150;
 const H = 3600000000000n;

@@ -8,7 +8,8 @@
  *                                              set, 1001 the held-out one)
  *   detect_eval --speed [--rows N] [--runs R] points/s of detect_update
  *   detect_eval --dump SHAPE FAMILY SEED       one series, scored, as CSV
- *   --drift (with any of them)                 the drift statistic on
+ *   --no-drift (with any of them)              the drift statistic off
+ *                                              (it is on by default)
  *
  * The set.  Five base shapes, each a few weeks long:
  *
@@ -240,7 +241,7 @@ static void generate(struct series *s, enum shape shape, enum family family,
     }
 }
 
-static int use_drift; /* --drift: the detector's drift statistic on */
+static int use_drift = 1; /* --no-drift: the drift statistic off */
 
 static struct detector *new_detector(void)
 {
@@ -349,6 +350,23 @@ static void print_table(struct cell cells[SHAPES][FAMILIES], double thr)
                        c->detected ? (double)c->delay_sum / c->detected : 0);
         }
         printf(" %.2f |\n", per5000(&all));
+    }
+    printf("\nfalse flags per 5,000 normal rows, by shape and family\n\n");
+    printf("| shape |");
+    for (int f = 0; f < FAMILIES; f++)
+        printf(" %s |", family_names[f]);
+    printf("\n|---|");
+    for (int f = 0; f < FAMILIES; f++)
+        printf("---|");
+    printf("\n");
+    for (int sh = 0; sh < SHAPES; sh++) {
+        printf("| %s |", shape_names[sh]);
+        for (int f = 0; f < FAMILIES; f++)
+            if (!cells[sh][f].series)
+                printf(" n/a |");
+            else
+                printf(" %.2f |", per5000(&cells[sh][f]));
+        printf("\n");
     }
 }
 
@@ -488,10 +506,10 @@ int main(int argc, char **argv)
     long rows = 1000000;
     double show = 0.9999;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--drift"))
-            use_drift = 1;
+        if (!strcmp(argv[i], "--no-drift"))
+            use_drift = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--drift"))
+        if (!strcmp(argv[i], "--no-drift"))
             continue;
         if (!strcmp(argv[i], "--speed")) {
             for (int j = i + 1; j + 1 < argc; j += 2) {

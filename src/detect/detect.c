@@ -60,38 +60,64 @@
  *                with P learned per hour of day and decays by 0.9 a point;
  *                exp(-surprise) is its tail probability directly.
  *
- *   drift        optional (detect_params.drift): a 3-hour mean of the
- *                deseasonalised value (value less the season) against a
- *                3-day robust baseline with its own slow Holt trend, over
- *                a week-long noise scale or the mean's own current noise
- *                if larger (a new shape or more noise is not a drift).
- *                Its histogram learns only from points with p >= 0.01, so
- *                a ramp does not teach it that ramps are normal; it waits
- *                three days, and skips times of the week not yet seen on
- *                an earlier day.  Flagged for 6 hours, a drift is
- *                accepted: the baseline jumps to the mean, the scale
- *                widens to put that deviation at 3 sigma, and the baseline
- *                follows the mean for two days.  Off by default: on the
- *                labelled set it catches drifts on smooth series but costs
- *                more false flags than it gains (docs/DETECTOR.md).
+ *   drift        (detect_params.drift, on by default): a 3-hour mean of
+ *                the deseasonalised value (value less the season) against
+ *                a 3-day robust baseline with its own slow Holt trend,
+ *                over a week-long noise scale or the mean's own current
+ *                noise if larger (a new shape or more noise is not a
+ *                drift), that noise allowing for the residuals'
+ *                autocorrelation ((1 + phi) / (1 - phi)).  Its calibration
+ *                lags: each hour's largest |z| waits two days in a ring
+ *                before the histogram learns it, so a ramp in progress is
+ *                scored against a history that does not hold it yet, while
+ *                every value, the surprising ones too, is learned in the
+ *                end (learning only the unsurprising ones understated its
+ *                tail: it flagged 2.8 rows per 5,000 on the labelled set).
+ *                It waits three days, skips times of the week not yet seen
+ *                on an earlier day, and scores from the third week (in the
+ *                second the weekly profile is still learning the first
+ *                weekends).  A level re-base bigger than 2.5 sigma moves
+ *                its baseline too (a sudden shift is not a drift; a ramp's
+ *                re-bases are smaller and do not).  Flagged (p < 0.01) for
+ *                3 hours with a clear flag (p < 1e-4) among them, or for 6
+ *                without, a drift is accepted: the baseline jumps to the
+ *                mean, the scale widens to put that deviation at 3 sigma,
+ *                and the baseline follows the mean for two days.
+ *   count        for count series (every value a whole number >= 0) whose
+ *                forecast errors are near a Poisson's (variance / mean
+ *                from 0.5 to 1.75), from the third week: the upper tail
+ *                of the point, and of the point and the one before
+ *                together (when the point itself is a sigma high: not the
+ *                row after a one-point spike), given the forecast as the
+ *                mean and a learned
+ *                dispersion (quasi-Poisson: a Poisson of x / D with mean
+ *                mu / D, by the regularised incomplete gamma function),
+ *                never narrower than the model's recent errors (the fast
+ *                scale before the points tested).  Model-based, so a
+ *                short daily series (ambulance calls a day over a
+ *                district) scores a clear two-day excess high without the
+ *                weeks of history the histograms need.  Overdispersed
+ *                series (bursts) are left to the histograms: their tails
+ *                are heavier than the variance says.
  *
- * The calibration.  For the first three a decayed histogram (0.2-wide bins,
- * memory about four weeks, 2,000 to 20,000 points) gives the empirical tail
- * below its 98th percentile u.  Beyond u, where a few weeks hold too few
- * points, the tail is extrapolated as exponential, P(s' > s) = 0.02 exp(-(s
- * - u) / b), the peaks-over-threshold model of extreme value theory with a
- * zero shape (Siffer et al., "Anomaly detection in streams with extreme
- * value theory", KDD 2017).  b is the median excess over u divided by ln 2,
- * which one large anomaly cannot move, and never below 0.4 (0.15 for the
- * noise ratio), a little above the Gaussian's, so a light-tailed series is
- * judged conservatively.  Each histogram starts with 30 pseudo-points of a
- * Laplace tail, so a young series needs a large surprise to score high.
- * The four tail probabilities (five with the drift) are combined as
- * p = min(1, k * min(p_i)) with k their number (Bonferroni), and
- * score = 1 - p.  Like Numenta's anomaly likelihood
- * (Ahmad et al., "Unsupervised real-time anomaly detection for streaming
- * data", Neurocomputing 262, 2017), the score is a likelihood against the
- * series' own recent behaviour rather than a fixed function of a z-score.
+ * The calibration.  For the first three (and, lagged, the drift) a decayed
+ * histogram (0.2-wide bins, memory about four weeks, 2,000 to 20,000
+ * points) gives the empirical tail below its 98th percentile u.  Beyond
+ * u, where a few weeks hold too few points, the tail is extrapolated as
+ * exponential, P(s' > s) = 0.02 exp(-(s - u) / b), the peaks-over-
+ * threshold model of extreme value theory with a zero shape (Siffer et al.,
+ * "Anomaly detection in streams with extreme value theory", KDD 2017).  b is
+ * the median excess over u divided by ln 2, which one large anomaly cannot
+ * move, and never below 0.4 (0.15 for the noise ratio), a little above the
+ * Gaussian's, so a light-tailed series is judged conservatively.  Each
+ * histogram starts with 30 pseudo-points of a Laplace tail, so a young series
+ * needs a large surprise to score high. The tail probabilities (four; five with
+ * the drift, seven with the two count tails) are combined as p = min(1, k *
+ * min(p_i)) with k their number (Bonferroni), and score = 1 - p.  Like
+ * Numenta's anomaly likelihood (Ahmad et al., "Unsupervised real-time anomaly
+ * detection for streaming data", Neurocomputing 262, 2017), the score is a
+ * likelihood against the series' own recent behaviour rather than a fixed
+ * function of a z-score.
  *
  * Sustained changes.  A change is flagged near its onset and then learned:
  *   - a level shift: a leaky run of points far out on one side (about two
@@ -128,7 +154,9 @@
  * Failure modes.  The first weeks are still learning the weekly shape and
  * the calibration: a young series scores conservatively.  A level shift
  * smaller than about 3 sigma may only show in the CUSUM, later.  A slow
- * drift is followed by the level and the trend and is often not flagged.
+ * drift on a series with a strong weekly rhythm or bursts is followed by
+ * the level and the trend and is often not flagged (the drift statistic
+ * catches it on smoother series).
  * A lasting change of the daily shape is learned over several days and may
  * be flagged again on the next day or two.  Amplitudes are additive: a
  * series whose swings double scores its peaks until the profiles follow.
@@ -167,24 +195,39 @@ static const double TREND_BETA = 0.02;  /* trend gain over level gain */
 static const double TREND_KEEP_S = 3 * 86400.0; /* trend damping time */
 static const double REPEAT_P_MIN = 0.05;
 static const double FLAT_DECAY = 0.9;
-static const double FLAT_SURE = 10.0;    /* surprise of a run that flags */
-static const double GAUSS_MAD = 1.2533;  /* sigma / E|x| for a Gaussian */
-static const double TAIL_BIN = 0.2;      /* width of a histogram bin */
-static const double TAIL_Q = 0.02;       /* the tail is extrapolated above */
-static const double TAIL_B_MIN = 0.4;    /* smallest exponential scale */
-static const double NOISE_B_MIN = 0.15;  /* the same for the noise ratio */
-static const double TAIL_PRIOR_N = 30;   /* pseudo-points of Laplace tail */
-static const double SURPRISING_P = 0.01; /* points that teach less */
-static const int STATISTICS = 4;         /* Bonferroni factor */
-static const double TAIL_ENOUGH = 0.25;  /* 1 / STATISTICS */
+static const double FLAT_SURE = 10.0;       /* surprise of a run that flags */
+static const double GAUSS_MAD = 1.2533;     /* sigma / E|x| for a Gaussian */
+static const double TAIL_BIN = 0.2;         /* width of a histogram bin */
+static const double TAIL_Q = 0.02;          /* the tail is extrapolated above */
+static const double TAIL_P_U = (float)0.02; /* its mass there */
+static const double TAIL_B_MIN = 0.4;       /* smallest exponential scale */
+static const double NOISE_B_MIN = 0.15;     /* the same for the noise ratio */
+static const double TAIL_PRIOR_N = 30;      /* pseudo-points of Laplace tail */
+static const double SURPRISING_P = 0.01;    /* points that teach less */
+static const int STATISTICS = 4;            /* Bonferroni factor */
+static const double TAIL_ENOUGH = 0.25;     /* 1 / STATISTICS */
 static const double DRIFT_MID_S = 3 * 3600.0;    /* the drift's mean */
 static const double DRIFT_BASE_S = 3 * 86400.0;  /* its baseline */
 static const double DRIFT_SCALE_S = 604800.0;    /* its noise scale */
 static const double DRIFT_TREND_BETA = 0.01;     /* its trend's gain */
-static const double DRIFT_ACCEPT_S = 6 * 3600.0; /* surprise accepted after */
+static const double DRIFT_ACCEPT_S = 3 * 3600.0; /* surprise accepted after */
+static const double COUNT_MU_MIN = 0.05; /* smallest forecast of a count */
+static const double COUNT_DISP0 = 2.0;   /* dispersion before any data */
+static const double COUNT_PRIOR_N = 8;   /* pseudo-points of it */
+static const double COUNT_RATE_MAX = 1.0 / 60; /* over 60 points at least */
+static const double COUNT_DISP_MIN = 0.5;      /* less: far from a Poisson */
+static const double COUNT_DISP_MAX = 1.75; /* more: the tail's shape unknown */
+static const int COUNT_TESTS = 2;          /* the point, and two points */
+static const double COUNT_AFTER_S = 2 * 604800.0; /* the weeks known */
+static const double COUNT_FROM_Z = 3.0;           /* tails computed beyond */
+static const double DRIFT_SUDDEN = 2.5; /* a re-base this big is no drift */
+static const double DRIFT_SCORE_AFTER_S = 2 * 604800.0; /* scored after */
+static const double DRIFT_CLEAR_P = 1e-4; /* a clear flag: accepted sooner */
+static const double DRIFT_DELAY_S = 2 * 86400.0; /* its calibration's lag */
 
 /* What detect__observe works out about one point. */
 struct detect_point {
+    int64_t ts;
     int day_slot, week_slot, hour;
     double steps; /* steps since the last point; 0 for back */
     int known;    /* the day profile has a value here, maybe a neighbour's */
@@ -238,7 +281,6 @@ static void detect__tail_refresh(struct detect_tail *t)
     double m = detect__tail_point(t, 0.5 * TAIL_Q * t->total);
     t->u = (float)u;
     t->b = (float)fmax(t->b_min, (m - u) / M_LN2);
-    t->p_u = (float)TAIL_Q;
 }
 
 static void detect__tail_init(struct detect_tail *t, double b_min)
@@ -264,7 +306,7 @@ static double detect__tail_p(const struct detect_tail *t, double s)
     if (!(s > 0))
         return 1.0;
     if (s >= t->u)
-        return t->p_u * exp(-(s - t->u) / t->b);
+        return TAIL_P_U * exp(-(s - t->u) / t->b);
     int k = (int)(s / TAIL_BIN);
     if (k >= DETECT_TAIL_BINS)
         k = DETECT_TAIL_BINS - 1;
@@ -272,7 +314,7 @@ static double detect__tail_p(const struct detect_tail *t, double s)
     double mass = t->bin[k] * ((k + 1) * TAIL_BIN - s) / TAIL_BIN;
     for (int j = k + 1; j < DETECT_TAIL_BINS && mass < enough; j++)
         mass += t->bin[j];
-    return detect__clamp(mass / t->total, t->p_u, TAIL_ENOUGH);
+    return detect__clamp(mass / t->total, TAIL_P_U, TAIL_ENOUGH);
 }
 
 /* Adds s with exponential forgetting (the weight of new points grows,
@@ -299,7 +341,7 @@ static void detect__tail_add(struct detect_tail *t, double s, double a, long n)
 void detect_params_init(struct detect_params *params)
 {
     params->probation_rows = -1;
-    params->drift = 0;
+    params->drift = 1;
 }
 
 void detect_init(struct detector *det, const struct detect_params *params)
@@ -315,6 +357,7 @@ void detect_init(struct detector *det, const struct detect_params *params)
     detect__tail_init(&det->tail_mean, TAIL_B_MIN);
     detect__tail_init(&det->tail_noise, NOISE_B_MIN);
     detect__tail_init(&det->tail_drift, TAIL_B_MIN);
+    det->count_disp = (float)COUNT_DISP0;
 }
 
 void detect_release(struct detector *det)
@@ -405,6 +448,8 @@ static void detect__set_step(struct detector *d, double step)
     d->a_mid = 1.0 / detect__clamp(DRIFT_MID_S / step, 2, 100);
     d->a_base = detect__clamp(step / DRIFT_BASE_S, 1e-4, 0.2);
     d->drift_len = (int)detect__clamp(round(DRIFT_ACCEPT_S / step), 4, 1000);
+    d->drift_delay = (uint8_t)detect__clamp(
+        round(DRIFT_DELAY_S / fmax(3600.0, step)), 4, DETECT_DRIFT_RING);
 }
 
 /* Keeps the sampling step current for gap handling (not slot sizes). */
@@ -428,6 +473,7 @@ static void detect__locate(const struct detector *d, int64_t ts,
     if (sod < 0)
         sod += 86400;
     int64_t dow = ((days % 7) + 7 + 3) % 7; /* 0 = Monday */
+    p->ts = ts;
     p->day_slot = (int)(sod * d->day_slots / 86400);
     p->hour = (int)(sod / 3600);
     p->week_slot = (int)(dow * 24 + p->hour);
@@ -611,9 +657,101 @@ static double detect__drift(struct detector *d, const struct detect_point *p,
     if (detect__drift_young(d))
         return 0;
     /* the mean's own noise now: a new shape or more noise is not a drift */
-    double now = GAUSS_MAD * d->drift_spread * sqrt(d->a_mid);
+    double now = GAUSS_MAD * d->drift_spread *
+                 sqrt(d->a_mid * (1 + d->phi) / (1 - d->phi));
     double sig = fmax(fmax(GAUSS_MAD * d->mad_drift, now), p->floor);
     return (d->drift_mid - d->drift_base) / sig;
+}
+
+/* P(X >= a) for X Poisson with mean x, continued to real a > x: the
+ * regularised lower incomplete gamma function P(a, x), by its series
+ * (Numerical Recipes' gser), which converges fast for x < a. */
+static double detect__gamma_p(double a, double x)
+{
+    double sum = 1.0 / a, term = sum;
+    int n = 1;
+    for (; n < 2000; n++) {
+        term *= x / (a + n);
+        sum += term;
+        if (term < sum * 1e-10)
+            break;
+    }
+    if (n == 2000) {
+        /* very large counts: bound the rest by a geometric series, so
+         * that the tail is never understated */
+        double r = x / (a + n);
+        sum += r < 1 ? term * r / (1 - r) : INFINITY;
+    }
+    double log_p = a * log(x) - x - lgamma(a) + log(sum);
+    return fmin(1.0, exp(log_p));
+}
+
+/* Upper tail of a count-like sum s with mean m and variance v (v >= m):
+ * a Poisson scaled by the dispersion v / m (a quasi-Poisson, moments
+ * matched); 1 below COUNT_FROM_Z standard deviations, where it could not
+ * matter. */
+static double detect__count_tail(double s, double m, double v)
+{
+    if (!(m > 0) || !(s > m + COUNT_FROM_Z * sqrt(v)))
+        return 1.0;
+    double disp = v / m;
+    return detect__gamma_p(s / disp, m / disp);
+}
+
+/* Count series (every value a whole number >= 0): the tail probability of
+ * the point's excess over its forecast, and of this point and the one
+ * before together over theirs (a short daily series' two-day excess), given
+ * a dispersion learned from the errors (at least 1, the Poisson's; the
+ * errors winsorised at 3 sigma, and surprising points teaching at a
+ * quarter of the rate, as the profiles learn), and never narrower than the
+ * model's recent errors.  Model-based, so it needs no weeks of history to
+ * score a clear excess.  On (detect__count_on) only while the dispersion
+ * is near a Poisson's: below COUNT_DISP_MIN the counts are far less noisy
+ * than a Poisson (large smooth counts: the tail would never fire and only
+ * cost its share of the false-flag budget), from COUNT_DISP_MAX up the
+ * series is overdispersed and the shape of its tail is not known from its
+ * variance (bursts).  Returns 1 when off. */
+static int detect__count_on(const struct detector *d,
+                            const struct detect_point *p)
+{
+    return !d->not_count && d->count_disp >= COUNT_DISP_MIN &&
+           d->count_disp < COUNT_DISP_MAX &&
+           (double)p->ts - (double)d->first_ts >= COUNT_AFTER_S;
+}
+
+static double detect__count(struct detector *d, const struct detect_point *p,
+                            double value, double forecast, int on)
+{
+    if (d->not_count)
+        return 1.0;
+    double mu = fmax(forecast, COUNT_MU_MIN);
+    double disp = fmax(d->count_disp, 1.0);
+    double fast = FAST_SHARE * GAUSS_MAD * d->fast_innov;
+    double local = fast * fast, pv = 1.0;
+    int adjacent = d->count_prev_mu > 0 && p->steps > 0.5 && p->steps <= 1.5;
+    if (p->ready && on) {
+        /* no sharper than the model's recent errors (before the points
+         * tested): where the forecast is poor for a while the errors are
+         * not a Poisson's */
+        pv = detect__count_tail(value, mu, fmax(disp * mu, local));
+        /* the two points together, when this one is high too (not only
+         * the row after a one-point spike) */
+        if (adjacent && value - mu > sqrt(fmax(disp * mu, local))) {
+            double m2 = mu + d->count_prev_mu;
+            double v2 = fmax(disp * m2, 2 * d->count_prev_local);
+            pv = fmin(pv, detect__count_tail(value + d->count_prev, m2, v2));
+        }
+    }
+    double bound = WINSOR * sqrt(disp);
+    double z = detect__clip((value - mu) / sqrt(mu), bound);
+    double trust = COUNT_TESTS * pv < SURPRISING_P ? 0.25 : 1.0;
+    double r = detect__rate(fmin(d->a_scale, COUNT_RATE_MAX),
+                            (double)d->model_n + COUNT_PRIOR_N);
+    d->count_disp += (float)(trust * r * (z * z - d->count_disp));
+    d->count_prev = (float)value;
+    d->count_prev_mu = (float)mu;
+    d->count_prev_local = (float)local;
+    return pv;
 }
 
 /* Computes the verdict, advancing the short mean, the CUSUM and the flat
@@ -633,6 +771,8 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     res->p_value = 1;
     res->z_point = res->z_sustained = res->noise_ratio = 0;
     res->z_flat = sqrt(2.0 * surprise);
+    int count_on = detect__count_on(d, p);
+    res->p_count = detect__count(d, p, value, value - innov, count_on);
     int drift_counts = d->params.drift && counts && detect__drift_seen(d, p);
     res->z_drift = drift_counts ? detect__drift(d, p, value) : 0;
     if (!p->ready)
@@ -647,9 +787,16 @@ static void detect__score(struct detector *d, const struct detect_point *p,
     double pp = detect__tail_p(&d->tail_point, fabs(res->z_point));
     double pm = detect__tail_p(&d->tail_mean, 0.5 * fabs(res->z_sustained));
     double pn = detect__tail_p(&d->tail_noise, res->noise_ratio);
-    double pd = detect__tail_p(&d->tail_drift, fabs(res->z_drift));
-    int tests = STATISTICS + (d->params.drift ? 1 : 0);
-    double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)), pd);
+    /* the drift is scored from the third week: in the second the weekly
+     * profile is still learning the first weekends, which look like drifts
+     * of the deseasonalised level (it learns from the first) */
+    int drift_on = d->params.drift &&
+                   (double)p->ts - (double)d->first_ts >= DRIFT_SCORE_AFTER_S;
+    double pd =
+        drift_on ? detect__tail_p(&d->tail_drift, fabs(res->z_drift)) : 1.0;
+    int tests = STATISTICS + (drift_on ? 1 : 0) + (count_on ? COUNT_TESTS : 0);
+    double pv = tests * fmin(fmin(fmin(pp, pm), fmin(pn, p_flat)),
+                             fmin(pd, res->p_count));
     pv = fmin(1.0, pv);
     res->p_value = pv;
     res->score = detect__clamp(1.0 - pv, 0.0, 1.0);
@@ -818,12 +965,52 @@ static void detect__shift(struct detector *d, const struct detect_point *p,
     for (int k = 0; k < n; k++)
         recent[k] = d->shift_ring[(d->shift_pos - 1 - k + DETECT_SHIFT_RING) %
                                   DETECT_SHIFT_RING];
-    d->level += detect__median_f(recent, n);
+    double jump = detect__median_f(recent, n);
+    d->level += jump;
+    /* the drift statistic is told: a shift is not a drift */
+    double slow = GAUSS_MAD * p->noise_mult * d->mad_resid;
+    if (fabs(jump) > DRIFT_SUDDEN * slow) {
+        d->drift_base += jump;
+        d->drift_mid = d->drift_base;
+    }
     d->ar_resid = 0;
     d->resid_mean = 0;
     d->cusum_up = d->cusum_down = 0;
     d->shift_run = 0;
     d->shift_sign = 0;
+}
+
+/* The drift's calibration lags: each hour (or step, if longer) keeps its
+ * largest |z_drift| as a histogram bin, and an hour is learned only
+ * drift_delay hours later.  A ramp in progress is then scored against a
+ * history that does not hold it yet, while every value, the surprising
+ * ones too, is learned in the end, so the natural tail is not understated
+ * (learning only unsurprising points understated it). */
+static void detect__drift_calibrate(struct detector *d, int64_t ts, double z)
+{
+    double period = fmax(3600.0, d->step);
+    double since = ((double)ts - (double)d->first_ts) / period;
+    int32_t slot = (int32_t)detect__clamp(floor(since), 0, 2e9);
+    int bin = (int)fmin(fabs(z) / TAIL_BIN, DETECT_TAIL_BINS - 1) + 1;
+    if (slot == d->drift_slot) {
+        if (bin > d->drift_slot_max)
+            d->drift_slot_max = (uint8_t)bin;
+        return;
+    }
+    if (d->drift_slot_max) {
+        int n = d->drift_delay, pos = d->drift_ring_pos;
+        int old = d->drift_ring_n >= n ? d->drift_ring[pos] : 0;
+        d->drift_ring[pos] = d->drift_slot_max;
+        d->drift_ring_pos = (uint8_t)((pos + 1) % n);
+        if (d->drift_ring_n < n)
+            d->drift_ring_n++;
+        if (old) {
+            double a = 1.0 / detect__clamp(4 * WEEK_S / period, 200, 20000);
+            detect__tail_add(&d->tail_drift, TAIL_BIN * (old - 0.5), a, 0);
+        }
+    }
+    d->drift_slot = slot;
+    d->drift_slot_max = (uint8_t)bin;
 }
 
 /* The drift's baseline follows the deseasonalised value slowly (and the
@@ -848,28 +1035,33 @@ static void detect__learn_drift(struct detector *d,
         return;
     }
     int young = detect__drift_young(d);
+    if (!young)
+        detect__drift_calibrate(d, p->ts, z_drift);
     double pd = young ? 1.0 : detect__tail_p(&d->tail_drift, fabs(z_drift));
     if ((STATISTICS + 1) * pd < SURPRISING_P) {
-        if (++d->drift_flagged >= d->drift_len) {
+        if ((STATISTICS + 1) * pd < DRIFT_CLEAR_P)
+            d->drift_clear = 1;
+        d->drift_flagged++;
+        if (d->drift_flagged >= 2 * d->drift_len ||
+            (d->drift_flagged >= d->drift_len && d->drift_clear)) {
             /* the new normal: this deviation, at 3 sigma, sets the scale
              * (which forgets it in a week), and the baseline follows */
             double dev = fabs(d->drift_mid - d->drift_base);
             d->mad_drift = fmax(d->mad_drift, dev / (3 * GAUSS_MAD));
             d->drift_base = d->drift_mid;
             d->drift_flagged = 0;
+            d->drift_clear = 0;
             d->drift_follow = (int)fmin(2 * DAY_S / d->step, 1e6);
         }
         return;
     }
-    if (d->drift_flagged > 0)
-        d->drift_flagged--;
+    if (d->drift_flagged > 0 && --d->drift_flagged == 0)
+        d->drift_clear = 0;
     double dev = fabs(d->drift_mid - d->drift_base);
     double w = d->mad_drift > 0 ? WINSOR * d->mad_drift : INFINITY;
     double rs =
         detect__rate(fmax(d->step / DRIFT_SCALE_S, 1e-4), (double)d->drift_n);
     d->mad_drift += rs * (fmin(dev, w) - d->mad_drift);
-    if (!young)
-        detect__tail_add(&d->tail_drift, fabs(z_drift), d->a_tail, d->drift_n);
 }
 
 static void detect__learn(struct detector *d, const struct detect_point *p,
@@ -990,6 +1182,7 @@ static void detect__result_idle(struct detect_result *res)
     res->expected = NAN;
     res->z_point = res->z_sustained = res->z_flat = res->z_drift = 0;
     res->noise_ratio = 0;
+    res->p_count = 1;
     res->learning = 1;
 }
 
@@ -1003,6 +1196,8 @@ int detect_update(struct detector *det, int64_t ts_s, double value,
             *OUT_result = res;
         return CB_EINVAL;
     }
+    if (value < 0 || value > 1e9 || value != floor(value))
+        det->not_count = 1;
     if (det->rows++ == 0)
         det->first_ts = ts_s;
     if (det->step == 0) {

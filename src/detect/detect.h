@@ -45,15 +45,16 @@
 #define DETECT_SHIFT_RING 12  /* residuals kept to re-base a level shift */
 #define DETECT_GAP_RING 15    /* recent gaps that keep the step current */
 #define DETECT_TAIL_BINS 50   /* calibration histogram of |z|, 0.2 wide */
+#define DETECT_DRIFT_RING 48  /* hours the drift's calibration lags by */
 
 /* Tunables; fill with detect_params_init and change what you need. */
 struct detect_params {
     /* Rows scored 0 while learning; negative picks the default (one day of
      * data and at least 32 rows). */
     long probation_rows;
-    /* 1 adds the drift statistic (a 3-hour mean of the deseasonalised
-     * value against a 3-day baseline, see detect.c); default 0: on the
-     * labelled set it catches drifts but costs false flags (DETECTOR.md). */
+    /* 1 (the default) adds the drift statistic (a 3-hour mean of the
+     * deseasonalised value against a 3-day baseline, see detect.c); 0
+     * leaves it out (docs/DETECTOR.md has both on the labelled set). */
     int drift;
 };
 
@@ -66,6 +67,8 @@ struct detect_result {
     double z_sustained; /* CUSUM of the innovations, sigmas (signed) */
     double z_drift;     /* hours-mean less the slow baseline (signed) */
     double z_flat;      /* stuck-value surprise, sqrt(2 * -log P) */
+    double p_count;     /* count series: the excess's tail probability
+                           given the forecast and the dispersion; 1 else */
     double noise_ratio; /* recent noise over the usual (>= 0) */
     int learning;       /* 1 while in probation: score is 0 */
 };
@@ -76,7 +79,6 @@ struct detect_tail {
     float weight;                /* weight of the next sample */
     float total;                 /* sum of bin[] */
     float u, b;                  /* tail start and exponential scale */
-    float p_u;                   /* empirical tail mass beyond u */
     float b_min;                 /* smallest b */
 };
 
@@ -123,6 +125,18 @@ struct detector {
     double drift_mid, drift_base, drift_trend, mad_drift, drift_spread;
     long drift_n;
     int drift_flagged, drift_len, drift_follow;
+    int drift_clear; /* the flagged run had a clear flag (p < 1e-4) */
+    /* its calibration lags: each hour's largest |z| (histogram bin + 1,
+     * 0 for none) waits drift_delay hours before it is learned */
+    int32_t drift_slot; /* the hour being summarised, from first_ts */
+    uint8_t drift_slot_max, drift_ring_pos, drift_ring_n, drift_delay;
+    uint8_t drift_ring[DETECT_DRIFT_RING];
+    /* counts: every value so far a whole number >= 0 (not_count 0); the
+     * dispersion (variance / mean of the forecast errors), and the last
+     * point's value, forecast (prev_mu 0: none adjacent) and the recent
+     * errors' variance before it */
+    uint8_t not_count;
+    float count_disp, count_prev, count_prev_mu, count_prev_local;
     double a_level, a_day, a_week, a_scale, a_fast, a_mean, a_noise;
     double a_repeat, a_tail, a_err, trend_keep, a_mid, a_base;
 };

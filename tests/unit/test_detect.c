@@ -95,8 +95,11 @@ static void test_flags_injected_anomalies(void **state)
             assert_true(g_score[i] >= 0.0 && g_score[i] <= 1.0);
         double top = quantile(GEN_PER_DAY, is_normal, 0.99);
         assert_true(g_score[GEN_SPIKE] > 0.99 && g_score[GEN_SPIKE] > top);
-        assert_true(g_score[GEN_DIP] > 0.96);
-        assert_true(max_score(GEN_SHIFT, GEN_SHIFT + 3) > 0.999);
+        /* 0.95 and 0.998: five statistics share the false-flag budget
+         * since the drift statistic is on by default (the dip 0.9587 on
+         * seed 5, 0.970 with four; the shift 0.9990 on seed 4, 0.9993) */
+        assert_true(g_score[GEN_DIP] > 0.95);
+        assert_true(max_score(GEN_SHIFT, GEN_SHIFT + 3) > 0.998);
         shifts_flagged += max_score(GEN_SHIFT, GEN_SHIFT + 3) >= 0.9999;
         /* a stuck value flags from about its seventh repeat for two hours
          * or so, then is accepted like a level shift; the rows after it are
@@ -121,10 +124,11 @@ static void test_flags_injected_anomalies(void **state)
                 normal_flags += g_score[i] >= 0.9999;
             }
     }
-    /* at most one flag per 5,000 normal rows at 0.9999, where 7 of the 8
-     * shifts flag on one of their first three rows */
+    /* at most one flag per 5,000 normal rows at 0.9999, where 6 of the 8
+     * shifts flag on one of their first three rows (7 with four
+     * statistics: seed 3's shift scores 0.999891 with five) */
     assert_true(normal_flags * 5000 <= normal_rows);
-    assert_true(shifts_flagged >= 7);
+    assert_true(shifts_flagged >= 6);
 }
 
 /* A level shift is flagged near its onset, on a few rows of its first six
@@ -135,7 +139,7 @@ static void test_shift_flagged_once(void **state)
         score_series(seed);
         int first = -1, flags = 0;
         for (int i = GEN_SHIFT; i < GEN_SHIFT + 36; i++)
-            if (g_score[i] >= 0.999) {
+            if (g_score[i] >= 0.998) { /* 0.998: five statistics */
                 flags++;
                 if (first < 0)
                     first = i - GEN_SHIFT;
@@ -275,6 +279,136 @@ static void test_drift_statistic(void **state)
     assert_true(with >= onset && with < onset + 288);
     int without = drift_first_flag(0, onset, rows);
     assert_true(without < 0 || without > with);
+}
+
+/* A flat noisy series (42 +- 0.5, one decimal, 10-minute steps, six weeks)
+ * that gains a day cycle of 4 sd at day 28: flagged on its first day, and
+ * after it the drift statistic (on by default) does not keep flagging the
+ * deseasonalised level while the profiles learn the cycle.  Its
+ * calibration learns every value two days late; when it learned only the
+ * unsurprising ones it flagged 53 rows per 5,000 here after the first day,
+ * today 1.3. */
+static void test_drift_new_day_cycle(void **state)
+{
+    int after = 0, rows = 0, detected = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        struct gen_rng rng = {seed * 31};
+        struct detector *det = detect_new(NULL);
+        int onset = 28 * 144, first_day = 0;
+        for (int i = 0; i < 42 * 144; i++) {
+            double v = 42 + 0.5 * gen_normal(&rng);
+            if (i >= onset)
+                v += 2 * sin(6.283185307179586 * (i % 144) / 144.0);
+            struct detect_result res;
+            detect_update(det, 1767571200 + (int64_t)i * 600,
+                          round(v * 10) / 10, &res);
+            if (i >= onset + 144) {
+                rows++;
+                after += res.score >= 0.9999;
+            } else if (i >= onset) {
+                first_day |= res.score >= 0.9999;
+            }
+        }
+        detected += first_day;
+        detect_free(det);
+    }
+    assert_true(detected >= 7);
+    assert_true(after * 5000 <= 2 * rows);
+}
+
+/* Poisson counts with mean m (Knuth's method; m is small here). */
+static double poisson(struct gen_rng *rng, double m)
+{
+    double limit = exp(-m), prod = 1;
+    int k = -1;
+    do {
+        k++;
+        prod *= gen_uniform(rng);
+    } while (prod > limit);
+    return k;
+}
+
+/* Daily counts around 23 (Poisson) for 56 days, with a heat wave from day
+ * 40 for five days at 1.8 times the mean, as the simulator's 120 calls per
+ * district-day; fills score[] and returns the best score of the wave's
+ * first three days.  mult 1 is no wave. */
+static double daily_wave(uint64_t seed, double mult, double *score)
+{
+    struct gen_rng rng = {seed};
+    struct detector *det = detect_new(NULL);
+    double best = 0;
+    for (int day = 0; day < 56; day++) {
+        int wave = day >= 40 && day < 45;
+        double v = poisson(&rng, 23.0 * (wave ? mult : 1.0));
+        struct detect_result res;
+        detect_update(det, 1788220800 + (int64_t)day * 86400, v, &res);
+        score[day] = res.score;
+        if (day >= 40 && day < 43)
+            best = fmax(best, res.score);
+    }
+    detect_free(det);
+    return best;
+}
+
+/* A short daily count series: a clear two-day excess scores above the
+ * default alert threshold (0.999) within three days of its start, from
+ * the count-aware tail (the calibrated statistics alone gave 0.84 to 0.99
+ * on the demo's heat wave), while the same series without it stays
+ * calibrated. */
+static void test_count_tail_short_daily(void **state)
+{
+    double score[56];
+    int caught = 0, normal_high = 0, normal_rows = 0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        caught += daily_wave(seed, 1.8, score) >= 0.999;
+        for (uint64_t k = 0; k < 10; k++) {
+            daily_wave(seed * 100 + k, 1.0, score);
+            for (int day = 0; day < 56; day++) {
+                normal_rows++;
+                normal_high += score[day] >= 0.999;
+            }
+        }
+    }
+    /* 6 of 10 today (a Poisson wave is not always clear in three days);
+     * 0 without the count tail */
+    assert_true(caught >= 5);
+    /* 5,600 normal days: about 5.6 at 0.999 if exactly calibrated */
+    assert_true(normal_high <= 6);
+}
+
+/* Hourly Poisson counts with a day shape (a street's calls, about 0.3 to
+ * 3 an hour) over eight weeks: the count tail keeps the false-flag rate at
+ * 0.9999 under one per 5,000 rows and flags a two-hour burst of 6 extra
+ * calls an hour. */
+static void test_count_tail_hourly_calibrated(void **state)
+{
+    int high = 0, rows = 0, caught = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        struct gen_rng rng = {seed * 7919};
+        struct detector *det = detect_new(NULL);
+        int burst = 24 * (42 + (int)seed) + 19, got = 0;
+        for (int i = 0; i < 24 * 56; i++) {
+            double h = i % 24;
+            double m =
+                0.3 + 2.7 * 0.5 * (1 - cos(6.283185307179586 * (h - 4) / 24));
+            double v = poisson(&rng, m) + (i >= burst && i < burst + 2 ? 6 : 0);
+            struct detect_result res;
+            detect_update(det, 1788220800 + (int64_t)i * 3600, v, &res);
+            if (i >= burst && i < burst + 3) {
+                got |= i < burst + 2 && res.score >= 0.999;
+                continue;
+            }
+            if (i >= 24) {
+                rows++;
+                high += res.score >= 0.9999;
+            }
+        }
+        detect_free(det);
+        caught += got;
+    }
+    assert_true(high * 5000 <= rows);
+    /* 6 of 8 today */
+    assert_true(caught >= 5);
 }
 
 /* The state is one caller-owned struct of at most 4 KB with no pointers:
@@ -689,6 +823,9 @@ int main(void)
         cmocka_unit_test(test_random_walks),
         cmocka_unit_test(test_causal_and_deterministic),
         cmocka_unit_test(test_drift_statistic),
+        cmocka_unit_test(test_drift_new_day_cycle),
+        cmocka_unit_test(test_count_tail_short_daily),
+        cmocka_unit_test(test_count_tail_hourly_calibrated),
         cmocka_unit_test(test_state_fits_4k),
         cmocka_unit_test(test_noise_free_and_calibrated),
         cmocka_unit_test(test_probation_scores_zero),
