@@ -13,6 +13,7 @@
  *   feed inserts    store_feeds.c     writer             none (writer only)
  *   registry maps   store_registry.c  writer writes,     reg_lock (rwlock)
  *                                     anyone reads
+ *   events' places  store_place.c     (as registry maps) reg_lock (rwlock)
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
  *   day blocks      store_days.c      writer (compaction, none (writer only;

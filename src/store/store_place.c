@@ -152,8 +152,7 @@ void store__place_free(struct place_index *p)
     free(p);
 }
 
-void store__place_committee(struct place_index *p, int32_t id,
-                            const char *name)
+void store__place_committee(struct place_index *p, int32_t id, const char *name)
 {
     if (id <= 0 || !name)
         return;

@@ -30,8 +30,7 @@ static void put_household(struct store *st, const char *id,
     ingest_batch_release(&b);
 }
 
-static const char *place(struct store *st, double lat, double lon,
-                         double max_m)
+static const char *place(struct store *st, double lat, double lon, double max_m)
 {
     static char name[STORE_NAME_MAX + 1];
     if (store_place_event(st, lat, lon, max_m, name, sizeof(name)))
