@@ -98,15 +98,15 @@ int main(int argc, char **argv)
     char name[STORE_NAME_MAX + 1];
     double t = now_s();
     for (int i = 0; i < EVENTS; i++)
-        placed += !store_place_event(
-            st, 31.15 + (rand() % 134400) * 1e-6,
-            121.45 + (rand() % (cols * 600)) * 1e-6, 1000, name, sizeof(name));
+        placed += !store_place_event(st, 31.15 + (rand() % 134400) * 1e-6,
+                                     121.45 + (rand() % (cols * 600)) * 1e-6,
+                                     1000, name, sizeof(name));
     double inside = (now_s() - t) / EVENTS * 1e6;
     t = now_s();
     for (int i = 0; i < EVENTS; i++)
         far += !store_place_event(st, 31.30 + (rand() % 10000) * 1e-6,
-                                  121.45 + (rand() % (cols * 600)) * 1e-6,
-                                  1000, name, sizeof(name));
+                                  121.45 + (rand() % (cols * 600)) * 1e-6, 1000,
+                                  name, sizeof(name));
     double outside = (now_s() - t) / EVENTS * 1e6;
     printf("households=%d rss=%ld->%ld MB inside: %.2f us/event (%d "
            "placed) beyond 1 km: %.2f us/event (%d placed)\n",
