@@ -156,6 +156,7 @@ bench: build/citybrain
 	@bench/scene
 	@bench/detect
 	@bench/map_cluster
+	@bench/place_event
 	@node bench/map_clusters_http.mjs
 	@bench/abuse
 	@bench/indicators

@@ -328,7 +328,29 @@ struct obs {
     double value; /* use (usage), reading value */
     const char *recipient;
     char pair[320]; /* a "street/category" group */
+    /* events: placed at a committee when a declaration groups by it */
+    struct store *place_st; /* NULL: placed already, or not an event */
+    double lat, lon;
+    char committee_buf[STORE_NAME_MAX + 1];
 };
+
+/* An event's committee: the nearest registered building's within this
+ * distance (store_place_event), else "(unplaced)". */
+#define INDIC_PLACE_MAX_M 1000.0
+
+static const char *obs_committee(struct obs *o)
+{
+    if (o->place_st) {
+        int rc =
+            store_place_event(o->place_st, o->lat, o->lon, INDIC_PLACE_MAX_M,
+                              o->committee_buf, sizeof(o->committee_buf));
+        o->place_st = NULL;
+        o->committee = rc                  ? "(unplaced)"
+                       : *o->committee_buf ? o->committee_buf
+                                           : "(none)";
+    }
+    return o->committee ? o->committee : "(none)";
+}
 
 static double attr_number(struct obs *o, const char *key, int *OUT_ok)
 {
@@ -392,7 +414,7 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     case IG_STREET:
         return o->street ? o->street : "(unplaced)";
     case IG_COMMITTEE:
-        return o->committee ? o->committee : "(none)";
+        return obs_committee(o);
     case IG_SOURCE:
         return o->source ? o->source : "(none)";
     case IG_CATEGORY:
@@ -493,6 +515,10 @@ static void feed_event(struct indic_engine *eng, const struct event *e,
                     .source = e->source,
                     .type = e->type,
                     .street = e->street,
+                    .committee = "(unplaced)",
+                    .place_st = eng->st,
+                    .lat = e->lat,
+                    .lon = e->lon,
                     .attrs = e->attrs_json,
                     .metric = -1,
                     .ts = e->ts_ns,

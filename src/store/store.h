@@ -173,6 +173,17 @@ void store_household_positions(struct store *st, const int32_t *households,
                                size_t n, float *OUT_lat, float *OUT_lon);
 /* Number of households in the registry. */
 size_t store_household_count(struct store *st);
+/* Places an event at lat/lon (WGS84): the residents' committee of the
+ * nearest registered building (at the centroid of its households'
+ * positions; a household without a building counts on its own) within
+ * max_m metres (at most 50 km).  Returns 0 and writes that committee's
+ * name into OUT_committee (cap bytes, truncated; "" when the nearest one
+ * has no committee), or CB_ENOTFOUND (OUT_committee "") when lat/lon is
+ * absent (not finite, or 0/0) or nothing registered is within max_m.
+ * Follows registry changes as they commit; a few grid cells are searched
+ * (an in-memory grid of ~220 m cells), whatever the registry's size. */
+int store_place_event(struct store *st, double lat, double lon, double max_m,
+                      char *OUT_committee, size_t cap);
 
 /* ---- writes ---- */
 

@@ -163,6 +163,8 @@ static int upsert_household(struct store_conn *w, const struct household *h,
     if (done != SQLITE_DONE)
         return store__sqlerr(w->db, "upsert household");
     note->street_id = (int32_t)ids[0];
+    note->committee_id = (int32_t)ids[1];
+    note->building_id = (int32_t)ids[2];
     return 0;
 }
 

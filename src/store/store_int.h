@@ -13,6 +13,7 @@
  *   feed inserts    store_feeds.c     writer             none (writer only)
  *   registry maps   store_registry.c  writer writes,     reg_lock (rwlock)
  *                                     anyone reads
+ *   events' places  store_place.c     (as registry maps) reg_lock (rwlock)
  *   string map      store_map.c       (callers lock)     -
  *   ingest_log fmt  store_log.c       writer, roll-up    none (pure)
  *   day blocks      store_days.c      writer (compaction, none (writer only;
@@ -234,7 +235,7 @@ void store__map_put(struct strmap *m, const char *key, int32_t value);
 /* Per-household facts the writer learns in a transaction, applied to the
  * in-memory registry after COMMIT. */
 struct registry_note {
-    int32_t id, street_id;
+    int32_t id, street_id, committee_id, building_id;
     int changed;       /* 1: inserted or updated (not a duplicate) */
     char *old_address; /* the replaced address, to unindex (malloc) */
 };
@@ -489,6 +490,20 @@ void store__registry_publish(struct store *st, const struct write_req *req);
 /* Normalised address key into out (cap bytes); "" when none. */
 void store__address_key(const char *address, char *out, size_t cap);
 
+/* ---- events' committees (store_place.c; reg_lock held by the caller) ---- */
+
+struct household_geo;
+struct place_index *store__place_new(void);
+void store__place_free(struct place_index *p); /* NULL: no-op */
+/* Names committee id (reg_lock held for writing). */
+void store__place_committee(struct place_index *p, int32_t id,
+                            const char *name);
+/* Household id moves from old to now (reg_lock held for writing; hh_geo[id]
+ * still holds old, and is set to now right after). */
+void store__place_move(struct place_index *p, int32_t id,
+                       const struct household_geo *old,
+                       const struct household_geo *now);
+
 /* ---- roll-up consumer (store_rollup.c) ---- */
 
 /* Opens the roll-up's write connection to rollup.db and migrates that file
@@ -565,7 +580,7 @@ struct street_geo {
     int64_t n;
 };
 struct household_geo {
-    int32_t street_id;
+    int32_t street_id, committee_id, building_id; /* 0: none */
     float lat, lon;
 };
 /* A registered consumer (store_consumer.c): its callbacks and positions,
@@ -578,6 +593,7 @@ struct consumer_slot {
 };
 struct rollup;
 struct address_index;
+struct place_index;
 
 struct store {
     struct store_config cfg;
@@ -609,6 +625,7 @@ struct store {
     size_t hh_geo_cap;
     struct street_geo *street_geo; /* by street id */
     size_t street_geo_cap;
+    struct place_index *place; /* events' committees (store_place.c) */
 
     /* tokens */
     pthread_mutex_t tok_lock;

@@ -51,23 +51,31 @@ static void geo_reserve(struct store *st, int32_t id, int32_t street_id)
     }
 }
 
-/* Moves household id to street_id at lat/lon in the centroid sums. */
-static void geo_set(struct store *st, int32_t id, int32_t street_id, double lat,
+/* Moves household id to its street, committee, building and lat/lon in the
+ * street centroids and the events' grid (store_place.c). */
+static void geo_set(struct store *st, int32_t id, int32_t street_id,
+                    int32_t committee_id, int32_t building_id, double lat,
                     double lon)
 {
     if (id <= 0 || street_id < 0)
         return;
     geo_reserve(st, id, street_id);
     struct household_geo *g = &st->hh_geo[id];
+    struct household_geo now = {
+        .street_id = street_id,
+        .committee_id = committee_id > 0 ? committee_id : 0,
+        .building_id = building_id > 0 ? building_id : 0,
+        .lat = (float)lat,
+        .lon = (float)lon};
+    if (st->place)
+        store__place_move(st->place, id, g, &now);
     if (g->street_id > 0) {
         struct street_geo *old = &st->street_geo[g->street_id];
         old->lat_sum -= g->lat;
         old->lon_sum -= g->lon;
         old->n--;
     }
-    g->street_id = street_id;
-    g->lat = (float)lat;
-    g->lon = (float)lon;
+    *g = now;
     if (street_id > 0) {
         struct street_geo *sg = &st->street_geo[street_id];
         sg->lat_sum += g->lat;
@@ -78,13 +86,13 @@ static void geo_set(struct store *st, int32_t id, int32_t street_id, double lat,
 
 /* Records one household (reg_lock held for writing). */
 static void registry_put(struct store *st, int32_t id, const char *hid,
-                         const char *address, int32_t street_id, double lat,
+                         const char *address, const int32_t ids[3], double lat,
                          double lon)
 {
     store__map_put(&st->households, hid, id);
     if (address)
         address_index_put(st->addr, address, strlen(address), id);
-    geo_set(st, id, street_id, lat, lon);
+    geo_set(st, id, ids[0], ids[1], ids[2], lat, lon);
 }
 
 static int load_streets(struct store *st, sqlite3 *db)
@@ -100,21 +108,38 @@ static int load_streets(struct store *st, sqlite3 *db)
     return rc == SQLITE_DONE ? 0 : store__sqlerr(db, "load streets");
 }
 
+static int load_committees(struct store *st, sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT id,name FROM committee", -1, &s, NULL))
+        return store__sqlerr(db, "load committees");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        store__place_committee(st->place, sqlite3_column_int(s, 0),
+                               (const char *)sqlite3_column_text(s, 1));
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : store__sqlerr(db, "load committees");
+}
+
 static int load_households(struct store *st, sqlite3 *db)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db,
                            "SELECT id,household_id,address,"
-                           "coalesce(street_id,0),lat,lon FROM household",
+                           "coalesce(street_id,0),lat,lon,"
+                           "coalesce(committee_id,0),coalesce(building_id,0)"
+                           " FROM household",
                            -1, &s, NULL))
         return store__sqlerr(db, "load households");
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int32_t ids[3] = {sqlite3_column_int(s, 3), sqlite3_column_int(s, 6),
+                          sqlite3_column_int(s, 7)};
         registry_put(st, sqlite3_column_int(s, 0),
                      (const char *)sqlite3_column_text(s, 1),
-                     (const char *)sqlite3_column_text(s, 2),
-                     sqlite3_column_int(s, 3), sqlite3_column_double(s, 4),
-                     sqlite3_column_double(s, 5));
+                     (const char *)sqlite3_column_text(s, 2), ids,
+                     sqlite3_column_double(s, 4), sqlite3_column_double(s, 5));
+    }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : store__sqlerr(db, "load households");
 }
@@ -124,7 +149,9 @@ int store__registry_load(struct store *st, struct store_conn *c)
     store__map_init(&st->households);
     store__map_init(&st->streets);
     st->addr = address_index_new();
-    if (load_streets(st, c->db) || load_households(st, c->db))
+    st->place = store__place_new();
+    if (load_streets(st, c->db) || load_committees(st, c->db) ||
+        load_households(st, c->db))
         return CB_ESTORE;
     log_msg(LOG_INFO, "store", "registry loaded | households=%zu streets=%zu",
             st->households.len, st->streets.len);
@@ -137,6 +164,8 @@ void store__registry_release(struct store *st)
     store__map_release(&st->streets);
     address_index_free(st->addr);
     st->addr = NULL;
+    store__place_free(st->place);
+    st->place = NULL;
     free(st->hh_geo);
     free(st->street_geo);
     st->hh_geo = NULL;
@@ -155,11 +184,15 @@ void store__registry_publish(struct store *st, const struct write_req *req)
             continue;
         if (h->street && note->street_id > 0)
             store__map_put(&st->streets, h->street, note->street_id);
+        if (h->committee && note->committee_id > 0)
+            store__place_committee(st->place, note->committee_id, h->committee);
         if (note->old_address)
             address_index_remove(st->addr, note->old_address,
                                  strlen(note->old_address), note->id);
-        registry_put(st, note->id, h->household_id, h->address, note->street_id,
-                     h->lat, h->lon);
+        int32_t ids[3] = {note->street_id, note->committee_id,
+                          note->building_id};
+        registry_put(st, note->id, h->household_id, h->address, ids, h->lat,
+                     h->lon);
     }
     pthread_rwlock_unlock(&st->reg_lock);
 }
