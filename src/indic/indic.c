@@ -511,10 +511,17 @@ static void obs_feed(struct indic_engine *eng, struct obs *o, int64_t seq)
 static void feed_event(struct indic_engine *eng, const struct event *e,
                        int64_t seq)
 {
+    /* sent without a street: the street the store placed it at, as the
+     * back-fill's scan gives it */
+    char placed[256];
+    const char *street = e->street;
+    if (!street && !store_place_event_street(eng->st, e->lat, e->lon, placed,
+                                             sizeof(placed)))
+        street = placed;
     struct obs o = {.feed = IF_EVENTS,
                     .source = e->source,
                     .type = e->type,
-                    .street = e->street,
+                    .street = street,
                     .committee = "(unplaced)",
                     .place_st = eng->st,
                     .lat = e->lat,

@@ -185,6 +185,13 @@ size_t store_household_count(struct store *st);
 int store_place_event(struct store *st, double lat, double lon, double max_m,
                       char *OUT_committee, size_t cap);
 
+/* The street an event sent without one is stored under: the street whose
+ * households' centroid is nearest to (lat, lon), the same rule as the
+ * write path's, written to OUT_street (cap bytes, truncated).  Returns 0;
+ * CB_ENOTFOUND for no coordinates (missing or 0/0) or no placed street. */
+int store_place_event_street(struct store *st, double lat, double lon,
+                             char *OUT_street, size_t cap);
+
 /* ---- writes ---- */
 
 struct store_write_result {

@@ -231,6 +231,25 @@ int32_t store__registry_place(struct store *st, const char *street, double lat,
     return id;
 }
 
+int store_place_event_street(struct store *st, double lat, double lon,
+                             char *OUT_street, size_t cap)
+{
+    int rc = CB_ENOTFOUND;
+    if (!cap || !isfinite(lat) || !isfinite(lon) || (lat == 0 && lon == 0))
+        return rc;
+    pthread_rwlock_rdlock(&st->reg_lock);
+    int32_t id = nearest_street(st, lat, lon);
+    const struct strmap *m = &st->streets;
+    for (size_t i = 0; id > 0 && i < m->cap && rc; i++) {
+        if (m->slots[i].hash && m->slots[i].value == id) {
+            snprintf(OUT_street, cap, "%s", m->keys.buf + m->slots[i].key_off);
+            rc = 0;
+        }
+    }
+    pthread_rwlock_unlock(&st->reg_lock);
+    return rc;
+}
+
 int32_t store_household_resolve(struct store *st, const char *household_id)
 {
     int32_t id = -1;

@@ -76,6 +76,12 @@ test('events with coordinates only are counted per committee', async () => {
     assert.equal(r.status, 200, r.text);
     await value(srv, 'calls_c', B, 3);
     await value(srv, 'calls_st', 'S9', 1);
+    // live as in the back-fill: an event without a street counts under the
+    // street the store placed it at, never "(unplaced)"
+    r = await srv.req('GET', `/api/v1/indicators/calls_st/series?group=${
+      encodeURIComponent('(unplaced)')}`);
+    assert.equal(r.json.points.length, 0, r.text);
+    await value(srv, 'calls_st', '陆家嘴街道', 6);
     // the default set counts 110 per committee and day
     await value(srv, 'calls_110_committee', A, 3);
     r = await srv.req('GET', `/api/v1/indicators/calls_c/series?group=${
