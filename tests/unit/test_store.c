@@ -511,14 +511,15 @@ static void scan_row(void *ctx, const struct reading *r)
 }
 
 /* Waits (bounded) until the writer has compacted every day it is due to:
- * no hourly rows left older than the day before the newest. */
+ * no hourly rows left of a UTC day that closed 2 hours (the grace) before
+ * the newest hour stored. */
 static void wait_compacted(struct fixture *fx)
 {
     for (int i = 0; i < 10000; i++) {
         double old =
             query_double(fx->st,
                          "SELECT count(*) FROM reading_block WHERE hour/24 <"
-                         " (SELECT max(hour)/24 FROM reading_block) - 1"
+                         " (SELECT (max(hour) - 2)/24 FROM reading_block)"
                          " AND ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
         if (old == 0)
