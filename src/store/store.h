@@ -47,7 +47,9 @@
  *             (store_days.c, format store_codec.h)
  *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
- *             each batch's new orders, one row per hour (store_orders.c)
+ *             each batch's new orders, one row per hour, an order block
+ *             (format store_codec.h; rows written before it: an
+ *             ingest_log payload, still read) (store_orders.c)
  *   event(source, event_id, type, ts_ns, lat, lon, street_id, street, attrs,
  *         sender, PK(source, event_id))   index (ts_ns)
  *   ingest_log(seq INTEGER PK AUTOINCREMENT, ts_ns, feed, n, source,

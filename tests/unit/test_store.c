@@ -663,6 +663,8 @@ struct order_seen {
     int n;
     int64_t last_ts;
     int ordered, unmatched;
+    char last_id[32], last_recipient[32];
+    int32_t last_household;
 };
 
 static void order_row(void *ctx, const struct delivery *d)
@@ -671,9 +673,82 @@ static void order_row(void *ctx, const struct delivery *d)
     if (d->ts_ns < os->last_ts)
         os->ordered = 0;
     os->last_ts = d->ts_ns;
+    snprintf(os->last_id, sizeof(os->last_id), "%s", d->order_id);
+    snprintf(os->last_recipient, sizeof(os->last_recipient), "%s",
+             d->recipient ? d->recipient : "");
+    os->last_household = d->household;
     os->unmatched += d->household < 0;
     assert_non_null(d->order_id);
     os->n++;
+}
+
+/* Orders go into order blocks (store_codec.h); rows a store wrote before
+ * them (ingest_log payloads) are still read, beside the new ones, and the
+ * scan gives every field it gave before. */
+static void test_order_blocks_old_and_new(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch d;
+    batch_new(&d, FEED_DELIVERIES, 2);
+    d.deliveries[0] = (struct delivery){.order_id = "MT-12cd58060f6faf0d",
+                                        .household_id = "H1",
+                                        .recipient = "2f680495a87ce957",
+                                        .ts_ns = t0 + 2 * HOUR_NS + 7,
+                                        .household = 1};
+    d.deliveries[1] = (struct delivery){.order_id = "EL-1",
+                                        .address = "不存在路1号",
+                                        .recipient = "r2",
+                                        .ts_ns = t0 + 2 * HOUR_NS - 5 * NS,
+                                        .household = -1};
+    write_expect(fx->st, &d, 2, 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* a row as today's main wrote it: the log payload of the batch */
+    struct delivery old = {.order_id = "MT-old",
+                           .household_id = "H2",
+                           .recipient = "r3",
+                           .ts_ns = t0 + HOUR_NS,
+                           .household = 2};
+    struct sbuf p = SBUF_INIT;
+    store__log_begin(&p, FEED_DELIVERIES);
+    store__log_delivery(&p, &old);
+    store__log_finish(&p, 1);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_block(hour,n,"
+                                        "source,data) VALUES(?1,1,'mt',?2)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(s, 1, (t0 + HOUR_NS) / HOUR_NS);
+    sqlite3_bind_blob(s, 2, p.buf, (int)p.len, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    sbuf_release(&p);
+    fx_open(fx);
+    fx_start(fx);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 3);
+    assert_true(os.ordered);
+    assert_int_equal(os.unmatched, 1);
+    assert_true(os.last_ts == t0 + 2 * HOUR_NS + 7);
+    assert_string_equal(os.last_id, "MT-12cd58060f6faf0d");
+    assert_string_equal(os.last_recipient, "2f680495a87ce957");
+    assert_int_equal(os.last_household, 1);
+    /* the ids still dedup */
+    write_expect(fx->st, &d, 0, 2);
+    ingest_batch_release(&d);
+    fx_free(fx);
 }
 
 /* Version 6 kept one row a reading; migration 7 moves them into blocks. */
@@ -738,7 +813,7 @@ static void test_migrate_v6_readings(void **state)
                                             .household = 2};
     write_expect(fx->st, &d, 1, 3);
     ingest_batch_release(&d);
-    struct order_seen os = {0, INT64_MIN, 1, 0};
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
     struct store_snapshot *snap;
     assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
     assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
@@ -1072,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),
         cmocka_unit_test(test_readings_compacted_by_day),
+        cmocka_unit_test(test_order_blocks_old_and_new),
         cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
