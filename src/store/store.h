@@ -45,7 +45,11 @@
  *             (block, day), index (day): raw readings of past UTC days,
  *             one compressed series block per 64 households and day
  *             (store_days.c, format store_codec.h)
- *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
+ *   delivery_key(key INTEGER PK, hour)  the orders' idempotency key: a
+ *             64-bit hash of the order id and the hour whose blocks hold
+ *             the order (store_orders.c)
+ *   delivery_order(order_id PK) WITHOUT ROWID: the ids whose key another
+ *             id holds (hash collisions; rare)
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
  *             each batch's new orders, one row per hour, an order block
  *             (format store_codec.h; rows written before it: an

@@ -97,6 +97,9 @@ enum store_stmt {
     STMT_BLOCK_ADD,
     STMT_ORDER_ADD,
     STMT_ORDER_BLOCK_ADD,
+    STMT_ORDER_KEY_ADD,
+    STMT_ORDER_KEY_HOUR,
+    STMT_ORDER_HOUR_BLOCKS,
     STMT_EVENT_ADD,
     STMT_LOG_ADD,
     STMT_STREET_FIND,
@@ -455,6 +458,13 @@ int store__deliveries_scan(sqlite3 *db, int64_t from_ns, store_delivery_fn fn,
                            void *ctx);
 /* Migration 8: moves the rows of table delivery into ids and blocks. */
 int store__orders_migrate(sqlite3 *db);
+/* The 8-byte key of an order id in delivery_key (a hash: two ids may share
+ * one; the store then checks the id itself). */
+int64_t store__order_key(const char *id);
+/* Migration 14: an 8-byte key and the hour of every stored order into
+ * delivery_key; delivery_order keeps only the ids whose key another id
+ * holds (or that no block holds). */
+int store__orders_migrate_keys(sqlite3 *db);
 
 /* ---- ingest_log payload (store_log.c) ---- */
 

@@ -4,22 +4,33 @@
  *
  * The layout.
  *
- *   delivery_order(order_id TEXT PK) WITHOUT ROWID   the idempotency key
+ *   delivery_key(key INTEGER PK, hour)   the idempotency key: a 64-bit
+ *                  hash of the order id, and the hour whose blocks hold
+ *                  the order
+ *   delivery_order(order_id TEXT PK) WITHOUT ROWID   ids whose key another
+ *                  id holds (collisions)
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)
  *                  index (hour)
  *
- * An order is new when INSERT OR IGNORE into delivery_order adds its id:
- * a b-tree of bare ids, the cheapest exact dedup SQLite offers (measured:
- * ~770k ids/s against ~370k rows/s for the old full row plus its time
- * index).  The new orders of one batch then go, one row per hour they fall
- * in, in time order, into delivery_block; data is an order block
- * (store_codec.h: time deltas, varints, hex ids and recipients as 8
- * bytes; about 20 bytes an order with a household id, where the log
- * payload this replaced took about 95 on average).  A matched order's
- * household_id text is not kept: its household (dense id) names it.  Rows
- * written before the order block (an ingest_log payload of the deliveries
- * feed, store_log.c; first byte 1) are still read.  Nothing reads an order
- * by id; the scenes read them by time at start (store__deliveries_scan).
+ * Dedup.  An order is new when INSERT OR IGNORE into delivery_key adds its
+ * key: one integer b-tree insert, about 20 bytes an order on disk where a
+ * b-tree of whole id texts (delivery_order, to version 13) took 27.  When
+ * the key is there already the id itself is checked, so dedup stays
+ * exact: the order is a duplicate when this batch's new orders hold the
+ * id, or the blocks of the hour the key names hold it (decoded once per
+ * hour a batch touches: a resend in time order reads each hour once), or
+ * delivery_order holds it; otherwise two ids share a key, and the order
+ * is new and its id goes into delivery_order.
+ *
+ * The new orders of one batch then go, one row per hour they fall in, in
+ * time order, into delivery_block; data is an order block (store_codec.h:
+ * time deltas, varints, hex ids and recipients as 8 bytes; about 40 bytes
+ * an order on the simulator's mix, where the log payload this replaced
+ * took about 95).  A matched order's household_id text is not kept: its
+ * household (dense id) names it.  Rows written before the order block (an
+ * ingest_log payload of the deliveries feed, store_log.c; first byte 1)
+ * are still read.  Nothing reads an order by id; the scenes read them by
+ * time at start (store__deliveries_scan).
  *
  * Threading: store__orders_apply runs on the writer thread inside the
  * group's transaction; the scan on any read connection.
@@ -92,19 +103,179 @@ static int store_blocks(struct store_conn *w, const struct write_req *req)
     return rc;
 }
 
-int store__orders_apply(struct store_conn *w, struct write_req *req)
+/* ---- dedup by key ---- */
+
+/* The id's key: FNV-1a over its bytes, then a 64-bit finaliser (so that
+ * ids differing in their last bytes spread over the b-tree). */
+int64_t store__order_key(const char *id)
 {
-    const struct ingest_batch *b = req->batch;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (int64_t)h;
+}
+
+struct keyed_id {
+    int64_t key;
+    const char *id;
+};
+
+static int keyed_cmp(const void *pa, const void *pb)
+{
+    const struct keyed_id *a = pa, *b = pb;
+    return (a->key > b->key) - (a->key < b->key);
+}
+
+/* The ids of the orders stored in one hour, sorted by key (a conflict's
+ * check), and this batch's new orders so far with their keys. */
+struct order_dedup {
+    int64_t hour; /* whose ids are loaded; INT64_MIN: none */
+    struct ingest_batch stored;
+    struct keyed_id *ids, *fresh;
+    size_t n_ids, n_fresh;
+};
+
+static int scan_add(struct ingest_batch *v, int64_t hour, const void *p,
+                    size_t len);
+
+/* Loads the ids stored in hour (every source's blocks). */
+static int dedup_load(struct store_conn *w, struct order_dedup *dd,
+                      int64_t hour)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_ORDER_HOUR_BLOCKS);
+    int rc = 0, step;
+    if (!s)
+        return CB_ESTORE;
+    ingest_batch_release(&dd->stored);
+    ingest_batch_init(&dd->stored, FEED_DELIVERIES);
+    dd->hour = INT64_MIN;
+    sqlite3_bind_int64(s, 1, hour);
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = scan_add(&dd->stored, hour, sqlite3_column_blob(s, 0),
+                      (size_t)sqlite3_column_bytes(s, 0));
+    sqlite3_reset(s);
+    if (rc) {
+        log_msg(LOG_ERROR, "store", "corrupt delivery block | hour=%lld",
+                (long long)hour);
+        return rc;
+    }
+    if (step != SQLITE_DONE)
+        return store__sqlerr(w->db, "read delivery blocks");
+    size_t n = dd->stored.n;
+    dd->ids = xrealloc(dd->ids, (n ? n : 1) * sizeof(*dd->ids));
+    for (size_t i = 0; i < n; i++)
+        dd->ids[i] = (struct keyed_id){
+            store__order_key(dd->stored.deliveries[i].order_id),
+            dd->stored.deliveries[i].order_id};
+    qsort(dd->ids, n, sizeof(*dd->ids), keyed_cmp);
+    dd->n_ids = n;
+    dd->hour = hour;
+    return 0;
+}
+
+/* 1 when id (key) is among the loaded hour's ids. */
+static int dedup_in_hour(const struct order_dedup *dd, int64_t key,
+                         const char *id)
+{
+    struct keyed_id probe = {key, NULL};
+    const struct keyed_id *k = dd->n_ids ? bsearch(&probe, dd->ids, dd->n_ids,
+                                                   sizeof(*dd->ids), keyed_cmp)
+                                         : NULL;
+    if (!k)
+        return 0;
+    while (k > dd->ids && k[-1].key == key)
+        k--;
+    for (; k < dd->ids + dd->n_ids && k->key == key; k++)
+        if (!strcmp(k->id, id))
+            return 1;
+    return 0;
+}
+
+/* The hour delivery_key gives key. */
+static int key_hour(struct store_conn *w, int64_t key, int64_t *OUT_hour)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_ORDER_KEY_HOUR);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, key);
+    int step = sqlite3_step(s);
+    *OUT_hour = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MIN;
+    sqlite3_reset(s);
+    return step == SQLITE_ROW ? 0 : store__sqlerr(w->db, "order key");
+}
+
+/* Is the order whose key is taken already stored?  In this batch's new
+ * orders, in the blocks of the hour its key names, or among the ids whose
+ * key another id took (delivery_order, which takes it when it is new). */
+static int key_taken(struct store_conn *w, struct order_dedup *dd, int64_t key,
+                     const char *id, int *OUT_new)
+{
+    int64_t hour;
+    *OUT_new = 0;
+    for (size_t i = 0; i < dd->n_fresh; i++)
+        if (dd->fresh[i].key == key && !strcmp(dd->fresh[i].id, id))
+            return 0;
+    if (key_hour(w, key, &hour))
+        return CB_ESTORE;
+    if (dd->hour != hour && dedup_load(w, dd, hour))
+        return CB_ESTORE;
+    if (dedup_in_hour(dd, key, id))
+        return 0;
     sqlite3_stmt *s = store__stmt(w, STMT_ORDER_ADD);
     if (!s)
         return CB_ESTORE;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct delivery *d = &b->deliveries[i];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
         sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, d->order_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            return store__sqlerr(w->db, "insert order id");
-        if (!sqlite3_changes(w->db)) {
+        return store__sqlerr(w->db, "insert order id");
+    }
+    sqlite3_reset(s);
+    *OUT_new = sqlite3_changes(w->db) > 0;
+    return 0;
+}
+
+/* 1 in *OUT_new when order d is not stored yet (its key is then taken). */
+static int order_is_new(struct store_conn *w, struct order_dedup *dd,
+                        const struct delivery *d, int *OUT_new)
+{
+    const char *id = d->order_id ? d->order_id : "";
+    int64_t key = store__order_key(id);
+    sqlite3_stmt *s = store__stmt(w, STMT_ORDER_KEY_ADD);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, key);
+    sqlite3_bind_int64(s, 2, store__hour_of(d->ts_ns));
+    int step = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE)
+        return store__sqlerr(w->db, "insert order key");
+    if (sqlite3_changes(w->db))
+        *OUT_new = 1;
+    else if (key_taken(w, dd, key, id, OUT_new))
+        return CB_ESTORE;
+    if (*OUT_new)
+        dd->fresh[dd->n_fresh++] = (struct keyed_id){key, id};
+    return 0;
+}
+
+int store__orders_apply(struct store_conn *w, struct write_req *req)
+{
+    const struct ingest_batch *b = req->batch;
+    struct order_dedup dd = {.hour = INT64_MIN};
+    int rc = 0;
+    ingest_batch_init(&dd.stored, FEED_DELIVERIES);
+    dd.fresh = xmalloc((b->n ? b->n : 1) * sizeof(*dd.fresh));
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        const struct delivery *d = &b->deliveries[i];
+        int fresh = 0;
+        if ((rc = order_is_new(w, &dd, d, &fresh)))
+            break;
+        if (!fresh) {
             req->res.duplicates++;
             continue;
         }
@@ -112,7 +283,11 @@ int store__orders_apply(struct store_conn *w, struct write_req *req)
         req->res.accepted++;
         req->res.unmatched += d->household < 0;
     }
-    sqlite3_reset(s);
+    ingest_batch_release(&dd.stored);
+    free(dd.ids);
+    free(dd.fresh);
+    if (rc)
+        return rc;
     return req->res.accepted ? store_blocks(w, req) : 0;
 }
 
@@ -147,7 +322,7 @@ static void scan_emit(struct ingest_batch *v, int64_t from_ns,
 }
 
 /* Appends the orders of one block to v: an order block, or (rows written
- * before it) an ingest_log payload. */
+ * before it) an ingest_log payload.  0 or CB_ESTORE (v unchanged). */
 static int scan_add(struct ingest_batch *v, int64_t hour, const void *p,
                     size_t len)
 {
@@ -305,5 +480,69 @@ out_fail:
     sqlite3_finalize(add);
     ingest_batch_release(&v);
     free(source);
+    return rc;
+}
+
+/* ---- migration 14: order keys ---- */
+
+struct key_migration {
+    sqlite3_stmt *key_add, *id_drop;
+};
+
+static int migrate_block_keys(struct key_migration *km, int64_t hour,
+                              const struct ingest_batch *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const char *id = v->deliveries[i].order_id;
+        sqlite3_reset(km->key_add);
+        sqlite3_bind_int64(km->key_add, 1, store__order_key(id));
+        sqlite3_bind_int64(km->key_add, 2, hour);
+        if (sqlite3_step(km->key_add) != SQLITE_DONE)
+            return CB_ESTORE;
+        if (!sqlite3_changes(sqlite3_db_handle(km->key_add)))
+            continue; /* another id has the key: the id stays in the table */
+        sqlite3_reset(km->id_drop);
+        sqlite3_bind_text(km->id_drop, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(km->id_drop) != SQLITE_DONE)
+            return CB_ESTORE;
+    }
+    return 0;
+}
+
+int store__orders_migrate_keys(sqlite3 *db)
+{
+    struct key_migration km = {NULL, NULL};
+    struct ingest_batch v;
+    sqlite3_stmt *s = NULL;
+    int rc = CB_ESTORE, step = SQLITE_DONE;
+    ingest_batch_init(&v, FEED_DELIVERIES);
+    if (sqlite3_prepare_v2(db, "SELECT hour,data FROM delivery_block", -1, &s,
+                           NULL) ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO delivery_key(key,hour)"
+                           " VALUES(?1,?2)",
+                           -1, &km.key_add, NULL) ||
+        sqlite3_prepare_v2(db, "DELETE FROM delivery_order WHERE order_id=?1",
+                           -1, &km.id_drop, NULL))
+        goto out_fail;
+    rc = 0;
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t hour = sqlite3_column_int64(s, 0);
+        /* a block that cannot be read keeps its ids in delivery_order */
+        if (!scan_add(&v, hour, sqlite3_column_blob(s, 1),
+                      (size_t)sqlite3_column_bytes(s, 1)))
+            rc = migrate_block_keys(&km, hour, &v);
+        ingest_batch_release(&v);
+        ingest_batch_init(&v, FEED_DELIVERIES);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = CB_ESTORE;
+out_fail:
+    if (rc)
+        store__sqlerr(db, "migrate order keys");
+    sqlite3_finalize(s);
+    sqlite3_finalize(km.key_add);
+    sqlite3_finalize(km.id_drop);
+    ingest_batch_release(&v);
     return rc;
 }

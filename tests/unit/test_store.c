@@ -35,7 +35,7 @@ static void test_migrations_from_empty(void **state)
         "reading_block", "reading_day", "delivery_order", "delivery_block",
         "event",         "ingest_log",  "department",     "token",
         "audit",         "kv",          "tally",          "delivery_source",
-        "case_file",     "case_step"};
+        "case_file",     "case_step",   "delivery_key"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {
         "consumer", "meter_state", "usage_daily", "usage_hour_data",
@@ -751,6 +751,143 @@ static void test_order_blocks_old_and_new(void **state)
     fx_free(fx);
 }
 
+static struct ingest_batch *orders_new(struct ingest_batch *d, int n,
+                                       const char *const *ids, int64_t t0)
+{
+    batch_new(d, FEED_DELIVERIES, (size_t)n);
+    for (int i = 0; i < n; i++)
+        d->deliveries[i] = (struct delivery){.order_id = ids[i],
+                                             .recipient = "r1",
+                                             .ts_ns = t0 + i * HOUR_NS,
+                                             .household = 1 + i % 3};
+    return d;
+}
+
+static sqlite3 *open_main_db(struct fixture *fx)
+{
+    char path[128];
+    sqlite3 *db;
+    store_close(fx->st);
+    fx->st = NULL;
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static void reopen_main_db(struct fixture *fx, sqlite3 *db)
+{
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    fx_open(fx);
+    fx_start(fx);
+}
+
+/* A store of version 13 (ids in delivery_order, blocks as log payloads)
+ * migrates in place: every id gets its key, delivery_order empties, and
+ * the ids still dedup. */
+static void test_migrate_v13_order_keys(void **state)
+{
+    static const char *const ids[] = {"MT-1", "MT-2", "EL-12cd58060f6faf0d",
+                                      "EL-9"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch d, more;
+    write_expect(fx->st, orders_new(&d, 4, ids, t0), 4, 0);
+    sqlite3 *db = open_main_db(fx);
+    /* back to version 13: ids as text, each block an ingest_log payload */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE delivery_key;"
+                                  "DELETE FROM delivery_block;"
+                                  "PRAGMA user_version=13;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *ins_id, *ins_block;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_order VALUES(?1)",
+                                        -1, &ins_id, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_block(hour,n,"
+                                        "source,data) VALUES(?1,1,'mt',?2)",
+                                        -1, &ins_block, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 4; i++) {
+        struct sbuf p = SBUF_INIT;
+        store__log_begin(&p, FEED_DELIVERIES);
+        store__log_delivery(&p, &d.deliveries[i]);
+        store__log_finish(&p, 1);
+        sqlite3_bind_text(ins_id, 1, ids[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(ins_id), SQLITE_DONE);
+        sqlite3_reset(ins_id);
+        sqlite3_bind_int64(ins_block, 1, (t0 + i * HOUR_NS) / HOUR_NS);
+        sqlite3_bind_blob(ins_block, 2, p.buf, (int)p.len, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(ins_block), SQLITE_DONE);
+        sqlite3_reset(ins_block);
+        sbuf_release(&p);
+    }
+    sqlite3_finalize(ins_id);
+    sqlite3_finalize(ins_block);
+    reopen_main_db(fx, db);
+    assert_int_equal(table_count(fx->st, "main", "delivery_key"), 1);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_key"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     4);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_order"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     0);
+    write_expect(fx->st, &d, 0, 4); /* a resend: all duplicates */
+    static const char *const next[] = {"MT-1", "MT-3"};
+    write_expect(fx->st, orders_new(&more, 2, next, t0), 1, 1);
+    ingest_batch_release(&d);
+    ingest_batch_release(&more);
+    fx_free(fx);
+}
+
+/* Two ids with one key: the second is checked against the first's hour,
+ * kept in delivery_order, and both dedup exactly. */
+static void test_order_key_collision(void **state)
+{
+    static const char *const a[] = {"MT-a"}, *const b[] = {"MT-b"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch da, db2, both;
+    write_expect(fx->st, orders_new(&da, 1, a, t0), 1, 0);
+    /* make MT-b's key taken, as if MT-a had hashed to it too */
+    sqlite3 *db = open_main_db(fx);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO delivery_key(key,hour) VALUES(%lld,%lld)",
+             (long long)store__order_key("MT-b"), (long long)(t0 / HOUR_NS));
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    reopen_main_db(fx, db);
+    write_expect(fx->st, orders_new(&db2, 1, b, t0 + 5 * HOUR_NS), 1, 0);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_order"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     1);
+    write_expect(fx->st, &db2, 0, 1);
+    write_expect(fx->st, &da, 0, 1);
+    /* in one batch: a new id twice, and both old ones */
+    static const char *const mix[] = {"MT-c", "MT-b", "MT-c", "MT-a"};
+    write_expect(fx->st, orders_new(&both, 4, mix, t0), 1, 3);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 3);
+    ingest_batch_release(&da);
+    ingest_batch_release(&db2);
+    ingest_batch_release(&both);
+    fx_free(fx);
+}
+
 /* Version 6 kept one row a reading; migration 7 moves them into blocks. */
 static void test_migrate_v6_readings(void **state)
 {
@@ -1148,6 +1285,8 @@ int main(void)
         cmocka_unit_test(test_readings_scan_for_loaders),
         cmocka_unit_test(test_readings_compacted_by_day),
         cmocka_unit_test(test_order_blocks_old_and_new),
+        cmocka_unit_test(test_migrate_v13_order_keys),
+        cmocka_unit_test(test_order_key_collision),
         cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
