@@ -546,3 +546,88 @@ out_fail:
     ingest_batch_release(&v);
     return rc;
 }
+
+/* ---- retention ---- */
+
+/* Forgets the ids of one dropped block's orders: their keys (when the key
+ * is theirs: same hour) and any collision entry. */
+static int forget_ids(struct store_conn *w, int64_t hour,
+                      const struct ingest_batch *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const char *id = v->deliveries[i].order_id;
+        sqlite3_stmt *k = store__stmt(w, STMT_ORDER_KEY_DROP);
+        if (!k)
+            return CB_ESTORE;
+        sqlite3_bind_int64(k, 1, store__order_key(id));
+        sqlite3_bind_int64(k, 2, hour);
+        if (store__exec_stmt(w, k, "drop order key"))
+            return CB_ESTORE;
+        sqlite3_stmt *o = store__stmt(w, STMT_ORDER_ID_DROP);
+        if (!o)
+            return CB_ESTORE;
+        sqlite3_bind_text(o, 1, id, -1, SQLITE_STATIC);
+        if (store__exec_stmt(w, o, "drop order id"))
+            return CB_ESTORE;
+    }
+    return 0;
+}
+
+/* Drops one block row and the ids of its orders. */
+static int retain_row(struct store_conn *w, int64_t id, int64_t hour,
+                      const void *data, size_t len, size_t *OUT_orders)
+{
+    struct ingest_batch v;
+    int rc;
+    ingest_batch_init(&v, FEED_DELIVERIES);
+    /* a block that cannot be read goes, its ids stay known */
+    rc = scan_add(&v, hour, data, len) ? 0 : forget_ids(w, hour, &v);
+    *OUT_orders += v.n;
+    ingest_batch_release(&v);
+    sqlite3_stmt *s = rc ? NULL : store__stmt(w, STMT_ORDER_BLOCK_DROP);
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, id);
+    return store__exec_stmt(w, s, "drop delivery block");
+}
+
+struct retain_row {
+    int64_t id, hour;
+    void *data;
+    size_t len;
+};
+
+int store__orders_retain(struct store_conn *w, int64_t cutoff_ns,
+                         size_t max_rows, size_t *OUT_orders)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_ORDER_ROWS);
+    struct retain_row *rows = xmalloc(max_rows * sizeof(*rows));
+    size_t n = 0;
+    int rc = 0, step = SQLITE_DONE;
+    *OUT_orders = 0;
+    if (!s) {
+        free(rows);
+        return CB_ESTORE;
+    }
+    /* whole hours only: an hour goes once all of it is past the cutoff */
+    sqlite3_bind_int64(s, 1, store__hour_of(cutoff_ns));
+    sqlite3_bind_int64(s, 2, (int64_t)max_rows);
+    while (n < max_rows && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(s, 2);
+        rows[n] = (struct retain_row){sqlite3_column_int64(s, 0),
+                                      sqlite3_column_int64(s, 1),
+                                      xmalloc(len ? len : 1), len};
+        memcpy(rows[n++].data, sqlite3_column_blob(s, 2), len);
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = store__sqlerr(w->db, "read old delivery blocks");
+    for (size_t i = 0; i < n; i++) {
+        if (!rc)
+            rc = retain_row(w, rows[i].id, rows[i].hour, rows[i].data,
+                            rows[i].len, OUT_orders);
+        free(rows[i].data);
+    }
+    free(rows);
+    return rc;
+}

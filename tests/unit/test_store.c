@@ -1100,6 +1100,73 @@ static void test_retention_keeps_rollups(void **state)
     fx_free(fx);
 }
 
+static int count_rows(struct fixture *fx, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %s WHERE ?1=?1 AND ?2=?2 AND ?3=?3", table);
+    return (int)query_double(fx->st, sql, 0, 0, 0);
+}
+
+/* Orders and events past their retention go, with the orders' keys (a
+ * resend of a dropped order is stored again); newer ones stay, and with 0
+ * days nothing goes. */
+static void test_retention_of_orders_and_events(void **state)
+{
+    static const char *const ids[] = {"MT-old1", "MT-old2", "MT-new"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 3);
+    int64_t now = time_now_ns();
+    struct ingest_batch d, e;
+    batch_new(&d, FEED_DELIVERIES, 3);
+    for (int i = 0; i < 3; i++)
+        d.deliveries[i] = (struct delivery){
+            .order_id = ids[i],
+            .recipient = "r1",
+            .ts_ns = i < 2 ? now - 20 * DAY_NS + i * HOUR_NS : now - HOUR_NS,
+            .household = 1 + i};
+    batch_new(&e, FEED_EVENTS, 2);
+    e.events[0] = (struct event){.event_id = "110-old",
+                                 .source = "110",
+                                 .type = "noise",
+                                 .street = "陆家嘴街道",
+                                 .ts_ns = now - 20 * DAY_NS};
+    e.events[1] = (struct event){.event_id = "110-new",
+                                 .source = "110",
+                                 .type = "noise",
+                                 .street = "陆家嘴街道",
+                                 .ts_ns = now - HOUR_NS};
+    write_expect(fx->st, &d, 3, 0);
+    write_expect(fx->st, &e, 2, 0);
+    /* 0 days (the default): kept */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_int_equal(count_rows(fx, "delivery_key"), 3);
+    assert_int_equal(count_rows(fx, "event"), 2);
+    fx->cfg.orders_retention_days = 10;
+    fx->cfg.events_retention_days = 10;
+    fx_reopen(fx);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_int_equal(count_rows(fx, "delivery_key"), 1);
+    assert_int_equal(count_rows(fx, "event"), 1);
+    struct sbuf sb = SBUF_INIT;
+    render_stats(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"deliveries\":1,"));
+    assert_non_null(strstr(sb.buf, "\"events\":1,"));
+    sbuf_release(&sb);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, 0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 1);
+    assert_string_equal(os.last_id, "MT-new");
+    /* the new ones still dedup; the dropped ones are forgotten */
+    write_expect(fx->st, &d, 2, 1);
+    ingest_batch_release(&d);
+    ingest_batch_release(&e);
+    fx_free(fx);
+}
+
 /* ---- tokens, departments, audit, settings ---- */
 
 static void test_tokens(void **state)
@@ -1296,6 +1363,7 @@ int main(void)
         cmocka_unit_test(test_failed_commit_rolls_back),
         cmocka_unit_test(test_group_commit_counts_per_batch),
         cmocka_unit_test(test_retention_keeps_rollups),
+        cmocka_unit_test(test_retention_of_orders_and_events),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_audit_and_settings),
     };
