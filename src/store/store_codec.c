@@ -90,14 +90,33 @@ static size_t run_end(const struct reading *r, size_t n, size_t i)
     return j;
 }
 
+/* 1 when every interval of r[0..n) equals the first. */
+static int times_regular(const struct reading *r, size_t n)
+{
+    uint64_t d = (uint64_t)r[1].ts_ns - (uint64_t)r[0].ts_ns;
+    for (size_t i = 2; i < n; i++)
+        if ((uint64_t)r[i].ts_ns - (uint64_t)r[i - 1].ts_ns != d)
+            return 0;
+    return 1;
+}
+
 static void encode_times(struct sbuf *body, const struct reading *r, size_t n,
                          int64_t base_ts)
 {
     uint64_t prev = (uint64_t)r[0].ts_ns, delta = 0;
     put_varint(body, zigzag(prev - (uint64_t)base_ts));
-    for (size_t i = 1; i < n; i++) {
+    if (n < 2)
+        return;
+    delta = (uint64_t)r[1].ts_ns - prev;
+    put_varint(body, delta);
+    if (n < 3)
+        return;
+    int regular = times_regular(r, n);
+    sbuf_addch(body, (char)regular);
+    prev = (uint64_t)r[1].ts_ns;
+    for (size_t i = 2; !regular && i < n; i++) {
         uint64_t d = (uint64_t)r[i].ts_ns - prev;
-        put_varint(body, i == 1 ? d : zigzag(d - delta));
+        put_varint(body, zigzag(d - delta));
         delta = d;
         prev = (uint64_t)r[i].ts_ns;
     }
@@ -169,17 +188,23 @@ static struct reading *out_reserve(struct codec_out *out, size_t n)
 }
 
 static int decode_times(struct cursor *c, struct reading *r, uint64_t n,
-                        int64_t base_ts)
+                        int64_t base_ts, int version)
 {
     uint64_t v, prev, delta = 0;
+    int regular = 0;
     if (get_varint(c, &v))
         return CB_ESTORE;
     prev = unzigzag(v) + (uint64_t)base_ts;
     r[0].ts_ns = (int64_t)prev;
     for (uint64_t i = 1; i < n; i++) {
-        if (get_varint(c, &v))
+        if (i == 2 && version >= 2) {
+            if (c->p == c->end || *c->p > 1)
+                return CB_ESTORE;
+            regular = *c->p++;
+        }
+        if (!regular && get_varint(c, &v))
             return CB_ESTORE;
-        delta = i == 1 ? v : delta + unzigzag(v);
+        delta = i == 1 ? v : regular ? delta : delta + unzigzag(v);
         prev += delta;
         r[i].ts_ns = (int64_t)prev;
     }
@@ -222,14 +247,14 @@ static int read_run_head(struct cursor *c, struct run_head *h)
     if ((h->kind & 3) >= METRIC_COUNT || (h->kind >> 4) > CODEC_MAX_DIGITS ||
         get_varint(c, &h->n) || get_varint(c, &h->len))
         return CB_ESTORE;
-    /* every reading takes at least two bytes of its body */
-    if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len / 2)
+    /* every reading takes at least a byte of its body (its value) */
+    if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len)
         return CB_ESTORE;
     return 0;
 }
 
 static int decode_run(struct cursor *c, const struct run_head *h, int64_t hh,
-                      int64_t base_ts, struct codec_out *out)
+                      int64_t base_ts, int version, struct codec_out *out)
 {
     struct cursor body = {c->p, c->p + h->len};
     struct reading *r = out_reserve(out, (size_t)h->n);
@@ -239,7 +264,7 @@ static int decode_run(struct cursor *c, const struct run_head *h, int64_t hh,
         r[i].metric = (uint8_t)(h->kind & 3);
         r[i].field = (h->kind & KIND_FIELD) ? READING_DELTA : READING_INDEX;
     }
-    if (decode_times(&body, r, h->n, base_ts) ||
+    if (decode_times(&body, r, h->n, base_ts, version) ||
         decode_values(&body, r, h->n, (h->kind & KIND_RAW) != 0,
                       (int)(h->kind >> 4)) ||
         body.p != body.end)
@@ -255,7 +280,8 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
     struct cursor c = {data, (const unsigned char *)data + len};
     uint64_t nruns;
     int64_t hh = base_household;
-    if (!len || *c.p++ != CODEC_VERSION || get_varint(&c, &nruns) ||
+    int version = len ? *c.p++ : 0;
+    if ((version != 1 && version != CODEC_VERSION) || get_varint(&c, &nruns) ||
         nruns > len)
         return CB_ESTORE;
     for (uint64_t i = 0; i < nruns; i++) {
@@ -268,7 +294,7 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
             c.p += h.len;
             continue;
         }
-        if (decode_run(&c, &h, hh, base_ts, out))
+        if (decode_run(&c, &h, hh, base_ts, version, out))
             return CB_ESTORE;
     }
     return c.p == c.end ? 0 : CB_ESTORE;

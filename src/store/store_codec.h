@@ -12,8 +12,8 @@
  *
  *   part     layout                                   notes
  *   -------  ---------------------------------------  ---------------------
- *   block    u8 version (=1) | varint nruns | run*    runs in (household,
- *                                                     metric, ts) order
+ *   block    u8 version (2; 1 is  | varint nruns |   runs in (household,
+ *            still read) run*                         metric, ts) order
  *   run      varint hh_gap | u8 kind | varint n |     hh_gap: household
  *            varint body_len | body                   minus the previous
  *                                                     run's (the first:
@@ -22,9 +22,13 @@
  *            bit 3 raw, bits 4-7 digits (0..9)        resolution 10^-digits
  *   body     times then values, n of each
  *   times    zz(ts0 - base_ts) | varint (ts1 - ts0) | delta-of-delta:
- *            zz(dod_i) for i >= 2                     0 for a meter that
- *                                                     keeps its interval,
- *                                                     one byte
+ *            [n >= 3: u8 regular] |                   regular = 1 when
+ *            [!regular: zz(dod_i) for i >= 2]         every dod is 0 (a
+ *                                                     meter that keeps its
+ *                                                     interval): no dods
+ *                                                     follow.  Version 1:
+ *                                                     no regular byte, the
+ *                                                     dods always
  *   values   raw = 0: zz(u0) | zz(u_i - u_i-1) ...    u = round(value *
  *            raw = 1: n little-endian f64             10^digits)
  *
@@ -35,7 +39,7 @@
  * run with a value that is not finite or whose count would reach 2^53 is
  * stored raw (8 bytes each, exact).  A register that grows by a few units
  * an hour costs a byte or two a reading; timestamps of a regular meter
- * one byte.
+ * nothing a reading past the run's first three.
  *
  * Decoding checks every length against the bytes that are there and
  * refuses (CB_ESTORE) a truncated block, trailing bytes, an unknown
@@ -51,7 +55,7 @@
 #include "ingest/ingest.h"
 #include "util/util.h"
 
-#define CODEC_VERSION 1
+#define CODEC_VERSION 2 /* written; 1 is read too */
 #define CODEC_MAX_DIGITS 9
 
 /* Decoded readings (household, metric, field, ts_ns, value set; the

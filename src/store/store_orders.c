@@ -105,19 +105,25 @@ static int store_blocks(struct store_conn *w, const struct write_req *req)
 
 /* ---- dedup by key ---- */
 
-/* The id's key: FNV-1a over its bytes, then a 64-bit finaliser (so that
- * ids differing in their last bytes spread over the b-tree). */
+/* The id's key: a 32-bit hash of the id but its last 4 bytes, then those
+ * 4 bytes (big-endian).  Ids that count up (a platform's sequence) keep
+ * their order within each 10,000 or so, so a batch's keys land in a few
+ * runs of the b-tree and a commit rewrites a few pages, not one page per
+ * order as a hash of the whole id would (measured: NDJSON orders with
+ * sequential ids 40% slower); random ids (hex) spread as any hash does.
+ * Two ids may share a key: the store then checks the id itself. */
 int64_t store__order_key(const char *id)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+    size_t len = strlen(id), head = len > 4 ? len - 4 : 0;
+    uint64_t h = 0xcbf29ce484222325ULL, tail = 0;
+    for (size_t i = 0; i < head; i++)
+        h = (h ^ (unsigned char)id[i]) * 0x100000001b3ULL;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (int64_t)h;
+    for (size_t i = head; i < len; i++)
+        tail = tail << 8 | (unsigned char)id[i];
+    return (int64_t)((h & 0xffffffff00000000ULL) | tail);
 }
 
 struct keyed_id {

@@ -56,8 +56,9 @@ static void test_round_trip(void **state)
     struct codec_out out = {NULL, 0, 0};
     size_t n = make_day(r, 512);
     codec_encode(&blob, r, n, 512, DAY0, digits);
-    /* regular hourly registers: a few bytes a reading, not 20 */
-    assert_true(blob.len < n * 4);
+    /* regular hourly registers: a few bytes a reading, not 20; a run of
+     * regular times costs no byte a reading (version 2) */
+    assert_true(blob.len < n * 2);
     assert_int_equal(codec_decode(blob.buf, blob.len, 512, DAY0, -1, &out), 0);
     assert_int_equal(out.n, n);
     assert_same(r, out.e, n);
@@ -68,6 +69,37 @@ static void test_round_trip(void **state)
     assert_int_equal(out.n, 3 * 24);
     assert_same(r + 9 * 3 * 24, out.e, out.n);
     sbuf_release(&blob);
+    free(out.e);
+}
+
+/* A version 1 block (dods always written), as stores wrote them before
+ * version 2, still decodes. */
+static void test_version_1_read(void **state)
+{
+    static const unsigned char v1[] = {
+        1, 1,          /* version 1, one run */
+        0, 0x30, 3, 6, /* household +0, water at 0.001, n 3 */
+        0, 1,    0,    /* ts0 = base, +1 ns, dod 0 */
+        2, 2,    2};   /* 0.001, 0.002, 0.003 */
+    struct codec_out out = {NULL, 0, 0};
+    assert_int_equal(codec_decode(v1, sizeof(v1), 7, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out.e[i].household, 7);
+        assert_true(out.e[i].ts_ns == DAY0 + i);
+        assert_true(out.e[i].value == (i + 1) / 1000.0);
+    }
+    /* the same bytes as version 2 read "0" as the regular byte: refused */
+    unsigned char v2[sizeof(v1)];
+    memcpy(v2, v1, sizeof(v1));
+    v2[0] = 2;
+    out.n = 0;
+    assert_int_equal(codec_decode(v2, sizeof(v2), 7, DAY0, -1, &out),
+                     CB_ESTORE);
+    /* a regular byte other than 0 or 1 is refused */
+    static const unsigned char bad[] = {2, 1, 0, 0x30, 3, 6, 0, 1, 2, 2, 2, 2};
+    assert_int_equal(codec_decode(bad, sizeof(bad), 7, DAY0, -1, &out),
+                     CB_ESTORE);
     free(out.e);
 }
 
@@ -388,6 +420,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_version_1_read),
         cmocka_unit_test(test_odd_values_and_times),
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_corrupt_refused),
