@@ -8,7 +8,8 @@
  * 20 bytes a reading plus a row per commit.  Once the newest hour stored
  * is COMPACT_GRACE_HOURS into a later UTC day (the day has closed, and the
  * readings of its last hours have had time to arrive), the writer compacts
- * it: for
+ * it (late readings of a day compacted already: once it is two days older
+ * than the newest hour, so that a backlog is merged in once): for
  * each 64 consecutive households it merges that day's hourly rows (and
  * the day's compacted row, if late readings came in after a first
  * compaction) into one reading_day row, a series block (store_codec.h),
@@ -150,6 +151,12 @@ int store__days_due(struct store *st)
     if (st->hot_min_hour == INT64_MIN)
         return 0;
     int64_t day = store__utc_day_of_hour(st->hot_min_hour);
+    int64_t newest = store__utc_day_of_hour(st->hot_max_hour);
+    /* late readings of a day compacted already wait until it is two days
+     * older than the newest hour: a day that gets late data for hours (a
+     * backlog uploaded) is merged again once, not at every chunk */
+    if (st->newest_day != INT64_MIN && day <= st->newest_day)
+        return day < newest - 1;
     return st->hot_max_hour >= (day + 1) * DAY_HOURS + COMPACT_GRACE_HOURS;
 }
 

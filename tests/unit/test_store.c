@@ -529,6 +529,33 @@ static void wait_compacted(struct fixture *fx)
     fail_msg("past days were not compacted");
 }
 
+/* When a day is due for compaction: two hours after it closes the first
+ * time; late readings of a compacted day once it is two days older than
+ * the newest hour (a backlog is merged in once). */
+static void test_days_due_rule(void **state)
+{
+    struct store st;
+    memset(&st, 0, sizeof(st));
+    int64_t d = 20000 * 24; /* the first hour of a UTC day */
+    st.newest_day = INT64_MIN;
+    st.hot_min_hour = INT64_MIN;
+    assert_false(store__days_due(&st)); /* nothing hot */
+    st.hot_min_hour = d + 5;
+    st.hot_max_hour = d + 24 + 1;
+    assert_false(store__days_due(&st)); /* 1 hour into the next day */
+    st.hot_max_hour = d + 24 + 2;
+    assert_true(store__days_due(&st)); /* 2 hours: due */
+    st.newest_day = 20000;             /* compacted; late readings came in */
+    assert_false(store__days_due(&st));
+    st.hot_max_hour = d + 47;
+    assert_false(store__days_due(&st));
+    st.hot_max_hour = d + 48;
+    assert_true(store__days_due(&st)); /* two days older: merged */
+    st.newest_day = 19999; /* a newer day than any compacted: at once */
+    st.hot_max_hour = d + 26;
+    assert_true(store__days_due(&st));
+}
+
 /* Past days move into compressed series blocks; resends and late readings
  * still deduplicate exactly against them, before and after a restart, and
  * every read sees both tiers. */
@@ -1350,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_readings_late_and_after_restart),
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),
+        cmocka_unit_test(test_days_due_rule),
         cmocka_unit_test(test_readings_compacted_by_day),
         cmocka_unit_test(test_order_blocks_old_and_new),
         cmocka_unit_test(test_migrate_v13_order_keys),
