@@ -7,6 +7,9 @@
 #include "store/store_codec.h"
 
 #define KIND_FIELD 0x4
+#define TIMES_REGULAR 0x1    /* version 2: every interval is the first */
+#define TIMES_IN_SECONDS 0x2 /* version 2: times counted in seconds */
+#define TIMES_SECOND 1000000000LL
 #define KIND_RAW 0x8
 #define MAX_SAFE_COUNT 9007199254740992.0 /* 2^53 */
 
@@ -100,25 +103,37 @@ static int times_regular(const struct reading *r, size_t n)
     return 1;
 }
 
+/* 1 when base_ts and every time of r[0..n) are whole seconds. */
+static int whole_seconds(const struct reading *r, size_t n, int64_t base_ts)
+{
+    if (base_ts % TIMES_SECOND)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].ts_ns % TIMES_SECOND)
+            return 0;
+    return 1;
+}
+
+/* a - b in the run's unit (modulo 2^64). */
+static uint64_t time_diff(int64_t a, int64_t b, int sec)
+{
+    return sec ? (uint64_t)(a / TIMES_SECOND) - (uint64_t)(b / TIMES_SECOND)
+               : (uint64_t)a - (uint64_t)b;
+}
+
 static void encode_times(struct sbuf *body, const struct reading *r, size_t n,
                          int64_t base_ts)
 {
-    uint64_t prev = (uint64_t)r[0].ts_ns, delta = 0;
-    put_varint(body, zigzag(prev - (uint64_t)base_ts));
-    if (n < 2)
-        return;
-    delta = (uint64_t)r[1].ts_ns - prev;
-    put_varint(body, delta);
-    if (n < 3)
-        return;
-    int regular = times_regular(r, n);
-    sbuf_addch(body, (char)regular);
-    prev = (uint64_t)r[1].ts_ns;
-    for (size_t i = 2; !regular && i < n; i++) {
-        uint64_t d = (uint64_t)r[i].ts_ns - prev;
-        put_varint(body, zigzag(d - delta));
+    int sec = whole_seconds(r, n, base_ts);
+    int regular = n >= 3 && times_regular(r, n);
+    uint64_t delta = 0;
+    sbuf_addch(body, (char)((regular ? TIMES_REGULAR : 0) |
+                            (sec ? TIMES_IN_SECONDS : 0)));
+    put_varint(body, zigzag(time_diff(r[0].ts_ns, base_ts, sec)));
+    for (size_t i = 1; i < n && !(regular && i >= 2); i++) {
+        uint64_t d = time_diff(r[i].ts_ns, r[i - 1].ts_ns, sec);
+        put_varint(body, i == 1 ? d : zigzag(d - delta));
         delta = d;
-        prev = (uint64_t)r[i].ts_ns;
     }
 }
 
@@ -187,24 +202,39 @@ static struct reading *out_reserve(struct codec_out *out, size_t n)
     return out->e + out->n;
 }
 
+/* Version 2's times flags: 0, or CB_ESTORE for unknown bits or a regular
+ * run shorter than 3. */
+static int times_flags(struct cursor *c, uint64_t n, unsigned *OUT)
+{
+    if (c->p == c->end)
+        return CB_ESTORE;
+    *OUT = *c->p++;
+    if ((*OUT & ~(unsigned)(TIMES_REGULAR | TIMES_IN_SECONDS)) ||
+        ((*OUT & TIMES_REGULAR) && n < 3))
+        return CB_ESTORE;
+    return 0;
+}
+
 static int decode_times(struct cursor *c, struct reading *r, uint64_t n,
                         int64_t base_ts, int version)
 {
-    uint64_t v, prev, delta = 0;
-    int regular = 0;
+    uint64_t v, prev, delta = 0, unit = 1;
+    unsigned flags = 0;
+    if (version >= 2 && times_flags(c, n, &flags))
+        return CB_ESTORE;
+    if (flags & TIMES_IN_SECONDS)
+        unit = TIMES_SECOND;
     if (get_varint(c, &v))
         return CB_ESTORE;
-    prev = unzigzag(v) + (uint64_t)base_ts;
+    prev = unzigzag(v) * unit + (uint64_t)base_ts;
     r[0].ts_ns = (int64_t)prev;
     for (uint64_t i = 1; i < n; i++) {
-        if (i == 2 && version >= 2) {
-            if (c->p == c->end || *c->p > 1)
-                return CB_ESTORE;
-            regular = *c->p++;
-        }
+        int regular = (flags & TIMES_REGULAR) && i >= 2;
         if (!regular && get_varint(c, &v))
             return CB_ESTORE;
-        delta = i == 1 ? v : regular ? delta : delta + unzigzag(v);
+        delta = i == 1    ? v * unit
+                : regular ? delta
+                          : delta + unzigzag(v) * unit;
         prev += delta;
         r[i].ts_ns = (int64_t)prev;
     }

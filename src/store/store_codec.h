@@ -21,14 +21,20 @@
  *   kind     bits 0-1 metric, bit 2 field,            digits: the value
  *            bit 3 raw, bits 4-7 digits (0..9)        resolution 10^-digits
  *   body     times then values, n of each
- *   times    zz(ts0 - base_ts) | varint (ts1 - ts0) | delta-of-delta:
- *            [n >= 3: u8 regular] |                   regular = 1 when
- *            [!regular: zz(dod_i) for i >= 2]         every dod is 0 (a
- *                                                     meter that keeps its
- *                                                     interval): no dods
- *                                                     follow.  Version 1:
- *                                                     no regular byte, the
- *                                                     dods always
+ *   times    u8 flags | zz(ts0 - base_ts) |           in the run's unit:
+ *            [n >= 2: varint (ts1 - ts0)] |           seconds (flag 0x2)
+ *            [!regular: zz(dod_i) for i >= 2]         when base_ts and
+ *                                                     every ts are whole
+ *                                                     seconds, else ns;
+ *                                                     delta-of-delta dods;
+ *                                                     regular (flag 0x1,
+ *                                                     n >= 3): every dod
+ *                                                     is 0 (a meter that
+ *                                                     keeps its interval),
+ *                                                     none follow.
+ *                                                     Version 1: no flags
+ *                                                     byte, ns, the dods
+ *                                                     always
  *   values   raw = 0: zz(u0) | zz(u_i - u_i-1) ...    u = round(value *
  *            raw = 1: n little-endian f64             10^digits)
  *
@@ -38,8 +44,8 @@
  * finer than the resolution is rounded to it (half away from zero).  A
  * run with a value that is not finite or whose count would reach 2^53 is
  * stored raw (8 bytes each, exact).  A register that grows by a few units
- * an hour costs a byte or two a reading; timestamps of a regular meter
- * nothing a reading past the run's first three.
+ * an hour costs a byte or two a reading; the timestamps of a regular
+ * meter a few bytes a run, none a reading.
  *
  * Decoding checks every length against the bytes that are there and
  * refuses (CB_ESTORE) a truncated block, trailing bytes, an unknown

@@ -96,10 +96,46 @@ static void test_version_1_read(void **state)
     out.n = 0;
     assert_int_equal(codec_decode(v2, sizeof(v2), 7, DAY0, -1, &out),
                      CB_ESTORE);
-    /* a regular byte other than 0 or 1 is refused */
-    static const unsigned char bad[] = {2, 1, 0, 0x30, 3, 6, 0, 1, 2, 2, 2, 2};
+    /* version 2's times flags: an unknown bit, "regular" under 3 readings */
+    static const unsigned char bad[] = {2, 1, 0, 0x30, 3, 6, 4, 0, 1, 2, 2, 2};
     assert_int_equal(codec_decode(bad, sizeof(bad), 7, DAY0, -1, &out),
                      CB_ESTORE);
+    static const unsigned char short_regular[] = {2,    1, 0, 0x30, 2, 5,
+                                                  0x01, 0, 1, 2,    2};
+    assert_int_equal(
+        codec_decode(short_regular, sizeof(short_regular), 7, DAY0, -1, &out),
+        CB_ESTORE);
+    free(out.e);
+}
+
+/* Whole seconds are counted in seconds (a daily meter's reading costs 3
+ * bytes of time, not 7); any other time in ns; both exact. */
+static void test_times_in_seconds(void **state)
+{
+    struct reading r[2];
+    struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    memset(r, 0, sizeof(r));
+    r[0].household = r[1].household = 3;
+    r[0].value = r[1].value = 12345.678;
+    r[0].ts_ns = DAY0 + 8 * HOUR_NS;
+    r[1].ts_ns = DAY0 + 8 * HOUR_NS + 1;
+    codec_encode(&a, &r[0], 1, 0, DAY0, digits);
+    codec_encode(&b, &r[1], 1, 0, DAY0, digits);
+    assert_true(a.len + 3 <= b.len);
+    assert_int_equal(codec_decode(a.buf, a.len, 0, DAY0, -1, &out), 0);
+    assert_int_equal(codec_decode(b.buf, b.len, 0, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, 2);
+    assert_same(r, out.e, 2);
+    /* a base that is not a whole second: ns */
+    out.n = 0;
+    sbuf_reset(&a);
+    codec_encode(&a, &r[0], 1, 0, DAY0 + 5, digits);
+    assert_int_equal(codec_decode(a.buf, a.len, 0, DAY0 + 5, -1, &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_same(r, out.e, 1);
+    sbuf_release(&a);
+    sbuf_release(&b);
     free(out.e);
 }
 
@@ -421,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_version_1_read),
+        cmocka_unit_test(test_times_in_seconds),
         cmocka_unit_test(test_odd_values_and_times),
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_corrupt_refused),
