@@ -150,6 +150,8 @@ int store__days_due(struct store *st)
 {
     if (st->hot_min_hour == INT64_MIN)
         return 0;
+    if (st->compact_max_block >= 0)
+        return 1; /* a day's compaction goes on to its last chunk */
     int64_t day = store__utc_day_of_hour(st->hot_min_hour);
     int64_t newest = store__utc_day_of_hour(st->hot_max_hour);
     /* late readings of a day compacted already wait until it is two days

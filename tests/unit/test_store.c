@@ -536,7 +536,8 @@ static void test_days_due_rule(void **state)
 {
     struct store st;
     memset(&st, 0, sizeof(st));
-    int64_t d = 20000 * 24; /* the first hour of a UTC day */
+    int64_t d = 20000 * 24;    /* the first hour of a UTC day */
+    st.compact_max_block = -1; /* no day being compacted */
     st.newest_day = INT64_MIN;
     st.hot_min_hour = INT64_MIN;
     assert_false(store__days_due(&st)); /* nothing hot */
@@ -547,6 +548,9 @@ static void test_days_due_rule(void **state)
     assert_true(store__days_due(&st)); /* 2 hours: due */
     st.newest_day = 20000;             /* compacted; late readings came in */
     assert_false(store__days_due(&st));
+    st.compact_max_block = 40; /* unless only its first chunks are done */
+    assert_true(store__days_due(&st));
+    st.compact_max_block = -1;
     st.hot_max_hour = d + 47;
     assert_false(store__days_due(&st));
     st.hot_max_hour = d + 48;
