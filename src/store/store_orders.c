@@ -17,10 +17,13 @@
  * b-tree of whole id texts (delivery_order, to version 13) took 27.  When
  * the key is there already the id itself is checked, so dedup stays
  * exact: the order is a duplicate when this batch's new orders hold the
- * id, or the blocks of the hour the key names hold it (decoded once per
- * hour a batch touches: a resend in time order reads each hour once), or
- * delivery_order holds it; otherwise two ids share a key, and the order
- * is new and its id goes into delivery_order.
+ * id, or the blocks of the hour the key names hold it, or delivery_order
+ * holds it; otherwise two ids share a key, and the order is new and its
+ * id goes into delivery_order.  Those checks run after every free key of
+ * the batch is taken, in the order of the hours the keys name, so a
+ * resend reads each hour's blocks once a batch, whatever the order of its
+ * lines (in the order given, a simulator's file of 42,357 orders resent
+ * read an hour a conflict: 2.4 k orders/s, against 70 k on main).
  *
  * The new orders of one batch then go, one row per hour they fall in, in
  * time order, into delivery_block; data is an order block (store_codec.h:
@@ -215,19 +218,34 @@ static int key_hour(struct store_conn *w, int64_t key, int64_t *OUT_hour)
     return step == SQLITE_ROW ? 0 : store__sqlerr(w->db, "order key");
 }
 
-/* Is the order whose key is taken already stored?  In this batch's new
- * orders, in the blocks of the hour its key names, or among the ids whose
- * key another id took (delivery_order, which takes it when it is new). */
-static int key_taken(struct store_conn *w, struct order_dedup *dd, int64_t key,
-                     const char *id, int *OUT_new)
+/* 1 when this batch's new orders (sorted by key) hold id. */
+static int fresh_has(const struct order_dedup *dd, int64_t key, const char *id)
 {
-    int64_t hour;
+    struct keyed_id probe = {key, NULL};
+    const struct keyed_id *k = dd->n_fresh
+                                   ? bsearch(&probe, dd->fresh, dd->n_fresh,
+                                             sizeof(*dd->fresh), keyed_cmp)
+                                   : NULL;
+    if (!k)
+        return 0;
+    while (k > dd->fresh && k[-1].key == key)
+        k--;
+    for (; k < dd->fresh + dd->n_fresh && k->key == key; k++)
+        if (!strcmp(k->id, id))
+            return 1;
+    return 0;
+}
+
+/* Is the order whose key is taken (by an order of hour) already stored?
+ * In this batch's new orders, in the blocks of that hour, or among the ids
+ * whose key another id took (delivery_order, which takes it when it is
+ * new). */
+static int key_taken(struct store_conn *w, struct order_dedup *dd, int64_t key,
+                     int64_t hour, const char *id, int *OUT_new)
+{
     *OUT_new = 0;
-    for (size_t i = 0; i < dd->n_fresh; i++)
-        if (dd->fresh[i].key == key && !strcmp(dd->fresh[i].id, id))
-            return 0;
-    if (key_hour(w, key, &hour))
-        return CB_ESTORE;
+    if (fresh_has(dd, key, id))
+        return 0;
     if (dd->hour != hour && dedup_load(w, dd, hour))
         return CB_ESTORE;
     if (dedup_in_hour(dd, key, id))
@@ -245,12 +263,31 @@ static int key_taken(struct store_conn *w, struct order_dedup *dd, int64_t key,
     return 0;
 }
 
-/* 1 in *OUT_new when order d is not stored yet (its key is then taken). */
-static int order_is_new(struct store_conn *w, struct order_dedup *dd,
-                        const struct delivery *d, int *OUT_new)
+/* An order whose key was taken: resolved after the others, in the order of
+ * the hour that holds its key (each hour's blocks read once a batch). */
+struct conflict {
+    int64_t hour, key;
+    size_t idx;
+};
+
+static int conflict_cmp(const void *pa, const void *pb)
 {
-    const char *id = d->order_id ? d->order_id : "";
-    int64_t key = store__order_key(id);
+    const struct conflict *a = pa, *b = pb;
+    if (a->hour != b->hour)
+        return a->hour < b->hour ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static const char *order_id(const struct delivery *d)
+{
+    return d->order_id ? d->order_id : "";
+}
+
+/* Takes d's key when it is free: 1 in *OUT_new, or 0 and the hour of the
+ * order that holds it in *OUT_hour. */
+static int key_take(struct store_conn *w, const struct delivery *d, int64_t key,
+                    int *OUT_new, int64_t *OUT_hour)
+{
     sqlite3_stmt *s = store__stmt(w, STMT_ORDER_KEY_ADD);
     if (!s)
         return CB_ESTORE;
@@ -260,12 +297,38 @@ static int order_is_new(struct store_conn *w, struct order_dedup *dd,
     sqlite3_reset(s);
     if (step != SQLITE_DONE)
         return store__sqlerr(w->db, "insert order key");
-    if (sqlite3_changes(w->db))
-        *OUT_new = 1;
-    else if (key_taken(w, dd, key, id, OUT_new))
-        return CB_ESTORE;
-    if (*OUT_new)
-        dd->fresh[dd->n_fresh++] = (struct keyed_id){key, id};
+    *OUT_new = sqlite3_changes(w->db) > 0;
+    return *OUT_new ? 0 : key_hour(w, key, OUT_hour);
+}
+
+static void mark_new(struct write_req *req, size_t i)
+{
+    req->fresh[i] = 1;
+    req->res.accepted++;
+    req->res.unmatched += req->batch->deliveries[i].household < 0;
+}
+
+/* First pass: every order whose key is free is new; the others go to
+ * conflicts (*OUT_n of them). */
+static int take_keys(struct store_conn *w, struct write_req *req,
+                     struct order_dedup *dd, struct conflict *conflicts,
+                     size_t *OUT_n)
+{
+    const struct ingest_batch *b = req->batch;
+    *OUT_n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *id = order_id(&b->deliveries[i]);
+        int64_t key = store__order_key(id), hour = 0;
+        int fresh = 0;
+        if (key_take(w, &b->deliveries[i], key, &fresh, &hour))
+            return CB_ESTORE;
+        if (fresh) {
+            mark_new(req, i);
+            dd->fresh[dd->n_fresh++] = (struct keyed_id){key, id};
+        } else {
+            conflicts[(*OUT_n)++] = (struct conflict){hour, key, i};
+        }
+    }
     return 0;
 }
 
@@ -273,25 +336,30 @@ int store__orders_apply(struct store_conn *w, struct write_req *req)
 {
     const struct ingest_batch *b = req->batch;
     struct order_dedup dd = {.hour = INT64_MIN};
-    int rc = 0;
+    size_t cap = b->n ? b->n : 1, n_conflicts = 0;
+    struct conflict *conflicts = xmalloc(cap * sizeof(*conflicts));
     ingest_batch_init(&dd.stored, FEED_DELIVERIES);
-    dd.fresh = xmalloc((b->n ? b->n : 1) * sizeof(*dd.fresh));
-    for (size_t i = 0; i < b->n && !rc; i++) {
-        const struct delivery *d = &b->deliveries[i];
-        int fresh = 0;
-        if ((rc = order_is_new(w, &dd, d, &fresh)))
-            break;
-        if (!fresh) {
+    dd.fresh = xmalloc(cap * sizeof(*dd.fresh));
+    int rc = take_keys(w, req, &dd, conflicts, &n_conflicts);
+    /* the same id twice in the batch: the first took the key, the next are
+     * found among the new; an order of the batch whose key an older order
+     * holds is checked in that order's hour */
+    qsort(dd.fresh, dd.n_fresh, sizeof(*dd.fresh), keyed_cmp);
+    qsort(conflicts, n_conflicts, sizeof(*conflicts), conflict_cmp);
+    for (size_t k = 0; !rc && k < n_conflicts; k++) {
+        const struct conflict *c = &conflicts[k];
+        int fresh;
+        rc = key_taken(w, &dd, c->key, c->hour,
+                       order_id(&b->deliveries[c->idx]), &fresh);
+        if (!rc && fresh)
+            mark_new(req, c->idx);
+        else if (!rc)
             req->res.duplicates++;
-            continue;
-        }
-        req->fresh[i] = 1;
-        req->res.accepted++;
-        req->res.unmatched += d->household < 0;
     }
     ingest_batch_release(&dd.stored);
     free(dd.ids);
     free(dd.fresh);
+    free(conflicts);
     if (rc)
         return rc;
     return req->res.accepted ? store_blocks(w, req) : 0;
