@@ -62,6 +62,8 @@ static int open_store(const struct config *cfg, int rebuild_rollups,
     sc.retention_days = cfg->retention_days;
     sc.hourly_retention_days = cfg->hourly_retention_days;
     sc.daily_retention_days = cfg->daily_retention_days;
+    sc.orders_retention_days = cfg->orders_retention_days;
+    sc.events_retention_days = cfg->events_retention_days;
     sc.log_keep_hours = cfg->log_keep_hours;
     sc.rollup_flush_ms = cfg->rollup_flush_ms;
     sc.rollup_max_lag = cfg->rollup_max_lag;

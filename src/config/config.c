@@ -71,6 +71,13 @@ static const struct config_key config_keys[] = {
     {"daily_retention_days", CT_INT, F(daily_retention_days), "0", 0, 36500,
      "days daily use (usage_daily) is kept; 0: always.  The scenes read the "
      "last 30 days, so keep at least that"},
+    {"orders_retention_days", CT_INT, F(orders_retention_days), "0", 0, 36500,
+     "days delivery orders are kept (by their time, whole hours); 0: "
+     "always.  A dropped order's id is forgotten: a resend stores it again. "
+     " The scenes read the last 30 days"},
+    {"events_retention_days", CT_INT, F(events_retention_days), "0", 0, 36500,
+     "days department events are kept (by their time); 0: always.  A "
+     "dropped event's id is forgotten too"},
     {"log_keep_hours", CT_INT, F(log_keep_hours), "0", 0, 8760,
      "hours the ingest log is kept after the roll-up has checkpointed past "
      "it; 0: dropped at once, in segments (a lost rollup.db then cannot be "

@@ -40,6 +40,8 @@ struct config {
     int retention_days;         /* raw readings kept this long */
     int hourly_retention_days;  /* hourly use kept this long (0: always) */
     int daily_retention_days;   /* daily use kept this long (0: always) */
+    int orders_retention_days;  /* delivery orders kept (0: always) */
+    int events_retention_days;  /* department events kept (0: always) */
     int log_keep_hours;         /* ingest log kept after the roll-up */
     int rollup_flush_ms;        /* roll-up checkpoint period */
     size_t rollup_max_lag;      /* batches the roll-up may trail by (503) */

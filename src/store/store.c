@@ -27,6 +27,8 @@ void store_config_defaults(struct store_config *cfg)
     cfg->retention_days = 90;
     cfg->hourly_retention_days = 90;
     cfg->daily_retention_days = 0;
+    cfg->orders_retention_days = 0;
+    cfg->events_retention_days = 0;
     cfg->log_keep_hours = 0;
     cfg->rollup_flush_ms = 1000;
     cfg->rollup_max_lag = 1000;
@@ -53,6 +55,10 @@ static int config_check(const struct store_config *cfg)
         bad = "hourly_retention_days";
     else if (cfg->daily_retention_days < 0)
         bad = "daily_retention_days";
+    else if (cfg->orders_retention_days < 0)
+        bad = "orders_retention_days";
+    else if (cfg->events_retention_days < 0)
+        bad = "events_retention_days";
     else if (cfg->log_keep_hours < 0)
         bad = "log_keep_hours";
     else if (cfg->rollup_flush_ms < 1)

@@ -45,9 +45,15 @@
  *             (block, day), index (day): raw readings of past UTC days,
  *             one compressed series block per 64 households and day
  *             (store_days.c, format store_codec.h)
- *   delivery_order(order_id PK) WITHOUT ROWID: the orders' idempotency key
+ *   delivery_key(key INTEGER PK, hour)  the orders' idempotency key: a
+ *             64-bit hash of the order id and the hour whose blocks hold
+ *             the order (store_orders.c)
+ *   delivery_order(order_id PK) WITHOUT ROWID: the ids whose key another
+ *             id holds (hash collisions; rare)
  *   delivery_block(id INTEGER PK, hour, n, source, data BLOB)  index (hour):
- *             each batch's new orders, one row per hour (store_orders.c)
+ *             each batch's new orders, one row per hour, an order block
+ *             (format store_codec.h; rows written before it: an
+ *             ingest_log payload, still read) (store_orders.c)
  *   event(source, event_id, type, ts_ns, lat, lon, street_id, street, attrs,
  *         sender, PK(source, event_id))   index (ts_ns)
  *   ingest_log(seq INTEGER PK AUTOINCREMENT, ts_ns, feed, n, source,
@@ -132,6 +138,10 @@ struct store_config {
     int retention_days;             /* raw readings kept this long (>=1) */
     int hourly_retention_days;      /* usage_hours kept this long (0: always) */
     int daily_retention_days;       /* usage_daily kept this long (0: always) */
+    int orders_retention_days;      /* delivery orders kept this long, by
+                                       their time (0: always) */
+    int events_retention_days;      /* events kept this long, by their time
+                                       (0: always) */
     int log_keep_hours;             /* ingest_log kept this long after the
                                        roll-up has checkpointed past it (0:
                                        dropped in segments at once) */
@@ -576,7 +586,9 @@ int store_scan_events(struct store_snapshot *snap, int64_t from_ns,
 /* Runs retention now: drops raw readings older than retention_days (their
  * roll-ups are kept), ingest_log entries the roll-up has checkpointed
  * past (its position committed in rollup.db) and older than
- * log_keep_hours, then hourly and daily use older than
+ * log_keep_hours, delivery orders (whole hours, with their ids' keys) and
+ * events older than orders_retention_days / events_retention_days (0:
+ * kept), then hourly and daily use older than
  * hourly_retention_days / daily_retention_days (with the roll-up's next
  * checkpoint, waited for), in
  * chunks of ~50,000 rows, each its own transaction (ingest goes on in

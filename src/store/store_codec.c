@@ -7,6 +7,9 @@
 #include "store/store_codec.h"
 
 #define KIND_FIELD 0x4
+#define TIMES_REGULAR 0x1    /* version 2: every interval is the first */
+#define TIMES_IN_SECONDS 0x2 /* version 2: times counted in seconds */
+#define TIMES_SECOND 1000000000LL
 #define KIND_RAW 0x8
 #define MAX_SAFE_COUNT 9007199254740992.0 /* 2^53 */
 
@@ -90,16 +93,47 @@ static size_t run_end(const struct reading *r, size_t n, size_t i)
     return j;
 }
 
+/* 1 when every interval of r[0..n) equals the first. */
+static int times_regular(const struct reading *r, size_t n)
+{
+    uint64_t d = (uint64_t)r[1].ts_ns - (uint64_t)r[0].ts_ns;
+    for (size_t i = 2; i < n; i++)
+        if ((uint64_t)r[i].ts_ns - (uint64_t)r[i - 1].ts_ns != d)
+            return 0;
+    return 1;
+}
+
+/* 1 when base_ts and every time of r[0..n) are whole seconds. */
+static int whole_seconds(const struct reading *r, size_t n, int64_t base_ts)
+{
+    if (base_ts % TIMES_SECOND)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].ts_ns % TIMES_SECOND)
+            return 0;
+    return 1;
+}
+
+/* a - b in the run's unit (modulo 2^64). */
+static uint64_t time_diff(int64_t a, int64_t b, int sec)
+{
+    return sec ? (uint64_t)(a / TIMES_SECOND) - (uint64_t)(b / TIMES_SECOND)
+               : (uint64_t)a - (uint64_t)b;
+}
+
 static void encode_times(struct sbuf *body, const struct reading *r, size_t n,
                          int64_t base_ts)
 {
-    uint64_t prev = (uint64_t)r[0].ts_ns, delta = 0;
-    put_varint(body, zigzag(prev - (uint64_t)base_ts));
-    for (size_t i = 1; i < n; i++) {
-        uint64_t d = (uint64_t)r[i].ts_ns - prev;
+    int sec = whole_seconds(r, n, base_ts);
+    int regular = n >= 3 && times_regular(r, n);
+    uint64_t delta = 0;
+    sbuf_addch(body, (char)((regular ? TIMES_REGULAR : 0) |
+                            (sec ? TIMES_IN_SECONDS : 0)));
+    put_varint(body, zigzag(time_diff(r[0].ts_ns, base_ts, sec)));
+    for (size_t i = 1; i < n && !(regular && i >= 2); i++) {
+        uint64_t d = time_diff(r[i].ts_ns, r[i - 1].ts_ns, sec);
         put_varint(body, i == 1 ? d : zigzag(d - delta));
         delta = d;
-        prev = (uint64_t)r[i].ts_ns;
     }
 }
 
@@ -168,18 +202,39 @@ static struct reading *out_reserve(struct codec_out *out, size_t n)
     return out->e + out->n;
 }
 
-static int decode_times(struct cursor *c, struct reading *r, uint64_t n,
-                        int64_t base_ts)
+/* Version 2's times flags: 0, or CB_ESTORE for unknown bits or a regular
+ * run shorter than 3. */
+static int times_flags(struct cursor *c, uint64_t n, unsigned *OUT)
 {
-    uint64_t v, prev, delta = 0;
+    if (c->p == c->end)
+        return CB_ESTORE;
+    *OUT = *c->p++;
+    if ((*OUT & ~(unsigned)(TIMES_REGULAR | TIMES_IN_SECONDS)) ||
+        ((*OUT & TIMES_REGULAR) && n < 3))
+        return CB_ESTORE;
+    return 0;
+}
+
+static int decode_times(struct cursor *c, struct reading *r, uint64_t n,
+                        int64_t base_ts, int version)
+{
+    uint64_t v, prev, delta = 0, unit = 1;
+    unsigned flags = 0;
+    if (version >= 2 && times_flags(c, n, &flags))
+        return CB_ESTORE;
+    if (flags & TIMES_IN_SECONDS)
+        unit = TIMES_SECOND;
     if (get_varint(c, &v))
         return CB_ESTORE;
-    prev = unzigzag(v) + (uint64_t)base_ts;
+    prev = unzigzag(v) * unit + (uint64_t)base_ts;
     r[0].ts_ns = (int64_t)prev;
     for (uint64_t i = 1; i < n; i++) {
-        if (get_varint(c, &v))
+        int regular = (flags & TIMES_REGULAR) && i >= 2;
+        if (!regular && get_varint(c, &v))
             return CB_ESTORE;
-        delta = i == 1 ? v : delta + unzigzag(v);
+        delta = i == 1    ? v * unit
+                : regular ? delta
+                          : delta + unzigzag(v) * unit;
         prev += delta;
         r[i].ts_ns = (int64_t)prev;
     }
@@ -222,14 +277,14 @@ static int read_run_head(struct cursor *c, struct run_head *h)
     if ((h->kind & 3) >= METRIC_COUNT || (h->kind >> 4) > CODEC_MAX_DIGITS ||
         get_varint(c, &h->n) || get_varint(c, &h->len))
         return CB_ESTORE;
-    /* every reading takes at least two bytes of its body */
-    if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len / 2)
+    /* every reading takes at least a byte of its body (its value) */
+    if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len)
         return CB_ESTORE;
     return 0;
 }
 
 static int decode_run(struct cursor *c, const struct run_head *h, int64_t hh,
-                      int64_t base_ts, struct codec_out *out)
+                      int64_t base_ts, int version, struct codec_out *out)
 {
     struct cursor body = {c->p, c->p + h->len};
     struct reading *r = out_reserve(out, (size_t)h->n);
@@ -239,7 +294,7 @@ static int decode_run(struct cursor *c, const struct run_head *h, int64_t hh,
         r[i].metric = (uint8_t)(h->kind & 3);
         r[i].field = (h->kind & KIND_FIELD) ? READING_DELTA : READING_INDEX;
     }
-    if (decode_times(&body, r, h->n, base_ts) ||
+    if (decode_times(&body, r, h->n, base_ts, version) ||
         decode_values(&body, r, h->n, (h->kind & KIND_RAW) != 0,
                       (int)(h->kind >> 4)) ||
         body.p != body.end)
@@ -255,7 +310,8 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
     struct cursor c = {data, (const unsigned char *)data + len};
     uint64_t nruns;
     int64_t hh = base_household;
-    if (!len || *c.p++ != CODEC_VERSION || get_varint(&c, &nruns) ||
+    int version = len ? *c.p++ : 0;
+    if ((version != 1 && version != CODEC_VERSION) || get_varint(&c, &nruns) ||
         nruns > len)
         return CB_ESTORE;
     for (uint64_t i = 0; i < nruns; i++) {
@@ -268,7 +324,7 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
             c.p += h.len;
             continue;
         }
-        if (decode_run(&c, &h, hh, base_ts, out))
+        if (decode_run(&c, &h, hh, base_ts, version, out))
             return CB_ESTORE;
     }
     return c.p == c.end ? 0 : CB_ESTORE;
@@ -361,5 +417,282 @@ int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
     }
     if (OUT_digits)
         *OUT_digits = raw ? -1 : digits;
+    return c.p == c.end ? 0 : CB_ESTORE;
+}
+
+/* ---- delivery orders of an hour ---- */
+
+#define ORD_NS 0x01
+#define ORD_HH 0x02
+#define ORD_HHID 0x04
+#define ORD_ADDR 0x08
+#define ORD_ID_HEX 0x10
+#define ORD_ID_SAME 0x20
+#define ORD_REC 0x40
+#define ORD_REC_HEX 0x80
+#define HEX_DIGITS 16
+#define NS_PER_S 1000000000LL
+
+static const char hex_digit[] = "0123456789abcdef";
+
+/* 1 when s[0..16) are lowercase hex digits; their value in *OUT. */
+static int hex16(const char *s, uint64_t *OUT)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < HEX_DIGITS; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *OUT = v;
+    return 1;
+}
+
+static void put_u64be(struct sbuf *out, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (56 - 8 * i));
+    sbuf_add(out, b, 8);
+}
+
+static void put_str(struct sbuf *out, const char *s, size_t len)
+{
+    put_varint(out, len);
+    sbuf_add(out, s, len);
+}
+
+/* The split of an order id into a prefix and 16 hex digits, if it has
+ * that form. */
+struct order_id_form {
+    int hex;
+    size_t prefix_len;
+    uint64_t digits;
+};
+
+static struct order_id_form id_form(const char *id)
+{
+    struct order_id_form f = {0, 0, 0};
+    size_t len = strlen(id);
+    if (len >= HEX_DIGITS && hex16(id + len - HEX_DIGITS, &f.digits)) {
+        f.hex = 1;
+        f.prefix_len = len - HEX_DIGITS;
+    }
+    return f;
+}
+
+static int64_t floor_sec(int64_t ts_ns)
+{
+    int64_t s = ts_ns / NS_PER_S;
+    return s - (ts_ns % NS_PER_S < 0);
+}
+
+static void encode_order(struct sbuf *out, const struct delivery *d,
+                         int64_t *prev_sec, int64_t *prev_hh,
+                         const char **prev_prefix, size_t *prev_prefix_len)
+{
+    int64_t sec = floor_sec(d->ts_ns), ns = d->ts_ns % NS_PER_S;
+    ns += ns < 0 ? NS_PER_S : 0;
+    const char *id = d->order_id ? d->order_id : "";
+    struct order_id_form f = id_form(id);
+    uint64_t rec = 0;
+    int rec_hex = d->recipient && strlen(d->recipient) == HEX_DIGITS &&
+                  hex16(d->recipient, &rec);
+    int same = f.hex && *prev_prefix && f.prefix_len == *prev_prefix_len &&
+               !memcmp(id, *prev_prefix, f.prefix_len);
+    unsigned flags = (ns ? ORD_NS : 0) | (d->household >= 0 ? ORD_HH : 0) |
+                     (d->household_id ? ORD_HHID : 0) |
+                     (d->address ? ORD_ADDR : 0) | (f.hex ? ORD_ID_HEX : 0) |
+                     (same ? ORD_ID_SAME : 0) | (d->recipient ? ORD_REC : 0) |
+                     (rec_hex ? ORD_REC_HEX : 0);
+    sbuf_addch(out, (char)flags);
+    put_varint(out, zigzag((uint64_t)sec - (uint64_t)*prev_sec));
+    *prev_sec = sec;
+    if (ns)
+        put_varint(out, (uint64_t)ns);
+    if (d->household >= 0) {
+        put_varint(out, zigzag((uint64_t)d->household - (uint64_t)*prev_hh));
+        *prev_hh = d->household;
+    }
+    if (f.hex) {
+        if (!same)
+            put_str(out, id, f.prefix_len);
+        put_u64be(out, f.digits);
+        *prev_prefix = id;
+        *prev_prefix_len = f.prefix_len;
+    } else {
+        put_str(out, id, strlen(id));
+    }
+    if (d->household_id)
+        put_str(out, d->household_id, strlen(d->household_id));
+    if (d->address)
+        put_str(out, d->address, strlen(d->address));
+    if (rec_hex)
+        put_u64be(out, rec);
+    else if (d->recipient)
+        put_str(out, d->recipient, strlen(d->recipient));
+}
+
+void codec_orders_encode(struct sbuf *out, const struct delivery *d, size_t n,
+                         int64_t base_ts)
+{
+    int64_t prev_sec = floor_sec(base_ts), prev_hh = 0;
+    const char *prev_prefix = NULL;
+    size_t prev_prefix_len = 0;
+    sbuf_addch(out, (char)CODEC_ORDERS_VERSION);
+    put_varint(out, n);
+    for (size_t i = 0; i < n; i++)
+        encode_order(out, &d[i], &prev_sec, &prev_hh, &prev_prefix,
+                     &prev_prefix_len);
+}
+
+/* A string of the block: its bytes stay in the input until copied. */
+static int get_str(struct cursor *c, const char **OUT_s, size_t *OUT_len)
+{
+    uint64_t len;
+    if (get_varint(c, &len) || len > (uint64_t)(c->end - c->p) ||
+        memchr(c->p, 0, (size_t)len))
+        return CB_ESTORE;
+    *OUT_s = (const char *)c->p;
+    *OUT_len = (size_t)len;
+    c->p += len;
+    return 0;
+}
+
+static int get_u64be(struct cursor *c, uint64_t *OUT)
+{
+    if (c->end - c->p < 8)
+        return CB_ESTORE;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | c->p[i];
+    c->p += 8;
+    *OUT = v;
+    return 0;
+}
+
+static char *arena_str(struct arena *a, struct cursor *c, int *rc)
+{
+    const char *s;
+    size_t len;
+    if (*rc || (*rc = get_str(c, &s, &len)))
+        return NULL;
+    return arena_strndup(a, s, len);
+}
+
+/* prefix + 16 hex digits of v, in the arena. */
+static char *hex_str(struct arena *a, const char *prefix, size_t len,
+                     uint64_t v)
+{
+    char buf[HEX_DIGITS];
+    for (int i = 0; i < HEX_DIGITS; i++)
+        buf[i] = hex_digit[v >> (60 - 4 * i) & 0xf];
+    char *s = arena_alloc(a, len + HEX_DIGITS + 1);
+    memcpy(s, prefix, len);
+    memcpy(s + len, buf, HEX_DIGITS);
+    s[len + HEX_DIGITS] = 0;
+    return s;
+}
+
+struct orders_state {
+    int64_t sec, hh;
+    const char *prefix;
+    size_t prefix_len;
+};
+
+static int decode_order_id(struct cursor *c, unsigned flags,
+                           struct orders_state *st, struct arena *a,
+                           const char **OUT_id)
+{
+    const char *p;
+    size_t len;
+    uint64_t v;
+    if (!(flags & ORD_ID_HEX)) {
+        if (flags & ORD_ID_SAME || get_str(c, &p, &len))
+            return CB_ESTORE;
+        *OUT_id = arena_strndup(a, p, len);
+        return 0;
+    }
+    if (flags & ORD_ID_SAME) {
+        if (!st->prefix)
+            return CB_ESTORE;
+    } else if (get_str(c, &st->prefix, &st->prefix_len)) {
+        return CB_ESTORE;
+    }
+    if (get_u64be(c, &v))
+        return CB_ESTORE;
+    *OUT_id = hex_str(a, st->prefix, st->prefix_len, v);
+    return 0;
+}
+
+static int decode_order(struct cursor *c, struct orders_state *st,
+                        struct arena *a, struct delivery *d)
+{
+    uint64_t v;
+    int rc = 0;
+    memset(d, 0, sizeof(*d));
+    d->household = -1;
+    if (c->p == c->end)
+        return CB_ESTORE;
+    unsigned flags = *c->p++;
+    if ((flags & ORD_REC_HEX) && !(flags & ORD_REC))
+        return CB_ESTORE;
+    if (get_varint(c, &v))
+        return CB_ESTORE;
+    st->sec = (int64_t)((uint64_t)st->sec + unzigzag(v));
+    uint64_t ns = 0;
+    if ((flags & ORD_NS) &&
+        (get_varint(c, &ns) || !ns || ns >= (uint64_t)NS_PER_S))
+        return CB_ESTORE;
+    __int128 ts = (__int128)st->sec * NS_PER_S + (__int128)ns;
+    if (ts < INT64_MIN || ts > INT64_MAX)
+        return CB_ESTORE; /* no int64 time */
+    d->ts_ns = (int64_t)ts;
+    if (flags & ORD_HH) {
+        if (get_varint(c, &v))
+            return CB_ESTORE;
+        int64_t hh = (int64_t)((uint64_t)st->hh + unzigzag(v));
+        if (hh < 0 || hh > INT32_MAX)
+            return CB_ESTORE;
+        d->household = (int32_t)(st->hh = hh);
+    }
+    if (decode_order_id(c, flags, st, a, &d->order_id))
+        return CB_ESTORE;
+    if (flags & ORD_HHID)
+        d->household_id = arena_str(a, c, &rc);
+    if (flags & ORD_ADDR)
+        d->address = arena_str(a, c, &rc);
+    if (!rc && (flags & ORD_REC_HEX))
+        rc = get_u64be(c, &v) ? CB_ESTORE : 0,
+        d->recipient = rc ? NULL : hex_str(a, "", 0, v);
+    else if (flags & ORD_REC)
+        d->recipient = arena_str(a, c, &rc);
+    return rc;
+}
+
+int codec_orders_decode(const void *data, size_t len, int64_t base_ts,
+                        struct ingest_batch *out)
+{
+    struct cursor c = {data, (const unsigned char *)data + len};
+    struct orders_state st = {floor_sec(base_ts), 0, NULL, 0};
+    uint64_t n;
+    if (!len || *c.p++ != CODEC_ORDERS_VERSION || get_varint(&c, &n) ||
+        n > len / 3) /* an order takes 3 bytes at least */
+        return CB_ESTORE;
+    for (uint64_t i = 0; i < n; i++) {
+        struct delivery d;
+        if (decode_order(&c, &st, &out->arena, &d))
+            return CB_ESTORE;
+        if (out->n == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 64;
+            out->deliveries =
+                xrealloc(out->deliveries, out->cap * sizeof(*out->deliveries));
+        }
+        out->deliveries[out->n++] = d;
+    }
     return c.p == c.end ? 0 : CB_ESTORE;
 }

@@ -5,8 +5,11 @@
  *
  * Two tiers.  Ingest appends readings to reading_block rows of (hour, 256
  * households), one per group commit (store_blocks.c): cheap to write, but
- * 20 bytes a reading plus a row per commit.  Once a UTC day is at least
- * two days older than the newest hour stored, the writer compacts it: for
+ * 20 bytes a reading plus a row per commit.  Once the newest hour stored
+ * is COMPACT_GRACE_HOURS into a later UTC day (the day has closed, and the
+ * readings of its last hours have had time to arrive), the writer compacts
+ * it (late readings of a day compacted already: once it is two days older
+ * than the newest hour, so that a backlog is merged in once): for
  * each 64 consecutive households it merges that day's hourly rows (and
  * the day's compacted row, if late readings came in after a first
  * compaction) into one reading_day row, a series block (store_codec.h),
@@ -40,6 +43,10 @@
 
 #define CHUNK_HOT_BLOCKS 16
 #define DAY_HOURS 24
+/* Hours into the next day before a day is compacted: a reading of a
+ * day's last hours that comes later still deduplicates (and is merged in
+ * by the next compaction), but costs a decode of its day's row. */
+#define COMPACT_GRACE_HOURS 2
 
 int64_t store__utc_day_of_hour(int64_t hour)
 {
@@ -141,9 +148,18 @@ static int hot_span(struct store_conn *w, int64_t *OUT_min, int64_t *OUT_max)
 
 int store__days_due(struct store *st)
 {
-    return st->hot_min_hour != INT64_MIN &&
-           store__utc_day_of_hour(st->hot_min_hour) <
-               store__utc_day_of_hour(st->hot_max_hour) - 1;
+    if (st->hot_min_hour == INT64_MIN)
+        return 0;
+    if (st->compact_max_block >= 0)
+        return 1; /* a day's compaction goes on to its last chunk */
+    int64_t day = store__utc_day_of_hour(st->hot_min_hour);
+    int64_t newest = store__utc_day_of_hour(st->hot_max_hour);
+    /* late readings of a day compacted already wait until it is two days
+     * older than the newest hour: a day that gets late data for hours (a
+     * backlog uploaded) is merged again once, not at every chunk */
+    if (st->newest_day != INT64_MIN && day <= st->newest_day)
+        return day < newest - 1;
+    return st->hot_max_hour >= (day + 1) * DAY_HOURS + COMPACT_GRACE_HOURS;
 }
 
 void store__days_note_hour(struct store *st, int64_t hour)

@@ -436,3 +436,20 @@ void store__group_publish(struct store *st, struct write_req **reqs, size_t n)
     for (size_t i = 0; i < n; i++)
         publish_req(st, reqs[i]);
 }
+
+/* ---- retention of events ---- */
+
+int store__events_retain(struct store_conn *w, int64_t cutoff_ns,
+                         size_t max_rows, size_t *OUT_events)
+{
+    sqlite3_stmt *s = store__stmt(w, STMT_RETAIN_EVENTS);
+    *OUT_events = 0;
+    if (!s)
+        return CB_ESTORE;
+    sqlite3_bind_int64(s, 1, cutoff_ns);
+    sqlite3_bind_int64(s, 2, (int64_t)max_rows);
+    if (store__exec_stmt(w, s, "retain events"))
+        return CB_ESTORE;
+    *OUT_events = (size_t)sqlite3_changes64(w->db);
+    return 0;
+}

@@ -98,6 +98,14 @@ enum store_stmt {
     STMT_BLOCK_ADD,
     STMT_ORDER_ADD,
     STMT_ORDER_BLOCK_ADD,
+    STMT_ORDER_KEY_ADD,
+    STMT_ORDER_KEY_HOUR,
+    STMT_ORDER_HOUR_BLOCKS,
+    STMT_RETAIN_ORDER_ROWS,
+    STMT_ORDER_KEY_DROP,
+    STMT_ORDER_ID_DROP,
+    STMT_ORDER_BLOCK_DROP,
+    STMT_RETAIN_EVENTS,
     STMT_EVENT_ADD,
     STMT_LOG_ADD,
     STMT_STREET_FIND,
@@ -272,13 +280,18 @@ int store__call(struct store *st, store_call_fn fn, void *arg);
 int store__writer_start(struct store *st);
 void store__writer_drain(struct store *st); /* waits for an empty queue */
 void store__writer_stop(struct store *st);
+/* What one retention chunk deleted (all 0: nothing left to do). */
+struct store_retained {
+    size_t readings, log, orders, events;
+};
 /* Runs one retention chunk on the writer connection (inside a
  * transaction): deletes up to ~50,000 of the oldest readings past
- * retention and ingest_log rows up to rollup_saved (the roll-up's position
- * committed in rollup.db, not the one applied in memory); OUT_readings and
- * OUT_log count what it deleted (both 0: nothing left to do). */
+ * retention, ingest_log rows up to rollup_saved (the roll-up's position
+ * committed in rollup.db, not the one applied in memory), and orders and
+ * events past orders_retention_days / events_retention_days (0: none);
+ * *OUT counts what it deleted. */
 int store__retain_chunk(struct store *st, struct store_conn *w,
-                        size_t *OUT_readings, size_t *OUT_log);
+                        struct store_retained *OUT);
 /* Wakes the writer: the roll-up has checkpointed, the log behind it may go
  * (any thread). */
 void store__writer_notify(struct store *st);
@@ -454,8 +467,24 @@ int store__orders_apply(struct store_conn *w, struct write_req *req);
 /* For snapshots: the stored orders with ts >= from_ns, hour by hour. */
 int store__deliveries_scan(sqlite3 *db, int64_t from_ns, store_delivery_fn fn,
                            void *ctx);
+/* Retention: drops up to max_rows of the oldest delivery_block rows of
+ * hours wholly before cutoff_ns, with their orders' keys (and ids in
+ * delivery_order); *OUT_orders counts the orders dropped. */
+int store__orders_retain(struct store_conn *w, int64_t cutoff_ns,
+                         size_t max_rows, size_t *OUT_orders);
+/* Retention: drops up to max_rows of the oldest events before cutoff_ns
+ * (*OUT_events of them). */
+int store__events_retain(struct store_conn *w, int64_t cutoff_ns,
+                         size_t max_rows, size_t *OUT_events);
 /* Migration 8: moves the rows of table delivery into ids and blocks. */
 int store__orders_migrate(sqlite3 *db);
+/* The 8-byte key of an order id in delivery_key (a hash: two ids may share
+ * one; the store then checks the id itself). */
+int64_t store__order_key(const char *id);
+/* Migration 14: an 8-byte key and the hour of every stored order into
+ * delivery_key; delivery_order keeps only the ids whose key another id
+ * holds (or that no block holds). */
+int store__orders_migrate_keys(sqlite3 *db);
 
 /* ---- ingest_log payload (store_log.c) ---- */
 

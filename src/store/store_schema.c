@@ -94,6 +94,20 @@ static const char *const stmt_sql[STMT_COUNT] = {
                        " VALUES(?1)",
     [STMT_ORDER_BLOCK_ADD] =
         "INSERT INTO delivery_block(hour,n,source,data) VALUES(?1,?2,?3,?4)",
+    [STMT_ORDER_KEY_ADD] =
+        "INSERT OR IGNORE INTO delivery_key(key,hour) VALUES(?1,?2)",
+    [STMT_ORDER_KEY_HOUR] = "SELECT hour FROM delivery_key WHERE key=?1",
+    [STMT_ORDER_HOUR_BLOCKS] = "SELECT data FROM delivery_block WHERE hour=?1",
+    /* Retention of orders: at most ?2 of the oldest rows before hour ?1. */
+    [STMT_RETAIN_ORDER_ROWS] = "SELECT id,hour,data FROM delivery_block"
+                               " WHERE hour<?1 ORDER BY hour LIMIT ?2",
+    [STMT_ORDER_KEY_DROP] = "DELETE FROM delivery_key WHERE key=?1 AND hour=?2",
+    [STMT_ORDER_ID_DROP] = "DELETE FROM delivery_order WHERE order_id=?1",
+    [STMT_ORDER_BLOCK_DROP] = "DELETE FROM delivery_block WHERE id=?1",
+    /* At most ?2 of the oldest events before ?1. */
+    [STMT_RETAIN_EVENTS] =
+        "DELETE FROM event WHERE (source,event_id) IN (SELECT source,event_id"
+        " FROM event WHERE ts_ns<?1 ORDER BY ts_ns LIMIT ?2)",
     [STMT_EVENT_ADD] =
         "INSERT OR IGNORE INTO event(source,event_id,type,ts_ns,lat,lon,"
         "street_id,street,attrs,sender) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
@@ -515,6 +529,14 @@ static const struct migration migrations[] = {
      " text TEXT NOT NULL DEFAULT '', until_ns INTEGER NOT NULL DEFAULT 0);"
      "CREATE INDEX IF NOT EXISTS alert_action_alert ON alert_action(alert_id, id);",
      NULL},
+    /* Orders' ids: an 8-byte key (a hash of the id) and the hour whose
+     * blocks hold the order, where a b-tree of whole id texts cost 27
+     * bytes an order; delivery_order keeps the ids whose key is taken by
+     * another id (store_orders.c).  store__orders_migrate_keys fills it. */
+    {"order keys",
+     "CREATE TABLE IF NOT EXISTS delivery_key(key INTEGER PRIMARY KEY,"
+     " hour INTEGER NOT NULL);",
+     store__orders_migrate_keys},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

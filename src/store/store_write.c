@@ -35,7 +35,9 @@
 #include "store/store_int.h"
 
 #define RETAIN_CHUNK_BLOCKS 1000
-#define RETAIN_CHUNK_DAYS 200 /* compacted rows of ~4,600 readings */
+#define RETAIN_CHUNK_DAYS 200       /* compacted rows of ~4,600 readings */
+#define RETAIN_CHUNK_ORDER_ROWS 200 /* rows of an hour's orders of a batch */
+#define RETAIN_CHUNK_EVENTS 20000
 /* A log row holds a whole batch (up to ~0.5 MB at 20,000 readings), and
  * deleting it reads its overflow pages: small chunks keep each retention
  * turn short (a 256-row chunk stalled a back-fill for 10 s). */
@@ -177,54 +179,85 @@ static int retain_log(struct store *st, struct store_conn *w, size_t *OUT_log)
     return 0;
 }
 
+static int tally_sub(struct store_conn *w, const char *name, size_t n)
+{
+    sqlite3_stmt *s;
+    if (!n)
+        return 0;
+    if (!(s = store__stmt(w, STMT_TALLY_ADD)))
+        return CB_ESTORE;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, -(int64_t)n);
+    return store__exec_stmt(w, s, "tally retention");
+}
+
+/* Orders and events past their retention (0 days: kept). */
+static int retain_feeds(struct store *st, struct store_conn *w,
+                        struct store_retained *out)
+{
+    int64_t now = dclock_now_ns();
+    if (st->cfg.orders_retention_days &&
+        store__orders_retain(
+            w, now - (int64_t)st->cfg.orders_retention_days * STORE_DAY_NS,
+            RETAIN_CHUNK_ORDER_ROWS, &out->orders))
+        return CB_ESTORE;
+    if (st->cfg.events_retention_days &&
+        store__events_retain(
+            w, now - (int64_t)st->cfg.events_retention_days * STORE_DAY_NS,
+            RETAIN_CHUNK_EVENTS, &out->events))
+        return CB_ESTORE;
+    return tally_sub(w, "deliveries", out->orders) ||
+                   tally_sub(w, "events", out->events)
+               ? CB_ESTORE
+               : 0;
+}
+
 int store__retain_chunk(struct store *st, struct store_conn *w,
-                        size_t *OUT_readings, size_t *OUT_log)
+                        struct store_retained *OUT)
 {
     /* The district clock: a simulated district keeps its own last days. */
     int64_t cutoff =
         dclock_now_ns() - (int64_t)st->cfg.retention_days * STORE_DAY_NS;
-    sqlite3_stmt *s;
     size_t days = 0;
-    if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, OUT_readings) ||
+    memset(OUT, 0, sizeof(*OUT));
+    if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, &OUT->readings) ||
         store__days_retain(w, cutoff, RETAIN_CHUNK_DAYS, &days))
         return CB_ESTORE;
-    *OUT_readings += days;
-    if (retain_log(st, w, OUT_log))
+    OUT->readings += days;
+    if (retain_log(st, w, &OUT->log) || retain_feeds(st, w, OUT))
         return CB_ESTORE;
-    if (!*OUT_readings)
-        return 0;
-    if (!(s = store__stmt(w, STMT_TALLY_ADD)))
-        return CB_ESTORE;
-    sqlite3_bind_text(s, 1, "readings", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, -(int64_t)*OUT_readings);
-    return store__exec_stmt(w, s, "tally readings");
+    return tally_sub(w, "readings", OUT->readings);
 }
-
-struct retain_arg {
-    size_t readings, log;
-};
 
 static int retain_fn(struct store *st, struct store_conn *w, void *arg)
 {
-    struct retain_arg *ra = arg;
-    return store__retain_chunk(st, w, &ra->readings, &ra->log);
+    return store__retain_chunk(st, w, arg);
 }
 
-static void retention_commit(struct store *st, size_t dropped)
+static void retention_commit(struct store *st, const struct store_retained *r)
 {
-    atomic_fetch_sub_explicit(&st->n_readings, dropped, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&st->n_readings, r->readings,
+                              memory_order_relaxed);
+    atomic_fetch_sub_explicit(&st->n_deliveries, r->orders,
+                              memory_order_relaxed);
+    atomic_fetch_sub_explicit(&st->n_events, r->events, memory_order_relaxed);
+}
+
+static int retained_any(const struct store_retained *r)
+{
+    return r->readings || r->log || r->orders || r->events;
 }
 
 static void run_retention_chunk(struct store *st)
 {
-    struct retain_arg ra = {0, 0};
+    struct store_retained ra;
     int rc = run_in_txn(st, retain_fn, &ra);
     if (!rc) {
-        retention_commit(st, ra.readings);
+        retention_commit(st, &ra);
         st->retention_dropped += ra.readings;
     }
     pthread_mutex_lock(&st->q_lock);
-    int done = rc || (!ra.readings && !ra.log);
+    int done = rc || !retained_any(&ra);
     if (done)
         st->retention_pending = 0;
     pthread_mutex_unlock(&st->q_lock);
@@ -238,16 +271,15 @@ static void run_retention_chunk(struct store *st)
 int store_retention_run(struct store *st, size_t *OUT_dropped)
 {
     size_t total = 0;
-    struct retain_arg ra;
+    struct store_retained ra;
     int rc;
     do {
-        ra.readings = ra.log = 0;
         rc = store__call(st, retain_fn, &ra);
         if (!rc) {
-            retention_commit(st, ra.readings);
+            retention_commit(st, &ra);
             total += ra.readings;
         }
-    } while (!rc && (ra.readings || ra.log));
+    } while (!rc && retained_any(&ra));
     if (!rc && st->rollup)
         rc = store__rollup_retain(st);
     if (OUT_dropped)

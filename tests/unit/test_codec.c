@@ -1,5 +1,6 @@
-/* test_codec.c - the compressed series block and the hours of a meter-day:
- * round trip, resolution, corrupt input refused. */
+/* test_codec.c - the compressed series block, the hours of a meter-day and
+ * the block of delivery orders: round trip, resolution, corrupt input
+ * refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +56,9 @@ static void test_round_trip(void **state)
     struct codec_out out = {NULL, 0, 0};
     size_t n = make_day(r, 512);
     codec_encode(&blob, r, n, 512, DAY0, digits);
-    /* regular hourly registers: a few bytes a reading, not 20 */
-    assert_true(blob.len < n * 4);
+    /* regular hourly registers: a few bytes a reading, not 20; a run of
+     * regular times costs no byte a reading (version 2) */
+    assert_true(blob.len < n * 2);
     assert_int_equal(codec_decode(blob.buf, blob.len, 512, DAY0, -1, &out), 0);
     assert_int_equal(out.n, n);
     assert_same(r, out.e, n);
@@ -66,6 +69,73 @@ static void test_round_trip(void **state)
     assert_int_equal(out.n, 3 * 24);
     assert_same(r + 9 * 3 * 24, out.e, out.n);
     sbuf_release(&blob);
+    free(out.e);
+}
+
+/* A version 1 block (dods always written), as stores wrote them before
+ * version 2, still decodes. */
+static void test_version_1_read(void **state)
+{
+    static const unsigned char v1[] = {
+        1, 1,          /* version 1, one run */
+        0, 0x30, 3, 6, /* household +0, water at 0.001, n 3 */
+        0, 1,    0,    /* ts0 = base, +1 ns, dod 0 */
+        2, 2,    2};   /* 0.001, 0.002, 0.003 */
+    struct codec_out out = {NULL, 0, 0};
+    assert_int_equal(codec_decode(v1, sizeof(v1), 7, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out.e[i].household, 7);
+        assert_true(out.e[i].ts_ns == DAY0 + i);
+        assert_true(out.e[i].value == (i + 1) / 1000.0);
+    }
+    /* the same bytes as version 2 read "0" as the regular byte: refused */
+    unsigned char v2[sizeof(v1)];
+    memcpy(v2, v1, sizeof(v1));
+    v2[0] = 2;
+    out.n = 0;
+    assert_int_equal(codec_decode(v2, sizeof(v2), 7, DAY0, -1, &out),
+                     CB_ESTORE);
+    /* version 2's times flags: an unknown bit, "regular" under 3 readings */
+    static const unsigned char bad[] = {2, 1, 0, 0x30, 3, 6, 4, 0, 1, 2, 2, 2};
+    assert_int_equal(codec_decode(bad, sizeof(bad), 7, DAY0, -1, &out),
+                     CB_ESTORE);
+    static const unsigned char short_regular[] = {2,    1, 0, 0x30, 2, 5,
+                                                  0x01, 0, 1, 2,    2};
+    assert_int_equal(
+        codec_decode(short_regular, sizeof(short_regular), 7, DAY0, -1, &out),
+        CB_ESTORE);
+    free(out.e);
+}
+
+/* Whole seconds are counted in seconds (a daily meter's reading costs 3
+ * bytes of time, not 7); any other time in ns; both exact. */
+static void test_times_in_seconds(void **state)
+{
+    struct reading r[2];
+    struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    memset(r, 0, sizeof(r));
+    r[0].household = r[1].household = 3;
+    r[0].value = r[1].value = 12345.678;
+    r[0].ts_ns = DAY0 + 8 * HOUR_NS;
+    r[1].ts_ns = DAY0 + 8 * HOUR_NS + 1;
+    codec_encode(&a, &r[0], 1, 0, DAY0, digits);
+    codec_encode(&b, &r[1], 1, 0, DAY0, digits);
+    assert_true(a.len + 3 <= b.len);
+    assert_int_equal(codec_decode(a.buf, a.len, 0, DAY0, -1, &out), 0);
+    assert_int_equal(codec_decode(b.buf, b.len, 0, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, 2);
+    assert_same(r, out.e, 2);
+    /* a base that is not a whole second: ns */
+    out.n = 0;
+    sbuf_reset(&a);
+    codec_encode(&a, &r[0], 1, 0, DAY0 + 5, digits);
+    assert_int_equal(codec_decode(a.buf, a.len, 0, DAY0 + 5, -1, &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_same(r, out.e, 1);
+    sbuf_release(&a);
+    sbuf_release(&b);
     free(out.e);
 }
 
@@ -248,15 +318,153 @@ static void test_hours_corrupt_refused(void **state)
     sbuf_release(&blob);
 }
 
+/* ---- delivery orders of an hour ---- */
+
+static const struct delivery order_cases[] = {
+    /* a platform's hex id and recipient, a household id */
+    {"MT-12cd58060f6faf0d", "H0000006", NULL, "2f680495a87ce957",
+     DAY0 + 39 * 60000000000LL, 6, 0},
+    /* the same prefix, an address, unmatched */
+    {"MT-8d8a7784d088efc5", NULL, "浦东江东路18弄1号楼302", "4281282202b98dd7",
+     DAY0 + 17 * 60000000000LL, -1, 0},
+    /* another prefix, ns set, a time before the previous one */
+    {"EL-873d89687cd92421", NULL, "江东路18弄1号302室", "f261f20e87c4b723",
+     DAY0 + 5 * 60000000000LL + 123, 1000000, 0},
+    /* not hex: upper case digits, short ids, no recipient, empty id */
+    {"MT-12CD58060F6FAF0D", NULL, NULL, NULL, DAY0 - 1, 0, 0},
+    {"x", "H1", "", "9f2c", DAY0 + 3600LL * 1000000000LL, INT32_MAX, 0},
+    {"", NULL, NULL, "0123456789abcdef0", DAY0, 5, 0},
+    /* a bare 16-digit hex id (empty prefix), extreme times */
+    {"ffffffffffffffff", NULL, NULL, "0000000000000000", INT64_MIN, 7, 0},
+    {"0000000000000000", NULL, NULL, "ffffffffffffffff", INT64_MAX, 8, 0},
+};
+
+static int same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static void assert_same_orders(const struct delivery *a,
+                               const struct delivery *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(a[i].order_id, b[i].order_id);
+        assert_true(same_str(a[i].household_id, b[i].household_id));
+        assert_true(same_str(a[i].address, b[i].address));
+        assert_true(same_str(a[i].recipient, b[i].recipient));
+        assert_true(a[i].ts_ns == b[i].ts_ns);
+        assert_int_equal(a[i].household, b[i].household);
+    }
+}
+
+/* Every field round-trips exactly, in the order given; a platform's order
+ * costs about 20 bytes. */
+static void test_orders_round_trip(void **state)
+{
+    size_t n = sizeof(order_cases) / sizeof(order_cases[0]);
+    struct sbuf blob = SBUF_INIT;
+    struct ingest_batch out;
+    ingest_batch_init(&out, FEED_DELIVERIES);
+    codec_orders_encode(&blob, order_cases, n, DAY0);
+    assert_int_equal(codec_orders_decode(blob.buf, blob.len, DAY0, &out), 0);
+    assert_int_equal(out.n, n);
+    assert_same_orders(order_cases, out.deliveries, n);
+    /* appends: a second block after the first */
+    assert_int_equal(codec_orders_decode(blob.buf, blob.len, DAY0, &out), 0);
+    assert_int_equal(out.n, 2 * n);
+    assert_same_orders(order_cases, out.deliveries + n, n);
+    /* an empty block */
+    sbuf_reset(&blob);
+    codec_orders_encode(&blob, order_cases, 0, DAY0);
+    out.n = 0;
+    assert_int_equal(codec_orders_decode(blob.buf, blob.len, DAY0, &out), 0);
+    assert_int_equal(out.n, 0);
+    /* size: 1,000 orders of one platform in an hour, with household ids */
+    static struct delivery many[1000];
+    static char ids[1000][24], recs[1000][20];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "MT-%016llx",
+                 (unsigned long long)(i * 0x9e3779b97f4a7c15ULL));
+        snprintf(recs[i], sizeof(recs[i]), "%016llx",
+                 (unsigned long long)(i * 0xc2b2ae3d27d4eb4fULL));
+        many[i] = (struct delivery){
+            ids[i], NULL, NULL, recs[i], DAY0 + i * 3600000000LL, i * 7, 0};
+    }
+    sbuf_reset(&blob);
+    codec_orders_encode(&blob, many, 1000, DAY0);
+    assert_true(blob.len < 1000 * 24);
+    out.n = 0;
+    assert_int_equal(codec_orders_decode(blob.buf, blob.len, DAY0, &out), 0);
+    assert_int_equal(out.n, 1000);
+    assert_same_orders(many, out.deliveries, 1000);
+    ingest_batch_release(&out);
+    sbuf_release(&blob);
+}
+
+static void test_orders_corrupt_refused(void **state)
+{
+    size_t n = sizeof(order_cases) / sizeof(order_cases[0]);
+    struct sbuf blob = SBUF_INIT;
+    struct ingest_batch out;
+    ingest_batch_init(&out, FEED_DELIVERIES);
+    codec_orders_encode(&blob, order_cases, n, DAY0);
+    unsigned char *b = (unsigned char *)blob.buf;
+    for (size_t len = 0; len < blob.len; len++)
+        assert_int_equal(codec_orders_decode(b, len, DAY0, &out), CB_ESTORE);
+    unsigned char *copy = malloc(blob.len + 1);
+    memcpy(copy, b, blob.len);
+    copy[blob.len] = 0; /* trailing byte */
+    assert_int_equal(codec_orders_decode(copy, blob.len + 1, DAY0, &out),
+                     CB_ESTORE);
+    copy[0] = 1; /* an ingest_log payload's version, not an order block */
+    assert_int_equal(codec_orders_decode(copy, blob.len, DAY0, &out),
+                     CB_ESTORE);
+    /* a recipient in hex without the recipient flag; "same prefix" first */
+    static const unsigned char bad_flags[] = {
+        CODEC_ORDERS_VERSION, 1, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(
+        codec_orders_decode(bad_flags, sizeof(bad_flags), DAY0, &out),
+        CB_ESTORE);
+    static const unsigned char no_prefix[] = {
+        CODEC_ORDERS_VERSION, 1, 0x30, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    assert_int_equal(
+        codec_orders_decode(no_prefix, sizeof(no_prefix), DAY0, &out),
+        CB_ESTORE);
+    /* a string with a NUL byte; a household past int32 */
+    static const unsigned char nul[] = {
+        CODEC_ORDERS_VERSION, 1, 0, 0, 2, 'a', 0};
+    assert_int_equal(codec_orders_decode(nul, sizeof(nul), DAY0, &out),
+                     CB_ESTORE);
+    static const unsigned char big_hh[] = {
+        CODEC_ORDERS_VERSION, 1, 0x02, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0};
+    assert_int_equal(codec_orders_decode(big_hh, sizeof(big_hh), DAY0, &out),
+                     CB_ESTORE);
+    /* flipped bytes never crash: refused or decoded within bounds */
+    for (size_t i = 0; i < blob.len; i++) {
+        memcpy(copy, b, blob.len);
+        copy[i] ^= 0x5a;
+        out.n = 0;
+        (void)codec_orders_decode(copy, blob.len, DAY0, &out);
+        assert_true(out.n <= blob.len);
+    }
+    free(copy);
+    ingest_batch_release(&out);
+    sbuf_release(&blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_version_1_read),
+        cmocka_unit_test(test_times_in_seconds),
         cmocka_unit_test(test_odd_values_and_times),
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_corrupt_refused),
         cmocka_unit_test(test_hours_round_trip),
         cmocka_unit_test(test_hours_corrupt_refused),
+        cmocka_unit_test(test_orders_round_trip),
+        cmocka_unit_test(test_orders_corrupt_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

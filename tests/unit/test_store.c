@@ -35,7 +35,7 @@ static void test_migrations_from_empty(void **state)
         "reading_block", "reading_day", "delivery_order", "delivery_block",
         "event",         "ingest_log",  "department",     "token",
         "audit",         "kv",          "tally",          "delivery_source",
-        "case_file",     "case_step"};
+        "case_file",     "case_step",   "delivery_key"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {
         "consumer", "meter_state", "usage_daily", "usage_hour_data",
@@ -511,14 +511,15 @@ static void scan_row(void *ctx, const struct reading *r)
 }
 
 /* Waits (bounded) until the writer has compacted every day it is due to:
- * no hourly rows left older than the day before the newest. */
+ * no hourly rows left of a UTC day that closed 2 hours (the grace) before
+ * the newest hour stored. */
 static void wait_compacted(struct fixture *fx)
 {
     for (int i = 0; i < 10000; i++) {
         double old =
             query_double(fx->st,
                          "SELECT count(*) FROM reading_block WHERE hour/24 <"
-                         " (SELECT max(hour)/24 FROM reading_block) - 1"
+                         " (SELECT (max(hour) - 2)/24 FROM reading_block)"
                          " AND ?1=?1 AND ?2=?2 AND ?3=?3",
                          0, 0, 0);
         if (old == 0)
@@ -526,6 +527,37 @@ static void wait_compacted(struct fixture *fx)
         usleep(1000);
     }
     fail_msg("past days were not compacted");
+}
+
+/* When a day is due for compaction: two hours after it closes the first
+ * time; late readings of a compacted day once it is two days older than
+ * the newest hour (a backlog is merged in once). */
+static void test_days_due_rule(void **state)
+{
+    struct store st;
+    memset(&st, 0, sizeof(st));
+    int64_t d = 20000 * 24;    /* the first hour of a UTC day */
+    st.compact_max_block = -1; /* no day being compacted */
+    st.newest_day = INT64_MIN;
+    st.hot_min_hour = INT64_MIN;
+    assert_false(store__days_due(&st)); /* nothing hot */
+    st.hot_min_hour = d + 5;
+    st.hot_max_hour = d + 24 + 1;
+    assert_false(store__days_due(&st)); /* 1 hour into the next day */
+    st.hot_max_hour = d + 24 + 2;
+    assert_true(store__days_due(&st)); /* 2 hours: due */
+    st.newest_day = 20000;             /* compacted; late readings came in */
+    assert_false(store__days_due(&st));
+    st.compact_max_block = 40; /* unless only its first chunks are done */
+    assert_true(store__days_due(&st));
+    st.compact_max_block = -1;
+    st.hot_max_hour = d + 47;
+    assert_false(store__days_due(&st));
+    st.hot_max_hour = d + 48;
+    assert_true(store__days_due(&st)); /* two days older: merged */
+    st.newest_day = 19999; /* a newer day than any compacted: at once */
+    st.hot_max_hour = d + 26;
+    assert_true(store__days_due(&st));
 }
 
 /* Past days move into compressed series blocks; resends and late readings
@@ -662,6 +694,8 @@ struct order_seen {
     int n;
     int64_t last_ts;
     int ordered, unmatched;
+    char last_id[32], last_recipient[32];
+    int32_t last_household;
 };
 
 static void order_row(void *ctx, const struct delivery *d)
@@ -670,9 +704,219 @@ static void order_row(void *ctx, const struct delivery *d)
     if (d->ts_ns < os->last_ts)
         os->ordered = 0;
     os->last_ts = d->ts_ns;
+    snprintf(os->last_id, sizeof(os->last_id), "%s", d->order_id);
+    snprintf(os->last_recipient, sizeof(os->last_recipient), "%s",
+             d->recipient ? d->recipient : "");
+    os->last_household = d->household;
     os->unmatched += d->household < 0;
     assert_non_null(d->order_id);
     os->n++;
+}
+
+/* Orders go into order blocks (store_codec.h); rows a store wrote before
+ * them (ingest_log payloads) are still read, beside the new ones, and the
+ * scan gives every field it gave before. */
+static void test_order_blocks_old_and_new(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch d;
+    batch_new(&d, FEED_DELIVERIES, 2);
+    d.deliveries[0] = (struct delivery){.order_id = "MT-12cd58060f6faf0d",
+                                        .household_id = "H1",
+                                        .recipient = "2f680495a87ce957",
+                                        .ts_ns = t0 + 2 * HOUR_NS + 7,
+                                        .household = 1};
+    d.deliveries[1] = (struct delivery){.order_id = "EL-1",
+                                        .address = "不存在路1号",
+                                        .recipient = "r2",
+                                        .ts_ns = t0 + 2 * HOUR_NS - 5 * NS,
+                                        .household = -1};
+    write_expect(fx->st, &d, 2, 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* a row as today's main wrote it: the log payload of the batch */
+    struct delivery old = {.order_id = "MT-old",
+                           .household_id = "H2",
+                           .recipient = "r3",
+                           .ts_ns = t0 + HOUR_NS,
+                           .household = 2};
+    struct sbuf p = SBUF_INIT;
+    store__log_begin(&p, FEED_DELIVERIES);
+    store__log_delivery(&p, &old);
+    store__log_finish(&p, 1);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_block(hour,n,"
+                                        "source,data) VALUES(?1,1,'mt',?2)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(s, 1, (t0 + HOUR_NS) / HOUR_NS);
+    sqlite3_bind_blob(s, 2, p.buf, (int)p.len, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    sbuf_release(&p);
+    fx_open(fx);
+    fx_start(fx);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 3);
+    assert_true(os.ordered);
+    assert_int_equal(os.unmatched, 1);
+    assert_true(os.last_ts == t0 + 2 * HOUR_NS + 7);
+    assert_string_equal(os.last_id, "MT-12cd58060f6faf0d");
+    assert_string_equal(os.last_recipient, "2f680495a87ce957");
+    assert_int_equal(os.last_household, 1);
+    /* the ids still dedup */
+    write_expect(fx->st, &d, 0, 2);
+    ingest_batch_release(&d);
+    fx_free(fx);
+}
+
+static struct ingest_batch *orders_new(struct ingest_batch *d, int n,
+                                       const char *const *ids, int64_t t0)
+{
+    batch_new(d, FEED_DELIVERIES, (size_t)n);
+    for (int i = 0; i < n; i++)
+        d->deliveries[i] = (struct delivery){.order_id = ids[i],
+                                             .recipient = "r1",
+                                             .ts_ns = t0 + i * HOUR_NS,
+                                             .household = 1 + i % 3};
+    return d;
+}
+
+static sqlite3 *open_main_db(struct fixture *fx)
+{
+    char path[128];
+    sqlite3 *db;
+    store_close(fx->st);
+    fx->st = NULL;
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static void reopen_main_db(struct fixture *fx, sqlite3 *db)
+{
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    fx_open(fx);
+    fx_start(fx);
+}
+
+/* A store of version 13 (ids in delivery_order, blocks as log payloads)
+ * migrates in place: every id gets its key, delivery_order empties, and
+ * the ids still dedup. */
+static void test_migrate_v13_order_keys(void **state)
+{
+    static const char *const ids[] = {"MT-1", "MT-2", "EL-12cd58060f6faf0d",
+                                      "EL-9"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch d, more;
+    write_expect(fx->st, orders_new(&d, 4, ids, t0), 4, 0);
+    sqlite3 *db = open_main_db(fx);
+    /* back to version 13: ids as text, each block an ingest_log payload */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE delivery_key;"
+                                  "DELETE FROM delivery_block;"
+                                  "PRAGMA user_version=13;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *ins_id, *ins_block;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_order VALUES(?1)",
+                                        -1, &ins_id, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO delivery_block(hour,n,"
+                                        "source,data) VALUES(?1,1,'mt',?2)",
+                                        -1, &ins_block, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 4; i++) {
+        struct sbuf p = SBUF_INIT;
+        store__log_begin(&p, FEED_DELIVERIES);
+        store__log_delivery(&p, &d.deliveries[i]);
+        store__log_finish(&p, 1);
+        sqlite3_bind_text(ins_id, 1, ids[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(ins_id), SQLITE_DONE);
+        sqlite3_reset(ins_id);
+        sqlite3_bind_int64(ins_block, 1, (t0 + i * HOUR_NS) / HOUR_NS);
+        sqlite3_bind_blob(ins_block, 2, p.buf, (int)p.len, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(ins_block), SQLITE_DONE);
+        sqlite3_reset(ins_block);
+        sbuf_release(&p);
+    }
+    sqlite3_finalize(ins_id);
+    sqlite3_finalize(ins_block);
+    reopen_main_db(fx, db);
+    assert_int_equal(table_count(fx->st, "main", "delivery_key"), 1);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_key"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     4);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_order"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     0);
+    write_expect(fx->st, &d, 0, 4); /* a resend: all duplicates */
+    static const char *const next[] = {"MT-1", "MT-3"};
+    write_expect(fx->st, orders_new(&more, 2, next, t0), 1, 1);
+    ingest_batch_release(&d);
+    ingest_batch_release(&more);
+    fx_free(fx);
+}
+
+/* Two ids with one key: the second is checked against the first's hour,
+ * kept in delivery_order, and both dedup exactly. */
+static void test_order_key_collision(void **state)
+{
+    static const char *const a[] = {"MT-a"}, *const b[] = {"MT-b"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch da, db2, both;
+    write_expect(fx->st, orders_new(&da, 1, a, t0), 1, 0);
+    /* make MT-b's key taken, as if MT-a had hashed to it too */
+    sqlite3 *db = open_main_db(fx);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO delivery_key(key,hour) VALUES(%lld,%lld)",
+             (long long)store__order_key("MT-b"), (long long)(t0 / HOUR_NS));
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    reopen_main_db(fx, db);
+    write_expect(fx->st, orders_new(&db2, 1, b, t0 + 5 * HOUR_NS), 1, 0);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM delivery_order"
+                                       " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                                       0, 0, 0),
+                     1);
+    write_expect(fx->st, &db2, 0, 1);
+    write_expect(fx->st, &da, 0, 1);
+    /* in one batch: a new id twice, and both old ones */
+    static const char *const mix[] = {"MT-c", "MT-b", "MT-c", "MT-a"};
+    write_expect(fx->st, orders_new(&both, 4, mix, t0), 1, 3);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 3);
+    ingest_batch_release(&da);
+    ingest_batch_release(&db2);
+    ingest_batch_release(&both);
+    fx_free(fx);
 }
 
 /* Version 6 kept one row a reading; migration 7 moves them into blocks. */
@@ -737,7 +981,7 @@ static void test_migrate_v6_readings(void **state)
                                             .household = 2};
     write_expect(fx->st, &d, 1, 3);
     ingest_batch_release(&d);
-    struct order_seen os = {0, INT64_MIN, 1, 0};
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
     struct store_snapshot *snap;
     assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
     assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
@@ -884,6 +1128,73 @@ static void test_retention_keeps_rollups(void **state)
                      " AND ?3=?3",
                      0, 0, 0);
     assert_int_equal((int)log_rows, 0);
+    fx_free(fx);
+}
+
+static int count_rows(struct fixture *fx, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM %s WHERE ?1=?1 AND ?2=?2 AND ?3=?3", table);
+    return (int)query_double(fx->st, sql, 0, 0, 0);
+}
+
+/* Orders and events past their retention go, with the orders' keys (a
+ * resend of a dropped order is stored again); newer ones stay, and with 0
+ * days nothing goes. */
+static void test_retention_of_orders_and_events(void **state)
+{
+    static const char *const ids[] = {"MT-old1", "MT-old2", "MT-new"};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 3);
+    int64_t now = time_now_ns();
+    struct ingest_batch d, e;
+    batch_new(&d, FEED_DELIVERIES, 3);
+    for (int i = 0; i < 3; i++)
+        d.deliveries[i] = (struct delivery){
+            .order_id = ids[i],
+            .recipient = "r1",
+            .ts_ns = i < 2 ? now - 20 * DAY_NS + i * HOUR_NS : now - HOUR_NS,
+            .household = 1 + i};
+    batch_new(&e, FEED_EVENTS, 2);
+    e.events[0] = (struct event){.event_id = "110-old",
+                                 .source = "110",
+                                 .type = "noise",
+                                 .street = "陆家嘴街道",
+                                 .ts_ns = now - 20 * DAY_NS};
+    e.events[1] = (struct event){.event_id = "110-new",
+                                 .source = "110",
+                                 .type = "noise",
+                                 .street = "陆家嘴街道",
+                                 .ts_ns = now - HOUR_NS};
+    write_expect(fx->st, &d, 3, 0);
+    write_expect(fx->st, &e, 2, 0);
+    /* 0 days (the default): kept */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_int_equal(count_rows(fx, "delivery_key"), 3);
+    assert_int_equal(count_rows(fx, "event"), 2);
+    fx->cfg.orders_retention_days = 10;
+    fx->cfg.events_retention_days = 10;
+    fx_reopen(fx);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_int_equal(count_rows(fx, "delivery_key"), 1);
+    assert_int_equal(count_rows(fx, "event"), 1);
+    struct sbuf sb = SBUF_INIT;
+    render_stats(fx->st, &sb);
+    assert_non_null(strstr(sb.buf, "\"deliveries\":1,"));
+    assert_non_null(strstr(sb.buf, "\"events\":1,"));
+    sbuf_release(&sb);
+    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
+    struct store_snapshot *snap;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, 0, order_row, &os, NULL), 0);
+    store_snapshot_end(snap);
+    assert_int_equal(os.n, 1);
+    assert_string_equal(os.last_id, "MT-new");
+    /* the new ones still dedup; the dropped ones are forgotten */
+    write_expect(fx->st, &d, 2, 1);
+    ingest_batch_release(&d);
+    ingest_batch_release(&e);
     fx_free(fx);
 }
 
@@ -1070,7 +1381,11 @@ int main(void)
         cmocka_unit_test(test_readings_late_and_after_restart),
         cmocka_unit_test(test_migrate_v6_readings),
         cmocka_unit_test(test_readings_scan_for_loaders),
+        cmocka_unit_test(test_days_due_rule),
         cmocka_unit_test(test_readings_compacted_by_day),
+        cmocka_unit_test(test_order_blocks_old_and_new),
+        cmocka_unit_test(test_migrate_v13_order_keys),
+        cmocka_unit_test(test_order_key_collision),
         cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
         cmocka_unit_test(test_registry_upsert_keeps_dense_ids),
@@ -1080,6 +1395,7 @@ int main(void)
         cmocka_unit_test(test_failed_commit_rolls_back),
         cmocka_unit_test(test_group_commit_counts_per_batch),
         cmocka_unit_test(test_retention_keeps_rollups),
+        cmocka_unit_test(test_retention_of_orders_and_events),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_audit_and_settings),
     };
