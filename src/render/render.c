@@ -98,6 +98,26 @@ int render_usage_daily(struct store *st, int32_t household, int64_t from_day,
                                                   array_open(&w, out)));
 }
 
+static void usage_hour_json(void *ctx, const struct store_usage_hour *h)
+{
+    struct jsonw *w = ctx;
+    jsonw_object_begin(w);
+    kv_iso(w, "hour", h->hour * 3600LL * 1000000000LL);
+    for (int m = 0; m < METRIC_COUNT; m++)
+        if (h->has & (1u << m))
+            kv_num(w, metric_name(m), h->use[m]);
+    jsonw_object_end(w);
+}
+
+int render_usage_hourly(struct store *st, int32_t household, int64_t from_day,
+                        int64_t to_day, struct sbuf *out)
+{
+    struct jsonw w;
+    return array_close(&w, store_usage_hourly_read(st, household, from_day,
+                                                   to_day, usage_hour_json,
+                                                   array_open(&w, out)));
+}
+
 static void event_json(void *ctx, const struct store_event_row *e)
 {
     struct jsonw *w = ctx;

@@ -349,6 +349,24 @@ int store_usage_daily_read(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day,
                            store_usage_day_fn fn, void *ctx);
 
+/* One hour of a household's use: the metrics in `has`. */
+struct store_usage_hour {
+    int64_t hour; /* hours since the epoch (UTC): the hour that starts then */
+    unsigned has; /* bit 1 << enum metric: use[metric] is set */
+    double use[METRIC_COUNT];
+};
+typedef void (*store_usage_hour_fn)(void *ctx,
+                                    const struct store_usage_hour *h);
+/* Calls fn, oldest first, for each hour of the district days from_day <=
+ * day < to_day in which the household has hourly use (rollup.db's
+ * usage_hour_data: meters read often enough for the roll-up to spread
+ * their use over hours; a meter read once a day has daily use only).  One
+ * point lookup per district day that the table holds; a corrupt day is
+ * skipped (logged).  0 or CB_ESTORE.  Lags the writes as the daily read. */
+int store_usage_hourly_read(struct store *st, int32_t household,
+                            int64_t from_day, int64_t to_day,
+                            store_usage_hour_fn fn, void *ctx);
+
 /* One stored department event. */
 struct store_event_row {
     const char *source, *event_id, *type; /* NULL when not stored */
