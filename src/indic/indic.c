@@ -324,6 +324,7 @@ struct obs {
     json_t *attrs_parsed;
     int attrs_tried;
     int metric, fault, matched;
+    int hourly; /* usage: the use of an hour (else of a district day) */
     int64_t ts;
     double value; /* use (usage), reading value */
     const char *recipient;
@@ -359,10 +360,20 @@ static const char *attr_string(struct obs *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* ingest counts what departments sent, not what the roll-up or the
+ * scenes derive from it */
+static int ingested(const struct obs *o)
+{
+    return o->feed == IF_EVENTS || o->feed == IF_DELIVERIES ||
+           o->feed == IF_READINGS;
+}
+
 static int def_matches(const struct indic_def *d, const struct obs *o)
 {
-    if (d->feed != IF_INGEST && d->feed != o->feed)
+    if (d->feed == IF_INGEST ? !ingested(o) : d->feed != o->feed)
         return 0;
+    if (d->feed == IF_USAGE && o->hourly != (d->bucket_ns < 86400 * INDIC_NS_S))
+        return 0; /* sub-day buckets sum hours, daily ones days */
     if (*d->source && (!o->source || strcmp(d->source, o->source)))
         return 0;
     if (*d->platform && (!o->source || strcmp(d->platform, o->source)))
@@ -405,6 +416,17 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     return "district";
 }
 
+/* Where d's points start to be kept, given the engine's keep_from (from
+ * indicator_retention_days): a declaration's own retention moves it. */
+static int64_t def_keep_from(const struct indic_engine *eng,
+                             const struct indic_def *d, int64_t keep_from)
+{
+    if (!d->retention_ns)
+        return keep_from;
+    return keep_from + (int64_t)eng->cfg.retention_days * 86400 * INDIC_NS_S -
+           d->retention_ns;
+}
+
 static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
 {
     struct indic_def *d = eng->defs[di];
@@ -416,7 +438,7 @@ static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
         return;
     int64_t start = bucket_start(d, o->ts);
     d->last = s;
-    if (start < s->floor || start < eng->keep_from) {
+    if (start < s->floor || start < def_keep_from(eng, d, eng->keep_from)) {
         eng->late_dropped++; /* its bucket left memory: too late */
         return;
     }
@@ -592,6 +614,30 @@ static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
     obs_feed(eng, &o, seq);
 }
 
+/* An hour's use (hour: hours since the epoch). */
+static void usage_hour_apply(struct indic_engine *eng, int32_t household,
+                             int metric, int64_t hour, double use, int64_t seq)
+{
+    struct obs o = {.feed = IF_USAGE,
+                    .source = metric_name(metric),
+                    .street = house_name(eng, household, 0),
+                    .committee = house_name(eng, household, 1),
+                    .metric = metric,
+                    .hourly = 1,
+                    .ts = hour * 3600 * INDIC_NS_S,
+                    .value = use};
+    obs_feed(eng, &o, seq);
+}
+
+static void on_usage_hour(void *ctx, int32_t household, int metric,
+                          int64_t hour, double use)
+{
+    struct indic_engine *eng = ctx;
+    pthread_mutex_lock(&eng->lock);
+    usage_hour_apply(eng, household, metric, hour, use, INT64_MAX);
+    pthread_mutex_unlock(&eng->lock);
+}
+
 static void on_usage(void *ctx, int32_t household, int metric, int64_t day,
                      double use)
 {
@@ -633,6 +679,12 @@ static void fill_usage(void *ctx, int32_t household, int metric, int64_t day,
     struct fill *f = ctx;
     usage_apply(f->eng, household, metric, day, use, f->seq);
 }
+static void fill_usage_hour(void *ctx, int32_t household, int metric,
+                            int64_t hour, double use)
+{
+    struct fill *f = ctx;
+    usage_hour_apply(f->eng, household, metric, hour, use, f->seq);
+}
 
 /* Applies the snapshot to the declarations whose skip_seq is < 0 (those
  * being filled); the others skip it (skip_seq >= every seq in it). */
@@ -641,12 +693,16 @@ static int fill_from(struct indic_engine *eng, struct store_snapshot *snap,
 {
     int64_t now = indic_now_ns();
     int64_t from = now - (int64_t)eng->cfg.backfill_days * 86400 * INDIC_NS_S;
-    int need[IF_SCENES + 1] = {0};
+    int need[IF_SCENES + 1] = {0}, need_hours = 0;
     for (size_t i = 0; i < eng->ndefs; i++)
         if (eng->defs[i]->skip_seq < 0) {
-            if (eng->defs[i]->feed == IF_INGEST)
+            const struct indic_def *d = eng->defs[i];
+            if (d->feed == IF_INGEST)
                 need[IF_EVENTS] = need[IF_DELIVERIES] = need[IF_READINGS] = 1;
-            need[eng->defs[i]->feed] = 1;
+            if (d->feed == IF_USAGE && d->bucket_ns < 86400 * INDIC_NS_S)
+                need_hours = 1;
+            else
+                need[d->feed] = 1;
         }
     struct fill f = {eng, 0};
     /* every filled def has skip_seq -1 < 0 = f.seq; others skip */
@@ -662,6 +718,10 @@ static int fill_from(struct indic_engine *eng, struct store_snapshot *snap,
     if (!rc && need[IF_USAGE]) {
         int64_t day = (from + 8 * 3600 * INDIC_NS_S) / (86400 * INDIC_NS_S);
         rc = store_scan_usage_daily(snap, day, fill_usage, &f, NULL);
+    }
+    if (!rc && need_hours) {
+        int64_t day = (from + 8 * 3600 * INDIC_NS_S) / (86400 * INDIC_NS_S);
+        rc = store_scan_usage_hourly(snap, day, fill_usage_hour, &f, NULL);
     }
     int64_t seq = store_snapshot_log_seq(snap);
     for (size_t i = 0; i < eng->ndefs; i++)
@@ -786,7 +846,7 @@ int indic_define(struct indic_engine *eng, const char *json, size_t len,
     if (rc)
         return rc;
     if (d->feed == IF_USAGE)
-        store_rollup_flush(eng->st); /* the daily use is checkpointed */
+        store_rollup_flush(eng->st); /* the use is checkpointed */
     pthread_mutex_lock(&eng->lock);
     rc = def_add(eng, d);
     if (rc) {
@@ -1061,6 +1121,32 @@ static void series_trim(struct indic_series *s, int64_t mem_from,
     s->nb -= k;
 }
 
+/* Drops the stored points past retention: each declaration's by its own,
+ * then those of any indicator no longer declared past the longest. */
+static void points_retain(struct indic_engine *eng, int64_t keep_from)
+{
+    struct retain {
+        char id[INDIC_ID_MAX];
+        int64_t from;
+    } * r;
+    size_t n;
+    int64_t oldest = keep_from;
+    pthread_mutex_lock(&eng->lock);
+    n = eng->ndefs;
+    r = xcalloc(n + 1, sizeof(*r));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(r[i].id, eng->defs[i]->id, sizeof(r[i].id));
+        r[i].from = def_keep_from(eng, eng->defs[i], keep_from);
+        if (r[i].from < oldest)
+            oldest = r[i].from;
+    }
+    pthread_mutex_unlock(&eng->lock);
+    for (size_t i = 0; i < n; i++)
+        store_points_retain(eng->st, r[i].id, r[i].from);
+    store_points_retain(eng->st, NULL, oldest);
+    free(r);
+}
+
 void indic_tick(struct indic_engine *eng, int64_t now_ns)
 {
     struct points pts = {0};
@@ -1082,20 +1168,21 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
         }
         struct indic_series *s = eng->series[i];
         const struct indic_def *d = eng->defs[s->def];
-        work += 1 + series_close(eng, s, now_ns - eng->cfg.grace_ns, keep_from);
+        int64_t kf = def_keep_from(eng, d, keep_from);
+        work += 1 + series_close(eng, s, now_ns - eng->cfg.grace_ns, kf);
         for (size_t k = 0; k < s->nb; k++) {
             struct indic_bucket *b = &s->b[k];
             if (!b->dirty)
                 continue;
             b->dirty = 0;
-            if (b->start < keep_from)
+            if (b->start < kf)
                 continue;
             points_add(&pts, d, s, b, bucket_value(d, s, b));
         }
         int64_t keep = 2 * d->bucket_ns > 86400 * INDIC_NS_S
                            ? 2 * d->bucket_ns
                            : 86400 * INDIC_NS_S;
-        series_trim(s, now_ns - eng->cfg.grace_ns - keep, keep_from);
+        series_trim(s, now_ns - eng->cfg.grace_ns - keep, kf);
     }
     indic_rules_eval(eng, now_ns);
     eng->points_written += pts.n;
@@ -1107,7 +1194,7 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
     if (store_points_put(eng->st, pts.p, pts.n))
         log_msg(LOG_WARN, "indic", "points not written | n=%zu", pts.n);
     if (retain)
-        store_points_retain(eng->st, NULL, keep_from);
+        points_retain(eng, keep_from);
     free(pts.p);
 }
 
@@ -1176,6 +1263,7 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
                                    .load = on_load,
                                    .on_batch = on_batch,
                                    .on_usage = on_usage,
+                                   .on_usage_hour = on_usage_hour,
                                    .ctx = eng};
         rc = store_consumer_register(st, &c);
     }

@@ -478,6 +478,13 @@ typedef void (*store_batch_fn)(void *ctx, const struct ingest_batch *b,
  * reading's interval).  Called on the roll-up thread. */
 typedef void (*store_usage_fn)(void *ctx, int32_t household, int metric,
                                int64_t day, double use);
+/* Use the roll-up attributes to an hour (hours since the epoch, UTC) as it
+ * applies a reading whose interval is short enough to be spread over hours
+ * (at most 12 hours), rounded to the metric's resolution as the hourly tier
+ * stores it: the same callback shape as a scan of hourly use.  Called on
+ * the roll-up thread. */
+typedef void (*store_hourly_fn)(void *ctx, int32_t household, int metric,
+                                int64_t hour, double use);
 
 struct store_snapshot;
 
@@ -487,8 +494,9 @@ struct store_consumer {
      * consumer then sees every batch the roll-up applies from its
      * checkpoint on).  Nonzero fails the registration. */
     int (*load)(void *ctx, struct store_snapshot *snap);
-    store_batch_fn on_batch; /* may be NULL */
-    store_usage_fn on_usage; /* may be NULL */
+    store_batch_fn on_batch;       /* may be NULL */
+    store_usage_fn on_usage;       /* may be NULL */
+    store_hourly_fn on_usage_hour; /* may be NULL */
     void *ctx;
 };
 
@@ -554,8 +562,6 @@ int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq);
 /* Hourly use of the district days >= from_day, in day order: fn gets
  * household, metric, the hour (hours since the epoch) and its use. */
-typedef void (*store_hourly_fn)(void *ctx, int32_t household, int metric,
-                                int64_t hour, double use);
 int store_scan_usage_hourly(struct store_snapshot *snap, int64_t from_day,
                             store_hourly_fn fn, void *ctx, int64_t *OUT_seq);
 

@@ -522,6 +522,10 @@ void store__consumers_batch(struct store *st, const struct ingest_batch *b,
  * consumer whose use position is below seq. */
 void store__consumers_usage(struct store *st, int64_t seq, int32_t household,
                             int metric, int64_t day, double use);
+/* The same for a use of an hour (store_hourly_fn). */
+void store__consumers_usage_hour(struct store *st, int64_t seq,
+                                 int32_t household, int metric, int64_t hour,
+                                 double use);
 /* Raises every use position below seq to seq (after batch seq). */
 void store__consumers_usage_done(struct store *st, int64_t seq);
 void store__consumers_release(struct store *st);

@@ -312,6 +312,15 @@ static void add_day(struct store *st, struct rollup *ru, struct meter *m,
     store__consumers_usage(st, ru->cur_seq, r->household, r->metric, day, use);
 }
 
+/* Adds use to an hour and tells the consumers of hourly use. */
+static void add_hour(struct store *st, struct rollup *ru, struct meter *m,
+                     const struct reading *r, int64_t hour, double use)
+{
+    hour_add(ru, m, hour, use);
+    store__consumers_usage_hour(st, ru->cur_seq, r->household, r->metric, hour,
+                                use);
+}
+
 /* Spreads use uniformly over (t0, t1] into days (daily) or hours. */
 static void spread(struct store *st, struct rollup *ru, struct meter *m,
                    const struct reading *r, int daily, int64_t t0, int64_t t1,
@@ -327,7 +336,7 @@ static void spread(struct store *st, struct rollup *ru, struct meter *m,
         if (z > a && daily)
             add_day(st, ru, m, r, b, part);
         else if (z > a) /* at the resolution hourly use is stored at */
-            hour_add(ru, m, b,
+            add_hour(st, ru, m, r, b,
                      codec_round(part, st->cfg.value_digits[r->metric]));
         if (hi >= t1)
             break;

@@ -130,3 +130,87 @@ test('a committee reads its own households hourly, not another\'s; audited',
   assert.ok(rows.some((a) => a.action === 'household.usage.denied' &&
       a.object === 'household:OTHER-1'), JSON.stringify(rows));
 });
+
+// Hourly use per street and for the district (the default indicators
+// *_use_street_hourly and *_use_district_hourly): each hour's point is the
+// sum of the households' hourly use, live as the roll-up applies readings
+// and back-filled from the hourly tier for a declaration added later.
+test('hourly use indicators: street and district totals per hour',
+    async () => {
+  const s = await startServer({ args: ['--rollup_flush_ms', '50',
+    '--indicator_grace_s', '0', '--indicator_tick_ms', '100'] });
+  try {
+    const csv = householdsCsv([
+      { id: 'A1', street: 'S1', room: 1 }, { id: 'A2', street: 'S1', room: 2 },
+      { id: 'B1', street: 'S2', room: 3 }]);
+    let r = await s.req('POST', '/api/v1/registry/households',
+        { body: csv, contentType: 'text/csv' });
+    assert.equal(r.status, 200, r.text);
+    const top = Math.floor(Date.now() / 3600000) * 3600 - 3600;
+    const from = top - 24 * 3600;
+    const lines = [];
+    ['A1', 'A2', 'B1'].forEach((id, k) => {
+      let e = 1000;
+      for (let t = from; t <= top; t += 3600) {
+        lines.push(`electricity,household=${id} index=${e.toFixed(2)} ${t}`);
+        e += 0.01 * ((t / 3600 + 7 * k) % 29);
+      }
+    });
+    r = await s.req('POST', '/api/v1/write?precision=s',
+        { body: lines.join('\n') });
+    assert.equal(r.status, 200, r.text);
+    const iso = (t) => new Date(t * 1000).toISOString().slice(0, 19);
+    const hourly = async (id) => {
+      const j = (await s.req('GET', `/api/v1/households/${id}/usage` +
+          `?grain=hour&from=${from - 86400}`)).json;
+      return new Map(j.map((h) => [Date.parse(h.hour) / 1000, h.electricity]));
+    };
+    const series = async (ind, group) => {
+      const j = (await s.req('GET', `/api/v1/indicators/${ind}/series` +
+          `?group=${group}&from=${iso(from)}Z&to=${iso(top)}Z`)).json;
+      return new Map(j.points.map((p) => [Date.parse(p.ts) / 1000, p.value]));
+    };
+    // wait until every hour of the day is in both the roll-up and a point
+    let a1, a2, b1, s1, dist;
+    for (let i = 0; i < 100; i++) {
+      [a1, a2, b1] = [await hourly('A1'), await hourly('A2'),
+        await hourly('B1')];
+      s1 = await series('power_use_street_hourly', 'S1');
+      dist = await series('power_use_district_hourly', 'district');
+      if (a1.size === 24 && s1.size === 24 && dist.size === 24) break;
+      await sleep(100);
+    }
+    assert.equal(a1.size, 24);
+    assert.equal(s1.size, 24, `street points: ${s1.size}`);
+    for (const [t, v] of s1) {
+      assert.ok(Math.abs(v - (a1.get(t) + a2.get(t))) < 1e-6,
+          `S1 at ${iso(t)}: ${v} vs ${a1.get(t)} + ${a2.get(t)}`);
+      assert.ok(Math.abs(dist.get(t) - (v + b1.get(t))) < 1e-6,
+          `district at ${iso(t)}`);
+    }
+    // declared later: back-filled from the stored hours, the same totals
+    r = await s.req('POST', '/api/v1/indicators', { body: JSON.stringify({
+      id: 'power_s_2h', feed: 'usage', filter: { metric: 'electricity' },
+      measure: 'sum', bucket: '2h', group: 'street', retention: '60d' }) });
+    assert.equal(r.status, 201, r.text);
+    let two;
+    for (let i = 0; i < 50; i++) {
+      two = await series('power_s_2h', 'S2');
+      if (two.size >= 12) break;
+      await sleep(100);
+    }
+    for (const [t, v] of two)
+      assert.ok(Math.abs(v - ((b1.get(t) ?? 0) + (b1.get(t + 3600) ?? 0)))
+          < 1e-6, `S2 2h at ${iso(t)}: ${v}`);
+    assert.ok(two.size >= 12, `2h points: ${two.size}`);
+    r = await s.req('POST', '/api/v1/indicators', { body: JSON.stringify({
+      id: 'bad', feed: 'usage', measure: 'sum', bucket: '5h' }) });
+    assert.equal(r.status, 400);
+    // the ingest indicators count what was sent, not the derived use
+    const ing = (await s.req('GET',
+        '/api/v1/indicators/ingest_records_source/series?limit=100000')).json;
+    const groups = new Set(ing.points.map((p) => p.group));
+    assert.ok(groups.has('readings.electricity'), [...groups].join());
+    assert.ok(!groups.has('electricity'), [...groups].join());
+  } finally { await s.stop(); s.cleanup(); }
+});
