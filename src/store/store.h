@@ -438,8 +438,10 @@ struct store_stats {
     uint64_t meter_resets;
     uint64_t meter_replacements;
     uint64_t late_readings;
-    uint64_t spread_resets; /* readings whose interval was longer than
-                               max_spread_days: credited to their day */
+    uint64_t spread_resets;      /* readings whose interval was longer than
+                                    max_spread_days: credited to their day */
+    uint64_t sqlite_cache_bytes; /* SQLite's page caches, every connection,
+                                    as each last saw them */
 };
 void store_get_stats(struct store *st, struct store_stats *OUT_stats);
 

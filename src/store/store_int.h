@@ -182,6 +182,9 @@ void store__checkpoint_file(const char *path);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
+/* The bytes of conn's page caches now (every attached file); call on the
+ * thread that uses conn. */
+uint64_t store__conn_cache_bytes(struct store_conn *conn);
 /* Logs the connection's last error for op and returns its code: the OS
  * cause as CB_ERRNO (disk full: CB_ERRNO(ENOSPC); an I/O error with the
  * errno SQLite saw), else CB_ESTORE. */
@@ -639,6 +642,11 @@ struct store {
     struct store_conn *readers;
     int *pool_free;
     int n_readers, n_free;
+    /* page-cache bytes of each connection, as its own thread last saw them
+     * (SQLITE_DBSTATUS_CACHE_USED; connections are NOMUTEX, so no other
+     * thread asks them): readers at each give-back, the writer after each
+     * transaction, the roll-up's two after each checkpoint */
+    _Atomic uint64_t *reader_cache, writer_cache, rollup_cache;
 
     /* reading marks (store_blocks.c): writer thread only */
     int64_t *marks; /* by household * METRIC_COUNT + metric */

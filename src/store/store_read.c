@@ -20,10 +20,20 @@
 #include "store/store_codec.h"
 #include "store/store_int.h"
 
+uint64_t store__conn_cache_bytes(struct store_conn *conn)
+{
+    int cur = 0, high = 0;
+    if (!conn->db || sqlite3_db_status(conn->db, SQLITE_DBSTATUS_CACHE_USED,
+                                       &cur, &high, 0) != SQLITE_OK)
+        return 0;
+    return cur > 0 ? (uint64_t)cur : 0;
+}
+
 int store__pool_open(struct store *st)
 {
     int n = st->cfg.read_connections;
     st->readers = xcalloc((size_t)n, sizeof(*st->readers));
+    st->reader_cache = xcalloc((size_t)n, sizeof(*st->reader_cache));
     st->pool_free = xcalloc((size_t)n, sizeof(*st->pool_free));
     for (int i = 0; i < n; i++) {
         if (store__conn_open(&st->readers[i], st->db_path, 1, &st->cfg))
@@ -44,6 +54,8 @@ void store__pool_close(struct store *st)
         store__conn_close(&st->readers[i]);
     free(st->readers);
     free(st->pool_free);
+    free((void *)st->reader_cache);
+    st->reader_cache = NULL;
     st->readers = NULL;
     st->pool_free = NULL;
     st->n_readers = st->n_free = 0;
@@ -61,6 +73,8 @@ struct store_conn *store__reader_get(struct store *st)
 
 void store__reader_put(struct store *st, struct store_conn *c)
 {
+    atomic_store_explicit(&st->reader_cache[c - st->readers],
+                          store__conn_cache_bytes(c), memory_order_relaxed);
     pthread_mutex_lock(&st->pool_lock);
     st->pool_free[st->n_free++] = (int)(c - st->readers);
     pthread_cond_signal(&st->pool_cond);

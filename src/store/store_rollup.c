@@ -1202,6 +1202,10 @@ static int checkpoint_txn(struct store *st, struct rollup *ru)
     if (rc && sqlite3_get_autocommit(w->db) == 0 &&
         (s = store__stmt(w, STMT_ROLLBACK)))
         store__exec_stmt(w, s, "rollup rollback");
+    atomic_store_explicit(&st->rollup_cache,
+                          store__conn_cache_bytes(w) +
+                              store__conn_cache_bytes(&ru->log),
+                          memory_order_relaxed);
     return rc;
 }
 
