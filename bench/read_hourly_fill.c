@@ -60,8 +60,8 @@ static int check(sqlite3 *db, int rc, const char *what)
     return 1;
 }
 
-static int put_hours(sqlite3_stmt *hs, sqlite3_stmt *ds, int64_t hh,
-                     int metric, int64_t day)
+static int put_hours(sqlite3_stmt *hs, sqlite3_stmt *ds, int64_t hh, int metric,
+                     int64_t day)
 {
     struct codec_hours h = {.mask = 0xffffff};
     struct sbuf b = SBUF_INIT;
@@ -105,9 +105,8 @@ static int put_daily(sqlite3_stmt *ds, int64_t hh, int64_t day)
 }
 
 /* One district day: the sample's hours and days, the others' days. */
-static int fill_day(sqlite3 *db, sqlite3_stmt *hs, sqlite3_stmt *ds,
-                    int64_t n, int64_t sample, int64_t day, int hourly,
-                    int daily)
+static int fill_day(sqlite3 *db, sqlite3_stmt *hs, sqlite3_stmt *ds, int64_t n,
+                    int64_t sample, int64_t day, int hourly, int daily)
 {
     for (int64_t hh = 1; hh <= n; hh++) {
         int rc = SQLITE_DONE;
@@ -166,8 +165,7 @@ int main(int argc, char **argv)
     sqlite3_finalize(ds);
     if (!bad)
         bad = check(db,
-                    sqlite3_exec(db,
-                                 "COMMIT; PRAGMA wal_checkpoint(TRUNCATE);",
+                    sqlite3_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE);",
                                  NULL, NULL, NULL),
                     "commit");
     sqlite3_close(db);

@@ -11,13 +11,23 @@
  *                    STREETS READS
  *
  * Prints p50/p99/max in ms and the rows each read returned.
+ *
+ * First it wires the store as `citybrain serve` does (store, scene engine,
+ * indicator engine with the default set and indicator_backfill_days =
+ * SERIES_DAYS + 2, then the consumers) and prints, after each step, the
+ * process's VmRSS and what malloc holds: what each part adds to the
+ * server's resident memory.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock/clock.h"
+#include "indic/indic.h"
 #include "render/render.h"
+#include "scene/scene.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -42,6 +52,56 @@ static void report(const char *what, double *v, int n, size_t rows)
            what, v[n / 2], v[(n * 99 + 99) / 100 - 1], v[n - 1], n, rows);
 }
 
+/* VmRSS, malloc's bytes in use and SQLite's page caches after a step. */
+static void memory(struct store *st, const char *step)
+{
+    char line[256];
+    long rss_kb = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6))
+            rss_kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    struct mallinfo2 mi = mallinfo2();
+    struct store_stats ss = {0};
+    if (st)
+        store_get_stats(st, &ss);
+    printf("  %-44s RSS %5ld MB, malloc in use %5zu MB, SQLite caches %4llu"
+           " MB\n",
+           step, rss_kb / 1024, (mi.uordblks + mi.hblkhd) >> 20,
+           (unsigned long long)(ss.sqlite_cache_bytes >> 20));
+}
+
+/* The scene and indicator engines as `citybrain serve` makes them. */
+static int wire(struct store *st, const char *dir, int backfill_days,
+                struct scene_engine **OUT_sc, struct indic_engine **OUT_ie)
+{
+    static char learned[4096], elderly[4096];
+    struct scene_config sc;
+    struct indic_config ic;
+    scene_config_defaults(&sc);
+    sc.tz_offset_minutes = dclock_tz_offset_minutes();
+    snprintf(learned, sizeof(learned), "%s/scene-group-rental.learn", dir);
+    snprintf(elderly, sizeof(elderly), "%s/scene-elderly.state", dir);
+    sc.learned_path = learned;
+    sc.elderly_path = elderly;
+    if (scene_engine_new(&sc, OUT_sc) || scene_engine_attach(*OUT_sc, st))
+        return 1;
+    memory(st, "+ scene engine (loaded from the store)");
+    indic_config_defaults(&ic);
+    ic.backfill_days = backfill_days;
+    ic.scenes = *OUT_sc;
+    if (indic_engine_new(&ic, st, OUT_ie))
+        return 1;
+    memory(st, "+ indicator engine (defaults, back-filled)");
+    if (store_start_consumers(st))
+        return 1;
+    indic_tick(*OUT_ie, indic_now_ns()); /* closes and writes the buckets */
+    memory(st, "+ consumers started, one indicator tick");
+    return 0;
+}
+
 static void count_point(void *ctx, const struct store_point *p)
 {
     ++*(size_t *)ctx;
@@ -62,8 +122,15 @@ int main(int argc, char **argv)
     store_config_defaults(&cfg);
     cfg.dir = argv[1];
     log_set_level(LOG_WARN);
+    struct scene_engine *sc = NULL;
+    struct indic_engine *ie = NULL;
+    printf("in process, as `citybrain serve` wires it:\n");
+    memory(NULL, "start");
     if (store_open(&cfg, &st))
         return 1;
+    memory(st, "+ store (registry, roll-up state, pools)");
+    if (wire(st, argv[1], (int)sdays + 2, &sc, &ie))
+        return fprintf(stderr, "cannot start the engines\n"), 1;
     double *v = xcalloc((size_t)reads + 20, sizeof(double));
     struct sbuf out = SBUF_INIT;
     size_t rows = 0;
@@ -102,8 +169,11 @@ int main(int argc, char **argv)
                     : "street hourly series (store_points_scan)",
                v + 20, reads, rows);
     }
+    memory(st, "after the reads");
     sbuf_release(&out);
     free(v);
     store_close(st);
+    scene_engine_free(sc);
+    indic_engine_free(ie);
     return 0;
 }
