@@ -375,9 +375,14 @@ static struct meter *meter_at(struct rollup *ru, int32_t hh, int metric)
         size_t n = ru->n_meters ? ru->n_meters : 1024;
         while (n <= i)
             n *= 2;
-        ru->meters = xrealloc(ru->meters, n * sizeof(*ru->meters));
-        memset(ru->meters + ru->n_meters, 0,
-               (n - ru->n_meters) * sizeof(*ru->meters));
+        /* calloc, not realloc and memset: a big block comes as fresh
+         * zero pages, and the slots no meter uses (up to half, the
+         * doubling's slack) stay out of resident memory */
+        struct meter *grown = xcalloc(n, sizeof(*ru->meters));
+        if (ru->n_meters)
+            memcpy(grown, ru->meters, ru->n_meters * sizeof(*ru->meters));
+        free(ru->meters);
+        ru->meters = grown;
         ru->n_meters = n;
     }
     return &ru->meters[i];

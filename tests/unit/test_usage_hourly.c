@@ -50,8 +50,8 @@ static void write_hours(struct store *st)
     batch_new(&b, FEED_READINGS, 2 * (HOURS + 1));
     for (int i = 0; i <= HOURS; i++) {
         int64_t ts = local_midnight(2026, 11, 1) + i * HOUR_NS;
-        set_reading(&b, 2 * (size_t)i, 1, METRIC_ELECTRICITY, READING_INDEX,
-                    ts, e);
+        set_reading(&b, 2 * (size_t)i, 1, METRIC_ELECTRICITY, READING_INDEX, ts,
+                    e);
         set_reading(&b, 2 * (size_t)i + 1, 1, METRIC_WATER, READING_INDEX, ts,
                     w);
         e += elec_use(i);
@@ -113,8 +113,7 @@ static void test_hourly_read_and_consumers(void **state)
     assert_int_equal(g.h[0].hour, seen.first_hour + 24);
     memset(&g, 0, sizeof(g));
     assert_int_equal(
-        store_usage_hourly_read(fx->st, 1, nov(1) - 9, nov(1), collect, &g),
-        0);
+        store_usage_hourly_read(fx->st, 1, nov(1) - 9, nov(1), collect, &g), 0);
     assert_int_equal(g.n, 0);
     assert_int_equal(
         store_usage_hourly_read(fx->st, 2, nov(1), nov(3), collect, &g), 0);
@@ -144,9 +143,9 @@ static void test_hourly_json(void **state)
     if (strncmp(sb.buf, head, strlen(head)))
         fail_msg("got %.400s", sb.buf);
     /* past 1e9 the number is printf's %.12g, as everywhere else */
-    assert_non_null(
-        strstr(sb.buf, "{\"hour\":\"2026-11-01T07:00:00+08:00\",\"water\":"
-                       "0.005,\"electricity\":1234567890.12}"));
+    assert_non_null(strstr(sb.buf,
+                           "{\"hour\":\"2026-11-01T07:00:00+08:00\",\"water\":"
+                           "0.005,\"electricity\":1234567890.12}"));
     /* the next local day is formatted afresh */
     assert_non_null(
         strstr(sb.buf, "},{\"hour\":\"2026-11-02T00:00:00+08:00\",\"water\":"
