@@ -143,9 +143,9 @@ struct hour_text {
 
 static const char *hour_iso(struct hour_text *c, int64_t hour)
 {
-    int64_t step = hour - c->hour;
-    if (c->hour != INT64_MIN && step >= 0 && c->local + step < 24) {
-        c->local += (int)step;
+    if (c->hour != INT64_MIN && hour >= c->hour &&
+        hour - c->hour < 24 - c->local) {
+        c->local += (int)(hour - c->hour);
         c->text[11] = (char)('0' + c->local / 10);
         c->text[12] = (char)('0' + c->local % 10);
     } else {
