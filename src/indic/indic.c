@@ -176,6 +176,15 @@ static const char *house_name(struct indic_engine *eng, int32_t id,
     return n >= 0 ? eng->names[n] : "(none)";
 }
 
+/* The interned name's id + 1 of a household's street or committee; 0 when
+ * it has none (the name is then one of house_name's fixed ones). */
+static int32_t house_key(struct indic_engine *eng, int32_t id, int committee)
+{
+    if (id < 0 || (size_t)id >= eng->nhouse)
+        return 0;
+    return (committee ? eng->committee_of[id] : eng->street_of[id]) + 1;
+}
+
 /* ---- series and buckets ---- */
 
 static int additive(enum indic_measure m)
@@ -325,6 +334,8 @@ struct obs {
     int attrs_tried;
     int metric, fault, matched;
     int hourly; /* usage: the use of an hour (else of a district day) */
+    int32_t street_key, committee_key; /* house_key of a household's record;
+                                          0: none (events, scenes) */
     int64_t ts;
     double value; /* use (usage), reading value */
     const char *recipient;
@@ -427,13 +438,40 @@ static int64_t def_keep_from(const struct indic_engine *eng,
            d->retention_ns;
 }
 
-static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
+/* The series of o's group in declaration di.  A household's street or
+ * committee is found by its name's key (no group key to format and hash
+ * per record: the roll-up hands on a use per reading); other groups
+ * through the map, after the declaration's last series. */
+static struct indic_series *obs_series(struct indic_engine *eng, int di,
+                                       struct obs *o)
 {
     struct indic_def *d = eng->defs[di];
+    int32_t key = d->group == IG_STREET      ? o->street_key
+                  : d->group == IG_COMMITTEE ? o->committee_key
+                                             : 0;
+    if (key > 0 && (size_t)key < d->n_by_key && d->by_key[key])
+        return d->by_key[key];
     const char *group = obs_group(d, o);
     struct indic_series *s = d->last && !strcmp(d->last->group, group)
                                  ? d->last
                                  : series_get(eng, di, group);
+    if (s && key > 0) {
+        if ((size_t)key >= d->n_by_key) {
+            size_t n = (size_t)key + 256;
+            d->by_key = xrealloc(d->by_key, n * sizeof(*d->by_key));
+            memset(d->by_key + d->n_by_key, 0,
+                   (n - d->n_by_key) * sizeof(*d->by_key));
+            d->n_by_key = n;
+        }
+        d->by_key[key] = s;
+    }
+    return s;
+}
+
+static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
+{
+    struct indic_def *d = eng->defs[di];
+    struct indic_series *s = obs_series(eng, di, o);
     if (!s)
         return;
     int64_t start = bucket_start(d, o->ts);
@@ -536,6 +574,8 @@ static void feed_delivery(struct indic_engine *eng, const struct delivery *d,
                     .source = platform,
                     .street = house_name(eng, d->household, 0),
                     .committee = house_name(eng, d->household, 1),
+                    .street_key = house_key(eng, d->household, 0),
+                    .committee_key = house_key(eng, d->household, 1),
                     .metric = -1,
                     .matched = d->household >= 0,
                     .ts = d->ts_ns,
@@ -566,6 +606,8 @@ static void feed_reading(struct indic_engine *eng, const struct reading *r,
                     .source = src,
                     .street = house_name(eng, r->household, 0),
                     .committee = house_name(eng, r->household, 1),
+                    .street_key = house_key(eng, r->household, 0),
+                    .committee_key = house_key(eng, r->household, 1),
                     .metric = r->metric,
                     .fault = fault,
                     .ts = r->ts_ns,
@@ -608,6 +650,8 @@ static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
                     .source = metric_name(metric),
                     .street = house_name(eng, household, 0),
                     .committee = house_name(eng, household, 1),
+                    .street_key = house_key(eng, household, 0),
+                    .committee_key = house_key(eng, household, 1),
                     .metric = metric,
                     .ts = (day * 86400 - 8 * 3600) * INDIC_NS_S,
                     .value = use};
@@ -622,6 +666,8 @@ static void usage_hour_apply(struct indic_engine *eng, int32_t household,
                     .source = metric_name(metric),
                     .street = house_name(eng, household, 0),
                     .committee = house_name(eng, household, 1),
+                    .street_key = house_key(eng, household, 0),
+                    .committee_key = house_key(eng, household, 1),
                     .metric = metric,
                     .hourly = 1,
                     .ts = hour * 3600 * INDIC_NS_S,

@@ -252,7 +252,9 @@ out:
 
 void indic_def_free(struct indic_def *d)
 {
-    if (d)
+    if (d) {
         free(d->json);
+        free(d->by_key);
+    }
     free(d);
 }
