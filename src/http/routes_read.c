@@ -184,10 +184,24 @@ static int day_arg(struct request *req, const char *key, int64_t def,
     return 0;
 }
 
+/* grain=day (the default) or hour: 0 or 1; -1 after a 400. */
+static int grain_arg(struct request *req)
+{
+    const char *g = req_arg(req, "grain");
+    if (!g || !strcmp(g, "day"))
+        return 0;
+    if (!strcmp(g, "hour"))
+        return 1;
+    reply_error(req, 400, "parameter 'grain' must be day or hour");
+    return -1;
+}
+
 void route_household_usage(struct request *req)
 {
     int64_t from, to;
-    if (day_arg(req, "from", 0, &from) || day_arg(req, "to", 1000000, &to))
+    int hourly = grain_arg(req);
+    if (hourly < 0 || day_arg(req, "from", 0, &from) ||
+        day_arg(req, "to", 1000000, &to))
         return;
     if (from > to) {
         reply_error(req, 400, "parameter 'from' is after parameter 'to'");
@@ -197,7 +211,8 @@ void route_household_usage(struct request *req)
     int32_t hh = household_for_read(req, "household.usage");
     if (hh < 0)
         return;
-    if (render_usage_daily(req->srv->store, hh, from, to, &req->out))
+    if ((hourly ? render_usage_hourly
+                : render_usage_daily)(req->srv->store, hh, from, to, &req->out))
         reply_error(req, 500, "cannot read usage");
     else
         reply_json(req, 200);

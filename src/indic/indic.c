@@ -176,6 +176,15 @@ static const char *house_name(struct indic_engine *eng, int32_t id,
     return n >= 0 ? eng->names[n] : "(none)";
 }
 
+/* The interned name's id + 1 of a household's street or committee; 0 when
+ * it has none (the name is then one of house_name's fixed ones). */
+static int32_t house_key(struct indic_engine *eng, int32_t id, int committee)
+{
+    if (id < 0 || (size_t)id >= eng->nhouse)
+        return 0;
+    return (committee ? eng->committee_of[id] : eng->street_of[id]) + 1;
+}
+
 /* ---- series and buckets ---- */
 
 static int additive(enum indic_measure m)
@@ -324,6 +333,9 @@ struct obs {
     json_t *attrs_parsed;
     int attrs_tried;
     int metric, fault, matched;
+    int hourly; /* usage: the use of an hour (else of a district day) */
+    int32_t street_key, committee_key; /* house_key of a household's record;
+                                          0: none (events, scenes) */
     int64_t ts;
     double value; /* use (usage), reading value */
     const char *recipient;
@@ -381,10 +393,20 @@ static const char *attr_string(struct obs *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* ingest counts what departments sent, not what the roll-up or the
+ * scenes derive from it */
+static int ingested(const struct obs *o)
+{
+    return o->feed == IF_EVENTS || o->feed == IF_DELIVERIES ||
+           o->feed == IF_READINGS;
+}
+
 static int def_matches(const struct indic_def *d, const struct obs *o)
 {
-    if (d->feed != IF_INGEST && d->feed != o->feed)
+    if (d->feed == IF_INGEST ? !ingested(o) : d->feed != o->feed)
         return 0;
+    if (d->feed == IF_USAGE && o->hourly != (d->bucket_ns < 86400 * INDIC_NS_S))
+        return 0; /* sub-day buckets sum hours, daily ones days */
     if (*d->source && (!o->source || strcmp(d->source, o->source)))
         return 0;
     if (*d->platform && (!o->source || strcmp(d->platform, o->source)))
@@ -427,18 +449,56 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     return "district";
 }
 
-static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
+/* Where d's points start to be kept, given the engine's keep_from (from
+ * indicator_retention_days): a declaration's own retention moves it. */
+static int64_t def_keep_from(const struct indic_engine *eng,
+                             const struct indic_def *d, int64_t keep_from)
+{
+    if (!d->retention_ns)
+        return keep_from;
+    return keep_from + (int64_t)eng->cfg.retention_days * 86400 * INDIC_NS_S -
+           d->retention_ns;
+}
+
+/* The series of o's group in declaration di.  A household's street or
+ * committee is found by its name's key (no group key to format and hash
+ * per record: the roll-up hands on a use per reading); other groups
+ * through the map, after the declaration's last series. */
+static struct indic_series *obs_series(struct indic_engine *eng, int di,
+                                       struct obs *o)
 {
     struct indic_def *d = eng->defs[di];
+    int32_t key = d->group == IG_STREET      ? o->street_key
+                  : d->group == IG_COMMITTEE ? o->committee_key
+                                             : 0;
+    if (key > 0 && (size_t)key < d->n_by_key && d->by_key[key])
+        return d->by_key[key];
     const char *group = obs_group(d, o);
     struct indic_series *s = d->last && !strcmp(d->last->group, group)
                                  ? d->last
                                  : series_get(eng, di, group);
+    if (s && key > 0) {
+        if ((size_t)key >= d->n_by_key) {
+            size_t n = (size_t)key + 256;
+            d->by_key = xrealloc(d->by_key, n * sizeof(*d->by_key));
+            memset(d->by_key + d->n_by_key, 0,
+                   (n - d->n_by_key) * sizeof(*d->by_key));
+            d->n_by_key = n;
+        }
+        d->by_key[key] = s;
+    }
+    return s;
+}
+
+static void obs_apply(struct indic_engine *eng, int di, struct obs *o)
+{
+    struct indic_def *d = eng->defs[di];
+    struct indic_series *s = obs_series(eng, di, o);
     if (!s)
         return;
     int64_t start = bucket_start(d, o->ts);
     d->last = s;
-    if (start < s->floor || start < eng->keep_from) {
+    if (start < s->floor || start < def_keep_from(eng, d, eng->keep_from)) {
         eng->late_dropped++; /* its bucket left memory: too late */
         return;
     }
@@ -547,6 +607,8 @@ static void feed_delivery(struct indic_engine *eng, const struct delivery *d,
                     .source = platform,
                     .street = house_name(eng, d->household, 0),
                     .committee = house_name(eng, d->household, 1),
+                    .street_key = house_key(eng, d->household, 0),
+                    .committee_key = house_key(eng, d->household, 1),
                     .metric = -1,
                     .matched = d->household >= 0,
                     .ts = d->ts_ns,
@@ -577,6 +639,8 @@ static void feed_reading(struct indic_engine *eng, const struct reading *r,
                     .source = src,
                     .street = house_name(eng, r->household, 0),
                     .committee = house_name(eng, r->household, 1),
+                    .street_key = house_key(eng, r->household, 0),
+                    .committee_key = house_key(eng, r->household, 1),
                     .metric = r->metric,
                     .fault = fault,
                     .ts = r->ts_ns,
@@ -619,10 +683,38 @@ static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
                     .source = metric_name(metric),
                     .street = house_name(eng, household, 0),
                     .committee = house_name(eng, household, 1),
+                    .street_key = house_key(eng, household, 0),
+                    .committee_key = house_key(eng, household, 1),
                     .metric = metric,
                     .ts = (day * 86400 - 8 * 3600) * INDIC_NS_S,
                     .value = use};
     obs_feed(eng, &o, seq);
+}
+
+/* An hour's use (hour: hours since the epoch). */
+static void usage_hour_apply(struct indic_engine *eng, int32_t household,
+                             int metric, int64_t hour, double use, int64_t seq)
+{
+    struct obs o = {.feed = IF_USAGE,
+                    .source = metric_name(metric),
+                    .street = house_name(eng, household, 0),
+                    .committee = house_name(eng, household, 1),
+                    .street_key = house_key(eng, household, 0),
+                    .committee_key = house_key(eng, household, 1),
+                    .metric = metric,
+                    .hourly = 1,
+                    .ts = hour * 3600 * INDIC_NS_S,
+                    .value = use};
+    obs_feed(eng, &o, seq);
+}
+
+static void on_usage_hour(void *ctx, int32_t household, int metric,
+                          int64_t hour, double use)
+{
+    struct indic_engine *eng = ctx;
+    pthread_mutex_lock(&eng->lock);
+    usage_hour_apply(eng, household, metric, hour, use, INT64_MAX);
+    pthread_mutex_unlock(&eng->lock);
 }
 
 static void on_usage(void *ctx, int32_t household, int metric, int64_t day,
@@ -666,6 +758,12 @@ static void fill_usage(void *ctx, int32_t household, int metric, int64_t day,
     struct fill *f = ctx;
     usage_apply(f->eng, household, metric, day, use, f->seq);
 }
+static void fill_usage_hour(void *ctx, int32_t household, int metric,
+                            int64_t hour, double use)
+{
+    struct fill *f = ctx;
+    usage_hour_apply(f->eng, household, metric, hour, use, f->seq);
+}
 
 /* Applies the snapshot to the declarations whose skip_seq is < 0 (those
  * being filled); the others skip it (skip_seq >= every seq in it). */
@@ -674,12 +772,16 @@ static int fill_from(struct indic_engine *eng, struct store_snapshot *snap,
 {
     int64_t now = indic_now_ns();
     int64_t from = now - (int64_t)eng->cfg.backfill_days * 86400 * INDIC_NS_S;
-    int need[IF_SCENES + 1] = {0};
+    int need[IF_SCENES + 1] = {0}, need_hours = 0;
     for (size_t i = 0; i < eng->ndefs; i++)
         if (eng->defs[i]->skip_seq < 0) {
-            if (eng->defs[i]->feed == IF_INGEST)
+            const struct indic_def *d = eng->defs[i];
+            if (d->feed == IF_INGEST)
                 need[IF_EVENTS] = need[IF_DELIVERIES] = need[IF_READINGS] = 1;
-            need[eng->defs[i]->feed] = 1;
+            if (d->feed == IF_USAGE && d->bucket_ns < 86400 * INDIC_NS_S)
+                need_hours = 1;
+            else
+                need[d->feed] = 1;
         }
     struct fill f = {eng, 0};
     /* every filled def has skip_seq -1 < 0 = f.seq; others skip */
@@ -695,6 +797,10 @@ static int fill_from(struct indic_engine *eng, struct store_snapshot *snap,
     if (!rc && need[IF_USAGE]) {
         int64_t day = (from + 8 * 3600 * INDIC_NS_S) / (86400 * INDIC_NS_S);
         rc = store_scan_usage_daily(snap, day, fill_usage, &f, NULL);
+    }
+    if (!rc && need_hours) {
+        int64_t day = (from + 8 * 3600 * INDIC_NS_S) / (86400 * INDIC_NS_S);
+        rc = store_scan_usage_hourly(snap, day, fill_usage_hour, &f, NULL);
     }
     int64_t seq = store_snapshot_log_seq(snap);
     for (size_t i = 0; i < eng->ndefs; i++)
@@ -819,7 +925,7 @@ int indic_define(struct indic_engine *eng, const char *json, size_t len,
     if (rc)
         return rc;
     if (d->feed == IF_USAGE)
-        store_rollup_flush(eng->st); /* the daily use is checkpointed */
+        store_rollup_flush(eng->st); /* the use is checkpointed */
     pthread_mutex_lock(&eng->lock);
     rc = def_add(eng, d);
     if (rc) {
@@ -1094,6 +1200,32 @@ static void series_trim(struct indic_series *s, int64_t mem_from,
     s->nb -= k;
 }
 
+/* Drops the stored points past retention: each declaration's by its own,
+ * then those of any indicator no longer declared past the longest. */
+static void points_retain(struct indic_engine *eng, int64_t keep_from)
+{
+    struct retain {
+        char id[INDIC_ID_MAX];
+        int64_t from;
+    } * r;
+    size_t n;
+    int64_t oldest = keep_from;
+    pthread_mutex_lock(&eng->lock);
+    n = eng->ndefs;
+    r = xcalloc(n + 1, sizeof(*r));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(r[i].id, eng->defs[i]->id, sizeof(r[i].id));
+        r[i].from = def_keep_from(eng, eng->defs[i], keep_from);
+        if (r[i].from < oldest)
+            oldest = r[i].from;
+    }
+    pthread_mutex_unlock(&eng->lock);
+    for (size_t i = 0; i < n; i++)
+        store_points_retain(eng->st, r[i].id, r[i].from);
+    store_points_retain(eng->st, NULL, oldest);
+    free(r);
+}
+
 void indic_tick(struct indic_engine *eng, int64_t now_ns)
 {
     struct points pts = {0};
@@ -1115,20 +1247,21 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
         }
         struct indic_series *s = eng->series[i];
         const struct indic_def *d = eng->defs[s->def];
-        work += 1 + series_close(eng, s, now_ns - eng->cfg.grace_ns, keep_from);
+        int64_t kf = def_keep_from(eng, d, keep_from);
+        work += 1 + series_close(eng, s, now_ns - eng->cfg.grace_ns, kf);
         for (size_t k = 0; k < s->nb; k++) {
             struct indic_bucket *b = &s->b[k];
             if (!b->dirty)
                 continue;
             b->dirty = 0;
-            if (b->start < keep_from)
+            if (b->start < kf)
                 continue;
             points_add(&pts, d, s, b, bucket_value(d, s, b));
         }
         int64_t keep = 2 * d->bucket_ns > 86400 * INDIC_NS_S
                            ? 2 * d->bucket_ns
                            : 86400 * INDIC_NS_S;
-        series_trim(s, now_ns - eng->cfg.grace_ns - keep, keep_from);
+        series_trim(s, now_ns - eng->cfg.grace_ns - keep, kf);
     }
     indic_rules_eval(eng, now_ns);
     eng->points_written += pts.n;
@@ -1140,7 +1273,7 @@ void indic_tick(struct indic_engine *eng, int64_t now_ns)
     if (store_points_put(eng->st, pts.p, pts.n))
         log_msg(LOG_WARN, "indic", "points not written | n=%zu", pts.n);
     if (retain)
-        store_points_retain(eng->st, NULL, keep_from);
+        points_retain(eng, keep_from);
     free(pts.p);
 }
 
@@ -1209,6 +1342,7 @@ int indic_engine_new(const struct indic_config *cfg, struct store *st,
                                    .load = on_load,
                                    .on_batch = on_batch,
                                    .on_usage = on_usage,
+                                   .on_usage_hour = on_usage_hour,
                                    .ctx = eng};
         rc = store_consumer_register(st, &c);
     }

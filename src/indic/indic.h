@@ -9,7 +9,8 @@
  *    "filter":{"source":"110"},"measure":"count","bucket":"1h",
  *    "group":"category"}
  *
- *   feed     events | deliveries | usage (daily use, bucket 1d) |
+ *   feed     events | deliveries | usage (daily use with bucket 1d, hourly
+ *            use with a bucket of whole hours dividing a day) |
  *            readings | ingest (every feed, for freshness) |
  *            scenes (open elderly alerts, group-rental suspects per
  *            street: the scene engine sampled every scene_sample_s)
@@ -22,6 +23,7 @@
  *            percentile
  *   bucket   "5m", "1h", "1d" ... (days are district days, UTC+8)
  *   group    district | street | committee | source | category
+ *   retention "90d": points kept (default: indicator_retention_days)
  *
  * The engine is a consumer of the ingest log (store_consumer_register): it
  * loads from a snapshot (the last indicator_backfill_days of stored data)

@@ -145,6 +145,23 @@ static int parse_measure(json_t *o, struct indic_def *d, char *err, size_t cap)
     return 0;
 }
 
+/* "retention": how long this indicator's points are kept, instead of
+ * indicator_retention_days (optional; 1d..400d). */
+static int parse_retention(json_t *o, struct indic_def *d, char *err,
+                           size_t cap)
+{
+    char s[32];
+    if (get_str(o, "retention", s, sizeof(s), err, cap))
+        return CB_EINVAL;
+    if (!*s)
+        return 0;
+    if (indic_parse_duration(s, &d->retention_ns) ||
+        d->retention_ns < 86400 * INDIC_NS_S ||
+        d->retention_ns > 400 * 86400 * INDIC_NS_S)
+        return bad(err, cap, "retention '%s' is not a duration of 1d..400d", s);
+    return 0;
+}
+
 static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
 {
     static const char *const feeds[] = {"events",   "deliveries", "usage",
@@ -177,8 +194,14 @@ static int parse_body(json_t *o, struct indic_def *d, char *err, size_t cap)
     if (indic_parse_duration(s, &d->bucket_ns) ||
         d->bucket_ns < 60 * INDIC_NS_S || d->bucket_ns > 7 * 86400 * INDIC_NS_S)
         return bad(err, cap, "bucket '%s' is not a duration of 1m..7d", s);
-    if (d->feed == IF_USAGE && d->bucket_ns != 86400 * INDIC_NS_S)
-        return bad(err, cap, "%s", "feed usage has daily buckets: bucket 1d");
+    if (d->feed == IF_USAGE && d->bucket_ns != 86400 * INDIC_NS_S &&
+        (d->bucket_ns % (3600 * INDIC_NS_S) ||
+         (86400 * INDIC_NS_S) % d->bucket_ns))
+        return bad(err, cap, "%s",
+                   "feed usage has buckets of 1d (daily use) or of whole "
+                   "hours that divide a day (hourly use)");
+    if (parse_retention(o, d, err, cap))
+        return CB_EINVAL;
     if (get_str(o, "group", s, sizeof(s), err, cap))
         return CB_EINVAL;
     k = pick(*s ? s : "district", groups, 6);
@@ -229,7 +252,9 @@ out:
 
 void indic_def_free(struct indic_def *d)
 {
-    if (d)
+    if (d) {
         free(d->json);
+        free(d->by_key);
+    }
     free(d);
 }

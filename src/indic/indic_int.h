@@ -51,9 +51,14 @@ struct indic_def {
     int where_matched;   /* 1: deliveries matched */
     double p;            /* percentile, 0..100 */
     int64_t bucket_ns;
+    int64_t retention_ns;      /* its points' retention; 0: the engine's */
     int64_t skip_seq;          /* batches up to this seq are in its back-fill */
     int64_t first_close;       /* earliest bucket any series closed; 0: none */
     struct indic_series *last; /* the series of its last record (a cache) */
+    /* its series by a household's street or committee key (obs_series; a
+     * cache: the series live as long as the engine) */
+    struct indic_series **by_key;
+    size_t n_by_key;
 };
 
 /* One bucket of a series. */

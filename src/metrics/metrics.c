@@ -2,6 +2,7 @@
 #include "metrics/metrics.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -220,6 +221,13 @@ static void render_http(struct sbuf *out)
               (unsigned long long)atomic_load(&header_timeouts));
 }
 
+/* malloc's bytes in use, every arena (glibc's mallinfo2). */
+static uint64_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 static void render_store(struct sbuf *out, const struct store_stats *s)
 {
     const struct {
@@ -247,6 +255,13 @@ static void render_store(struct sbuf *out, const struct store_stats *s)
         {"spread_resets_total", "counter",
          "Readings whose interval was longer than max_spread_days (a reset).",
          s->spread_resets},
+        {"sqlite_cache_bytes", "gauge",
+         "Bytes of SQLite's page caches, every connection.",
+         s->sqlite_cache_bytes},
+        {"heap_bytes", "gauge",
+         "Bytes the process has allocated and not freed (malloc, all "
+         "threads' arenas; SQLite's included).",
+         heap_in_use()},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         family(out, rows[i].name, rows[i].type, rows[i].help);

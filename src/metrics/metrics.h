@@ -18,6 +18,8 @@
  *   citybrain_store_commits_total, _rows_total, _log_seq, _rollup_seq
  *   citybrain_meter_resets_total, _replacements_total, _late_readings_total,
  *   citybrain_spread_resets_total
+ *   citybrain_sqlite_cache_bytes, _heap_bytes   memory: SQLite's page
+ *     caches; everything malloc holds (glibc mallinfo2, the caches too)
  *   citybrain_indicators, _indicator_series, _indicator_series_dropped_total,
  *   _indicator_points_written_total          the indicator engine
  *   citybrain_alerts{state}, _alerts_resolved_total

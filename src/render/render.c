@@ -1,6 +1,7 @@
 /* render.c - the API's JSON views of the store's rows (render.h). */
 #include "render/render.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "clock/clock.h"
@@ -96,6 +97,93 @@ int render_usage_daily(struct store *st, int32_t household, int64_t from_day,
     return array_close(&w, store_usage_daily_read(st, household, from_day,
                                                   to_day, usage_day_json,
                                                   array_open(&w, out)));
+}
+
+/* v as kv_num writes it (%.12g), without printf for the usual value of
+ * hourly use: a whole number of 0.001 (the resolution it is stored at)
+ * with at most 12 digits.  Such a v is the double nearest n / 10^k (k the
+ * fewest decimals that give it back exactly), and %.12g prints that as
+ * n / 10^k with no trailing zeros. */
+static void kv_use(struct jsonw *w, const char *key, double v)
+{
+    static const double scale[] = {1, 10, 100, 1000};
+    for (int k = 0; k < 4 && fabs(v) < 1e9; k++) {
+        long long n = llround(v * scale[k]);
+        if ((double)n / scale[k] != v)
+            continue;
+        char digits[24], text[32];
+        unsigned long long a = (unsigned long long)(n < 0 ? -n : n);
+        int nd = 0, len = 0;
+        do
+            digits[nd++] = (char)('0' + a % 10);
+        while ((a /= 10) > 0);
+        while (nd <= k)
+            digits[nd++] = '0'; /* 0.005: the leading 0 */
+        if (n < 0)
+            text[len++] = '-';
+        for (int i = nd - 1; i >= 0; i--) {
+            text[len++] = digits[i];
+            if (i == k && k)
+                text[len++] = '.';
+        }
+        jsonw_key(w, key);
+        jsonw_raw(w, text, (size_t)len);
+        return;
+    }
+    kv_num(w, key, v);
+}
+
+/* The start of an hour as ISO text: formatted in full once a local day;
+ * a later hour of the same local day only changes the hour's digits. */
+struct hour_text {
+    int64_t hour; /* INT64_MIN: none yet */
+    int local;    /* the local hour in text */
+    char text[32];
+};
+
+static const char *hour_iso(struct hour_text *c, int64_t hour)
+{
+    if (c->hour != INT64_MIN && hour >= c->hour &&
+        hour - c->hour < 24 - c->local) {
+        c->local += (int)(hour - c->hour);
+        c->text[11] = (char)('0' + c->local / 10);
+        c->text[12] = (char)('0' + c->local % 10);
+    } else {
+        time_format_iso(hour * 3600, dclock_tz_offset_minutes(), c->text);
+        /* "YYYY-MM-DDTHH:": anything else (a year past 9999) goes the
+         * long way each time */
+        c->local = c->text[10] == 'T' && c->text[13] == ':'
+                       ? (c->text[11] - '0') * 10 + (c->text[12] - '0')
+                       : 99;
+    }
+    c->hour = hour;
+    return c->text;
+}
+
+struct hours_json {
+    struct jsonw w;
+    struct hour_text at;
+};
+
+static void usage_hour_json(void *ctx, const struct store_usage_hour *h)
+{
+    struct hours_json *hj = ctx;
+    jsonw_object_begin(&hj->w);
+    jsonw_kv_str(&hj->w, "hour", hour_iso(&hj->at, h->hour));
+    for (int m = 0; m < METRIC_COUNT; m++)
+        if (h->has & (1u << m))
+            kv_use(&hj->w, metric_name(m), h->use[m]);
+    jsonw_object_end(&hj->w);
+}
+
+int render_usage_hourly(struct store *st, int32_t household, int64_t from_day,
+                        int64_t to_day, struct sbuf *out)
+{
+    struct hours_json hj = {.at = {.hour = INT64_MIN}};
+    array_open(&hj.w, out);
+    return array_close(&hj.w,
+                       store_usage_hourly_read(st, household, from_day, to_day,
+                                               usage_hour_json, &hj));
 }
 
 static void event_json(void *ctx, const struct store_event_row *e)

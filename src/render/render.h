@@ -17,6 +17,9 @@
  *                        "field":"index"|"delta","value":V}], oldest first
  *   usage_daily        [{"day":"2026-11-01","water":0.41,"electricity":7.2,
  *                        "gas":0.5}]: the metrics with use that day
+ *   usage_hourly       [{"hour":"2026-11-01T08:00:00+08:00","water":0.02,
+ *                        "electricity":0.31}]: the hours (their start) of
+ *                        the days asked with hourly use, oldest first
  *   events             [{"source":"120","event_id":..,"type":..,"ts":"ISO",
  *                        "lat":..,"lon":..,"street":..,"placed":bool,
  *                        "attrs":{..}|null}], newest first
@@ -61,6 +64,9 @@ int render_readings(struct store *st, int32_t household, int metric,
 /* District days from_day <= day < to_day (see time_days_from_civil). */
 int render_usage_daily(struct store *st, int32_t household, int64_t from_day,
                        int64_t to_day, struct sbuf *out);
+/* The hours of district days from_day <= day < to_day. */
+int render_usage_hourly(struct store *st, int32_t household, int64_t from_day,
+                        int64_t to_day, struct sbuf *out);
 /* source: NULL for all. */
 int render_events(struct store *st, const char *source, int64_t from_ns,
                   int64_t to_ns, int limit, struct sbuf *out);

@@ -377,6 +377,24 @@ int store_usage_daily_read(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day,
                            store_usage_day_fn fn, void *ctx);
 
+/* One hour of a household's use: the metrics in `has`. */
+struct store_usage_hour {
+    int64_t hour; /* hours since the epoch (UTC): the hour that starts then */
+    unsigned has; /* bit 1 << enum metric: use[metric] is set */
+    double use[METRIC_COUNT];
+};
+typedef void (*store_usage_hour_fn)(void *ctx,
+                                    const struct store_usage_hour *h);
+/* Calls fn, oldest first, for each hour of the district days from_day <=
+ * day < to_day in which the household has hourly use (rollup.db's
+ * usage_hour_data: meters read often enough for the roll-up to spread
+ * their use over hours; a meter read once a day has daily use only).  One
+ * point lookup per district day that the table holds; a corrupt day is
+ * skipped (logged).  0 or CB_ESTORE.  Lags the writes as the daily read. */
+int store_usage_hourly_read(struct store *st, int32_t household,
+                            int64_t from_day, int64_t to_day,
+                            store_usage_hour_fn fn, void *ctx);
+
 /* One stored department event. */
 struct store_event_row {
     const char *source, *event_id, *type; /* NULL when not stored */
@@ -448,8 +466,10 @@ struct store_stats {
     uint64_t meter_resets;
     uint64_t meter_replacements;
     uint64_t late_readings;
-    uint64_t spread_resets; /* readings whose interval was longer than
-                               max_spread_days: credited to their day */
+    uint64_t spread_resets;      /* readings whose interval was longer than
+                                    max_spread_days: credited to their day */
+    uint64_t sqlite_cache_bytes; /* SQLite's page caches, every connection,
+                                    as each last saw them */
 };
 void store_get_stats(struct store *st, struct store_stats *OUT_stats);
 
@@ -488,6 +508,13 @@ typedef void (*store_batch_fn)(void *ctx, const struct ingest_batch *b,
  * reading's interval).  Called on the roll-up thread. */
 typedef void (*store_usage_fn)(void *ctx, int32_t household, int metric,
                                int64_t day, double use);
+/* Use the roll-up attributes to an hour (hours since the epoch, UTC) as it
+ * applies a reading whose interval is short enough to be spread over hours
+ * (at most 12 hours), rounded to the metric's resolution as the hourly tier
+ * stores it: the same callback shape as a scan of hourly use.  Called on
+ * the roll-up thread. */
+typedef void (*store_hourly_fn)(void *ctx, int32_t household, int metric,
+                                int64_t hour, double use);
 
 struct store_snapshot;
 
@@ -497,8 +524,9 @@ struct store_consumer {
      * consumer then sees every batch the roll-up applies from its
      * checkpoint on).  Nonzero fails the registration. */
     int (*load)(void *ctx, struct store_snapshot *snap);
-    store_batch_fn on_batch; /* may be NULL */
-    store_usage_fn on_usage; /* may be NULL */
+    store_batch_fn on_batch;       /* may be NULL */
+    store_usage_fn on_usage;       /* may be NULL */
+    store_hourly_fn on_usage_hour; /* may be NULL */
     void *ctx;
 };
 
@@ -564,8 +592,6 @@ int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq);
 /* Hourly use of the district days >= from_day, in day order: fn gets
  * household, metric, the hour (hours since the epoch) and its use. */
-typedef void (*store_hourly_fn)(void *ctx, int32_t household, int metric,
-                                int64_t hour, double use);
 int store_scan_usage_hourly(struct store_snapshot *snap, int64_t from_day,
                             store_hourly_fn fn, void *ctx, int64_t *OUT_seq);
 

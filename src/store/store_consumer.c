@@ -147,6 +147,17 @@ void store__consumers_usage(struct store *st, int64_t seq, int32_t household,
     }
 }
 
+void store__consumers_usage_hour(struct store *st, int64_t seq,
+                                 int32_t household, int metric, int64_t hour,
+                                 double use)
+{
+    for (size_t i = 0; i < st->n_consumers; i++) {
+        struct consumer_slot *slot = &st->consumers[i];
+        if (seq > slot->use_pos && slot->c.on_usage_hour)
+            slot->c.on_usage_hour(slot->c.ctx, household, metric, hour, use);
+    }
+}
+
 void store__consumers_usage_done(struct store *st, int64_t seq)
 {
     for (size_t i = 0; i < st->n_consumers; i++)

@@ -191,6 +191,9 @@ void store__checkpoint_file(const char *path);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
+/* The bytes of conn's page caches now (every attached file); call on the
+ * thread that uses conn. */
+uint64_t store__conn_cache_bytes(struct store_conn *conn);
 /* Logs the connection's last error for op and returns its code: the OS
  * cause as CB_ERRNO (disk full: CB_ERRNO(ENOSPC); an I/O error with the
  * errno SQLite saw), else CB_ESTORE. */
@@ -566,6 +569,10 @@ void store__consumers_batch(struct store *st, const struct ingest_batch *b,
  * consumer whose use position is below seq. */
 void store__consumers_usage(struct store *st, int64_t seq, int32_t household,
                             int metric, int64_t day, double use);
+/* The same for a use of an hour (store_hourly_fn). */
+void store__consumers_usage_hour(struct store *st, int64_t seq,
+                                 int32_t household, int metric, int64_t hour,
+                                 double use);
 /* Raises every use position below seq to seq (after batch seq). */
 void store__consumers_usage_done(struct store *st, int64_t seq);
 void store__consumers_release(struct store *st);
@@ -681,6 +688,11 @@ struct store {
     struct store_conn *readers;
     int *pool_free;
     int n_readers, n_free;
+    /* page-cache bytes of each connection, as its own thread last saw them
+     * (SQLITE_DBSTATUS_CACHE_USED; connections are NOMUTEX, so no other
+     * thread asks them): readers at each give-back, the writer after each
+     * transaction, the roll-up's two after each checkpoint */
+    _Atomic uint64_t *reader_cache, writer_cache, rollup_cache;
 
     /* reading marks (store_blocks.c): writer thread only */
     int64_t *marks; /* by household * METRIC_COUNT + metric */

@@ -10,18 +10,30 @@
  * Raw readings are keyed by time first (the write path needs it), so
  * store_readings_read scans the time range and filters by household: keep
  * its windows short (days).  Daily use comes from usage_daily, keyed by day
- * first, read by one point lookup a day.
+ * first, read by one point lookup a day; hourly use from usage_hour_data
+ * the same way (one row per meter and day, the day's hours in it).
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "store/store_codec.h"
 #include "store/store_int.h"
+
+uint64_t store__conn_cache_bytes(struct store_conn *conn)
+{
+    int cur = 0, high = 0;
+    if (!conn->db || sqlite3_db_status(conn->db, SQLITE_DBSTATUS_CACHE_USED,
+                                       &cur, &high, 0) != SQLITE_OK)
+        return 0;
+    return cur > 0 ? (uint64_t)cur : 0;
+}
 
 int store__pool_open(struct store *st)
 {
     int n = st->cfg.read_connections;
     st->readers = xcalloc((size_t)n, sizeof(*st->readers));
+    st->reader_cache = xcalloc((size_t)n, sizeof(*st->reader_cache));
     st->pool_free = xcalloc((size_t)n, sizeof(*st->pool_free));
     for (int i = 0; i < n; i++) {
         if (store__conn_open(&st->readers[i], st->db_path, 1, &st->cfg))
@@ -42,6 +54,8 @@ void store__pool_close(struct store *st)
         store__conn_close(&st->readers[i]);
     free(st->readers);
     free(st->pool_free);
+    free((void *)st->reader_cache);
+    st->reader_cache = NULL;
     st->readers = NULL;
     st->pool_free = NULL;
     st->n_readers = st->n_free = 0;
@@ -59,6 +73,8 @@ struct store_conn *store__reader_get(struct store *st)
 
 void store__reader_put(struct store *st, struct store_conn *c)
 {
+    atomic_store_explicit(&st->reader_cache[c - st->readers],
+                          store__conn_cache_bytes(c), memory_order_relaxed);
     pthread_mutex_lock(&st->pool_lock);
     st->pool_free[st->n_free++] = (int)(c - st->readers);
     pthread_cond_signal(&st->pool_cond);
@@ -156,6 +172,95 @@ int store_usage_daily_read(struct store *st, int32_t household,
     int rc = s ? usage_day_span(c, &from_day, &to_day) : CB_ESTORE;
     for (int64_t day = from_day; !rc && day < to_day; day++)
         rc = usage_one_day(c, s, household, day, fn, ctx);
+    store__reader_put(st, c);
+    return rc;
+}
+
+/* ---- hourly use ---- */
+
+/* usage_hour_data is keyed (day, household, metric), like usage_daily: a
+ * household's days are read by point lookups, one a district day, within
+ * the days the table holds.  The statements are prepared per read (two,
+ * some tens of microseconds) rather than kept in the connections' cache. */
+static const char hours_span_sql[] =
+    "SELECT (SELECT min(day) FROM usage_hour_data),"
+    " (SELECT max(day) FROM usage_hour_data)";
+static const char hours_day_sql[] =
+    "SELECT metric, data FROM usage_hour_data WHERE day = ?1 AND"
+    " household = ?2";
+
+/* Narrows [*from, *to) to the days usage_hour_data holds. */
+static int hours_span(sqlite3 *db, int64_t *from, int64_t *to)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, hours_span_sql, -1, &s, NULL))
+        return store__sqlerr(db, "hourly use days");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        int64_t lo = sqlite3_column_int64(s, 0);
+        int64_t hi = sqlite3_column_int64(s, 1);
+        if (*from < lo)
+            *from = lo;
+        if (*to > hi + 1)
+            *to = hi + 1;
+    } else if (rc == SQLITE_ROW) {
+        *to = *from; /* no hourly use at all */
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "hourly use days");
+}
+
+/* Decodes the household's rows of one day into hours[24] (has, use). */
+static int hours_day(sqlite3 *db, sqlite3_stmt *q, int32_t household,
+                     int64_t day, struct store_usage_hour *hours)
+{
+    int step;
+    sqlite3_bind_int64(q, 1, day);
+    sqlite3_bind_int(q, 2, household);
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        int m = sqlite3_column_int(q, 0);
+        struct codec_hours h;
+        if (m < 0 || m >= METRIC_COUNT)
+            continue;
+        if (codec_hours_decode(sqlite3_column_blob(q, 1),
+                               (size_t)sqlite3_column_bytes(q, 1), &h, NULL)) {
+            log_msg(LOG_ERROR, "store",
+                    "corrupt hourly use skipped | household=%d metric=%d"
+                    " day=%lld",
+                    household, m, (long long)day);
+            continue;
+        }
+        for (int i = 0; i < CODEC_HOURS; i++)
+            if (h.mask >> i & 1) {
+                hours[i].has |= 1u << m;
+                hours[i].use[m] = h.use[i];
+            }
+    }
+    sqlite3_reset(q);
+    return step == SQLITE_DONE ? 0 : store__sqlerr(db, "read hourly use");
+}
+
+int store_usage_hourly_read(struct store *st, int32_t household,
+                            int64_t from_day, int64_t to_day,
+                            store_usage_hour_fn fn, void *ctx)
+{
+    struct store_conn *c = store__reader_get(st);
+    sqlite3_stmt *q = NULL;
+    int64_t tz_hours = STORE_TZ_OFFSET_NS / STORE_HOUR_NS;
+    int rc = hours_span(c->db, &from_day, &to_day);
+    if (!rc && from_day < to_day &&
+        sqlite3_prepare_v2(c->db, hours_day_sql, -1, &q, NULL))
+        rc = store__sqlerr(c->db, "read hourly use");
+    for (int64_t day = from_day; !rc && day < to_day; day++) {
+        struct store_usage_hour hours[CODEC_HOURS] = {{0}};
+        rc = hours_day(c->db, q, household, day, hours);
+        for (int i = 0; !rc && i < CODEC_HOURS; i++) {
+            hours[i].hour = day * 24 - tz_hours + i;
+            if (hours[i].has)
+                fn(ctx, &hours[i]);
+        }
+    }
+    sqlite3_finalize(q);
     store__reader_put(st, c);
     return rc;
 }

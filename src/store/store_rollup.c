@@ -312,6 +312,15 @@ static void add_day(struct store *st, struct rollup *ru, struct meter *m,
     store__consumers_usage(st, ru->cur_seq, r->household, r->metric, day, use);
 }
 
+/* Adds use to an hour and tells the consumers of hourly use. */
+static void add_hour(struct store *st, struct rollup *ru, struct meter *m,
+                     const struct reading *r, int64_t hour, double use)
+{
+    hour_add(ru, m, hour, use);
+    store__consumers_usage_hour(st, ru->cur_seq, r->household, r->metric, hour,
+                                use);
+}
+
 /* Spreads use uniformly over (t0, t1] into days (daily) or hours. */
 static void spread(struct store *st, struct rollup *ru, struct meter *m,
                    const struct reading *r, int daily, int64_t t0, int64_t t1,
@@ -327,7 +336,7 @@ static void spread(struct store *st, struct rollup *ru, struct meter *m,
         if (z > a && daily)
             add_day(st, ru, m, r, b, part);
         else if (z > a) /* at the resolution hourly use is stored at */
-            hour_add(ru, m, b,
+            add_hour(st, ru, m, r, b,
                      codec_round(part, st->cfg.value_digits[r->metric]));
         if (hi >= t1)
             break;
@@ -366,9 +375,14 @@ static struct meter *meter_at(struct rollup *ru, int32_t hh, int metric)
         size_t n = ru->n_meters ? ru->n_meters : 1024;
         while (n <= i)
             n *= 2;
-        ru->meters = xrealloc(ru->meters, n * sizeof(*ru->meters));
-        memset(ru->meters + ru->n_meters, 0,
-               (n - ru->n_meters) * sizeof(*ru->meters));
+        /* calloc, not realloc and memset: a big block comes as fresh
+         * zero pages, and the slots no meter uses (up to half, the
+         * doubling's slack) stay out of resident memory */
+        struct meter *grown = xcalloc(n, sizeof(*ru->meters));
+        if (ru->n_meters)
+            memcpy(grown, ru->meters, ru->n_meters * sizeof(*ru->meters));
+        free(ru->meters);
+        ru->meters = grown;
         ru->n_meters = n;
     }
     return &ru->meters[i];
@@ -1193,6 +1207,10 @@ static int checkpoint_txn(struct store *st, struct rollup *ru)
     if (rc && sqlite3_get_autocommit(w->db) == 0 &&
         (s = store__stmt(w, STMT_ROLLBACK)))
         store__exec_stmt(w, s, "rollup rollback");
+    atomic_store_explicit(&st->rollup_cache,
+                          store__conn_cache_bytes(w) +
+                              store__conn_cache_bytes(&ru->log),
+                          memory_order_relaxed);
     return rc;
 }
 

@@ -72,6 +72,8 @@ static int run_in_txn(struct store *st, store_call_fn fn, void *arg)
         rc = txn(w, STMT_COMMIT, "commit");
     if (rc && !sqlite3_get_autocommit(w->db))
         txn(w, STMT_ROLLBACK, "rollback");
+    atomic_store_explicit(&st->writer_cache, store__conn_cache_bytes(w),
+                          memory_order_relaxed);
     return rc;
 }
 

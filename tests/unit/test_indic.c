@@ -440,6 +440,37 @@ static void test_anomaly_in_middle_bucket(void **state)
     env_free(e);
 }
 
+/* A declaration's own retention: events 38 days old count for an
+ * indicator kept 40 days, not for one kept indicator_retention_days (35);
+ * the store keeps its points past the engine's retention; a retention
+ * out of 1d..400d is refused. */
+static void test_retention_per_declaration(void **state)
+{
+    struct env *e = env_new();
+    define(e, "{\"id\":\"long\",\"feed\":\"events\",\"measure\":"
+              "\"count\",\"bucket\":\"1h\",\"retention\":\"40d\"}");
+    define(e, "{\"id\":\"short\",\"feed\":\"events\",\"measure\":"
+              "\"count\",\"bucket\":\"1h\"}");
+    char err[300];
+    const char *bad = "{\"id\":\"x\",\"feed\":\"events\",\"measure\":"
+                      "\"count\",\"retention\":\"500d\"}";
+    assert_int_equal(indic_define(e->eng, bad, strlen(bad), err, sizeof(err)),
+                     CB_EINVAL);
+    assert_non_null(strstr(err, "retention"));
+    int64_t now_t0 = e->t0;
+    e->t0 -= 36 * 24 * HOUR_NS; /* t0 is two days ago: 38 days back */
+    static const int counts[] = {2, 1};
+    write_events(e, "theft", counts, 2, 1);
+    indic_tick(e->eng, time_now_ns());
+    double v[4];
+    series(e, "long", "district", v, 4);
+    assert_true(v[0] == 2 && v[1] == 1);
+    series(e, "short", "district", v, 4);
+    assert_true(isnan(v[0]) && isnan(v[1]));
+    e->t0 = now_t0;
+    env_free(e);
+}
+
 static void test_default_set(void **state)
 {
     json_t *a = json_loads(indic_default_set, 0, NULL);
@@ -560,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_buckets_closed_together),
         cmocka_unit_test(test_street_category_group),
         cmocka_unit_test(test_anomaly_in_middle_bucket),
+        cmocka_unit_test(test_retention_per_declaration),
         cmocka_unit_test(test_default_set),
         cmocka_unit_test(test_default_rules),
         cmocka_unit_test(test_new_group_from_zeros),
