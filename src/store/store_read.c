@@ -81,6 +81,28 @@ void store__reader_put(struct store *st, struct store_conn *c)
     pthread_mutex_unlock(&st->pool_lock);
 }
 
+/* A pooled reader inside one read transaction: a read that spans tiers
+ * (the open hour blocks and the compacted days, daily rows and their
+ * month blocks) then sees one snapshot, so a compaction that commits
+ * between its statements cannot hide the rows it moved.  Without BEGIN
+ * each statement would be a transaction of its own. */
+static struct store_conn *snapshot_get(struct store *st)
+{
+    struct store_conn *c = store__reader_get(st);
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL))
+        log_msg(LOG_WARN, "store", "read transaction not begun | err=%s",
+                sqlite3_errmsg(c->db));
+    return c;
+}
+
+static void snapshot_put(struct store *st, struct store_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db) &&
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    store__reader_put(st, c);
+}
+
 void *store_read_begin(struct store *st)
 {
     return store__reader_get(st)->db;
@@ -107,10 +129,10 @@ int store_readings_read(struct store *st, int32_t household, int metric,
                         void (*fn)(void *ctx, const struct reading *r),
                         void *ctx)
 {
-    struct store_conn *c = store__reader_get(st);
+    struct store_conn *c = snapshot_get(st);
     int rc = store__blocks_read(c, household, metric, from_ns, to_ns,
                                 (size_t)(limit > 0 ? limit : 1000), fn, ctx);
-    store__reader_put(st, c);
+    snapshot_put(st, c);
     return rc;
 }
 
@@ -167,12 +189,12 @@ int store_usage_daily_read(struct store *st, int32_t household,
                            int64_t from_day, int64_t to_day,
                            store_usage_day_fn fn, void *ctx)
 {
-    struct store_conn *c = store__reader_get(st);
+    struct store_conn *c = snapshot_get(st);
     sqlite3_stmt *s = store__stmt(c, STMT_USAGE_DAILY);
     int rc = s ? usage_day_span(c, &from_day, &to_day) : CB_ESTORE;
     for (int64_t day = from_day; !rc && day < to_day; day++)
         rc = usage_one_day(c, s, household, day, fn, ctx);
-    store__reader_put(st, c);
+    snapshot_put(st, c);
     return rc;
 }
 
@@ -244,7 +266,7 @@ int store_usage_hourly_read(struct store *st, int32_t household,
                             int64_t from_day, int64_t to_day,
                             store_usage_hour_fn fn, void *ctx)
 {
-    struct store_conn *c = store__reader_get(st);
+    struct store_conn *c = snapshot_get(st);
     sqlite3_stmt *q = NULL;
     int64_t tz_hours = STORE_TZ_OFFSET_NS / STORE_HOUR_NS;
     int rc = hours_span(c->db, &from_day, &to_day);
@@ -261,7 +283,7 @@ int store_usage_hourly_read(struct store *st, int32_t household,
         }
     }
     sqlite3_finalize(q);
-    store__reader_put(st, c);
+    snapshot_put(st, c);
     return rc;
 }
 
