@@ -8,20 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { startServer, seedHouseholds, makeToken, request, tempDir,
-  sleep } from './lib.mjs';
+import { startServer, seedHouseholds, makeToken, request, tempDir, sleep, until } from './lib.mjs';
 
 const HOUR = 3600;
-
-async function until(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 // Three 110 events on street S1 in the last closed hour of the wall clock
 // (the simulated clock starts there).

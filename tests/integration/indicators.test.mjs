@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, seedHouseholds, sleep } from './lib.mjs';
+import { startServer, seedHouseholds, sleep, until } from './lib.mjs';
 
 const HOUR = 3600;
 
@@ -26,16 +26,6 @@ function events(n, prefix) {
       lat: 31.2, lon: 121.5, street: 'S1', attrs: { minutes: 3 } }));
   }
   return lines.join('\n');
-}
-
-async function until(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 // A receiver on 127.0.0.1 answering `fail` 500s first, then 200s.

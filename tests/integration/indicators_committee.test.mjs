@@ -5,7 +5,7 @@
 // sent with an event is kept for street grouping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, householdsCsv, sleep } from './lib.mjs';
+import { startServer, householdsCsv, until } from './lib.mjs';
 
 const HOUR = 3600;
 const A = '东园一居委';
@@ -18,16 +18,6 @@ function events(places, prefix) {
     event_id: `${prefix}${i}`, source: '110', type: 'theft',
     ts: new Date((hour + 60 * (i + 1)) * 1000).toISOString(),
     lat, lon, ...(street ? { street } : {}) })).join('\n');
-}
-
-async function until(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 async function value(srv, id, group, want) {

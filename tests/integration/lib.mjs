@@ -131,3 +131,15 @@ export async function makeToken(srv, fields) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn every 100 ms until it returns something truthy, and returns
+// that; throws naming `what` after ms milliseconds.
+export async function until(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
