@@ -661,10 +661,15 @@ int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
  * scored yet (the bucket is still open). */
 struct store_point {
     const char *indicator, *group;
-    int64_t bucket_ns; /* the bucket's start, epoch ns */
+    int64_t bucket_ns;     /* the bucket's start, epoch ns */
+    int64_t bucket_len_ns; /* its length (store_points_put: the block's
+                            * span is 64 of them; 0: an hour) */
     double value, score;
 };
-/* Inserts or replaces n points in one transaction. */
+/* Inserts or replaces n points in one transaction.  Stored values are
+ * rounded to the coarsest of 10^0 .. 10^-6 that holds every value of
+ * their block of 64 buckets to within a billionth, scores to 1.2 % of
+ * 1 - score (store_codec.h, codec_points_encode). */
 int store_points_put(struct store *st, const struct store_point *p, size_t n);
 /* Deletes the points with bucket_ns < before_ns of indicator (NULL:
  * every indicator). */
