@@ -112,6 +112,14 @@
  *                                       deliveries_unmatched, events
  *   delivery_source(source PK, total, unmatched)  match rate per platform
  *                                       (order_id prefix before '-')
+ *   indic_doc(kind, id, json, PK(kind, id))  indicators' and alerts'
+ *             documents (store_indic.c)
+ *   indic_block(indicator, grp, start_ns, first_ns, last_ns, data,
+ *               PK(indicator, grp, start_ns))  the points of one indicator
+ *             series and 64 buckets (start_ns a multiple of 64 buckets),
+ *             data: codec_points_encode (store_codec.h: values at the
+ *             coarsest of 10^0..10^-6 that holds them, scores to 1.2 % of
+ *             1 - score); was indic_point, a row a point, before schema 15
  *
  * Threading.  Every function here is thread-safe.  Reads use a pool of
  * read-only connections; writes to citybrain.db go through the single
