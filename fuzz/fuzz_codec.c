@@ -8,7 +8,12 @@
  * same bytes as a meter-day of hourly use: refused cleanly, or encoded
  * again at their resolution they decode to the same hours.  The same bytes
  * as a block of delivery orders: refused cleanly, or encoded again they
- * decode to the same orders, every field exactly.
+ * decode to the same orders, every field exactly.  The same bytes as a
+ * block of indicator points: refused cleanly, or in strictly increasing
+ * time, and encoded again they decode to the same times exactly, the same
+ * values to a billionth (the encoder may take a coarser resolution that
+ * holds them) or to 10^-6 (a raw block's values that no resolution holds)
+ * and the same scores to the quantum, missing ones missing.
  */
 #include <math.h>
 #include <stdint.h>
@@ -78,9 +83,42 @@ out:
     ingest_batch_release(&b);
 }
 
+static int near(double a, double b, double rel, double abs_tol)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    return fabs(a - b) <= rel * fabs(a) + abs_tol;
+}
+
+static void check_points(const uint8_t *data, size_t size)
+{
+    struct codec_points a = {0}, b = {0};
+    struct sbuf blob = SBUF_INIT;
+    if (codec_points_decode(data, size, 1000, &a))
+        goto out;
+    if (a.n == 0 || a.n > 8 * size)
+        abort();
+    for (size_t i = 1; i < a.n; i++)
+        if (a.p[i].ts_ns <= a.p[i - 1].ts_ns)
+            abort();
+    codec_points_encode(&blob, a.p, a.n, 1000);
+    if (codec_points_decode(blob.buf, blob.len, 1000, &b) || b.n != a.n)
+        abort();
+    for (size_t i = 0; i < a.n; i++)
+        if (a.p[i].ts_ns != b.p[i].ts_ns ||
+            !near(a.p[i].value, b.p[i].value, 1e-9, 5.0001e-7) ||
+            !near(1 - a.p[i].score, 1 - b.p[i].score, 0.012, 1e-15))
+            abort();
+out:
+    sbuf_release(&blob);
+    free(a.p);
+    free(b.p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_hours(data, size);
+    check_points(data, size);
     check_orders(data, size);
     struct codec_out a = {NULL, 0, 0}, b = {NULL, 0, 0}, c = {NULL, 0, 0};
     struct sbuf blob = SBUF_INIT;

@@ -1066,8 +1066,8 @@ static void points_add(struct points *pts, const struct indic_def *d,
         pts->cap = pts->cap ? pts->cap * 2 : 1024;
         pts->p = xrealloc(pts->p, pts->cap * sizeof(*pts->p));
     }
-    pts->p[pts->n++] =
-        (struct store_point){d->id, s->group, b->start, value, b->score};
+    pts->p[pts->n++] = (struct store_point){d->id,        s->group, b->start,
+                                            d->bucket_ns, value,    b->score};
 }
 
 /* Publishes a closed bucket on the live hub (a bounded number a tick). */

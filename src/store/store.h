@@ -112,6 +112,14 @@
  *                                       deliveries_unmatched, events
  *   delivery_source(source PK, total, unmatched)  match rate per platform
  *                                       (order_id prefix before '-')
+ *   indic_doc(kind, id, json, PK(kind, id))  indicators' and alerts'
+ *             documents (store_indic.c)
+ *   indic_block(indicator, grp, start_ns, first_ns, last_ns, data,
+ *               PK(indicator, grp, start_ns))  the points of one indicator
+ *             series and 64 buckets (start_ns a multiple of 64 buckets),
+ *             data: codec_points_encode (store_codec.h: values at the
+ *             coarsest of 10^0..10^-6 that holds them, scores to 1.2 % of
+ *             1 - score); was indic_point, a row a point, before schema 15
  *
  * Threading.  Every function here is thread-safe.  Reads use a pool of
  * read-only connections; writes to citybrain.db go through the single
@@ -661,10 +669,15 @@ int store_doc_scan(struct store *st, const char *kind, store_doc_fn fn,
  * scored yet (the bucket is still open). */
 struct store_point {
     const char *indicator, *group;
-    int64_t bucket_ns; /* the bucket's start, epoch ns */
+    int64_t bucket_ns;     /* the bucket's start, epoch ns */
+    int64_t bucket_len_ns; /* its length (store_points_put: the block's
+                            * span is 64 of them; 0: an hour) */
     double value, score;
 };
-/* Inserts or replaces n points in one transaction. */
+/* Inserts or replaces n points in one transaction.  Stored values are
+ * rounded to the coarsest of 10^0 .. 10^-6 that holds every value of
+ * their block of 64 buckets to within a billionth, scores to 1.2 % of
+ * 1 - score (store_codec.h, codec_points_encode). */
 int store_points_put(struct store *st, const struct store_point *p, size_t n);
 /* Deletes the points with bucket_ns < before_ns of indicator (NULL:
  * every indicator). */

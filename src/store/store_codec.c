@@ -2,6 +2,7 @@
  * store_codec.c - the compressed series block (format: store_codec.h).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_codec.h"
@@ -695,4 +696,277 @@ int codec_orders_decode(const void *data, size_t len, int64_t base_ts,
         out->deliveries[out->n++] = d;
     }
     return c.p == c.end ? 0 : CB_ESTORE;
+}
+
+/* ---- indicator points ---- */
+
+#define PTS_SECONDS 0x01
+#define PTS_REGULAR 0x02
+#define PTS_ALL_VALUES 0x04
+#define PTS_ALL_SCORES 0x08
+#define PTS_RAW 0x10
+#define PTS_FLAGS 0x1f
+
+static int point_has_value(const struct codec_point *p)
+{
+    return isfinite(p->value);
+}
+
+static int point_has_score(const struct codec_point *p)
+{
+    return isfinite(p->score);
+}
+
+static uint64_t score_q(double s)
+{
+    if (!(s > 0))
+        return 0;
+    if (s >= 1)
+        return CODEC_SCORE_Q_MAX;
+    double q = -100.0 * log10(1.0 - s);
+    if (!(q < CODEC_SCORE_Q_MAX))
+        return CODEC_SCORE_Q_MAX;
+    return (uint64_t)llround(q);
+}
+
+static double score_of_q(uint64_t q)
+{
+    if (q == 0)
+        return 0;
+    return 1.0 - pow(10.0, -(double)q / 100.0);
+}
+
+double codec_score_round(double s)
+{
+    return isnan(s) ? s : score_of_q(score_q(s));
+}
+
+/* 1 when every value of p[0..n) is within a billionth of its count of
+ * 10^-digits (all fit in 2^53). */
+static int points_fit(const struct codec_point *p, size_t n, int digits,
+                      int exact_only)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t u;
+        if (!point_has_value(&p[i]))
+            continue;
+        if (!value_count(p[i].value, digits, &u))
+            return 0;
+        if (exact_only) {
+            double back = (double)u / pow10_table[digits];
+            double tol = fabs(p[i].value) > 1 ? fabs(p[i].value) * 1e-9 : 1e-9;
+            if (fabs(back - p[i].value) > tol)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* The block's digits, or -1: raw. */
+static int points_digits(const struct codec_point *p, size_t n)
+{
+    for (int d = 0; d <= CODEC_POINTS_MAX_DIGITS; d++)
+        if (points_fit(p, n, d, 1))
+            return d;
+    return points_fit(p, n, CODEC_POINTS_MAX_DIGITS, 0)
+               ? CODEC_POINTS_MAX_DIGITS
+               : -1;
+}
+
+static void put_mask(struct sbuf *out, const struct codec_point *p, size_t n,
+                     int (*has)(const struct codec_point *))
+{
+    unsigned char b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (has(&p[i]))
+            b |= (unsigned char)(1u << (i % 8));
+        if (i % 8 == 7 || i + 1 == n) {
+            sbuf_add(out, &b, 1);
+            b = 0;
+        }
+    }
+}
+
+void codec_points_encode(struct sbuf *out, const struct codec_point *p,
+                         size_t n, int64_t base_ts)
+{
+    unsigned flags = 0;
+    int sec = base_ts % TIMES_SECOND == 0;
+    size_t nv = 0, ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].ts_ns % TIMES_SECOND)
+            sec = 0;
+        nv += point_has_value(&p[i]);
+        ns += point_has_score(&p[i]);
+    }
+    if (sec)
+        flags |= PTS_SECONDS;
+    int regular = n >= 3;
+    for (size_t i = 2; i < n && regular; i++)
+        if ((uint64_t)p[i].ts_ns - (uint64_t)p[i - 1].ts_ns !=
+            (uint64_t)p[1].ts_ns - (uint64_t)p[0].ts_ns)
+            regular = 0;
+    if (regular)
+        flags |= PTS_REGULAR;
+    if (nv == n)
+        flags |= PTS_ALL_VALUES;
+    if (ns == n)
+        flags |= PTS_ALL_SCORES;
+    int digits = points_digits(p, n);
+    if (digits < 0)
+        flags |= PTS_RAW;
+    unsigned char head[3] = {CODEC_POINTS_VERSION, 0, 0};
+    sbuf_add(out, head, 1);
+    put_varint(out, n);
+    head[1] = (unsigned char)flags;
+    head[2] = (unsigned char)digits;
+    sbuf_add(out, head + 1, digits < 0 ? 1 : 2);
+    put_varint(out, zigzag(time_diff(p[0].ts_ns, base_ts, sec)));
+    if (n >= 2)
+        put_varint(out, time_diff(p[1].ts_ns, p[0].ts_ns, sec));
+    for (size_t i = 2; i < n && !regular; i++)
+        put_varint(out, zigzag(time_diff(p[i].ts_ns, p[i - 1].ts_ns, sec) -
+                               time_diff(p[i - 1].ts_ns, p[i - 2].ts_ns, sec)));
+    if (nv != n)
+        put_mask(out, p, n, point_has_value);
+    if (ns != n)
+        put_mask(out, p, n, point_has_score);
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!point_has_value(&p[i]))
+            continue;
+        if (digits < 0) {
+            put_f64(out, p[i].value);
+            continue;
+        }
+        int64_t u = 0;
+        value_count(p[i].value, digits, &u);
+        put_varint(out, zigzag((uint64_t)u - (uint64_t)prev));
+        prev = u;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (point_has_score(&p[i]))
+            put_varint(out, score_q(p[i].score));
+}
+
+static int get_mask(struct cursor *c, size_t n, int all, unsigned char *bits)
+{
+    if (all) {
+        memset(bits, 1, n);
+        return 0;
+    }
+    size_t bytes = (n + 7) / 8;
+    if ((size_t)(c->end - c->p) < bytes)
+        return CB_ESTORE;
+    for (size_t i = 0; i < n; i++)
+        bits[i] = c->p[i / 8] >> (i % 8) & 1;
+    if (n % 8 && c->p[bytes - 1] >> (n % 8))
+        return CB_ESTORE; /* unused bits set */
+    c->p += bytes;
+    return 0;
+}
+
+static int get_f64(struct cursor *c, double *OUT)
+{
+    if (c->end - c->p < 8)
+        return CB_ESTORE;
+    uint64_t bits = 0;
+    for (int j = 0; j < 8; j++)
+        bits |= (uint64_t)c->p[j] << (8 * j);
+    c->p += 8;
+    memcpy(OUT, &bits, sizeof(*OUT));
+    return 0;
+}
+
+static int points_times(struct cursor *c, struct codec_point *p, size_t n,
+                        int64_t base_ts, unsigned flags)
+{
+    uint64_t unit = flags & PTS_SECONDS ? (uint64_t)TIMES_SECOND : 1;
+    uint64_t v, d = 0;
+    if (get_varint(c, &v))
+        return CB_ESTORE;
+    if (flags & PTS_SECONDS)
+        base_ts = base_ts / TIMES_SECOND * TIMES_SECOND;
+    p[0].ts_ns = (int64_t)((uint64_t)base_ts + unzigzag(v) * unit);
+    for (size_t i = 1; i < n; i++) {
+        if (i == 1) {
+            if (get_varint(c, &d))
+                return CB_ESTORE;
+        } else if (!(flags & PTS_REGULAR)) {
+            if (get_varint(c, &v))
+                return CB_ESTORE;
+            d += unzigzag(v);
+        }
+        p[i].ts_ns = (int64_t)((uint64_t)p[i - 1].ts_ns + d * unit);
+        if (p[i].ts_ns <= p[i - 1].ts_ns)
+            return CB_ESTORE;
+    }
+    return 0;
+}
+
+int codec_points_decode(const void *data, size_t len, int64_t base_ts,
+                        struct codec_points *out)
+{
+    struct cursor c = {data, (const unsigned char *)data + len};
+    uint64_t n, v;
+    unsigned char *vbit = NULL, *sbit = NULL;
+    int rc = CB_ESTORE;
+    if (c.p == c.end || *c.p++ != CODEC_POINTS_VERSION || get_varint(&c, &n) ||
+        n == 0 || n > 8 * (uint64_t)len || c.p == c.end)
+        return CB_ESTORE;
+    unsigned flags = *c.p++;
+    int digits = -1;
+    if (flags & ~PTS_FLAGS || (flags & PTS_REGULAR && n < 3))
+        return CB_ESTORE;
+    if (!(flags & PTS_RAW)) {
+        if (c.p == c.end || *c.p > CODEC_POINTS_MAX_DIGITS)
+            return CB_ESTORE;
+        digits = *c.p++;
+    }
+    if (out->cap - out->n < n) {
+        size_t cap = out->cap ? out->cap : 64;
+        while (cap - out->n < n)
+            cap *= 2;
+        out->p = xrealloc(out->p, cap * sizeof(*out->p));
+        out->cap = cap;
+    }
+    struct codec_point *p = out->p + out->n;
+    vbit = xmalloc(2 * n);
+    sbit = vbit + n;
+    if (points_times(&c, p, n, base_ts, flags) ||
+        get_mask(&c, n, flags & PTS_ALL_VALUES, vbit) ||
+        get_mask(&c, n, flags & PTS_ALL_SCORES, sbit))
+        goto out_free;
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        p[i].value = p[i].score = NAN;
+        if (!vbit[i])
+            continue;
+        if (digits < 0) {
+            if (get_f64(&c, &p[i].value) || !isfinite(p[i].value))
+                goto out_free;
+            continue;
+        }
+        if (get_varint(&c, &v))
+            goto out_free;
+        prev = (int64_t)((uint64_t)prev + unzigzag(v));
+        if (prev >= (int64_t)MAX_SAFE_COUNT - 1 ||
+            prev <= -(int64_t)MAX_SAFE_COUNT + 1)
+            goto out_free;
+        p[i].value = (double)prev / pow10_table[digits];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!sbit[i])
+            continue;
+        if (get_varint(&c, &v) || v > CODEC_SCORE_Q_MAX)
+            goto out_free;
+        p[i].score = score_of_q(v);
+    }
+    if (c.p != c.end)
+        goto out_free;
+    out->n += n;
+    rc = 0;
+out_free:
+    free(vbit);
+    return rc;
 }

@@ -177,4 +177,77 @@ void codec_orders_encode(struct sbuf *out, const struct delivery *d, size_t n,
 int codec_orders_decode(const void *data, size_t len, int64_t base_ts,
                         struct ingest_batch *out);
 
+/*
+ * The points of one indicator series over a span of buckets
+ * (indic_block.data, store_indic.c): bucket starts, values and detector
+ * scores, in time order:
+ *
+ *   part     layout                                   notes
+ *   -------  ---------------------------------------  ---------------------
+ *   block    u8 version (=0xe1) | varint n (>= 1) |   0xe1: none of the
+ *            u8 flags | [u8 digits] | times |         other formats'
+ *            [vmask] | [smask] | value* | score*      versions; digits
+ *                                                     unless raw
+ *   flags    0x01 times in seconds  0x02 regular      other bits 0
+ *            0x04 every value set   0x08 every score
+ *            set  0x10 values raw
+ *   times    zz(t0 - base) | [n >= 2: varint          as in a series
+ *            (t1 - t0)] | [!regular: zz(dod_i) for    block; strictly
+ *            i >= 2]                                  increasing
+ *   vmask,   ceil(n / 8) bytes, bit i (LSB first):    absent when the flag
+ *   smask    point i has a value / a score            says every one is
+ *                                                     set; unused bits 0
+ *   value    raw = 0: zz(u_i - u_prev), u_prev the    u = round(value *
+ *            previous set value's (0 first)           10^digits), digits
+ *            raw = 1: little-endian f64 (finite)      0..6
+ *   score    varint q, 0..2000                        q = round(100 *
+ *                                                     -log10(1 - score))
+ *
+ * Values.  The encoder takes the coarsest resolution 10^-digits, digits 0
+ * to 6, that holds every value of the block to within a billionth of it
+ * (at least 10^-9 absolute: the floating-point noise of a sum), else
+ * 10^-6: a count reads back exactly, a sum of 0.01 kWh uses to its
+ * hundredths, anything else to 10^-6 (rounded half away from zero).  A
+ * value whose count would reach 2^53 makes the block raw (exact).
+ *
+ * Scores (a detector's tail probability, in [0, 1]) are kept as q, in
+ * hundredths of a decade of 1 - score: 1 - score reads back within 1.2 %
+ * of itself, so 0.99, 0.999 and 0.9999 stay apart (q 200, 300, 400) and a
+ * score of 0 or 1 reads back exactly (q 0; q 2000, 1 - 10^-20, is 1.0).
+ * A score outside [0, 1] is clamped to it.
+ *
+ * A missing value or score (NaN, or not finite) is a 0 bit in its mask.
+ * Decoding checks every length and refuses (CB_ESTORE) a truncated block,
+ * trailing bytes, an unknown version or flag, digits above 6, a time not
+ * after the one before, a nonzero unused mask bit, a raw value that is not
+ * finite, a count at or above 2^53, a q above 2000 or an over-long
+ * varint.  A block of 64 hourly points costs about 4 to 6 bytes a point.
+ */
+#define CODEC_POINTS_VERSION 0xe1
+#define CODEC_POINTS_MAX_DIGITS 6
+#define CODEC_SCORE_Q_MAX 2000
+
+struct codec_point {
+    int64_t ts_ns;       /* the bucket's start */
+    double value, score; /* NaN: none */
+};
+
+struct codec_points {
+    struct codec_point *p;
+    size_t n, cap;
+};
+
+/* Appends the block of p[0..n) (n >= 1, ts_ns strictly increasing) to out;
+ * base_ts is any time near them (the block's key). */
+void codec_points_encode(struct sbuf *out, const struct codec_point *p,
+                         size_t n, int64_t base_ts);
+
+/* Appends the points of a block to out: 0, or CB_ESTORE for a malformed
+ * block (out then holds what came before it). */
+int codec_points_decode(const void *data, size_t len, int64_t base_ts,
+                        struct codec_points *out);
+
+/* The score s as a block stores it (NaN stays NaN). */
+double codec_score_round(double s);
+
 #endif

@@ -489,6 +489,18 @@ int64_t store__order_key(const char *id);
  * holds (or that no block holds). */
 int store__orders_migrate_keys(sqlite3 *db);
 
+/* indic_block (store_indic.c), made by migration 15 and by
+ * store_indic_tables alike. */
+#define INDIC_BLOCK_TABLE                                                      \
+    "CREATE TABLE IF NOT EXISTS indic_block(indicator TEXT NOT NULL,"          \
+    " grp TEXT NOT NULL, start_ns INTEGER NOT NULL,"                           \
+    " first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"                    \
+    " data BLOB NOT NULL, PRIMARY KEY(indicator, grp, start_ns))"              \
+    " WITHOUT ROWID;"
+/* Migration 15: moves indic_point's rows (when the table exists) into
+ * indic_block and drops indic_point.  0 or CB_ESTORE. */
+int store__indic_migrate(sqlite3 *db);
+
 /* ---- ingest_log payload (store_log.c) ---- */
 
 void store__log_begin(struct sbuf *p, enum feed feed);

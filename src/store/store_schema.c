@@ -537,6 +537,17 @@ static const struct migration migrations[] = {
      "CREATE TABLE IF NOT EXISTS delivery_key(key INTEGER PRIMARY KEY,"
      " hour INTEGER NOT NULL);",
      store__orders_migrate_keys},
+    /* Indicator points as blocks of 64 buckets per series (store_indic.c,
+     * store_codec.h) where a row per point cost 25 to 40 bytes; an older
+     * store's indic_point rows are moved into them.  The table text is
+     * store_int.h's INDIC_BLOCK_TABLE as of this version. */
+    {"indicator points in blocks",
+     "CREATE TABLE IF NOT EXISTS indic_block(indicator TEXT NOT NULL,"
+     " grp TEXT NOT NULL, start_ns INTEGER NOT NULL,"
+     " first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,"
+     " data BLOB NOT NULL, PRIMARY KEY(indicator, grp, start_ns))"
+     " WITHOUT ROWID;",
+     store__indic_migrate},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

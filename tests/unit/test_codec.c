@@ -1,6 +1,6 @@
 /* test_codec.c - the compressed series block, the hours of a meter-day and
- * the block of delivery orders: round trip, resolution, corrupt input
- * refused. */
+ * the block of delivery orders, the points of an indicator series: round trip,
+ * resolution, corrupt input refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -452,6 +452,158 @@ static void test_orders_corrupt_refused(void **state)
     sbuf_release(&blob);
 }
 
+/* ---- indicator points ---- */
+
+static void decode_points_ok(const struct sbuf *b, int64_t base,
+                             struct codec_points *out)
+{
+    out->n = 0;
+    assert_int_equal(codec_points_decode(b->buf, b->len, base, out), 0);
+}
+
+/* 64 hourly points: counts and 0.01-kWh sums read back exactly, scores
+ * to the quantum, a missing value and the open bucket's missing score
+ * kept missing; a few bytes a point. */
+static void test_points_round_trip(void **state)
+{
+    struct codec_point p[64];
+    for (int i = 0; i < 64; i++) {
+        p[i].ts_ns = DAY0 + i * HOUR_NS;
+        p[i].value = i % 2 ? (double)(i * 7) : (12345 + i * 31) / 100.0;
+        p[i].score = i / 64.0;
+    }
+    p[10].value = NAN;
+    p[63].score = NAN;
+    p[5].score = 0.999;
+    p[6].score = 0.9999;
+    p[7].score = 1.0;
+    struct sbuf b = SBUF_INIT;
+    struct codec_points out = {0};
+    codec_points_encode(&b, p, 64, DAY0);
+    assert_true(b.len < 64 * 6);
+    decode_points_ok(&b, DAY0, &out);
+    assert_int_equal(out.n, 64);
+    for (int i = 0; i < 64; i++) {
+        assert_true(out.p[i].ts_ns == p[i].ts_ns);
+        if (i == 10)
+            assert_true(isnan(out.p[i].value));
+        else
+            assert_true(out.p[i].value == p[i].value);
+        if (i == 63) {
+            assert_true(isnan(out.p[i].score));
+            continue;
+        }
+        assert_true(out.p[i].score == codec_score_round(p[i].score));
+        double tail = 1 - p[i].score, back = 1 - out.p[i].score;
+        assert_true(fabs(back - tail) <= 0.012 * tail + 1e-15);
+    }
+    /* the thresholds stay apart */
+    assert_true(out.p[5].score < out.p[6].score);
+    assert_true(out.p[6].score < out.p[7].score);
+    assert_true(out.p[7].score == 1.0);
+    assert_true(out.p[0].score == 0.0);
+    free(out.p);
+    sbuf_release(&b);
+}
+
+/* Irregular times in ns, values that need 10^-6, huge values (raw), and
+ * a block of one point. */
+static void test_points_odd(void **state)
+{
+    struct codec_point p[5] = {
+        {-5, 1.0 / 3, 0.5},           {7, -2.5, NAN},
+        {1000000007, 123456.7, 0.25}, {5000000000LL, 2e-7, 0.75},
+        {INT64_MAX - 3, 1e300, 0.1},
+    };
+    struct sbuf b = SBUF_INIT;
+    struct codec_points out = {0};
+    /* raw: exact */
+    codec_points_encode(&b, p, 5, 0);
+    decode_points_ok(&b, 0, &out);
+    assert_int_equal(out.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_true(out.p[i].ts_ns == p[i].ts_ns);
+        assert_true(out.p[i].value == p[i].value);
+    }
+    assert_true(isnan(out.p[1].score));
+    /* without the huge one: 10^-6 */
+    sbuf_reset(&b);
+    codec_points_encode(&b, p, 4, 12345);
+    decode_points_ok(&b, 12345, &out);
+    assert_int_equal(out.n, 4);
+    assert_true(out.p[0].value == 0.333333);
+    assert_true(out.p[1].value == -2.5);
+    assert_true(out.p[3].value == 0.0);
+    /* one point */
+    sbuf_reset(&b);
+    codec_points_encode(&b, p + 2, 1, 0);
+    decode_points_ok(&b, 0, &out);
+    assert_int_equal(out.n, 1);
+    assert_true(out.p[0].ts_ns == 1000000007 && out.p[0].value == 123456.7);
+    free(out.p);
+    sbuf_release(&b);
+}
+
+static void test_points_corrupt_refused(void **state)
+{
+    struct codec_point p[20];
+    for (int i = 0; i < 20; i++)
+        p[i] = (struct codec_point){DAY0 + i * HOUR_NS + (i == 9) * HOUR_NS / 2,
+                                    i * 1.5, i % 3 ? 0.5 : NAN};
+    p[4].value = NAN;
+    struct sbuf b = SBUF_INIT;
+    struct codec_points out = {0};
+    codec_points_encode(&b, p, 20, DAY0);
+    decode_points_ok(&b, DAY0, &out);
+    assert_int_equal(out.n, 20);
+    unsigned char *c = malloc(b.len + 1);
+    /* every truncation and a trailing byte */
+    for (size_t len = 0; len < b.len; len++) {
+        out.n = 0;
+        assert_int_equal(codec_points_decode(b.buf, len, DAY0, &out),
+                         CB_ESTORE);
+    }
+    memcpy(c, b.buf, b.len);
+    c[b.len] = 0;
+    out.n = 0;
+    assert_int_equal(codec_points_decode(c, b.len + 1, DAY0, &out), CB_ESTORE);
+    /* a bad version, an unknown flag, digits above 6, n = 0 */
+    memcpy(c, b.buf, b.len);
+    c[0] = 0xd1;
+    assert_int_equal(codec_points_decode(c, b.len, DAY0, &out), CB_ESTORE);
+    memcpy(c, b.buf, b.len);
+    c[2] |= 0x80;
+    assert_int_equal(codec_points_decode(c, b.len, DAY0, &out), CB_ESTORE);
+    memcpy(c, b.buf, b.len);
+    c[3] = 7;
+    assert_int_equal(codec_points_decode(c, b.len, DAY0, &out), CB_ESTORE);
+    memcpy(c, b.buf, b.len);
+    c[1] = 0;
+    assert_int_equal(codec_points_decode(c, b.len, DAY0, &out), CB_ESTORE);
+    /* every single byte changed: refused, or points in time order */
+    for (size_t i = 0; i < b.len; i++)
+        for (int x = 1; x < 256; x <<= 1) {
+            memcpy(c, b.buf, b.len);
+            c[i] ^= (unsigned char)x;
+            out.n = 0;
+            if (codec_points_decode(c, b.len, DAY0, &out))
+                continue;
+            for (size_t k = 1; k < out.n; k++)
+                assert_true(out.p[k].ts_ns > out.p[k - 1].ts_ns);
+        }
+    /* a time not after the one before */
+    static const unsigned char same_time[] = {0xe1, 2, 0x0c, 0, 0, 0, 1, 2};
+    assert_int_equal(codec_points_decode(same_time, sizeof(same_time), 0, &out),
+                     CB_ESTORE);
+    /* a score above 2000 */
+    static const unsigned char big_q[] = {0xe1, 1, 0x0c, 0, 0, 0, 0xd1, 0x0f};
+    assert_int_equal(codec_points_decode(big_q, sizeof(big_q), 0, &out),
+                     CB_ESTORE);
+    free(c);
+    free(out.p);
+    sbuf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +617,9 @@ int main(void)
         cmocka_unit_test(test_hours_corrupt_refused),
         cmocka_unit_test(test_orders_round_trip),
         cmocka_unit_test(test_orders_corrupt_refused),
+        cmocka_unit_test(test_points_round_trip),
+        cmocka_unit_test(test_points_odd),
+        cmocka_unit_test(test_points_corrupt_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_store.c - the store's write path, registry, auth tables and
  * retention, each test on a fresh store in a temporary directory. */
+#include <math.h>
 #include <pthread.h>
 
 #include "test_store_fixture.h"
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "store/store_codec.h"
 #include "store/store_int.h"
 
 static int table_count(struct store *st, const char *schema, const char *name)
@@ -878,6 +880,126 @@ static void test_migrate_v13_order_keys(void **state)
     fx_free(fx);
 }
 
+struct scanned {
+    struct store_point p[256];
+    char grp[256][16];
+    size_t n;
+};
+
+static void scan_collect(void *ctx, const struct store_point *p)
+{
+    struct scanned *sc = ctx;
+    if (sc->n < 256) {
+        sc->p[sc->n] = *p;
+        snprintf(sc->grp[sc->n], sizeof(sc->grp[0]), "%s", p->group);
+        sc->n++;
+    }
+}
+
+static void scan_points(struct fixture *fx, struct scanned *sc, const char *ind,
+                        const char *grp, size_t limit)
+{
+    sc->n = 0;
+    assert_int_equal(store_points_scan(fx->st, ind, grp, INT64_MIN, INT64_MAX,
+                                       limit, scan_collect, sc),
+                     0);
+}
+
+/* A store of version 14 (one indic_point row per point) migrates in
+ * place: every point reads back from indic_block in the same order with
+ * its value (scores to the codec's quantum), indic_point is gone, and
+ * puts and retention work on the moved blocks. */
+static void test_migrate_v14_indic_points(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    sqlite3 *db = open_main_db(fx);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE indic_block;"
+                     "CREATE TABLE indic_point(indicator TEXT NOT NULL,"
+                     " grp TEXT NOT NULL, bucket_ns INTEGER NOT NULL,"
+                     " value REAL, score REAL,"
+                     " PRIMARY KEY(indicator, grp, bucket_ns)) WITHOUT ROWID;"
+                     "PRAGMA user_version=14;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *ins;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO indic_point VALUES(?1,"
+                                        "?2,?3,?4,?5)",
+                                        -1, &ins, NULL),
+                     SQLITE_OK);
+    /* a: 100 hourly points in s1 (two blocks and more), the last open,
+     * the 7th without a value; 3 in s0; b: 2 daily points */
+    for (int i = 0; i < 105; i++) {
+        const char *ind = i < 103 ? "a" : "b";
+        const char *grp = i < 100 ? "s1" : i < 103 ? "s0" : "d";
+        int64_t t =
+            i < 103 ? t0 + (i % 100) * HOUR_NS : t0 + (i - 103) * 24 * HOUR_NS;
+        sqlite3_bind_text(ins, 1, ind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, grp, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 3, t);
+        if (i == 6)
+            sqlite3_bind_null(ins, 4);
+        else
+            sqlite3_bind_double(ins, 4, i * 0.25);
+        if (i == 99)
+            sqlite3_bind_null(ins, 5);
+        else
+            sqlite3_bind_double(ins, 5, (i % 10) / 10.0);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    reopen_main_db(fx, db);
+    assert_int_equal(table_count(fx->st, "main", "indic_point"), 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM indic_block"
+                             " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) >= 4);
+    struct scanned *sc = calloc(1, sizeof(*sc));
+    scan_points(fx, sc, "a", NULL, 1000);
+    assert_int_equal(sc->n, 103);
+    for (size_t k = 0; k < sc->n; k++) {
+        /* by group then time: s0's 3, then s1's 100 */
+        size_t i = k < 3 ? 100 + k : k - 3;
+        assert_string_equal(sc->grp[k], k < 3 ? "s0" : "s1");
+        assert_true(sc->p[k].bucket_ns == t0 + (int64_t)(i % 100) * HOUR_NS);
+        if (i == 6)
+            assert_true(isnan(sc->p[k].value));
+        else
+            assert_true(sc->p[k].value == i * 0.25);
+        if (i == 99)
+            assert_true(isnan(sc->p[k].score));
+        else
+            assert_true(sc->p[k].score == codec_score_round((i % 10) / 10.0));
+    }
+    scan_points(fx, sc, "b", "d", 1000);
+    assert_int_equal(sc->n, 2);
+    assert_true(sc->p[1].bucket_ns == t0 + 24 * HOUR_NS);
+    scan_points(fx, sc, "a", "s1", 10); /* the limit */
+    assert_int_equal(sc->n, 10);
+    /* the open bucket closes: replaced in its moved block */
+    struct store_point up = {"a", "s1", t0 + 99 * HOUR_NS, HOUR_NS, 5.5, 0.5};
+    assert_int_equal(store_points_put(fx->st, &up, 1), 0);
+    scan_points(fx, sc, "a", "s1", 1000);
+    assert_int_equal(sc->n, 100);
+    assert_true(sc->p[99].value == 5.5 &&
+                sc->p[99].score == codec_score_round(0.5));
+    /* retention in the middle of a block */
+    assert_int_equal(store_points_retain(fx->st, "a", t0 + 70 * HOUR_NS), 0);
+    scan_points(fx, sc, "a", "s1", 1000);
+    assert_int_equal(sc->n, 30);
+    assert_true(sc->p[0].bucket_ns == t0 + 70 * HOUR_NS);
+    scan_points(fx, sc, "a", "s0", 1000);
+    assert_int_equal(sc->n, 0);
+    scan_points(fx, sc, "b", NULL, 1000);
+    assert_int_equal(sc->n, 2);
+    free(sc);
+    fx_free(fx);
+}
+
 /* Two ids with one key: the second is checked against the first's hour,
  * kept in delivery_order, and both dedup exactly. */
 static void test_order_key_collision(void **state)
@@ -1385,6 +1507,7 @@ int main(void)
         cmocka_unit_test(test_readings_compacted_by_day),
         cmocka_unit_test(test_order_blocks_old_and_new),
         cmocka_unit_test(test_migrate_v13_order_keys),
+        cmocka_unit_test(test_migrate_v14_indic_points),
         cmocka_unit_test(test_order_key_collision),
         cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
