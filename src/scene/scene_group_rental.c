@@ -603,9 +603,13 @@ static void score_one(struct scene_engine *eng, int32_t h,
     scene_cands_push(out, &s);
 }
 
-/* Scores the members of every size-class group, calibrating once per
- * group (groups list a building's size classes, then the building). */
-static void score_groups(struct scene_engine *eng, struct scene_cands *out)
+/* Calls fn for each member of every size-class group with its group's
+ * calibration, made once per group (groups list a building's size
+ * classes, then the building). */
+static void each_calibrated(struct scene_engine *eng,
+                            void (*fn)(struct scene_engine *eng, int32_t h,
+                                       const struct calibration *c, void *ctx),
+                            void *ctx)
 {
     for (size_t gi = 0; gi < eng->n_groups;) {
         size_t bi = gi;
@@ -616,10 +620,16 @@ static void score_groups(struct scene_engine *eng, struct scene_cands *out)
             struct calibration c;
             calibration_of(eng, g, &eng->groups[bi], &c);
             for (uint32_t i = 0; i < g->count; i++)
-                score_one(eng, eng->peer_order[g->start + i], &c, out);
+                fn(eng, eng->peer_order[g->start + i], &c, ctx);
         }
         gi = bi + 1;
     }
+}
+
+static void score_member(struct scene_engine *eng, int32_t h,
+                         const struct calibration *c, void *out)
+{
+    score_one(eng, h, c, out);
 }
 
 /* The district's ordering share (issue 13): how far the recipient
@@ -639,41 +649,39 @@ static void score_groups(struct scene_engine *eng, struct scene_cands *out)
  * rate.  1 (no change) with fewer than ORDER_SHARE_MIN_FLATS weak
  * positives or no delivery feed; no truth and no visit is used. */
 #define ORDER_SHARE_MIN_FLATS 20
+struct order_tally {
+    size_t n, ordering;
+};
+
+/* Counts h in the tally when it is a weak positive (see above). */
+static void tally_order_share(struct scene_engine *eng, int32_t h,
+                              const struct calibration *c, void *ctx)
+{
+    struct order_tally *t = ctx;
+    struct scene_suspect s;
+    double x[SCENE_NF];
+    if (!eng->reg[h].rooms || consumption_from(eng, h, c, &s) ||
+        s.consumption < s.registered + UNREG_GATE_PEOPLE ||
+        s.consumption < allowed_of(&s) + 0.5)
+        return;
+    estimate_rest(eng, h, &s);
+    features_of(eng, h, &s, x);
+    if (s.checks & (CHECK_BUSINESS | CHECK_WATER_ONLY | CHECK_SHORT_TERM |
+                    CHECK_METER_FAULT))
+        return;
+    t->n++;
+    t->ordering += s.recipients >= s.consumption;
+}
+
 static void district_order_share(struct scene_engine *eng)
 {
-    size_t n = 0, ordering = 0;
+    struct order_tally t = {0, 0};
     eng->district.order_share = 1;
     if (eng->cur_block < 0)
         return;
-    for (size_t gi = 0; gi < eng->n_groups;) {
-        size_t bi = gi;
-        while (eng->groups[bi].size_class != 255)
-            bi++;
-        for (; gi < bi; gi++) {
-            const struct scene_group *g = &eng->groups[gi];
-            struct calibration c;
-            calibration_of(eng, g, &eng->groups[bi], &c);
-            for (uint32_t i = 0; i < g->count; i++) {
-                struct scene_suspect s;
-                double x[SCENE_NF];
-                int32_t h = eng->peer_order[g->start + i];
-                if (!eng->reg[h].rooms || consumption_from(eng, h, &c, &s) ||
-                    s.consumption < s.registered + UNREG_GATE_PEOPLE ||
-                    s.consumption < allowed_of(&s) + 0.5)
-                    continue;
-                estimate_rest(eng, h, &s);
-                features_of(eng, h, &s, x);
-                if (s.checks & (CHECK_BUSINESS | CHECK_WATER_ONLY |
-                                CHECK_SHORT_TERM | CHECK_METER_FAULT))
-                    continue;
-                n++;
-                ordering += s.recipients >= s.consumption;
-            }
-        }
-        gi = bi + 1;
-    }
-    if (n >= ORDER_SHARE_MIN_FLATS)
-        eng->district.order_share = (float)ordering / (float)n;
+    each_calibrated(eng, tally_order_share, &t);
+    if (t.n >= ORDER_SHARE_MIN_FLATS)
+        eng->district.order_share = (float)t.ordering / (float)t.n;
 }
 
 void scene_gr_rescore_full(struct scene_engine *eng, struct scene_cands *out)
@@ -686,7 +694,7 @@ void scene_gr_rescore_full(struct scene_engine *eng, struct scene_cands *out)
         res->candidate = res->checks = 0;
         res->score = res->estimate = 0;
     }
-    score_groups(eng, out);
+    each_calibrated(eng, score_member, out);
 }
 
 void scene_gr_rescore_one(struct scene_engine *eng, int32_t h,
