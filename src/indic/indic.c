@@ -676,8 +676,10 @@ static void on_batch(void *ctx, const struct ingest_batch *b, int64_t seq)
     pthread_mutex_unlock(&eng->lock);
 }
 
-static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
-                        int64_t day, double use, int64_t seq)
+/* A household's use of metric from ts (ns) for a day, or an hour when
+ * hourly. */
+static void usage_obs(struct indic_engine *eng, int32_t household, int metric,
+                      int64_t ts, int hourly, double use, int64_t seq)
 {
     struct obs o = {.feed = IF_USAGE,
                     .source = metric_name(metric),
@@ -686,26 +688,24 @@ static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
                     .street_key = house_key(eng, household, 0),
                     .committee_key = house_key(eng, household, 1),
                     .metric = metric,
-                    .ts = (day * 86400 - 8 * 3600) * INDIC_NS_S,
+                    .hourly = hourly,
+                    .ts = ts,
                     .value = use};
     obs_feed(eng, &o, seq);
+}
+
+static void usage_apply(struct indic_engine *eng, int32_t household, int metric,
+                        int64_t day, double use, int64_t seq)
+{
+    usage_obs(eng, household, metric, (day * 86400 - 8 * 3600) * INDIC_NS_S, 0,
+              use, seq);
 }
 
 /* An hour's use (hour: hours since the epoch). */
 static void usage_hour_apply(struct indic_engine *eng, int32_t household,
                              int metric, int64_t hour, double use, int64_t seq)
 {
-    struct obs o = {.feed = IF_USAGE,
-                    .source = metric_name(metric),
-                    .street = house_name(eng, household, 0),
-                    .committee = house_name(eng, household, 1),
-                    .street_key = house_key(eng, household, 0),
-                    .committee_key = house_key(eng, household, 1),
-                    .metric = metric,
-                    .hourly = 1,
-                    .ts = hour * 3600 * INDIC_NS_S,
-                    .value = use};
-    obs_feed(eng, &o, seq);
+    usage_obs(eng, household, metric, hour * 3600 * INDIC_NS_S, 1, use, seq);
 }
 
 static void on_usage_hour(void *ctx, int32_t household, int metric,
