@@ -308,7 +308,12 @@ test('alerts reach a real Alertmanager and resolve there', async (t) => {
       return !x || x.status.state !== 'active' || Date.parse(x.endsAt) <= Date.now();
     }, 30000);
   } finally {
-    await srv.stop(); srv.cleanup(); am.kill('SIGTERM');
-    rmSync(amDir, { recursive: true, force: true });
+    await srv.stop(); srv.cleanup();
+    // Alertmanager writes its state as it stops: wait before removing it
+    const exited = am.exitCode !== null ? Promise.resolve()
+      : new Promise((r) => am.once('exit', r));
+    am.kill('SIGTERM');
+    await Promise.race([exited, sleep(10000)]);
+    rmSync(amDir, { recursive: true, force: true, maxRetries: 5 });
   }
 });
