@@ -101,6 +101,7 @@
  * to at most a third of this thread's time, and the size triggers still
  * bound memory and replay.
  */
+#include <malloc.h>
 #include <string.h>
 
 #include "store/store_codec.h"
@@ -174,6 +175,8 @@ struct rollup {
     size_t n_dirty, cap_dirty;
     struct usage_add *adds; /* waiting for the checkpoint */
     size_t n_adds, cap_adds;
+    int64_t busy_ns; /* roll-up thread: when it last applied entries */
+    int64_t trim_ns; /* roll-up thread: when it last gave memory back */
 };
 
 /* ---- additions waiting for the checkpoint ---- */
@@ -1287,6 +1290,38 @@ static void wait_for_log(struct store *st, struct rollup *ru)
     pthread_cond_timedwait(&ru->wake, &ru->lock, &ts);
 }
 
+/* Once the roll-up has been idle (caught up, everything checkpointed) for
+ * TRIM_IDLE_NS after applying entries, and at most every TRIM_SPACING_NS:
+ * frees its emptied batch buffers (a back-fill grows them to tens of MB)
+ * and has malloc give the free pages of every arena back to the kernel
+ * (glibc's malloc_trim), so that a back-fill's transient buffers - the
+ * roll-up's, the ingest threads', the readers' - do not stay resident. */
+#define TRIM_IDLE_NS (2 * 1000000000LL)
+#define TRIM_SPACING_NS (30 * 1000000000LL)
+
+static void trim_when_idle(struct store *st, struct rollup *ru, size_t got)
+{
+    int64_t now = time_monotonic_ns();
+    (void)st;
+    if (got) {
+        ru->busy_ns = now;
+        return;
+    }
+    if (!ru->busy_ns || now - ru->busy_ns < TRIM_IDLE_NS ||
+        (ru->trim_ns && now - ru->trim_ns < TRIM_SPACING_NS) || ru->n_adds ||
+        ru->n_dirty || ru->pos > ru->saved)
+        return;
+    free(ru->adds);
+    ru->adds = NULL;
+    ru->cap_adds = 0;
+    free(ru->dirty);
+    ru->dirty = NULL;
+    ru->cap_dirty = 0;
+    malloc_trim(0);
+    ru->busy_ns = 0;
+    ru->trim_ns = now;
+}
+
 static void *rollup_main(void *arg)
 {
     struct store *st = arg;
@@ -1307,6 +1342,7 @@ static void *rollup_main(void *arg)
             checkpoint(st, ru);
         if (stop && !got)
             break;
+        trim_when_idle(st, ru, got);
     }
     if (!st->test_skip_checkpoint)
         checkpoint(st, ru);
