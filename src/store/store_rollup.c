@@ -273,9 +273,9 @@ static void day_add(struct rollup *ru, struct meter *m, int64_t day, double use,
 {
     uint32_t mi = (uint32_t)(m - ru->meters);
     if (m->flags & METER_DAY_OPEN) {
-        if (day == m->open_day) {
+        if (day == m->open_day && n <= (uint32_t)(UINT16_MAX - m->day_n)) {
             m->day_use += use;
-            m->day_n += n;
+            m->day_n = (uint16_t)(m->day_n + n);
             return;
         }
         if (day < m->open_day) {
@@ -284,10 +284,15 @@ static void day_add(struct rollup *ru, struct meter *m, int64_t day, double use,
         }
         push_day(ru, mi, m->open_day, m->day_use, m->day_n);
     }
+    if (n > UINT16_MAX) { /* more than a bucket counts: added directly */
+        push_day(ru, mi, day, use, n);
+        m->flags &= (uint8_t)~METER_DAY_OPEN;
+        return;
+    }
     m->flags |= METER_DAY_OPEN;
     m->open_day = (int32_t)day;
     m->day_use = use;
-    m->day_n = n;
+    m->day_n = (uint16_t)n;
 }
 
 /* Moves the open buckets of the changed meters into the additions; only
