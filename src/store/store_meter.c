@@ -7,6 +7,8 @@
 #include "ingest/ingest.h"
 #include "store/store_meter.h"
 
+_Static_assert(sizeof(struct meter) == 80, "struct meter: 80 bytes");
+
 #define ROLLOVER_BAND 0.02
 #define REPLACED_NEAR_ZERO 0.1
 #define NOISE 1e-9

@@ -61,17 +61,21 @@ enum meter_flag {
 
 enum meter_event { METER_NONE, METER_ROLLOVER, METER_REPLACED };
 
+/* 80 bytes (the roll-up keeps one per household and metric: 6 M at
+ * 2,000,000 households); the order avoids padding. */
 struct meter {
     int64_t first_ts, last_ts;
     double first_index, last_index;
     int64_t grain_ns;
-    uint32_t resets, replacements, late;
-    uint8_t flags; /* enum meter_flag */
     /* The roll-up's open buckets (store_rollup.c), in memory only: the use
-     * of the hour and of the district day the meter is filling now. */
-    int32_t open_hour, open_day;
-    uint32_t day_n;
+     * of the hour and of the district day the meter is filling now, the
+     * readings stamped in that day (a full count closes the day's bucket
+     * into the additions, which add up, and opens it again). */
     double hour_use, day_use;
+    uint32_t resets, replacements, late;
+    int32_t open_hour, open_day;
+    uint16_t day_n;
+    uint8_t flags; /* enum meter_flag */
 };
 
 /* What one reading adds. */

@@ -101,6 +101,7 @@
  * to at most a third of this thread's time, and the size triggers still
  * bound memory and replay.
  */
+#include <malloc.h>
 #include <string.h>
 
 #include "store/store_codec.h"
@@ -174,6 +175,8 @@ struct rollup {
     size_t n_dirty, cap_dirty;
     struct usage_add *adds; /* waiting for the checkpoint */
     size_t n_adds, cap_adds;
+    int64_t busy_ns; /* roll-up thread: when it last applied entries */
+    int64_t trim_ns; /* roll-up thread: when it last gave memory back */
 };
 
 /* ---- additions waiting for the checkpoint ---- */
@@ -270,9 +273,9 @@ static void day_add(struct rollup *ru, struct meter *m, int64_t day, double use,
 {
     uint32_t mi = (uint32_t)(m - ru->meters);
     if (m->flags & METER_DAY_OPEN) {
-        if (day == m->open_day) {
+        if (day == m->open_day && n <= (uint32_t)(UINT16_MAX - m->day_n)) {
             m->day_use += use;
-            m->day_n += n;
+            m->day_n = (uint16_t)(m->day_n + n);
             return;
         }
         if (day < m->open_day) {
@@ -281,10 +284,15 @@ static void day_add(struct rollup *ru, struct meter *m, int64_t day, double use,
         }
         push_day(ru, mi, m->open_day, m->day_use, m->day_n);
     }
+    if (n > UINT16_MAX) { /* more than a bucket counts: added directly */
+        push_day(ru, mi, day, use, n);
+        m->flags &= (uint8_t)~METER_DAY_OPEN;
+        return;
+    }
     m->flags |= METER_DAY_OPEN;
     m->open_day = (int32_t)day;
     m->day_use = use;
-    m->day_n = n;
+    m->day_n = (uint16_t)n;
 }
 
 /* Moves the open buckets of the changed meters into the additions; only
@@ -1287,6 +1295,38 @@ static void wait_for_log(struct store *st, struct rollup *ru)
     pthread_cond_timedwait(&ru->wake, &ru->lock, &ts);
 }
 
+/* Once the roll-up has been idle (caught up, everything checkpointed) for
+ * TRIM_IDLE_NS after applying entries, and at most every TRIM_SPACING_NS:
+ * frees its emptied batch buffers (a back-fill grows them to tens of MB)
+ * and has malloc give the free pages of every arena back to the kernel
+ * (glibc's malloc_trim), so that a back-fill's transient buffers - the
+ * roll-up's, the ingest threads', the readers' - do not stay resident. */
+#define TRIM_IDLE_NS (2 * 1000000000LL)
+#define TRIM_SPACING_NS (30 * 1000000000LL)
+
+static void trim_when_idle(struct store *st, struct rollup *ru, size_t got)
+{
+    int64_t now = time_monotonic_ns();
+    (void)st;
+    if (got) {
+        ru->busy_ns = now;
+        return;
+    }
+    if (!ru->busy_ns || now - ru->busy_ns < TRIM_IDLE_NS ||
+        (ru->trim_ns && now - ru->trim_ns < TRIM_SPACING_NS) || ru->n_adds ||
+        ru->n_dirty || ru->pos > ru->saved)
+        return;
+    free(ru->adds);
+    ru->adds = NULL;
+    ru->cap_adds = 0;
+    free(ru->dirty);
+    ru->dirty = NULL;
+    ru->cap_dirty = 0;
+    malloc_trim(0);
+    ru->busy_ns = 0;
+    ru->trim_ns = now;
+}
+
 static void *rollup_main(void *arg)
 {
     struct store *st = arg;
@@ -1307,6 +1347,7 @@ static void *rollup_main(void *arg)
             checkpoint(st, ru);
         if (stop && !got)
             break;
+        trim_when_idle(st, ru, got);
     }
     if (!st->test_skip_checkpoint)
         checkpoint(st, ru);

@@ -726,8 +726,8 @@ static int apply_pragmas(sqlite3 *db, int readonly,
     sqlite3_busy_timeout(db, 10000);
     if (readonly)
         return exec_sql(db,
-                        "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
-                        "PRAGMA mmap_size=268435456; PRAGMA query_only=1;",
+                        "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
+                        "PRAGMA mmap_size=0; PRAGMA query_only=1;",
                         "reader pragmas");
     snprintf(sql, sizeof(sql),
              "PRAGMA auto_vacuum=INCREMENTAL;"
@@ -735,7 +735,7 @@ static int apply_pragmas(sqlite3 *db, int readonly,
              "PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;"
              "PRAGMA wal_autocheckpoint=8192;"
              "PRAGMA journal_size_limit=67108864;"
-             "PRAGMA mmap_size=268435456;",
+             "PRAGMA mmap_size=0;",
              cfg->sync_full ? "FULL" : "NORMAL");
     return exec_sql(db, sql, "writer pragmas");
 }
@@ -1100,8 +1100,8 @@ int store__attach_rollup(sqlite3 *db, const char *rollup_path, int reader)
     sqlite3_free(sql);
     if (!rc && reader)
         rc = exec_sql(db,
-                      "PRAGMA rollup.cache_size=-32768;"
-                      "PRAGMA rollup.mmap_size=268435456;",
+                      "PRAGMA rollup.cache_size=-16384;"
+                      "PRAGMA rollup.mmap_size=0;",
                       "rollup reader pragmas");
     return rc;
 }
