@@ -190,6 +190,24 @@ static void publish_case(void *ctx, const char *type, const char *json,
     live_publish_to(ctx, type, json, &aud);
 }
 
+/* A simulated clock goes on from the time it was last set, so that the
+ * windows that read "now" (indicator back-fill, plausibility, SLAs) see
+ * the district where it was before the restart. */
+static void restore_simulated_clock(struct store *st)
+{
+    struct sbuf v = SBUF_INIT;
+    sbuf_init(&v);
+    if (dclock_current_mode() == DCLOCK_SIMULATED &&
+        !store_kv_get(st, DCLOCK_KV_KEY, &v)) {
+        char *end;
+        long long ns = strtoll(v.buf, &end, 10);
+        if (end != v.buf && !*end && !dclock_set_ns(ns))
+            log_msg(LOG_INFO, "cli", "simulated clock restored | now_s=%lld",
+                    ns / 1000000000);
+    }
+    sbuf_release(&v);
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -243,6 +261,7 @@ int cli_serve(int argc, char **argv)
     }
     fprintf(stderr, "citybrain: admin token %s in %s/admin.token\n",
             created ? "created" : "is", cfg.data_dir);
+    restore_simulated_clock(st);
     rc = open_live(&cfg, &live);
     if (rc)
         goto out_store;

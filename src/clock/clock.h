@@ -10,10 +10,10 @@
  *   ----------  ------------------------------  ---------------------------
  *   wall        the system's real time          time itself (the default)
  *   simulated   the last time set, starting at  dclock_set_ns: the admin
- *               the wall time of the start      endpoint POST /api/v1/admin/
- *                                               clock, which `citybrain load`
- *                                               calls as it streams a
- *                                               simulated district
+ *               the time last set before a      endpoint POST /api/v1/admin/
+ *               restart (kept in the store's    clock, which `citybrain load`
+ *               kv table, DCLOCK_KV_KEY), or    calls as it streams a
+ *               the wall time when never set    simulated district
  *
  * The district's time zone is a fixed UTC offset in minutes (default
  * +08:00: Shanghai keeps no daylight saving time).  It decides where a
@@ -31,6 +31,9 @@
 #include <stdint.h>
 
 enum dclock_mode { DCLOCK_WALL = 0, DCLOCK_SIMULATED = 1 };
+/* The store's kv key of the simulated clock's last time set (decimal epoch
+ * ns), saved by the clock endpoint and restored by serve at start. */
+#define DCLOCK_KV_KEY "clock.simulated_now_ns"
 
 /* Sets the mode and the district's UTC offset (minutes, -14h..+14h).  The
  * simulated clock starts at the wall time of this call.  Returns 0 or

@@ -76,6 +76,11 @@ void route_clock_set(struct request *req)
     if (body_now(req, &ns))
         return;
     dclock_set_ns(ns);
+    char text[32];
+    snprintf(text, sizeof(text), "%lld", (long long)ns);
+    if (store_kv_set(req->srv->store, DCLOCK_KV_KEY, text))
+        log_msg(LOG_WARN, "http", "simulated clock not saved | now_s=%lld",
+                (long long)(ns / 1000000000));
     log_msg(LOG_DEBUG, "http", "simulated clock set | now_s=%lld",
             (long long)(ns / 1000000000));
     clock_reply(req);

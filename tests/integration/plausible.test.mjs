@@ -218,6 +218,16 @@ test('a simulated clock moves the windows; the time zone is a setting',
   r = await s2.req('GET', '/api/v1/admin/clock');
   assert.equal(r.json.timezone, '+09:00');
   await s2.stop();
+  // a restart goes on from the time last set, not from the wall time
+  const s3 = await startServer({ dir: s2.dir, args: ['--clock', 'simulated',
+    '--timezone', '+09:00'] });
+  try {
+    r = await s3.req('GET', '/api/v1/admin/clock');
+    assert.equal(r.json.now, '2030-06-01T00:00:00+09:00', r.text);
+    r = await s3.req('POST', '/api/v1/write?precision=s',
+        { body: `water,household=${h} index=2 ${t2030 + 3600}` });
+    assert.equal(r.status, 200, 'still the simulated day: ' + r.text);
+  } finally { await s3.stop(); }
   s2.cleanup();
 });
 
