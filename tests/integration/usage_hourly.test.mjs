@@ -112,6 +112,8 @@ test('a committee reads its own households hourly, not another\'s; audited',
     async () => {
   const path = (id) => `/api/v1/households/${id}/usage?grain=hour` +
       '&from=2025-11-01&to=2025-11-03';
+  // OTHER-1's readings were sent after H0000001's: wait for their roll-up
+  await until(path('OTHER-1'), (j) => Array.isArray(j) && j.length === HOURS);
   const own = await srv.req('GET', path('H0000001'),
       { token: mine, headers: { 'x-audit-reason': 'visit 7' } });
   assert.equal(own.status, 200);
