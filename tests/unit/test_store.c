@@ -715,6 +715,17 @@ static void order_row(void *ctx, const struct delivery *d)
     os->n++;
 }
 
+/* Every order from t0 on, through a snapshot, into *OUT_os. */
+static void scan_orders(struct store *st, int64_t t0, struct order_seen *OUT_os)
+{
+    struct store_snapshot *snap;
+    *OUT_os = (struct order_seen){0, INT64_MIN, 1, 0, "", "", 0};
+    assert_int_equal(store_snapshot_begin(st, &snap), 0);
+    assert_int_equal(store_scan_deliveries(snap, t0, order_row, OUT_os, NULL),
+                     0);
+    store_snapshot_end(snap);
+}
+
 /* Orders go into order blocks (store_codec.h); rows a store wrote before
  * them (ingest_log payloads) are still read, beside the new ones, and the
  * scan gives every field it gave before. */
@@ -766,11 +777,8 @@ static void test_order_blocks_old_and_new(void **state)
     sbuf_release(&p);
     fx_open(fx);
     fx_start(fx);
-    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
-    struct store_snapshot *snap;
-    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
-    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
-    store_snapshot_end(snap);
+    struct order_seen os;
+    scan_orders(fx->st, t0, &os);
     assert_int_equal(os.n, 3);
     assert_true(os.ordered);
     assert_int_equal(os.unmatched, 1);
@@ -1029,11 +1037,8 @@ static void test_order_key_collision(void **state)
     /* in one batch: a new id twice, and both old ones */
     static const char *const mix[] = {"MT-c", "MT-b", "MT-c", "MT-a"};
     write_expect(fx->st, orders_new(&both, 4, mix, t0), 1, 3);
-    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
-    struct store_snapshot *snap;
-    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
-    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
-    store_snapshot_end(snap);
+    struct order_seen os;
+    scan_orders(fx->st, t0, &os);
     assert_int_equal(os.n, 3);
     ingest_batch_release(&da);
     ingest_batch_release(&db2);
@@ -1103,11 +1108,8 @@ static void test_migrate_v6_readings(void **state)
                                             .household = 2};
     write_expect(fx->st, &d, 1, 3);
     ingest_batch_release(&d);
-    struct order_seen os = {0, INT64_MIN, 1, 0, "", "", 0};
-    struct store_snapshot *snap;
-    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
-    assert_int_equal(store_scan_deliveries(snap, t0, order_row, &os, NULL), 0);
-    store_snapshot_end(snap);
+    struct order_seen os;
+    scan_orders(fx->st, t0, &os);
     assert_int_equal(os.n, 4);
     assert_true(os.ordered);
     assert_int_equal(os.unmatched, 1);
