@@ -340,10 +340,13 @@ struct obs {
     double value; /* use (usage), reading value */
     const char *recipient;
     char pair[320]; /* a "street/category" group */
-    /* events: placed at a committee when a declaration groups by it */
-    struct store *place_st; /* NULL: placed already, or not an event */
+    /* events: placed at a committee (and, when sent without one, at a
+     * street) when a declaration groups by it */
+    struct store *place_st;        /* NULL: placed already, or not an event */
+    struct store *place_street_st; /* NULL: has its street, or placed */
     double lat, lon;
     char committee_buf[STORE_NAME_MAX + 1];
+    char street_buf[256];
 };
 
 /* An event's committee: the nearest registered building's within this
@@ -362,6 +365,19 @@ static const char *obs_committee(struct obs *o)
                                            : "(none)";
     }
     return o->committee ? o->committee : "(none)";
+}
+
+/* An event sent without a street counts under the street the store placed
+ * it at (store_place_event_street), as the back-fill's scan gives it. */
+static const char *obs_street(struct obs *o)
+{
+    if (o->place_street_st) {
+        if (!store_place_event_street(o->place_street_st, o->lat, o->lon,
+                                      o->street_buf, sizeof(o->street_buf)))
+            o->street = o->street_buf;
+        o->place_street_st = NULL;
+    }
+    return o->street ? o->street : "(unplaced)";
 }
 
 static double attr_number(struct obs *o, const char *key, int *OUT_ok)
@@ -434,7 +450,7 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     case IG_DISTRICT:
         return "district";
     case IG_STREET:
-        return o->street ? o->street : "(unplaced)";
+        return obs_street(o);
     case IG_COMMITTEE:
         return obs_committee(o);
     case IG_SOURCE:
@@ -442,8 +458,8 @@ static const char *obs_group(const struct indic_def *d, struct obs *o)
     case IG_CATEGORY:
         return obs_category(o);
     case IG_STREET_CATEGORY:
-        snprintf(o->pair, sizeof(o->pair), "%s/%s",
-                 o->street ? o->street : "(unplaced)", obs_category(o));
+        snprintf(o->pair, sizeof(o->pair), "%s/%s", obs_street(o),
+                 obs_category(o));
         return o->pair;
     }
     return "district";
@@ -571,19 +587,13 @@ static void obs_feed(struct indic_engine *eng, struct obs *o, int64_t seq)
 static void feed_event(struct indic_engine *eng, const struct event *e,
                        int64_t seq)
 {
-    /* sent without a street: the street the store placed it at, as the
-     * back-fill's scan gives it */
-    char placed[256];
-    const char *street = e->street;
-    if (!street && !store_place_event_street(eng->st, e->lat, e->lon, placed,
-                                             sizeof(placed)))
-        street = placed;
     struct obs o = {.feed = IF_EVENTS,
                     .source = e->source,
                     .type = e->type,
-                    .street = street,
+                    .street = e->street,
                     .committee = "(unplaced)",
                     .place_st = eng->st,
+                    .place_street_st = e->street ? NULL : eng->st,
                     .lat = e->lat,
                     .lon = e->lon,
                     .attrs = e->attrs_json,
