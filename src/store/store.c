@@ -263,9 +263,16 @@ void store_close(struct store *st)
     store__writer_drain(st);
     store__rollup_close(st);
     /* the log the roll-up's final checkpoint has passed (log_keep_hours) */
-    if (!st->test_skip_checkpoint && st->writer_started)
+    if (!st->test_skip_checkpoint && st->writer_started) {
         store__log_trim_all(st);
+        store__days_compact_at_close(st); /* the writer's last work */
+    }
     store__writer_stop(st);
+    if (st->compact_close_ns)
+        log_msg(LOG_INFO, "store",
+                "compacted at close | readings=%zu hot_left=%s",
+                st->compact_close_n,
+                st->hot_min_hour == INT64_MIN ? "none" : "some");
     if (!st->test_skip_checkpoint)
         sqlite3_exec(st->writer.db, "PRAGMA optimize", NULL, NULL, NULL);
     log_msg(LOG_INFO, "store", "closed | dir=%s log_seq=%llu", st->dir,
