@@ -267,11 +267,12 @@ void store_close(struct store *st)
         store__log_trim_all(st);
         store__days_compact_at_close(st); /* the writer's last work */
     }
+    int64_t t0 = time_now_ns();
     store__writer_stop(st);
     if (st->compact_close_ns)
         log_msg(LOG_INFO, "store",
-                "compacted at close | readings=%zu hot_left=%s",
-                st->compact_close_n,
+                "compacted at close | readings=%zu ms=%lld hot_left=%s",
+                st->compact_close_n, (long long)(time_now_ns() - t0) / 1000000,
                 st->hot_min_hour == INT64_MIN ? "none" : "some");
     if (!st->test_skip_checkpoint)
         sqlite3_exec(st->writer.db, "PRAGMA optimize", NULL, NULL, NULL);

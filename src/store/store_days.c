@@ -26,14 +26,41 @@
  * so SQLite's row and page overhead is spread thin, and a household's
  * 90-day history is 90 rows whose other runs are skipped unread.
  *
+ * Low-rate blocks by period.  A block of daily meters has ~200 readings a
+ * day, each its own run (~12 bytes), and its ~3 KB day row sat alone in a
+ * 4 KB page: ~21 bytes a reading.  So when a day block's hot readings are
+ * at most PERIOD_MAX_RATE a series and the day has no day row yet, they
+ * are merged into the block's period row instead, one series block of up
+ * to STORE_PERIOD_DAYS (32) days, the runs spanning days (a daily reading:
+ * ~3 bytes; the row is read, merged and written again once a day):
+ *
+ *   reading_period(id INTEGER PRIMARY KEY, period, block, day0, day1, n,
+ *                  data BLOB)
+ *   unique index (block, period); index (period, day0, day1)
+ *
+ *   period  floor(day / 32); base ts the period's first day's start
+ *   day0,   the first and last day with a reading in the row: the newest
+ *   day1    compacted day (marks), and retention (a row goes when day1 is
+ *           past the cutoff day, is trimmed when only day0 is)
+ *
+ * The choice is per (day, block), so hourly blocks keep day rows, and a
+ * (day, block) may have readings in both (a block whose rate changed);
+ * every path below reads both: a household's reads, the scans, dedup.
+ *
  * Dedup stays exact: a reading at or before its series' mark is looked up
  * in its hourly rows (store_blocks.c) and, when its day has a compacted
- * row, in that row too (decoded once per (day, block) the group touches).
- * A late reading for a compacted day goes to an hourly row, as any other,
- * and the next compaction merges it in.
+ * row, in that row too, then in its period row (decoded once per (day,
+ * block) and (period, block) the group touches).  A late reading for a
+ * compacted day goes to an hourly row, as any other, and the next
+ * compaction merges it in.
  *
  * Compaction runs in chunks (one day, 16 hourly blocks = 4,096 households)
- * that take turns with groups on the writer thread, like retention.
+ * that take turns with groups on the writer thread, like retention.  At a
+ * clean stop (store__days_compact_at_close) every hot day is compacted,
+ * the open one as a partial day, for up to STORE_CLOSE_COMPACT_S seconds;
+ * the rest of the open day then comes in as late readings of a compacted
+ * day do (merged once it is two days older than the newest hour).  Each
+ * chunk is its own transaction: a kill during it loses nothing.
  */
 #include <stdlib.h>
 #include <string.h>
