@@ -43,8 +43,10 @@
  *   day1    compacted day (marks), and retention (a row goes when day1 is
  *           past the cutoff day, is trimmed when only day0 is)
  *
- * The choice is per (day, block), so hourly blocks keep day rows, and a
- * (day, block) may have readings in both (a block whose rate changed);
+ * The choice is per (day, block), so hourly blocks keep day rows; a day
+ * whose readings come in trickles (an hourly backlog) gets a day row once
+ * the period row would hold more than PERIOD_MAX_RATE a series of it.  A
+ * (day, block) may so have readings in both (a block whose rate changed);
  * every path below reads both: a household's reads, the scans, dedup.
  *
  * Dedup stays exact: a reading at or before its series' mark is looked up
@@ -350,6 +352,23 @@ static int low_rate(const struct reading *h, size_t n)
     return n <= PERIOD_MAX_RATE * series;
 }
 
+/* At most PERIOD_MAX_RATE readings a series on day in the sorted r[0..n)? */
+static int day_low_rate(const struct reading *r, size_t n, int64_t day)
+{
+    size_t series = 0, count = 0;
+    const struct reading *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (day_of_ts(r[i].ts_ns) != day)
+            continue;
+        if (!prev || prev->household != r[i].household ||
+            prev->metric != r[i].metric)
+            series++;
+        prev = &r[i];
+        count++;
+    }
+    return count <= PERIOD_MAX_RATE * series;
+}
+
 /* Appends h[0..n) to old, sorts it and drops repeats: the count kept. */
 static size_t merge_sorted(struct block_entries *old, const struct reading *h,
                            size_t n)
@@ -383,7 +402,11 @@ static int merge_block(struct store *st, int64_t day, int64_t block,
         if (load_row(&st->writer, 1, period, block, -1, old))
             return CB_ESTORE;
         size_t k = merge_sorted(old, h, n);
-        return put_period(st, period, block, old->e, k, blob);
+        /* a day that fills up in trickles (an hourly backlog) gets a day
+         * row once it is no longer low-rate: a period row stays small */
+        if (day_low_rate(old->e, k, day))
+            return put_period(st, period, block, old->e, k, blob);
+        old->n = 0;
     }
     size_t k = merge_sorted(old, h, n);
     return put_day(st, day, block, old->e, k, blob);

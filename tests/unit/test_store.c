@@ -1581,6 +1581,28 @@ static void test_readings_by_period(void **state)
     assert_int_equal(ss.n, 4 * PERIOD_TEST_DAYS + 4 + 24 * PERIOD_TEST_DAYS);
     assert_true(ss.ordered);
     store_snapshot_end(snap);
+    /* an hourly backlog of a past day that comes in trickles: its first
+     * readings go to the period row, then the day gets a day row */
+    for (int h = 0; h < 3; h++) {
+        struct ingest_batch one; /* and a newer day: the backlog is due */
+        batch_new(&one, FEED_READINGS, 2);
+        set_reading(&one, 0, 330, METRIC_WATER, READING_INDEX,
+                    t0 + 3 * DAY_NS + h * HOUR_NS, 5 + h);
+        set_reading(&one, 1, 399, METRIC_GAS, READING_INDEX,
+                    t0 + (PERIOD_TEST_DAYS + 1 + h) * DAY_NS, 1 + h);
+        write_expect(fx->st, &one, 2, 0);
+        wait_compacted(fx);
+        ingest_batch_release(&one);
+    }
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM reading_day"
+                                       " WHERE block=?1 AND ?2=?2 AND ?3=?3",
+                                       330 / 64, 0, 0),
+                     1);
+    sb = (struct sbuf)SBUF_INIT;
+    render_readings(fx->st, 330, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 3);
+    sbuf_release(&sb);
     ingest_batch_release(&days);
     ingest_batch_release(&hourly);
     ingest_batch_release(&late);
