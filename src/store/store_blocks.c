@@ -639,8 +639,9 @@ int store__scan_by_hour(void *db, const char *sql, int64_t from_ns,
     return rc || step != SQLITE_DONE ? store__sqlerr(db, hs->op) : 0;
 }
 
-/* Readings a scan window holds at most, when a compacted day is larger it
- * is read in windows of fewer hours (each decoding the day again). */
+/* Readings a scan window holds at most (estimated from the rows' counts):
+ * a compacted day or period that holds more is read in windows of fewer
+ * hours, each decoding its rows again. */
 #define SCAN_WINDOW_READINGS (4 << 20)
 
 enum {

@@ -560,6 +560,17 @@ static void test_days_due_rule(void **state)
     st.newest_day = 19999; /* a newer day than any compacted: at once */
     st.hot_max_hour = d + 26;
     assert_true(store__days_due(&st));
+    /* closing: every hot day, the open one too, until the time is up */
+    st.newest_day = 20000;
+    st.hot_min_hour = st.hot_max_hour = d + 24 + 1;
+    assert_false(store__days_due(&st));
+    st.compact_close_ns = time_now_ns() + 60LL * 1000000000LL;
+    assert_true(store__days_due(&st));
+    st.compact_close_ns = time_now_ns() - 1;
+    assert_false(store__days_due(&st));
+    st.hot_min_hour = INT64_MIN;
+    st.compact_close_ns = time_now_ns() + 60LL * 1000000000LL;
+    assert_false(store__days_due(&st)); /* nothing hot */
 }
 
 /* Past days move into compressed series blocks; resends and late readings
