@@ -662,13 +662,19 @@ static int trim_period(struct store *st, struct store_conn *w, int64_t id,
     return rc;
 }
 
+/* A period row to trim: its id and block, and where its readings are. */
+struct trim_row {
+    int64_t id, block;
+    size_t first, n;
+};
+
 /* Trims up to max_rows period rows of the cutoff day's period. */
 static int trim_periods(struct store *st, struct store_conn *w, int64_t cut_day,
                         size_t max_rows, size_t *OUT_readings)
 {
     sqlite3_stmt *s = store__stmt(w, STMT_PERIOD_TRIM_ROWS);
     struct block_entries v = {NULL, 0, 0};
-    struct sbuf rows = SBUF_INIT; /* id, block, then v's readings */
+    struct sbuf rows = SBUF_INIT; /* a trim_row each */
     int64_t period = store__period_of_day(cut_day);
     int rc = 0, step;
     if (!s)
@@ -678,10 +684,7 @@ static int trim_periods(struct store *st, struct store_conn *w, int64_t cut_day,
     sqlite3_bind_int64(s, 3, (int64_t)max_rows);
     /* collected first: the rows are rewritten after the SELECT is done */
     size_t nrows = 0;
-    struct trim_row {
-        int64_t id, block;
-        size_t first, n;
-    } tr;
+    struct trim_row tr;
     while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
         tr.id = sqlite3_column_int64(s, 0);
         tr.block = sqlite3_column_int64(s, 1);
