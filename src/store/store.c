@@ -10,7 +10,8 @@
  * the roll-up meters and position from it), the read pool (attaching the
  * migrated rollup.db), then the writer thread and the roll-up thread.  Close
  * runs it backwards; the roll-up stops first (its final checkpoint, on its own
- * file) while the writer has drained.
+ * file) while the writer has drained; the writer then trims the log, compacts
+ * the hot tier of raw readings for up to STORE_CLOSE_COMPACT_S, and stops.
  */
 #include <errno.h>
 #include <string.h>
