@@ -483,7 +483,7 @@ int store__periods_window(sqlite3_stmt *period_rows, int64_t period,
 /* Writer, at close (before the writer stops): every hot day, the open one
  * too, is compacted (as late readings are) until hot is empty or
  * STORE_CLOSE_COMPACT_S has passed. */
-#define STORE_CLOSE_COMPACT_S 10
+#define STORE_CLOSE_COMPACT_S 5
 void store__days_compact_at_close(struct store *st);
 /* Deletes up to max_rows compacted rows of days wholly before cutoff_ns,
  * and trims period rows that start before it (readings of those days
