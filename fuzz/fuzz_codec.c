@@ -4,7 +4,8 @@
  * Checks: decoding any bytes either fails cleanly or gives readings that,
  * encoded again, decode to the same readings (timestamps exactly, values
  * equal, or equal once rounded to the resolution, or both NaN); the filtered
- * decode of one household gives exactly that household's readings.  The
+ * decode of one household gives exactly that household's readings; both
+ * at an odd base and at a period row's (whole seconds, 32 days).  The
  * same bytes as a meter-day of hourly use: refused cleanly, or encoded
  * again at their resolution they decode to the same hours.  The same bytes
  * as a block of delivery orders: refused cleanly, or encoded again they
@@ -115,19 +116,21 @@ out:
     free(b.p);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The series block round trip at one base: an odd one (times in ns), and
+ * a period row's (store_days.c: 64 households from 256, 32 days from a
+ * period's start, whole seconds). */
+static void check_series(const uint8_t *data, size_t size, int32_t base_hh,
+                         int64_t base_ts)
 {
-    check_hours(data, size);
-    check_points(data, size);
-    check_orders(data, size);
     struct codec_out a = {NULL, 0, 0}, b = {NULL, 0, 0}, c = {NULL, 0, 0};
     struct sbuf blob = SBUF_INIT;
-    if (codec_decode(data, size, 100, 1000, -1, &a))
+    if (codec_decode(data, size, base_hh, base_ts, -1, &a))
         goto out;
     if (a.n > size)
         abort();
-    codec_encode(&blob, a.e, a.n, 100, 1000, digits);
-    if (codec_decode(blob.buf, blob.len, 100, 1000, -1, &b) || b.n != a.n)
+    codec_encode(&blob, a.e, a.n, base_hh, base_ts, digits);
+    if (codec_decode(blob.buf, blob.len, base_hh, base_ts, -1, &b) ||
+        b.n != a.n)
         abort();
     for (size_t i = 0; i < a.n; i++)
         if (a.e[i].household != b.e[i].household ||
@@ -142,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t want = 0;
         for (size_t i = 0; i < a.n; i++)
             want += a.e[i].household == hh;
-        if (codec_decode(data, size, 100, 1000, hh, &c) || c.n != want)
+        if (codec_decode(data, size, base_hh, base_ts, hh, &c) || c.n != want)
             abort();
     }
 out:
@@ -150,5 +153,16 @@ out:
     free(a.e);
     free(b.e);
     free(c.e);
+}
+
+#define PERIOD_BASE_TS (648LL * 32 * 86400 * 1000000000LL)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check_hours(data, size);
+    check_points(data, size);
+    check_orders(data, size);
+    check_series(data, size, 100, 1000);
+    check_series(data, size, 256, PERIOD_BASE_TS);
     return 0;
 }

@@ -10,7 +10,8 @@
  * the roll-up meters and position from it), the read pool (attaching the
  * migrated rollup.db), then the writer thread and the roll-up thread.  Close
  * runs it backwards; the roll-up stops first (its final checkpoint, on its own
- * file) while the writer has drained.
+ * file) while the writer has drained; the writer then trims the log, compacts
+ * the hot tier of raw readings for up to STORE_CLOSE_COMPACT_S, and stops.
  */
 #include <errno.h>
 #include <string.h>
@@ -263,9 +264,17 @@ void store_close(struct store *st)
     store__writer_drain(st);
     store__rollup_close(st);
     /* the log the roll-up's final checkpoint has passed (log_keep_hours) */
-    if (!st->test_skip_checkpoint && st->writer_started)
+    if (!st->test_skip_checkpoint && st->writer_started) {
         store__log_trim_all(st);
+        store__days_compact_at_close(st); /* the writer's last work */
+    }
+    int64_t t0 = time_now_ns();
     store__writer_stop(st);
+    if (st->compact_close_ns)
+        log_msg(LOG_INFO, "store",
+                "compacted at close | readings=%zu ms=%lld hot_left=%s",
+                st->compact_close_n, (long long)(time_now_ns() - t0) / 1000000,
+                st->hot_min_hour == INT64_MIN ? "none" : "some");
     if (!st->test_skip_checkpoint)
         sqlite3_exec(st->writer.db, "PRAGMA optimize", NULL, NULL, NULL);
     log_msg(LOG_INFO, "store", "closed | dir=%s log_seq=%llu", st->dir,

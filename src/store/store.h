@@ -45,6 +45,10 @@
  *             (block, day), index (day): raw readings of past UTC days,
  *             one compressed series block per 64 households and day
  *             (store_days.c, format store_codec.h)
+ *   reading_period(id INTEGER PK, period, block, day0, day1, n, data BLOB)
+ *             unique index (block, period), index (period, day0, day1):
+ *             the same for low-rate blocks (daily meters), one series
+ *             block per 64 households and 32 days (store_days.c)
  *   delivery_key(key INTEGER PK, hour)  the orders' idempotency key: a
  *             64-bit hash of the order id and the hour whose blocks hold
  *             the order (store_orders.c)

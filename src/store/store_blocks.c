@@ -448,7 +448,7 @@ int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
     size_t nrefs;
     struct reading_ref *refs = collect_refs(reqs, n, &nrefs);
     struct probe p = {.loaded = 0};
-    struct day_probe dp = {0, 0, st->newest_day, 0, {NULL, 0, 0}};
+    struct day_probe dp = {.newest_day = st->newest_day};
     struct pending pd = {0, 0, 0, SBUF_INIT};
     int rc = 0;
     for (size_t i = 0; i < nrefs && !rc; i++) {
@@ -475,6 +475,7 @@ int store__readings_apply(struct store *st, struct write_req **reqs, size_t n,
     free(p.tmp);
     free(p.run);
     free(dp.v.e);
+    free(dp.pv.e);
     free(refs);
     return rc;
 }
@@ -638,8 +639,9 @@ int store__scan_by_hour(void *db, const char *sql, int64_t from_ns,
     return rc || step != SQLITE_DONE ? store__sqlerr(db, hs->op) : 0;
 }
 
-/* Readings a scan window holds at most, when a compacted day is larger it
- * is read in windows of fewer hours (each decoding the day again). */
+/* Readings a scan window holds at most (estimated from the rows' counts):
+ * a compacted day or period that holds more is read in windows of fewer
+ * hours, each decoding its rows again. */
 #define SCAN_WINDOW_READINGS (4 << 20)
 
 enum {
@@ -648,6 +650,9 @@ enum {
     SCAN_DAY_NEXT,
     SCAN_DAY_ROWS,
     SCAN_DAY_SIZE,
+    SCAN_PERIOD_NEXT,
+    SCAN_PERIOD_ROWS,
+    SCAN_PERIOD_SIZE,
     SCAN_STMTS
 };
 
@@ -658,6 +663,11 @@ static const char *const scan_sql[SCAN_STMTS] = {
     [SCAN_DAY_NEXT] = "SELECT min(day) FROM reading_day WHERE day>=?1",
     [SCAN_DAY_ROWS] = "SELECT block,data FROM reading_day WHERE day=?1",
     [SCAN_DAY_SIZE] = "SELECT sum(n) FROM reading_day WHERE day=?1",
+    [SCAN_PERIOD_NEXT] =
+        "SELECT min(period) FROM reading_period WHERE period>=?1",
+    [SCAN_PERIOD_ROWS] =
+        "SELECT block,data FROM reading_period WHERE period=?1",
+    [SCAN_PERIOD_SIZE] = "SELECT sum(n) FROM reading_period WHERE period=?1",
 };
 
 /* The int64 the one-row statement s gives for ?1 = arg (INT64_MAX: NULL). */
@@ -688,33 +698,78 @@ static int scan_hot(sqlite3_stmt *s, int64_t h0, int64_t h1,
     return rc || step != SQLITE_DONE ? CB_ESTORE : 0;
 }
 
-/* The hours [start, *OUT_end) the next window covers, and fills v. */
+#define PERIOD_HOURS (24 * STORE_PERIOD_DAYS)
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The first hour at or after h of key's span (span hours each; INT64_MAX:
+ * none). */
+static int64_t span_start(int64_t key, int64_t span, int64_t h)
+{
+    return key == INT64_MAX ? INT64_MAX : key * span > h ? key * span : h;
+}
+
+/* The end of a window from start: at most SCAN_WINDOW_READINGS at the
+ * readings an hour of the day's rows (dsize a day) and of the period's
+ * (psize a period), and at most limit. */
+static int64_t window_end(int64_t start, int64_t limit, int64_t dsize,
+                          int64_t psize)
+{
+    double rate = (double)dsize / 24 + (double)psize / PERIOD_HOURS;
+    double w = rate > 0 ? SCAN_WINDOW_READINGS / rate : (double)limit;
+    int64_t hours = w < 1                         ? 1
+                    : w > (double)(limit - start) ? limit - start
+                                                  : (int64_t)w;
+    return start + (hours < 1 ? 1 : hours);
+}
+
+/* The hours [start, *OUT_end) the next window covers, and fills v.  A
+ * window holds hot hours of one day at most, stays in one day when that
+ * day has day rows, and in one period. */
 static int scan_window(sqlite3_stmt **q, int64_t h, struct block_entries *v,
                        int64_t *OUT_end)
 {
-    int64_t nh, nd, size, start, end;
+    int64_t nh, nd, np, dsize = 0, psize = 0, start, end, limit;
+    int64_t day = store__utc_day_of_hour(h);
     if (scan_first(q[SCAN_HOT_NEXT], h, &nh) ||
-        scan_first(q[SCAN_DAY_NEXT], store__utc_day_of_hour(h), &nd))
+        scan_first(q[SCAN_DAY_NEXT], day, &nd) ||
+        scan_first(q[SCAN_PERIOD_NEXT], store__period_of_day(day), &np))
         return CB_ESTORE;
-    int64_t dstart = nd == INT64_MAX ? INT64_MAX : nd * 24 > h ? nd * 24 : h;
-    start = nh < dstart ? nh : dstart;
+    start = min64(
+        nh, min64(span_start(nd, 24, h), span_start(np, PERIOD_HOURS, h)));
     *OUT_end = start;
     if (start == INT64_MAX)
         return 0;
-    end = start + 1;
-    if (nd != INT64_MAX && store__utc_day_of_hour(start) == nd) {
-        if (scan_first(q[SCAN_DAY_SIZE], nd, &size))
-            return CB_ESTORE;
-        int64_t w = size > 0 && size != INT64_MAX
-                        ? 24 * (int64_t)SCAN_WINDOW_READINGS / size
-                        : 24;
-        w = w < 1 ? 1 : w > 24 ? 24 : w;
-        end = start + w < nd * 24 + 24 ? start + w : nd * 24 + 24;
-        if (store__days_window(q[SCAN_DAY_ROWS], nd,
-                               store__mul_sat(start, STORE_HOUR_NS),
-                               store__mul_sat(end, STORE_HOUR_NS), v))
-            return CB_ESTORE;
+    day = store__utc_day_of_hour(start);
+    int in_day = nd == day, in_period = np == store__period_of_day(day);
+    if (!in_day && !in_period) {
+        *OUT_end = start + 1; /* a hot hour */
+        return scan_hot(q[SCAN_HOT_ROWS], start, start + 1, v);
     }
+    if (in_day)
+        limit = (day + 1) * 24;
+    else /* up to the next day with day rows */
+        limit = min64((np + 1) * PERIOD_HOURS,
+                      nd == INT64_MAX ? INT64_MAX : nd * 24);
+    if (in_period)
+        limit = min64(limit, (np + 1) * PERIOD_HOURS);
+    if (nh != INT64_MAX && nh < limit) /* hot hours: one day of them */
+        limit = min64(
+            limit, (store__utc_day_of_hour(nh > start ? nh : start) + 1) * 24);
+    if ((in_day && scan_first(q[SCAN_DAY_SIZE], nd, &dsize)) ||
+        (in_period && scan_first(q[SCAN_PERIOD_SIZE], np, &psize)))
+        return CB_ESTORE;
+    end = window_end(start, limit, dsize == INT64_MAX ? 0 : dsize,
+                     psize == INT64_MAX ? 0 : psize);
+    int64_t from = store__mul_sat(start, STORE_HOUR_NS);
+    int64_t to = store__mul_sat(end, STORE_HOUR_NS);
+    if ((in_day && store__days_window(q[SCAN_DAY_ROWS], nd, from, to, v)) ||
+        (in_period &&
+         store__periods_window(q[SCAN_PERIOD_ROWS], np, from, to, v)))
+        return CB_ESTORE;
     *OUT_end = end;
     return scan_hot(q[SCAN_HOT_ROWS], start, end, v);
 }

@@ -140,6 +140,13 @@ enum store_stmt {
     STMT_DAILY_MIN_DAY,
     STMT_DAILY_BLOCK_NEXT,
     STMT_RETAIN_DAILY_BLOCKS,
+    STMT_PERIOD_GET,
+    STMT_PERIOD_PUT,
+    STMT_PERIOD_NEWEST,
+    STMT_RETAIN_PERIODS,
+    STMT_PERIOD_TRIM_ROWS,
+    STMT_PERIOD_DROP,
+    STMT_PERIOD_SET,
     STMT_HOT_SPAN,
     STMT_HOT_DAY_ROWS,
     STMT_HOT_DAY_MAX_BLOCK,
@@ -155,6 +162,7 @@ enum store_stmt {
     STMT_BLOCK_GET,
     STMT_BLOCK_NEXT_HOUR,
     STMT_BLOCK_NEWEST_HOUR,
+    STMT_PERIOD_RANGE,
     STMT_DAY_RANGE,
     STMT_USAGE_DAILY,
     STMT_USAGE_DAYS,
@@ -424,13 +432,22 @@ int store__block_decode(const void *data, size_t len, int64_t block,
 
 #define STORE_DAY_BLOCK 64 /* households a compacted row */
 
-/* The compacted row of one (day, block), decoded and sorted, for dedup. */
+/* Days a period row of a low-rate block spans (reading_period). */
+#define STORE_PERIOD_DAYS 32
+
+/* The compacted rows of one (day, block) and of its (period, block),
+ * decoded and sorted, for dedup. */
 struct day_probe {
     int64_t day, block, newest_day;
     int loaded;
     struct block_entries v;
+    int64_t period, pblock;
+    int ploaded;
+    struct block_entries pv;
 };
 int64_t store__utc_day_of_hour(int64_t hour);
+/* The period (STORE_PERIOD_DAYS days from 1970-01-01) of a UTC day. */
+int64_t store__period_of_day(int64_t day);
 /* Writer: is r (same household, metric and ts) in its compacted day? */
 int store__day_has(struct store_conn *w, struct day_probe *p,
                    const struct reading *r, int *OUT_has);
@@ -458,8 +475,21 @@ int store__days_newest(sqlite3 *db, int64_t *OUT_ts_ns);
  * day_rows is "SELECT block,data FROM reading_day WHERE day=?1". */
 int store__days_window(sqlite3_stmt *day_rows, int64_t day, int64_t from_ns,
                        int64_t to_ns, struct block_entries *v);
-/* Deletes up to max_rows compacted rows of days wholly before cutoff_ns. */
-int store__days_retain(struct store_conn *w, int64_t cutoff_ns, size_t max_rows,
+/* The same for a period; period_rows is "SELECT block,data FROM
+ * reading_period WHERE period=?1". */
+int store__periods_window(sqlite3_stmt *period_rows, int64_t period,
+                          int64_t from_ns, int64_t to_ns,
+                          struct block_entries *v);
+/* Writer, at close (before the writer stops): every hot day, the open one
+ * too, is compacted (as late readings are) until hot is empty or
+ * STORE_CLOSE_COMPACT_S has passed. */
+#define STORE_CLOSE_COMPACT_S 5
+void store__days_compact_at_close(struct store *st);
+/* Deletes up to max_rows compacted rows of days wholly before cutoff_ns,
+ * and trims period rows that start before it (readings of those days
+ * go). */
+int store__days_retain(struct store *st, struct store_conn *w,
+                       int64_t cutoff_ns, size_t max_rows,
                        size_t *OUT_readings);
 
 /* ---- delivery orders (store_orders.c) ---- */
@@ -716,6 +746,8 @@ struct store {
     int64_t newest_day;                 /* INT64_MIN: none compacted */
     int64_t compact_block, compact_next, compact_max_block;
     int compact_failed, compact_turn;
+    int64_t compact_close_ns; /* at close: compact until then (0: no) */
+    size_t compact_close_n;   /* readings compacted at close */
 
     struct rollup *rollup;
     int test_skip_checkpoint;

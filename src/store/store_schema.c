@@ -209,6 +209,28 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RETAIN_DAYS] =
         "DELETE FROM reading_day WHERE id IN (SELECT id FROM reading_day"
         " WHERE day<?1 ORDER BY day LIMIT ?2) RETURNING n",
+    [STMT_PERIOD_GET] =
+        "SELECT data FROM reading_period WHERE block=?1 AND period=?2",
+    [STMT_PERIOD_PUT] =
+        "INSERT INTO reading_period(period,block,day0,day1,n,data)"
+        " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(block,period) DO UPDATE SET"
+        " day0=excluded.day0,day1=excluded.day1,n=excluded.n,"
+        "data=excluded.data",
+    [STMT_PERIOD_NEWEST] =
+        "SELECT max(day1) FROM reading_period WHERE period="
+        "(SELECT max(period) FROM reading_period)",
+    /* rows wholly before day ?1 (?2 its period) */
+    [STMT_RETAIN_PERIODS] =
+        "DELETE FROM reading_period WHERE id IN (SELECT id FROM"
+        " reading_period WHERE period<=?2 AND day1<?1 ORDER BY period"
+        " LIMIT ?3) RETURNING n",
+    /* rows of period ?2 that start before day ?1 and end at or after it */
+    [STMT_PERIOD_TRIM_ROWS] =
+        "SELECT id,block,data FROM reading_period WHERE period=?2 AND"
+        " day0<?1 LIMIT ?3",
+    [STMT_PERIOD_DROP] = "DELETE FROM reading_period WHERE id=?1",
+    [STMT_PERIOD_SET] =
+        "UPDATE reading_period SET day0=?2,n=?3,data=?4 WHERE id=?1",
     [STMT_HOT_SPAN] = "SELECT (SELECT min(hour) FROM reading_block),"
                       "(SELECT max(hour) FROM reading_block)",
     [STMT_HOT_DAY_ROWS] =
@@ -242,6 +264,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BLOCK_NEXT_HOUR] =
         "SELECT hour FROM reading_block WHERE hour>?1 ORDER BY hour LIMIT 1",
     [STMT_BLOCK_NEWEST_HOUR] = "SELECT max(hour) FROM reading_block",
+    [STMT_PERIOD_RANGE] =
+        "SELECT period,data FROM reading_period WHERE block=?1 AND"
+        " period BETWEEN ?2 AND ?3 ORDER BY period",
     [STMT_DAY_RANGE] = "SELECT day,data FROM reading_day WHERE block=?1 AND"
                        " day BETWEEN ?2 AND ?3 ORDER BY day",
     /* Both tiers of daily use: rows of recent days, blocks of past ones
@@ -548,6 +573,21 @@ static const struct migration migrations[] = {
      " data BLOB NOT NULL, PRIMARY KEY(indicator, grp, start_ns))"
      " WITHOUT ROWID;",
      store__indic_migrate},
+    /* Raw readings of low-rate blocks (daily meters) in blocks of 32 days
+     * (store_days.c): a day row of a daily district's 64 households held
+     * about 250 readings, a run each, and sat alone in a page.  day0 and
+     * day1 are the first and last day with readings in the row (retention,
+     * the newest day). */
+    {"readings of low-rate blocks by period",
+     "CREATE TABLE IF NOT EXISTS reading_period(id INTEGER PRIMARY KEY,"
+     " period INTEGER NOT NULL, block INTEGER NOT NULL,"
+     " day0 INTEGER NOT NULL, day1 INTEGER NOT NULL, n INTEGER NOT NULL,"
+     " data BLOB NOT NULL);"
+     "CREATE UNIQUE INDEX IF NOT EXISTS reading_period_key"
+     " ON reading_period(block, period);"
+     "CREATE INDEX IF NOT EXISTS reading_period_time"
+     " ON reading_period(period, day0, day1);",
+     NULL},
 };
 
 /* Pieces of rollup migration 2's text (history: never edit).  An epoch

@@ -223,7 +223,7 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
     size_t days = 0;
     memset(OUT, 0, sizeof(*OUT));
     if (store__blocks_retain(w, cutoff, RETAIN_CHUNK_BLOCKS, &OUT->readings) ||
-        store__days_retain(w, cutoff, RETAIN_CHUNK_DAYS, &days))
+        store__days_retain(st, w, cutoff, RETAIN_CHUNK_DAYS, &days))
         return CB_ESTORE;
     OUT->readings += days;
     if (retain_log(st, w, &OUT->log) || retain_feeds(st, w, OUT))
@@ -363,6 +363,8 @@ static void run_compact_chunk(struct store *st)
 {
     size_t n = 0;
     int rc = run_in_txn(st, compact_fn, &n);
+    if (!rc && st->compact_close_ns)
+        st->compact_close_n += n;
     if (store__days_compact_done(st, rc)) {
         log_msg(LOG_ERROR, "store",
                 "compaction of past days stopped until restart | rc=%d", rc);

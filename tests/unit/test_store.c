@@ -37,7 +37,7 @@ static void test_migrations_from_empty(void **state)
         "reading_block", "reading_day", "delivery_order", "delivery_block",
         "event",         "ingest_log",  "department",     "token",
         "audit",         "kv",          "tally",          "delivery_source",
-        "case_file",     "case_step",   "delivery_key"};
+        "case_file",     "case_step",   "delivery_key",   "reading_period"};
     /* rollup.db: written by the roll-up thread alone */
     static const char *const rollup_tables[] = {
         "consumer", "meter_state", "usage_daily", "usage_hour_data",
@@ -560,6 +560,17 @@ static void test_days_due_rule(void **state)
     st.newest_day = 19999; /* a newer day than any compacted: at once */
     st.hot_max_hour = d + 26;
     assert_true(store__days_due(&st));
+    /* closing: every hot day, the open one too, until the time is up */
+    st.newest_day = 20000;
+    st.hot_min_hour = st.hot_max_hour = d + 24 + 1;
+    assert_false(store__days_due(&st));
+    st.compact_close_ns = time_now_ns() + 60LL * 1000000000LL;
+    assert_true(store__days_due(&st));
+    st.compact_close_ns = time_now_ns() - 1;
+    assert_false(store__days_due(&st));
+    st.hot_min_hour = INT64_MIN;
+    st.compact_close_ns = time_now_ns() + 60LL * 1000000000LL;
+    assert_false(store__days_due(&st)); /* nothing hot */
 }
 
 /* Past days move into compressed series blocks; resends and late readings
@@ -1492,6 +1503,258 @@ static void test_audit_and_settings(void **state)
     fx_free(fx);
 }
 
+/* Readings of daily meters go into one row of 32 days per 64 households
+ * (reading_period), an hourly block's into day rows; resends and late
+ * readings deduplicate exactly against both, before and after a restart,
+ * and reads and scans see both, across the period boundary. */
+#define PERIOD_TEST_DAYS 40
+static void test_readings_by_period(void **state)
+{
+    static const int32_t hh[] = {1, 63, 64, 300};
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 400);
+    int64_t t0 = local_midnight(2026, 11, 2) + 9 * HOUR_NS;
+    struct ingest_batch days, hourly, late;
+    batch_new(&days, FEED_READINGS, 4 * PERIOD_TEST_DAYS);
+    for (int d = 0; d < PERIOD_TEST_DAYS; d++)
+        for (int k = 0; k < 4; k++)
+            set_reading(&days, (size_t)(d * 4 + k), hh[k], METRIC_GAS,
+                        READING_INDEX, t0 + d * DAY_NS + k * 60 * NS,
+                        100 + d * 1.234 + k);
+    batch_new(&hourly, FEED_READINGS, 24 * PERIOD_TEST_DAYS);
+    for (int h = 0; h < 24 * PERIOD_TEST_DAYS; h++)
+        set_reading(&hourly, (size_t)h, 200, METRIC_WATER, READING_INDEX,
+                    t0 + h * HOUR_NS, 10 + h * 0.01);
+    write_expect(fx->st, &days, 4 * PERIOD_TEST_DAYS, 0);
+    write_expect(fx->st, &hourly, 24 * PERIOD_TEST_DAYS, 0);
+    wait_compacted(fx);
+    /* blocks 0, 1 and 4 (daily) in two periods each; block 3 by day */
+    assert_int_equal(count_rows(fx, "reading_period"), 6);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM reading_day"
+                                       " WHERE block<>?1 AND ?2=?2 AND ?3=?3",
+                                       3, 0, 0),
+                     0);
+    assert_true(count_rows(fx, "reading_day") >= PERIOD_TEST_DAYS - 2);
+    write_expect(fx->st, &days, 0, 4 * PERIOD_TEST_DAYS);
+    write_expect(fx->st, &hourly, 0, 24 * PERIOD_TEST_DAYS);
+    /* late readings into compacted days: the noons are new, the 9 o'clock
+     * readings not */
+    batch_new(&late, FEED_READINGS, 8);
+    for (int k = 0; k < 4; k++) {
+        set_reading(&late, (size_t)k, hh[k], METRIC_GAS, READING_INDEX,
+                    t0 + (5 + 10 * k) * DAY_NS + 3 * HOUR_NS, 500 + k);
+        set_reading(&late, (size_t)k + 4, hh[k], METRIC_GAS, READING_INDEX,
+                    t0 + (5 + 10 * k) * DAY_NS + k * 60 * NS, 1);
+    }
+    write_expect(fx->st, &late, 4, 4);
+    wait_compacted(fx);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM reading_block"
+                                       " WHERE hour<?1 AND ?2=?2 AND ?3=?3",
+                                       (double)(t0 / HOUR_NS + 36 * 24), 0, 0),
+                     0); /* merged into their period rows */
+    write_expect(fx->st, &late, 0, 8);
+    fx_reopen(fx);
+    write_expect(fx->st, &days, 0, 4 * PERIOD_TEST_DAYS);
+    write_expect(fx->st, &hourly, 0, 24 * PERIOD_TEST_DAYS);
+    write_expect(fx->st, &late, 0, 8);
+    /* read back across the period boundary, and a window inside one */
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(
+        render_readings(fx->st, 64, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), PERIOD_TEST_DAYS + 1);
+    assert_non_null(strstr(sb.buf, "\"value\":502}"));
+    assert_non_null(strstr(sb.buf, "\"value\":150.126}")); /* day 39 */
+    sbuf_reset(&sb);
+    assert_int_equal(render_readings(fx->st, 300, METRIC_GAS, t0 + 10 * DAY_NS,
+                                     t0 + 13 * DAY_NS, 0, &sb),
+                     0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 3);
+    sbuf_reset(&sb);
+    assert_int_equal(
+        render_readings(fx->st, 200, -1, INT64_MIN, INT64_MAX, 0, &sb), 0);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 24 * PERIOD_TEST_DAYS);
+    sbuf_release(&sb);
+    struct store_snapshot *snap;
+    struct scan_seen ss = {0, 0, 0, 1};
+    int64_t newest;
+    assert_int_equal(store_snapshot_begin(fx->st, &snap), 0);
+    assert_int_equal(store_scan_newest_reading(snap, &newest, NULL), 0);
+    assert_true(newest == t0 + (24 * PERIOD_TEST_DAYS - 1) * HOUR_NS);
+    assert_int_equal(
+        store_scan_readings(snap, t0 + DAY_NS, METRIC_GAS, scan_row, &ss, NULL),
+        0);
+    assert_int_equal(ss.n, 4 * (PERIOD_TEST_DAYS - 1) + 4);
+    assert_true(ss.ordered);
+    ss = (struct scan_seen){0, 0, 0, 1};
+    assert_int_equal(store_scan_readings(snap, t0, -1, scan_row, &ss, NULL), 0);
+    assert_int_equal(ss.n, 4 * PERIOD_TEST_DAYS + 4 + 24 * PERIOD_TEST_DAYS);
+    assert_true(ss.ordered);
+    store_snapshot_end(snap);
+    /* an hourly backlog of a past day that comes in trickles: its first
+     * readings go to the period row, then the day gets a day row */
+    for (int h = 0; h < 3; h++) {
+        struct ingest_batch one; /* and a newer day: the backlog is due */
+        batch_new(&one, FEED_READINGS, 2);
+        set_reading(&one, 0, 330, METRIC_WATER, READING_INDEX,
+                    t0 + 3 * DAY_NS + h * HOUR_NS, 5 + h);
+        set_reading(&one, 1, 399, METRIC_GAS, READING_INDEX,
+                    t0 + (PERIOD_TEST_DAYS + 1 + h) * DAY_NS, 1 + h);
+        write_expect(fx->st, &one, 2, 0);
+        wait_compacted(fx);
+        ingest_batch_release(&one);
+    }
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM reading_day"
+                                       " WHERE block=?1 AND ?2=?2 AND ?3=?3",
+                                       330 / 64, 0, 0),
+                     1);
+    sb = (struct sbuf)SBUF_INIT;
+    render_readings(fx->st, 330, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 3);
+    sbuf_release(&sb);
+    ingest_batch_release(&days);
+    ingest_batch_release(&hourly);
+    ingest_batch_release(&late);
+    fx_free(fx);
+}
+
+/* Retention of raw readings by day: a period row wholly past the cutoff
+ * goes, one that starts before it loses those days' readings. */
+static void test_retention_trims_periods(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    fx->cfg.retention_days = 10;
+    fx_reopen(fx);
+    add_households(fx->st, 2);
+    int64_t now = time_now_ns();
+    int64_t today = now / DAY_NS;
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 80);
+    for (int d = 0; d < 80; d++) /* days today-79 .. today, 06:00 UTC */
+        set_reading(&b, (size_t)d, 1, METRIC_GAS, READING_INDEX,
+                    (today - 79 + d) * DAY_NS + 60 * NS, 100 + d);
+    write_expect(fx->st, &b, 80, 0);
+    wait_compacted(fx);
+    assert_true(count_rows(fx, "reading_period") >= 3);
+    size_t dropped = 0;
+    assert_int_equal(store_retention_run(fx->st, &dropped), 0);
+    /* kept: the days from today - 10 (the cutoff's day) on */
+    int64_t cut_day = (now - 10 * DAY_NS) / DAY_NS;
+    int keep = (int)(today - cut_day + 1);
+    assert_int_equal((int)dropped, 80 - keep);
+    struct sbuf sb = SBUF_INIT;
+    render_readings(fx->st, 1, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), keep);
+    assert_non_null(strstr(sb.buf, "\"value\":179}"));
+    sbuf_release(&sb);
+    assert_true(query_double(fx->st,
+                             "SELECT min(day0) FROM reading_period"
+                             " WHERE ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) >= (double)cut_day);
+    /* nothing more to drop; a dropped day's reading is new again */
+    assert_int_equal(store_retention_run(fx->st, &dropped), 0);
+    assert_int_equal((int)dropped, 0);
+    write_expect(fx->st, &b, 80 - keep, keep);
+    ingest_batch_release(&b);
+    fx_free(fx);
+}
+
+/* A store of version 15 (compacted day rows, no reading_period) migrates
+ * in place: its day rows stay readable and deduplicate, and daily
+ * readings go into the new period rows. */
+static void test_migrate_v15_reading_period(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 100);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch hourly, daily;
+    batch_new(&hourly, FEED_READINGS, 72);
+    for (int h = 0; h < 72; h++)
+        set_reading(&hourly, (size_t)h, 70, METRIC_WATER, READING_INDEX,
+                    t0 + h * HOUR_NS, 10 + h * 0.5);
+    write_expect(fx->st, &hourly, 72, 0);
+    wait_compacted(fx);
+    sqlite3 *db = open_main_db(fx);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE reading_period;"
+                                  "PRAGMA user_version=15;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    reopen_main_db(fx, db);
+    assert_int_equal(table_count(fx->st, "main", "reading_period"), 1);
+    assert_true(count_rows(fx, "reading_day") >= 2);
+    write_expect(fx->st, &hourly, 0, 72);
+    batch_new(&daily, FEED_READINGS, 6); /* the last day: its newest */
+    for (int d = 0; d < 6; d++)
+        set_reading(&daily, (size_t)d, 5, METRIC_GAS, READING_INDEX,
+                    t0 + d * DAY_NS, 1 + d);
+    write_expect(fx->st, &daily, 6, 0);
+    wait_compacted(fx);
+    assert_int_equal(count_rows(fx, "reading_period"), 1);
+    write_expect(fx->st, &daily, 0, 6);
+    struct sbuf sb = SBUF_INIT;
+    render_readings(fx->st, 70, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 72);
+    sbuf_reset(&sb);
+    render_readings(fx->st, 5, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 6);
+    sbuf_release(&sb);
+    ingest_batch_release(&hourly);
+    ingest_batch_release(&daily);
+    fx_free(fx);
+}
+
+/* A clean stop compacts the hot tier, the open day too; the day's later
+ * readings are stored and merged in as late readings are, and everything
+ * still deduplicates. */
+static void test_close_compacts_open_day(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 300);
+    int64_t t0 = local_midnight(2026, 11, 2) + 8 * HOUR_NS; /* UTC 00:00 */
+    struct ingest_batch early, later, next;
+    batch_new(&early, FEED_READINGS, 6 * 3);
+    batch_new(&later, FEED_READINGS, 6 * 3);
+    for (int h = 0; h < 6; h++)
+        for (int k = 0; k < 3; k++) {
+            set_reading(&early, (size_t)(h * 3 + k), 100 * k + 1, METRIC_WATER,
+                        READING_INDEX, t0 + h * HOUR_NS, 10 + h);
+            set_reading(&later, (size_t)(h * 3 + k), 100 * k + 1, METRIC_WATER,
+                        READING_INDEX, t0 + (h + 6) * HOUR_NS, 16 + h);
+        }
+    write_expect(fx->st, &early, 18, 0);
+    assert_true(count_rows(fx, "reading_block") > 0);
+    fx_reopen(fx);
+    assert_int_equal(count_rows(fx, "reading_block"), 0);
+    assert_true(count_rows(fx, "reading_day") > 0);
+    write_expect(fx->st, &early, 0, 18);
+    write_expect(fx->st, &later, 18, 0);
+    write_expect(fx->st, &later, 0, 18);
+    /* two days on, the rest of the day is merged into its rows */
+    batch_new(&next, FEED_READINGS, 1);
+    set_reading(&next, 0, 1, METRIC_WATER, READING_INDEX, t0 + 50 * HOUR_NS,
+                40);
+    write_expect(fx->st, &next, 1, 0);
+    wait_compacted(fx);
+    assert_int_equal((int)query_double(fx->st,
+                                       "SELECT count(*) FROM reading_block"
+                                       " WHERE hour<?1 AND ?2=?2 AND ?3=?3",
+                                       (double)(t0 / HOUR_NS + 24), 0, 0),
+                     0);
+    struct sbuf sb = SBUF_INIT;
+    render_readings(fx->st, 101, -1, INT64_MIN, INT64_MAX, 0, &sb);
+    assert_int_equal(count_of(sb.buf, "\"ts_ns\""), 12);
+    sbuf_release(&sb);
+    write_expect(fx->st, &early, 0, 18);
+    write_expect(fx->st, &later, 0, 18);
+    ingest_batch_release(&early);
+    ingest_batch_release(&later);
+    ingest_batch_release(&next);
+    fx_free(fx);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -1510,6 +1773,10 @@ int main(void)
         cmocka_unit_test(test_order_blocks_old_and_new),
         cmocka_unit_test(test_migrate_v13_order_keys),
         cmocka_unit_test(test_migrate_v14_indic_points),
+        cmocka_unit_test(test_migrate_v15_reading_period),
+        cmocka_unit_test(test_readings_by_period),
+        cmocka_unit_test(test_retention_trims_periods),
+        cmocka_unit_test(test_close_compacts_open_day),
         cmocka_unit_test(test_order_key_collision),
         cmocka_unit_test(test_clean_stop_leaves_no_wal),
         cmocka_unit_test(test_readings_need_resolved_households),
