@@ -224,8 +224,8 @@ static void plan_requests(struct workload *w, int days)
             if (m == GAS && t % 24)
                 continue;
             for (long long c = 0; c < per; c++)
-                w->plan[w->n_plan++] = (struct request_plan){
-                    t, (int32_t)(1 + c * w->batch), m};
+                w->plan[w->n_plan++] =
+                    (struct request_plan){t, (int32_t)(1 + c * w->batch), m};
         }
 }
 
@@ -236,8 +236,10 @@ int main(int argc, char **argv)
                         "DAYS BATCH CONNS\n");
         return 2;
     }
-    struct workload w = {.host = argv[1], .port = atoi(argv[2]),
-                         .token = argv[3], .households = atoi(argv[4]),
+    struct workload w = {.host = argv[1],
+                         .port = atoi(argv[2]),
+                         .token = argv[3],
+                         .households = atoi(argv[4]),
                          .batch = atoi(argv[6])};
     int days = atoi(argv[5]), conns = atoi(argv[7]);
     w.t0 = ((long long)time(NULL) / 86400 - days) * 86400;
