@@ -8,7 +8,9 @@
 #                 browser tests of the screens (chromium)
 #   make demo     install missing packages, build, run the simulated district
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
-#   make bench    run every benchmark under bench/ (minutes)
+#   make bench    run every benchmark under bench/ (an hour or more;
+#                 BENCH_LARGE=0: without the 2,000,000-household and
+#                 side-by-side stores, minutes)
 #   make readme-shots  the README's pictures, from the browser tests on the
 #                 demo's district (docs/img/; minutes)
 #   make format   reformat the C sources with clang-format
@@ -149,6 +151,11 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p fuzz/corpus/$$n; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) fuzz/corpus/$$n || exit 1; done
 
+# The store-scale benchmarks (2,000,000 households, the side-by-side
+# workload) take 5 to 30 minutes each and gigabytes in /tmp: BENCH_LARGE=0
+# leaves them out.
+BENCH_LARGE ?= 1
+
 bench: build/citybrain
 	@bench/ingest
 	@bench/rollup
@@ -160,6 +167,13 @@ bench: build/citybrain
 	@node bench/map_clusters_http.mjs
 	@bench/abuse
 	@bench/indicators
+	@bench/storage
+ifneq ($(BENCH_LARGE),0)
+	@bench/storage_sidebyside
+	@bench/read_latency
+	@bench/read_hourly
+	@bench/rss_backfill
+endif
 
 clean:
 	rm -rf build

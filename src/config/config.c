@@ -60,8 +60,9 @@ static const struct config_key config_keys[] = {
     {"commit_max_rows", CT_SIZE, F(commit_max_rows), "200000", 1, 100000000,
      "rows the writer groups into one commit (soft limit)"},
     {"sync", CT_SYNC, F(sync_full), "full", 0, 0,
-     "full: fsync each commit (survives power loss); normal: survives "
-     "process crashes only"},
+     "full: fsync each commit before answering (survives power loss), but "
+     "audit rows within 1 s (they survive process crashes at once); "
+     "normal: survives process crashes only"},
     {"retention_days", CT_INT, F(retention_days), "90", 1, 36500,
      "days raw readings are kept (the tiers of use have their own)"},
     {"hourly_retention_days", CT_INT, F(hourly_retention_days), "90", 0, 36500,

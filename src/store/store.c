@@ -296,6 +296,7 @@ void store_get_stats(struct store *st, struct store_stats *OUT_stats)
     OUT_stats->meter_replacements = RELAXED(meter_replacements);
     OUT_stats->late_readings = RELAXED(late_readings);
     OUT_stats->spread_resets = RELAXED(spread_resets);
+    OUT_stats->wal_syncs = RELAXED(wal_syncs);
     OUT_stats->sqlite_cache_bytes =
         RELAXED(writer_cache) + RELAXED(rollup_cache);
     for (int i = 0; i < st->n_readers; i++)

@@ -15,6 +15,9 @@
  * committed, so a 2xx answer means the data survives kill -9 (and power
  * loss with sync=full).  Several waiting batches share one commit (group
  * commit).  A full queue is backpressure: CB_EBUSY at once, nothing stored.
+ * Audit rows (store_audit) commit too before their read is answered, but
+ * without an fsync of their own: they survive kill -9 at once and power
+ * loss within a second (store_audit below).
  *
  * Consumers (the roll-up, the scenes, later the indicators and the live
  * feed) take accepted data only from ingest_log, by its sequence number:
@@ -339,8 +342,12 @@ typedef void (*store_token_fn)(void *ctx, const struct store_token_row *t);
 /* Calls fn for each token, by id.  0 or CB_ESTORE. */
 int store_token_scan(struct store *st, store_token_fn fn, void *ctx);
 
-/* Appends one audit record; durable when it returns 0.  token_id: the
- * token that acted (its name is `who`; names are not unique), or 0. */
+/* Appends one audit record and commits it before it returns 0: it then
+ * survives a killed process (kill -9).  With sync=full it does not wait for
+ * an fsync: it survives power loss or an OS crash once the writer has
+ * fsynced the WAL, at most a second later (sooner when an ingest commit or
+ * a checkpoint comes first).  token_id: the token that acted (its name is
+ * `who`; names are not unique), or 0. */
 int store_audit(struct store *st, const char *who, const char *action,
                 const char *object, const char *reason);
 int store_audit_token(struct store *st, int64_t token_id, const char *who,
@@ -482,6 +489,8 @@ struct store_stats {
                                     max_spread_days: credited to their day */
     uint64_t sqlite_cache_bytes; /* SQLite's page caches, every connection,
                                     as each last saw them */
+    uint64_t wal_syncs;          /* fsyncs of the WAL the writer ran for commits
+                                    that did not wait for one (audit rows) */
 };
 void store_get_stats(struct store *st, struct store_stats *OUT_stats);
 

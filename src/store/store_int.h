@@ -196,6 +196,14 @@ void store__conn_close(struct store_conn *conn);
 /* After every connection to path is closed (a clean stop): checkpoints its
  * WAL into the file and truncates it, so nothing is left beside it. */
 void store__checkpoint_file(const char *path);
+/* Sets the synchronous level of conn's main file for the transactions
+ * that follow (between transactions only): full 1 FULL, 0 NORMAL.  0 or
+ * CB_ESTORE (logged). */
+int store__conn_set_sync(struct store_conn *conn, int full);
+/* fsyncs conn's WAL file (main), as a FULL commit would: what NORMAL
+ * commits wrote to it since survives power loss once this returns 0.  0
+ * when there is no WAL file yet; CB_ESTORE (logged) when the sync fails. */
+int store__conn_sync_wal(struct store_conn *conn);
 /* The cached statement id of conn, reset and unbound; NULL on a prepare
  * error (logged). */
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id);
@@ -274,9 +282,22 @@ struct write_req {
 /* A function the writer runs inside a transaction (see store__call). */
 typedef int (*store_call_fn)(struct store *st, struct store_conn *w, void *arg);
 
+/* How a writer transaction commits with sync=full (with sync=normal both
+ * are NORMAL). */
+enum store_commit {
+    STORE_COMMIT_FSYNC, /* synchronous=FULL: on disk when COMMIT returns */
+    STORE_COMMIT_OS,    /* synchronous=NORMAL: in the WAL, in the OS's page
+                           cache, when COMMIT returns; fsynced by the writer
+                           within STORE_OS_COMMIT_SYNC_NS (see store__call_os) */
+};
+
+/* The longest a STORE_COMMIT_OS commit waits for its fsync. */
+#define STORE_OS_COMMIT_SYNC_NS 1000000000LL
+
 struct writer_call {
     store_call_fn fn;
     void *arg;
+    enum store_commit commit;
     int rc, done;
     pthread_cond_t cond;
     struct writer_call *next;
@@ -287,6 +308,15 @@ struct writer_call {
  * returned; a failed COMMIT gives CB_ESTORE; CB_ECLOSED once the writer has
  * stopped.  Never called from the writer thread itself. */
 int store__call(struct store *st, store_call_fn fn, void *arg);
+/* As store__call, but with sync=full the COMMIT does not wait for the disk
+ * (STORE_COMMIT_OS): once it returns 0 the write survives a killed process
+ * (kill -9: SQLite wrote the WAL frames with write(2) before COMMIT
+ * returned), and it survives power loss or an OS crash once the WAL is
+ * fsynced: by the next fsynced commit (any ingest group) or checkpoint, or
+ * by the writer at most STORE_OS_COMMIT_SYNC_NS after this commit,
+ * whichever comes first.  For the audit log, whose rows every household
+ * read waits for; never for ingest. */
+int store__call_os(struct store *st, store_call_fn fn, void *arg);
 /* Starts/stops the writer thread. */
 int store__writer_start(struct store *st);
 void store__writer_drain(struct store *st); /* waits for an empty queue */
@@ -691,6 +721,10 @@ struct store {
     int log_trim_turn;
     size_t retention_dropped; /* writer thread: this hourly run's count */
     int64_t retention_next_ns;
+    /* writer thread only: the writer connection's synchronous level now
+     * (1 FULL), and when the WAL must be fsynced (0: nothing unsynced) */
+    int writer_sync_full;
+    int64_t wal_sync_at_ns;
     pthread_t writer_thread;
     int writer_started;
 
@@ -760,6 +794,7 @@ struct store {
     _Atomic int test_pause_rollup; /* test seam: the roll-up idles */
     _Atomic uint64_t meter_resets, meter_replacements, late_readings;
     _Atomic uint64_t spread_resets; /* intervals over max_spread_days */
+    _Atomic uint64_t wal_syncs;     /* the writer's deferred WAL fsyncs */
     _Atomic uint64_t n_readings, n_deliveries, n_unmatched, n_events;
 };
 

@@ -15,11 +15,12 @@
  * in two steps: up to STORE_ROLLUP_MOVE_VERSION (the layout migration 6
  * copies into) before citybrain.db, the rest after it.
  *
- * Pragmas.  The writer runs WAL with synchronous=FULL (sync_full) or NORMAL,
- * a 128 MiB page cache, temp tables in memory, and an auto-checkpoint every
- * 8192 pages (32 MiB of WAL): larger than the default so that bulk ingest
- * is not interrupted by a checkpoint every 4 MiB, small enough that readers
- * do not wade through a huge WAL.  Read connections use mmap and
+ * Pragmas.  The writer runs WAL with synchronous=FULL (sync_full) or NORMAL
+ * (with FULL, audit rows commit with NORMAL and are fsynced within 1 s:
+ * store__call_os), a 128 MiB page cache, temp tables in memory, and an
+ * auto-checkpoint every 8192 pages (32 MiB of WAL): larger than the default so
+ * that bulk ingest is not interrupted by a checkpoint every 4 MiB, small enough
+ * that readers do not wade through a huge WAL.  Read connections use mmap and
  * query_only.  Every connection is opened NOMUTEX: one thread uses it at a
  * time (the writer, the roll-up or the pool's borrower).
  */
@@ -826,6 +827,31 @@ void store__conn_close(struct store_conn *conn)
     if (sqlite3_close(conn->db) != SQLITE_OK)
         store__sqlerr(conn->db, "close");
     memset(conn, 0, sizeof(*conn));
+}
+
+int store__conn_set_sync(struct store_conn *conn, int full)
+{
+    /* main only: an attached file keeps its own level */
+    return exec_sql(conn->db,
+                    full ? "PRAGMA main.synchronous=FULL"
+                         : "PRAGMA main.synchronous=NORMAL",
+                    "synchronous");
+}
+
+int store__conn_sync_wal(struct store_conn *conn)
+{
+    sqlite3_file *wal = NULL;
+    /* in WAL mode the "journal" is the -wal file, open from the first
+     * transaction on; SQLite's own WAL syncs use SQLITE_SYNC_NORMAL */
+    if (sqlite3_file_control(conn->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+                             &wal) != SQLITE_OK ||
+        !wal || !wal->pMethods)
+        return 0;
+    int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc == SQLITE_OK)
+        return 0;
+    log_msg(LOG_ERROR, "store", "sqlite failed | op=sync wal rc=%d", rc);
+    return CB_ESTORE;
 }
 
 sqlite3_stmt *store__stmt(struct store_conn *conn, enum store_stmt id)

@@ -4,8 +4,10 @@
  *
  * The loop.  The writer sleeps on q_wake until there is work, then runs
  * one step:
- *   1. one writer call (store__call: tokens, audit, roll-up checkpoints),
- *      always first;
+ *   0. an fsync of the WAL, when the oldest commit that did not wait for
+ *      one (store__call_os: audit rows) is STORE_OS_COMMIT_SYNC_NS old;
+ *   1. one writer call (store__call: tokens, roll-up checkpoints;
+ *      store__call_os: audit rows), first after that;
  *   2. one group: queued batches taken from the head while their rows add
  *      up to at most commit_max_rows (always at least one batch), stored
  *      in one transaction (store__group_apply) and committed;
@@ -57,11 +59,54 @@ static int txn(struct store_conn *w, enum store_stmt id, const char *op)
     return st ? store__exec_stmt(w, st, op) : CB_ESTORE;
 }
 
-/* Runs fn inside BEGIN IMMEDIATE .. COMMIT on the writer connection. */
-static int run_in_txn(struct store *st, store_call_fn fn, void *arg)
+/* The synchronous level the next transaction commits with: FULL unless
+ * sync=normal or commit is STORE_COMMIT_OS.  Changed only when it differs,
+ * so a run of audit rows or of groups costs nothing. */
+static int writer_sync_level(struct store *st, enum store_commit commit)
+{
+    int full = st->cfg.sync_full && commit == STORE_COMMIT_FSYNC;
+    if (full == st->writer_sync_full)
+        return 0;
+    int rc = store__conn_set_sync(&st->writer, full);
+    if (!rc)
+        st->writer_sync_full = full;
+    return rc;
+}
+
+/* A STORE_COMMIT_OS commit left WAL frames unsynced: the writer fsyncs
+ * them by the deadline (the first unsynced commit's, so the window is
+ * bounded under a steady stream of audit rows too). */
+static void wal_sync_schedule(struct store *st)
+{
+    if (st->cfg.sync_full && !st->wal_sync_at_ns)
+        st->wal_sync_at_ns = time_now_ns() + STORE_OS_COMMIT_SYNC_NS;
+}
+
+static int wal_sync_due(struct store *st)
+{
+    return st->wal_sync_at_ns && time_now_ns() >= st->wal_sync_at_ns;
+}
+
+static void run_wal_sync(struct store *st)
+{
+    /* a failure is logged; tried again a deadline later, as the WAL's
+     * frames stay unsynced (SQLite's own next FULL commit syncs them too) */
+    st->wal_sync_at_ns = 0;
+    if (store__conn_sync_wal(&st->writer))
+        wal_sync_schedule(st);
+    else
+        atomic_fetch_add_explicit(&st->wal_syncs, 1, memory_order_relaxed);
+}
+
+/* Runs fn inside BEGIN IMMEDIATE .. COMMIT on the writer connection,
+ * committed as commit says. */
+static int run_in_txn(struct store *st, store_call_fn fn, void *arg,
+                      enum store_commit commit)
 {
     struct store_conn *w = &st->writer;
-    int rc = txn(w, STMT_BEGIN, "begin");
+    int rc = writer_sync_level(st, commit);
+    if (!rc)
+        rc = txn(w, STMT_BEGIN, "begin");
     if (rc)
         return rc;
     rc = fn(st, w, arg);
@@ -72,6 +117,8 @@ static int run_in_txn(struct store *st, store_call_fn fn, void *arg)
         rc = txn(w, STMT_COMMIT, "commit");
     if (rc && !sqlite3_get_autocommit(w->db))
         txn(w, STMT_ROLLBACK, "rollback");
+    if (!rc && !st->writer_sync_full)
+        wal_sync_schedule(st);
     atomic_store_explicit(&st->writer_cache, store__conn_cache_bytes(w),
                           memory_order_relaxed);
     return rc;
@@ -93,7 +140,7 @@ static int group_fn(struct store *st, struct store_conn *w, void *arg)
 static int store_group(struct store *st, struct write_req **reqs, size_t n)
 {
     struct group g = {reqs, n};
-    int rc = run_in_txn(st, group_fn, &g);
+    int rc = run_in_txn(st, group_fn, &g, STORE_COMMIT_FSYNC);
     if (!rc) {
         store__group_publish(st, reqs, n);
         atomic_fetch_add_explicit(&st->commits, 1, memory_order_relaxed);
@@ -253,7 +300,7 @@ static int retained_any(const struct store_retained *r)
 static void run_retention_chunk(struct store *st)
 {
     struct store_retained ra;
-    int rc = run_in_txn(st, retain_fn, &ra);
+    int rc = run_in_txn(st, retain_fn, &ra, STORE_COMMIT_FSYNC);
     if (!rc) {
         retention_commit(st, &ra);
         st->retention_dropped += ra.readings;
@@ -319,7 +366,7 @@ static int log_trim_fn(struct store *st, struct store_conn *w, void *arg)
 static void run_log_trim_chunk(struct store *st)
 {
     struct log_trim lt = {0, 0};
-    int rc = run_in_txn(st, log_trim_fn, &lt);
+    int rc = run_in_txn(st, log_trim_fn, &lt, STORE_COMMIT_FSYNC);
     if (rc)
         st->log_trimmed += LOG_SEGMENT_ROWS; /* not again at once */
     else if (!lt.n)
@@ -362,7 +409,7 @@ static int compact_fn(struct store *st, struct store_conn *w, void *arg)
 static void run_compact_chunk(struct store *st)
 {
     size_t n = 0;
-    int rc = run_in_txn(st, compact_fn, &n);
+    int rc = run_in_txn(st, compact_fn, &n, STORE_COMMIT_FSYNC);
     if (!rc && st->compact_close_ns)
         st->compact_close_n += n;
     if (store__days_compact_done(st, rc)) {
@@ -374,7 +421,7 @@ static void run_compact_chunk(struct store *st)
 
 static int has_work(struct store *st)
 {
-    return st->c_head || (st->q_head && !st->test_paused) ||
+    return st->c_head || (st->q_head && !st->test_paused) || wal_sync_due(st) ||
            st->retention_pending || compact_due(st) || log_trim_due(st) ||
            st->writer_stop;
 }
@@ -393,6 +440,8 @@ static void wait_for_work(struct store *st)
     retention_check(st);
     while (!has_work(st)) {
         int64_t until = st->retention_next_ns;
+        if (st->wal_sync_at_ns && st->wal_sync_at_ns < until)
+            until = st->wal_sync_at_ns;
         struct timespec ts = {(time_t)(until / 1000000000LL),
                               (long)(until % 1000000000LL)};
         pthread_cond_timedwait(&st->q_wake, &st->q_lock, &ts);
@@ -402,7 +451,7 @@ static void wait_for_work(struct store *st)
 
 static void run_call(struct store *st, struct writer_call *c)
 {
-    int rc = run_in_txn(st, c->fn, c->arg);
+    int rc = run_in_txn(st, c->fn, c->arg, c->commit);
     pthread_mutex_lock(&st->q_lock);
     c->rc = rc;
     c->done = 1;
@@ -427,13 +476,17 @@ static void group_step(struct store *st, struct write_req ***reqs, size_t *cap)
 }
 
 /* One step of the loop with q_lock held on entry and exit; returns 0 when
- * the writer should exit.  Calls go first; when both a group and a
- * retention chunk wait, they take turns, so that neither starves. */
+ * the writer should exit.  A due fsync of the WAL goes first (at most one a
+ * second), then calls; when both a group and a retention chunk wait, they
+ * take turns, so that neither starves. */
 static int writer_step(struct store *st, struct write_req ***reqs, size_t *cap)
 {
     wait_for_work(st);
     int group_ready = st->q_head && !st->test_paused;
-    if (st->c_head) {
+    if (wal_sync_due(st)) { /* first: a stream of calls cannot delay it */
+        pthread_mutex_unlock(&st->q_lock);
+        run_wal_sync(st);
+    } else if (st->c_head) {
         struct writer_call *c = st->c_head;
         if (!(st->c_head = c->next))
             st->c_tail = NULL;
@@ -468,6 +521,8 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&st->q_lock);
     while (writer_step(st, &reqs, &cap))
         ;
+    if (st->wal_sync_at_ns) /* not left to the checkpoint on close */
+        run_wal_sync(st);
     st->writer_stopped = 1;
     pthread_cond_broadcast(&st->q_idle);
     pthread_mutex_unlock(&st->q_lock);
@@ -479,6 +534,8 @@ int store__writer_start(struct store *st)
 {
     /* the first retention run comes a minute after open, not at once */
     st->retention_next_ns = time_now_ns() + 60LL * 1000000000LL;
+    st->writer_sync_full = st->cfg.sync_full; /* as the pragmas set it */
+    st->wal_sync_at_ns = 0;
     if (pthread_create(&st->writer_thread, NULL, writer_main, st)) {
         log_msg(LOG_ERROR, "store", "cannot start the writer thread");
         return CB_ESTORE;
@@ -515,9 +572,11 @@ void store__writer_stop(struct store *st)
 
 /* ---- entry points ---- */
 
-int store__call(struct store *st, store_call_fn fn, void *arg)
+static int writer_call(struct store *st, store_call_fn fn, void *arg,
+                       enum store_commit commit)
 {
-    struct writer_call c = {fn, arg, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
+    struct writer_call c = {fn,  arg, commit, 0, 0, PTHREAD_COND_INITIALIZER,
+                            NULL};
     pthread_mutex_lock(&st->q_lock);
     if (st->writer_stop || !st->writer_started) {
         pthread_mutex_unlock(&st->q_lock);
@@ -534,6 +593,16 @@ int store__call(struct store *st, store_call_fn fn, void *arg)
     pthread_mutex_unlock(&st->q_lock);
     pthread_cond_destroy(&c.cond);
     return c.rc;
+}
+
+int store__call(struct store *st, store_call_fn fn, void *arg)
+{
+    return writer_call(st, fn, arg, STORE_COMMIT_FSYNC);
+}
+
+int store__call_os(struct store *st, store_call_fn fn, void *arg)
+{
+    return writer_call(st, fn, arg, STORE_COMMIT_OS);
 }
 
 static int batch_valid(const struct ingest_batch *b)

@@ -1755,6 +1755,57 @@ static void test_close_compacts_open_day(void **state)
     fx_free(fx);
 }
 
+/* The synchronous level a writer call commits with (0 OFF, 1 NORMAL, 2
+ * FULL), read inside its transaction. */
+static int sync_level_fn(struct store *st, struct store_conn *w, void *arg)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(w->db, "PRAGMA main.synchronous", -1, &s, NULL))
+        return CB_ESTORE;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : CB_ESTORE;
+    *(int *)arg = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* With sync=full an audit row commits with synchronous=NORMAL (in the WAL,
+ * no fsync of its own), every other writer transaction with FULL, and the
+ * writer fsyncs the WAL after it (within STORE_OS_COMMIT_SYNC_NS). */
+static void test_audit_commits_then_wal_fsynced(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    store_close(fx->st);
+    fx->st = NULL;
+    fx->cfg.sync_full = 1;
+    fx_open(fx);
+    fx_start(fx);
+    int level = -1;
+    assert_int_equal(store__call(fx->st, sync_level_fn, &level), 0);
+    assert_int_equal(level, 2);
+    assert_int_equal(store__call_os(fx->st, sync_level_fn, &level), 0);
+    assert_int_equal(level, 1);
+    assert_int_equal(store__call(fx->st, sync_level_fn, &level), 0);
+    assert_int_equal(level, 2); /* back to FULL for the next one */
+
+    struct store_stats s0, s;
+    store_get_stats(fx->st, &s0);
+    assert_int_equal(
+        store_audit(fx->st, "ana", "household.usage", "household:H1", "k"), 0);
+    struct sbuf sb = SBUF_INIT;
+    assert_int_equal(render_audit(fx->st, 1, &sb), 0); /* committed */
+    assert_non_null(strstr(sb.buf, "\"household:H1\""));
+    sbuf_release(&sb);
+    /* the deferred fsync follows; waited for, not timed */
+    for (int i = 0; i < 600; i++) {
+        store_get_stats(fx->st, &s);
+        if (s.wal_syncs > s0.wal_syncs)
+            break;
+        usleep(50000);
+    }
+    assert_true(s.wal_syncs > s0.wal_syncs);
+    fx_free(fx);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -1790,6 +1841,7 @@ int main(void)
         cmocka_unit_test(test_retention_of_orders_and_events),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_audit_and_settings),
+        cmocka_unit_test(test_audit_commits_then_wal_fsynced),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
