@@ -79,7 +79,8 @@
  * failed checkpoint keeps the additions and changed meters for the next
  * try; its buckets are closed, so nothing is counted twice.  The same
  * transaction runs, hourly, the retention of the tiers of use (retain_use)
- * and, when the district day changes (and hourly), moves daily use two
+ * and, when the district day changes, when it writes rows of a day two
+ * days old (a back-fill, late readings) and hourly, moves daily use two
  * days old into blocks of 32 days per meter (compact_daily), a bounded
  * chunk each time.
  *
@@ -1038,7 +1039,8 @@ static int dc_next_block(struct rollup *ru, struct store_conn *w)
  * close: each look reads it, adds the closed days and writes it back.  It
  * runs inside the checkpoint's transaction, a chunk of DC_HOUSEHOLDS
  * households of one block a checkpoint; it looks for work when the
- * district day changes, hourly (the first a minute after open) and at
+ * district day changes, when a checkpoint writes rows of a day two days
+ * old (checkpoint_fn), hourly (the first a minute after open) and at
  * store_retention_run, and goes on at the next checkpoints while there is
  * more (at once when the roll-up has caught up with the log, at its pace
  * while it applies a backlog).  A late row for a compacted day
@@ -1157,6 +1159,12 @@ static int retain_use(struct store *st, struct rollup *ru, struct store_conn *w)
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
+    /* rows of a day old enough for the blocks (a back-fill, late
+     * readings; the additions are sorted, oldest day first): look now */
+    if (ru->n_adds &&
+        (int64_t)(ru->adds[0].key >> KEY_ROW_SHIFT) - KEY_DAY_BIAS <=
+            store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS)
+        ru->dc_next_ns = 0;
     if (put_usage(w, ru, st->cfg.value_digits) || retain_use(st, ru, w) ||
         compact_daily(st, ru, w))
         return CB_ESTORE;
