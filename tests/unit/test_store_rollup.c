@@ -704,6 +704,11 @@ static void test_daily_use_compacted_into_blocks(void **state)
     int64_t newest_before, newest_after;
     scan_days(fx->st, today - 120, &seen_before, &newest_before);
     assert_int_equal(seen_before.n, 300);
+    /* the scenes' start: the 30 days up to the newest */
+    static struct day_seen scene_before, scene_after;
+    int64_t newest;
+    scan_days(fx->st, newest_before - 29, &scene_before, &newest);
+    assert_int_equal(scene_before.n, 3 * 30);
     double total = total_use(fx->st);
     assert_true(query_double(fx->st,
                              "SELECT count(*) FROM usage_daily_block WHERE"
@@ -738,6 +743,14 @@ static void test_daily_use_compacted_into_blocks(void **state)
     }
     assert_true(newest_after == newest_before);
     assert_true(fabs(total_use(fx->st) - total) < 1e-9 * total);
+    scan_days(fx->st, newest_before - 29, &scene_after, &newest);
+    assert_int_equal(scene_after.n, scene_before.n);
+    for (int i = 0; i < scene_before.n; i++) {
+        assert_int_equal(scene_after.household[i], scene_before.household[i]);
+        assert_true(scene_after.day[i] == scene_before.day[i]);
+        assert_true(llround(scene_after.use[i] * 100) ==
+                    llround(scene_before.use[i] * 100));
+    }
 
     /* a late reading into a compacted day: (day - 1 day, day] */
     int64_t late_day = today - 90;
