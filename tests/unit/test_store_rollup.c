@@ -1297,11 +1297,13 @@ static void test_daily_late_reading_exact(void **state)
                                 " household=?1 AND metric=?2 AND day=?3",
                                 1, METRIC_ELECTRICITY, day + 1);
     assert_true(was == (double)llround(was * 100) / 100);
-    /* a late reading of the whole day, (day 00:00, 24:00] local (its n
-     * counts in the next day, blocked too) */
+    double was_next = usage_day(fx->st, 1, METRIC_ELECTRICITY, day + 1);
+    /* a late reading of (day 08:00, day + 1 08:00] local: two thirds of
+     * its 5 kWh in the day (3.333.. -> 3.33), a third in the next (1.666..
+     * -> 1.67), where its n counts; both days blocked already */
     batch_new(&b, FEED_READINGS, 1);
-    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA,
-                day * DAY_NS - 8 * HOUR_NS + DAY_NS, 5.004);
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA, (day + 1) * DAY_NS,
+                5);
     assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
     ingest_batch_release(&b);
     assert_int_equal(store_rollup_flush(fx->st), 0);
@@ -1311,8 +1313,12 @@ static void test_daily_late_reading_exact(void **state)
                              " AND ?2=?2 AND ?3=?3",
                              day, 0, 0) == 0);
     double now = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
-    assert_true(llround(now * 100) == llround(was * 100) + 500);
-    assert_true(now == (double)llround(now * 100) / 100); /* exact decimal */
+    double now_next = usage_day(fx->st, 1, METRIC_ELECTRICITY, day + 1);
+    assert_true(llround(now * 100) == llround(was * 100) + 333);
+    assert_true(llround(now_next * 100) == llround(was_next * 100) + 167);
+    /* exact decimals: the block holds the counts */
+    assert_true(now == (double)llround(now * 100) / 100);
+    assert_true(now_next == (double)llround(now_next * 100) / 100);
     assert_true(query_double(fx->st,
                              "SELECT sum(n) FROM usage_daily_all WHERE"
                              " household=?1 AND metric=?2 AND day=?3",
