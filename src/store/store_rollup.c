@@ -79,10 +79,10 @@
  * failed checkpoint keeps the additions and changed meters for the next
  * try; its buckets are closed, so nothing is counted twice.  The same
  * transaction runs, hourly, the retention of the tiers of use (retain_use)
- * and, when the district day changes, when it writes rows of a day two
- * days old (a back-fill, late readings) and hourly, moves daily use two
- * days old into blocks of 32 days per meter (compact_daily), a bounded
- * chunk each time.
+ * and, when the district day changes, within a minute after it writes
+ * rows of a day two days old (a back-fill, late readings) and hourly,
+ * moves daily use two days old into blocks of 32 days per meter
+ * (compact_daily), a bounded chunk each time.
  *
  * When to checkpoint:
  *
@@ -132,6 +132,7 @@
 /* Compaction of daily use (see compact_daily). */
 #define DAILY_HOT_DAYS 2   /* today and yesterday stay rows (late readings) */
 #define DC_HOUSEHOLDS 1024 /* households a chunk (a checkpoint) */
+#define DC_LATE_LOOK_NS (60 * 1000000000LL) /* rows two days old: look */
 #define DC_NONE INT64_MIN
 
 /* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
@@ -1039,14 +1040,13 @@ static int dc_next_block(struct rollup *ru, struct store_conn *w)
  * close: each look reads it, adds the closed days and writes it back.  It
  * runs inside the checkpoint's transaction, a chunk of DC_HOUSEHOLDS
  * households of one block a checkpoint; it looks for work when the
- * district day changes, when a checkpoint writes rows of a day two days
- * old (checkpoint_fn), hourly (the first a minute after open) and at
- * store_retention_run, and goes on at the next checkpoints while there is
- * more (at once when the roll-up has caught up with the log, at its pace
- * while it applies a backlog).  A late row for a compacted day
- * (the roll-up only writes rows) is added into its block the next time. Readers
- * see both tiers (store_snapshot.c, STMT_USAGE_DAILY, the view
- * usage_daily_all). */
+ * district day changes, within a minute after a checkpoint writes rows
+ * of a day two days old (checkpoint_fn), hourly (the first a minute after
+ * open) and at store_retention_run, and goes on at the next checkpoints while
+ * there is more (at once when the roll-up has caught up with the log, at its
+ * pace while it applies a backlog).  A late row for a compacted day (the
+ * roll-up only writes rows) is added into its block the next time. Readers see
+ * both tiers (store_snapshot.c, STMT_USAGE_DAILY, the view usage_daily_all). */
 static int compact_daily(struct store *st, struct rollup *ru,
                          struct store_conn *w)
 {
@@ -1065,6 +1065,7 @@ static int compact_daily(struct store *st, struct rollup *ru,
         return CB_ESTORE;
     if (ru->dc_block == DC_NONE) {
         atomic_store(&ru->dc_due, 0); /* nothing (more) to compact */
+        ru->dc_next_ns = now + RETAIN_USE_PERIOD_NS;
         return 0;
     }
     /* from the next household that has rows: a few late rows in an old
@@ -1160,11 +1161,15 @@ static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
     /* rows of a day old enough for the blocks (a back-fill, late
-     * readings; the additions are sorted, oldest day first): look now */
+     * readings; the additions are sorted, oldest day first): look within
+     * DC_LATE_LOOK_NS, so that a stream of late readings is merged into
+     * its blocks once a minute, not at every checkpoint */
+    int64_t look = time_monotonic_ns() + DC_LATE_LOOK_NS;
     if (ru->n_adds &&
         (int64_t)(ru->adds[0].key >> KEY_ROW_SHIFT) - KEY_DAY_BIAS <=
-            store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS)
-        ru->dc_next_ns = 0;
+            store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS &&
+        ru->dc_next_ns > look)
+        ru->dc_next_ns = look;
     if (put_usage(w, ru, st->cfg.value_digits) || retain_use(st, ru, w) ||
         compact_daily(st, ru, w))
         return CB_ESTORE;
