@@ -85,9 +85,12 @@
  *             it with the store connections' SQL function cb_hour_use
  *   usage_daily_block(household, metric, block, data,
  *               PK(block, household, metric))  daily use of past district
- *             days (older than 40 days, compacted from usage_daily by the
- *             roll-up), a row per meter and 32 days (block = day >> 5);
- *             data: store_int.h.  A late row in usage_daily adds to it.
+ *             days (two days old or more, compacted from usage_daily by
+ *             the roll-up), a row per meter and 32 days (block = day >> 5;
+ *             the current one filled as days close); data: use at the
+ *             metric's resolution and n per day (codec_days_encode,
+ *             store_codec.h; blocks of rollup schema 4 re-encoded exact).
+ *             A late row in usage_daily adds to it.
  *   usage_daily_all(household, metric, day, use, n)  a VIEW of both tiers
  *             (a row per meter, day and tier: sum them); reads blocks with
  *             the store connections' SQL functions cb_day_use, cb_day_n
@@ -603,12 +606,15 @@ int store_scan_readings(struct store_snapshot *snap, int64_t from_ns,
 /* The newest district day with daily use (-1 when none). */
 int store_scan_newest_day(struct store_snapshot *snap, int64_t *OUT_day,
                           int64_t *OUT_seq);
-/* Daily use of the days >= from_day, in day order: fn gets household,
- * metric, day and use (day as in store_usage_fn).  Both tiers: blocks of
- * past days (usage_daily_block) and rows (usage_daily); a meter's day
- * comes once, except a late row of a day already in a block, which comes
- * as a second value of that day until the next compaction (add them up).
- * A scan from more than 40 days back decodes each block once a day. */
+/* Daily use of the days >= from_day: fn gets household, metric, day and
+ * use (day as in store_usage_fn).  Both tiers: first the blocks of past
+ * days (usage_daily_block; block by block, meter by meter, each meter's
+ * days in order; each block decoded once), then the rows of recent days
+ * (usage_daily, the last two days and late rows) in day order.  So the
+ * days do not come in day order across meters; every day handed on is >=
+ * from_day and <= the newest day.  A meter's day comes once, except a
+ * late row of a day already in a block, which comes as a second value of
+ * that day until the next compaction (add them up). */
 int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq);
 /* Hourly use of the district days >= from_day, in day order: fn gets

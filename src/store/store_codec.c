@@ -970,3 +970,103 @@ out_free:
     free(vbit);
     return rc;
 }
+
+/* ---- daily use of a meter over 32 days ---- */
+
+#define DAYS_KIND_RAW 0x10
+#define DAYS_KIND_SAME_N 0x20
+
+/* 1 when every set day of d is stored as a count of 10^-digits. */
+static int days_fit(const struct codec_days *d, int digits)
+{
+    int64_t u;
+    if (digits < 0 || digits > CODEC_MAX_DIGITS)
+        return 0;
+    for (int i = 0; i < CODEC_DAYS; i++)
+        if (d->mask >> i & 1 && !value_count(d->use[i], digits, &u))
+            return 0;
+    return 1;
+}
+
+/* 1 when every set day of d has the same n (and one is set). */
+static int days_same_n(const struct codec_days *d, uint64_t *OUT_n)
+{
+    int any = 0;
+    for (int i = 0; i < CODEC_DAYS; i++) {
+        if (!(d->mask >> i & 1))
+            continue;
+        if (any && d->n[i] != *OUT_n)
+            return 0;
+        *OUT_n = d->n[i];
+        any = 1;
+    }
+    return any;
+}
+
+void codec_days_encode(struct sbuf *out, const struct codec_days *d, int digits)
+{
+    int raw = !days_fit(d, digits);
+    uint64_t same = 0;
+    int one_n = days_same_n(d, &same);
+    sbuf_addch(out, (char)((raw ? DAYS_KIND_RAW : (unsigned)digits) |
+                           (one_n ? DAYS_KIND_SAME_N : 0u)));
+    put_varint(out, d->mask);
+    if (one_n)
+        put_varint(out, same);
+    int64_t u = 0, prev = 0;
+    for (int i = 0; i < CODEC_DAYS; i++) {
+        if (!(d->mask >> i & 1))
+            continue;
+        if (raw) {
+            put_f64(out, d->use[i]);
+        } else {
+            value_count(d->use[i], digits, &u);
+            put_varint(out, zigzag((uint64_t)u - (uint64_t)prev));
+            prev = u;
+        }
+        if (!one_n)
+            put_varint(out, d->n[i]);
+    }
+}
+
+int codec_days_decode(const void *data, size_t len, struct codec_days *OUT,
+                      int *OUT_digits)
+{
+    memset(OUT, 0, sizeof(*OUT));
+    if (!data || len < 2)
+        return CB_ESTORE;
+    struct cursor c = {data, (const unsigned char *)data + len};
+    unsigned kind = *c.p++;
+    int raw = (kind & DAYS_KIND_RAW) != 0, digits = (int)(kind & 0xf);
+    uint64_t mask, same = 0, prev = 0, v;
+    if ((kind & ~(DAYS_KIND_RAW | DAYS_KIND_SAME_N | 0xfu)) ||
+        digits > CODEC_MAX_DIGITS || (raw && digits) || get_varint(&c, &mask) ||
+        mask > UINT32_MAX ||
+        ((kind & DAYS_KIND_SAME_N) && get_varint(&c, &same)))
+        return CB_ESTORE;
+    OUT->mask = (uint32_t)mask;
+    for (int i = 0; i < CODEC_DAYS; i++) {
+        if (!(OUT->mask >> i & 1))
+            continue;
+        if (raw) {
+            uint64_t bits = 0;
+            if (c.end - c.p < 8)
+                return CB_ESTORE;
+            for (int j = 7; j >= 0; j--)
+                bits = bits << 8 | c.p[j];
+            c.p += 8;
+            memcpy(&OUT->use[i], &bits, sizeof(bits));
+        } else {
+            if (get_varint(&c, &v))
+                return CB_ESTORE;
+            prev += unzigzag(v);
+            OUT->use[i] = (double)(int64_t)prev / pow10_table[digits];
+        }
+        OUT->n[i] = same;
+        if (!(kind & DAYS_KIND_SAME_N) && get_varint(&c, &OUT->n[i]))
+            return CB_ESTORE;
+    }
+    if (OUT_digits)
+        *OUT_digits = raw ? -1 : digits;
+    return c.p == c.end ? 0 : CB_ESTORE;
+}

@@ -250,4 +250,52 @@ int codec_points_decode(const void *data, size_t len, int64_t base_ts,
 /* The score s as a block stores it (NaN stays NaN). */
 double codec_score_round(double s);
 
+/*
+ * Daily use of one meter over a block of 32 district days
+ * (usage_daily_block.data, store_rollup.c): each day's use at the metric's
+ * resolution and the number of readings stamped in it (usage_daily.n):
+ *
+ *   part     layout                                   notes
+ *   -------  ---------------------------------------  ---------------------
+ *   block    u8 kind | varint mask | [varint n] |     mask: bit i = day
+ *            day*                                     block * 32 + i is
+ *                                                     set; n: with kind
+ *                                                     0x20, every set
+ *                                                     day's count
+ *   kind     bits 0-3 digits (0..9), bit 4 raw,       other bits 0
+ *            bit 5 one n for every day
+ *   day      value | [varint n]                       n unless kind 0x20
+ *   value    raw = 0: zz(u_i - u_prev), u_prev of     u = round(use *
+ *            the previous set day (0 first)           10^digits)
+ *            raw = 1: little-endian f64
+ *
+ * A month of a daily meter (one reading a day, use of a few kWh or m3)
+ * costs 3 to 4 bytes plus 1 to 3 a day, where a row per day cost about
+ * 24.  Use is rounded to the resolution (half away from zero) each time a
+ * block is written; the roll-up's parts are at the resolution already, so
+ * a block holds their exact sum.  Raw (exact doubles) when a value is not
+ * finite or its count would reach 2^53, or when asked (digits < 0:
+ * blocks migrated from rollup schema 4).
+ */
+#define CODEC_DAYS 32
+#define CODEC_DAYS_MAX (1 + 5 + 10 + CODEC_DAYS * 18) /* bytes, at most */
+
+struct codec_days {
+    uint32_t mask;          /* bit i: day i is set */
+    double use[CODEC_DAYS]; /* use of day i (mask only) */
+    uint64_t n[CODEC_DAYS]; /* readings stamped in day i (mask only) */
+};
+
+/* Appends the encoding of d at 10^-digits (digits 0..9; < 0: raw, exact)
+ * to out. */
+void codec_days_encode(struct sbuf *out, const struct codec_days *d,
+                       int digits);
+
+/* Decodes a block of days into *OUT and its digits into *OUT_digits (-1:
+ * raw; may be NULL): 0, or CB_ESTORE for a malformed value (truncated,
+ * trailing bytes, a bad kind, a mask over 32 bits, an over-long varint).
+ * Unset days are 0. */
+int codec_days_decode(const void *data, size_t len, struct codec_days *OUT,
+                      int *OUT_digits);
+
 #endif

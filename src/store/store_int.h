@@ -337,25 +337,9 @@ int store__retain_chunk(struct store *st, struct store_conn *w,
  * (any thread). */
 void store__writer_notify(struct store *st);
 /* Daily use of past district days in blocks of STORE_DAILY_BLOCK_DAYS
- * days per meter (usage_daily_block, store_rollup.c):
- *
- *   bytes        what
- *   -----------  ----------------------------------------------------
- *   4            mask: bit i set = day block * 32 + i has a value
- *   per set bit  use (IEEE double, little-endian, 8 bytes, exact) and n
- *   in order     (readings stamped in the day, unsigned LEB128 varint)
- *
- * The decoder checks every length: anything left over or missing is
- * CB_EINVAL. */
+ * days per meter (usage_daily_block, store_rollup.c; format and rounding:
+ * codec_days_encode in store_codec.h). */
 #define STORE_DAILY_BLOCK_DAYS 32
-struct daily_block {
-    uint32_t mask;
-    double use[STORE_DAILY_BLOCK_DAYS];
-    uint64_t n[STORE_DAILY_BLOCK_DAYS];
-};
-void store__daily_block_encode(const struct daily_block *b, struct sbuf *out);
-int store__daily_block_decode(const void *data, size_t len,
-                              struct daily_block *OUT);
 /* The block of a district day, and the day's index in it. */
 int64_t store__daily_block_of(int64_t day);
 /* Registers the SQL functions that read blocks on db:

@@ -41,7 +41,13 @@
  * hour's stored use is a sum of counts that does not depend on where
  * checkpoints split it (replays and crashes change nothing); it may differ
  * from the exact spread by half a unit per part (an hourly meter: one or
- * two parts an hour).  Daily use stays exact.
+ * two parts an hour).  Daily use likewise: each part of a reading spread
+ * over a district day is rounded to the resolution before it is added
+ * (add_day; a daily meter: one or two parts a day, an hourly one a part
+ * an hour), so a day's use is a sum of counts wherever checkpoints and
+ * the move into blocks split it.  usage_daily rows hold that sum as a
+ * double (it may differ from the decimal in the last bit); a block holds
+ * the count itself (codec_days_encode, store_codec.h).
  *
  * Days are district days (the timezone setting, clock.h); hours are epoch
  * hours (the offset is a whole number of hours, so they are district hours
@@ -73,7 +79,9 @@
  * failed checkpoint keeps the additions and changed meters for the next
  * try; its buckets are closed, so nothing is counted twice.  The same
  * transaction runs, hourly, the retention of the tiers of use (retain_use)
- * and moves daily use older than 40 days into blocks of 32 days per meter
+ * and, when the district day changes, within a minute after it writes
+ * rows of a day two days old (a back-fill, late readings) and hourly,
+ * moves daily use two days old into blocks of 32 days per meter
  * (compact_daily), a bounded chunk each time.
  *
  * When to checkpoint:
@@ -122,8 +130,9 @@
 #define RETAIN_USE_DAYS 8 /* days of a tier of use a checkpoint drops */
 #define RETAIN_USE_PERIOD_NS (3600LL * 1000000000LL)
 /* Compaction of daily use (see compact_daily). */
-#define DAILY_HOT_DAYS 40  /* kept as rows: the scenes read 30 */
+#define DAILY_HOT_DAYS 2   /* today and yesterday stay rows (late readings) */
 #define DC_HOUSEHOLDS 1024 /* households a chunk (a checkpoint) */
+#define DC_LATE_LOOK_NS (60 * 1000000000LL) /* rows two days old: look */
 #define DC_NONE INT64_MIN
 
 /* An addition's key: (day + KEY_DAY_BIAS) << KEY_ROW_SHIFT | meter <<
@@ -165,6 +174,8 @@ struct rollup {
     _Atomic int dc_due;     /* a chunk at the next checkpoint */
     int64_t dc_next_ns;     /* next look for days to compact */
     int64_t dc_block;       /* the block being compacted; DC_NONE: none */
+    int64_t dc_cut;         /* its days before this one go */
+    int64_t dc_today;       /* the district day of the last look */
     int64_t dc_household;   /* its next household */
     struct dc_row *dc_rows; /* one chunk's rows */
     size_t n_dc_rows, cap_dc_rows;
@@ -316,6 +327,8 @@ static void close_buckets(struct rollup *ru)
 static void add_day(struct store *st, struct rollup *ru, struct meter *m,
                     const struct reading *r, int64_t day, double use)
 {
+    /* at the resolution daily use is stored at (blocks) */
+    use = codec_round(use, st->cfg.value_digits[r->metric]);
     day_add(ru, m, day, use, 0);
     store__consumers_usage(st, ru->cur_seq, r->household, r->metric, day, use);
 }
@@ -764,73 +777,16 @@ int64_t store__daily_block_of(int64_t day)
     return store__floor_div(day, STORE_DAILY_BLOCK_DAYS);
 }
 
-void store__daily_block_encode(const struct daily_block *b, struct sbuf *out)
-{
-    unsigned char buf[8];
-    for (int i = 0; i < 4; i++)
-        buf[i] = (unsigned char)(b->mask >> (8 * i));
-    sbuf_add(out, buf, 4);
-    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
-        if (!(b->mask >> d & 1))
-            continue;
-        uint64_t u;
-        memcpy(&u, &b->use[d], sizeof(u));
-        for (int i = 0; i < 8; i++)
-            buf[i] = (unsigned char)(u >> (8 * i));
-        sbuf_add(out, buf, 8);
-        uint64_t n = b->n[d];
-        do {
-            unsigned char c = (unsigned char)(n & 0x7f);
-            n >>= 7;
-            sbuf_addch(out, (char)(n ? c | 0x80 : c));
-        } while (n);
-    }
-}
-
-int store__daily_block_decode(const void *data, size_t len,
-                              struct daily_block *OUT)
-{
-    const unsigned char *p = data;
-    memset(OUT, 0, sizeof(*OUT));
-    if (!p || len < 4)
-        return CB_EINVAL;
-    const unsigned char *end = p + len;
-    for (int i = 0; i < 4; i++)
-        OUT->mask |= (uint32_t)p[i] << (8 * i);
-    p += 4;
-    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
-        if (!(OUT->mask >> d & 1))
-            continue;
-        if (end - p < 9)
-            return CB_EINVAL;
-        uint64_t u = 0, n = 0;
-        for (int i = 0; i < 8; i++)
-            u |= (uint64_t)p[i] << (8 * i);
-        memcpy(&OUT->use[d], &u, sizeof(u));
-        p += 8;
-        for (int shift = 0;; shift += 7) {
-            if (p == end || shift > 63)
-                return CB_EINVAL;
-            unsigned char c = *p++;
-            n |= (uint64_t)(c & 0x7f) << shift;
-            if (!(c & 0x80))
-                break;
-        }
-        OUT->n[d] = n;
-    }
-    return p == end ? 0 : CB_EINVAL;
-}
-
 /* cb_day_use(data, i) / cb_day_n(data, i): the value of day i of a block,
  * NULL when it has none (or the block is corrupt). */
 static void day_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-    struct daily_block b;
+    struct codec_days b;
     int64_t i = sqlite3_value_int64(argv[1]);
     if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || i < 0 ||
         i >= STORE_DAILY_BLOCK_DAYS ||
-        store__daily_block_decode(sqlite3_value_blob(argv[0]),
-                                  (size_t)sqlite3_value_bytes(argv[0]), &b) ||
+        codec_days_decode(sqlite3_value_blob(argv[0]),
+                          (size_t)sqlite3_value_bytes(argv[0]), &b, NULL) ||
         !(b.mask >> i & 1)) {
         sqlite3_result_null(cx);
         return;
@@ -977,6 +933,7 @@ static int dc_read(struct rollup *ru, struct store_conn *w, int64_t h0,
     sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
     sqlite3_bind_int64(s, 2, h0);
     sqlite3_bind_int64(s, 3, h1);
+    sqlite3_bind_int64(s, 4, ru->dc_cut);
     ru->n_dc_rows = 0;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         if (ru->n_dc_rows == ru->cap_dc_rows) {
@@ -993,11 +950,14 @@ static int dc_read(struct rollup *ru, struct store_conn *w, int64_t h0,
     return step == SQLITE_DONE ? 0 : store__sqlerr(w->db, "read daily use");
 }
 
-/* Adds rows [i, j) (one meter) to its block row and writes it. */
-static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
+/* Adds rows [i, j) (one meter) to its block row and writes it at the
+ * metric's resolution (the rows' use is a sum of parts at it, see
+ * add_day: the block holds their exact sum). */
+static int dc_put(struct store *st, struct rollup *ru, struct store_conn *w,
+                  size_t i, size_t j)
 {
     const struct dc_row *r = &ru->dc_rows[i];
-    struct daily_block b;
+    struct codec_days b;
     sqlite3_stmt *s = store__stmt(w, STMT_DAILY_BLOCK_GET);
     if (!s)
         return CB_ESTORE;
@@ -1006,9 +966,9 @@ static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
     sqlite3_bind_int(s, 3, r->metric);
     int step = sqlite3_step(s), bad = 0;
     if (step == SQLITE_ROW)
-        bad = store__daily_block_decode(sqlite3_column_blob(s, 0),
-                                        (size_t)sqlite3_column_bytes(s, 0),
-                                        &b) != 0;
+        bad = codec_days_decode(sqlite3_column_blob(s, 0),
+                                (size_t)sqlite3_column_bytes(s, 0), &b,
+                                NULL) != 0;
     else
         memset(&b, 0, sizeof(b));
     sqlite3_reset(s);
@@ -1033,7 +993,10 @@ static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
         b.n[d] += (uint64_t)ru->dc_rows[k].n;
     }
     sbuf_reset(&ru->dc_buf);
-    store__daily_block_encode(&b, &ru->dc_buf);
+    int digits = r->metric >= 0 && r->metric < METRIC_COUNT
+                     ? st->cfg.value_digits[r->metric]
+                     : -1;
+    codec_days_encode(&ru->dc_buf, &b, digits);
     if (!(s = store__stmt(w, STMT_DAILY_BLOCK_PUT)))
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, ru->dc_block);
@@ -1043,8 +1006,9 @@ static int dc_put(struct rollup *ru, struct store_conn *w, size_t i, size_t j)
     return store__exec_stmt(w, s, "put daily block");
 }
 
-/* The next block to compact: the oldest day of usage_daily's, when all of
- * its block is older than DAILY_HOT_DAYS (else DC_NONE). */
+/* The next block to compact: the oldest day of usage_daily's, when it is
+ * DAILY_HOT_DAYS old (else DC_NONE); its days before ru->dc_cut (today -
+ * DAILY_HOT_DAYS + 1, or the block's end) go. */
 static int dc_next_block(struct rollup *ru, struct store_conn *w)
 {
     sqlite3_stmt *s = store__stmt(w, STMT_DAILY_MIN_DAY);
@@ -1056,30 +1020,42 @@ static int dc_next_block(struct rollup *ru, struct store_conn *w)
     sqlite3_reset(s);
     if (step != SQLITE_ROW)
         return store__sqlerr(w->db, "oldest daily use");
-    int64_t hot = store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS;
+    int64_t cut = store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS + 1;
     int64_t block = store__daily_block_of(min_day);
+    int64_t end = (block + 1) * STORE_DAILY_BLOCK_DAYS;
     ru->dc_block = DC_NONE;
-    if (any && (block + 1) * STORE_DAILY_BLOCK_DAYS <= hot) {
+    if (any && min_day < cut) {
         ru->dc_block = block;
+        ru->dc_cut = end < cut ? end : cut;
         ru->dc_household = 0;
     }
     return 0;
 }
 
-/* Compaction of daily use: the rows of district days older than
- * DAILY_HOT_DAYS move into blocks of 32 days per meter (a row per meter
- * and block instead of a row per meter and day).  It runs inside the
- * checkpoint's transaction, a chunk of DC_HOUSEHOLDS households of one
- * block a checkpoint; it looks for work hourly (the first a minute after
- * open) and at store_retention_run, and goes on at the next checkpoints
- * while there is more (at once when the roll-up has caught up with the
- * log, at its pace while it applies a backlog).  A late row for a compacted day
- * (the roll-up only writes rows) is added into its block the next time. Readers
- * see both tiers (store_snapshot.c, STMT_USAGE_DAILY, the view
- * usage_daily_all). */
-static int compact_daily(struct rollup *ru, struct store_conn *w)
+/* Compaction of daily use: the rows of district days DAILY_HOT_DAYS old
+ * (today and yesterday stay rows: late readings of yesterday are common)
+ * move into blocks of 32 days per meter, coded at the metric's resolution
+ * (codec_days_encode: a few bytes a day where a row per meter and day
+ * cost about 24).  The block of the current 32 days is filled as days
+ * close: each look reads it, adds the closed days and writes it back.  It
+ * runs inside the checkpoint's transaction, a chunk of DC_HOUSEHOLDS
+ * households of one block a checkpoint; it looks for work when the
+ * district day changes, within a minute after a checkpoint writes rows
+ * of a day two days old (checkpoint_fn), hourly (the first a minute after
+ * open) and at store_retention_run, and goes on at the next checkpoints while
+ * there is more (at once when the roll-up has caught up with the log, at its
+ * pace while it applies a backlog).  A late row for a compacted day (the
+ * roll-up only writes rows) is added into its block the next time. Readers see
+ * both tiers (store_snapshot.c, STMT_USAGE_DAILY, the view usage_daily_all). */
+static int compact_daily(struct store *st, struct rollup *ru,
+                         struct store_conn *w)
 {
     int64_t now = time_monotonic_ns();
+    int64_t today = store__day_of(dclock_now_ns());
+    if (today != ru->dc_today) { /* a district day closed: look now */
+        ru->dc_today = today;
+        ru->dc_next_ns = 0;
+    }
     if (!atomic_load(&ru->dc_due) && now < ru->dc_next_ns)
         return 0;
     if (!atomic_load(&ru->dc_due))
@@ -1089,6 +1065,7 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
         return CB_ESTORE;
     if (ru->dc_block == DC_NONE) {
         atomic_store(&ru->dc_due, 0); /* nothing (more) to compact */
+        ru->dc_next_ns = now + RETAIN_USE_PERIOD_NS;
         return 0;
     }
     /* from the next household that has rows: a few late rows in an old
@@ -1098,6 +1075,7 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
         return CB_ESTORE;
     sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
     sqlite3_bind_int64(s, 2, ru->dc_household);
+    sqlite3_bind_int64(s, 3, ru->dc_cut);
     int step = sqlite3_step(s);
     int more = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
     int64_t h0 = more ? sqlite3_column_int64(s, 0) : 0;
@@ -1119,7 +1097,7 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
                         ru->dc_rows[j].metric == ru->dc_rows[i].metric;
              j++)
             ;
-        if (dc_put(ru, w, i, j))
+        if (dc_put(st, ru, w, i, j))
             return CB_ESTORE;
     }
     if (!(s = store__stmt(w, STMT_DAILY_BLOCK_DROP)))
@@ -1127,6 +1105,7 @@ static int compact_daily(struct rollup *ru, struct store_conn *w)
     sqlite3_bind_int64(s, 1, ru->dc_block * STORE_DAILY_BLOCK_DAYS);
     sqlite3_bind_int64(s, 2, h0);
     sqlite3_bind_int64(s, 3, h1);
+    sqlite3_bind_int64(s, 4, ru->dc_cut);
     if (store__exec_stmt(w, s, "drop compacted daily use"))
         return CB_ESTORE;
     ru->dc_household = h1;
@@ -1181,8 +1160,18 @@ static int retain_use(struct store *st, struct rollup *ru, struct store_conn *w)
 static int checkpoint_fn(struct store *st, struct store_conn *w, void *arg)
 {
     struct rollup *ru = arg;
+    /* rows of a day old enough for the blocks (a back-fill, late
+     * readings; the additions are sorted, oldest day first): look within
+     * DC_LATE_LOOK_NS, so that a stream of late readings is merged into
+     * its blocks once a minute, not at every checkpoint */
+    int64_t look = time_monotonic_ns() + DC_LATE_LOOK_NS;
+    if (ru->n_adds &&
+        (int64_t)(ru->adds[0].key >> KEY_ROW_SHIFT) - KEY_DAY_BIAS <=
+            store__day_of(dclock_now_ns()) - DAILY_HOT_DAYS &&
+        ru->dc_next_ns > look)
+        ru->dc_next_ns = look;
     if (put_usage(w, ru, st->cfg.value_digits) || retain_use(st, ru, w) ||
-        compact_daily(ru, w))
+        compact_daily(st, ru, w))
         return CB_ESTORE;
     if (ru->n_dirty)
         qsort(ru->dirty, ru->n_dirty, sizeof(*ru->dirty), index_cmp);
@@ -1460,6 +1449,8 @@ int store__rollup_load(struct store *st)
     ru->retain_next_ns = ru->last_flush_ns + 60LL * 1000000000LL;
     ru->dc_next_ns = ru->retain_next_ns; /* compaction of daily use too */
     ru->dc_block = DC_NONE;
+    /* then each time the district day changes (compact_daily) */
+    ru->dc_today = store__day_of(dclock_now_ns());
     atomic_store(&st->rollup_seq, (uint64_t)ru->pos);
     atomic_store(&st->rollup_saved, (uint64_t)ru->pos);
     return 0;

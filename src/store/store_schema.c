@@ -76,7 +76,7 @@ _Static_assert(STORE_ROWS_PER_STMT == 16, "ROWS_PER_STMT writes 16 rows");
 /* The first household >= ?2 with a row in day ?1 + k: one seek each. */
 #define DC_NEXT(k)                                                             \
     " UNION ALL SELECT (SELECT min(household) FROM usage_daily WHERE"          \
-    " day=?1+" #k " AND household>=?2)"
+    " day=?1+" #k " AND household>=?2 AND day<?3)"
 #define DC_NEXT_8(a, b, c, d, e, f, g, h)                                      \
     DC_NEXT(a) DC_NEXT(b) DC_NEXT(c) DC_NEXT(d) DC_NEXT(e) DC_NEXT(f)          \
     DC_NEXT(g) DC_NEXT(h)
@@ -170,10 +170,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RETAIN_LOG] =
         "DELETE FROM ingest_log WHERE seq<=min(?2,(SELECT min(seq) FROM"
         " ingest_log)+?1) AND ts_ns<?3",
-    /* Daily use: the rows of households [?2, ?3) in the 32 days from ?1. */
+    /* Daily use: the rows of households [?2, ?3) in the 32 days from ?1,
+     * those before day ?4. */
     [STMT_DAILY_BLOCK_READ] =
         "SELECT household,metric,day,use,n FROM usage_daily WHERE day IN ("
-        DAILY_BLOCK_IN ") AND household>=?2 AND household<?3",
+        DAILY_BLOCK_IN ") AND household>=?2 AND household<?3 AND day<?4",
     [STMT_DAILY_BLOCK_GET] = "SELECT data FROM usage_daily_block WHERE"
                              " block=?1 AND household=?2 AND metric=?3",
     [STMT_DAILY_BLOCK_PUT] =
@@ -181,12 +182,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " VALUES(?1,?2,?3,?4)",
     [STMT_DAILY_BLOCK_DROP] =
         "DELETE FROM usage_daily WHERE day IN (" DAILY_BLOCK_IN ") AND"
-        " household>=?2 AND household<?3",
+        " household>=?2 AND household<?3 AND day<?4",
     [STMT_DAILY_MIN_DAY] = "SELECT min(day) FROM usage_daily",
-    /* The first household >= ?2 with rows in the 32 days from ?1. */
+    /* The first household >= ?2 with rows in the 32 days from ?1, before
+     * day ?3. */
     [STMT_DAILY_BLOCK_NEXT] =
         "SELECT min(h) FROM (SELECT (SELECT min(household) FROM usage_daily"
-        " WHERE day=?1 AND household>=?2) AS h"
+        " WHERE day=?1 AND household>=?2 AND day<?3) AS h"
         DC_NEXT_8(1, 2, 3, 4, 5, 6, 7, 8) DC_NEXT_8(9, 10, 11, 12, 13, 14, 15, 16)
         DC_NEXT_8(17, 18, 19, 20, 21, 22, 23, 24)
         DC_NEXT(25) DC_NEXT(26) DC_NEXT(27) DC_NEXT(28) DC_NEXT(29)
@@ -612,6 +614,7 @@ static const struct migration migrations[] = {
 
 static int v2_copy_hours(sqlite3 *db);
 static int v4_pack_hours(sqlite3 *db);
+static int v5_pack_days(sqlite3 *db);
 
 /* rollup_migrations[i] takes rollup.db from version i to i + 1: the roll-up
  * thread's own file (see store_rollup.c). */
@@ -693,6 +696,14 @@ static const struct migration rollup_migrations[] = {
      " metric INTEGER NOT NULL, day INTEGER NOT NULL, data BLOB NOT NULL,"
      " PRIMARY KEY(day, household, metric)) WITHOUT ROWID;",
      v4_pack_hours},
+    /* Daily use blocks compact (format: codec_days_encode in
+     * store_codec.h): use at the metric's resolution as varint deltas, n
+     * once when every day has the same.  The roll-up now moves days into
+     * blocks once they are two days old, not 40, so the blocks are per
+     * meter and month as it goes.  The old blocks (exact doubles, 8 B a
+     * day) are re-encoded raw, exact, by v5_pack_days; a late row added
+     * to one rewrites it at the resolution. */
+    {"daily use compact", "", v5_pack_days},
 };
 
 /* Rollup migration 4's views (history: never edit); usage_hourly takes
@@ -1130,6 +1141,74 @@ static int v4_pack_hours(sqlite3 *db)
     sqlite3_finalize(row);
     sqlite3_finalize(insert);
     return rc ? rc : exec_sql(db, V4_VIEWS, "hourly use views");
+}
+
+/* ---- rollup migration 5's re-encoding (history: never edit) ---- */
+
+/* Rollup schema 3's block of daily use: a 4-byte little-endian mask, then
+ * per set day a little-endian f64 use and an unsigned LEB128 n. */
+static int v5_old_decode(const unsigned char *p, size_t len,
+                         struct codec_days *OUT)
+{
+    memset(OUT, 0, sizeof(*OUT));
+    if (!p || len < 4)
+        return CB_EINVAL;
+    const unsigned char *end = p + len;
+    for (int i = 0; i < 4; i++)
+        OUT->mask |= (uint32_t)p[i] << (8 * i);
+    p += 4;
+    for (int d = 0; d < CODEC_DAYS; d++) {
+        if (!(OUT->mask >> d & 1))
+            continue;
+        if (end - p < 9)
+            return CB_EINVAL;
+        uint64_t u = 0, n = 0;
+        for (int i = 0; i < 8; i++)
+            u |= (uint64_t)p[i] << (8 * i);
+        memcpy(&OUT->use[d], &u, sizeof(u));
+        p += 8;
+        for (int shift = 0;; shift += 7) {
+            if (p == end || shift > 63)
+                return CB_EINVAL;
+            unsigned char c = *p++;
+            n |= (uint64_t)(c & 0x7f) << shift;
+            if (!(c & 0x80))
+                break;
+        }
+        OUT->n[d] = n;
+    }
+    return p == end ? 0 : CB_EINVAL;
+}
+
+/* cb_v5_days(old): the block in the new format, raw (exact); an
+ * unreadable old block stays as it was (readers skip it, the roll-up
+ * replaces it when a late row comes, both as before). */
+static void v5_days_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct codec_days d;
+    struct sbuf out;
+    if (v5_old_decode(sqlite3_value_blob(argv[0]),
+                      (size_t)sqlite3_value_bytes(argv[0]), &d)) {
+        sqlite3_result_value(cx, argv[0]);
+        return;
+    }
+    sbuf_init(&out);
+    codec_days_encode(&out, &d, -1);
+    sqlite3_result_blob(cx, out.buf, (int)out.len, SQLITE_TRANSIENT);
+    sbuf_release(&out);
+}
+
+static int v5_pack_days(sqlite3 *db)
+{
+    int rc = 0;
+    if (sqlite3_create_function(db, "cb_v5_days", 1, SQLITE_UTF8, NULL,
+                                v5_days_fn, NULL, NULL))
+        return store__sqlerr(db, "register cb_v5_days");
+    rc = exec_sql(db, "UPDATE usage_daily_block SET data=cb_v5_days(data)",
+                  "daily use compact");
+    sqlite3_create_function(db, "cb_v5_days", 1, SQLITE_UTF8, NULL, NULL, NULL,
+                            NULL);
+    return rc;
 }
 
 /* Runs list's migrations from the file's version up to target (<= n). */

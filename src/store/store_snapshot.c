@@ -217,95 +217,56 @@ static void daily_row(void *ctx, sqlite3_stmt *q)
               sqlite3_column_int64(q, 2), sqlite3_column_double(q, 3));
 }
 
-/* The days of the compacted tier from from_day on: [*OUT_first, *OUT_end)
- * covers every block and every row older than the last block (empty when
- * there are no blocks). */
-static int daily_block_span(sqlite3 *db, int64_t from_day, int64_t *OUT_first,
-                            int64_t *OUT_end)
+/* A block of daily use (block, household, metric, data): decoded once,
+ * its days >= from_day handed on in order.  A corrupt block is skipped
+ * (logged), as the SQL functions skip it. */
+struct block_scan {
+    store_usage_fn fn;
+    void *ctx;
+    int64_t from_day;
+};
+
+static void daily_block_row(void *ctx, sqlite3_stmt *q)
 {
-    sqlite3_stmt *q;
-    *OUT_first = *OUT_end = from_day;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT min(block), max(block), (SELECT min(day)"
-                           " FROM usage_daily WHERE day >= ?1) FROM"
-                           " usage_daily_block WHERE block >= ?2",
-                           -1, &q, NULL))
-        return store__sqlerr(db, "daily blocks");
-    sqlite3_bind_int64(q, 1, from_day);
-    sqlite3_bind_int64(q, 2, store__daily_block_of(from_day));
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
-        int64_t first = sqlite3_column_int64(q, 0) * STORE_DAILY_BLOCK_DAYS;
-        if (sqlite3_column_type(q, 2) != SQLITE_NULL &&
-            sqlite3_column_int64(q, 2) < first)
-            first = sqlite3_column_int64(q, 2);
-        *OUT_first = first > from_day ? first : from_day;
-        *OUT_end = (sqlite3_column_int64(q, 1) + 1) * STORE_DAILY_BLOCK_DAYS;
+    struct block_scan *bs = ctx;
+    struct codec_days d;
+    int64_t first = sqlite3_column_int64(q, 0) * STORE_DAILY_BLOCK_DAYS;
+    int32_t household = sqlite3_column_int(q, 1);
+    int metric = sqlite3_column_int(q, 2);
+    if (codec_days_decode(sqlite3_column_blob(q, 3),
+                          (size_t)sqlite3_column_bytes(q, 3), &d, NULL)) {
+        log_msg(LOG_ERROR, "store",
+                "corrupt block of daily use skipped | household=%d"
+                " metric=%d first_day=%lld",
+                household, metric, (long long)first);
+        return;
     }
-    sqlite3_finalize(q);
-    return rc == SQLITE_ROW ? 0 : store__sqlerr(db, "daily blocks");
+    for (int i = 0; i < STORE_DAILY_BLOCK_DAYS; i++)
+        if (d.mask >> i & 1 && first + i >= bs->from_day)
+            bs->fn(bs->ctx, household, metric, first + i, d.use[i]);
 }
 
-/* One day of the compacted tier: the blocks' values, then the rows. */
-static int scan_block_day(sqlite3 *db, sqlite3_stmt *blocks, sqlite3_stmt *rows,
-                          int64_t day, store_usage_fn fn, void *ctx)
-{
-    int64_t b = store__daily_block_of(day);
-    int i = (int)(day - b * STORE_DAILY_BLOCK_DAYS), rc;
-    struct daily_block blk;
-    sqlite3_bind_int64(blocks, 1, b);
-    while ((rc = sqlite3_step(blocks)) == SQLITE_ROW)
-        if (!store__daily_block_decode(sqlite3_column_blob(blocks, 2),
-                                       (size_t)sqlite3_column_bytes(blocks, 2),
-                                       &blk) &&
-            (blk.mask >> i & 1))
-            fn(ctx, sqlite3_column_int(blocks, 0),
-               sqlite3_column_int(blocks, 1), day, blk.use[i]);
-    sqlite3_reset(blocks);
-    if (rc != SQLITE_DONE)
-        return store__sqlerr(db, "scan daily blocks");
-    sqlite3_bind_int64(rows, 1, day);
-    while ((rc = sqlite3_step(rows)) == SQLITE_ROW)
-        fn(ctx, sqlite3_column_int(rows, 0), sqlite3_column_int(rows, 1), day,
-           sqlite3_column_double(rows, 2));
-    sqlite3_reset(rows);
-    return rc == SQLITE_DONE ? 0 : store__sqlerr(db, "scan daily use");
-}
-
-/* Both tiers, in day order: the days the blocks cover day by day (each
- * block row decoded once a day: a long scan into the past is the rare
- * case, the scenes read the last 30 days, which are rows), then the rows
- * after them.  A late row of a compacted day comes as a second value of
- * that day (consumers add them up). */
+/* Both tiers: the blocks, each decoded once (the scenes' start reads 30
+ * days of every meter: a day at a time, that decoded each block up to 30
+ * times), then the rows in day order. */
 int store_scan_usage_daily(struct store_snapshot *snap, int64_t from_day,
                            store_usage_fn fn, void *ctx, int64_t *OUT_seq)
 {
     struct usage_scan us = {.daily = fn, .ctx = ctx};
-    sqlite3 *db = snap->conn->db;
-    sqlite3_stmt *blocks = NULL, *rows = NULL;
-    int64_t first, end;
+    struct block_scan bs = {fn, ctx, from_day};
     put_seq(OUT_seq, snap->usage_seq);
-    int rc = daily_block_span(db, from_day, &first, &end);
-    if (!rc && first < end &&
-        (sqlite3_prepare_v2(db,
-                            "SELECT household, metric, data FROM"
-                            " usage_daily_block WHERE block = ?1",
-                            -1, &blocks, NULL) ||
-         sqlite3_prepare_v2(db,
-                            "SELECT household, metric, use FROM usage_daily"
-                            " WHERE day = ?1",
-                            -1, &rows, NULL)))
-        rc = store__sqlerr(db, "scan daily use");
-    for (int64_t day = first; !rc && day < end; day++)
-        rc = scan_block_day(db, blocks, rows, day, fn, ctx);
-    sqlite3_finalize(blocks);
-    sqlite3_finalize(rows);
+    int rc = scan_rows(snap,
+                       "SELECT block, household, metric, data FROM"
+                       " usage_daily_block WHERE block >= ?1"
+                       " ORDER BY block, household, metric",
+                       store__daily_block_of(from_day), daily_block_row, &bs,
+                       "scan daily blocks");
     if (rc)
         return rc;
     return scan_rows(snap,
                      "SELECT household, metric, day, use FROM usage_daily"
                      " WHERE day >= ?1 ORDER BY day",
-                     end, daily_row, &us, "scan daily use");
+                     from_day, daily_row, &us, "scan daily use");
 }
 
 /* A usage_hour_data row: hour i of district day d is epoch hour

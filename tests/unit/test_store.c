@@ -51,7 +51,7 @@ static void test_migrations_from_empty(void **state)
         assert_int_equal((int)version, store__schema_version());
         version = query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0);
         assert_int_equal((int)version, store__rollup_schema_version());
-        assert_int_equal((int)version, 4);
+        assert_int_equal((int)version, 5);
         for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
             assert_int_equal(table_count(fx->st, "main", tables[i]), 1);
             assert_int_equal(table_count(fx->st, "rollup", tables[i]), 0);

@@ -3,6 +3,7 @@
  * meter model and the ingest_log payload on their own. */
 #include <math.h>
 
+#include "store/store_codec.h"
 #include "store/store_int.h"
 #include "store/store_meter.h"
 #include "test_store_fixture.h"
@@ -314,6 +315,20 @@ static void remove_rollup_db(struct fixture *fx)
     }
 }
 
+/* The district clock 400 days back (simulated): every day written is
+ * then newer than today - 2, so daily use stays rows (for tests of the
+ * rows themselves, or of checkpoint counts); clock_wall() restores it. */
+static void clock_before_data(void)
+{
+    assert_int_equal(dclock_configure(DCLOCK_SIMULATED, 480), 0);
+    assert_int_equal(dclock_set_ns(time_now_ns() - 400 * DAY_NS), 0);
+}
+
+static void clock_wall(void)
+{
+    assert_int_equal(dclock_configure(DCLOCK_WALL, 480), 0);
+}
+
 static void write_two_households(struct fixture *fx)
 {
     add_households(fx->st, 2);
@@ -385,6 +400,8 @@ static void test_retention_waits_for_checkpoint(void **state)
 {
     struct fixture *fx = fx_new(60000); /* checkpoints only on demand */
     write_two_households(fx);
+    /* past days go into blocks at once, a chunk a checkpoint: done here */
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
     double before = total_use(fx->st);
     static const unsigned day4[] = {4};
     static const double a4[] = {7};
@@ -500,7 +517,14 @@ static void test_use_retention_per_tier(void **state)
         int64_t day = today - ago[i];
         double daily = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
         double hourly = usage_hours_of_day(fx->st, 1, METRIC_ELECTRICITY, day);
-        assert_true(NEAR(daily, ago[i] > 6 ? 0 : 2));
+        /* daily use two days old is in blocks of 32 days, which go whole
+         * once all their days are past the cutoff; rows go by the day */
+        int gone = ago[i] > 6 && store__daily_block_of(day) <
+                                     store__daily_block_of(today - 6);
+        if (ago[i] > 6 && !gone) /* a row then (dropped), or in a block */
+            assert_true(NEAR(daily, 0) || NEAR(daily, 2));
+        else
+            assert_true(NEAR(daily, gone ? 0 : 2));
         assert_true(NEAR(hourly, ago[i] > 3 ? 0 : 2));
     }
     /* 0: kept */
@@ -516,39 +540,68 @@ static void test_use_retention_per_tier(void **state)
     fx_free(fx);
 }
 
-/* The block format of daily use: a round trip is exact, and a block cut
- * short, with bytes left over or a varint that never ends is refused. */
+/* The block format of daily use (codec_days): at a resolution a round
+ * trip gives each value rounded to it (half away from zero) and every n;
+ * raw (digits < 0, or a value that does not fit) is exact to the bit; a
+ * block cut short, with bytes left over, a bad kind or a varint that never
+ * ends is refused.  A daily meter's month costs a few bytes a day. */
 static void test_daily_block_format(void **state)
 {
-    struct daily_block b, back;
+    struct codec_days b, back;
     struct sbuf sb = SBUF_INIT;
+    int digits;
     memset(&b, 0, sizeof(b));
     b.mask = 1u | 1u << 7 | 1u << 31;
-    b.use[0] = 0.1 + 0.2; /* not a round number: kept to the bit */
-    b.use[7] = -3.5;
-    b.use[31] = 1e300;
+    b.use[0] = 0.1 + 0.2; /* not a round number */
+    b.use[7] = -3.506;
+    b.use[31] = 12345.678;
     b.n[0] = 1;
     b.n[7] = 300; /* a two-byte varint */
     b.n[31] = 0;
-    store__daily_block_encode(&b, &sb);
-    assert_int_equal(sb.len, 4 + 3 * 9 + 1);
-    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back), 0);
+    codec_days_encode(&sb, &b, 2);
+    assert_int_equal(codec_days_decode(sb.buf, sb.len, &back, &digits), 0);
+    assert_int_equal(digits, 2);
     assert_int_equal(back.mask, b.mask);
-    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++) {
-        assert_memory_equal(&back.use[d], &b.use[d], sizeof(double));
+    assert_true(back.use[0] == 0.3 && back.use[7] == -3.51 &&
+                back.use[31] == 12345.68);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++)
         assert_true(back.n[d] == b.n[d]);
-    }
     for (size_t len = 0; len < sb.len; len++)
-        assert_int_equal(store__daily_block_decode(sb.buf, len, &back),
-                         CB_EINVAL);
+        assert_int_equal(codec_days_decode(sb.buf, len, &back, NULL),
+                         CB_ESTORE);
     sbuf_addch(&sb, 0);
-    assert_int_equal(store__daily_block_decode(sb.buf, sb.len, &back),
-                     CB_EINVAL);
-    static const unsigned char endless[] = {1, 0, 0, 0, 0, 0,    0,
-                                            0, 0, 0, 0, 0, 0x80, 0x80};
-    assert_int_equal(store__daily_block_decode(endless, sizeof(endless), &back),
-                     CB_EINVAL);
-    assert_int_equal(store__daily_block_decode(NULL, 0, &back), CB_EINVAL);
+    assert_int_equal(codec_days_decode(sb.buf, sb.len, &back, NULL), CB_ESTORE);
+    /* raw: exact, also when a value does not fit a count */
+    b.use[31] = 1e300;
+    sbuf_reset(&sb);
+    codec_days_encode(&sb, &b, 2);
+    assert_int_equal(codec_days_decode(sb.buf, sb.len, &back, &digits), 0);
+    assert_int_equal(digits, -1);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++)
+        assert_memory_equal(&back.use[d], &b.use[d], sizeof(double));
+    static const unsigned char bad_kind[] = {0x40, 0};
+    static const unsigned char endless[] = {0x02, 0x80, 0x80};
+    static const unsigned char wide_mask[] = {0x02, 0x80, 0x80,
+                                              0x80, 0x80, 0x10};
+    assert_int_equal(codec_days_decode(bad_kind, sizeof(bad_kind), &back, NULL),
+                     CB_ESTORE);
+    assert_int_equal(codec_days_decode(endless, sizeof(endless), &back, NULL),
+                     CB_ESTORE);
+    assert_int_equal(
+        codec_days_decode(wide_mask, sizeof(wide_mask), &back, NULL),
+        CB_ESTORE);
+    assert_int_equal(codec_days_decode(NULL, 0, &back, NULL), CB_ESTORE);
+    /* a daily meter's month: 1 to 2 bytes a day, n written once */
+    memset(&b, 0, sizeof(b));
+    b.mask = 0xffffffffu;
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++)
+        b.use[d] = 5 + (d % 5) * 0.37, b.n[d] = 1;
+    sbuf_reset(&sb);
+    codec_days_encode(&sb, &b, 2);
+    assert_true(sb.len <= 1 + 5 + 1 + 2 * STORE_DAILY_BLOCK_DAYS);
+    assert_int_equal(codec_days_decode(sb.buf, sb.len, &back, NULL), 0);
+    for (int d = 0; d < STORE_DAILY_BLOCK_DAYS; d++)
+        assert_true(back.use[d] == codec_round(b.use[d], 2) && back.n[d] == 1);
     assert_true(store__daily_block_of(-1) == -1);
     assert_true(store__daily_block_of(31) == 0);
     assert_true(store__daily_block_of(32) == 1);
@@ -575,6 +628,8 @@ static void see_day(void *ctx, int32_t household, int metric, int64_t day,
     ds->use[ds->n++] = use;
 }
 
+/* The scan, sorted by (day, household, metric): the blocks come block by
+ * block and meter by meter, the rows after them in day order. */
 static void scan_days(struct store *st, int64_t from, struct day_seen *OUT,
                       int64_t *OUT_newest)
 {
@@ -584,6 +639,28 @@ static void scan_days(struct store *st, int64_t from, struct day_seen *OUT,
     assert_int_equal(store_scan_usage_daily(snap, from, see_day, OUT, NULL), 0);
     assert_int_equal(store_scan_newest_day(snap, OUT_newest, NULL), 0);
     store_snapshot_end(snap);
+    for (int i = 1; i < OUT->n; i++) /* insertion sort, stable */
+        for (int j = i; j > 0; j--) {
+            int64_t a[3] = {OUT->day[j - 1], OUT->household[j - 1],
+                            OUT->metric[j - 1]};
+            int64_t b[3] = {OUT->day[j], OUT->household[j], OUT->metric[j]};
+            if (a[0] < b[0] ||
+                (a[0] == b[0] &&
+                 (a[1] < b[1] || (a[1] == b[1] && a[2] <= b[2]))))
+                break;
+            int32_t h = OUT->household[j];
+            int m = OUT->metric[j];
+            int64_t d = OUT->day[j];
+            double u = OUT->use[j];
+            OUT->household[j] = OUT->household[j - 1];
+            OUT->metric[j] = OUT->metric[j - 1];
+            OUT->day[j] = OUT->day[j - 1];
+            OUT->use[j] = OUT->use[j - 1];
+            OUT->household[j - 1] = h;
+            OUT->metric[j - 1] = m;
+            OUT->day[j - 1] = d;
+            OUT->use[j - 1] = u;
+        }
 }
 
 static double rows_before(struct store *st, const char *table, int64_t day)
@@ -595,10 +672,11 @@ static double rows_before(struct store *st, const char *table, int64_t day)
     return query_double(st, sql, day, 0, 0);
 }
 
-/* Daily use of past district days moves into blocks of 32 days per meter
- * (at retention, hourly or store_retention_run); every reader sees the
- * same values before and after: the day's JSON, the typed scan (same
- * values in the same order), the newest day.  A late reading into a
+/* Daily use of district days two days old moves into blocks of 32 days
+ * per meter (when the district day changes, hourly or at
+ * store_retention_run); every reader sees the same values before and
+ * after: the day's JSON, the typed scan (same values, sorted), the newest
+ * day.  A late reading into a
  * compacted day adds to it, is seen at once, and joins the block at the
  * next compaction; a restart keeps all of it.  Meters read once a day:
  * 100 days of electricity (delta) for 3 households. */
@@ -607,6 +685,9 @@ static void test_daily_use_compacted_into_blocks(void **state)
     struct fixture *fx = fx_new(60000);
     add_households(fx->st, 3);
     int64_t today = store__day_of(time_now_ns());
+    /* the district clock before the readings: they stay rows, then */
+    assert_int_equal(dclock_configure(DCLOCK_SIMULATED, 480), 0);
+    assert_int_equal(dclock_set_ns(time_now_ns() - 200 * DAY_NS), 0);
     struct ingest_batch b;
     batch_new(&b, FEED_READINGS, 300);
     for (int d = 0; d < 100; d++)
@@ -625,11 +706,23 @@ static void test_daily_use_compacted_into_blocks(void **state)
     int64_t newest_before, newest_after;
     scan_days(fx->st, today - 120, &seen_before, &newest_before);
     assert_int_equal(seen_before.n, 300);
+    /* the scenes' start: the 30 days up to the newest */
+    static struct day_seen scene_before, scene_after;
+    int64_t newest;
+    scan_days(fx->st, newest_before - 29, &scene_before, &newest);
+    assert_int_equal(scene_before.n, 3 * 30);
     double total = total_use(fx->st);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_block WHERE"
+                             " ?1=?1 AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) == 0);
 
+    /* now: a new district day, the past days go into blocks */
+    assert_int_equal(dclock_set_ns(time_now_ns()), 0);
     assert_int_equal(store_retention_run(fx->st, NULL), 0);
-    int64_t cut = store__daily_block_of(today - 40) * STORE_DAILY_BLOCK_DAYS;
+    int64_t cut = today - 1; /* today and yesterday stay rows */
     assert_true(rows_before(fx->st, "usage_daily", cut) == 0);
+    assert_true(rows_before(fx->st, "usage_daily", cut + 2) > 0);
     assert_true(query_double(fx->st,
                              "SELECT count(*) FROM usage_daily_block WHERE"
                              " ?1=?1 AND ?2=?2 AND ?3=?3",
@@ -644,11 +737,22 @@ static void test_daily_use_compacted_into_blocks(void **state)
         assert_int_equal(seen_after.household[i], seen_before.household[i]);
         assert_int_equal(seen_after.metric[i], seen_before.metric[i]);
         assert_true(seen_after.day[i] == seen_before.day[i]);
-        assert_memory_equal(&seen_after.use[i], &seen_before.use[i],
-                            sizeof(double));
+        /* the same count of 0.01 kWh (a row is a sum of counts as
+         * doubles, a block the count itself: the last bit may differ) */
+        assert_true(llround(seen_after.use[i] * 100) ==
+                    llround(seen_before.use[i] * 100));
+        assert_true(NEAR(seen_after.use[i], seen_before.use[i]));
     }
     assert_true(newest_after == newest_before);
     assert_true(fabs(total_use(fx->st) - total) < 1e-9 * total);
+    scan_days(fx->st, newest_before - 29, &scene_after, &newest);
+    assert_int_equal(scene_after.n, scene_before.n);
+    for (int i = 0; i < scene_before.n; i++) {
+        assert_int_equal(scene_after.household[i], scene_before.household[i]);
+        assert_true(scene_after.day[i] == scene_before.day[i]);
+        assert_true(llround(scene_after.use[i] * 100) ==
+                    llround(scene_before.use[i] * 100));
+    }
 
     /* a late reading into a compacted day: (day - 1 day, day] */
     int64_t late_day = today - 90;
@@ -661,7 +765,8 @@ static void test_daily_use_compacted_into_blocks(void **state)
     assert_int_equal(store_rollup_flush(fx->st), 0);
     assert_true(
         NEAR(usage_day(fx->st, 2, METRIC_ELECTRICITY, late_day), was + 5));
-    /* rows again: its use, and its n in the day it is stamped in */
+    /* rows again (a minute later, or at the next look, they join the
+     * block): its use, and its n in the day it is stamped in */
     assert_true(rows_before(fx->st, "usage_daily", cut) == 2);
     scan_days(fx->st, today - 120, &seen_after, &newest_after);
     double sum = 0;
@@ -694,6 +799,7 @@ static void test_daily_use_compacted_into_blocks(void **state)
     sbuf_release(&before);
     sbuf_release(&after);
     fx_free(fx);
+    assert_int_equal(dclock_configure(DCLOCK_WALL, 480), 0);
 }
 
 static void exec_ok(sqlite3 *db, const char *sql)
@@ -710,6 +816,7 @@ static void exec_ok(sqlite3 *db, const char *sql)
  * version 6 moves the roll-ups and the position into rollup.db. */
 static void test_migrate_v5_rollups(void **state)
 {
+    clock_before_data();
     struct fixture *fx = fx_new(60000);
     write_two_households(fx);
     double daily = total_use(fx->st), hourly = total_hourly(fx->st);
@@ -779,6 +886,7 @@ static void test_migrate_v5_rollups(void **state)
                                        0, 0, 0),
                      0);
     fx_free(fx);
+    clock_wall();
 }
 
 /* ---- rollup.db version 2: hourly use by day ---- */
@@ -970,7 +1078,7 @@ static void test_migrate_rollup_v3_hours(void **state)
     assert_int_equal(
         (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0),
         store__rollup_schema_version());
-    assert_int_equal(store__rollup_schema_version(), 4);
+    assert_int_equal(store__rollup_schema_version(), 5);
     char *after = dump(fx->st, every_hour.buf);
     assert_string_equal(after, before);
     free(after);
@@ -1058,6 +1166,7 @@ static void test_hourly_use_at_resolution(void **state)
  * same, and compaction then moves the past ones into blocks. */
 static void test_migrate_rollup_v2_daily_blocks(void **state)
 {
+    clock_before_data();
     struct fixture *fx = fx_new(60000);
     add_households(fx->st, 2);
     int64_t today = store__day_of(time_now_ns());
@@ -1091,6 +1200,7 @@ static void test_migrate_rollup_v2_daily_blocks(void **state)
     char *after = dump(fx->st, daily_sql);
     assert_string_equal(after, before);
     free(after);
+    clock_wall(); /* a new district day: the past days go into blocks */
     assert_int_equal(store_retention_run(fx->st, NULL), 0);
     assert_true(query_double(fx->st,
                              "SELECT count(*) FROM usage_daily_block WHERE"
@@ -1101,6 +1211,7 @@ static void test_migrate_rollup_v2_daily_blocks(void **state)
     free(after);
     free(before);
     fx_free(fx);
+    clock_wall();
 }
 
 /* A corrupt block of daily use is skipped by every reader, and the next
@@ -1125,7 +1236,7 @@ static void test_corrupt_daily_block(void **state)
     int64_t bad_day = today - 98; /* 2 (half and half of two readings) */
     char sql[160];
     snprintf(sql, sizeof(sql),
-             "UPDATE usage_daily_block SET data=x'0100' WHERE block=%lld;",
+             "UPDATE usage_daily_block SET data=x'ff00' WHERE block=%lld;",
              (long long)store__daily_block_of(bad_day));
     exec_rollup_db(fx, sql);
     fx_open(fx);
@@ -1153,6 +1264,198 @@ static void test_corrupt_daily_block(void **state)
                              "SELECT count(*) FROM usage_daily WHERE day=?1"
                              " AND ?2=?2 AND ?3=?3",
                              bad_day, 0, 0) == 0);
+    fx_free(fx);
+}
+
+/* A late reading of a day already in a block updates it exactly: the
+ * block's value is the decimal count at the resolution (0.01 kWh), grown
+ * by the late part's count, and n by one; a replay of the log (the
+ * roll-up rebuilt) gives the same tables. */
+static void test_daily_late_reading_exact(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    fx->cfg.log_keep_hours = 1; /* a clean stop keeps the log */
+    fx_reopen(fx);
+    add_households(fx->st, 1);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 20);
+    for (int d = 0; d < 20; d++) /* (day - 1 day, day] at local noon */
+        set_reading(&b, (size_t)d, 1, METRIC_ELECTRICITY, READING_DELTA,
+                    (today - 20 + d) * DAY_NS + 4 * HOUR_NS, 3.333 + 0.017 * d);
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    int64_t day = today - 10;
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily WHERE day=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             day, 0, 0) == 0);
+    double was = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
+    double was_n = query_double(fx->st,
+                                "SELECT sum(n) FROM usage_daily_all WHERE"
+                                " household=?1 AND metric=?2 AND day=?3",
+                                1, METRIC_ELECTRICITY, day + 1);
+    assert_true(was == (double)llround(was * 100) / 100);
+    double was_next = usage_day(fx->st, 1, METRIC_ELECTRICITY, day + 1);
+    /* a late reading of (day 08:00, day + 1 08:00] local: two thirds of
+     * its 5 kWh in the day (3.333.. -> 3.33), a third in the next (1.666..
+     * -> 1.67), where its n counts; both days blocked already */
+    batch_new(&b, FEED_READINGS, 1);
+    set_reading(&b, 0, 1, METRIC_ELECTRICITY, READING_DELTA, (day + 1) * DAY_NS,
+                5);
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily WHERE day=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             day, 0, 0) == 0);
+    double now = usage_day(fx->st, 1, METRIC_ELECTRICITY, day);
+    double now_next = usage_day(fx->st, 1, METRIC_ELECTRICITY, day + 1);
+    assert_true(llround(now * 100) == llround(was * 100) + 333);
+    assert_true(llround(now_next * 100) == llround(was_next * 100) + 167);
+    /* exact decimals: the block holds the counts */
+    assert_true(now == (double)llround(now * 100) / 100);
+    assert_true(now_next == (double)llround(now_next * 100) / 100);
+    assert_true(query_double(fx->st,
+                             "SELECT sum(n) FROM usage_daily_all WHERE"
+                             " household=?1 AND metric=?2 AND day=?3",
+                             1, METRIC_ELECTRICITY, day + 1) == was_n + 1);
+    static const char *const all_sql =
+        "SELECT household, metric, day, printf('%.17g', use), n FROM"
+        " usage_daily_all ORDER BY household, metric, day";
+    char *before = dump(fx->st, all_sql);
+    /* the roll-up rebuilt from the log, the late reading applied before
+     * its day is blocked this time: the same values */
+    store_close(fx->st);
+    fx->st = NULL;
+    remove_rollup_db(fx);
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    char *after = dump(fx->st, all_sql);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    fx_free(fx);
+}
+
+/* Rollup schema 4's blocks (exact doubles, a 4-byte mask) migrate in place
+ * (migration 5): re-encoded raw, every value to the bit and every n, read
+ * by every reader; a late row then rewrites its block at the resolution. */
+static void old_block(const struct codec_days *d, struct sbuf *out)
+{
+    unsigned char m[4] = {(unsigned char)d->mask, (unsigned char)(d->mask >> 8),
+                          (unsigned char)(d->mask >> 16),
+                          (unsigned char)(d->mask >> 24)};
+    sbuf_add(out, m, 4);
+    for (int i = 0; i < STORE_DAILY_BLOCK_DAYS; i++) {
+        if (!(d->mask >> i & 1))
+            continue;
+        uint64_t u, n = d->n[i];
+        memcpy(&u, &d->use[i], sizeof(u));
+        for (int k = 0; k < 8; k++)
+            sbuf_addch(out, (char)(u >> (8 * k)));
+        do {
+            unsigned char c = (unsigned char)(n & 0x7f);
+            n >>= 7;
+            sbuf_addch(out, (char)(n ? c | 0x80 : c));
+        } while (n);
+    }
+}
+
+static void test_migrate_rollup_v4_daily_compact(void **state)
+{
+    struct fixture *fx = fx_new(60000);
+    add_households(fx->st, 2);
+    int64_t today = store__day_of(time_now_ns());
+    struct ingest_batch b;
+    batch_new(&b, FEED_READINGS, 120);
+    for (int d = 0; d < 60; d++)
+        for (int h = 0; h < 2; h++)
+            set_reading(&b, (size_t)(d * 2 + h), h + 1, METRIC_WATER,
+                        READING_INDEX, (today - 60 + d) * DAY_NS + 4 * HOUR_NS,
+                        100 + d * (1.5 + h));
+    struct store_write_result res;
+    assert_int_equal(store_write(fx->st, &b, "m", &res), 0);
+    ingest_batch_release(&b);
+    assert_int_equal(store_rollup_flush(fx->st), 0);
+    assert_int_equal(store_retention_run(fx->st, NULL), 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    /* back to schema 4: every block in the old format, one value finer
+     * than any resolution */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/rollup.db", fx->dir);
+    sqlite3 *db;
+    sqlite3_stmt *q, *u;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_ok(db, "BEGIN; CREATE TEMP TABLE blocks AS SELECT * FROM"
+                " usage_daily_block");
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT block, household, metric,"
+                                        " data FROM temp.blocks",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE usage_daily_block SET data=?4"
+                                        " WHERE block=?1 AND household=?2"
+                                        " AND metric=?3",
+                                        -1, &u, NULL),
+                     SQLITE_OK);
+    int blocks = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        struct codec_days d;
+        struct sbuf sb = SBUF_INIT;
+        assert_int_equal(codec_days_decode(sqlite3_column_blob(q, 3),
+                                           (size_t)sqlite3_column_bytes(q, 3),
+                                           &d, NULL),
+                         0);
+        if (!blocks++)
+            for (int i = 0; i < STORE_DAILY_BLOCK_DAYS; i++)
+                if (d.mask >> i & 1) {
+                    d.use[i] = 1.23456789012345;
+                    break;
+                }
+        old_block(&d, &sb);
+        for (int k = 1; k <= 3; k++)
+            sqlite3_bind_int64(u, k, sqlite3_column_int64(q, k - 1));
+        sqlite3_bind_blob(u, 4, sb.buf, (int)sb.len, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+        sqlite3_reset(u);
+        sbuf_release(&sb);
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    exec_ok(db, "PRAGMA user_version=4; COMMIT");
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_true(blocks >= 4);
+    /* what schema 4 read (its decoder, here in the test) */
+    static const char *const all_sql =
+        "SELECT household, metric, day, printf('%.17g', use), n FROM"
+        " usage_daily_all ORDER BY household, metric, day";
+    fx_open(fx);
+    fx_start(fx);
+    assert_int_equal(
+        (int)query_double(fx->st, "PRAGMA rollup.user_version", 0, 0, 0), 5);
+    char *after = dump(fx->st, all_sql);
+    assert_non_null(strstr(after, ",1.234567890123"));
+    /* every value as the roll-up wrote it, but the one changed */
+    assert_true(query_double(fx->st,
+                             "SELECT count(*) FROM usage_daily_all WHERE"
+                             " use*1000<>round(use*1000) AND ?1=?1 AND"
+                             " ?2=?2 AND ?3=?3",
+                             0, 0, 0) == 1);
+    assert_true(query_double(fx->st,
+                             "SELECT sum(n) FROM usage_daily_all WHERE ?1=?1"
+                             " AND ?2=?2 AND ?3=?3",
+                             0, 0, 0) == 120);
+    free(after);
     fx_free(fx);
 }
 
@@ -1231,6 +1534,7 @@ static void wait_checkpointed(struct store *st, int64_t seq, int line)
  * checkpoint: by readings applied and by additions waiting. */
 static void test_checkpoint_by_size(void **state)
 {
+    clock_before_data();
     struct fixture *fx = fx_new(60000);
     add_households(fx->st, 2);
     store_test_rollup_checkpoint_size(fx->st, 10, 0);
@@ -1267,6 +1571,7 @@ static void test_checkpoint_by_size(void **state)
     assert_int_equal(store_rollup_flush(fx->st), 0);
     assert_int_equal(checkpointed_seq(fx->st), seq);
     fx_free(fx);
+    clock_wall();
 }
 
 /* A deterministic mix of meters: index and delta, hourly, 15-minute,
@@ -1347,8 +1652,11 @@ static char *dump_rollup(struct store *st)
 {
     struct sbuf all = SBUF_INIT;
     static const char *const sql[] = {
-        "SELECT household, metric, day, printf('%.9f', use), n FROM"
-        " usage_daily ORDER BY day, household, metric",
+        /* both tiers: which one holds a day depends on when the blocks
+         * were written, its value and n do not */
+        "SELECT household, metric, day, printf('%.9f', sum(use)), sum(n)"
+        " FROM usage_daily_all GROUP BY day, household, metric"
+        " ORDER BY day, household, metric",
         hourly_sql,
         "SELECT household, metric, first_ts_ns, printf('%.9f', first_index),"
         " last_ts_ns, printf('%.9f', last_index), flags, resets,"
@@ -1555,6 +1863,8 @@ int main(void)
         cmocka_unit_test(test_daily_use_compacted_into_blocks),
         cmocka_unit_test(test_migrate_rollup_v2_daily_blocks),
         cmocka_unit_test(test_corrupt_daily_block),
+        cmocka_unit_test(test_daily_late_reading_exact),
+        cmocka_unit_test(test_migrate_rollup_v4_daily_compact),
         cmocka_unit_test(test_migrate_v5_rollups),
         cmocka_unit_test(test_migrate_rollup_v1_hourly),
         cmocka_unit_test(test_hourly_view_writes),
