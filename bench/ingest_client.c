@@ -21,6 +21,8 @@
  *
  * Prints one line: "<kind> <records/s> <records> <seconds> <non2xx>".
  */
+#include "bench_http.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -82,57 +84,6 @@ static char *build_body(struct job *j, size_t *len, size_t **offs)
     return b;
 }
 
-static int connect_to(struct job *j)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(j->port)};
-    inet_pton(AF_INET, j->host, &a.sin_addr);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Reads one response; returns its status or -1. */
-static int read_response(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    char *end = NULL;
-    while (!(end = memmem(buf, n, "\r\n\r\n", 4))) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    int status = atoi(buf + 9);
-    char *cl = strcasestr(buf, "content-length:");
-    size_t body = cl ? (size_t)atol(cl + 15) : 0;
-    size_t have = n - (size_t)(end + 4 - buf);
-    while (have < body) {
-        ssize_t r = read(fd, buf, cap - 1);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-    }
-    return status;
-}
-
 static void *run(void *arg)
 {
     struct job *j = arg;
@@ -146,7 +97,7 @@ static void *run(void *arg)
                       j->kind == 1 ? "/api/v1/deliveries"
                                    : "/api/v1/write?precision=s",
                       j->host, j->token, len);
-    int fd = connect_to(j);
+    int fd = bench_http_connect(j->host, j->port);
     double end = now() + j->seconds;
     long long round = 0, base = ((long long)time(NULL) / 86400 - 2) * 86400;
     if (j->kind == 3)
@@ -161,9 +112,10 @@ static void *run(void *arg)
                 put_digits(body + offs[i], slot * 100000 + i, 15);
             else
                 put_digits(body + offs[i], base + slot, 10);
-        if (send_all(fd, head, (size_t)hl) || send_all(fd, body, len))
+        if (bench_http_send_all(fd, head, (size_t)hl) ||
+            bench_http_send_all(fd, body, len))
             break;
-        int st = read_response(fd, resp, sizeof(resp));
+        int st = bench_http_read_response(fd, resp, sizeof(resp));
         if (st >= 200 && st < 300)
             j->records += j->batch;
         else

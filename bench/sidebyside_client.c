@@ -21,6 +21,8 @@
  * Prints one line: "sidebyside <readings/s> <readings> <seconds> <non2xx>"
  * and exits 1 when a request failed.
  */
+#include "bench_http.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -111,57 +113,6 @@ static size_t build_body(const struct workload *w, const struct request_plan *r,
     return (size_t)(p - b);
 }
 
-static int connect_to(const struct workload *w)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(w->port)};
-    inet_pton(AF_INET, w->host, &a.sin_addr);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Reads one response; returns its status or -1. */
-static int read_response(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    char *end = NULL;
-    while (!(end = memmem(buf, n, "\r\n\r\n", 4))) {
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    int status = atoi(buf + 9);
-    char *cl = strcasestr(buf, "content-length:");
-    size_t body = cl ? (size_t)atol(cl + 15) : 0;
-    size_t have = n - (size_t)(end + 4 - buf);
-    while (have < body) {
-        ssize_t r = read(fd, buf, cap - 1);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-    }
-    return status;
-}
-
 /* Sends one request, retrying on 503 (backpressure); the status. */
 static int post(struct workload *w, int *fd, const char *body, size_t len,
                 char *resp, size_t cap)
@@ -173,11 +124,12 @@ static int post(struct workload *w, int *fd, const char *body, size_t len,
                       "Content-Length: %zu\r\n\r\n",
                       w->host, w->token, len);
     for (int tries = 0; tries < 100; tries++) {
-        if (*fd < 0 && (*fd = connect_to(w)) < 0)
+        if (*fd < 0 && (*fd = bench_http_connect(w->host, w->port)) < 0)
             return -1;
         int st = -1;
-        if (!send_all(*fd, head, (size_t)hl) && !send_all(*fd, body, len))
-            st = read_response(*fd, resp, cap);
+        if (!bench_http_send_all(*fd, head, (size_t)hl) &&
+            !bench_http_send_all(*fd, body, len))
+            st = bench_http_read_response(*fd, resp, cap);
         if (st != 503)
             return st;
         usleep(100000);
