@@ -45,6 +45,29 @@ struct cursor {
     const unsigned char *p, *end;
 };
 
+/* An IEEE double, 8 bytes little-endian (a value stored raw). */
+static void put_f64(struct sbuf *out, double v)
+{
+    unsigned char b[8];
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    for (int j = 0; j < 8; j++)
+        b[j] = (unsigned char)(bits >> (8 * j));
+    sbuf_add(out, b, 8);
+}
+
+static int get_f64(struct cursor *c, double *OUT_v)
+{
+    uint64_t bits = 0;
+    if (c->end - c->p < 8)
+        return CB_ESTORE;
+    for (int j = 7; j >= 0; j--)
+        bits = bits << 8 | c->p[j];
+    c->p += 8;
+    memcpy(OUT_v, &bits, sizeof(bits));
+    return 0;
+}
+
 static int get_varint(struct cursor *c, uint64_t *OUT_v)
 {
     uint64_t v = 0;
@@ -145,14 +168,8 @@ static int encode_values(struct sbuf *body, const struct reading *r, size_t n,
     int64_t u;
     for (size_t i = 0; i < n; i++)
         if (!value_count(r[i].value, digits, &u)) {
-            for (size_t k = 0; k < n; k++) {
-                unsigned char b[8];
-                uint64_t bits;
-                memcpy(&bits, &r[k].value, sizeof(bits));
-                for (int j = 0; j < 8; j++)
-                    b[j] = (unsigned char)(bits >> (8 * j));
-                sbuf_add(body, b, sizeof(b));
-            }
+            for (size_t k = 0; k < n; k++)
+                put_f64(body, r[k].value);
             return 1;
         }
     uint64_t prev = 0;
@@ -250,11 +267,8 @@ static int decode_values(struct cursor *c, struct reading *r, uint64_t n,
         return CB_ESTORE;
     for (uint64_t i = 0; i < n; i++) {
         if (raw) {
-            uint64_t bits = 0;
-            for (int j = 7; j >= 0; j--)
-                bits = bits << 8 | c->p[j];
-            c->p += 8;
-            memcpy(&r[i].value, &bits, sizeof(bits));
+            if (get_f64(c, &r[i].value))
+                return CB_ESTORE;
             continue;
         }
         if (get_varint(c, &v))
@@ -336,16 +350,6 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
 #define HOURS_KIND_RAW 0x10
 #define HOURS_MASK_ALL ((1u << CODEC_HOURS) - 1)
 
-static void put_f64(struct sbuf *out, double v)
-{
-    unsigned char b[8];
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    for (int j = 0; j < 8; j++)
-        b[j] = (unsigned char)(bits >> (8 * j));
-    sbuf_add(out, b, 8);
-}
-
 /* 1 when every set hour of h is stored as a count of 10^-digits. */
 static int hours_fit(const struct codec_hours *h, int digits)
 {
@@ -402,13 +406,8 @@ int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
         if (!(OUT->mask >> i & 1))
             continue;
         if (raw) {
-            uint64_t bits = 0;
-            if (c.end - c.p < 8)
+            if (get_f64(&c, &OUT->use[i]))
                 return CB_ESTORE;
-            for (int j = 7; j >= 0; j--)
-                bits = bits << 8 | c.p[j];
-            c.p += 8;
-            memcpy(&OUT->use[i], &bits, sizeof(bits));
             continue;
         }
         if (get_varint(&c, &v))
@@ -866,18 +865,6 @@ static int get_mask(struct cursor *c, size_t n, int all, unsigned char *bits)
     return 0;
 }
 
-static int get_f64(struct cursor *c, double *OUT)
-{
-    if (c->end - c->p < 8)
-        return CB_ESTORE;
-    uint64_t bits = 0;
-    for (int j = 0; j < 8; j++)
-        bits |= (uint64_t)c->p[j] << (8 * j);
-    c->p += 8;
-    memcpy(OUT, &bits, sizeof(*OUT));
-    return 0;
-}
-
 static int points_times(struct cursor *c, struct codec_point *p, size_t n,
                         int64_t base_ts, unsigned flags)
 {
@@ -1049,13 +1036,8 @@ int codec_days_decode(const void *data, size_t len, struct codec_days *OUT,
         if (!(OUT->mask >> i & 1))
             continue;
         if (raw) {
-            uint64_t bits = 0;
-            if (c.end - c.p < 8)
+            if (get_f64(&c, &OUT->use[i]))
                 return CB_ESTORE;
-            for (int j = 7; j >= 0; j--)
-                bits = bits << 8 | c.p[j];
-            c.p += 8;
-            memcpy(&OUT->use[i], &bits, sizeof(bits));
         } else {
             if (get_varint(&c, &v))
                 return CB_ESTORE;
