@@ -181,6 +181,15 @@ static int encode_values(struct sbuf *body, const struct reading *r, size_t n,
     return 0;
 }
 
+/* A run of one reading in whole seconds (base_ts too) whose value counts:
+ * written in the short form, its time from the previous short run's. */
+static int short_run(const struct reading *r, size_t n, int64_t base_ts,
+                     int digits, int64_t *OUT_u)
+{
+    return n == 1 && whole_seconds(r, 1, base_ts) &&
+           value_count(r->value, digits, OUT_u);
+}
+
 void codec_encode(struct sbuf *out, const struct reading *r, size_t n,
                   int32_t base_household, int64_t base_ts,
                   const int digits[METRIC_COUNT])
@@ -191,18 +200,27 @@ void codec_encode(struct sbuf *out, const struct reading *r, size_t n,
         nruns++;
     sbuf_addch(out, CODEC_VERSION);
     put_varint(out, nruns);
-    int64_t prev_hh = base_household;
+    int64_t prev_hh = base_household, u, prev_short = base_ts;
     for (size_t i = 0, j; i < n; i = j) {
         j = run_end(r, n, i);
-        int d = digits[r[i].metric];
+        int d = digits[r[i].metric],
+            one = short_run(r + i, j - i, base_ts, d, &u);
+        int raw = 0;
         sbuf_reset(&body);
-        encode_times(&body, r + i, j - i, base_ts);
-        int raw = encode_values(&body, r + i, j - i, d);
+        if (one) {
+            put_varint(&body, zigzag(time_diff(r[i].ts_ns, prev_short, 1)));
+            put_varint(&body, zigzag((uint64_t)u));
+            prev_short = r[i].ts_ns;
+        } else {
+            encode_times(&body, r + i, j - i, base_ts);
+            raw = encode_values(&body, r + i, j - i, d);
+        }
         put_varint(out, (uint64_t)((int64_t)r[i].household - prev_hh));
         sbuf_addch(out, (char)(r[i].metric | (r[i].field ? KIND_FIELD : 0) |
                                (raw ? KIND_RAW : 0) | d << 4));
-        put_varint(out, j - i);
-        put_varint(out, body.len);
+        put_varint(out, one ? 0 : j - i);
+        if (!one)
+            put_varint(out, body.len);
         sbuf_add(out, body.buf, body.len);
         prev_hh = r[i].household;
     }
@@ -282,19 +300,46 @@ static int decode_values(struct cursor *c, struct reading *r, uint64_t n,
 struct run_head {
     uint64_t gap, n, len;
     unsigned kind;
+    int one; /* version 3's short form: one reading, no length */
 };
 
-static int read_run_head(struct cursor *c, struct run_head *h)
+static int read_run_head(struct cursor *c, int version, struct run_head *h)
 {
     if (get_varint(c, &h->gap) || c->p == c->end)
         return CB_ESTORE;
     h->kind = *c->p++;
     if ((h->kind & 3) >= METRIC_COUNT || (h->kind >> 4) > CODEC_MAX_DIGITS ||
-        get_varint(c, &h->n) || get_varint(c, &h->len))
+        get_varint(c, &h->n))
+        return CB_ESTORE;
+    h->one = version >= 3 && !h->n;
+    if (h->one) /* a value that counts: never raw */
+        return (h->kind & KIND_RAW) ? CB_ESTORE : 0;
+    if (get_varint(c, &h->len))
         return CB_ESTORE;
     /* every reading takes at least a byte of its body (its value) */
     if (!h->n || h->len > (uint64_t)(c->end - c->p) || h->n > h->len)
         return CB_ESTORE;
+    return 0;
+}
+
+/* A short run's time (its seconds from *prev_short's, which it becomes)
+ * and, when value is not NULL, its value. */
+static int decode_short(struct cursor *c, const struct run_head *h,
+                        int64_t *prev_short, struct reading *value)
+{
+    uint64_t v;
+    if (get_varint(c, &v))
+        return CB_ESTORE;
+    uint64_t sec = (uint64_t)(*prev_short / TIMES_SECOND) + unzigzag(v);
+    *prev_short = (int64_t)(sec * (uint64_t)TIMES_SECOND);
+    if (get_varint(c, &v))
+        return CB_ESTORE;
+    if (value) {
+        value->ts_ns = *prev_short;
+        value->metric = (uint8_t)(h->kind & 3);
+        value->field = (h->kind & KIND_FIELD) ? READING_DELTA : READING_INDEX;
+        value->value = (double)(int64_t)unzigzag(v) / pow10_table[h->kind >> 4];
+    }
     return 0;
 }
 
@@ -326,16 +371,29 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
     uint64_t nruns;
     int64_t hh = base_household;
     int version = len ? *c.p++ : 0;
-    if ((version != 1 && version != CODEC_VERSION) || get_varint(&c, &nruns) ||
+    int64_t prev_short = base_ts;
+    if (version < 1 || version > CODEC_VERSION || get_varint(&c, &nruns) ||
         nruns > len)
         return CB_ESTORE;
     for (uint64_t i = 0; i < nruns; i++) {
         struct run_head h;
-        if (read_run_head(&c, &h) || h.gap > INT32_MAX ||
+        if (read_run_head(&c, version, &h) || h.gap > INT32_MAX ||
             hh + (int64_t)h.gap > INT32_MAX)
             return CB_ESTORE;
         hh += (int64_t)h.gap;
-        if (household >= 0 && hh != household) {
+        int wanted = household < 0 || hh == household;
+        if (h.one) { /* its time is read even when skipped: a chain */
+            struct reading *r = wanted ? out_reserve(out, 1) : NULL;
+            if (r) {
+                memset(r, 0, sizeof(*r));
+                r->household = (int32_t)hh;
+            }
+            if (decode_short(&c, &h, &prev_short, r))
+                return CB_ESTORE;
+            out->n += wanted;
+            continue;
+        }
+        if (!wanted) {
             c.p += h.len;
             continue;
         }
@@ -348,7 +406,10 @@ int codec_decode(const void *data, size_t len, int32_t base_household,
 /* ---- hourly use of a meter-day ---- */
 
 #define HOURS_KIND_RAW 0x10
+#define HOURS_KIND_NIBBLES 0x20
+#define HOURS_KIND_FULL 0x40
 #define HOURS_MASK_ALL ((1u << CODEC_HOURS) - 1)
+#define NIBBLES_MAX 22 /* a value's, at most: 66 bits hold 64 */
 
 /* 1 when every set hour of h is stored as a count of 10^-digits. */
 static int hours_fit(const struct codec_hours *h, int digits)
@@ -362,17 +423,83 @@ static int hours_fit(const struct codec_hours *h, int digits)
     return 1;
 }
 
+/* Nibble varints (format: store_codec.h): nibbles packed two a byte, the
+ * low one first; half: a low nibble is written and the high one is not. */
+struct nibbles {
+    struct sbuf *out;
+    int half;
+};
+
+static void put_nibble(struct nibbles *nw, unsigned v)
+{
+    if (nw->half)
+        nw->out->buf[nw->out->len - 1] |= (char)(v << 4);
+    else
+        sbuf_addch(nw->out, (char)v);
+    nw->half = !nw->half;
+}
+
+static void put_nibble_varint(struct nibbles *nw, uint64_t v)
+{
+    while (v >= 0x8) {
+        put_nibble(nw, (unsigned)(v & 0x7) | 0x8);
+        v >>= 3;
+    }
+    put_nibble(nw, (unsigned)v);
+}
+
+struct nibble_cursor {
+    struct cursor c;
+    int half; /* the next nibble is the high one of c.p[-1] */
+};
+
+static int get_nibble(struct nibble_cursor *nc, unsigned *OUT)
+{
+    if (nc->half) {
+        *OUT = nc->c.p[-1] >> 4;
+    } else {
+        if (nc->c.p == nc->c.end)
+            return CB_ESTORE;
+        *OUT = *nc->c.p++ & 0xf;
+    }
+    nc->half = !nc->half;
+    return 0;
+}
+
+static int get_nibble_varint(struct nibble_cursor *nc, uint64_t *OUT_v)
+{
+    uint64_t v = 0;
+    unsigned b;
+    for (int i = 0; i < NIBBLES_MAX; i++) {
+        if (get_nibble(nc, &b))
+            return CB_ESTORE;
+        if (i == NIBBLES_MAX - 1 && (b & 0x7) > 1)
+            return CB_ESTORE; /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7) << (3 * i);
+        if (!(b & 0x8)) {
+            *OUT_v = v;
+            return 0;
+        }
+    }
+    return CB_ESTORE;
+}
+
 void codec_hours_encode(struct sbuf *out, const struct codec_hours *h,
                         int digits)
 {
     int raw = !hours_fit(h, digits);
     uint32_t mask = h->mask & HOURS_MASK_ALL;
-    unsigned char head[4] = {
-        (unsigned char)(raw ? HOURS_KIND_RAW : (unsigned)digits),
-        (unsigned char)mask, (unsigned char)(mask >> 8),
-        (unsigned char)(mask >> 16)};
+    unsigned kind =
+        (raw ? HOURS_KIND_RAW : (unsigned)digits | HOURS_KIND_NIBBLES) |
+        (mask == HOURS_MASK_ALL ? HOURS_KIND_FULL : 0);
+    struct nibbles nw = {out, 0};
     int64_t u = 0, prev = 0;
-    sbuf_add(out, head, sizeof(head));
+    sbuf_addch(out, (char)kind);
+    if (!(kind & HOURS_KIND_FULL)) {
+        unsigned char m[3] = {(unsigned char)mask, (unsigned char)(mask >> 8),
+                              (unsigned char)(mask >> 16)};
+        sbuf_add(out, m, sizeof(m));
+    }
     for (int i = 0; i < CODEC_HOURS; i++) {
         if (!(mask >> i & 1))
             continue;
@@ -381,43 +508,75 @@ void codec_hours_encode(struct sbuf *out, const struct codec_hours *h,
             continue;
         }
         value_count(h->use[i], digits, &u);
-        put_varint(out, zigzag((uint64_t)u - (uint64_t)prev));
+        put_nibble_varint(&nw, zigzag((uint64_t)u - (uint64_t)prev));
         prev = u;
     }
+}
+
+/* The next value's count delta: a nibble or an LEB128 varint. */
+static int get_hour_delta(struct nibble_cursor *nc, int nibbles,
+                          uint64_t *OUT_v)
+{
+    return nibbles ? get_nibble_varint(nc, OUT_v) : get_varint(&nc->c, OUT_v);
+}
+
+/* The kind byte and the mask of a day of hours; c is moved past them. */
+static int hours_head(struct cursor *c, unsigned *OUT_kind, uint32_t *OUT_mask)
+{
+    if (c->p == c->end)
+        return CB_ESTORE;
+    unsigned kind = *c->p++;
+    int raw = (kind & HOURS_KIND_RAW) != 0;
+    if ((kind &
+         ~(HOURS_KIND_RAW | HOURS_KIND_NIBBLES | HOURS_KIND_FULL | 0xfu)) ||
+        (kind & 0xf) > CODEC_MAX_DIGITS ||
+        (raw && (kind & (0xfu | HOURS_KIND_NIBBLES))))
+        return CB_ESTORE;
+    *OUT_kind = kind;
+    if (kind & HOURS_KIND_FULL) {
+        *OUT_mask = HOURS_MASK_ALL;
+        return 0;
+    }
+    if (c->end - c->p < 3)
+        return CB_ESTORE;
+    *OUT_mask =
+        (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16;
+    c->p += 3;
+    return 0;
 }
 
 int codec_hours_decode(const void *data, size_t len, struct codec_hours *OUT,
                        int *OUT_digits)
 {
     memset(OUT, 0, sizeof(*OUT));
-    if (!data || len < 4)
+    if (!data)
         return CB_ESTORE;
-    struct cursor c = {data, (const unsigned char *)data + len};
-    unsigned kind = c.p[0];
+    struct nibble_cursor nc = {{data, (const unsigned char *)data + len}, 0};
+    unsigned kind;
+    if (hours_head(&nc.c, &kind, &OUT->mask))
+        return CB_ESTORE;
     int raw = (kind & HOURS_KIND_RAW) != 0, digits = (int)(kind & 0xf);
-    if ((kind & ~(HOURS_KIND_RAW | 0xfu)) || digits > CODEC_MAX_DIGITS ||
-        (raw && digits))
-        return CB_ESTORE;
-    OUT->mask =
-        (uint32_t)c.p[1] | (uint32_t)c.p[2] << 8 | (uint32_t)c.p[3] << 16;
-    c.p += 4;
+    int nibbles = (kind & HOURS_KIND_NIBBLES) != 0;
     uint64_t prev = 0, v;
     for (int i = 0; i < CODEC_HOURS; i++) {
         if (!(OUT->mask >> i & 1))
             continue;
         if (raw) {
-            if (get_f64(&c, &OUT->use[i]))
+            if (get_f64(&nc.c, &OUT->use[i]))
                 return CB_ESTORE;
             continue;
         }
-        if (get_varint(&c, &v))
+        if (get_hour_delta(&nc, nibbles, &v))
             return CB_ESTORE;
         prev += unzigzag(v);
         OUT->use[i] = (double)(int64_t)prev / pow10_table[digits];
     }
     if (OUT_digits)
         *OUT_digits = raw ? -1 : digits;
-    return c.p == c.end ? 0 : CB_ESTORE;
+    /* an odd count of nibbles leaves the last high nibble 0 */
+    if (nc.half && nc.c.p[-1] >> 4)
+        return CB_ESTORE;
+    return nc.c.p == nc.c.end ? 0 : CB_ESTORE;
 }
 
 /* ---- delivery orders of an hour ---- */

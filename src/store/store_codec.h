@@ -12,12 +12,20 @@
  *
  *   part     layout                                   notes
  *   -------  ---------------------------------------  ---------------------
- *   block    u8 version (2; 1 is  | varint nruns |   runs in (household,
- *            still read) run*                         metric, ts) order
+ *   block    u8 version (3; 1 and  | varint nruns |  runs in (household,
+ *            2 still read) run*                       metric, ts) order
  *   run      varint hh_gap | u8 kind | varint n |     hh_gap: household
  *            varint body_len | body                   minus the previous
  *                                                     run's (the first:
  *                                                     minus the base id)
+ *   short    varint hh_gap | u8 kind | varint 0 |     version 3: a run of
+ *   run      zz(sec - prev sec) | zz(u)               one reading in whole
+ *                                                     seconds (base_ts
+ *                                                     too) whose value
+ *                                                     counts (kind not
+ *                                                     raw); prev sec: the
+ *                                                     previous short run's
+ *                                                     (the first: base_ts)
  *   kind     bits 0-1 metric, bit 2 field,            digits: the value
  *            bit 3 raw, bits 4-7 digits (0..9)        resolution 10^-digits
  *   body     times then values, n of each
@@ -45,12 +53,16 @@
  * run with a value that is not finite or whose count would reach 2^53 is
  * stored raw (8 bytes each, exact).  A register that grows by a few units
  * an hour costs a byte or two a reading; the timestamps of a regular
- * meter a few bytes a run, none a reading.
+ * meter a few bytes a run, none a reading.  A meter read once a day is a
+ * short run in a day row: about 7 bytes (11 in the long form), its time a
+ * byte when it reads when the meter before it did.
  *
  * Decoding checks every length against the bytes that are there and
  * refuses (CB_ESTORE) a truncated block, trailing bytes, an unknown
  * version, a bad kind, an over-long varint or a run whose body is not
- * used exactly; it never reads outside the input.
+ * used exactly; it never reads outside the input.  Skipping the runs of
+ * other households still reads a short run's time (the next one's is
+ * counted from it).
  */
 #ifndef CB_STORE_CODEC_H
 #define CB_STORE_CODEC_H
@@ -61,7 +73,7 @@
 #include "ingest/ingest.h"
 #include "util/util.h"
 
-#define CODEC_VERSION 2 /* written; 1 is read too */
+#define CODEC_VERSION 3 /* written; 1 and 2 are read too */
 #define CODEC_MAX_DIGITS 9
 
 /* Decoded readings (household, metric, field, ts_ns, value set; the
@@ -95,22 +107,36 @@ double codec_round(double v, int digits);
  *
  *   part     layout                                   notes
  *   -------  ---------------------------------------  ---------------------
- *   hours    u8 kind | 3 bytes mask | value*          mask: bit i (little
+ *   hours    u8 kind | [3 bytes mask] | values        mask: bit i (little
  *                                                     endian) = hour i has
- *                                                     use; a value each
- *   kind     bits 0-3 digits (0..9), bit 4 raw        other bits 0
- *   value    raw = 0: zz(u_i - u_prev), u_prev of     u = round(use *
- *            the previous set hour (0 first)          10^digits)
- *            raw = 1: little-endian f64
+ *                                                     use; absent when
+ *                                                     kind has "full"
+ *   kind     bits 0-3 digits (0..9), bit 4 raw,       other bits 0; raw
+ *            bit 5 nibbles, bit 6 full (every hour    never with digits or
+ *            set, no mask)                            nibbles
+ *   values   a value a set hour:                      u = round(use *
+ *            raw: little-endian f64 each              10^digits), u_prev
+ *            nibbles: zz(u_i - u_prev) each as        that of the previous
+ *            nibble varints (below)                   set hour (0 first)
+ *            else (written before nibbles): zz(u_i
+ *            - u_prev) each as an LEB128 varint
  *
- * A day of an hourly meter costs 4 + 24 bytes or so where a row of 24
- * REALs cost about 200.  Use is rounded to the resolution (half away from
- * zero) each time it is stored: additions to a stored day (late data, an
- * hour open at a checkpoint) are rounded once more each.  Raw when a value
- * is not finite or its count would reach 2^53, or when asked (digits < 0).
+ * Nibble varints: each value in groups of 3 bits, low first, a group a
+ * nibble with bit 3 set when more groups follow; two nibbles a byte, the
+ * low nibble first; an odd count leaves the last high nibble 0.  At most
+ * 22 nibbles a value (64 bits).  Hourly use is mostly a few tens of units
+ * of its resolution a hour, so a value costs a nibble or two where a
+ * varint costs a byte or two.
+ *
+ * A full day of an hourly meter costs 1 + about 20 bytes (it cost 4 + 25
+ * before nibbles; a row of 24 REALs about 200).  Use is rounded to the
+ * resolution (half away from zero) each time it is stored: additions to a
+ * stored day (late data, an hour open at a checkpoint) are rounded once
+ * more each.  Raw when a value is not finite or its count would reach
+ * 2^53, or when asked (digits < 0).  Decoding reads every form above.
  */
 #define CODEC_HOURS 24
-#define CODEC_HOURS_MAX (4 + CODEC_HOURS * 10) /* bytes, at most */
+#define CODEC_HOURS_MAX (4 + CODEC_HOURS * 11) /* bytes, at most */
 
 struct codec_hours {
     uint32_t mask;           /* bit i: use[i] is set */

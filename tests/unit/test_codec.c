@@ -72,6 +72,77 @@ static void test_round_trip(void **state)
     free(out.e);
 }
 
+/* make demo's day: hourly electricity, water and gas read once a day (at
+ * local midnight, some gas meters at another second, one water meter's
+ * time in ns, one value that cannot be counted).  The daily readings are
+ * short runs (version 3): about 7 bytes each where the long form took
+ * 11; all round-trip, and one household's filtered read finds its own
+ * readings after the other households' short runs were skipped. */
+static void test_short_runs(void **state)
+{
+    static struct reading r[64 * 26];
+    struct sbuf blob = SBUF_INIT, daily = SBUF_INIT;
+    struct codec_out out = {NULL, 0, 0};
+    size_t n = 0, nd = 0;
+    for (int32_t h = 0; h < 64; h++)
+        for (int m = 0; m < METRIC_COUNT; m++)
+            for (int i = 0; i < (m == 1 ? 24 : 1); i++) {
+                struct reading *e = &r[n++];
+                memset(e, 0, sizeof(*e));
+                e->household = 512 + h;
+                e->metric = (uint8_t)m;
+                e->ts_ns =
+                    m == 1 ? DAY0 + i * HOUR_NS
+                           : DAY0 + 16 * HOUR_NS +
+                                 (m == 2 && h % 5 == 0 ? 61 : 0) * 1000000000LL;
+                e->value =
+                    (m == 1 ? 20000 + h * 13 + i * 37 : 400000 + h * 977) /
+                    (m == 1 ? 100.0 : 1000.0);
+            }
+    r[3 * 26 + 0].ts_ns += 5;        /* household 3's water: ns */
+    r[4 * 26 + 25].value = INFINITY; /* household 4's gas: raw */
+    codec_encode(&blob, r, n, 512, DAY0, digits);
+    assert_int_equal((unsigned char)blob.buf[0], 3);
+    assert_int_equal(codec_decode(blob.buf, blob.len, 512, DAY0, -1, &out), 0);
+    assert_int_equal(out.n, n);
+    assert_same(r, out.e, n);
+    for (int32_t h = 0; h < 64; h += 9) {
+        out.n = 0;
+        assert_int_equal(
+            codec_decode(blob.buf, blob.len, 512, DAY0, 512 + h, &out), 0);
+        assert_int_equal(out.n, 26);
+        assert_same(r + h * 26, out.e, 26);
+    }
+    /* the daily readings alone, every one a short run */
+    static struct reading d[64 * 2];
+    for (size_t i = 0; i < n; i++)
+        if (r[i].metric != 1 && r[i].ts_ns % 1000000000LL == 0 &&
+            isfinite(r[i].value))
+            d[nd++] = r[i];
+    codec_encode(&daily, d, nd, 512, DAY0, digits);
+    assert_true(daily.len <= 2 + nd * 8);
+    /* a short run's kind may not say raw; every prefix is refused */
+    out.n = 0;
+    unsigned char *copy = malloc(daily.len);
+    memcpy(copy, daily.buf, daily.len);
+    for (size_t len = 0; len < daily.len; len++)
+        assert_int_equal(codec_decode(copy, len, 512, DAY0, -1, &out),
+                         CB_ESTORE);
+    assert_int_equal(copy[4], 0); /* the first run: gap 0, kind, n 0 */
+    copy[3] |= 0x8;
+    assert_int_equal(codec_decode(copy, daily.len, 512, DAY0, -1, &out),
+                     CB_ESTORE);
+    /* version 2 had no short runs: n 0 refused there */
+    memcpy(copy, daily.buf, daily.len);
+    copy[0] = 2;
+    assert_int_equal(codec_decode(copy, daily.len, 512, DAY0, -1, &out),
+                     CB_ESTORE);
+    free(copy);
+    sbuf_release(&blob);
+    sbuf_release(&daily);
+    free(out.e);
+}
+
 /* A version 1 block (dods always written), as stores wrote them before
  * version 2, still decodes. */
 static void test_version_1_read(void **state)
@@ -284,6 +355,68 @@ static void test_hours_round_trip(void **state)
     sbuf_release(&blob);
 }
 
+/* A full day has no mask and its values in nibbles: a day of an hourly
+ * meter at 0.01 kWh (0.20-0.70 kWh an hour) in about a byte an hour. */
+static void test_hours_full_day_nibbles(void **state)
+{
+    struct codec_hours h = {.mask = (1u << CODEC_HOURS) - 1}, back;
+    struct sbuf blob = SBUF_INIT;
+    int d;
+    for (int i = 0; i < CODEC_HOURS; i++)
+        h.use[i] = 0.01 * (20 + (i * 7) % 11) + (i >= 18 ? 0.4 : 0);
+    codec_hours_encode(&blob, &h, 2);
+    assert_int_equal((unsigned char)blob.buf[0], 0x62); /* full, nibbles, 2 */
+    /* deltas under 32 units: 2 nibbles, and a jump of 40 at 18: 3 */
+    assert_true(blob.len <= 1 + 25);
+    h.use[20] = 123456.78; /* one large value: more nibbles, still exact */
+    sbuf_reset(&blob);
+    codec_hours_encode(&blob, &h, 2);
+    assert_int_equal(codec_hours_decode(blob.buf, blob.len, &back, &d), 0);
+    assert_int_equal(d, 2);
+    assert_int_equal(back.mask, h.mask);
+    for (int i = 0; i < CODEC_HOURS; i++)
+        assert_true(back.use[i] == codec_round(h.use[i], 2));
+    /* every count that fits 64 bits round-trips through nibbles */
+    h.use[0] = -4503599627370495.0; /* -(2^52 - 1): zz delta near 2^53 */
+    h.use[1] = 4503599627370495.0;  /* a delta near 2^53 the other way */
+    sbuf_reset(&blob);
+    codec_hours_encode(&blob, &h, 0);
+    assert_int_equal(codec_hours_decode(blob.buf, blob.len, &back, &d), 0);
+    assert_true(back.use[0] == h.use[0] && back.use[1] == h.use[1]);
+    sbuf_release(&blob);
+}
+
+/* Rows written before nibbles (a 3-byte mask, LEB128 varints) still
+ * read; a nibble stream is refused when its last high nibble is set or a
+ * value runs past 64 bits. */
+static void test_hours_old_and_bad_nibbles(void **state)
+{
+    struct codec_hours back;
+    int d;
+    /* digits 2, hours 0 and 1: zz(5) = 10, zz(-2) = 3 */
+    const unsigned char old[] = {0x02, 0x03, 0x00, 0x00, 10, 3};
+    assert_int_equal(codec_hours_decode(old, sizeof(old), &back, &d), 0);
+    assert_int_equal(d, 2);
+    assert_int_equal(back.mask, 3);
+    assert_true(back.use[0] == 0.05 && back.use[1] == 0.03);
+    /* the same in nibbles: 10 = 0b1010 -> nibbles 0xA (2, more), 0x1;
+     * 3 -> 0x3: bytes 0x1A, 0x03 (an odd count: high nibble 0) */
+    const unsigned char nib[] = {0x22, 0x03, 0x00, 0x00, 0x1a, 0x03};
+    assert_int_equal(codec_hours_decode(nib, sizeof(nib), &back, &d), 0);
+    assert_true(back.use[0] == 0.05 && back.use[1] == 0.03);
+    unsigned char bad[sizeof(nib)];
+    memcpy(bad, nib, sizeof(nib));
+    bad[5] = 0x13; /* the unused high nibble set */
+    assert_int_equal(codec_hours_decode(bad, sizeof(bad), &back, NULL),
+                     CB_ESTORE);
+    /* hour 0 only: 22 nibbles of "more" then one: 69 bits */
+    unsigned char longv[4 + 12] = {0x22, 0x01, 0x00, 0x00};
+    memset(longv + 4, 0xff, 11);
+    longv[15] = 0x01;
+    assert_int_equal(codec_hours_decode(longv, sizeof(longv), &back, NULL),
+                     CB_ESTORE);
+}
+
 static void test_hours_corrupt_refused(void **state)
 {
     struct codec_hours h = {.mask = 0xffffff}, back;
@@ -301,10 +434,13 @@ static void test_hours_corrupt_refused(void **state)
     copy[0] = 10; /* digits 10 */
     assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
                      CB_ESTORE);
-    copy[0] = 0x20; /* an unknown bit */
+    copy[0] = 0x80 | 0x63; /* an unknown bit */
     assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
                      CB_ESTORE);
     copy[0] = 0x13; /* raw with digits */
+    assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
+                     CB_ESTORE);
+    copy[0] = 0x30; /* raw with nibbles */
     assert_int_equal(codec_hours_decode(copy, blob.len, &back, NULL),
                      CB_ESTORE);
     assert_int_equal(codec_hours_decode(NULL, 0, &back, NULL), CB_ESTORE);
@@ -608,6 +744,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_short_runs),
         cmocka_unit_test(test_version_1_read),
         cmocka_unit_test(test_times_in_seconds),
         cmocka_unit_test(test_odd_values_and_times),
@@ -615,6 +752,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_refused),
         cmocka_unit_test(test_hours_round_trip),
         cmocka_unit_test(test_hours_corrupt_refused),
+        cmocka_unit_test(test_hours_full_day_nibbles),
+        cmocka_unit_test(test_hours_old_and_bad_nibbles),
         cmocka_unit_test(test_orders_round_trip),
         cmocka_unit_test(test_orders_corrupt_refused),
         cmocka_unit_test(test_points_round_trip),
