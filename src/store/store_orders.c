@@ -92,8 +92,8 @@ static int store_blocks(struct store_conn *w, const struct write_req *req)
         qsort(refs, n, sizeof(*refs), order_ref_cmp);
     for (size_t i = 0, start = 0; i < n && !rc; i++) {
         d[i] = b->deliveries[refs[i].idx];
-        if (d[i].household >= 0)
-            d[i].household_id = NULL; /* the dense id names it */
+        if (d[i].household >= 0) /* the dense id names it: neither the */
+            d[i].household_id = d[i].address = NULL; /* id nor address kept */
         if (i + 1 == n || refs[i + 1].hour != refs[i].hour) {
             rc = block_add(w, refs[i].hour, req->source, d + start,
                            i + 1 - start, &data);

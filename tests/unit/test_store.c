@@ -737,6 +737,64 @@ static void scan_orders(struct store *st, int64_t t0, struct order_seen *OUT_os)
     store_snapshot_end(snap);
 }
 
+/* A matched order is kept without the address it came with (its
+ * household names it); an unmatched one keeps its address. */
+static void test_order_address_unmatched_only(void **state)
+{
+    struct fixture *fx = fx_new(50);
+    add_households(fx->st, 4);
+    int64_t t0 = local_midnight(2026, 11, 2);
+    struct ingest_batch d;
+    batch_new(&d, FEED_DELIVERIES, 2);
+    d.deliveries[0] = (struct delivery){.order_id = "EL-matched",
+                                        .address = "张杨路100弄1号101室",
+                                        .recipient = "r1",
+                                        .ts_ns = t0 + 5 * NS,
+                                        .household = 1};
+    d.deliveries[1] = (struct delivery){.order_id = "EL-unmatched",
+                                        .address = "不存在路1号",
+                                        .recipient = "r2",
+                                        .ts_ns = t0 + 7 * NS,
+                                        .household = -1};
+    write_expect(fx->st, &d, 2, 0);
+    ingest_batch_release(&d);
+    store_close(fx->st);
+    fx->st = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/citybrain.db", fx->dir);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT hour, data FROM delivery_block",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    struct ingest_batch v;
+    ingest_batch_init(&v, FEED_DELIVERIES);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        assert_int_equal(
+            codec_orders_decode(sqlite3_column_blob(s, 1),
+                                (size_t)sqlite3_column_bytes(s, 1),
+                                sqlite3_column_int64(s, 0) * HOUR_NS, &v),
+            0);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_int_equal(v.n, 2);
+    for (size_t i = 0; i < v.n; i++) {
+        const struct delivery *o = &v.deliveries[i];
+        if (!strcmp(o->order_id, "EL-matched")) {
+            assert_int_equal(o->household, 1);
+            assert_null(o->address);
+        } else {
+            assert_string_equal(o->order_id, "EL-unmatched");
+            assert_int_equal(o->household, -1);
+            assert_string_equal(o->address, "不存在路1号");
+        }
+    }
+    ingest_batch_release(&v);
+    fx_free(fx);
+}
+
 /* Orders go into order blocks (store_codec.h); rows a store wrote before
  * them (ingest_log payloads) are still read, beside the new ones, and the
  * scan gives every field it gave before. */
@@ -1822,6 +1880,7 @@ int main(void)
         cmocka_unit_test(test_days_due_rule),
         cmocka_unit_test(test_readings_compacted_by_day),
         cmocka_unit_test(test_order_blocks_old_and_new),
+        cmocka_unit_test(test_order_address_unmatched_only),
         cmocka_unit_test(test_migrate_v13_order_keys),
         cmocka_unit_test(test_migrate_v14_indic_points),
         cmocka_unit_test(test_migrate_v15_reading_period),
